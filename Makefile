@@ -1,0 +1,26 @@
+# The two commands of the README. Both create .venv on first use and install into it, so the
+# project's own packages (core, adapters, entrypoints) win over anything installed globally.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run check install
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+# Start the console bot on the offline model (no Telegram, no API key).
+run: install
+	$(BIN)/python -m entrypoints.console
+
+# Every check: lint, format, types, import contracts, tests.
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest

@@ -1,0 +1,1 @@
+"""Adapters: one module per outside thing, each implementing ports of ``core.ports``."""

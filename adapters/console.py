@@ -1,0 +1,222 @@
+"""The console as a messenger: lines of text in, the bot's messages printed out.
+
+Every message, typed or sent by the bot, gets an id and is printed with it, so a later line can
+reply to it. The syntax of a line:
+
+    text                 a message in the current chat, replying to nothing
+    >ID text             a message replying to message ID
+    & ...                send without waiting for the answer (to try concurrent requests)
+    :user ID [NAME]      speak as another user (a new id is a new user)
+    :admin               speak as the admin
+    :group [ID]          speak in a group chat (default -100); mention @BOT to address the bot
+    :private             speak in your private chat with the bot
+    :lang CODE           the language your messenger reports (en, ru, ...)
+    :wait                wait for every answer still coming
+    :help                this text
+    :quit                leave (end of input does the same)
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Sequence
+from typing import TextIO
+
+import attrs
+
+from core.commands import parse_command
+from core.values import Incoming, Sender
+
+HELP = __doc__.split("\n\n", 2)[2].rstrip() if __doc__ else ""
+DEFAULT_GROUP = -100
+
+
+@attrs.frozen
+class Send:
+    """A message to hand to the bot; ``wait`` says whether to wait for its answer."""
+
+    incoming: Incoming
+    wait: bool
+
+
+@attrs.frozen
+class Note:
+    """Something the console itself answers (help, who is speaking, a syntax error)."""
+
+    text: str
+
+
+@attrs.frozen
+class Wait:
+    pass
+
+
+@attrs.frozen
+class Quit:
+    pass
+
+
+Action = Send | Note | Wait | Quit
+
+_REPLY = re.compile(r"^>\s*(\d+)\s+(.*)$", re.DOTALL)
+
+
+@attrs.define
+class ConsoleSession:
+    """Who is speaking where, and what each typed line means."""
+
+    admin_id: int
+    bot_username: str
+    ids: Iterator[int]
+    user: Sender = Sender(100, "You", None, None)
+    chat_id: int | None = None  # None: the private chat of the current user
+
+    def current_chat(self) -> int:
+        return self.user.id if self.chat_id is None else self.chat_id
+
+    def describe(self) -> str:
+        place = "your private chat" if self.chat_id is None else f"group {self.chat_id}"
+        return f"Speaking as {self.user.name} ({self.user.id}) in {place}."
+
+    def parse(self, line: str) -> Action | None:
+        """The action of one input line; None for a blank line."""
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            return None
+        if line.startswith(":"):
+            return self._console_command(line[1:].split())
+        wait = True
+        if line.startswith("&"):
+            wait, line = False, line[1:].lstrip()
+        reply_to = None
+        match = _REPLY.match(line)
+        if match:
+            reply_to, line = int(match.group(1)), match.group(2)
+        return Send(self._incoming(line, reply_to), wait)
+
+    def _incoming(self, text: str, reply_to: int | None) -> Incoming:
+        private = self.chat_id is None
+        mention = re.search(rf"(?<!\w)@{re.escape(self.bot_username)}\b", text, re.IGNORECASE)
+        return Incoming(
+            chat_id=self.current_chat(),
+            message_id=next(self.ids),
+            sender=self.user,
+            text=text,
+            reply_to=reply_to,
+            private=private,
+            addressed=private or mention is not None or parse_command(text) is not None,
+        )
+
+    def _console_command(self, words: list[str]) -> Action:
+        name, args = (words[0].lower(), words[1:]) if words else ("", [])
+        if name == "user" and args and _is_int(args[0]):
+            user_id = int(args[0])
+            self.user = Sender(user_id, " ".join(args[1:]) or f"User {user_id}", None, None)
+            return Note(self.describe())
+        if name == "admin":
+            self.user = Sender(self.admin_id, "Admin", None, None)
+            return Note(self.describe())
+        if name == "group" and (not args or _is_int(args[0])):
+            self.chat_id = int(args[0]) if args else DEFAULT_GROUP
+            if self.chat_id > 0:
+                self.chat_id = -self.chat_id  # like Telegram: groups have negative ids
+            return Note(self.describe())
+        if name == "private":
+            self.chat_id = None
+            return Note(self.describe())
+        if name == "lang" and len(args) == 1:
+            self.user = attrs.evolve(self.user, language=args[0])
+            return Note(f"{self.user.name} now reports language {args[0]}.")
+        if name == "wait":
+            return Wait()
+        if name in {"quit", "exit"}:
+            return Quit()
+        if name == "help":
+            return Note(HELP)
+        return Note(f"Unknown console command :{' '.join(words)}. Type :help.")
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()
+
+
+def _label(chat_id: int, reply_to: int | None) -> str:
+    where = f"group {chat_id}" if chat_id < 0 else f"user {chat_id}"
+    return f"bot → {where}" + (f" ↪ {reply_to}" if reply_to is not None else "")
+
+
+@attrs.define
+class ConsoleSink:
+    """Prints the bot's messages (implements ``core.ports.ReplySink``).
+
+    One answer at a time streams live, word by word; answers arriving meanwhile are printed
+    whole when they finish, so concurrent answers never interleave mid-line.
+    """
+
+    out: TextIO
+    ids: Iterator[int]
+    _live: _ConsoleStream | None = None
+
+    def write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def echo(self, incoming: Incoming) -> None:
+        where = "" if incoming.private else f" in group {incoming.chat_id}"
+        reply = f" ↪ {incoming.reply_to}" if incoming.reply_to is not None else ""
+        name = incoming.sender.name or incoming.sender.id
+        self.write(
+            f"[{incoming.message_id}] {name} ({incoming.sender.id}){where}{reply}: "
+            f"{incoming.text}\n"
+        )
+
+    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
+        message_id = next(self.ids)
+        self.write(f"[{message_id}] {_label(chat_id, reply_to)}: {text}\n")
+        return (message_id,)
+
+    def stream(self, chat_id: int, reply_to: int | None) -> _ConsoleStream:
+        return _ConsoleStream(self, chat_id, reply_to)
+
+    async def typing(self, chat_id: int) -> None:
+        return None
+
+
+@attrs.define
+class _ConsoleStream:
+    sink: ConsoleSink
+    chat_id: int
+    reply_to: int | None
+    _shown: str = ""
+    _message_id: int | None = None
+
+    async def update(self, text: str) -> None:
+        sink = self.sink
+        if sink._live is None and self._message_id is None:
+            sink._live = self
+            self._message_id = next(sink.ids)
+            sink.write(f"[{self._message_id}] {_label(self.chat_id, self.reply_to)}: ")
+        if sink._live is self and text.startswith(self._shown):
+            sink.write(text[len(self._shown) :])
+            self._shown = text
+
+    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[int]:
+        sink = self.sink
+        if sink._live is self:
+            sink._live = None
+            if text.startswith(self._shown):
+                sink.write(text[len(self._shown) :] + "\n")
+            else:  # the streamed text was replaced, e.g. by an error message
+                sink.write(f"\n[{self._message_id}] (edited): {text}\n")
+            assert self._message_id is not None
+            return (self._message_id,)
+        if self._message_id is None:
+            self._message_id = next(sink.ids)
+        sink.write(f"[{self._message_id}] {_label(self.chat_id, self.reply_to)}: {text}\n")
+        return (self._message_id,)
+
+
+def numbering(start: int = 1) -> Iterator[int]:
+    """Message ids shared by the people typing and the bot answering."""
+    return itertools.count(start)

@@ -1,0 +1,189 @@
+"""Settings: a pure function of a mapping (the environment after ``.env`` is loaded).
+
+Every setting is read here, once, into a frozen object; a missing or malformed one is a
+``ConfigError`` naming it. Secrets are wrapped so they never show in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+from dotenv import dotenv_values
+
+from core.prompts import DEFAULT_PROMPT
+from core.service import BotConfig
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """A value that must not leak: ``str`` and ``repr`` show stars, ``reveal`` shows it."""
+
+    _value: str
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+def _int(raw: str, name: str) -> int:
+    try:
+        return int(raw.replace("_", "").replace(" ", ""))
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(raw: str, name: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(raw: str, name: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _language(raw: str, name: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"en", "ru"}:
+        raise ConfigError(f"{name} must be en or ru, got {raw!r}")
+    return value
+
+
+@attrs.define
+class _Reader:
+    env: Mapping[str, str]
+
+    def get(self, name: str, parse: Callable[[str, str], T], default: T) -> T:
+        raw = self.env.get(name)
+        if raw is None or not raw.strip():
+            return default
+        return parse(raw.strip(), name)
+
+    def positive(self, name: str, default: int) -> int:
+        value = self.get(name, _int, default)
+        if value <= 0:
+            raise ConfigError(f"{name} must be greater than zero, got {value}")
+        return value
+
+    def secret(self, name: str) -> Secret | None:
+        raw = self.env.get(name, "").strip()
+        return Secret(raw) if raw else None
+
+
+@attrs.frozen
+class Settings:
+    """Everything the entrypoints need; see example.env for what each one means."""
+
+    openai_api_key: Secret | None
+    telegram_api_key: Secret | None
+    telegram_api_id: int | None
+    telegram_api_hash: Secret | None
+    admin_chat_id: int | None
+    data_file: Path
+    threads_file: Path
+    thread_retention: int
+    starting_balance: int
+    reply_token_limit: int
+    context_token_limit: int
+    min_reply_tokens: int
+    prompt_max_chars: int
+    default_prompt: str
+    default_language: str
+    token_footer: bool
+    notify_new_users: bool
+    notify_requests: bool
+    offline_delay: float
+    log_level: str
+
+    def bot_config(self, admin_id: int, bot_username: str | None) -> BotConfig:
+        return BotConfig(
+            admin_id=admin_id,
+            bot_username=bot_username,
+            starting_balance=self.starting_balance,
+            reply_cap=self.reply_token_limit,
+            context_budget=self.context_token_limit,
+            min_reply_tokens=self.min_reply_tokens,
+            default_language=self.default_language,
+            footer=self.token_footer,
+            notify_new_users=self.notify_new_users,
+            notify_requests=self.notify_requests,
+            prompt_max_chars=self.prompt_max_chars,
+            default_prompt=self.default_prompt,
+        )
+
+
+def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
+    """Build the settings from ``env``; relative paths are relative to ``base`` (the cwd)."""
+    read = _Reader(env)
+    base = base or Path.cwd()
+    data_file = base / read.get("DATA_FILE", lambda raw, _: raw, "data.json")
+    threads_default = data_file.with_name(data_file.stem + ".threads.jsonl")
+    threads_file = read.get("THREADS_FILE", lambda raw, _: base / raw, threads_default)
+    reply_limit = read.positive("REPLY_TOKEN_LIMIT", 3_000)
+    min_reply = read.positive("MIN_REPLY_TOKENS", 50)
+    if min_reply > reply_limit:
+        raise ConfigError(
+            f"MIN_REPLY_TOKENS ({min_reply}) cannot exceed REPLY_TOKEN_LIMIT ({reply_limit})"
+        )
+    starting = read.get("STARTING_BALANCE", _int, 30_000)
+    if starting < 0:
+        raise ConfigError(f"STARTING_BALANCE cannot be negative, got {starting}")
+    delay = read.get("OFFLINE_MODEL_DELAY", _float, 0.02)
+    if delay < 0:
+        raise ConfigError(f"OFFLINE_MODEL_DELAY cannot be negative, got {delay}")
+    level = read.get("LOG_LEVEL", lambda raw, _: raw.upper(), "WARNING")
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    return Settings(
+        openai_api_key=read.secret("OPENAI_API_KEY"),
+        telegram_api_key=read.secret("TELEGRAM_API_KEY"),
+        telegram_api_id=read.get("TELEGRAM_API_ID", _int, None),
+        telegram_api_hash=read.secret("TELEGRAM_API_HASH"),
+        admin_chat_id=read.get("ADMIN_CHAT_ID", _int, None),
+        data_file=data_file,
+        threads_file=threads_file,
+        thread_retention=read.positive("THREAD_RETENTION", 100_000),
+        starting_balance=starting,
+        reply_token_limit=reply_limit,
+        context_token_limit=read.positive("CONTEXT_TOKEN_LIMIT", 4_000),
+        min_reply_tokens=min_reply,
+        prompt_max_chars=read.positive("PROMPT_MAX_CHARS", 2_000),
+        default_prompt=read.get("DEFAULT_PROMPT", lambda raw, _: raw, DEFAULT_PROMPT),
+        default_language=read.get("DEFAULT_LANGUAGE", _language, "en"),
+        token_footer=read.get("TOKEN_FOOTER", _bool, True),
+        notify_new_users=read.get("NOTIFY_ADMIN_NEW_USERS", _bool, True),
+        notify_requests=read.get("NOTIFY_ADMIN_REQUESTS", _bool, False),
+        offline_delay=delay,
+        log_level=level,
+    )
+
+
+def load_environment(env_file: Path | None = None) -> dict[str, str]:
+    """The process environment over the ``.env`` file: a variable set in the shell wins."""
+    values = {k: v for k, v in dotenv_values(env_file or Path(".env")).items() if v is not None}
+    values.update(os.environ)
+    return values
