@@ -69,7 +69,7 @@ class ConsoleSession:
     admin_id: int
     bot_username: str
     ids: Iterator[int]
-    user: Sender = Sender(100, "You", None, None)
+    user: Sender = attrs.field(factory=lambda: Sender(100, "You"))
     chat_id: int | None = None  # None: the private chat of the current user
 
     def current_chat(self) -> int:

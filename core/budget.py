@@ -70,7 +70,9 @@ class Ledger:
         available = self.available(account)
         cap = min(self.reply_cap, available - prompt_tokens)
         if cap < self.min_reply_tokens:
-            return Refusal(available=max(available, 0), needed=prompt_tokens + self.min_reply_tokens)
+            return Refusal(
+                available=max(available, 0), needed=prompt_tokens + self.min_reply_tokens
+            )
         reservation = Reservation(account.user_id, prompt_tokens, cap, unlimited=False)
         self._held[account.user_id] = self.held(account.user_id) + reservation.amount
         return reservation

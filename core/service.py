@@ -251,7 +251,9 @@ class BotService:
                 requests=number(totals.requests),
                 tokens=number(totals.tokens),
             )
-        await self.sink.send(incoming.chat_id, message, None if incoming.private else incoming.message_id)
+        await self.sink.send(
+            incoming.chat_id, message, None if incoming.private else incoming.message_id
+        )
 
     async def _prompt(self, incoming: Incoming, account: Account, argument: str) -> None:
         if not argument:
@@ -290,7 +292,9 @@ class BotService:
     async def _answer(self, incoming: Incoming, account: Account, message: str) -> None:
         thread = await self._thread(incoming, account, message, self.config.context_budget)
         if isinstance(thread, TooLong):
-            await self._say(incoming, "too_long", tokens=number(thread.tokens), budget=thread.budget)
+            await self._say(
+                incoming, "too_long", tokens=number(thread.tokens), budget=thread.budget
+            )
             return
         reservation = self._ledger.reserve(account, thread.prompt_tokens)
         if isinstance(reservation, Refusal):
@@ -329,7 +333,7 @@ class BotService:
             budget=budget,
         )
 
-    async def _run_model(  # noqa: PLR0913
+    async def _run_model(
         self,
         incoming: Incoming,
         account: Account,
@@ -373,9 +377,7 @@ class BotService:
         if isinstance(exc, errors.AuthFailed) and not self._auth_alerted:
             self._auth_alerted = True  # once per run, not on every message
             await self._notify_admin("admin_auth", detail=str(exc) or type(exc).__name__)
-        key = next(
-            (k for kind, k in _ERROR_TEXTS.items() if isinstance(exc, kind)), "err_other"
-        )
+        key = next((k for kind, k in _ERROR_TEXTS.items() if isinstance(exc, kind)), "err_other")
         await stream.finish(text(self._language(incoming), key), markdown=False)
 
     async def _deliver(
@@ -410,9 +412,7 @@ class BotService:
         if self.config.footer:
             final += text(language, "footer", tokens=number(settlement.charged))
         ids = await stream.finish(final)
-        nodes = [
-            Node(incoming.chat_id, incoming.message_id, Role.USER, message, incoming.reply_to)
-        ]
+        nodes = [Node(incoming.chat_id, incoming.message_id, Role.USER, message, incoming.reply_to)]
         nodes += [
             Node(incoming.chat_id, message_id, Role.ASSISTANT, answer.text, incoming.message_id)
             for message_id in ids

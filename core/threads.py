@@ -56,7 +56,7 @@ async def find_node(
     return node
 
 
-async def build_thread(  # noqa: PLR0913 - the inputs of a walk are all needed
+async def build_thread(
     *,
     store: ThreadStore,
     lookup: MessageLookup | None,

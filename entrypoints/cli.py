@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mode", choices=["console"], help="which bot to run")
     parser.add_argument("--env-file", type=Path, default=None, help="settings file (.env)")
     args = parser.parse_args(argv)
-    from entrypoints import console  # noqa: PLC0415 - load only the bot that runs
+    from entrypoints import console
 
     return console.main(env_file=args.env_file)
 

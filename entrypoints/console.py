@@ -102,7 +102,8 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
 
 def _first_free_id(threads: JsonThreadStore) -> int:
     """Continue numbering after the messages a previous run remembered."""
-    return 1 + max((message_id for _, message_id in threads.keys()), default=0)
+    ids = (message_id for _, message_id in threads.ids())
+    return 1 + max(ids, default=0)
 
 
 def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> int:

@@ -90,7 +90,7 @@ class JsonThreadStore:
     def __len__(self) -> int:
         return len(self._nodes)
 
-    def keys(self) -> Iterator[tuple[int, int]]:
+    def ids(self) -> Iterator[tuple[int, int]]:
         """(chat id, message id) of every node kept."""
         return iter(self._nodes)
 

@@ -1,0 +1,181 @@
+"""data.json: the seed's format, crash-safe writes, refusing files it cannot trust."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import stat
+from pathlib import Path
+
+import attrs
+import pytest
+
+from adapters.storage.json_accounts import JsonAccountStore
+from core.errors import CorruptData, StorageError
+from core.values import Account, Totals
+
+SEED = """{
+  "123456789": {"requests": 3, "tokens": 120, "balance": 777777, "lastdate": "01.02.2023 10:11:12"},
+  "global": {"requests": 5, "tokens": 200, "since": "2023"},
+  "987654321": {"requests": 2, "tokens": 80, "balance": -50, "name": "\\u0418\\u0432\\u0430\\u043d",
+                "username": "None", "lastdate": "03-04-2023 05:06:07",
+                "prompt": "You are Marv - a sarcastic reluctant assistant", "lang": "ru"},
+  "555": {"requests": 0, "tokens": 0, "balance": 30000, "username": "@johndoe",
+          "last_request": "2021-01-01 00:00:00"},
+  "settings": {"kept": true}
+}"""
+
+
+def test_seed_file_loads_with_every_field(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(SEED)
+    store = JsonAccountStore.open(path)
+    assert store.accounts() == 3
+    assert store.totals() == Totals(5, 200)
+    ivan = store.get(987654321)
+    assert ivan == Account(
+        user_id=987654321,
+        balance=-50,
+        requests=2,
+        tokens=80,
+        name="Иван",
+        username=None,
+        last_request=dt.datetime(2023, 4, 3, 5, 6, 7),
+        prompt="You are Marv - a sarcastic reluctant assistant",
+    )
+    admin = store.get(123456789)
+    assert admin is not None
+    assert admin.last_request == dt.datetime(2023, 2, 1, 10, 11, 12)
+    john = store.get(555)
+    assert john is not None
+    assert john.username == "johndoe"
+
+
+async def test_seed_file_is_written_back_whole_in_the_documented_format(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(SEED)
+    store = JsonAccountStore.open(path)
+    john = store.get(555)
+    assert john is not None
+    await store.save([attrs.evolve(john, balance=29_000)], Totals(6, 1_200))
+    written = json.loads(path.read_text())
+    assert list(written) == ["global", "settings", "123456789", "987654321", "555"]
+    assert written["global"] == {"requests": 6, "tokens": 1_200, "since": "2023"}
+    assert written["settings"] == {"kept": True}
+    assert written["987654321"] == {
+        "requests": 2,
+        "tokens": 80,
+        "balance": -50,
+        "name": "Иван",
+        "last_request": "2023-04-03 05:06:07",
+        "prompt": "You are Marv - a sarcastic reluctant assistant",
+        "lang": "ru",
+    }
+    assert written["555"]["balance"] == 29_000
+    assert written["555"]["username"] == "@johndoe"
+    again = JsonAccountStore.open(path)
+    assert again.get(987654321) == store.get(987654321)
+
+
+def test_missing_file_is_created_private(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccountStore.open(path)
+    assert store.accounts() == 0
+    assert json.loads(path.read_text()) == {"global": {"requests": 0, "tokens": 0}}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_save_leaves_no_temporary_file(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccountStore.open(path)
+    await store.save([Account(user_id=1, balance=5)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.json"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_concurrent_saves_are_grouped_and_all_land(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccountStore.open(path)
+    writes = 0
+    original = os.replace
+
+    def counting_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        nonlocal writes
+        writes += 1
+        original(src, dst)
+
+    os.replace = counting_replace  # type: ignore[assignment]
+    try:
+        await asyncio.gather(*(store.save([Account(user_id=n, balance=n)]) for n in range(1, 51)))
+    finally:
+        os.replace = original
+    assert writes < 50
+    reloaded = JsonAccountStore.open(path)
+    assert reloaded.accounts() == 50
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"global": {}, "5": {"balance": "lots"}}', "'balance' must be a whole number"),
+        ('{"global": {}, "5": {"requests": 1}}', "'balance' must be a whole number"),
+        ('{"global": {}, "5": {"balance": 1}, "5": {"balance": 2}}', "appears twice"),
+        ('{"global": {}, "5": {"balance": 1}, "05": {"balance": 2}}', "appears twice"),
+        ('{"global": [], "5": {"balance": 1}}', "'global' must be an object"),
+        ('{"5": {"balance": 1, "name": 7}}', "'name' must be text"),
+        ('{"5": "hello"}', "expected an object"),
+        (b"\xff\xfe{}", "not valid JSON"),
+    ],
+)
+def test_corrupt_file_refuses_to_start_and_is_untouched(
+    tmp_path: Path, content: str | bytes, problem: str
+) -> None:
+    path = tmp_path / "data.json"
+    data = content.encode() if isinstance(content, str) else content
+    path.write_bytes(data)
+    with pytest.raises(CorruptData) as caught:
+        JsonAccountStore.open(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert problem in message
+    assert path.read_bytes() == data
+    copies = list(tmp_path.glob("data.json.corrupt-*"))
+    assert len(copies) == 1
+    assert str(copies[0]) in message
+    assert copies[0].read_bytes() == data
+
+
+def test_missing_global_is_rebuilt_from_the_users(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(
+        '{"5": {"balance": 1, "requests": 2, "tokens": 30}, "6": {"balance": 1, "tokens": 4}}'
+    )
+    store = JsonAccountStore.open(path)
+    assert store.totals() == Totals(2, 34)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file_refuses_to_start(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text("{}")
+    path.chmod(0)
+    with pytest.raises(CorruptData, match="cannot be read"):
+        JsonAccountStore.open(path)
+
+
+async def test_failed_write_keeps_the_change_for_the_next_save(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "data.json"
+    store = JsonAccountStore.open(path)
+    (folder / f".data.json.{os.getpid()}.tmp").mkdir()  # the temporary file cannot be created
+    with pytest.raises(StorageError, match="cannot save"):
+        await store.save([Account(user_id=1, balance=10)])
+    (folder / f".data.json.{os.getpid()}.tmp").rmdir()
+    await store.save([Account(user_id=2, balance=20)])
+    reloaded = JsonAccountStore.open(path)
+    assert reloaded.accounts() == 2

@@ -1,0 +1,226 @@
+"""The console bot driven end to end with piped input, on the offline model and real files."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from entrypoints.console import run_console
+from entrypoints.settings import settings_from
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def run(tmp_path: Path, script: str, **env: str) -> str:
+    settings = settings_from({"OFFLINE_MODEL_DELAY": "0", "ADMIN_CHAT_ID": "1", **env}, tmp_path)
+    out = io.StringIO()
+    status = await run_console(settings, io.StringIO(script), out)
+    assert status == 0
+    return out.getvalue()
+
+
+def data(tmp_path: Path) -> dict[str, dict[str, object]]:
+    loaded: dict[str, dict[str, object]] = json.loads((tmp_path / "data.json").read_text())
+    return loaded
+
+
+def write_balance(tmp_path: Path, balance: int) -> None:
+    user = {"requests": 0, "tokens": 0, "balance": balance}
+    (tmp_path / "data.json").write_text(json.dumps({"global": {}, "100": user}))
+
+
+def bot_ids(output: str) -> list[int]:
+    return [int(m) for m in re.findall(r"^\[(\d+)\] bot → user 100", output, re.MULTILINE)]
+
+
+async def test_three_level_reply_chain_is_sent_whole(tmp_path: Path) -> None:
+    out = await run(tmp_path, "first question\n")
+    answer = bot_ids(out)[-1]
+    out = await run(tmp_path, f">{answer} second question\n")
+    answer = bot_ids(out)[-1]
+    out = await run(tmp_path, f">{answer} third question\n")
+    assert "I received 5 turn(s): 4 earlier and your message." in out
+    assert "Turn 1, user: «first question»" in out
+    assert "Turn 3, user: «second question»" in out
+    assert "You said: «third question»" in out
+
+
+async def test_message_replying_to_nothing_starts_fresh(tmp_path: Path) -> None:
+    out = await run(tmp_path, "one\ntwo\n")
+    assert out.count("I received 1 turn(s): 0 earlier") == 2
+
+
+async def test_reply_to_a_message_the_bot_never_saw_starts_fresh(tmp_path: Path) -> None:
+    out = await run(tmp_path, ">999 hello\n")
+    assert "I received 1 turn(s)" in out
+
+
+async def test_prompt_set_shown_reset_and_other_users_unaffected(tmp_path: Path) -> None:
+    out = await run(
+        tmp_path,
+        "/prompt You are Marv - a sarcastic reluctant assistant\n"
+        "hello\n"
+        "/prompt\n"
+        ":user 200 Bob\n"
+        "hello from bob\n"
+        ":user 100 You\n"
+        "/prompt reset\n"
+        "hello again\n",
+    )
+    answers = re.findall(r"System prompt: «(.*?)»", out)
+    assert answers == [
+        "You are Marv - a sarcastic reluctant assistant",
+        "You are a helpful assistant",
+        "You are a helpful assistant",
+    ]
+    assert "Your system prompt:\nYou are Marv" in out
+    assert "prompt" not in data(tmp_path)["100"]
+    assert "prompt" not in data(tmp_path)["200"]
+
+
+async def test_balance_charged_per_answer_and_admin_never_charged(tmp_path: Path) -> None:
+    await run(tmp_path, "hello\nhello again\n:admin\nhello as admin\n")
+    users = data(tmp_path)
+    user, admin = users["100"], users["1"]
+    assert user["requests"] == 2
+    assert isinstance(user["tokens"], int)
+    assert user["tokens"] > 0
+    assert user["balance"] == 30_000 - user["tokens"]
+    assert admin["balance"] == 30_000
+    assert admin["requests"] == 1
+    assert users["global"]["tokens"] == user["tokens"] + admin["tokens"]  # type: ignore[operator]
+
+
+async def test_small_balance_is_refused_without_going_negative(tmp_path: Path) -> None:
+    write_balance(tmp_path, 40)
+    out = await run(tmp_path, "please write me a long story\n/balance\n")
+    assert "Not enough tokens" in out
+    assert "Nothing was charged" in out
+    assert "Your balance: 40 tokens." in out
+    assert data(tmp_path)["100"]["balance"] == 40
+
+
+async def test_two_concurrent_requests_cannot_overdraw(tmp_path: Path) -> None:
+    write_balance(tmp_path, 400)
+    out = await run(
+        tmp_path,
+        "& tell me about cats\n:group -7\n& @gptbot tell me about dogs\n:wait\n",
+        OFFLINE_MODEL_DELAY="0.05",
+    )
+    assert out.count("Not enough tokens") == 1
+    assert out.count("Offline model:") == 1
+    user = data(tmp_path)["100"]
+    assert isinstance(user["balance"], int)
+    assert 0 <= user["balance"] < 400
+    assert user["balance"] == 400 - user["tokens"]  # type: ignore[operator]
+
+
+async def test_seed_data_file_loads_and_keeps_every_user_and_key(tmp_path: Path) -> None:
+    (tmp_path / "data.json").write_text(
+        json.dumps(
+            {
+                "123456789": {
+                    "requests": 0,
+                    "tokens": 0,
+                    "balance": 777777,
+                    "lastdate": "01.01.2021 00:00:00",
+                },
+                "global": {"requests": 7, "tokens": 70},
+                "987654321": {
+                    "requests": 7,
+                    "tokens": 70,
+                    "balance": 30000,
+                    "name": "Jöhn",
+                    "username": "None",
+                    "lastdate": "02-01-2021 10:00:00",
+                    "prompt": "You are Marv",
+                    "favourite": "tea",
+                },
+            }
+        )
+    )
+    out = await run(tmp_path, "hi\n", ADMIN_CHAT_ID="123456789")
+    assert "Offline model" in out
+    users = data(tmp_path)
+    assert set(users) == {"global", "123456789", "987654321", "100"}
+    john = users["987654321"]
+    assert john == {
+        "requests": 7,
+        "tokens": 70,
+        "balance": 30000,
+        "name": "Jöhn",
+        "last_request": "2021-01-02 10:00:00",
+        "prompt": "You are Marv",
+        "favourite": "tea",
+    }
+    assert users["123456789"]["last_request"] == "2021-01-01 00:00:00"
+    assert users["global"]["requests"] == 8
+
+
+async def test_corrupt_data_file_stops_the_bot_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "data.json"
+    path.write_text('{"global": {"requests": 1, "tokens": 1}, "5": {"balance": 10,')
+    before = path.read_bytes()
+    settings = settings_from({}, tmp_path)
+    out = io.StringIO()
+    status = await run_console(settings, io.StringIO("hello\n"), out)
+    assert status == 2
+    assert out.getvalue() == ""
+    error = capsys.readouterr().err
+    assert str(path) in error
+    assert "not valid JSON" in error
+    assert "a copy was kept at" in error
+    assert path.read_bytes() == before
+
+
+async def test_admin_stop_ends_the_run_and_saves(tmp_path: Path) -> None:
+    out = await run(tmp_path, "/stop\n:admin\n/stop\nnever read\n")
+    assert "Only the bot's admin can stop it." in out
+    assert "Stopping" in out
+    assert "never read" not in out
+
+
+async def test_group_chat_needs_the_bot_addressed(tmp_path: Path) -> None:
+    out = await run(tmp_path, ":group\njust talking\n@gptbot now you\n")
+    assert out.count("Offline model:") == 1
+    assert "You said: «now you»" in out
+
+
+def test_console_module_runs_with_piped_input(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "entrypoints.console"],
+        input="hello\n/balance\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "OFFLINE_MODEL_DELAY": "0", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "You said: «hello»" in result.stdout
+    assert "Your balance:" in result.stdout
+    assert (tmp_path / "data.json").exists()
+
+
+def test_malformed_setting_is_a_clear_startup_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "entrypoints.console"],
+        input="",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "REPLY_TOKEN_LIMIT": "lots", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "REPLY_TOKEN_LIMIT must be a whole number" in result.stderr

@@ -1,0 +1,278 @@
+"""Answers: threads, charging, streaming, failures."""
+
+from __future__ import annotations
+
+import asyncio
+
+import attrs
+import pytest
+
+from core import errors
+from core.values import Account, Role, Usage
+from tests.fakes import BrokenDisk
+from tests.unit.conftest import ADMIN, ALICE, BOB, Harness, make_harness
+
+
+async def test_first_message_registers_and_charges_reported_usage(bot: Harness) -> None:
+    await bot.say("hi")
+    assert bot.balance(ALICE.id) == 30_000 - 15
+    account = bot.accounts.get(ALICE.id)
+    assert account is not None
+    assert (account.requests, account.tokens) == (1, 15)
+    assert bot.accounts.totals().requests == 1
+    assert bot.accounts.totals().tokens == 15
+    assert bot.last() == "Hello, world\n\nTokens used: 15"
+
+
+async def test_answer_streams_every_delta(bot: Harness) -> None:
+    await bot.say("hi")
+    assert bot.sink.sent[-1].updates == ["Hello", "Hello, ", "Hello, world"]
+    assert bot.sink.typing_in == [ALICE.id]
+
+
+async def test_footer_can_be_switched_off() -> None:
+    bot = make_harness(footer=False)
+    await bot.say("hi")
+    assert bot.last() == "Hello, world"
+
+
+async def test_reply_chain_reaches_the_model_whole_and_in_order(bot: Harness) -> None:
+    first = await bot.say("one")
+    answer1 = bot.sink.sent[-1].message_ids[0]
+    await bot.say("two", reply_to=answer1)
+    answer2 = bot.sink.sent[-1].message_ids[0]
+    await bot.say("three", reply_to=answer2)
+    turns = bot.model.requests[-1].turns
+    assert [(t.role, t.text) for t in turns] == [
+        (Role.SYSTEM, "You are a helpful assistant"),
+        (Role.USER, "one"),
+        (Role.ASSISTANT, "Hello, world"),
+        (Role.USER, "two"),
+        (Role.ASSISTANT, "Hello, world"),
+        (Role.USER, "three"),
+    ]
+    assert first.reply_to is None
+
+
+async def test_message_replying_to_nothing_starts_a_new_thread(bot: Harness) -> None:
+    await bot.say("one")
+    await bot.say("fresh start")
+    assert len(bot.model.requests[-1].turns) == 2
+
+
+async def test_reply_to_any_part_of_a_split_answer_continues_the_thread() -> None:
+    bot = make_harness()
+    bot.sink.parts = 3
+    await bot.say("long question")
+    second_part = bot.sink.sent[-1].message_ids[1]
+    await bot.say("about the middle", reply_to=second_part)
+    texts = [t.text for t in bot.model.requests[-1].turns]
+    assert texts == [
+        "You are a helpful assistant",
+        "long question",
+        "Hello, world",
+        "about the middle",
+    ]
+
+
+async def test_old_turns_are_dropped_to_fit_the_context_budget() -> None:
+    bot = make_harness(context_budget=120)
+    bot.model.pieces = ("x" * 100,)
+    previous = None
+    for n in range(6):
+        await bot.say(f"question {n}", reply_to=previous)
+        previous = bot.sink.sent[-1].message_ids[0]
+    turns = bot.model.requests[-1].turns
+    assert turns[0].role is Role.SYSTEM
+    assert turns[-1].text == "question 5"
+    assert 2 < len(turns) < 12  # some history, not all of it
+    assert turns[1].role is Role.ASSISTANT or turns[1].text.startswith("question")
+
+
+async def test_message_too_long_for_the_budget_is_refused_free(bot: Harness) -> None:
+    await bot.say("x" * 100_000)
+    assert "too long" in bot.last()
+    assert bot.model.requests == []
+    assert bot.balance(ALICE.id) == 30_000
+
+
+async def test_reply_cap_is_lowered_to_what_the_balance_can_pay(bot: Harness) -> None:
+    await bot.say("hi")
+    await bot.accounts.save([_with_balance(bot, ALICE.id, 500)])
+    await bot.say("again")
+    request = bot.model.requests[-1]
+    assert request.max_tokens < 500
+    assert bot.model.requests[0].max_tokens == 3_000
+
+
+async def test_small_balance_is_refused_without_going_negative(bot: Harness) -> None:
+    await bot.say("hi")
+    await bot.accounts.save([_with_balance(bot, ALICE.id, 20)])
+    await bot.say("tell me everything")
+    assert "Not enough tokens" in bot.last()
+    assert bot.balance(ALICE.id) == 20
+    assert len(bot.model.requests) == 1
+
+
+async def test_negative_legacy_balance_cannot_spend(bot: Harness) -> None:
+    await bot.say("hi")
+    await bot.accounts.save([_with_balance(bot, ALICE.id, -300)])
+    await bot.say("hello?")
+    assert "Not enough tokens" in bot.last()
+    assert bot.balance(ALICE.id) == -300
+
+
+async def test_admin_balance_never_burns(bot: Harness) -> None:
+    admin = ALICE.__class__(ADMIN, "Admin")
+    await bot.say("hi", sender=admin)
+    await bot.say("hi again", sender=admin)
+    account = bot.accounts.get(ADMIN)
+    assert account is not None
+    assert account.balance == 30_000
+    assert account.tokens == 30
+    assert bot.accounts.totals().tokens == 30
+
+
+@pytest.mark.parametrize(("balance", "refusals"), [(3_040, 1), (3_100, 0)])
+async def test_two_requests_in_flight_cannot_overdraw(balance: int, refusals: int) -> None:
+    bot = make_harness()
+    await bot.say("register")
+    await bot.accounts.save([_with_balance(bot, ALICE.id, balance)])
+    bot.model.gate = asyncio.Event()
+    bot.model.usage = Usage(100, 3_000)  # the model claims as much as was reserved
+    first = asyncio.create_task(bot.say("one"))
+    second = asyncio.create_task(bot.say("two", chat_id=-5, addressed=True))
+    for _ in range(5):  # let both reach the model and wait at the gate
+        await asyncio.sleep(0)
+    bot.model.gate.set()
+    await asyncio.gather(first, second)
+    assert bot.balance(ALICE.id) >= 0
+    refused = [t for t in bot.sink.texts() if "Not enough tokens" in t]
+    assert len(refused) == refusals
+    assert bot.service.available(ALICE.id) == bot.balance(ALICE.id)  # nothing left on hold
+
+
+async def test_charge_never_exceeds_the_reservation(bot: Harness) -> None:
+    await bot.say("hi")
+    await bot.accounts.save([_with_balance(bot, ALICE.id, 200)])
+    bot.model.usage = Usage(5_000, 5_000)  # a model misreporting wildly
+    await bot.say("again")
+    assert 0 <= bot.balance(ALICE.id) < 200
+
+
+async def test_usage_missing_is_charged_as_an_estimate(bot: Harness) -> None:
+    bot.model.usage = None
+    await bot.say("hi")
+    charged = 30_000 - bot.balance(ALICE.id)
+    assert charged > 0
+    assert bot.accounts.totals().tokens == charged
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (errors.RateLimited("429"), "overloaded"),
+        (errors.ModelUnavailable("500"), "error"),
+        (errors.ModelTimeout("slow"), "too long to answer"),
+        (errors.ConnectionLost("reset"), "connection"),
+        (errors.ContentFiltered("no"), "content filter"),
+        (errors.TruncatedAnswer("cut"), "cut off"),
+        (errors.ModelError("odd"), "went wrong"),
+    ],
+)
+async def test_failed_request_is_explained_and_free(
+    bot: Harness, error: errors.ModelError, words: str
+) -> None:
+    bot.model.fail_with = [error]
+    await bot.say("hi")
+    assert words in bot.last()
+    assert "Nothing was charged" in bot.last()
+    assert bot.balance(ALICE.id) == 30_000
+    assert bot.accounts.totals().requests == 0
+    await bot.say("again")
+    assert bot.balance(ALICE.id) == 30_000 - 15
+
+
+async def test_failure_mid_stream_replaces_the_partial_answer(bot: Harness) -> None:
+    bot.model.fail_with = [errors.ConnectionLost("reset")]
+    bot.model.fail_after_text = True
+    await bot.say("hi")
+    sent = bot.sink.sent[-1]
+    assert sent.updates  # the partial text was shown
+    assert "connection" in sent.text
+    assert not sent.markdown
+    assert bot.balance(ALICE.id) == 30_000
+    assert bot.threads.get(ALICE.id, sent.message_ids[0]) is None
+
+
+async def test_failure_is_explained_in_the_users_language(bot: Harness) -> None:
+    bot.model.fail_with = [errors.RateLimited("429")]
+    await bot.say("привет", sender=BOB)
+    assert "Ничего не списано" in bot.last()
+
+
+async def test_auth_failure_tells_the_admin_once(bot: Harness) -> None:
+    bot.model.fail_with = [errors.AuthFailed("401 bad key"), errors.AuthFailed("401 bad key")]
+    await bot.say("hi")
+    await bot.say("hi")
+    to_admin = bot.sink.texts(ADMIN)
+    assert len(to_admin) == 1
+    assert "401 bad key" in to_admin[0]
+
+
+async def test_context_too_long_is_retried_once_with_a_shorter_thread(bot: Harness) -> None:
+    previous = None
+    for n in range(4):
+        await bot.say(f"question {n}", reply_to=previous)
+        previous = bot.sink.sent[-1].message_ids[0]
+    bot.model.fail_with = [errors.ContextTooLong("too long")]
+    await bot.say("last one", reply_to=previous)
+    full, retried = bot.model.requests[-2:]
+    assert len(retried.turns) < len(full.turns)
+    assert retried.turns[-1].text == "last one"
+    assert bot.last().startswith("Hello, world")
+
+
+async def test_context_too_long_without_history_is_explained(bot: Harness) -> None:
+    await bot.say("first")
+    bot.model.fail_with = [errors.ContextTooLong("too long")]
+    await bot.say("alone")
+    assert "too long for the model" in bot.last()
+
+
+async def test_empty_model_answer_is_said_plainly(bot: Harness) -> None:
+    bot.model.pieces = ()
+    await bot.say("hi")
+    assert bot.last().startswith("The model returned an empty answer.")
+
+
+async def test_each_user_gets_their_own_prompt(bot: Harness) -> None:
+    await bot.say("/prompt You are Marv")
+    await bot.say("hi")
+    await bot.say("hi", sender=BOB)
+    alice_request, bob_request = bot.model.requests
+    assert alice_request.turns[0].text == "You are Marv"
+    assert bob_request.turns[0].text == "You are a helpful assistant"
+
+
+async def test_storage_failure_on_charge_still_delivers_and_tells_admin() -> None:
+    bot = make_harness()
+    await bot.say("register")
+    bot.service.accounts = BrokenDisk(bot.accounts)
+    await bot.say("hi")
+    assert any("disk full" in t for t in bot.sink.texts(ADMIN))
+    assert bot.sink.texts(ALICE.id)[-1].startswith("Hello, world")
+
+
+async def test_admin_can_be_told_about_every_request() -> None:
+    bot = make_harness(notify_requests=True, notify_new_users=True)
+    await bot.say("what is 2+2?")
+    to_admin = bot.sink.texts(ADMIN)
+    assert "New user: Alice @alice (100)" in to_admin[0]
+    assert "what is 2+2?" in to_admin[1]
+
+
+def _with_balance(bot: Harness, user_id: int, balance: int) -> Account:
+    account = bot.accounts.get(user_id)
+    assert account is not None
+    return attrs.evolve(account, balance=balance)

@@ -1,0 +1,55 @@
+"""Settings from the environment: defaults, clear errors, secrets kept out of reprs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from entrypoints.settings import ConfigError, load_environment, settings_from
+
+
+def test_defaults_need_nothing(tmp_path: Path) -> None:
+    settings = settings_from({}, tmp_path)
+    assert settings.data_file == tmp_path / "data.json"
+    assert settings.threads_file == tmp_path / "data.threads.jsonl"
+    assert settings.starting_balance == 30_000
+    assert settings.reply_token_limit == 3_000
+    assert settings.openai_api_key is None
+    assert settings.token_footer is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("ADMIN_CHAT_ID", "me", "ADMIN_CHAT_ID must be a whole number"),
+        ("REPLY_TOKEN_LIMIT", "0", "REPLY_TOKEN_LIMIT must be greater than zero"),
+        ("TOKEN_FOOTER", "maybe", "TOKEN_FOOTER must be true or false"),
+        ("DEFAULT_LANGUAGE", "de", "DEFAULT_LANGUAGE must be en or ru"),
+        ("STARTING_BALANCE", "-1", "STARTING_BALANCE cannot be negative"),
+        ("MIN_REPLY_TOKENS", "5000", "cannot exceed REPLY_TOKEN_LIMIT"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL must be"),
+    ],
+)
+def test_malformed_setting_is_named(name: str, value: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        settings_from({name: value})
+
+
+def test_secrets_never_show_in_repr() -> None:
+    settings = settings_from({"OPENAI_API_KEY": "sk-very-secret", "TELEGRAM_API_KEY": "123:ABC"})
+    assert "sk-very-secret" not in repr(settings)
+    assert "123:ABC" not in f"{settings.telegram_api_key}"
+    assert settings.openai_api_key is not None
+    assert settings.openai_api_key.reveal() == "sk-very-secret"
+
+
+def test_environment_wins_over_the_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("STARTING_BALANCE=100\nREPLY_TOKEN_LIMIT=200\n")
+    monkeypatch.setenv("STARTING_BALANCE", "500")
+    values = load_environment(env_file)
+    assert values["STARTING_BALANCE"] == "500"
+    assert values["REPLY_TOKEN_LIMIT"] == "200"

@@ -1,0 +1,118 @@
+"""Walking reply chains."""
+
+from __future__ import annotations
+
+import attrs
+
+from adapters.storage.memory import MemoryThreadStore
+from core.threads import Thread, TooLong, build_thread
+from core.tokens import CharTokenCounter
+from core.values import Node, Role
+
+
+async def _walk(store: MemoryThreadStore, reply_to: int | None, **kw: object) -> Thread:
+    args: dict[str, object] = {
+        "store": store,
+        "lookup": None,
+        "counter": CharTokenCounter(),
+        "chat_id": 1,
+        "reply_to": reply_to,
+        "system_prompt": "system",
+        "text": "new",
+        "budget": 10_000,
+    }
+    args.update(kw)
+    thread = await build_thread(**args)  # type: ignore[arg-type]
+    assert isinstance(thread, Thread)
+    return thread
+
+
+async def _chain(store: MemoryThreadStore, depth: int, chat_id: int = 1) -> None:
+    await store.add(
+        [
+            Node(
+                chat_id,
+                n,
+                Role.USER if n % 2 else Role.ASSISTANT,
+                f"m{n}",
+                n - 1 if n > 1 else None,
+            )
+            for n in range(1, depth + 1)
+        ]
+    )
+
+
+async def test_walk_returns_the_chain_oldest_first() -> None:
+    store = MemoryThreadStore()
+    await _chain(store, 5)
+    thread = await _walk(store, 5)
+    assert [t.text for t in thread.turns] == ["system", "m1", "m2", "m3", "m4", "m5", "new"]
+    assert not thread.dropped
+
+
+async def test_a_cycle_in_damaged_data_ends_the_walk() -> None:
+    store = MemoryThreadStore()
+    await store.add([Node(1, 1, Role.USER, "a", 2), Node(1, 2, Role.ASSISTANT, "b", 1)])
+    thread = await _walk(store, 2)
+    assert [t.text for t in thread.history] == ["a", "b"]
+
+
+async def test_dangling_parent_ends_the_walk() -> None:
+    store = MemoryThreadStore()
+    await store.add([Node(1, 5, Role.ASSISTANT, "b", 4)])
+    thread = await _walk(store, 5)
+    assert [t.text for t in thread.history] == ["b"]
+
+
+async def test_walk_never_leaves_its_chat() -> None:
+    store = MemoryThreadStore()
+    await _chain(store, 3, chat_id=2)
+    thread = await _walk(store, 3)
+    assert thread.history == ()
+
+
+async def test_budget_keeps_the_newest_turns() -> None:
+    store = MemoryThreadStore()
+    await _chain(store, 1000)
+    thread = await _walk(store, 1000, budget=100)
+    assert thread.dropped
+    assert thread.history[-1].text == "m1000"
+    assert thread.prompt_tokens <= 100
+    assert thread.turns[0].text == "system"
+    assert thread.turns[-1].text == "new"
+
+
+async def test_system_prompt_and_message_over_budget_is_too_long() -> None:
+    result = await build_thread(
+        store=MemoryThreadStore(),
+        lookup=None,
+        counter=CharTokenCounter(),
+        chat_id=1,
+        reply_to=None,
+        system_prompt="s" * 500,
+        text="t",
+        budget=100,
+    )
+    assert isinstance(result, TooLong)
+    assert result.tokens > 100
+
+
+@attrs.define
+class PlatformMemory:
+    """A messenger that still has messages the thread store lost."""
+
+    nodes: dict[int, Node]
+    asked: list[int] = attrs.field(factory=list)
+
+    async def lookup(self, chat_id: int, message_id: int) -> Node | None:
+        self.asked.append(message_id)
+        return self.nodes.get(message_id)
+
+
+async def test_missing_node_is_fetched_from_the_platform() -> None:
+    store = MemoryThreadStore()
+    await store.add([Node(1, 3, Role.ASSISTANT, "answer", 2)])
+    platform = PlatformMemory({2: Node(1, 2, Role.USER, "old question", None)})
+    thread = await _walk(store, 3, lookup=platform)
+    assert [t.text for t in thread.history] == ["old question", "answer"]
+    assert platform.asked == [2]
