@@ -8,9 +8,16 @@ Older files use ``lastdate`` (``dd.mm.YYYY HH:MM:SS`` or ``dd-mm-YYYY HH:MM:SS``
 ``"None"``; both are read, and written back in the documented form. Keys this code does not know,
 in an entry or at the top level, are kept as they are.
 
-Every save rewrites the file atomically (see ``files.write_atomically``). Saves that arrive while
-a write is running are folded into the next write (group commit), so a burst of requests costs
-one or two writes, not one each.
+Rewriting the whole file on every change is what makes the older bots slow and fragile, so a
+save appends one line to a journal beside the file (``data.json.journal``) and fsyncs it; saves
+that arrive while a write is running are written together by the next one (group commit). Every
+``snapshot_every`` records, and when the store closes, data.json is rewritten atomically (see
+``files.write_atomically``) and the journal emptied. On start the journal is replayed over
+data.json, so data.json is always in the documented format and nothing acknowledged is lost.
+
+A journal record is one JSON object per line, ``{"users": {"<id>": <entry>}, "global": {...}}``,
+with entries in the data.json format; records carry whole values, not increments, so replaying
+one twice is harmless.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from adapters.storage.files import refuse, write_atomically
+from adapters.storage.files import FILE_MODE, refuse, write_atomically
 from core.errors import StorageError
 from core.values import Account, Totals
 
@@ -172,37 +180,126 @@ def _parse(data: bytes) -> _Contents:
     return contents
 
 
+@attrs.frozen
+class _Image:
+    """A copy of the contents to write out while the event loop goes on."""
+
+    accounts: dict[int, Account]
+    extras: dict[int, dict[str, Any]]
+    totals: Totals
+    global_extra: dict[str, Any]
+    top_extra: dict[str, Any]
+
+    def serialize(self) -> bytes:
+        """data.json, one line per user, so the file stays readable and diffable."""
+        lines = [f'"{GLOBAL}": {_dumps(_totals(self.totals, self.global_extra))}']
+        lines += [f"{_dumps(key)}: {_dumps(value)}" for key, value in self.top_extra.items()]
+        lines += [
+            f'"{user_id}": {_dumps(_entry(account, self.extras.get(user_id, {})))}'
+            for user_id, account in self.accounts.items()
+        ]
+        return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _totals(totals: Totals, extra: dict[str, Any]) -> dict[str, Any]:
+    return {"requests": totals.requests, "tokens": totals.tokens, **extra}
+
+
+def _replay(contents: _Contents, journal: bytes) -> int:
+    """Apply the journal's records to ``contents``; the number applied.
+
+    Only the last line may be damaged (a crash in the middle of an append); it is skipped.
+    """
+    lines = journal.split(b"\n")
+    applied = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            users = record["users"]
+            totals = record["global"]
+            changes = [_account(key, entry) for key, entry in users.items()]
+            new_totals = Totals(
+                requests=_int(totals, "requests", "'global'"),
+                tokens=_int(totals, "tokens", "'global'"),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, _Invalid) as exc:
+            if number == len(lines) or (number == len(lines) - 1 and not lines[-1]):
+                log.warning("skipping a torn last journal record: %s", exc)
+                break
+            raise _Invalid(f"record {number} is damaged ({exc})") from exc
+        for account, extra in changes:
+            contents.accounts[account.user_id] = account
+            contents.extras[account.user_id] = extra
+        contents.totals = new_totals
+        applied += 1
+    return applied
+
+
 @attrs.define
 class JsonAccountStore:
     """The accounts store on one data.json file (implements ``core.ports.AccountStore``)."""
 
     path: Path
     _contents: _Contents
-    _version: int = 0
-    _written: int = 0
+    snapshot_every: int = 10_000
+    _journal_fd: int | None = None
+    _pending: list[bytes] = attrs.field(factory=list)  # applied in memory, not yet written
+    _version: int = 0  # records applied in memory
+    _written: int = 0  # records made durable
+    _journal_records: int = 0  # records in the journal since the last snapshot
     _lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
 
+    @property
+    def journal_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".journal")
+
     @classmethod
-    def open(cls, path: Path) -> JsonAccountStore:
-        """Load ``path``, creating it when missing; raise CorruptData when it cannot be used."""
+    def open(cls, path: Path, snapshot_every: int = 10_000) -> JsonAccountStore:
+        """Load ``path`` and its journal, creating them when missing.
+
+        Raises CorruptData when a file cannot be trusted, StorageError when it cannot be made.
+        """
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            store = cls(path, _Contents({}, {}, Totals(), {}, {}))
-            try:
-                write_atomically(path, store._serialize())
-            except OSError as exc:
-                raise StorageError(f"{path}: cannot create the data file ({exc})") from exc
-            log.info("created a new data file at %s", path)
-            return store
+            data = None
         except OSError as exc:
             raise refuse(path, f"it cannot be read ({exc.strerror or exc})") from exc
         try:
-            contents = _parse(data)
+            contents = _parse(data) if data is not None else _Contents({}, {}, Totals(), {}, {})
         except _Invalid as exc:
             raise refuse(path, str(exc)) from exc
-        log.info("loaded %d accounts from %s", len(contents.accounts), path)
-        return cls(path, contents)
+        store = cls(path, contents, snapshot_every)
+        journal = store.journal_path
+        try:
+            replayed = _replay(contents, journal.read_bytes())
+        except FileNotFoundError:
+            replayed = 0
+        except OSError as exc:
+            raise refuse(journal, f"it cannot be read ({exc.strerror or exc})") from exc
+        except _Invalid as exc:
+            raise refuse(journal, str(exc)) from exc
+        try:
+            if data is None or replayed:
+                write_atomically(path, store._image().serialize())
+            store._journal_fd = os.open(
+                journal, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, FILE_MODE
+            )
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot write the data file ({exc})") from exc
+        log.info(
+            "loaded %d accounts from %s (%d journal records replayed)",
+            len(contents.accounts),
+            path,
+            replayed,
+        )
+        return store
 
     def get(self, user_id: int) -> Account | None:
         return self._contents.accounts.get(user_id)
@@ -214,15 +311,20 @@ class JsonAccountStore:
         return len(self._contents.accounts)
 
     async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
-        """Apply the changes in memory at once, then make them durable.
+        """Apply the changes in memory at once, then make them durable in the journal.
 
         If the write fails the changes stay in memory and go out with the next successful save;
         the caller gets a StorageError saying what happened.
         """
+        contents = self._contents
+        users = {}
         for account in accounts:
-            self._contents.accounts[account.user_id] = account
+            contents.accounts[account.user_id] = account
+            users[str(account.user_id)] = _entry(account, contents.extras.get(account.user_id, {}))
         if totals is not None:
-            self._contents.totals = totals
+            contents.totals = totals
+        record = {"users": users, "global": _totals(contents.totals, {})}
+        self._pending.append((_dumps(record) + "\n").encode("utf-8"))
         self._version += 1
         await self._flush(self._version)
 
@@ -230,34 +332,69 @@ class JsonAccountStore:
         async with self._lock:
             if self._written >= version:
                 return  # a write that started after our change already carried it
-            snapshot = self._version
-            data = self._serialize()
-            try:
-                await asyncio.to_thread(write_atomically, self.path, data)
-            except OSError as exc:
-                raise StorageError(f"{self.path}: cannot save ({exc.strerror or exc})") from exc
-            self._written = snapshot
+            await self._write_pending()
+            if self._journal_records >= self.snapshot_every:
+                try:
+                    await self._snapshot()
+                except StorageError as exc:
+                    # The journal still holds everything: the snapshot can wait for next time.
+                    log.error("%s", exc)
+
+    async def _write_pending(self) -> None:
+        records, self._pending = self._pending, []
+        target = self._version
+        try:
+            await asyncio.to_thread(self._append, b"".join(records))
+        except OSError as exc:
+            self._pending = records + self._pending
+            raise StorageError(f"{self.path}: cannot save ({exc.strerror or exc})") from exc
+        self._written = target
+        self._journal_records += len(records)
+
+    def _append(self, data: bytes) -> None:
+        if self._journal_fd is None:
+            raise OSError("the data file is closed")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._journal_fd, view) :]
+        os.fsync(self._journal_fd)
+
+    async def _snapshot(self) -> None:
+        """Rewrite data.json with everything durable, then empty the journal (lock held)."""
+        while self._pending:
+            await self._write_pending()
+        # Nothing is pending, so memory equals what the journal holds: copy it now, with no
+        # await in between, and the snapshot never contains a change the journal lacks.
+        image = self._image()
+        try:
+            data = await asyncio.to_thread(image.serialize)
+            await asyncio.to_thread(write_atomically, self.path, data)
+            await asyncio.to_thread(self._truncate_journal)
+        except OSError as exc:
+            raise StorageError(f"{self.path}: cannot rewrite ({exc.strerror or exc})") from exc
+        self._journal_records = 0
+
+    def _truncate_journal(self) -> None:
+        if self._journal_fd is not None:
+            os.ftruncate(self._journal_fd, 0)
+            os.fsync(self._journal_fd)
+
+    def _image(self) -> _Image:
+        contents = self._contents
+        return _Image(
+            dict(contents.accounts),
+            contents.extras,  # changed only when loading, never while running
+            contents.totals,
+            contents.global_extra,
+            contents.top_extra,
+        )
 
     async def close(self) -> None:
-        if self._written < self._version:
-            await self._flush(self._version)
-
-    def _serialize(self) -> bytes:
-        """One line per user, so the file stays readable and diffable."""
-        contents = self._contents
-        totals = {
-            "requests": contents.totals.requests,
-            "tokens": contents.totals.tokens,
-            **contents.global_extra,
-        }
-        lines = [f'"{GLOBAL}": {json.dumps(totals, ensure_ascii=False)}']
-        lines += [
-            f"{json.dumps(key, ensure_ascii=False)}: {json.dumps(value, ensure_ascii=False)}"
-            for key, value in contents.top_extra.items()
-        ]
-        lines += [
-            f'"{user_id}": '
-            + json.dumps(_entry(account, contents.extras.get(user_id, {})), ensure_ascii=False)
-            for user_id, account in contents.accounts.items()
-        ]
-        return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
+        """Write what is pending and leave everything in data.json."""
+        async with self._lock:
+            if self._journal_fd is None:
+                return
+            if self._pending or self._journal_records:
+                await self._snapshot()
+            os.close(self._journal_fd)
+            self._journal_fd = None

@@ -60,6 +60,7 @@ async def test_seed_file_is_written_back_whole_in_the_documented_format(tmp_path
     john = store.get(555)
     assert john is not None
     await store.save([attrs.evolve(john, balance=29_000)], Totals(6, 1_200))
+    await store.close()
     written = json.loads(path.read_text())
     assert list(written) == ["global", "settings", "123456789", "987654321", "555"]
     assert written["global"] == {"requests": 6, "tokens": 1_200, "since": "2023"}
@@ -87,31 +88,70 @@ def test_missing_file_is_created_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-async def test_save_leaves_no_temporary_file(tmp_path: Path) -> None:
+async def test_close_leaves_everything_in_data_json(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
     store = JsonAccountStore.open(path)
-    await store.save([Account(user_id=1, balance=5)])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.json"]
+    await store.save([Account(user_id=1, balance=5)], Totals(1, 2))
+    await store.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.json", "data.json.journal"]
+    assert (tmp_path / "data.json.journal").read_bytes() == b""
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "data.json.journal").stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["1"]["balance"] == 5
 
 
-async def test_concurrent_saves_are_grouped_and_all_land(tmp_path: Path) -> None:
+async def test_a_crash_loses_nothing_that_was_saved(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
     store = JsonAccountStore.open(path)
-    writes = 0
-    original = os.replace
+    await store.save([Account(user_id=1, balance=5, tokens=3)], Totals(1, 3))
+    await store.save([Account(user_id=2, balance=7, tokens=4)], Totals(2, 7))
+    # no close: the process died here; data.json is stale, the journal is not
+    assert json.loads(path.read_text()) == {"global": {"requests": 0, "tokens": 0}}
+    with (tmp_path / "data.json.journal").open("ab") as journal:
+        journal.write(b'{"users": {"3": {"bala')  # torn by the crash
+    again = JsonAccountStore.open(path)
+    assert again.accounts() == 2
+    assert again.totals() == Totals(2, 7)
+    assert json.loads(path.read_text())["2"]["balance"] == 7  # replayed into data.json at start
 
-    def counting_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        nonlocal writes
-        writes += 1
-        original(src, dst)
 
-    os.replace = counting_replace  # type: ignore[assignment]
-    try:
-        await asyncio.gather(*(store.save([Account(user_id=n, balance=n)]) for n in range(1, 51)))
-    finally:
-        os.replace = original
-    assert writes < 50
+async def test_a_damaged_journal_record_before_the_last_refuses_to_start(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccountStore.open(path)
+    await store.save([Account(user_id=1, balance=5)], Totals(1, 3))
+    journal = tmp_path / "data.json.journal"
+    journal.write_bytes(b"garbage\n" + journal.read_bytes())
+    with pytest.raises(CorruptData, match="record 1 is damaged"):
+        JsonAccountStore.open(path)
+
+
+async def test_the_journal_is_folded_into_data_json_periodically(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccountStore.open(path, snapshot_every=10)
+    for n in range(1, 26):
+        await store.save([Account(user_id=n, balance=n)], Totals(n, n))
+    lines = (tmp_path / "data.json.journal").read_bytes().count(b"\n")
+    assert lines == 5
+    assert len(json.loads(path.read_text())) == 1 + 20
+    assert JsonAccountStore.open(path).accounts() == 25
+
+
+async def test_concurrent_saves_are_grouped_and_all_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccountStore.open(path)
+    syncs = 0
+    original = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        nonlocal syncs
+        syncs += 1
+        original(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    await asyncio.gather(*(store.save([Account(user_id=n, balance=n)]) for n in range(1, 51)))
+    assert syncs < 50
     reloaded = JsonAccountStore.open(path)
     assert reloaded.accounts() == 50
 
@@ -167,15 +207,21 @@ def test_unreadable_file_refuses_to_start(tmp_path: Path) -> None:
         JsonAccountStore.open(path)
 
 
-async def test_failed_write_keeps_the_change_for_the_next_save(tmp_path: Path) -> None:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    path = folder / "data.json"
+async def test_a_full_disk_keeps_the_change_for_the_next_save(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
     store = JsonAccountStore.open(path)
-    (folder / f".data.json.{os.getpid()}.tmp").mkdir()  # the temporary file cannot be created
-    with pytest.raises(StorageError, match="cannot save"):
-        await store.save([Account(user_id=1, balance=10)])
-    (folder / f".data.json.{os.getpid()}.tmp").rmdir()
-    await store.save([Account(user_id=2, balance=20)])
-    reloaded = JsonAccountStore.open(path)
+    fd = store._journal_fd
+    assert fd is not None
+    journal = os.dup(fd)
+    full = os.open("/dev/full", os.O_WRONLY)  # every write fails with ENOSPC, as on a full disk
+    os.dup2(full, fd)
+    with pytest.raises(StorageError, match="No space left"):
+        await store.save([Account(user_id=1, balance=10)], Totals(1, 1))
+    assert store.get(1) is not None  # kept in memory
+    os.dup2(journal, fd)  # space again
+    os.close(full)
+    os.close(journal)
+    await store.save([Account(user_id=2, balance=20)], Totals(2, 2))
+    reloaded = JsonAccountStore.open(path)  # as after a crash: from the journal
     assert reloaded.accounts() == 2
+    assert reloaded.totals() == Totals(2, 2)
