@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run check install
+.PHONY: run check install bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +24,7 @@ check: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# Benchmarks: prints a table of figures (takes a few minutes; QUICK=1 for a smoke run).
+bench: install
+	$(BIN)/python -m tests.benchmarks.bench $(if $(QUICK),--quick,)

@@ -1,4 +1,7 @@
-"""The console bot: the same core as the Telegram bot, in a terminal, on the offline model.
+"""The console bot: the same core as the Telegram bot, in a terminal.
+
+It answers with the offline model, or with the OpenAI-compatible model when OPENAI_API_KEY is
+set, and says which when it starts.
 
     python -m entrypoints.console        (or: gptbot console)
 
@@ -15,15 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from adapters.clock import SystemClock
 from adapters.console import ConsoleSession, ConsoleSink, Note, Quit, Send, Wait, numbering
-from adapters.offline_model import OfflineModel
-from adapters.storage.json_accounts import JsonAccountStore
 from adapters.storage.json_threads import JsonThreadStore
 from core.errors import StorageError
-from core.ports import ChatModel
-from core.service import BotService
-from core.tokens import CharTokenCounter
+from entrypoints.bootstrap import build_bot
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
 
 BOT_USERNAME = "gptbot"
@@ -32,39 +30,20 @@ CONSOLE_ADMIN_ID = 1  # the admin's id when ADMIN_CHAT_ID is not set
 log = logging.getLogger(__name__)
 
 
-def build_model(settings: Settings) -> tuple[ChatModel, str]:
-    """The chat model for these settings, and a line saying which it is."""
-    counter = CharTokenCounter()
-    return (
-        OfflineModel(counter, delay=settings.offline_delay),
-        "offline model (no network, describes what it receives)",
-    )
-
-
 async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     """Run the console bot until the input ends or the admin stops it; the exit status."""
+    admin_id = settings.admin_chat_id if settings.admin_chat_id is not None else CONSOLE_ADMIN_ID
+    sink = ConsoleSink(stdout, numbering())
     try:
-        accounts = JsonAccountStore.open(settings.data_file)
-        threads = JsonThreadStore.open(settings.threads_file, settings.thread_retention)
+        bot = build_bot(settings, sink, admin_id=admin_id, bot_username=BOT_USERNAME)
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 2
-    admin_id = settings.admin_chat_id if settings.admin_chat_id is not None else CONSOLE_ADMIN_ID
-    ids = numbering(_first_free_id(threads))
-    sink = ConsoleSink(stdout, ids)
-    model, model_name = build_model(settings)
-    service = BotService(
-        config=settings.bot_config(admin_id, BOT_USERNAME),
-        model=model,
-        accounts=accounts,
-        threads=threads,
-        sink=sink,
-        counter=CharTokenCounter(),
-        clock=SystemClock(),
-    )
-    session = ConsoleSession(admin_id=admin_id, bot_username=BOT_USERNAME, ids=ids)
+    sink.ids = numbering(_first_free_id(bot.threads))
+    session = ConsoleSession(admin_id=admin_id, bot_username=BOT_USERNAME, ids=sink.ids)
+    service = bot.service
     sink.write(
-        f"gptbot console: {model_name}; data in {settings.data_file}.\n"
+        f"gptbot console: {bot.model_name}; data in {settings.data_file}.\n"
         f"{session.describe()} Type :help for console commands, /help for the bot's.\n"
     )
     interactive = stdin.isatty()
@@ -90,10 +69,8 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
         elif isinstance(action, Quit):
             break
     await asyncio.gather(*pending)
-    await service.drain()
     try:
-        await accounts.close()
-        await threads.close()
+        await bot.close()
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 1

@@ -66,6 +66,12 @@ def _bool(raw: str, name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _url(raw: str, name: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http:// or https:// address, got {raw!r}")
+    return raw
+
+
 def _language(raw: str, name: str) -> str:
     value = raw.strip().lower()
     if value not in {"en", "ru"}:
@@ -118,6 +124,12 @@ class Settings:
     notify_requests: bool
     offline_delay: float
     log_level: str
+    openai_model: str = "gpt-4o-mini"
+    openai_base_url: str | None = None
+    openai_timeout: float = 60.0
+    openai_stall_timeout: float = 30.0
+    openai_max_retries: int = 2
+    token_counter: str = "heuristic"
 
     def bot_config(self, admin_id: int, bot_username: str | None) -> BotConfig:
         return BotConfig(
@@ -155,6 +167,18 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     delay = read.get("OFFLINE_MODEL_DELAY", _float, 0.02)
     if delay < 0:
         raise ConfigError(f"OFFLINE_MODEL_DELAY cannot be negative, got {delay}")
+    timeout = read.get("OPENAI_TIMEOUT", _float, 60.0)
+    stall = read.get("OPENAI_STALL_TIMEOUT", _float, 30.0)
+    for name, value in (("OPENAI_TIMEOUT", timeout), ("OPENAI_STALL_TIMEOUT", stall)):
+        if value <= 0:
+            raise ConfigError(f"{name} must be greater than zero, got {value}")
+    retries = read.get("OPENAI_MAX_RETRIES", _int, 2)
+    if retries < 0:
+        raise ConfigError(f"OPENAI_MAX_RETRIES cannot be negative, got {retries}")
+    base_url = read.get("OPENAI_BASE_URL", _url, None)
+    counter = read.get("TOKEN_COUNTER", lambda raw, _: raw.lower(), "heuristic")
+    if counter not in {"heuristic", "tiktoken"}:
+        raise ConfigError(f"TOKEN_COUNTER must be heuristic or tiktoken, got {counter!r}")
     level = read.get("LOG_LEVEL", lambda raw, _: raw.upper(), "WARNING")
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -179,6 +203,12 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         notify_requests=read.get("NOTIFY_ADMIN_REQUESTS", _bool, False),
         offline_delay=delay,
         log_level=level,
+        openai_model=read.get("OPENAI_MODEL", lambda raw, _: raw, "gpt-4o-mini"),
+        openai_base_url=base_url,
+        openai_timeout=timeout,
+        openai_stall_timeout=stall,
+        openai_max_retries=retries,
+        token_counter=counter,
     )
 
 

@@ -59,6 +59,10 @@ class JsonThreadStore:
     _nodes: dict[tuple[int, int], Node] = attrs.field(factory=dict)
     _lines: int = 0
     _torn: bool = False  # the file ends inside a line: start the next append on a new one
+    _pending: list[str] = attrs.field(factory=list)  # lines remembered, not yet written
+    _pending_lines: int = 0
+    _version: int = 0
+    _written: int = 0
     _lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
 
     @classmethod
@@ -102,23 +106,39 @@ class JsonThreadStore:
             del self._nodes[next(iter(self._nodes))]
 
     async def add(self, nodes: Sequence[Node]) -> None:
+        """Remember the nodes now; return once they are on disk.
+
+        Adds that arrive while a write is running go out together with the next one.
+        """
         for node in nodes:
             self._remember(node)
+        self._pending.append("".join(_line(node) for node in nodes))
+        self._pending_lines += len(nodes)
+        self._version += 1
+        version = self._version
         async with self._lock:
-            data = ("\n" if self._torn else "").encode() + "".join(
-                _line(node) for node in nodes
-            ).encode("utf-8")
+            if self._written >= version:
+                return
+            records, lines, target = self._pending, self._pending_lines, self._version
+            self._pending, self._pending_lines = [], 0
             try:
-                if self._lines + len(nodes) > 2 * self.retention:
-                    kept = "".join(_line(node) for node in self._nodes.values()).encode("utf-8")
-                    await asyncio.to_thread(write_atomically, self.path, kept)
-                    self._lines = len(self._nodes)
+                if self._lines + lines > 2 * self.retention:
+                    kept = list(self._nodes.values())
+                    await asyncio.to_thread(self._rewrite, kept)
+                    self._lines = len(kept)
                 else:
-                    await asyncio.to_thread(self._append, data)
-                    self._lines += len(nodes)
-                self._torn = False
+                    data = ("\n" if self._torn else "") + "".join(records)
+                    await asyncio.to_thread(self._append, data.encode("utf-8"))
+                    self._lines += lines
             except OSError as exc:
+                self._pending = records + self._pending  # retried with the next add
+                self._pending_lines += lines
                 raise StorageError(f"{self.path}: cannot save reply chains ({exc})") from exc
+            self._torn = False
+            self._written = target
+
+    def _rewrite(self, nodes: list[Node]) -> None:
+        write_atomically(self.path, "".join(_line(node) for node in nodes).encode("utf-8"))
 
     def _append(self, data: bytes) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)

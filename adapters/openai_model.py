@@ -1,0 +1,304 @@
+"""The chat model: any OpenAI-compatible chat-completions API, through the official SDK.
+
+Every failure of the SDK, the transport or the stream leaves this module as a
+``core.errors.ModelError``; a stream that ends without a finish reason is a
+``TruncatedAnswer``, never an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncGenerator, Mapping
+from typing import Literal, get_args
+from urllib.parse import urlsplit
+
+import openai
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+from core import errors
+from core.ports import TokenCounter
+from core.tokens import prompt_tokens
+from core.values import Chunk, ModelRequest, Role, Turn, Usage
+
+log = logging.getLogger(__name__)
+
+CapParameter = Literal["max_completion_tokens", "max_tokens"]
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+# A host that does not accept a TCP connection within this long is not going to; waiting the whole
+# answer timeout for it would only make the user wait longer for the same error.
+CONNECT_TIMEOUT = 10.0
+
+# OpenAI's own API (and Azure's deployment of it) rejects ``max_tokens`` for reasoning models and
+# wants ``max_completion_tokens``; most other OpenAI-compatible servers (llama.cpp, older Ollama,
+# LM Studio, many proxies) only know ``max_tokens`` and silently ignore the newer name, which would
+# leave the answer uncapped and the balance check meaningless. So the cap goes under the name the
+# server at hand is known to honour; ``cap_parameter`` overrides the guess.
+_OFFICIAL_HOSTS = ("api.openai.com",)
+_OFFICIAL_HOST_SUFFIXES = (".openai.azure.com",)
+
+# Error codes and wording that providers use for "the prompt does not fit". OpenAI sends the code;
+# llama.cpp sends the type; vLLM and others only say it in the message.
+_CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
+_CONTEXT_WORDING = re.compile(r"context[ _-]?(length|window|size)", re.IGNORECASE)
+# OpenAI's moderation codes, and Azure's content filter (whose detail sits in ``innererror``).
+_FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
+_AZURE_FILTER_CODE = "ResponsibleAIPolicyViolation"
+# A 429 with this code is an exhausted billing quota, not throttling: waiting does not help, the
+# operator has to act, which is what AuthFailed tells the core.
+_QUOTA_CODE = "insufficient_quota"
+
+_MASK = "***"
+
+
+def guess_cap_parameter(base_url: str | None) -> CapParameter:
+    """The name under which the server at ``base_url`` expects the reply cap."""
+    if base_url is None:
+        return "max_completion_tokens"
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host in _OFFICIAL_HOSTS or host.endswith(_OFFICIAL_HOST_SUFFIXES):
+        return "max_completion_tokens"
+    return "max_tokens"
+
+
+class OpenAIChatModel:
+    """``core.ports.ChatModel`` over an OpenAI-compatible chat-completions endpoint."""
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        *,
+        model: str,
+        counter: TokenCounter,
+        stall_timeout: float,
+        cap_parameter: CapParameter,
+    ) -> None:
+        """Wrap a ready client; ``create`` builds one from plain settings.
+
+        ``stall_timeout`` bounds the wait for each streamed chunk, the first included.
+        """
+        if stall_timeout <= 0:
+            raise ValueError("stall_timeout must be positive")
+        if cap_parameter not in get_args(CapParameter):
+            raise ValueError(f"unknown cap parameter {cap_parameter!r}")
+        self._client = client
+        self._model = model
+        self._counter = counter
+        self._stall_timeout = stall_timeout
+        self._cap_parameter: CapParameter = cap_parameter
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        api_key: str,
+        model: str,
+        counter: TokenCounter,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        stall_timeout: float | None = None,
+        cap_parameter: CapParameter | None = None,
+    ) -> OpenAIChatModel:
+        """A model on OpenAI's API, or on the compatible server at ``base_url``.
+
+        ``timeout`` bounds each HTTP attempt's connect and each read; the SDK retries 408, 409,
+        429, 5xx and connection failures up to ``max_retries`` times, honouring Retry-After.
+        ``stall_timeout`` (default: ``timeout``) bounds the wait for each streamed chunk.
+        ``cap_parameter`` defaults to ``guess_cap_parameter(base_url)``.
+        """
+        if not api_key:
+            raise ValueError("an API key is required")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if max_retries < 0:
+            raise ValueError("max_retries must not be negative")
+        client = openai.AsyncOpenAI(
+            api_key=api_key,
+            # Always explicit: with None the SDK would read OPENAI_BASE_URL from the environment.
+            base_url=base_url or OPENAI_BASE_URL,
+            timeout=openai.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+            max_retries=max_retries,
+        )
+        return cls(
+            client,
+            model=model,
+            counter=counter,
+            stall_timeout=timeout if stall_timeout is None else stall_timeout,
+            cap_parameter=cap_parameter or guess_cap_parameter(base_url),
+        )
+
+    def __repr__(self) -> str:
+        # Spelled out so that the client, which holds the key, never shows up in a log line.
+        return f"OpenAIChatModel(model={self._model!r}, base_url={str(self._client.base_url)!r})"
+
+    async def aclose(self) -> None:
+        """Release the HTTP connections."""
+        await self._client.close()
+
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[Chunk, None]:
+        """Yield the answer's text as it arrives, then one chunk with the usage.
+
+        Closing the generator early (``aclose``) closes the HTTP response too.
+        """
+        log.debug(
+            "chat request: model %s, %d turns, cap %d",
+            self._model,
+            len(request.turns),
+            request.max_tokens,
+        )
+        cap = request.max_tokens
+        try:
+            response = await self._client.chat.completions.create(
+                model=self._model,
+                messages=[_message(turn) for turn in request.turns],
+                stream=True,
+                stream_options={"include_usage": True},
+                max_completion_tokens=cap
+                if self._cap_parameter == "max_completion_tokens"
+                else openai.omit,
+                max_tokens=cap if self._cap_parameter == "max_tokens" else openai.omit,
+            )
+        except openai.OpenAIError as exc:
+            raise self._translate(exc) from exc
+
+        parts: list[str] = []
+        finish: str | None = None
+        reported: Usage | None = None
+        async with response:  # closes the HTTP response however the loop is left
+            while True:
+                try:
+                    async with asyncio.timeout(self._stall_timeout):
+                        chunk = await anext(response)
+                except StopAsyncIteration:
+                    break
+                except (openai.OpenAIError, TimeoutError, ValueError) as exc:
+                    if finish is not None:
+                        # The answer is complete; only the usage or the end marker got lost.
+                        log.warning(
+                            "stream failed after the finish reason, keeping the answer: %r", exc
+                        )
+                        break
+                    raise self._translate(exc) from exc
+                reported = _usage(chunk) or reported
+                for choice in chunk.choices:
+                    if choice.index != 0:
+                        continue
+                    text = choice.delta.content or choice.delta.refusal
+                    if text:
+                        parts.append(text)
+                        yield Chunk(text=text)
+                    if choice.finish_reason is not None:
+                        finish = choice.finish_reason
+                if finish == "content_filter":
+                    raise errors.ContentFiltered("the provider's content filter stopped the answer")
+
+        if finish is None:
+            raise errors.TruncatedAnswer(
+                f"the stream ended without a finish reason after {len(parts)} pieces of text"
+            )
+        if reported is None:
+            log.info("the server reported no usage; charging an estimate")
+            reported = Usage(
+                prompt_tokens(self._counter, request.turns), self._counter.count("".join(parts))
+            )
+        log.debug("chat answer: finish %s, %r", finish, reported)
+        yield Chunk(usage=reported)
+
+    def _translate(self, exc: BaseException) -> errors.ModelError:
+        error = _translate(exc)
+        key = self._client.api_key
+        text = str(error)
+        if key and key in text:
+            # Some servers quote the key they rejected; the message may reach logs and the admin.
+            return type(error)(text.replace(key, _MASK))
+        return error
+
+
+def _message(turn: Turn) -> ChatCompletionMessageParam:
+    if turn.role is Role.SYSTEM:
+        return {"role": "system", "content": turn.text}
+    if turn.role is Role.ASSISTANT:
+        return {"role": "assistant", "content": turn.text}
+    return {"role": "user", "content": turn.text}
+
+
+def _usage(chunk: ChatCompletionChunk) -> Usage | None:
+    usage = chunk.usage
+    # The SDK does not validate streamed chunks: a server may send a usage object with gaps.
+    if usage is None or usage.prompt_tokens is None or usage.completion_tokens is None:
+        return None
+    return Usage(usage.prompt_tokens, usage.completion_tokens)
+
+
+def _translate(exc: BaseException) -> errors.ModelError:
+    """The core error for a failure of the SDK, the transport or the stream."""
+    # Timeouts first: the SDK's timeout error is a kind of connection error.
+    if isinstance(exc, openai.APITimeoutError | TimeoutError):
+        return errors.ModelTimeout("the model did not answer in time")
+    if isinstance(exc, openai.APIConnectionError):
+        return errors.ConnectionLost(f"the connection to the model broke: {_cause(exc)}")
+    if isinstance(exc, openai.APIStatusError):
+        return _from_status(exc.status_code, _body(exc.body), _detail(exc))
+    if isinstance(exc, openai.APIError):
+        # An error event in the middle of a stream: no status, only the provider's error object.
+        body = _body(exc.body)
+        return _classify(body, exc.message) or errors.ModelUnavailable(
+            f"the model failed while answering: {exc.message}"
+        )
+    if isinstance(exc, ValueError):
+        # The SDK parses each event itself and lets a JSON error through as it is.
+        return errors.ModelUnavailable("the model sent a response that could not be read")
+    return errors.ModelError(f"the model request failed: {type(exc).__name__}: {exc}")
+
+
+def _from_status(status: int, body: Mapping[str, object], detail: str) -> errors.ModelError:
+    if status == 429:
+        if body.get("code") == _QUOTA_CODE:
+            return errors.AuthFailed(f"the API account has no quota left (HTTP 429): {detail}")
+        return errors.RateLimited(f"the provider is throttling requests (HTTP 429): {detail}")
+    if status in (401, 403):
+        return errors.AuthFailed(f"the provider refused our credentials (HTTP {status}): {detail}")
+    if status >= 500:
+        return errors.ModelUnavailable(f"the provider failed (HTTP {status}): {detail}")
+    if status == 408:
+        return errors.ModelTimeout(f"the provider timed out (HTTP 408): {detail}")
+    if status == 413:
+        return errors.ContextTooLong(f"the request is too large (HTTP 413): {detail}")
+    classified = _classify(body, detail)
+    if classified is not None:
+        return classified
+    return errors.ModelError(f"the provider rejected the request (HTTP {status}): {detail}")
+
+
+def _classify(body: Mapping[str, object], detail: str) -> errors.ModelError | None:
+    """Recognise the context-overflow and content-filter refusals whatever their status."""
+    codes = {body.get("code"), body.get("type")}
+    inner = body.get("innererror")
+    if isinstance(inner, Mapping):
+        codes.add(inner.get("code"))
+    if codes & _FILTER_CODES or _AZURE_FILTER_CODE in codes:
+        return errors.ContentFiltered(f"the provider's content filter refused: {detail}")
+    if codes & _CONTEXT_CODES or _CONTEXT_WORDING.search(detail):
+        return errors.ContextTooLong(f"the thread does not fit the model's context: {detail}")
+    return None
+
+
+def _body(body: object) -> Mapping[str, object]:
+    return body if isinstance(body, Mapping) else {}
+
+
+def _detail(exc: openai.APIStatusError) -> str:
+    """The provider's own message, without the SDK's ``Error code: ...`` dump of the body."""
+    message = _body(exc.body).get("message")
+    if isinstance(message, str) and message:
+        return message
+    return exc.message
+
+
+def _cause(exc: BaseException) -> str:
+    cause = exc.__cause__
+    return f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)

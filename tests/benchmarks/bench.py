@@ -1,0 +1,289 @@
+"""Benchmarks: ``make bench`` (or ``python -m tests.benchmarks.bench``) prints a table.
+
+Figures, not pass/fail tests: they depend on the machine. Each line says what was measured and
+the target the project set for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import attrs
+
+from adapters.clock import SystemClock
+from adapters.offline_model import OfflineModel
+from adapters.storage.files import write_atomically
+from adapters.storage.json_accounts import JsonAccountStore
+from adapters.storage.json_threads import JsonThreadStore
+from core.ports import AccountStore, ChatModel
+from core.service import BotConfig, BotService
+from core.threads import Thread, build_thread
+from core.tokens import CharTokenCounter, prompt_tokens
+from core.values import Account, Chunk, Incoming, ModelRequest, Node, Role, Sender, Totals, Usage
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@attrs.define
+class NullSink:
+    """A messenger that sends instantly and shows nothing."""
+
+    next_id: int = 10**9
+
+    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
+        self.next_id += 1
+        return (self.next_id,)
+
+    def stream(self, chat_id: int, reply_to: int | None) -> NullSink:
+        return self
+
+    async def update(self, text: str) -> None:
+        return None
+
+    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[int]:
+        return await self.send(0, text)
+
+    async def typing(self, chat_id: int) -> None:
+        return None
+
+
+@attrs.define
+class RewriteEveryTime:
+    """The older bots' way: the whole data.json rewritten (atomically, at least) per change."""
+
+    inner: JsonAccountStore
+
+    def get(self, user_id: int) -> Account | None:
+        return self.inner.get(user_id)
+
+    def totals(self) -> Totals:
+        return self.inner.totals()
+
+    def accounts(self) -> int:
+        return self.inner.accounts()
+
+    async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
+        for account in accounts:
+            self.inner._contents.accounts[account.user_id] = account
+        if totals is not None:
+            self.inner._contents.totals = totals
+        write_atomically(self.inner.path, self.inner._image().serialize())
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+@attrs.define
+class SlowModel:
+    """A model that thinks for ``seconds`` and then answers in one chunk."""
+
+    seconds: float
+    counter: CharTokenCounter = attrs.field(factory=CharTokenCounter)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        await asyncio.sleep(self.seconds)
+        yield Chunk(text="Thought about it.")
+        yield Chunk(usage=Usage(prompt_tokens(self.counter, request.turns), 5))
+
+
+def make_data_file(path: Path, users: int) -> None:
+    """A data.json with ``users`` accounts in the seed format."""
+    entries: dict[str, dict[str, object]] = {"global": {"requests": 0, "tokens": 0}}
+    for n in range(users):
+        entries[str(10_000 + n)] = {
+            "requests": 3,
+            "tokens": 900,
+            "balance": 29_100,
+            "name": f"User {n}",
+            "username": f"@user{n}",
+            "last_request": "2021-01-01 00:00:00",
+        }
+    path.write_text(json.dumps(entries))
+
+
+def bot(
+    accounts: AccountStore, threads: JsonThreadStore, model: ChatModel | None = None
+) -> BotService:
+    counter = CharTokenCounter()
+    return BotService(
+        config=BotConfig(admin_id=1, notify_new_users=False, footer=True),
+        model=model or OfflineModel(counter),
+        accounts=accounts,
+        threads=threads,
+        sink=NullSink(),
+        counter=counter,
+        clock=SystemClock(),
+    )
+
+
+async def _drive(service: BotService, chats: int, per_chat: int, users: int) -> float:
+    """Messages per second: ``chats`` conversations at once, each ``per_chat`` messages long."""
+
+    async def conversation(chat: int) -> None:
+        sender = Sender(10_000 + (chat * 7919) % users, f"User {chat}")
+        for n in range(per_chat):
+            message_id = chat * 1_000_000 + n
+            incoming = Incoming(sender.id, message_id, sender, f"message {n} in chat {chat}")
+            await service.handle(incoming)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(conversation(c) for c in range(chats)))
+    return chats * per_chat / (time.perf_counter() - start)
+
+
+async def throughput(folder: Path, users: int, messages: int, old_way: bool) -> float:
+    path = folder / f"data-{users}-{old_way}.json"
+    make_data_file(path, users)
+    store = JsonAccountStore.open(path)
+    threads = JsonThreadStore.open(folder / f"threads-{users}-{old_way}.jsonl")
+    accounts: AccountStore = RewriteEveryTime(store) if old_way else store
+    chats = 100
+    rate = await _drive(bot(accounts, threads), chats, max(1, messages // chats), users)
+    await accounts.close()
+    await threads.close()
+    return rate
+
+
+async def concurrency(folder: Path, conversations: int) -> float:
+    store = JsonAccountStore.open(folder / "data-concurrency.json")
+    threads = JsonThreadStore.open(folder / "threads-concurrency.jsonl")
+    service = bot(store, threads, SlowModel(1.0))
+    start = time.perf_counter()
+    await asyncio.gather(
+        *(
+            service.handle(Incoming(n, 1, Sender(n, f"User {n}"), "hello"))
+            for n in range(1, conversations + 1)
+        )
+    )
+    elapsed = time.perf_counter() - start
+    await store.close()
+    await threads.close()
+    return elapsed
+
+
+_STARTUP = """
+import resource, sys, time
+start = time.perf_counter()
+from pathlib import Path
+from entrypoints.console import BOT_USERNAME
+from adapters.storage.json_accounts import JsonAccountStore
+from adapters.storage.json_threads import JsonThreadStore
+accounts = JsonAccountStore.open(Path(sys.argv[1]))
+threads = JsonThreadStore.open(Path(sys.argv[2]))
+ready = time.perf_counter() - start
+print(ready, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, accounts.accounts())
+"""
+
+
+def startup(folder: Path, users: int) -> tuple[float, float, float]:
+    """Seconds from process start to stores loaded, the same with imports, and peak RSS (MB)."""
+    path = folder / "data-startup.json"
+    make_data_file(path, users)
+    began = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", _STARTUP, str(path), str(folder / "threads-startup.jsonl")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    total = time.perf_counter() - began
+    ready, rss, loaded = (float(x) for x in result.stdout.split())
+    assert int(loaded) == users
+    return ready, total, rss
+
+
+async def thread_walk(nodes: int, depth: int) -> float:
+    """Median milliseconds to build a request for a ``depth``-deep chain among ``nodes`` nodes."""
+    store = JsonThreadStore(Path(os.devnull), retention=nodes)
+    chains = nodes // depth
+    for chain in range(chains):
+        chat = -chain - 1
+        for n in range(1, depth + 1):
+            role = Role.USER if n % 2 else Role.ASSISTANT
+            store._remember(Node(chat, n, role, f"turn {n} of chain {chain}", n - 1 or None))
+    counter = CharTokenCounter()
+    times = []
+    for attempt in range(50):
+        start = time.perf_counter()
+        thread = await build_thread(
+            store=store,
+            lookup=None,
+            counter=counter,
+            chat_id=-(attempt % chains) - 1,
+            reply_to=depth,
+            system_prompt="You are a helpful assistant",
+            text="and now?",
+            budget=10**9,
+        )
+        times.append(time.perf_counter() - start)
+        assert isinstance(thread, Thread)
+        assert len(thread.turns) == depth + 2
+    return statistics.median(times) * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    args = parser.parse_args(argv)
+    big = 10_000 if args.quick else 100_000
+    messages = 2_000 if args.quick else 10_000
+    old_messages = 100 if args.quick else 300
+    print(
+        f"gptbot benchmarks, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    rows: list[tuple[str, str, str]] = []
+    # On the project's own disk, not a RAM-backed /tmp, so fsync costs what it really costs.
+    with tempfile.TemporaryDirectory(dir=ROOT, prefix=".bench-") as tmp:
+        folder = Path(tmp)
+        for users in (1_000, big):
+            ours = asyncio.run(throughput(folder, users, messages, old_way=False))
+            old = asyncio.run(throughput(folder, users, old_messages, old_way=True))
+            rows.append(
+                (
+                    f"throughput, {users:,} users, 100 chats",
+                    f"{ours:,.0f} msg/s",
+                    ">= 1,000 msg/s at 100,000 users",
+                )
+            )
+            rows.append(
+                (
+                    f"  older bots' way (rewrite per message), {users:,} users",
+                    f"{old:,.0f} msg/s",
+                    f"ours is {ours / old:,.1f}x",
+                )
+            )
+        conversations = 1_000
+        wall = asyncio.run(concurrency(folder, conversations))
+        rows.append(
+            (f"{conversations:,} conversations, model takes 1 s", f"{wall:.2f} s wall", "<= 1.3 s")
+        )
+        ready, total, rss = startup(folder, big)
+        rows.append((f"start-up with {big:,} users (stores loaded)", f"{ready:.2f} s", "<= 1 s"))
+        rows.append(("  whole process, interpreter included", f"{total:.2f} s", ""))
+        rows.append((f"peak RSS with {big:,} users", f"{rss:.0f} MB", "<= 150 MB"))
+        nodes = 100_000 if args.quick else 1_000_000
+        walk = asyncio.run(thread_walk(nodes, 1_000))
+        rows.append(
+            (f"request for a 1,000-deep chain, {nodes:,} nodes", f"{walk:.2f} ms", "<= 5 ms")
+        )
+    width = max(len(r[0]) for r in rows)
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:>14}  {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""A real OpenAI-compatible server on 127.0.0.1 for the adapter and end-to-end tests: LLMock.
+
+LLMock serves real HTTP from a thread of this process, so the SDK goes through its whole stack:
+retries, timeouts, dropped connections and cut streams happen on a real socket. Its own pytest
+plugin also offers an ``llmock`` fixture, but that one points the SDKs at the server through
+OPENAI_* environment variables; these fixtures set none, so a test passes only if the adapter
+is configured explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from llmock.pytest_plugin import LLMock
+from llmock.testing import LLMockServer
+
+
+@pytest.fixture(scope="session")
+def llm_server() -> Iterator[LLMockServer]:
+    """One server for the session, on a port the OS picks."""
+    with LLMockServer() as server:
+        yield server
+
+
+@pytest.fixture
+def llm(llm_server: LLMockServer) -> LLMock:
+    """The server with no scripted behaviour and an empty request journal."""
+    return LLMock(llm_server).reset()
