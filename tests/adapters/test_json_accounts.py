@@ -225,3 +225,31 @@ async def test_a_full_disk_keeps_the_change_for_the_next_save(tmp_path: Path) ->
     reloaded = JsonAccountStore.open(path)  # as after a crash: from the journal
     assert reloaded.accounts() == 2
     assert reloaded.totals() == Totals(2, 2)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"global": {"requests": 1, "tokens": 2}, "5": {"balance": 3}}',
+        '  {\n\t"5" :{"balance":3} ,"global":{"requests":1,"tokens":2}\r\n}\n',
+        '\ufeff{"5": {"balance": 3, "nested": {"a": [1, {"b": "}"}]}}, "global": {}}',
+    ],
+)
+def test_any_json_layout_loads(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(content, encoding="utf-8")
+    store = JsonAccountStore.open(path)
+    account = store.get(5)
+    assert account is not None
+    assert account.balance == 3
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"5": {"balance": 3}} extra', '{"5": {"balance": 3},}', '{"5" {"balance": 3}}', "{", ""],
+)
+def test_broken_json_layouts_are_refused(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(content)
+    with pytest.raises(CorruptData, match="not valid JSON|JSON object"):
+        JsonAccountStore.open(path)

@@ -173,7 +173,7 @@ async def concurrency(folder: Path, conversations: int) -> float:
 
 
 _STARTUP = """
-import resource, sys, time
+import sys, time
 start = time.perf_counter()
 from pathlib import Path
 from entrypoints.console import BOT_USERNAME
@@ -182,7 +182,9 @@ from adapters.storage.json_threads import JsonThreadStore
 accounts = JsonAccountStore.open(Path(sys.argv[1]))
 threads = JsonThreadStore.open(Path(sys.argv[2]))
 ready = time.perf_counter() - start
-print(ready, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, accounts.accounts())
+# VmHWM, not ru_maxrss: the latter keeps the high-water mark of the (large) parent across exec.
+peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
+print(ready, peak, accounts.accounts())
 """
 
 
