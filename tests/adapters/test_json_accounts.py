@@ -251,5 +251,5 @@ def test_any_json_layout_loads(tmp_path: Path, content: str) -> None:
 def test_broken_json_layouts_are_refused(tmp_path: Path, content: str) -> None:
     path = tmp_path / "data.json"
     path.write_text(content)
-    with pytest.raises(CorruptData, match="not valid JSON|JSON object"):
+    with pytest.raises(CorruptData, match=r"not valid JSON|JSON object"):
         JsonAccountStore.open(path)
