@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import platform
@@ -235,6 +236,51 @@ async def thread_walk(nodes: int, depth: int) -> float:
     return statistics.median(times) * 1000
 
 
+async def overhead(folder: Path, turns: int) -> tuple[float, float]:
+    """Median ms of one turn through the console bot and the OpenAI adapter, and of the same
+    request made directly with the SDK, against a local OpenAI-compatible server (LLMock)."""
+    import openai
+    from llmock.testing import LLMockServer
+
+    from adapters.console import ConsoleSink, numbering
+    from entrypoints.bootstrap import build_bot
+    from entrypoints.settings import settings_from
+
+    with LLMockServer() as server:
+        base_url = server.base_url("openai")
+        settings = settings_from(
+            {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": base_url, "ADMIN_CHAT_ID": "1"},
+            folder,
+        )
+        sink = ConsoleSink(io.StringIO(), numbering())
+        bot = build_bot(settings, sink, admin_id=1, bot_username="gptbot")
+        client = openai.AsyncOpenAI(api_key="sk-bench", base_url=base_url, max_retries=0)
+        sender = Sender(100, "Bench")
+        ours: list[float] = []
+        direct: list[float] = []
+        for n in range(turns):
+            start = time.perf_counter()
+            await bot.service.handle(Incoming(100, 2 * n + 1, sender, "hello"))
+            ours.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            stream = await client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[
+                    {"role": "system", "content": "You are a helpful assistant"},
+                    {"role": "user", "content": "hello"},
+                ],
+                stream=True,
+                stream_options={"include_usage": True},
+                max_tokens=3_000,
+            )
+            async for _ in stream:
+                pass
+            direct.append(time.perf_counter() - start)
+        await client.close()
+        await bot.close()
+    return statistics.median(ours) * 1000, statistics.median(direct) * 1000
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -272,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             (f"{conversations:,} conversations, model takes 1 s", f"{wall:.2f} s wall", "<= 1.3 s")
         )
+        ours_ms, direct_ms = asyncio.run(overhead(folder, 30 if args.quick else 200))
+        rows.append(
+            ("one turn: console bot + OpenAI adapter, local server", f"{ours_ms:.2f} ms", "")
+        )
+        rows.append(("  the same request with the SDK alone", f"{direct_ms:.2f} ms", ""))
+        rows.append(("  added by the bot", f"{ours_ms - direct_ms:.2f} ms", "<= 5 ms"))
         ready, total, rss = startup(folder, big)
         rows.append((f"start-up with {big:,} users (stores loaded)", f"{ready:.2f} s", "<= 1 s"))
         rows.append(("  whole process, interpreter included", f"{total:.2f} s", ""))
