@@ -52,6 +52,12 @@ EN: Final = {
     "shutting_down": "The bot is shutting down. Please try again later.",
     "unknown_command": "Unknown command {command}. See /help.",
     "empty_message": "Send me some text and I will answer it.",
+    "not_text": "I can only read text for now. Please write your question in words.",
+    "menu_start": "Welcome and your balance",
+    "menu_help": "How to use the bot",
+    "menu_balance": "Tokens you have left",
+    "menu_stats": "Your usage",
+    "menu_prompt": "Show or change your system prompt",
     "too_long": (
         "Your message is too long: with your system prompt it is about {tokens} tokens and the "
         "limit is {budget}. Please shorten it or split it. Nothing was charged."
@@ -148,6 +154,12 @@ RU: Final = {
     "shutting_down": "Бот выключается. Попробуйте позже.",
     "unknown_command": "Неизвестная команда {command}. Смотрите /help.",
     "empty_message": "Пришлите мне текст, и я на него отвечу.",
+    "not_text": "Пока я понимаю только текст. Напишите, пожалуйста, вопрос словами.",
+    "menu_start": "Приветствие и ваш баланс",
+    "menu_help": "Как пользоваться ботом",
+    "menu_balance": "Сколько токенов осталось",
+    "menu_stats": "Ваша статистика",
+    "menu_prompt": "Показать или изменить системный промпт",
     "too_long": (
         "Сообщение слишком длинное: вместе с системным промптом это около {tokens} токенов, а "
         "предел {budget}. Сократите его или разделите. Ничего не списано."
@@ -206,3 +218,11 @@ def text(language: str, key: str, **values: object) -> str:
 def number(value: int) -> str:
     """A number with thin groups for reading: 30 000."""
     return f"{value:,}".replace(",", " ")
+
+
+MENU_COMMANDS: Final = ("start", "help", "balance", "stats", "prompt")
+
+
+def command_menu(language: str) -> list[tuple[str, str]]:
+    """The commands a messenger should offer in its menu, with descriptions, in ``language``."""
+    return [(name, text(language, f"menu_{name}")) for name in MENU_COMMANDS]

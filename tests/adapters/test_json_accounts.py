@@ -253,3 +253,14 @@ def test_broken_json_layouts_are_refused(tmp_path: Path, content: str) -> None:
     path.write_text(content)
     with pytest.raises(CorruptData, match=r"not valid JSON|JSON object"):
         JsonAccountStore.open(path)
+
+
+def test_a_data_file_that_cannot_be_read_refuses_to_start(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.mkdir()  # unreadable as a file even for root, unlike a chmod
+    with pytest.raises(CorruptData) as caught:
+        JsonAccountStore.open(path)
+    message = str(caught.value)
+    assert "cannot be read" in message
+    assert "no copy could be made" in message
+    assert path.is_dir()
