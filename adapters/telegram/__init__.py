@@ -1,0 +1,1 @@
+"""Telegram through Telethon: formatting, splitting, sending, reading and running the bot."""

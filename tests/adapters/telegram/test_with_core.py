@@ -1,0 +1,103 @@
+"""The whole Telegram side around the real core: an update in, a formatted answer out."""
+
+from __future__ import annotations
+
+from telethon.tl import types
+
+from adapters.clock import FakeClock
+from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
+from adapters.telegram.bot import TelegramBot
+from adapters.telegram.sink import TelegramSink
+from core.ports import MessageLookup, ReplySink
+from core.service import BotConfig, BotService
+from core.tokens import CharTokenCounter
+from core.values import Role
+from tests.adapters.telegram.fakes import (
+    ALICE,
+    BOB,
+    BOT,
+    GROUP,
+    GROUP_ID,
+    FakeTelegram,
+    Ticker,
+    entity_texts,
+    incoming,
+)
+from tests.fakes import ScriptedModel
+
+
+async def test_a_mention_then_a_reply_to_the_answer_in_a_group() -> None:
+    tg = FakeTelegram()
+    ticker = Ticker()
+    sink = TelegramSink(tg, clock=ticker, sleep=ticker.sleep)
+    ports: tuple[ReplySink, MessageLookup] = (sink, sink)  # mypy checks both ports fit
+    threads = MemoryThreadStore()
+    model = ScriptedModel(pieces=("**Hello**", ", ", "`world`"))
+    service = BotService(
+        config=BotConfig(admin_id=1, bot_username="thisbot", notify_new_users=False),
+        model=model,
+        accounts=MemoryAccountStore(),
+        threads=threads,
+        sink=ports[0],
+        counter=CharTokenCounter(),
+        clock=FakeClock(),
+        lookup=ports[1],
+    )
+    bot = TelegramBot(tg, service.handle, sink=sink)
+    await bot.start()
+
+    await tg.receive(incoming("just chatting", chat=GROUP, sender=BOB, message_id=1))
+    mention = [types.MessageEntityMention(0, len("@thisbot"))]
+    await tg.receive(incoming("@thisbot greet me", chat=GROUP, message_id=2, entities=mention))
+    await bot.stop()
+
+    [answer] = tg.shown(GROUP_ID)  # nothing for Bob's chatter
+    assert answer.reply_to.reply_to_msg_id == 2
+    assert answer.message.startswith("Hello, world")
+    assert entity_texts(answer.message, answer.entities)[:2] == [
+        ("Bold", "Hello"),
+        ("Code", "world"),
+    ]
+    node = threads.get(GROUP_ID, answer.id)
+    assert node is not None
+    assert node.role is Role.ASSISTANT
+
+    # A reply Telegram did not flag as meant for the bot: the core knows it from its threads.
+    bot = TelegramBot(tg, service.handle, sink=sink)
+    await bot.start()
+    await tg.receive(incoming("and again", chat=GROUP, message_id=3, reply_to=answer.id))
+    await bot.stop()
+    assert len(tg.shown(GROUP_ID)) == 2
+    roles = [turn.role for turn in model.requests[-1].turns]
+    assert roles[-3:] == [Role.USER, Role.ASSISTANT, Role.USER]
+
+
+async def test_a_reply_to_a_message_the_threads_forgot_is_fetched_from_telegram() -> None:
+    tg = FakeTelegram()
+    question = tg.store(incoming("What is 2+2?", message_id=40))
+    old = tg.store(
+        incoming("It is 4.", chat=ALICE, sender=BOT, out=True, message_id=41, reply_to=question.id)
+    )
+    sink = TelegramSink(tg)
+    model = ScriptedModel(pieces=("Five?",))
+    service = BotService(
+        config=BotConfig(admin_id=1, bot_username="thisbot", footer=False),
+        model=model,
+        accounts=MemoryAccountStore(),
+        threads=MemoryThreadStore(),  # empty, as after losing its file
+        sink=sink,
+        counter=CharTokenCounter(),
+        clock=FakeClock(),
+        lookup=sink,
+    )
+    bot = TelegramBot(tg, service.handle, sink=sink)
+    await bot.start()
+    await tg.receive(incoming("Sure?", message_id=42, reply_to=old.id))
+    await bot.stop()
+    turns = [(t.role, t.text) for t in model.requests[-1].turns[1:]]
+    assert turns == [
+        (Role.USER, "What is 2+2?"),
+        (Role.ASSISTANT, "It is 4."),
+        (Role.USER, "Sure?"),
+    ]
+    assert [m.message for m in tg.shown(ALICE.id)] == ["It is 4.", "Five?"]
