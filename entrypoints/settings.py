@@ -101,6 +101,15 @@ class _Reader:
 
 
 @attrs.frozen
+class TelegramLogin:
+    token: Secret
+    api_id: int
+    api_hash: Secret
+    admin_id: int
+    session: Path
+
+
+@attrs.frozen
 class Settings:
     """Everything the entrypoints need; see example.env for what each one means."""
 
@@ -130,6 +139,26 @@ class Settings:
     openai_stall_timeout: float = 30.0
     openai_max_retries: int = 2
     token_counter: str = "heuristic"
+    telegram_session: Path = Path("gptbot.session")
+
+    def telegram(self) -> TelegramLogin:
+        """What the Telegram bot needs to log in; ConfigError naming whatever is missing."""
+        token, api_id, api_hash = (
+            self.telegram_api_key,
+            self.telegram_api_id,
+            self.telegram_api_hash,
+        )
+        admin = self.admin_chat_id
+        if token is None or api_id is None or api_hash is None or admin is None:
+            named = (
+                ("TELEGRAM_API_KEY", token),
+                ("TELEGRAM_API_ID", api_id),
+                ("TELEGRAM_API_HASH", api_hash),
+                ("ADMIN_CHAT_ID", admin),
+            )
+            missing = ", ".join(name for name, value in named if value is None)
+            raise ConfigError(f"the Telegram bot needs {missing} (see example.env and the README)")
+        return TelegramLogin(token, api_id, api_hash, admin, self.telegram_session)
 
     def bot_config(self, admin_id: int, bot_username: str | None) -> BotConfig:
         return BotConfig(
@@ -209,6 +238,7 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         openai_stall_timeout=stall,
         openai_max_retries=retries,
         token_counter=counter,
+        telegram_session=base / read.get("TELEGRAM_SESSION", lambda raw, _: raw, "gptbot.session"),
     )
 
 

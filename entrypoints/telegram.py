@@ -1,0 +1,119 @@
+"""The Telegram bot: log in with the bot token, serve chats until /stop or a signal.
+
+python -m entrypoints.telegram        (or: gptbot telegram)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from telethon import TelegramClient
+
+from adapters.telegram.bot import TelegramBot
+from adapters.telegram.incoming import NotText
+from adapters.telegram.sink import TelegramSink
+from core.errors import StorageError
+from core.texts import choose_language, command_menu, text
+from entrypoints.bootstrap import build_bot
+from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings, client: TelegramClient, *, handle_signals: bool = True) -> int:
+    """Run the bot on a logged-in client until /stop or SIGINT/SIGTERM; the exit status.
+
+    On the way out: no new messages are taken, the answers in flight are finished, everything
+    is saved, the client disconnects.
+    """
+    login = settings.telegram()
+    me = await client.get_me()
+    sink = TelegramSink(client)
+    try:
+        bot = build_bot(
+            settings, sink, admin_id=login.admin_id, bot_username=me.username, lookup=sink
+        )
+    except StorageError as exc:
+        print(f"gptbot: {exc}", file=sys.stderr)
+        return 2
+    language = settings.default_language
+
+    def not_text(item: NotText) -> str:
+        return text(choose_language(item.sender.language, language), "not_text")
+
+    telegram = TelegramBot(
+        client,
+        bot.service.handle,
+        sink=sink,
+        not_text=not_text,
+        commands={"": command_menu("en"), "ru": command_menu("ru")},
+    )
+    await telegram.start()
+    log.warning("serving Telegram as @%s (%s) with the %s", me.username, me.id, bot.model_name)
+    await sink.send(
+        login.admin_id, text(language, "admin_started", bot=me.username, model=bot.model_name)
+    )
+    loop = asyncio.get_running_loop()
+    if handle_signals:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, bot.service.request_stop)
+    try:
+        await bot.service.wait_for_stop()
+        log.warning("stopping: finishing the answers in flight")
+        await telegram.stop()
+        await bot.close()
+    except StorageError as exc:
+        print(f"gptbot: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if handle_signals:
+            for number in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(number)
+        await client.disconnect()
+    return 0
+
+
+async def run_telegram(settings: Settings) -> int:
+    login = settings.telegram()
+    # Telethon itself sleeps through flood waits below this threshold, stalling the answer being
+    # streamed; at 0 every wait reaches the sink, which skips edits and carries on.
+    client = TelegramClient(
+        str(login.session),
+        login.api_id,
+        login.api_hash.reveal(),
+        flood_sleep_threshold=0,
+    )
+    await client.start(bot_token=login.token.reveal())
+    session = Path(
+        str(login.session)
+        if str(login.session).endswith(".session")
+        else f"{login.session}.session"
+    )
+    with contextlib.suppress(OSError):  # the session is a login: keep it private
+        os.chmod(session, 0o600)
+    return await serve(settings, client)
+
+
+def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> int:
+    env = environ if environ is not None else load_environment(env_file)
+    try:
+        settings = settings_from(env)
+        settings.telegram()
+    except ConfigError as exc:
+        print(f"gptbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return asyncio.run(run_telegram(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

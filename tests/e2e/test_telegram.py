@@ -1,0 +1,91 @@
+"""The Telegram bot's entrypoint on a real TelegramClient whose network call is a fake Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from telethon.tl import functions, types
+
+from entrypoints.settings import ConfigError, Settings, settings_from
+from entrypoints.telegram import main, serve
+from tests.adapters.telegram.fakes import ALICE, BOB, FakeTelegram, incoming
+
+ADMIN = BOB
+
+
+def settings_for(tmp_path: Path, **env: str) -> Settings:
+    return settings_from(
+        {
+            "TELEGRAM_API_KEY": "123:secret-token",
+            "TELEGRAM_API_ID": "12345",
+            "TELEGRAM_API_HASH": "0123456789abcdef0123456789abcdef",
+            "ADMIN_CHAT_ID": str(ADMIN.id),
+            "OFFLINE_MODEL_DELAY": "0",
+            **env,
+        },
+        tmp_path,
+    )
+
+
+async def until(condition: Callable[[], object], what: str) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_serves_answers_refuses_stop_to_users_and_stops_for_the_admin(
+    tmp_path: Path,
+) -> None:
+    tg = FakeTelegram()
+    bot = asyncio.create_task(serve(settings_for(tmp_path), tg, handle_signals=False))
+    await until(lambda: tg.shown(ADMIN.id), "the start notice to the admin")
+    assert "is running as @ThisBot" in tg.shown(ADMIN.id)[0].message
+    menus = tg.of(functions.bots.SetBotCommandsRequest)
+    assert {m.lang_code for m in menus} == {"", "ru"}
+    assert [c.command for c in menus[0].commands] == ["start", "help", "balance", "stats", "prompt"]
+
+    await tg.receive(incoming("**hello** there", message_id=1))
+    await until(lambda: any("Offline model" in m.message for m in tg.shown(ALICE.id)), "answer")
+    await tg.receive(incoming("/stop", message_id=2))
+    await until(lambda: any("администратор" in m.message for m in tg.shown(ALICE.id)), "refusal")
+    assert not bot.done()
+
+    await tg.receive(incoming("/stop", sender=ADMIN, message_id=3))
+    assert await asyncio.wait_for(bot, 10) == 0
+    data = json.loads((tmp_path / "data.json").read_text())
+    alice = data[str(ALICE.id)]
+    assert alice["requests"] == 1
+    assert alice["balance"] == 30_000 - alice["tokens"]
+    assert alice["name"] == "Alice Liddell"
+    assert alice["username"] == "@alice"
+    assert data["global"]["tokens"] == alice["tokens"]
+
+
+async def test_a_sticker_gets_a_polite_answer_in_private(tmp_path: Path) -> None:
+    tg = FakeTelegram()
+    bot = asyncio.create_task(serve(settings_for(tmp_path), tg, handle_signals=False))
+    await until(lambda: tg.shown(ADMIN.id), "start")
+    sticker = types.MessageMediaDocument(document=types.DocumentEmpty(id=1))
+    await tg.receive(incoming("", message_id=5, media=sticker))
+    await until(lambda: tg.shown(ALICE.id), "the answer to the sticker")
+    assert "только текст" in tg.shown(ALICE.id)[0].message  # Alice's client speaks Russian
+    await tg.receive(incoming("/stop", sender=ADMIN, message_id=6))
+    assert await asyncio.wait_for(bot, 10) == 0
+
+
+def test_missing_telegram_settings_are_named(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main({"TELEGRAM_API_KEY": "123:abc"}) == 2
+    error = capsys.readouterr().err
+    assert "TELEGRAM_API_ID, TELEGRAM_API_HASH, ADMIN_CHAT_ID" in error
+    assert "123:abc" not in error
+
+
+def test_a_malformed_api_id_is_named() -> None:
+    with pytest.raises(ConfigError, match="TELEGRAM_API_ID must be a whole number"):
+        settings_from({"TELEGRAM_API_ID": "x1"})
