@@ -150,17 +150,31 @@ def _label(chat_id: int, reply_to: int | None) -> str:
 class ConsoleSink:
     """Prints the bot's messages (implements ``core.ports.ReplySink``).
 
-    One answer at a time streams live, word by word; answers arriving meanwhile are printed
-    whole when they finish, so concurrent answers never interleave mid-line.
+    One answer at a time streams live, word by word. Everything else printed meanwhile (other
+    answers, notices, the echo of typed lines) waits until that answer's line is finished, so
+    nothing lands in the middle of it.
     """
 
     out: TextIO
     ids: Iterator[int]
     _live: _ConsoleStream | None = None
+    _held: list[str] = attrs.field(factory=list)
 
     def write(self, text: str) -> None:
+        """Print whole lines now, or once the answer streaming live has finished."""
+        if self._live is not None:
+            self._held.append(text)
+            return
+        self._print(text)
+
+    def _print(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
+
+    def _end_live(self, rest: str) -> None:
+        self._live = None
+        self._print(rest + "".join(self._held))
+        self._held.clear()
 
     def echo(self, incoming: Incoming) -> None:
         where = "" if incoming.private else f" in group {incoming.chat_id}"
@@ -194,22 +208,21 @@ class _ConsoleStream:
     async def update(self, text: str) -> None:
         sink = self.sink
         if sink._live is None and self._message_id is None:
-            sink._live = self
             self._message_id = next(sink.ids)
-            sink.write(f"[{self._message_id}] {_label(self.chat_id, self.reply_to)}: ")
+            sink._print(f"[{self._message_id}] {_label(self.chat_id, self.reply_to)}: ")
+            sink._live = self
         if sink._live is self and text.startswith(self._shown):
-            sink.write(text[len(self._shown) :])
+            sink._print(text[len(self._shown) :])
             self._shown = text
 
     async def finish(self, text: str, *, markdown: bool = True) -> Sequence[int]:
         sink = self.sink
         if sink._live is self:
-            sink._live = None
-            if text.startswith(self._shown):
-                sink.write(text[len(self._shown) :] + "\n")
-            else:  # the streamed text was replaced, e.g. by an error message
-                sink.write(f"\n[{self._message_id}] (edited): {text}\n")
             assert self._message_id is not None
+            if text.startswith(self._shown):
+                sink._end_live(text[len(self._shown) :] + "\n")
+            else:  # the streamed text was replaced, e.g. by an error message
+                sink._end_live(f"\n[{self._message_id}] (edited): {text}\n")
             return (self._message_id,)
         if self._message_id is None:
             self._message_id = next(sink.ids)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable
 
 import attrs
 
@@ -130,8 +131,12 @@ class BotService:
             await self._dispatch(incoming)
         except errors.StorageError as exc:
             log.error("storage failed while handling a message: %s", exc)
-            await self._notify_admin("admin_storage", detail=str(exc))
-            await self._say(incoming, "err_storage")
+            await self._best_effort(self._notify_admin("admin_storage", detail=str(exc)))
+            await self._best_effort(self._say(incoming, "err_storage"))
+        except Exception:
+            # One message must never stop the bot; the log has the details for a bug report.
+            log.exception("handling message %s failed", incoming.message_id)
+            await self._best_effort(self._say(incoming, "err_other"))
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
@@ -155,6 +160,13 @@ class BotService:
             return
         account = await self._account(incoming.sender)
         await self._answer(incoming, account, message)
+
+    async def _best_effort(self, saying: Awaitable[None]) -> None:
+        """Tell someone about a failure; if even that fails, the log is all there is."""
+        try:
+            await saying
+        except Exception as exc:
+            log.error("could not tell about a failure: %r", exc)
 
     def _replies_to_bot(self, incoming: Incoming) -> bool:
         if incoming.reply_to is None:
@@ -314,7 +326,14 @@ class BotService:
             self._ledger.release(reservation)
             await self._model_failed(incoming, exc, stream)
             return
-        except BaseException:
+        except Exception:
+            # A bug, or an adapter failing in a way it did not translate: the user still gets
+            # an answer instead of a message stuck half-written, and pays nothing.
+            self._ledger.release(reservation)
+            log.exception("answering message %s failed", incoming.message_id)
+            await stream.finish(text(self._language(incoming), "err_other"), markdown=False)
+            return
+        except BaseException:  # cancelled: give the hold back and let the cancel go on
             self._ledger.release(reservation)
             raise
         await self._deliver(incoming, message, answer, reservation, stream)
@@ -411,13 +430,24 @@ class BotService:
         final = answer.text or text(language, "empty_answer")
         if self.config.footer:
             final += text(language, "footer", tokens=number(settlement.charged))
-        ids = await stream.finish(final)
+        try:
+            ids = await stream.finish(final)
+        except Exception:
+            # Charged and streamed, but the last edit failed: saying "nothing was charged" now
+            # would be false, so the log is the place for it.
+            log.exception("could not show the final answer to message %s", incoming.message_id)
+            return
         nodes = [Node(incoming.chat_id, incoming.message_id, Role.USER, message, incoming.reply_to)]
         nodes += [
             Node(incoming.chat_id, message_id, Role.ASSISTANT, answer.text, incoming.message_id)
             for message_id in ids
         ]
-        await self.threads.add(nodes)
+        try:
+            await self.threads.add(nodes)
+        except errors.StorageError as exc:
+            # The answer is delivered and paid; only replies to it will lack this context.
+            log.error("could not save the reply chain: %s", exc)
+            await self._best_effort(self._notify_admin("admin_storage", detail=str(exc)))
         if self.config.notify_requests and incoming.sender.id != self.config.admin_id:
             await self._notify_admin(
                 "admin_request",

@@ -120,3 +120,42 @@ class BrokenDisk:
 
     async def close(self) -> None:
         raise StorageError("disk full")
+
+
+@attrs.define
+class BrokenMessenger:
+    """A messenger whose every call fails, as when the network to it is gone."""
+
+    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
+        raise ConnectionError("messenger unreachable")
+
+    def stream(self, chat_id: int, reply_to: int | None) -> RecordingStream:
+        raise ConnectionError("messenger unreachable")
+
+    async def typing(self, chat_id: int) -> None:
+        raise ConnectionError("messenger unreachable")
+
+
+@attrs.define
+class FinishFails:
+    """A messenger that streams, but whose final edit of an answer fails."""
+
+    inner: RecordingSink
+
+    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
+        return await self.inner.send(chat_id, text, reply_to)
+
+    def stream(self, chat_id: int, reply_to: int | None) -> _FailingStream:
+        return _FailingStream()
+
+    async def typing(self, chat_id: int) -> None:
+        return None
+
+
+@attrs.define
+class _FailingStream:
+    async def update(self, text: str) -> None:
+        return None
+
+    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[int]:
+        raise ConnectionError("the edit did not go through")

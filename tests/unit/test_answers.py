@@ -9,7 +9,7 @@ import pytest
 
 from core import errors
 from core.values import Account, Role, Usage
-from tests.fakes import BrokenDisk
+from tests.fakes import BrokenDisk, BrokenMessenger, FinishFails
 from tests.unit.conftest import ADMIN, ALICE, BOB, Harness, make_harness
 
 
@@ -276,3 +276,29 @@ def _with_balance(bot: Harness, user_id: int, balance: int) -> Account:
     account = bot.accounts.get(user_id)
     assert account is not None
     return attrs.evolve(account, balance=balance)
+
+
+async def test_an_unexpected_failure_is_answered_free_and_the_bot_goes_on(bot: Harness) -> None:
+    bot.model.fail_with = [RuntimeError("a bug in an adapter")]  # type: ignore[list-item]
+    bot.model.fail_after_text = True
+    await bot.say("hi")
+    assert "went wrong" in bot.last()
+    assert bot.balance(ALICE.id) == 30_000
+    assert bot.service.available(ALICE.id) == 30_000
+    await bot.say("again")
+    assert bot.last().startswith("Hello, world")
+
+
+async def test_a_failing_messenger_does_not_stop_the_bot(bot: Harness) -> None:
+    await bot.say("/start")
+    bot.service.sink = BrokenMessenger()
+    await bot.say("/balance")  # the sink raises; handle() must not
+    assert bot.service.available(ALICE.id) == 30_000
+
+
+async def test_a_failed_final_edit_does_not_claim_nothing_was_charged(bot: Harness) -> None:
+    await bot.say("/start")
+    bot.service.sink = FinishFails(bot.sink)
+    await bot.say("hi")
+    assert bot.balance(ALICE.id) == 30_000 - 15  # the answer was produced and streamed
+    assert not any("Nothing was charged" in t for t in bot.sink.texts())
