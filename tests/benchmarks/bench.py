@@ -281,6 +281,22 @@ async def overhead(folder: Path, turns: int) -> tuple[float, float]:
     return statistics.median(ours) * 1000, statistics.median(direct) * 1000
 
 
+async def fault_soak(folder: Path, messages: int) -> str:
+    from llmock.pytest_plugin import LLMock
+    from llmock.testing import LLMockServer
+
+    from tests.e2e.test_soak import soak, verify
+
+    folder.mkdir()
+    with LLMockServer() as server:
+        result = await soak(LLMock(server).reset(), folder, messages)
+    verify(folder, result)  # raises if any account or total went astray
+    return (
+        f"{result.answered:,} answered, {result.refused:,} refused free, "
+        f"{sum(result.faults.values())} faults, {result.seconds:.0f} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -333,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             (f"request for a 1,000-deep chain, {nodes:,} nodes", f"{walk:.2f} ms", "<= 5 ms")
         )
+        soaked = 400 if args.quick else 3_000
+        outcome = asyncio.run(fault_soak(folder / "soak", soaked))
+        rows.append((f"fault soak, {soaked:,} messages, 1 in 10 fails", "consistent", outcome))
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:>14}  {target}")
