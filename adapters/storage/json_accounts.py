@@ -244,25 +244,15 @@ def _parse(data: bytes) -> _Contents:
     return contents
 
 
-@attrs.frozen
-class _Image:
-    """A copy of the contents to write out while the event loop goes on."""
-
-    accounts: dict[int, Account]
-    extras: dict[int, dict[str, Any]]
-    totals: Totals
-    global_extra: dict[str, Any]
-    top_extra: dict[str, Any]
-
-    def serialize(self) -> bytes:
-        """data.json, one line per user, so the file stays readable and diffable."""
-        lines = [f'"{GLOBAL}": {_dumps(_totals(self.totals, self.global_extra))}']
-        lines += [f"{_dumps(key)}: {_dumps(value)}" for key, value in self.top_extra.items()]
-        lines += [
-            f'"{user_id}": {_dumps(_entry(account, self.extras.get(user_id, {})))}'
-            for user_id, account in self.accounts.items()
-        ]
-        return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
+def _serialize(contents: _Contents) -> bytes:
+    """data.json, one line per user, so the file stays readable and diffable."""
+    lines = [f'"{GLOBAL}": {_dumps(_totals(contents.totals, contents.global_extra))}']
+    lines += [f"{_dumps(key)}: {_dumps(value)}" for key, value in contents.top_extra.items()]
+    lines += [
+        f'"{user_id}": {_dumps(_entry(account, contents.extras.get(user_id, {})))}'
+        for user_id, account in contents.accounts.items()
+    ]
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
 
 
 def _dumps(value: object) -> str:
@@ -354,7 +344,7 @@ class JsonAccountStore:
             raise refuse(journal, str(exc)) from exc
         try:
             if data is None or replayed:
-                write_atomically(path, store._image().serialize())
+                write_atomically(path, _serialize(store._contents))
             store._journal_fd = os.open(
                 journal, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, FILE_MODE
             )
@@ -434,7 +424,7 @@ class JsonAccountStore:
         # await in between, and the snapshot never contains a change the journal lacks.
         image = self._image()
         try:
-            data = await asyncio.to_thread(image.serialize)
+            data = await asyncio.to_thread(_serialize, image)
             await asyncio.to_thread(write_atomically, self.path, data)
             await asyncio.to_thread(self._truncate_journal)
         except OSError as exc:
@@ -446,15 +436,10 @@ class JsonAccountStore:
             os.ftruncate(self._journal_fd, 0)
             os.fsync(self._journal_fd)
 
-    def _image(self) -> _Image:
-        contents = self._contents
-        return _Image(
-            dict(contents.accounts),
-            contents.extras,  # changed only when loading, never while running
-            contents.totals,
-            contents.global_extra,
-            contents.top_extra,
-        )
+    def _image(self) -> _Contents:
+        """A copy to write out from another thread while the event loop goes on changing
+        accounts; the other parts change only while loading."""
+        return attrs.evolve(self._contents, accounts=dict(self._contents.accounts))
 
     async def close(self) -> None:
         """Write what is pending and leave everything in data.json."""

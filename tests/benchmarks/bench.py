@@ -25,7 +25,7 @@ import attrs
 from adapters.clock import SystemClock
 from adapters.offline_model import OfflineModel
 from adapters.storage.files import write_atomically
-from adapters.storage.json_accounts import JsonAccountStore
+from adapters.storage.json_accounts import JsonAccountStore, _serialize
 from adapters.storage.json_threads import JsonThreadStore
 from core.ports import AccountStore, ChatModel
 from core.service import BotConfig, BotService
@@ -59,30 +59,15 @@ class NullSink:
         return None
 
 
-@attrs.define
-class RewriteEveryTime:
+class RewriteEveryTime(JsonAccountStore):
     """The older bots' way: the whole data.json rewritten (atomically, at least) per change."""
-
-    inner: JsonAccountStore
-
-    def get(self, user_id: int) -> Account | None:
-        return self.inner.get(user_id)
-
-    def totals(self) -> Totals:
-        return self.inner.totals()
-
-    def accounts(self) -> int:
-        return self.inner.accounts()
 
     async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
         for account in accounts:
-            self.inner._contents.accounts[account.user_id] = account
+            self._contents.accounts[account.user_id] = account
         if totals is not None:
-            self.inner._contents.totals = totals
-        write_atomically(self.inner.path, self.inner._image().serialize())
-
-    async def close(self) -> None:
-        await self.inner.close()
+            self._contents.totals = totals
+        write_atomically(self.path, _serialize(self._contents))
 
 
 @attrs.define
@@ -146,9 +131,8 @@ async def _drive(service: BotService, chats: int, per_chat: int, users: int) -> 
 async def throughput(folder: Path, users: int, messages: int, old_way: bool) -> float:
     path = folder / f"data-{users}-{old_way}.json"
     make_data_file(path, users)
-    store = JsonAccountStore.open(path)
+    accounts = (RewriteEveryTime if old_way else JsonAccountStore).open(path)
     threads = JsonThreadStore.open(folder / f"threads-{users}-{old_way}.jsonl")
-    accounts: AccountStore = RewriteEveryTime(store) if old_way else store
     chats = 100
     rate = await _drive(bot(accounts, threads), chats, max(1, messages // chats), users)
     await accounts.close()
