@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import io
 import json
+import logging
 import os
 import platform
 import statistics
@@ -285,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)  # the fault soak's failures are expected
     big = 10_000 if args.quick else 100_000
     messages = 2_000 if args.quick else 10_000
     old_messages = 100 if args.quick else 300
