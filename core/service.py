@@ -205,6 +205,10 @@ class BotService:
             await self._notify_admin("admin_new_user", who=_who(sender))
         return account
 
+    def _latest(self, account: Account) -> Account:
+        """The stored value of ``account`` now; read it with no await before the change made."""
+        return self.accounts.get(account.user_id) or account
+
     def _is_admin(self, account: Account) -> bool:
         return account.user_id == self.config.admin_id
 
@@ -279,6 +283,9 @@ class BotService:
                     limit=self._policy.max_chars,
                 )
             return
+        # Change the account as it is now, not as it was read before an await: a request of the
+        # same user may have been charged meanwhile, and saving the old value would undo that.
+        account = self._latest(account)
         if argument.lower() == "reset":
             await self.accounts.save([self._policy.reset(account)])
             await self._say(incoming, "prompt_reset", prompt=self._policy.default)
@@ -308,7 +315,8 @@ class BotService:
                 incoming, "too_long", tokens=number(thread.tokens), budget=thread.budget
             )
             return
-        reservation = self._ledger.reserve(account, thread.prompt_tokens)
+        # The walk may have waited on the messenger: reserve against the balance as it is now.
+        reservation = self._ledger.reserve(self._latest(account), thread.prompt_tokens)
         if isinstance(reservation, Refusal):
             await self._say(
                 incoming,
@@ -408,9 +416,7 @@ class BotService:
         stream: ReplyStream,
     ) -> None:
         """Charge, make the charge durable, then show the final answer and remember it."""
-        current = self.accounts.get(incoming.sender.id) or Account.new(
-            incoming.sender, self.config.starting_balance
-        )
+        current = self._latest(Account.new(incoming.sender, self.config.starting_balance))
         current = attrs.evolve(
             current,
             name=incoming.sender.name or current.name,
