@@ -23,7 +23,7 @@ from core.ports import (
     TokenCounter,
 )
 from core.prompts import DEFAULT_PROMPT, PromptPolicy, PromptTooLong
-from core.texts import choose_language, number, text
+from core.texts import choose_language, close_code_block, number, text, without_footer
 from core.threads import Thread, TooLong, build_thread
 from core.values import Account, Incoming, ModelRequest, Node, Role, Sender, Usage
 
@@ -358,6 +358,7 @@ class BotService:
             system_prompt=self._policy.prompt_for(account),
             text=message,
             budget=budget,
+            clean=without_footer,
         )
 
     async def _run_model(
@@ -435,7 +436,9 @@ class BotService:
             await self._notify_admin("admin_storage", detail=str(exc))
         final = answer.text or text(language, "empty_answer")
         if self.config.footer:
-            final += text(language, "footer", tokens=number(settlement.charged))
+            final = close_code_block(final) + text(
+                language, "footer", tokens=number(settlement.charged)
+            )
         try:
             ids = await stream.finish(final)
         except Exception:

@@ -228,3 +228,22 @@ MENU_COMMANDS: Final = ("start", "help", "balance", "stats", "prompt")
 def command_menu(language: str) -> list[tuple[str, str]]:
     """The commands a messenger should offer in its menu, with descriptions, in ``language``."""
     return [(name, text(language, f"menu_{name}")) for name in MENU_COMMANDS]
+
+
+_FOOTERS: Final = tuple(language["footer"].split("{", 1)[0] for language in LANGUAGES.values())
+
+
+def without_footer(answer: str) -> str:
+    """An answer as the model wrote it: the token footer the bot added, if any, removed."""
+    for footer in _FOOTERS:
+        start = answer.rfind(footer)
+        if start != -1 and answer[start + len(footer) :].replace(" ", "").isdigit():
+            return answer[:start]
+    return answer
+
+
+def close_code_block(markdown: str) -> str:
+    """``markdown`` with a code block left open (an answer cut at its cap) closed, so that what
+    follows is not shown as code."""
+    fences = sum(1 for line in markdown.splitlines() if line.lstrip().startswith("```"))
+    return markdown + "\n```" if fences % 2 else markdown

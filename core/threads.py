@@ -8,6 +8,8 @@ sent, not by how deep the chain is; a visited set makes damaged data (cycles) ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
 from core.ports import MessageLookup, ThreadStore, TokenCounter
@@ -66,8 +68,13 @@ async def build_thread(
     system_prompt: str,
     text: str,
     budget: int,
+    clean: Callable[[str], str] = str,
 ) -> Thread | TooLong:
-    """The thread for a new message replying to ``reply_to``, cut to ``budget`` tokens."""
+    """The thread for a new message replying to ``reply_to``, cut to ``budget`` tokens.
+
+    ``clean`` tidies the text of a node fetched from the platform, which shows the bot's
+    answers as sent (with their footer), not as the model wrote them.
+    """
     system = Turn(Role.SYSTEM, system_prompt)
     message = Turn(Role.USER, text)
     used = TOKENS_PER_REQUEST + turn_cost(counter, system_prompt) + turn_cost(counter, text)
@@ -85,6 +92,8 @@ async def build_thread(
         if node is None and lookup is not None and lookups < MAX_LOOKUPS:
             lookups += 1
             node = await lookup.lookup(chat_id, current)
+            if node is not None and node.role is Role.ASSISTANT:
+                node = attrs.evolve(node, text=clean(node.text))
         if node is None or node.chat_id != chat_id:
             break
         cost = turn_cost(counter, node.text)

@@ -302,3 +302,12 @@ async def test_a_failed_final_edit_does_not_claim_nothing_was_charged(bot: Harne
     await bot.say("hi")
     assert bot.balance(ALICE.id) == 30_000 - 15  # the answer was produced and streamed
     assert not any("Nothing was charged" in t for t in bot.sink.texts())
+
+
+async def test_an_answer_cut_inside_a_code_block_is_closed_before_the_footer(bot: Harness) -> None:
+    bot.model.pieces = ("Here:\n```python\nprint(1)",)
+    await bot.say("code please")
+    assert bot.last() == "Here:\n```python\nprint(1)\n```\n\nTokens used: 15"
+    answer = bot.threads.get(ALICE.id, bot.sink.sent[-1].message_ids[0])
+    assert answer is not None
+    assert answer.text == "Here:\n```python\nprint(1)"  # as the model wrote it

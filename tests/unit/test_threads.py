@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from adapters.storage.memory import MemoryThreadStore
+from core.texts import without_footer
 from core.threads import Thread, TooLong, build_thread
 from core.tokens import CharTokenCounter
 from core.values import Node, Role
@@ -116,3 +117,19 @@ async def test_missing_node_is_fetched_from_the_platform() -> None:
     thread = await _walk(store, 3, lookup=platform)
     assert [t.text for t in thread.history] == ["old question", "answer"]
     assert platform.asked == [2]
+
+
+async def test_the_footer_of_a_fetched_answer_is_not_sent_to_the_model() -> None:
+    platform = PlatformMemory(
+        {
+            7: Node(1, 7, Role.ASSISTANT, "Four.\n\nTokens used: 1 234", 6),
+            6: Node(1, 6, Role.USER, "2+2?\n\nTokens used: 5", None),
+        }
+    )
+    thread = await _walk(MemoryThreadStore(), 7, lookup=platform, clean=without_footer)
+    assert [t.text for t in thread.history] == ["2+2?\n\nTokens used: 5", "Four."]
+
+
+def test_without_footer_knows_both_languages() -> None:
+    assert without_footer("Да.\n\nИзрасходовано токенов: 42") == "Да."
+    assert without_footer("Tokens used: many") == "Tokens used: many"
