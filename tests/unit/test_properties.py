@@ -1,0 +1,650 @@
+"""The bot's invariants under generated interleavings of requests, answers, failures and commands.
+
+Whatever happens, in whatever order: a balance never goes below zero (or below where it started,
+and never moves while negative), the admin's never changes, each user's tokens are exactly the
+charges shown in their footers, the totals are the sum over users, and a reply chain never
+mixes chats and always ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+
+import attrs
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
+from core import errors
+from core.threads import MAX_LOOKUPS, Thread, build_thread, turn_cost
+from core.tokens import TOKENS_PER_REQUEST, CharTokenCounter, prompt_tokens
+from core.values import Account, Chunk, ModelRequest, Node, Role, Sender, Totals, Usage
+from tests.fakes import ScriptedModel
+from tests.unit.conftest import ADMIN, GROUP, Harness, make_harness
+
+USERS = {
+    ADMIN: Sender(ADMIN, "Admin", None, None),
+    100: Sender(100, "Alice", "alice", "en"),
+    200: Sender(200, "Bob", None, "ru"),  # Russian texts, so both footers are parsed
+    300: Sender(300, "Carol", None, None),
+}
+FAILURES: tuple[type[errors.ModelError], ...] = (
+    errors.ModelError,
+    errors.RateLimited,
+    errors.ModelUnavailable,
+    errors.AuthFailed,
+    errors.ModelTimeout,
+    errors.ConnectionLost,
+    errors.ContextTooLong,
+    errors.ContentFiltered,
+    errors.TruncatedAnswer,
+)
+GHOST = 1_000_000  # message ids from here on never exist
+
+_FOOTER = re.compile(r"\n\n(?:Tokens used|Израсходовано токенов): (-?\d[\d ]*)$")
+_BALANCE = re.compile(r"^(?:Your balance|Ваш баланс): (-?\d[\d ]*)")
+_STATS = re.compile(
+    r"^(?:Your requests|Ваших запросов): (\d[\d ]*)\n"
+    r"(?:Tokens used|Израсходовано токенов): (\d[\d ]*)\n"
+    r"(?:Balance|Баланс): (-?\d[\d ]*)\n"
+)
+_STATS_GLOBAL = re.compile(
+    r"(?:All requests|Всего запросов): (\d[\d ]*)\n(?:All tokens|Всего токенов): (\d[\d ]*)$"
+)
+_ANSWER = re.compile(r"^c(-?\d+): answer to (\d+)")
+
+
+def _int(text: str) -> int:
+    return int(text.replace(" ", ""))
+
+
+# -- scenarios ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Ask:
+    """A message for the model, and how the model will deal with it."""
+
+    user: int
+    group: bool
+    addressed: bool  # in the group: mentions the bot (else it counts only as a reply to it)
+    # ("answer", k): the k-th newest answer in this chat, ("any", k): any message of any chat
+    # (index into every id so far), ("ghost", n): a message that never existed
+    reply: tuple[str, int] | None
+    padding: int  # long messages do not fit the context budget
+    wait: bool
+    usage: Usage | None  # None: the model does not report it, the bot estimates
+    failures: tuple[type[errors.ModelError], ...]  # raised by this request's model calls
+    after_text: bool  # the failure comes after some text was streamed
+
+
+@attrs.frozen
+class Command:
+    user: int
+    group: bool
+    text: str
+    wait: bool
+
+
+@attrs.frozen
+class Release:
+    """Let one request waiting in the model go on."""
+
+    pick: int
+
+
+@attrs.frozen
+class Step:
+    """Let every task that can run take a few steps."""
+
+    times: int
+
+
+Op = Ask | Command | Release | Step
+
+
+@attrs.frozen
+class Scenario:
+    starting_balance: int
+    reply_cap: int
+    min_reply_tokens: int
+    context_budget: int
+    notify: bool
+    seeded: dict[int, int]  # users who exist before the first message, with their balance
+    ops: tuple[Op, ...]
+
+
+_usage = st.builds(Usage, st.integers(-50, 3_000), st.integers(-50, 3_000))
+
+
+def _ops(users: Sequence[int]) -> st.SearchStrategy[Op]:
+    speakers = st.sampled_from(users)
+    asks = st.builds(
+        Ask,
+        user=speakers,
+        group=st.booleans(),
+        addressed=st.booleans() | st.just(True),
+        reply=st.none()
+        | st.tuples(st.just("answer"), st.integers(0, 3))
+        | st.tuples(st.just("answer"), st.just(0))
+        | st.tuples(st.just("any"), st.integers(0, 60))
+        | st.tuples(st.just("ghost"), st.integers(0, 5)),
+        padding=st.integers(0, 30) | st.integers(0, 30) | st.integers(0, 2_000),
+        wait=st.booleans() | st.just(True),
+        usage=st.none() | _usage | _usage,
+        failures=st.just(())
+        | st.just(())
+        | st.lists(st.sampled_from(FAILURES), min_size=1, max_size=2).map(tuple),
+        after_text=st.booleans(),
+    )
+    commands = st.builds(
+        Command,
+        user=speakers,
+        group=st.booleans(),
+        text=st.sampled_from(
+            ["/balance", "/stats", "/prompt", "/prompt reset", "/prompt Be brief", "/prompt Speak"]
+        ),
+        wait=st.booleans(),
+    )
+    return st.one_of(
+        asks,
+        asks,
+        asks,
+        commands,
+        st.builds(Release, st.integers(0, 10)),
+        st.builds(Step, st.integers(1, 4)),
+    )
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    reply_cap = draw(st.integers(20, 600))
+    everyone = sorted(USERS)
+    # Few speakers make long reply chains in their chats; many make more concurrency.
+    speakers = draw(st.lists(st.sampled_from(everyone), min_size=1, max_size=4, unique=True))
+    seeded_users = draw(st.lists(st.sampled_from(everyone), unique=True))
+    # Mostly enough to get answers; sometimes little, nothing or less than nothing.
+    plenty = st.integers(1_000, 20_000)
+    balances = st.integers(-300, -1) | st.integers(0, 300) | plenty | plenty | plenty
+    return Scenario(
+        starting_balance=draw(st.integers(0, 300) | plenty | plenty),
+        reply_cap=reply_cap,
+        min_reply_tokens=draw(st.integers(1, min(reply_cap, 50)) | st.integers(1, reply_cap)),
+        context_budget=draw(st.integers(60, 800)),
+        notify=draw(st.booleans()),
+        seeded={user: draw(balances) for user in seeded_users},
+        ops=tuple(draw(st.lists(_ops(speakers), min_size=10, max_size=60))),
+    )
+
+
+# -- the parts ----------------------------------------------------------------------------------
+
+
+@attrs.define
+class Router:
+    """The chat model: one ScriptedModel (gate, failures, usage) per request.
+
+    A single ScriptedModel shares its gate and script among every request in flight, so it
+    cannot say which of them fails how; the request number in the message picks its own.
+    """
+
+    models: dict[int, ScriptedModel] = attrs.field(factory=dict)
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        number = re.search(r"#(\d+)", request.turns[-1].text)
+        assert number is not None, request
+        return self.models[int(number.group(1))].stream(request)
+
+
+@attrs.define
+class SlowSaves(MemoryAccountStore):
+    """Saves that take time, like the JSON journal's fsync: applied at once, done a bit later."""
+
+    async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
+        await super().save(accounts, totals)
+        await asyncio.sleep(0)
+
+
+@attrs.define
+class BoundedThreads(MemoryThreadStore):
+    """A thread store that fails the test when reads never end (a walk that does not stop)."""
+
+    limit: int = 0
+    reads: int = 0
+
+    def get(self, chat_id: int, message_id: int) -> Node | None:
+        self.reads += 1
+        assert self.reads <= self.limit, "a reply-chain walk does not end"
+        return super().get(chat_id, message_id)
+
+
+# -- running a scenario -------------------------------------------------------------------------
+
+
+@attrs.define
+class Run:
+    scenario: Scenario
+    bot: Harness
+    router: Router
+    slow: bool
+    asks: dict[int, Ask] = attrs.field(factory=dict)  # by request number
+    chats: dict[int, int] = attrs.field(factory=dict)  # request number → chat
+    senders: dict[int, int] = attrs.field(factory=dict)  # message id → user
+    ids: list[int] = attrs.field(factory=list)  # every incoming message id so far
+    closed: list[asyncio.Event] = attrs.field(factory=list)  # gates not opened yet
+    tasks: list[asyncio.Task[None]] = attrs.field(factory=list)
+
+    def start(self, user: int) -> int:
+        return self.scenario.seeded.get(user, self.scenario.starting_balance)
+
+    async def play(self) -> None:
+        for op in self.scenario.ops:
+            if isinstance(op, Ask):
+                await self.ask(op)
+            elif isinstance(op, Command):
+                await self.command(op)
+            elif isinstance(op, Release):
+                if self.closed:
+                    self.closed.pop(op.pick % len(self.closed)).set()
+            else:
+                for _ in range(op.times):
+                    await asyncio.sleep(0)
+            self.check(settled=not self.slow)
+        for gate in self.closed:
+            gate.set()
+        await asyncio.wait_for(asyncio.gather(*self.tasks), timeout=10)
+        self.check(settled=True)
+        self.check_charges()
+        for user in USERS:
+            account = self.bot.accounts.get(user)
+            if account is not None and user != ADMIN:
+                # Nothing is in flight: a hold still there was leaked by a failure or refusal.
+                assert self.bot.service.available(user) == account.balance
+
+    def _reply_to(self, reply: tuple[str, int] | None, chat: int) -> int | None:
+        if reply is None:
+            return None
+        kind, n = reply
+        if kind == "ghost":
+            return GHOST + n
+        sent = self.bot.sink.sent
+        if kind == "answer":
+            # Replying to recent answers of the same chat grows long chains.
+            here = [s.message_ids[-1] for s in sent if s.streamed and s.chat_id == chat]
+            return here[-1 - n % len(here)] if here else None
+        every = self.ids + [id_ for s in sent for id_ in s.message_ids]
+        return every[n % len(every)] if every else None
+
+    async def ask(self, op: Ask) -> None:
+        number = len(self.asks) + 1
+        chat = GROUP if op.group else op.user
+        gate = None if op.wait else asyncio.Event()
+        self.router.models[number] = ScriptedModel(
+            pieces=(f"c{chat}:", f" answer to {number}"),
+            usage=op.usage,
+            fail_with=[kind("generated") for kind in op.failures],
+            fail_after_text=op.after_text,
+            gate=gate,
+        )
+        if gate is not None:
+            self.closed.append(gate)
+        self.asks[number], self.chats[number] = op, chat
+        text = f"c{chat}: #{number} " + "x" * op.padding
+        await self.send(
+            text, op.user, op.group, op.wait, self._reply_to(op.reply, chat), op.addressed
+        )
+
+    async def command(self, op: Command) -> None:
+        await self.send(op.text, op.user, op.group, op.wait, None, True)
+        if op.wait:
+            self.check_command_reply(op)
+
+    async def send(
+        self, text: str, user: int, group: bool, wait: bool, reply_to: int | None, addressed: bool
+    ) -> None:
+        incoming = self.bot.message(
+            text,
+            USERS[user],
+            reply_to,
+            GROUP if group else None,
+            addressed=addressed if group else None,
+        )
+        self.senders[incoming.message_id] = user
+        self.ids.append(incoming.message_id)
+        if wait:
+            await self.bot.service.handle(incoming)
+        else:
+            self.tasks.append(asyncio.create_task(self.bot.service.handle(incoming)))
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def footers(self) -> tuple[Counter[int], Counter[int]]:
+        """Per user: answers with a footer, and the sum of those footers."""
+        answered: Counter[int] = Counter()
+        charged: Counter[int] = Counter()
+        for sent in self.bot.sink.sent:
+            footer = _FOOTER.search(sent.text)
+            if not sent.streamed or footer is None:
+                continue
+            user = sent.chat_id if sent.chat_id > 0 else self.senders[sent.reply_to or 0]
+            answered[user] += 1
+            charged[user] += _int(footer.group(1))
+        return answered, charged
+
+    def check(self, *, settled: bool) -> None:
+        """The invariants; with ``settled``, no charge may be waiting for its footer."""
+        answered, charged = self.footers()
+        accounts = self.bot.accounts
+        for user in USERS:
+            account = accounts.get(user)
+            if account is None:
+                assert answered[user] == 0, user
+                continue
+            if settled:
+                assert (account.requests, account.tokens) == (answered[user], charged[user])
+            else:
+                assert account.requests >= answered[user]
+                assert account.tokens >= charged[user]
+            start = self.start(user)
+            available = self.bot.service.available(user)
+            assert available is not None
+            if user == ADMIN:
+                assert account.balance == start
+            elif start < 0:
+                assert account.balance == start
+                assert account.tokens == 0
+                assert available == start
+            else:
+                assert account.balance == start - account.tokens
+                assert account.balance >= 0
+                assert available >= 0, "requests in flight hold more than the balance"
+        every = [a for a in (accounts.get(user) for user in USERS) if a is not None]
+        assert accounts.totals() == Totals(
+            requests=sum(a.requests for a in every), tokens=sum(a.tokens for a in every)
+        )
+        self.check_threads()
+
+    def check_threads(self) -> None:
+        """Every thread sent to the model is one chat's, and the new message comes last."""
+        for number, model in self.router.models.items():
+            chat = self.chats[number]
+            for request in model.requests:
+                system, *dialogue = request.turns
+                assert system.role is Role.SYSTEM
+                assert dialogue[-1].role is Role.USER
+                assert dialogue[-1].text.split()[:2] == [f"c{chat}:", f"#{number}"]
+                for turn in dialogue:
+                    assert turn.text.startswith(f"c{chat}:"), (number, request.turns)
+
+    def check_charges(self) -> None:
+        """Each answer once, charged what the model used, capped only by what was reserved.
+
+        The reservation is the first call's prompt plus its reply cap. The balance never caps a
+        charge: holds keep every reservation covered, so a charge that had to be cut to the
+        balance means two requests in flight were allowed to overdraw it.
+        """
+        answers: Counter[int] = Counter()
+        counter = CharTokenCounter()
+        for sent in self.bot.sink.sent:
+            answer, footer = _ANSWER.match(sent.text), _FOOTER.search(sent.text)
+            if answer is None or footer is None:
+                continue
+            number, charged = int(answer.group(2)), _int(footer.group(1))
+            answers[number] += 1
+            assert int(answer.group(1)) == self.chats[number]
+            op, calls = self.asks[number], self.router.models[number].requests
+            if op.usage is not None:
+                used = op.usage.total
+            else:  # the bot's own estimate, for the thread of the call that answered
+                used = prompt_tokens(counter, calls[-1].turns) + counter.count(answer.group(0))
+            reserved = prompt_tokens(counter, calls[0].turns) + calls[0].max_tokens
+            expected = max(used, 0) if op.user == ADMIN else min(max(used, 0), reserved)
+            assert charged == expected, (number, op, calls)
+        assert all(count == 1 for count in answers.values()), answers
+
+    def check_command_reply(self, op: Command) -> None:
+        """/balance and /stats show the numbers as they are (the reply was the last thing)."""
+        reply = self.bot.sink.sent[-1].text
+        account = self.bot.accounts.get(op.user)
+        assert account is not None
+        if op.text == "/balance":
+            shown = _BALANCE.match(reply)
+            assert shown is not None, reply
+            assert _int(shown.group(1)) == self.bot.service.available(op.user)
+        elif op.text == "/stats":
+            stats = _STATS.match(reply)
+            assert stats is not None, reply
+            numbers = tuple(_int(group) for group in stats.groups())
+            assert numbers == (account.requests, account.tokens, account.balance)
+            totals = _STATS_GLOBAL.search(reply)
+            assert (totals is not None) == (op.user == ADMIN), reply
+            if totals is not None:
+                shown_totals = (_int(totals.group(1)), _int(totals.group(2)))
+                assert shown_totals == attrs.astuple(self.bot.accounts.totals())
+
+
+async def play(scenario: Scenario, *, slow: bool) -> None:
+    bot = make_harness(
+        starting_balance=scenario.starting_balance,
+        reply_cap=scenario.reply_cap,
+        min_reply_tokens=scenario.min_reply_tokens,
+        context_budget=scenario.context_budget,
+        notify_new_users=scenario.notify,
+        notify_requests=scenario.notify,
+    )
+    if slow:
+        bot.accounts = bot.service.accounts = SlowSaves()
+    # Generous, yet finite: a walk reads each node once, and there are few nodes per request.
+    threads = BoundedThreads(limit=50 * (len(scenario.ops) + 1) ** 2)
+    bot.threads = bot.service.threads = threads
+    router = Router()
+    bot.service.model = router
+    seeded = [Account.new(USERS[user], balance) for user, balance in scenario.seeded.items()]
+    await bot.accounts.save(seeded)
+    await Run(scenario, bot, router, slow).play()
+
+
+SETTINGS = settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+_TWO_IN_FLIGHT = Scenario(
+    starting_balance=0,
+    reply_cap=150,
+    min_reply_tokens=10,
+    context_budget=300,
+    notify=False,
+    seeded={100: 200},  # enough for one request's reservation, not for two
+    ops=(
+        Ask(100, False, True, None, 0, False, Usage(100, 100), (), False),
+        Ask(100, True, True, None, 0, False, Usage(100, 100), (), False),
+        Step(1),  # both reach the model (or the refusal) before either is answered
+        Release(0),
+        Release(0),
+    ),
+)
+
+
+@SETTINGS
+@given(scenarios())
+@example(_TWO_IN_FLIGHT)
+def test_invariants_hold_for_any_interleaving(scenario: Scenario) -> None:
+    asyncio.run(play(scenario, slow=False))
+
+
+_FIRST_PROMPT_RACE = Scenario(
+    starting_balance=1_000,
+    reply_cap=100,
+    min_reply_tokens=10,
+    context_budget=300,
+    notify=False,
+    seeded={},
+    ops=(
+        Command(user=100, group=False, text="/prompt Be brief", wait=False),
+        Step(1),
+        Ask(100, False, True, None, 0, True, Usage(10, 5), (), False),
+    ),
+)
+
+
+@SETTINGS
+@given(scenarios())
+@example(_FIRST_PROMPT_RACE)
+def test_invariants_hold_when_saves_take_time(scenario: Scenario) -> None:
+    asyncio.run(play(scenario, slow=True))
+
+
+async def test_first_prompt_of_a_new_user_keeps_a_concurrent_charge() -> None:
+    # /prompt from a new user registers them and waits for that save; an answer charged
+    # meanwhile must survive the prompt being saved after it (it was once overwritten).
+    bot = make_harness()
+    bot.accounts = bot.service.accounts = SlowSaves()
+    alice = USERS[100]
+    prompt = asyncio.create_task(bot.service.handle(bot.message("/prompt Be brief", alice)))
+    await asyncio.sleep(0)
+    await bot.say("hello", alice)
+    await prompt
+    assert bot.last() == "Your system prompt is set. It applies to your next messages."
+    footer = _FOOTER.search(bot.sink.texts(alice.id)[0])
+    assert footer is not None
+    account = bot.accounts.get(alice.id)
+    assert account is not None
+    assert account.prompt == "Be brief"
+    assert (account.requests, account.tokens) == (1, _int(footer.group(1)))
+    assert account.balance == 30_000 - account.tokens
+
+
+# -- reply chains, walked directly --------------------------------------------------------------
+
+CHATS = (-7, 42)
+
+
+@attrs.frozen
+class Lookup:
+    """The platform's memory of messages the store lost.
+
+    A confused platform answers by message id alone, with another chat's message at times;
+    the walk must not take it.
+    """
+
+    nodes: dict[tuple[int, int], Node]
+    confused: bool
+    calls: list[int] = attrs.field(factory=list)
+
+    async def lookup(self, chat_id: int, message_id: int) -> Node | None:
+        self.calls.append(message_id)
+        return self.get(chat_id, message_id)
+
+    def get(self, chat_id: int, message_id: int) -> Node | None:
+        if not self.confused:
+            return self.nodes.get((chat_id, message_id))
+        return next((n for n in self.nodes.values() if n.message_id == message_id), None)
+
+
+_IDS = st.integers(1, 12)  # few ids: parents often point back into the chain (cycles)
+_PARENTS = st.none() | _IDS | _IDS  # ids 11 and 12 are never stored: dangling parents
+
+
+@st.composite
+def _node(draw: st.DrawFn, chat: int, message_id: int) -> Node:
+    role = draw(st.sampled_from([Role.USER, Role.ASSISTANT]))
+    text = draw(st.text(st.characters(codec="utf-8"), max_size=12))
+    return Node(chat, message_id, role, f"{chat}:{text}", draw(_PARENTS))
+
+
+@st.composite
+def _stored(draw: st.DrawFn) -> list[Node]:
+    """Both chats' nodes, dense, with the same ids in each chat."""
+    ids = draw(st.lists(st.integers(1, 10), unique=True, max_size=draw(st.sampled_from([3, 10]))))
+    return [draw(_node(chat, message)) for chat in CHATS for message in ids]
+
+
+@st.composite
+def _platform(draw: st.DrawFn) -> Lookup:
+    nodes = {
+        (chat, message): draw(_node(chat, message))
+        for chat in CHATS
+        for message in draw(st.lists(_IDS, unique=True, max_size=12))
+    }
+    return Lookup(nodes, draw(st.booleans()))
+
+
+def _expected_chain(
+    store: dict[tuple[int, int], Node], platform: Lookup, chat: int, start: int | None
+) -> list[Node]:
+    """The nodes a walk may take, newest first, before the budget is considered."""
+    chain: list[Node] = []
+    visited: set[int] = set()
+    lookups = 0
+    current = start
+    while current is not None and current not in visited:
+        visited.add(current)
+        node = store.get((chat, current))
+        if node is None and lookups < MAX_LOOKUPS:
+            lookups += 1
+            node = platform.get(chat, current)
+        if node is None or node.chat_id != chat:
+            return chain
+        chain.append(node)
+        current = node.parent
+    return chain
+
+
+_LOST_CHAIN = Lookup(
+    {(42, n): Node(42, n, Role.USER, f"42:{n}", n - 1 if n > 1 else None) for n in range(1, 8)},
+    confused=False,
+)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@example(nodes=[], platform=_LOST_CHAIN, chat=42, start=7, budget=3_000)  # more than 3 lookups
+@given(
+    nodes=_stored(),
+    platform=_platform(),
+    chat=st.sampled_from(CHATS),
+    start=st.none() | _IDS,
+    budget=st.integers(0, 120) | st.integers(0, 3_000),
+)
+def test_walk_ends_stays_in_its_chat_and_keeps_the_newest_turns(
+    nodes: list[Node], platform: Lookup, chat: int, start: int | None, budget: int
+) -> None:
+    async def walk() -> None:
+        store = BoundedThreads(limit=100)
+        await store.add(nodes)
+        lookup = attrs.evolve(platform, calls=[])  # hypothesis may reuse the value
+        counter = CharTokenCounter()
+        thread = await build_thread(
+            store=store,
+            lookup=lookup,
+            counter=counter,
+            chat_id=chat,
+            reply_to=start,
+            system_prompt="system",
+            text="new",
+            budget=budget,
+        )
+        fixed = TOKENS_PER_REQUEST + turn_cost(counter, "system") + turn_cost(counter, "new")
+        if not isinstance(thread, Thread):
+            assert fixed > budget
+            return
+        assert all(turn.text.startswith(f"{chat}:") for turn in thread.history)
+        assert len(lookup.calls) <= MAX_LOOKUPS
+        stored = {(node.chat_id, node.message_id): node for node in nodes}
+        chain = _expected_chain(stored, lookup, chat, start)
+        kept, used = 0, fixed
+        while kept < len(chain) and used + turn_cost(counter, chain[kept].text) <= budget:
+            used += turn_cost(counter, chain[kept].text)
+            kept += 1
+        newest_first = [(node.role, node.text) for node in chain[:kept]]
+        assert [(t.role, t.text) for t in reversed(thread.history)] == newest_first
+        assert thread.prompt_tokens == used <= budget
+        assert thread.dropped == (kept < len(chain))
+
+    asyncio.run(walk())
