@@ -162,7 +162,8 @@ class BotService:
         await self._answer(incoming, account, message)
 
     async def _best_effort(self, saying: Awaitable[None]) -> None:
-        """Tell someone about a failure; if even that fails, the log is all there is."""
+        """Send a message that must not turn a handled situation into a failure: a notice, or
+        news of a failure. If it cannot be sent, the log is all there is."""
         try:
             await saying
         except Exception as exc:
@@ -404,7 +405,8 @@ class BotService:
         log.warning("model request from user %s failed: %r", incoming.sender.id, exc)
         if isinstance(exc, errors.AuthFailed) and not self._auth_alerted:
             self._auth_alerted = True  # once per run, not on every message
-            await self._notify_admin("admin_auth", detail=str(exc) or type(exc).__name__)
+            detail = str(exc) or type(exc).__name__
+            await self._best_effort(self._notify_admin("admin_auth", detail=detail))
         key = next((k for kind, k in _ERROR_TEXTS.items() if isinstance(exc, kind)), "err_other")
         await stream.finish(text(self._language(incoming), key), markdown=False)
 
@@ -433,7 +435,7 @@ class BotService:
             # The answer exists and the user waited for it: deliver it, and let the operator fix
             # the disk. The store keeps the charge in memory and writes it with the next save.
             log.error("could not save the charge for user %s: %s", incoming.sender.id, exc)
-            await self._notify_admin("admin_storage", detail=str(exc))
+            await self._best_effort(self._notify_admin("admin_storage", detail=str(exc)))
         final = answer.text or text(language, "empty_answer")
         if self.config.footer:
             final = close_code_block(final) + text(
@@ -458,12 +460,13 @@ class BotService:
             log.error("could not save the reply chain: %s", exc)
             await self._best_effort(self._notify_admin("admin_storage", detail=str(exc)))
         if self.config.notify_requests and incoming.sender.id != self.config.admin_id:
-            await self._notify_admin(
+            notice = self._notify_admin(
                 "admin_request",
                 who=_who(incoming.sender),
                 tokens=number(settlement.charged),
                 text=message[:200],
             )
+            await self._best_effort(notice)
 
 
 def _who(sender: Sender) -> str:

@@ -159,3 +159,22 @@ class _FailingStream:
 
     async def finish(self, text: str, *, markdown: bool = True) -> Sequence[int]:
         raise ConnectionError("the edit did not go through")
+
+
+@attrs.define
+class AdminUnreachable:
+    """A messenger that cannot reach one chat (the admin blocked the bot, say)."""
+
+    inner: RecordingSink
+    chat_id: int
+
+    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
+        if chat_id == self.chat_id:
+            raise ConnectionError("the admin blocked the bot")
+        return await self.inner.send(chat_id, text, reply_to)
+
+    def stream(self, chat_id: int, reply_to: int | None) -> RecordingStream:
+        return self.inner.stream(chat_id, reply_to)
+
+    async def typing(self, chat_id: int) -> None:
+        return None

@@ -9,7 +9,7 @@ import pytest
 
 from core import errors
 from core.values import Account, Role, Usage
-from tests.fakes import BrokenDisk, BrokenMessenger, FinishFails
+from tests.fakes import AdminUnreachable, BrokenDisk, BrokenMessenger, FinishFails
 from tests.unit.conftest import ADMIN, ALICE, BOB, Harness, make_harness
 
 
@@ -311,3 +311,12 @@ async def test_an_answer_cut_inside_a_code_block_is_closed_before_the_footer(bot
     answer = bot.threads.get(ALICE.id, bot.sink.sent[-1].message_ids[0])
     assert answer is not None
     assert answer.text == "Here:\n```python\nprint(1)"  # as the model wrote it
+
+
+async def test_an_unreachable_admin_does_not_spoil_a_paid_answer() -> None:
+    bot = make_harness(notify_requests=True)
+    await bot.say("/start")
+    bot.service.sink = AdminUnreachable(bot.sink, ADMIN)
+    await bot.say("hi")
+    assert bot.last().startswith("Hello, world")
+    assert not any("Nothing was charged" in t for t in bot.sink.texts())
