@@ -101,3 +101,37 @@ async def test_a_reply_to_a_message_the_threads_forgot_is_fetched_from_telegram(
         (Role.USER, "Sure?"),
     ]
     assert [m.message for m in tg.shown(ALICE.id)] == ["It is 4.", "Five?"]
+
+
+async def test_a_reply_to_the_second_part_of_a_split_answer_continues_the_thread() -> None:
+    tg = FakeTelegram()
+    sink = TelegramSink(tg)
+    long_answer = "First half. " * 300 + "\n\n" + "Second half. " * 300  # over 4096 characters
+    model = ScriptedModel(pieces=(long_answer,))
+    service = BotService(
+        config=BotConfig(admin_id=1, bot_username="thisbot", footer=False),
+        model=model,
+        accounts=MemoryAccountStore(),
+        threads=MemoryThreadStore(),
+        sink=sink,
+        counter=CharTokenCounter(),
+        clock=FakeClock(),
+        lookup=sink,
+    )
+    bot = TelegramBot(tg, service.handle, sink=sink)
+    await bot.start()
+    await tg.receive(incoming("Tell me a long story", message_id=10))
+    await bot.stop()  # returns once the message is handled
+    first, second = tg.shown(ALICE.id)
+    assert second.reply_to.reply_to_msg_id == first.id  # each part replies to the one before
+    model.pieces = ("Short.",)
+    bot = TelegramBot(tg, service.handle, sink=sink)
+    await bot.start()
+    await tg.receive(incoming("And then?", message_id=11, reply_to=second.id))
+    await bot.stop()
+    turns = [(t.role, t.text) for t in model.requests[-1].turns[1:]]
+    assert turns == [
+        (Role.USER, "Tell me a long story"),
+        (Role.ASSISTANT, long_answer),
+        (Role.USER, "And then?"),
+    ]
