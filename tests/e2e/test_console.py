@@ -194,17 +194,22 @@ async def test_group_chat_needs_the_bot_addressed(tmp_path: Path) -> None:
     assert "You said: «now you»" in out
 
 
-def test_console_module_runs_with_piped_input(tmp_path: Path) -> None:
-    result = subprocess.run(
+def run_module(folder: Path, script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m entrypoints.console`` in ``folder``, as a user would start it."""
+    return subprocess.run(
         [sys.executable, "-m", "entrypoints.console"],
-        input="hello\n/balance\n",
+        input=script,
         capture_output=True,
         text=True,
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "OFFLINE_MODEL_DELAY": "0", "PATH": "/usr/bin:/bin"},
+        cwd=folder,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **env},
         timeout=60,
         check=False,
     )
+
+
+def test_console_module_runs_with_piped_input(tmp_path: Path) -> None:
+    result = run_module(tmp_path, "hello\n/balance\n", OFFLINE_MODEL_DELAY="0")
     assert result.returncode == 0, result.stderr
     assert "You said: «hello»" in result.stdout
     assert "Your balance:" in result.stdout
@@ -212,15 +217,12 @@ def test_console_module_runs_with_piped_input(tmp_path: Path) -> None:
 
 
 def test_malformed_setting_is_a_clear_startup_error(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "entrypoints.console"],
-        input="",
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "REPLY_TOKEN_LIMIT": "lots", "PATH": "/usr/bin:/bin"},
-        timeout=60,
-        check=False,
-    )
+    result = run_module(tmp_path, "", REPLY_TOKEN_LIMIT="lots")
     assert result.returncode == 2
     assert "REPLY_TOKEN_LIMIT must be a whole number" in result.stderr
+
+
+def test_settings_come_from_the_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("STARTING_BALANCE=1234\nOFFLINE_MODEL_DELAY=0\n")
+    result = run_module(tmp_path, "/balance\n")
+    assert "Your balance: 1 234 tokens." in result.stdout

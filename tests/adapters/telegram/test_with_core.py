@@ -26,6 +26,20 @@ from tests.adapters.telegram.fakes import (
 from tests.fakes import ScriptedModel
 
 
+def on_telegram(sink: TelegramSink, model: ScriptedModel, threads: MemoryThreadStore) -> BotService:
+    """The real core answering through ``sink``, with no footer to keep texts comparable."""
+    return BotService(
+        config=BotConfig(admin_id=1, bot_username="thisbot", footer=False),
+        model=model,
+        accounts=MemoryAccountStore(),
+        threads=threads,
+        sink=sink,
+        counter=CharTokenCounter(),
+        clock=FakeClock(),
+        lookup=sink,
+    )
+
+
 async def test_a_mention_then_a_reply_to_the_answer_in_a_group() -> None:
     tg = FakeTelegram()
     ticker = Ticker()
@@ -80,16 +94,7 @@ async def test_a_reply_to_a_message_the_threads_forgot_is_fetched_from_telegram(
     )
     sink = TelegramSink(tg)
     model = ScriptedModel(pieces=("Five?",))
-    service = BotService(
-        config=BotConfig(admin_id=1, bot_username="thisbot", footer=False),
-        model=model,
-        accounts=MemoryAccountStore(),
-        threads=MemoryThreadStore(),  # empty, as after losing its file
-        sink=sink,
-        counter=CharTokenCounter(),
-        clock=FakeClock(),
-        lookup=sink,
-    )
+    service = on_telegram(sink, model, MemoryThreadStore())  # no nodes, as after losing its file
     bot = TelegramBot(tg, service.handle, sink=sink)
     await bot.start()
     await tg.receive(incoming("Sure?", message_id=42, reply_to=old.id))
@@ -108,16 +113,7 @@ async def test_a_reply_to_the_second_part_of_a_split_answer_continues_the_thread
     sink = TelegramSink(tg)
     long_answer = "First half. " * 300 + "\n\n" + "Second half. " * 300  # over 4096 characters
     model = ScriptedModel(pieces=(long_answer,))
-    service = BotService(
-        config=BotConfig(admin_id=1, bot_username="thisbot", footer=False),
-        model=model,
-        accounts=MemoryAccountStore(),
-        threads=MemoryThreadStore(),
-        sink=sink,
-        counter=CharTokenCounter(),
-        clock=FakeClock(),
-        lookup=sink,
-    )
+    service = on_telegram(sink, model, MemoryThreadStore())
     bot = TelegramBot(tg, service.handle, sink=sink)
     await bot.start()
     await tg.receive(incoming("Tell me a long story", message_id=10))
