@@ -12,6 +12,7 @@ exits at the end of the input or after the admin's /stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Mapping
@@ -46,12 +47,10 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
         f"gptbot console: {bot.model_name}; data in {settings.data_file}.\n"
         f"{session.describe()} Type :help for console commands, /help for the bot's.\n"
     )
-    interactive = stdin.isatty()
+    read = _typed_line if stdin.isatty() and stdin is sys.stdin else stdin.readline
     pending: set[asyncio.Task[None]] = set()
     while not service.stopping:
-        if interactive:
-            sink.write("> ")
-        line = await asyncio.to_thread(stdin.readline)
+        line = await asyncio.to_thread(read)
         if not line:
             break
         action = session.parse(line)
@@ -75,6 +74,16 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _typed_line() -> str:
+    """A line typed at the terminal, with line editing and history; "" at the end of input."""
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401 - gives input() editing and history where it exists
+    try:
+        return input("> ") + "\n"
+    except EOFError:
+        return ""
 
 
 def _first_free_id(threads: JsonThreadStore) -> int:
