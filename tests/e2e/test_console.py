@@ -226,3 +226,22 @@ def test_settings_come_from_the_env_file(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("STARTING_BALANCE=1234\nOFFLINE_MODEL_DELAY=0\n")
     result = run_module(tmp_path, "/balance\n")
     assert "Your balance: 1 234 tokens." in result.stdout
+
+
+async def test_a_damaged_thread_file_with_a_cycle_does_not_hang(tmp_path: Path) -> None:
+    (tmp_path / "data.threads.jsonl").write_text(
+        '{"c": 100, "m": 1, "r": "u", "t": "one", "p": 2}\n'
+        '{"c": 100, "m": 2, "r": "a", "t": "two", "p": 1}\n'
+        '{"c": 100, "m": 3, "r": "a", "t": "dangling", "p": 77}\n'
+        "not json at all\n"
+    )
+    out = await run(tmp_path, ">2 around we go\n>3 and here\n")
+    assert "I received 3 turn(s): 2 earlier" in out  # the cycle, walked once
+    assert "I received 2 turn(s): 1 earlier" in out  # the dangling parent ends the walk
+
+
+async def test_a_prompt_full_of_markdown_is_kept_as_written(tmp_path: Path) -> None:
+    prompt = "**Be** _terse_ `always` [no](links) ```code``` * - # > |"
+    out = await run(tmp_path, f"/prompt {prompt}\n/prompt\nhi\n")
+    assert f"Your system prompt:\n{prompt}" in out
+    assert f"System prompt: «{prompt}»" in out
