@@ -82,22 +82,27 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
 
 async def run_telegram(settings: Settings) -> int:
     login = settings.telegram()
-    # Telethon itself sleeps through flood waits below this threshold, stalling the answer being
-    # streamed; at 0 every wait reaches the sink, which skips edits and carries on.
+    session = login.session
+    if session.suffix != ".session":  # Telethon would add it; name the file it really writes
+        session = session.with_name(session.name + ".session")
+    # Telethon itself sleeps through flood waits below flood_sleep_threshold, stalling the
+    # answer being streamed; at 0 every wait reaches the sink, which skips edits and carries on.
     client = TelegramClient(
-        str(login.session),
-        login.api_id,
-        login.api_hash.reveal(),
-        flood_sleep_threshold=0,
+        str(session), login.api_id, login.api_hash.reveal(), flood_sleep_threshold=0
     )
-    await client.start(bot_token=login.token.reveal())
-    session = Path(
-        str(login.session)
-        if str(login.session).endswith(".session")
-        else f"{login.session}.session"
-    )
-    with contextlib.suppress(OSError):  # the session is a login: keep it private
-        os.chmod(session, 0o600)
+    with contextlib.suppress(OSError):  # the session holds the login: private before it is
+        os.chmod(session, 0o600)  # written, not after
+    try:
+        await client.start(bot_token=login.token.reveal())
+    except Exception as exc:  # Telethon fails in many ways here; each means "not logged in"
+        reason = str(exc) or type(exc).__name__
+        print(
+            f"gptbot: cannot log in to Telegram ({reason}); check the network, "
+            "TELEGRAM_API_KEY, TELEGRAM_API_ID and TELEGRAM_API_HASH",
+            file=sys.stderr,
+        )
+        await client.disconnect()
+        return 1
     return await serve(settings, client)
 
 
