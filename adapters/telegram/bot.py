@@ -100,10 +100,11 @@ class TelegramBot:
         try:
             if isinstance(item, Incoming):
                 await self._handle(item)
-            elif item.private and self._not_text is not None:
+            elif item.addressed and self._not_text is not None:
                 answer = self._not_text(item)
                 if answer:
-                    await self._sink.send(item.chat_id, answer)
+                    reply_to = None if item.private else item.message_id
+                    await self._sink.send(item.chat_id, answer, reply_to)
         except Exception:  # one bad message must not stop the chat's queue
             log.exception("handling message %s of chat %s failed", item.message_id, item.chat_id)
 

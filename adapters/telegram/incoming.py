@@ -33,6 +33,7 @@ class NotText:
     message_id: int
     sender: Sender
     private: bool
+    addressed: bool = False  # in a group: a reply to the bot, say; in private always
 
 
 def read_event(event: events.NewMessage.Event, bot: BotIdentity) -> Incoming | NotText | None:
@@ -56,7 +57,8 @@ def read_event(event: events.NewMessage.Event, bot: BotIdentity) -> Incoming | N
     chat_id = int(event.chat_id)
     text: str = message.message or ""
     if not text.strip():
-        return NotText(chat_id, int(message.id), sender, private)
+        addressed = private or _addressed(message, bot)
+        return NotText(chat_id, int(message.id), sender, private, addressed)
     return Incoming(
         chat_id=chat_id,
         message_id=int(message.id),

@@ -160,7 +160,7 @@ async def test_a_failing_handler_does_not_stop_its_chat(caplog: pytest.LogCaptur
     assert "handling message 1 of chat" in caplog.text
 
 
-async def test_a_sticker_gets_a_polite_answer_in_private_and_silence_in_groups() -> None:
+async def test_a_sticker_gets_a_polite_answer_in_private_and_in_groups_only_if_addressed() -> None:
     tg = FakeTelegram()
     handled: list[Incoming] = []
 
@@ -170,12 +170,18 @@ async def test_a_sticker_gets_a_polite_answer_in_private_and_silence_in_groups()
     bot = await started(tg, handle, not_text=polite)
     await tg.receive(incoming("", media=STICKER, message_id=5))
     await tg.receive(incoming("", chat=GROUP, media=STICKER, message_id=6))
+    # A reply to one of the bot's messages: Telegram flags it as mentioning the bot.
+    await tg.receive(
+        incoming("", chat=GROUP, media=STICKER, message_id=7, reply_to=3, mentioned=True)
+    )
     await bot.stop()
     assert handled == []
-    [answer] = tg.sent()
-    assert answer.message == "I can only read text, Alice Liddell."
-    assert isinstance(answer.peer, types.InputPeerUser)
-    assert answer.peer.user_id == ALICE.id
+    private, group = tg.sent()
+    assert private.message == "I can only read text, Alice Liddell."
+    assert isinstance(private.peer, types.InputPeerUser)
+    assert private.peer.user_id == ALICE.id
+    assert isinstance(group.peer, types.InputPeerChannel)  # only the sticker sent to the bot
+    assert group.reply_to.reply_to_msg_id == 7
 
 
 async def test_without_a_polite_text_a_sticker_is_ignored() -> None:

@@ -158,7 +158,15 @@ async def test_a_sticker_is_marked_as_not_text(chat: Any) -> None:
         message_id=8,
         sender=ALICE_SENDER,
         private=chat is None,
+        addressed=chat is None,
     )
+
+
+async def test_a_sticker_replying_to_the_bot_in_a_group_is_addressed() -> None:
+    sticker = types.MessageMediaDocument(document=types.DocumentEmpty(id=1))
+    result = await read(incoming("", chat=GROUP, media=sticker, reply_to=3, mentioned=True))
+    assert isinstance(result, NotText)
+    assert result.addressed
 
 
 async def test_a_photo_with_a_caption_is_text() -> None:
