@@ -68,6 +68,7 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
         await bot.service.wait_for_stop()
         log.warning("stopping: finishing the answers in flight")
         await telegram.stop()
+        sink.close()
         await bot.close()
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)

@@ -41,6 +41,11 @@ _GONE: tuple[type[BaseException], ...] = (
     ValueError,  # Telethon's "could not find the input entity": a chat the bot cannot reach
 )
 _MIN_PIECE = 64  # below this, a "message too long" is not about the length of the text
+# Telegram shows a chat action for about five seconds; a slow model may take much longer to
+# its first word, so "typing…" is renewed until the answer's first message appears (for at
+# most a couple of minutes, in case nothing ever does).
+TYPING_EVERY = 4.5
+TYPING_RENEWALS = 30
 
 
 def _positive(chat_id: int) -> bool:
@@ -79,6 +84,7 @@ class TelegramSink:
         link_preview: bool = False,
         limit: int = LIMIT,
         flood_retries: int = 5,
+        typing_every: float = TYPING_EVERY,
     ) -> None:
         self._client = client
         self._is_private = is_private
@@ -90,6 +96,8 @@ class TelegramSink:
         self._limit = limit
         self._flood_retries = flood_retries
         self._me: int | None = None
+        self._typing: dict[int, asyncio.Task[None]] = {}
+        self._typing_every = typing_every
 
     # -- the ports -----------------------------------------------------------------------------
 
@@ -104,6 +112,12 @@ class TelegramSink:
         return TelegramStream(self, chat_id, reply_to, interval)
 
     async def typing(self, chat_id: int) -> None:
+        """Show "typing…" in the chat until its answer's first message is shown."""
+        await self._show_typing(chat_id)
+        if chat_id not in self._typing:
+            self._typing[chat_id] = asyncio.create_task(self._keep_typing(chat_id))
+
+    async def _show_typing(self, chat_id: int) -> None:
         request = functions.messages.SetTypingRequest(
             peer=chat_id, action=types.SendMessageTypingAction()
         )
@@ -111,6 +125,27 @@ class TelegramSink:
             await self._client(request)  # Telethon resolves the peer from its entity cache
         except Exception as exc:  # a missing "typing…" must never cost the answer
             log.debug("could not show typing in chat %s: %r", chat_id, exc)
+
+    async def _keep_typing(self, chat_id: int) -> None:
+        try:
+            for _ in range(TYPING_RENEWALS):
+                # The real sleep, not the injected one: this loop must not spin on a fake clock.
+                await asyncio.sleep(self._typing_every)
+                await self._show_typing(chat_id)
+        finally:
+            if self._typing.get(chat_id) is asyncio.current_task():
+                del self._typing[chat_id]
+
+    def stop_typing(self, chat_id: int) -> None:
+        """Stop renewing "typing…" in the chat: something is shown now."""
+        task = self._typing.pop(chat_id, None)
+        if task is not None:
+            task.cancel()
+
+    def close(self) -> None:
+        """Stop every "typing…" still being renewed."""
+        for chat_id in list(self._typing):
+            self.stop_typing(chat_id)
 
     async def lookup(self, chat_id: int, message_id: int) -> Node | None:
         try:
@@ -306,9 +341,11 @@ class TelegramStream:
         if ids:
             self._first = ids[0]
             self._shown = preview
+            self._sink.stop_typing(self._chat_id)
 
     async def finish(self, text: str, *, markdown: bool = True) -> list[int]:
         """Show the final ``text`` formatted; return the ids of every message it is shown in."""
+        self._sink.stop_typing(self._chat_id)
         if self._finished or self._gone:
             return [] if self._first is None else [self._first]
         self._finished = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -399,3 +400,25 @@ async def test_lookup_failures_give_none(tg: FakeTelegram, sink: TelegramSink) -
     tg.fail(functions.messages.GetMessagesRequest, lambda r: errors.MessageIdsEmptyError(r))
     assert await sink.lookup(ALICE.id, 1) is None
     assert await sink.lookup(555_555, 1) is None  # a chat Telethon cannot resolve
+
+
+async def test_typing_is_renewed_until_the_first_text_is_shown(tg: FakeTelegram) -> None:
+    sink = TelegramSink(tg, typing_every=0.01)
+    stream = sink.stream(ALICE.id, None)
+    await sink.typing(ALICE.id)
+    await asyncio.sleep(0.1)
+    waiting = len(tg.of(functions.messages.SetTypingRequest))
+    assert waiting >= 3  # once at once, then again while the model is silent
+    await stream.update("Hello")
+    await asyncio.sleep(0.1)
+    assert len(tg.of(functions.messages.SetTypingRequest)) == waiting
+    await stream.finish("Hello")
+
+
+async def test_a_failed_answer_stops_typing_too(tg: FakeTelegram) -> None:
+    sink = TelegramSink(tg, typing_every=0.01)
+    await sink.typing(ALICE.id)
+    await sink.stream(ALICE.id, None).finish("The model failed.", markdown=False)
+    shown = len(tg.of(functions.messages.SetTypingRequest))
+    await asyncio.sleep(0.1)
+    assert len(tg.of(functions.messages.SetTypingRequest)) == shown
