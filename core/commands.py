@@ -10,7 +10,7 @@ import attrs
 # optional @username of the bot it is meant for.
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?=\s|$)")
 
-KNOWN = ("start", "help", "balance", "stats", "prompt", "stop")
+KNOWN = ("start", "help", "balance", "stats", "prompt", "stop", "topup")
 
 
 @attrs.frozen

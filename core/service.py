@@ -224,6 +224,9 @@ class BotService:
         if name == "stop":
             await self._stop_command(incoming)
             return
+        if name == "topup":
+            await self._topup(incoming, command.argument)
+            return
         if name not in KNOWN:
             await self._say(incoming, "unknown_command", command="/" + name)
             return
@@ -299,6 +302,29 @@ class BotService:
             return
         await self.accounts.save([changed])
         await self._say(incoming, "prompt_set")
+
+    async def _topup(self, incoming: Incoming, argument: str) -> None:
+        """The admin adds tokens to a user's balance: ``/topup <user id> <tokens>``."""
+        if incoming.sender.id != self.config.admin_id:
+            await self._say(incoming, "admin_only")
+            return
+        words = argument.split()
+        if len(words) != 2 or not words[0].isdigit() or not words[1].isdigit():
+            await self._say(incoming, "topup_usage")
+            return
+        user_id, tokens = int(words[0]), int(words[1])
+        account = self.accounts.get(user_id)
+        if account is None:
+            await self._say(incoming, "topup_unknown", user=user_id)
+            return
+        if tokens == 0:
+            await self._say(incoming, "topup_usage")
+            return
+        # Read and changed with no await in between: a charge settling now is not undone.
+        topped = attrs.evolve(account, balance=account.balance + tokens)
+        await self.accounts.save([topped])
+        who = _who(Sender(user_id, account.name, account.username))
+        await self._say(incoming, "topup_done", who=who, balance=number(topped.balance))
 
     async def _stop_command(self, incoming: Incoming) -> None:
         if incoming.sender.id != self.config.admin_id:

@@ -48,6 +48,15 @@ EN: Final = {
         "This prompt is {length} characters long; the limit is {limit}. Nothing was changed."
     ),
     "stop_admin_only": "Only the bot's admin can stop it.",
+    "admin_only": "Only the bot's admin can do that.",
+    "topup_usage": (
+        "Usage: /topup <user id> <tokens>, for example /topup 123456789 10000. The tokens are "
+        "added to the user's balance."
+    ),
+    "topup_unknown": (
+        "User {user} has not written to the bot yet, so there is no balance to top up."
+    ),
+    "topup_done": "{who} now has {balance} tokens.",
     "stopping": "Stopping: finishing the answers in flight, saving, and shutting down.",
     "shutting_down": "The bot is shutting down. Please try again later.",
     "unknown_command": "Unknown command {command}. See /help.",
@@ -151,6 +160,13 @@ RU: Final = {
         "В этом промпте {length} символов, а можно не больше {limit}. Ничего не изменено."
     ),
     "stop_admin_only": "Остановить бота может только администратор.",
+    "admin_only": "Это может только администратор бота.",
+    "topup_usage": (
+        "Как пополнить: /topup <id пользователя> <токены>, например /topup 123456789 10000. "
+        "Токены добавляются к балансу пользователя."
+    ),
+    "topup_unknown": "Пользователь {user} ещё не писал боту, пополнять нечего.",
+    "topup_done": "Теперь у {who} {balance} токенов.",
     "stopping": "Останавливаюсь: дописываю начатые ответы, сохраняю данные и выключаюсь.",
     "shutting_down": "Бот выключается. Попробуйте позже.",
     "unknown_command": "Неизвестная команда {command}. Смотрите /help.",

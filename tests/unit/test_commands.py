@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from core.commands import parse_command
@@ -175,3 +176,40 @@ async def test_odd_characters_are_answered(bot: Harness, text: str) -> None:
     await bot.say(text)
     assert bot.last().startswith("Hello, world")
     assert bot.model.requests[-1].turns[-1].text == text
+
+
+async def test_the_admin_tops_up_a_balance(bot: Harness) -> None:
+    await bot.say("hi")
+    await bot.say("/topup 100 5000", sender=Sender(ADMIN, "Admin"))
+    assert bot.last() == "Alice @alice (100) now has 34 985 tokens."
+    assert bot.balance(ALICE.id) == 34_985
+    await bot.say("/topup 100 5000")  # not the admin
+    assert bot.last() == "Only the bot's admin can do that."
+    assert bot.balance(ALICE.id) == 34_985
+
+
+@pytest.mark.parametrize("argument", ["", "100", "100 lots", "100 -5", "100 0", "x 5", "1 2 3"])
+async def test_a_malformed_topup_explains_itself(bot: Harness, argument: str) -> None:
+    await bot.say("hi")
+    await bot.say(f"/topup {argument}", sender=Sender(ADMIN, "Admin"))
+    assert bot.last().startswith("Usage: /topup")
+    assert bot.balance(ALICE.id) == 29_985
+
+
+async def test_a_topup_for_an_unknown_user_changes_nothing(bot: Harness) -> None:
+    await bot.say("/topup 999 5000", sender=Sender(ADMIN, "Admin"))
+    assert "999 has not written to the bot" in bot.last()
+    assert bot.accounts.get(999) is None
+
+
+async def test_a_topup_lets_a_negative_legacy_balance_spend_again(bot: Harness) -> None:
+    await bot.say("hi")
+    account = bot.accounts.get(ALICE.id)
+    assert account is not None
+    await bot.accounts.save([attrs.evolve(account, balance=-300)])
+    await bot.say("hello?")
+    assert "Not enough tokens" in bot.last()
+    await bot.say("/topup 100 1000", sender=Sender(ADMIN, "Admin"))
+    await bot.say("hello?")
+    assert bot.last().startswith("Hello, world")
+    assert bot.balance(ALICE.id) == 700 - 15
