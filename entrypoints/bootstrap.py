@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import attrs
 
 from adapters.clock import SystemClock
 from adapters.offline_model import OfflineModel
-from adapters.openai_model import OpenAIChatModel
 from adapters.storage.json_accounts import JsonAccountStore
 from adapters.storage.json_threads import JsonThreadStore
 from adapters.tiktoken_counter import token_counter_for
@@ -29,6 +29,7 @@ class Bot:
     threads: JsonThreadStore
     model: ChatModel
     model_name: str
+    release_model: Callable[[], Awaitable[None]] | None = None
 
     async def close(self) -> None:
         """Wait for answers in flight, then save everything and release the model."""
@@ -37,8 +38,8 @@ class Bot:
             await self.accounts.close()
             await self.threads.close()
         finally:
-            if isinstance(self.model, OpenAIChatModel):
-                await self.model.aclose()
+            if self.release_model is not None:
+                await self.release_model()
 
 
 def build_counter(settings: Settings) -> TokenCounter:
@@ -47,13 +48,24 @@ def build_counter(settings: Settings) -> TokenCounter:
     return CharTokenCounter()
 
 
-def build_model(settings: Settings, counter: TokenCounter) -> tuple[ChatModel, str]:
-    """The chat model for these settings, and a phrase saying which it is."""
+@attrs.frozen
+class ModelChoice:
+    model: ChatModel
+    name: str  # a phrase saying which model answers
+    release: Callable[[], Awaitable[None]] | None = None
+
+
+def build_model(settings: Settings, counter: TokenCounter) -> ModelChoice:
+    """The chat model for these settings."""
     if settings.openai_api_key is None:
-        return (
-            OfflineModel(counter, delay=settings.offline_delay),
-            "offline model (no OPENAI_API_KEY: it describes what it receives)",
+        offline = OfflineModel(counter, delay=settings.offline_delay)
+        return ModelChoice(
+            offline, "offline model (no OPENAI_API_KEY: it describes what it receives)"
         )
+    # Imported here: the SDK takes a quarter of a second and 25 MB to load, which the offline
+    # console, the tests and the benchmarks of start-up do not need to pay.
+    from adapters.openai_model import OpenAIChatModel
+
     model = OpenAIChatModel.create(
         api_key=settings.openai_api_key.reveal(),
         model=settings.openai_model,
@@ -64,7 +76,7 @@ def build_model(settings: Settings, counter: TokenCounter) -> tuple[ChatModel, s
         stall_timeout=settings.openai_stall_timeout,
     )
     where = settings.openai_base_url or "OpenAI"
-    return model, f"model {settings.openai_model} at {where}"
+    return ModelChoice(model, f"model {settings.openai_model} at {where}", model.aclose)
 
 
 def build_bot(
@@ -79,10 +91,10 @@ def build_bot(
     threads = JsonThreadStore.open(settings.threads_file, settings.thread_retention)
     accounts = JsonAccountStore.open(settings.data_file)
     counter = build_counter(settings)
-    model, model_name = build_model(settings, counter)
+    choice = build_model(settings, counter)
     service = BotService(
         config=settings.bot_config(admin_id, bot_username),
-        model=model,
+        model=choice.model,
         accounts=accounts,
         threads=threads,
         sink=sink,
@@ -90,4 +102,4 @@ def build_bot(
         clock=SystemClock(),
         lookup=lookup,
     )
-    return Bot(service, accounts, threads, model, model_name)
+    return Bot(service, accounts, threads, choice.model, choice.name, choice.release)

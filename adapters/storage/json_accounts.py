@@ -200,11 +200,15 @@ def _top_level_pairs(text: str) -> Iterator[tuple[str, Any]]:
         raise _Invalid(f"it is not valid JSON (extra data at character {at + 1})")
 
 
-def _parse(data: bytes) -> _Contents:
+def _read_text(path: Path) -> str:
+    """The file's text; its bytes are dropped on return, before the entries are built."""
     try:
-        text = data.decode("utf-8-sig")
+        return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _Invalid(f"it is not valid JSON ({exc})") from exc
+
+
+def _parse(text: str) -> _Contents:
     contents = _Contents({}, {}, Totals(), {}, {})
     document: dict[str, Any] = {}
     try:
@@ -323,13 +327,15 @@ class JsonAccountStore:
         Raises CorruptData when a file cannot be trusted, StorageError when it cannot be made.
         """
         try:
-            data = path.read_bytes()
+            text: str | None = _read_text(path)
         except FileNotFoundError:
-            data = None
+            text = None
         except OSError as exc:
             raise refuse(path, f"it cannot be read ({exc.strerror or exc})") from exc
+        except _Invalid as exc:
+            raise refuse(path, str(exc)) from exc
         try:
-            contents = _parse(data) if data is not None else _Contents({}, {}, Totals(), {}, {})
+            contents = _parse(text) if text is not None else _Contents({}, {}, Totals(), {}, {})
         except _Invalid as exc:
             raise refuse(path, str(exc)) from exc
         store = cls(path, contents, snapshot_every)
@@ -343,7 +349,7 @@ class JsonAccountStore:
         except _Invalid as exc:
             raise refuse(journal, str(exc)) from exc
         try:
-            if data is None or replayed:
+            if text is None or replayed:
                 write_atomically(path, _serialize(store._contents))
             store._journal_fd = os.open(
                 journal, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, FILE_MODE
