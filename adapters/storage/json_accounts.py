@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import json
 import logging
 import os
@@ -208,6 +209,22 @@ def _read_text(path: Path) -> str:
         raise _Invalid(f"it is not valid JSON ({exc})") from exc
 
 
+def _parse_quickly(text: str) -> _Contents:
+    """``_parse`` with the cyclic garbage collector paused.
+
+    Building 100 000 accounts creates hundreds of thousands of objects that all stay alive, and
+    the collector would walk them again and again for nothing: pausing it makes loading about
+    a third faster. Nothing built here forms reference cycles.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(text)
+    finally:
+        if paused:
+            gc.enable()
+
+
 def _parse(text: str) -> _Contents:
     contents = _Contents({}, {}, Totals(), {}, {})
     document: dict[str, Any] = {}
@@ -335,7 +352,9 @@ class JsonAccountStore:
         except _Invalid as exc:
             raise refuse(path, str(exc)) from exc
         try:
-            contents = _parse(text) if text is not None else _Contents({}, {}, Totals(), {}, {})
+            contents = (
+                _parse_quickly(text) if text is not None else _Contents({}, {}, Totals(), {}, {})
+            )
         except _Invalid as exc:
             raise refuse(path, str(exc)) from exc
         store = cls(path, contents, snapshot_every)
