@@ -213,15 +213,15 @@ def _parse_quickly(text: str) -> _Contents:
     """``_parse`` with the cyclic garbage collector paused.
 
     Building 100 000 accounts creates hundreds of thousands of objects that all stay alive, and
-    the collector would walk them again and again for nothing: pausing it makes loading about
-    a third faster. Nothing built here forms reference cycles.
+    the collector would walk them again and again for nothing: pausing it saves about 0.1 s of
+    the 0.6 s such a file takes. Nothing built here forms reference cycles.
     """
-    paused = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         return _parse(text)
     finally:
-        if paused:
+        if was_enabled:
             gc.enable()
 
 
