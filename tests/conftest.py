@@ -1,4 +1,5 @@
-"""A real OpenAI-compatible server on 127.0.0.1 for the adapter and end-to-end tests: LLMock.
+"""Shared test set-up: Hypothesis without deadlines, and LLMock, a real OpenAI-compatible
+server on 127.0.0.1 for the adapter and end-to-end tests.
 
 LLMock serves real HTTP from a thread of this process, so the SDK goes through its whole stack:
 retries, timeouts, dropped connections and cut streams happen on a real socket. Its own pytest
@@ -12,8 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from llmock.pytest_plugin import LLMock
 from llmock.testing import LLMockServer
+
+# Property tests check behaviour, not speed: a slow or busy CI machine must not fail them.
+settings.register_profile("gptbot", deadline=None)
+settings.load_profile("gptbot")
 
 
 @pytest.fixture(scope="session")
