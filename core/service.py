@@ -185,9 +185,8 @@ class BotService:
         return choose_language(incoming.sender.language, self.config.default_language)
 
     async def _say(self, incoming: Incoming, key: str, **values: object) -> None:
-        reply_to = None if incoming.private else incoming.message_id
         message = text(self._language(incoming), key, **values)
-        await self.sink.send(incoming.chat_id, message, reply_to)
+        await self.sink.send(incoming.chat_id, message, _reply_to(incoming))
 
     async def _notify_admin(self, key: str, **values: object) -> None:
         language = self.config.default_language
@@ -271,9 +270,7 @@ class BotService:
                 requests=number(totals.requests),
                 tokens=number(totals.tokens),
             )
-        await self.sink.send(
-            incoming.chat_id, message, None if incoming.private else incoming.message_id
-        )
+        await self.sink.send(incoming.chat_id, message, _reply_to(incoming))
 
     async def _prompt(self, incoming: Incoming, account: Account, argument: str) -> None:
         if not argument:
@@ -352,8 +349,7 @@ class BotService:
                 needed=number(reservation.needed),
             )
             return
-        reply_to = None if incoming.private else incoming.message_id
-        stream = self.sink.stream(incoming.chat_id, reply_to)
+        stream = self.sink.stream(incoming.chat_id, _reply_to(incoming))
         try:
             await self.sink.typing(incoming.chat_id)
             answer = await self._run_model(incoming, account, message, thread, reservation, stream)
@@ -493,6 +489,11 @@ class BotService:
                 text=message[:200],
             )
             await self._best_effort(notice)
+
+
+def _reply_to(incoming: Incoming) -> int | None:
+    """What an answer replies to: in groups the message it answers, in private chats nothing."""
+    return None if incoming.private else incoming.message_id
 
 
 def _who(sender: Sender) -> str:

@@ -15,7 +15,6 @@ class MemoryAccountStore:
 
     _accounts: dict[int, Account] = attrs.field(factory=dict)
     _totals: Totals = attrs.field(factory=Totals)
-    saves: int = 0
 
     def get(self, user_id: int) -> Account | None:
         return self._accounts.get(user_id)
@@ -26,15 +25,11 @@ class MemoryAccountStore:
     def accounts(self) -> int:
         return len(self._accounts)
 
-    def all(self) -> list[Account]:
-        return list(self._accounts.values())
-
     async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
         for account in accounts:
             self._accounts[account.user_id] = account
         if totals is not None:
             self._totals = totals
-        self.saves += 1
 
     async def close(self) -> None:
         return None
