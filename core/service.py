@@ -203,7 +203,8 @@ class BotService:
         await self.accounts.save([account])
         if self.config.notify_new_users and sender.id != self.config.admin_id:
             await self._notify_admin("admin_new_user", who=_who(sender))
-        return account
+        # Other messages from this user may have been answered and charged while we waited.
+        return self._latest(account)
 
     def _latest(self, account: Account) -> Account:
         """The stored value of ``account`` now; read it with no await before the change made."""

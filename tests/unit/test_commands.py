@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
 import attrs
 import pytest
 
+from adapters.storage.memory import MemoryAccountStore
 from core.commands import parse_command
 from core.texts import EN, RU
-from core.values import Sender
+from core.values import Account, Sender, Totals
 from tests.unit.conftest import ADMIN, ALICE, BOB, GROUP, Harness, make_harness
 
 
@@ -67,6 +71,30 @@ async def test_balance_shows_what_is_left_after_answers(bot: Harness) -> None:
     await bot.say("hi")
     await bot.say("/balance")
     assert bot.last() == "Your balance: 29 985 tokens."
+
+
+@attrs.define
+class SlowSaves(MemoryAccountStore):
+    """Saves applied at once but done a few loop turns later, like the journal's fsync."""
+
+    async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
+        await super().save(accounts, totals)
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("command", ["/balance", "/stats"])
+async def test_first_contact_command_shows_a_charge_made_while_registering(command: str) -> None:
+    """A first message and a command race: the command's registration save lets the answer be
+    charged meanwhile, and the command must show the account as it is after that charge."""
+    bot = make_harness()
+    bot.accounts = bot.service.accounts = SlowSaves()
+    answering = asyncio.create_task(bot.service.handle(bot.message("hi")))
+    await bot.say(command)
+    await answering
+    assert bot.balance(ALICE.id) == 29_985
+    (reply,) = [sent.text for sent in bot.sink.sent if not sent.streamed]
+    assert "29 985" in reply, reply
 
 
 async def test_stats_are_own_and_global_for_the_admin(bot: Harness) -> None:
