@@ -10,6 +10,7 @@ is configured explicitly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -18,8 +19,13 @@ from llmock.pytest_plugin import LLMock
 from llmock.testing import LLMockServer
 
 # Property tests check behaviour, not speed: a slow or busy CI machine must not fail them.
-settings.register_profile("gptbot", deadline=None)
-settings.load_profile("gptbot")
+# The default profile is the gate (make check, CI): the same examples on every run, so a
+# change passes or fails on its merits, never on the luck of the draw. "explore" draws fresh
+# random cases, many more of them, to look for new failures:
+#     HYPOTHESIS_PROFILE=explore .venv/bin/pytest tests/unit/test_properties.py
+settings.register_profile("gptbot", deadline=None, database=None, derandomize=True)
+settings.register_profile("explore", deadline=None, database=None, max_examples=5_000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "gptbot"))
 
 
 @pytest.fixture(scope="session")

@@ -447,10 +447,14 @@ async def play(scenario: Scenario, *, slow: bool) -> None:
     await Run(scenario, bot, router, slow).play()
 
 
+def _examples(at_least: int) -> int:
+    """This many examples in the gate, more when the profile explores (see tests/conftest.py)."""
+    current = settings.default
+    return max(at_least, current.max_examples if current is not None else 0)
+
+
 SETTINGS = settings(
-    max_examples=200,
-    deadline=None,
-    database=None,
+    max_examples=_examples(200),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -603,7 +607,7 @@ _LOST_CHAIN = Lookup(
 )
 
 
-@settings(max_examples=500, deadline=None, database=None)
+@settings(max_examples=_examples(500))
 @example(nodes=[], platform=_LOST_CHAIN, chat=42, start=7, budget=3_000)  # more than 3 lookups
 @given(
     nodes=_stored(),
