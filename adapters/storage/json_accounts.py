@@ -159,6 +159,8 @@ class _Contents:
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
 _SPACE = re.compile(r"[ \t\n\r]*")
+_ENTRY_END = re.compile(r"\}[ \t\n\r]*,")
+_SLICE = 1 << 16  # characters decoded at once when loading
 
 
 def _skip_space(text: str, at: int) -> int:
@@ -167,18 +169,46 @@ def _skip_space(text: str, at: int) -> int:
 
 
 def _top_level_pairs(text: str) -> Iterator[tuple[str, Any]]:
-    """The key/value pairs of the top-level object, decoded one at a time.
+    """The key/value pairs of the top-level object, decoded a slice at a time.
 
     Decoding the whole file at once would keep every user's objects alive until the last one is
-    read; walking the top level with ``raw_decode`` lets each entry be converted and freed in
-    turn, which halves the memory a large file needs to load.
+    read, which costs about 20 MB more with 100 000 users; decoding in slices lets each entry be
+    converted and freed in turn. A slice of about ``_SLICE`` characters is cut just after a
+    ``}`` followed by a comma and decoded as an object of its own. That decodes only when the
+    cut is a real boundary between two entries: a cut inside a string leaves the string open,
+    and a cut inside an entry leaves a brace unclosed, so neither is valid JSON. When a few
+    cuts in a row do not decode, the rest is left to ``_walk``, which goes on one value at a
+    time and names the character where a damaged file goes wrong.
     """
     end = len(text)
     at = _skip_space(text, 0)
     if at == end or text[at] != "{":
         raise _Invalid("it must hold a JSON object of users")
     at = _skip_space(text, at + 1)
+    while at + _SLICE < end:
+        part = None
+        cut = _ENTRY_END.search(text, at + _SLICE)
+        for _ in range(3):  # a "}," inside a string is not a boundary: try the next one
+            if cut is None:
+                break
+            try:
+                part = _DECODER.decode("{" + text[at : cut.start() + 1] + "}")
+                break
+            except (json.JSONDecodeError, _Invalid):
+                cut = _ENTRY_END.search(text, cut.end())
+        if part is None or cut is None:
+            break  # the end is near, or the file is damaged here: the walk finds out which
+        yield from part.items()
+        at = _skip_space(text, cut.end())
+    yield from _walk(text, at)
+
+
+def _walk(text: str, at: int) -> Iterator[tuple[str, Any]]:
+    """The pairs from ``at`` (a key, or the closing brace) to the end, one value at a time."""
+    end = len(text)
     if at < end and text[at] == "}":
+        if _skip_space(text, at + 1) != end:
+            raise _Invalid(f"it is not valid JSON (extra data at character {at + 1})")
         return
     while True:
         if at >= end or text[at] != '"':
