@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 _FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})[ \t]*([^\s`]*)[^`]*$")
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+_QUOTE = re.compile(r"^ {0,3}> ?(.*)$")
 _ASCII_PUNCTUATION = frozenset(string.punctuation)
 # "(url)" right after the label; the url may hold balanced parentheses, as Wikipedia's do.
 _TARGET = re.compile(r"\(([^\s()]*(?:\([^\s()]*\)[^\s()]*)*)\)")
@@ -81,6 +82,14 @@ def _italic(offset: int, length: int) -> Entity:
     return types.MessageEntityItalic(offset, length)
 
 
+def _strike(offset: int, length: int) -> Entity:
+    return types.MessageEntityStrike(offset, length)
+
+
+def _quote(offset: int, length: int) -> Entity:
+    return types.MessageEntityBlockquote(offset, length)
+
+
 def _code(offset: int, length: int) -> Entity:
     return types.MessageEntityCode(offset, length)
 
@@ -97,7 +106,7 @@ def _link(url: str) -> Callable[[int, int], Entity]:
 
 
 def _blocks(source: str, out: _Builder) -> None:
-    """Fenced code, headings and paragraphs; every other line stays as it was written."""
+    """Fenced code, headings, quotes and paragraphs; other lines stay as they were written."""
     lines = source.split("\n")
     emitted = False
     paragraph: list[str] = []
@@ -136,6 +145,17 @@ def _blocks(source: str, out: _Builder) -> None:
             span = out.open(_bold)
             _render(_inline(heading.group(1)), out)
             span.end = out.position
+        elif _QUOTE.match(line):
+            flush()
+            separate()
+            quoted = []
+            while i < len(lines) and (row := _QUOTE.match(lines[i])):
+                quoted.append(row.group(1))
+                i += 1
+            span = out.open(_quote)
+            _render(_inline("\n".join(quoted)), out)
+            span.end = out.position
+            continue
         elif not line.strip():
             flush()
             separate()
@@ -231,10 +251,14 @@ def _tokens(source: str) -> list[_Token]:
             flush()
             tokens.append(link[0])
             i = link[1]
-        elif char in "*_":
+        elif char in "*_" or (char == "~" and _run(source, i) == 2):
             run = _run(source, i)
             flush()
             tokens.append(_delimiter(source, i, run))
+            i += run
+        elif char == "~":  # one tilde ("~5 min") or three and more: text, not strikethrough
+            run = _run(source, i)
+            literal.append("~" * run)
             i += run
         else:
             literal.append(char)
@@ -317,7 +341,7 @@ def _delimiter(source: str, i: int, run: int) -> _Delim:
         not _is_punctuation(before) or after.isspace() or _is_punctuation(after)
     )
     char = source[i]
-    if char == "*":
+    if char in "*~":
         return _Delim(char, run, can_open=left, can_close=right)
     # "_" never works inside a word, so snake_case_names stay untouched.
     return _Delim(
@@ -329,7 +353,8 @@ def _delimiter(source: str, i: int, run: int) -> _Delim:
 
 
 def _match_emphasis(tokens: list[_Token]) -> None:
-    """Pair delimiter runs into bold and italic spans (CommonMark's "process emphasis")."""
+    """Pair delimiter runs into bold, italic and strikethrough spans (CommonMark's "process
+    emphasis"; ``~~`` as in GitHub's Markdown, pairing only with another ``~~``)."""
     stack: list[_Delim] = []
     # The depth below which a failed search for this kind of closer need not look again,
     # so that a paragraph of stray asterisks stays linear.
@@ -347,7 +372,10 @@ def _match_emphasis(tokens: list[_Token]) -> None:
                     break
                 opener = stack[index]
                 used = 2 if opener.count >= 2 and closer.count >= 2 else 1
-                span = _Span(_bold if used == 2 else _italic)
+                if closer.char == "~":
+                    span = _Span(_strike)
+                else:
+                    span = _Span(_bold if used == 2 else _italic)
                 opener.count -= used
                 closer.count -= used
                 opener.starts.append(span)
@@ -365,6 +393,8 @@ def _find_opener(stack: list[_Delim], closer: _Delim, bottom: int) -> int:
         opener = stack[index]
         if opener.char != closer.char or opener.count == 0:
             continue
+        if closer.char == "~":
+            return index  # always a run of two: no rule of three
         either_way = opener.can_close or closer.can_open
         total = opener.length + closer.length
         if either_way and total % 3 == 0 and (opener.length % 3 or closer.length % 3):

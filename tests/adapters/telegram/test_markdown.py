@@ -32,6 +32,8 @@ def shapes(source: str) -> tuple[str, list[tuple[str, str]]]:
         ("# Title\nbody", "Title\nbody", [("Bold", "Title")]),
         ("## Sub *it* ##", "Sub it", [("Bold", "Sub it"), ("Italic", "it")]),
         (r"\*not italic\*", "*not italic*", []),
+        ("~~gone~~ now", "gone now", [("Strike", "gone")]),
+        ("**~~both~~**", "both", [("Bold", "both"), ("Strike", "both")]),
     ],
 )
 def test_inline_formatting(source: str, text: str, spans: list[tuple[str, str]]) -> None:
@@ -103,15 +105,30 @@ def test_offsets_count_utf16_units() -> None:
         "***",
         "_ _ __ __",
         "\\",
+        "about ~5 min, ~10 at most",
+        "~one~ and ~~~three~~~",
+        "~~never closed and ~~ spaced ~~",
     ],
 )
 def test_unbalanced_or_literal_markers_stay_as_written(source: str) -> None:
     assert to_entities(source) == (source, [])
 
 
-def test_lists_and_quotes_are_kept_as_text() -> None:
-    source = "Steps:\n1. first **a**\n2. second\n- x\n> quoted"
-    assert shapes(source) == ("Steps:\n1. first a\n2. second\n- x\n> quoted", [("Bold", "a")])
+def test_lists_are_kept_as_text() -> None:
+    source = "Steps:\n1. first **a**\n2. second\n- x"
+    assert shapes(source) == ("Steps:\n1. first a\n2. second\n- x", [("Bold", "a")])
+
+
+def test_quoted_lines_become_one_blockquote() -> None:
+    source = "He said:\n> first **line**\n>second\n>\n> > nested\nThen more."
+    assert shapes(source) == (
+        "He said:\nfirst line\nsecond\n\n> nested\nThen more.",
+        [("Blockquote", "first line\nsecond\n\n> nested"), ("Bold", "line")],
+    )
+
+
+def test_a_quote_ends_at_a_blank_line_and_a_new_one_starts_after_it() -> None:
+    assert shapes("> a\n\n> b") == ("a\n\nb", [("Blockquote", "a"), ("Blockquote", "b")])
 
 
 def test_blank_lines_and_crlf_survive() -> None:
@@ -119,7 +136,7 @@ def test_blank_lines_and_crlf_survive() -> None:
 
 
 markdownish = st.lists(
-    st.sampled_from([*"ab _*`[]()#~\\\n😀é ", "```", "**", "__", "](http://x.y)"]),
+    st.sampled_from([*"ab _*`[]()#~>\\\n😀é ", "```", "**", "__", "~~", "\n> ", "](http://x.y)"]),
     max_size=60,
 ).map("".join)
 
