@@ -185,6 +185,7 @@ def _top_level_pairs(text: str) -> Iterator[tuple[str, Any]]:
     if at == end or text[at] != "{":
         raise _Invalid("it must hold a JSON object of users")
     at = _skip_space(text, at + 1)
+    after_comma = False
     while at + _SLICE < end:
         part = None
         cut = _ENTRY_END.search(text, at + _SLICE)
@@ -200,13 +201,15 @@ def _top_level_pairs(text: str) -> Iterator[tuple[str, Any]]:
             break  # the end is near, or the file is damaged here: the walk finds out which
         yield from part.items()
         at = _skip_space(text, cut.end())
-    yield from _walk(text, at)
+        after_comma = True
+    yield from _walk(text, at, after_comma)
 
 
-def _walk(text: str, at: int) -> Iterator[tuple[str, Any]]:
-    """The pairs from ``at`` (a key, or the closing brace) to the end, one value at a time."""
+def _walk(text: str, at: int, after_comma: bool) -> Iterator[tuple[str, Any]]:
+    """The pairs from ``at`` to the end, one value at a time. ``at`` is a key, or the closing
+    brace of an empty object (not after a comma: JSON has no trailing commas)."""
     end = len(text)
-    if at < end and text[at] == "}":
+    if at < end and text[at] == "}" and not after_comma:
         if _skip_space(text, at + 1) != end:
             raise _Invalid(f"it is not valid JSON (extra data at character {at + 1})")
         return

@@ -70,6 +70,12 @@ def test_damaged_text_reads_as_one_walk_reads_it(
     assert read(damaged, size) == read(damaged, len(damaged) + 1)
 
 
+@pytest.mark.parametrize("text", ['{"5": {}, }', '{"5": {},}', '{"5": {}, "6": {},\n}'])
+def test_a_trailing_comma_after_a_slice_is_refused(text: str) -> None:
+    for size in range(1, len(text) + 2):
+        assert read(text, size) == ("refused", None), size
+
+
 def test_a_duplicate_inside_a_slice_is_still_found() -> None:
     """Decoding a slice as one object must not merge two entries of the same user."""
     text = '{"5": {"balance": 1}, "6": {"balance": 2}, "5": {"balance": 3}, "7": {"balance": 4}}'
@@ -86,9 +92,9 @@ def test_large_files_are_decoded_in_slices_not_walked(monkeypatch: pytest.Monkey
     walked_from: list[int] = []
     walk = json_accounts._walk
 
-    def spy(text: str, at: int) -> Iterator[tuple[str, Any]]:
+    def spy(text: str, at: int, after_comma: bool) -> Iterator[tuple[str, Any]]:
         walked_from.append(at)
-        return walk(text, at)
+        return walk(text, at, after_comma)
 
     monkeypatch.setattr(json_accounts, "_walk", spy)
     with slices_of(1_000):
