@@ -10,7 +10,7 @@ import attrs
 from adapters.clock import SystemClock
 from adapters.offline_model import OfflineModel
 from adapters.storage.json_accounts import JsonAccountStore
-from adapters.storage.json_threads import JsonThreadStore
+from adapters.storage.sqlite_threads import SqliteThreadStore
 from adapters.tiktoken_counter import token_counter_for
 from core.ports import ChatModel, MessageLookup, ReplySink, TokenCounter
 from core.service import BotService
@@ -26,7 +26,7 @@ class Bot:
 
     service: BotService
     accounts: JsonAccountStore
-    threads: JsonThreadStore
+    threads: SqliteThreadStore
     model: ChatModel
     model_name: str
     release_model: Callable[[], Awaitable[None]] | None = None
@@ -88,7 +88,7 @@ def build_bot(
     lookup: MessageLookup | None = None,
 ) -> Bot:
     """Open the stores and wire the core; raises StorageError when the data cannot be used."""
-    threads = JsonThreadStore.open(settings.threads_file, settings.thread_retention)
+    threads = SqliteThreadStore.open(settings.threads_file, settings.thread_retention)
     accounts = JsonAccountStore.open(settings.data_file)
     counter = build_counter(settings)
     choice = build_model(settings, counter)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TextIO
 
 from adapters.console import ConsoleSession, ConsoleSink, Note, Quit, Send, Wait, numbering
-from adapters.storage.json_threads import JsonThreadStore
 from core.errors import StorageError
 from entrypoints.bootstrap import build_bot
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
@@ -40,7 +39,8 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 2
-    sink.ids = numbering(_first_free_id(bot.threads))
+    # Continue numbering after the messages a previous run remembered.
+    sink.ids = numbering(bot.threads.last_message_id() + 1)
     session = ConsoleSession(admin_id=admin_id, bot_username=BOT_USERNAME, ids=sink.ids)
     service = bot.service
     sink.write(
@@ -84,12 +84,6 @@ def _typed_line() -> str:
         return input("> ") + "\n"
     except EOFError:
         return ""
-
-
-def _first_free_id(threads: JsonThreadStore) -> int:
-    """Continue numbering after the messages a previous run remembered."""
-    ids = (message_id for _, message_id in threads.ids())
-    return 1 + max(ids, default=0)
 
 
 def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> int:

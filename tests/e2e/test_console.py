@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.sqlite_threads import SqliteThreadStore
+from core.values import Node, Role
 from entrypoints.console import run_console
 from entrypoints.settings import settings_from
 
@@ -229,12 +231,15 @@ def test_settings_come_from_the_env_file(tmp_path: Path) -> None:
 
 
 async def test_a_damaged_thread_file_with_a_cycle_does_not_hang(tmp_path: Path) -> None:
-    (tmp_path / "data.threads.jsonl").write_text(
-        '{"c": 100, "m": 1, "r": "u", "t": "one", "p": 2}\n'
-        '{"c": 100, "m": 2, "r": "a", "t": "two", "p": 1}\n'
-        '{"c": 100, "m": 3, "r": "a", "t": "dangling", "p": 77}\n'
-        "not json at all\n"
+    store = SqliteThreadStore.open(tmp_path / "data.threads.db")
+    await store.add(
+        [
+            Node(100, 1, Role.USER, "one", 2),
+            Node(100, 2, Role.ASSISTANT, "two", 1),
+            Node(100, 3, Role.ASSISTANT, "dangling", 77),
+        ]
     )
+    await store.close()
     out = await run(tmp_path, ">2 around we go\n>3 and here\n")
     assert "I received 3 turn(s): 2 earlier" in out  # the cycle, walked once
     assert "I received 2 turn(s): 1 earlier" in out  # the dangling parent ends the walk

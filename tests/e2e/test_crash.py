@@ -29,7 +29,7 @@ import attrs
 
 from adapters.console import ConsoleSink, numbering
 from adapters.storage.json_accounts import JsonAccountStore
-from adapters.storage.json_threads import JsonThreadStore
+from adapters.storage.sqlite_threads import SqliteThreadStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -400,11 +400,13 @@ class Expectations:
 
 
 def check_threads(folder: Path, when: str) -> None:
-    """The reply-chain file loads, and was compacted when it reached twice the retention."""
-    path = folder / "bot" / "data.threads.jsonl"
-    JsonThreadStore.open(path, RETENTION)
-    if path.exists():
-        assert len(path.read_bytes().splitlines()) <= 2 * RETENTION, when
+    """The reply-chain database opens as it is (never set aside) and keeps to its retention."""
+    path = folder / "bot" / "data.threads.db"
+    store = SqliteThreadStore.open(path, RETENTION)
+    count = len(store)
+    asyncio.run(store.close())
+    assert not list(path.parent.glob("*.corrupt-*")), when
+    assert count <= RETENTION + RETENTION // 10 + 1, when
 
 
 # -- the test -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from entrypoints.settings import ConfigError, load_environment, settings_from
 def test_defaults_need_nothing(tmp_path: Path) -> None:
     settings = settings_from({}, tmp_path)
     assert settings.data_file == tmp_path / "data.json"
-    assert settings.threads_file == tmp_path / "data.threads.jsonl"
+    assert settings.threads_file == tmp_path / "data.threads.db"
     assert settings.starting_balance == 30_000
     assert settings.reply_token_limit == 3_000
     assert settings.openai_api_key is None

@@ -1,0 +1,226 @@
+"""Reply-chain nodes in an SQLite database next to data.json (the standard library's sqlite3).
+
+Nodes are not part of the seed's data.json format, so they live apart. They are kept on disk,
+not in memory: start-up does not read them, and a million nodes cost no more memory than ten.
+A walk reads one node at a time by its primary key (chat, message), a few microseconds each.
+
+Writes go through a second connection in a worker thread, so a commit's fsync never blocks the
+event loop; adds that arrive while one is being written are committed together with the next
+(group commit). The database is in WAL mode with full synchronisation: an add returns once its
+nodes are on disk, and a crash at any moment leaves the database as of the last commit.
+
+Only about the newest ``retention`` nodes are kept: the oldest are deleted in batches. Reply
+chains are context, not money: a database that cannot be opened is set aside (renamed with
+``.corrupt-<time>``) and an empty one started, with a warning in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from adapters.storage.files import FILE_MODE
+from core.errors import StorageError
+from core.values import Node, Role
+
+log = logging.getLogger(__name__)
+
+_ROLES = {"u": Role.USER, "a": Role.ASSISTANT}
+_CODES = {role: code for code, role in _ROLES.items()}
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+    chat INTEGER NOT NULL,
+    message INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    parent INTEGER,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (chat, message)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS nodes_by_age ON nodes (seq);
+"""
+# A node and up to ``?3 - 1`` of its ancestors, newest first. A damaged database with a cycle
+# repeats nodes until the limit; the walk in the core stops at the first one it has seen.
+_CHAIN = """
+WITH RECURSIVE up (message, role, text, parent, depth) AS (
+    SELECT message, role, text, parent, 1 FROM nodes WHERE chat = ?1 AND message = ?2
+    UNION ALL
+    SELECT n.message, n.role, n.text, n.parent, up.depth + 1
+    FROM up JOIN nodes AS n ON n.chat = ?1 AND n.message = up.parent
+    WHERE up.depth < ?3
+)
+SELECT message, role, text, parent FROM up
+"""
+READ_AHEAD = 128  # nodes read with each one asked for: a walk goes on to their parents
+CACHE = 8_192  # nodes kept from reads ahead and adds; the reads are cheap, the memory is not
+_PUT = "INSERT OR REPLACE INTO nodes (chat, message, role, text, parent, seq) VALUES (?,?,?,?,?,?)"
+
+
+def _connect(path: Path, *, thread_safe: bool = False) -> sqlite3.Connection:
+    connection = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=not thread_safe, timeout=30
+    )
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = FULL")
+    return connection
+
+
+class SqliteThreadStore:
+    """``core.ports.ThreadStore`` on an SQLite database file."""
+
+    def __init__(
+        self, path: Path, reader: sqlite3.Connection, writer: sqlite3.Connection, retention: int
+    ) -> None:
+        self.path = path
+        self.retention = retention
+        self._reader = reader
+        self._writer = writer
+        self._lock = asyncio.Lock()
+        self._pending: dict[tuple[int, int], Node] = {}  # added, not yet committed
+        # Nodes read ahead or added lately. The database changes only through this object,
+        # so an entry is never stale: an add replaces it, and a node deleted by the retention
+        # may still be served, which only gives a walk more context.
+        self._cache: dict[tuple[int, int], Node] = {}
+        self._queue: list[Node] = []
+        self._version = 0
+        self._written = 0
+        oldest, newest = reader.execute("SELECT min(seq), max(seq) FROM nodes").fetchone()
+        self._next_seq = (newest or 0) + 1
+        self._oldest = oldest or 1
+
+    @classmethod
+    def open(cls, path: Path, retention: int = 100_000) -> SqliteThreadStore:
+        """Open or create the database; raises StorageError when neither can be done."""
+        try:
+            return cls._open(path, retention)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and not _damaged(exc):
+                raise StorageError(f"{path}: cannot open the reply-chain database ({exc})") from exc
+            aside = path.with_name(f"{path.name}.corrupt-{dt.datetime.now():%Y%m%d-%H%M%S}")
+            log.warning("%s: %s; set aside as %s, starting with no reply chains", path, exc, aside)
+            try:
+                for suffix in ("", "-wal", "-shm"):
+                    source = path.with_name(path.name + suffix)
+                    if source.exists():
+                        source.rename(aside.with_name(aside.name + suffix))
+                return cls._open(path, retention)
+            except (OSError, sqlite3.Error) as again:
+                raise StorageError(f"{path}: cannot start a new database ({again})") from again
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot open the reply-chain database ({exc})") from exc
+
+    @classmethod
+    def _open(cls, path: Path, retention: int) -> SqliteThreadStore:
+        # Created with the owner's permissions only; SQLite gives its -wal and -shm the same.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+        writer = _connect(path, thread_safe=True)
+        try:
+            writer.executescript(_SCHEMA)
+            reader = _connect(path)
+        except BaseException:
+            writer.close()
+            raise
+        return cls(path, reader, writer, retention)
+
+    def get(self, chat_id: int, message_id: int) -> Node | None:
+        key = (chat_id, message_id)
+        node = self._pending.get(key) or self._cache.get(key)
+        if node is not None:
+            return node
+        # One query reads the node and its ancestors, which a walk asks for next: a thousand
+        # point lookups cost about 3.5 ms, the same nodes read ahead about 1 ms.
+        try:
+            rows = self._reader.execute(_CHAIN, (chat_id, message_id, READ_AHEAD)).fetchall()
+        except sqlite3.Error as exc:
+            log.error("%s: cannot read reply chains (%s)", self.path, exc)
+            return None
+        if len(self._cache) + len(rows) > CACHE:
+            self._cache.clear()
+        for message, role, text, parent in rows:
+            if role not in _ROLES or not isinstance(text, str):
+                break  # a damaged row is no link of a conversation, nor are its ancestors
+            if parent is not None and not isinstance(parent, int):
+                parent = None
+            self._cache.setdefault(
+                (chat_id, message), Node(chat_id, message, _ROLES[role], text, parent)
+            )
+        return self._cache.get(key)
+
+    def __len__(self) -> int:
+        (count,) = self._reader.execute("SELECT count(*) FROM nodes").fetchone()
+        return int(count) + len(self._pending)
+
+    def last_message_id(self) -> int:
+        """The highest message id stored, in any chat; 0 when there is none."""
+        (newest,) = self._reader.execute("SELECT max(message) FROM nodes").fetchone()
+        return max([newest or 0, *(message for _, message in self._pending)])
+
+    async def add(self, nodes: Sequence[Node]) -> None:
+        """Remember the nodes now; return once they are on disk.
+
+        Adds that arrive while a write is running go out together with the next one.
+        """
+        for node in nodes:
+            self._pending[(node.chat_id, node.message_id)] = node
+        self._queue.extend(nodes)
+        self._version += 1
+        version = self._version
+        async with self._lock:
+            if self._written >= version:
+                return
+            batch, target = self._queue, self._version
+            self._queue = []
+            first = self._next_seq
+            try:
+                await asyncio.to_thread(self._commit, batch, first)
+            except sqlite3.Error as exc:
+                self._queue = batch + self._queue  # retried with the next add
+                raise StorageError(f"{self.path}: cannot save reply chains ({exc})") from exc
+            self._next_seq = first + len(batch)
+            self._written = target
+            for node in batch:
+                key = (node.chat_id, node.message_id)
+                if self._pending.get(key) is node:
+                    del self._pending[key]
+                    if len(self._cache) >= CACHE:
+                        self._cache.clear()
+                    self._cache[key] = node  # a reply to it, the likely next read, costs nothing
+
+    def _commit(self, batch: list[Node], first: int) -> None:
+        rows = [
+            (n.chat_id, n.message_id, _CODES[n.role], n.text, n.parent, first + i)
+            for i, n in enumerate(batch)
+        ]
+        # Keep about ``retention`` nodes: delete the oldest once a tenth more has piled up.
+        keep_from = first + len(batch) - self.retention
+        prune = keep_from - self._oldest > max(self.retention // 10, 1)
+        writer = self._writer
+        writer.execute("BEGIN IMMEDIATE")
+        try:
+            writer.executemany(_PUT, rows)
+            if prune:
+                writer.execute("DELETE FROM nodes WHERE seq < ?", (keep_from,))
+            writer.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                writer.execute("ROLLBACK")
+            raise
+        if prune:
+            self._oldest = keep_from
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._reader.close()
+            self._writer.close()
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    """Whether an error opening the database means its file is not a usable database."""
+    text = str(exc).lower()
+    return any(sign in text for sign in ("not a database", "malformed", "corrupt"))
