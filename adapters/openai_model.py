@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator, Mapping
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 from urllib.parse import urlsplit
 
 import openai
@@ -25,6 +25,11 @@ from core.values import Chunk, ModelRequest, Role, Turn, Usage
 log = logging.getLogger(__name__)
 
 CapParameter = Literal["max_completion_tokens", "max_tokens"]
+# How long a reasoning model thinks before it answers. Its thinking is billed as completion
+# tokens and counts against the reply cap, so "none" suits a chat bot best where a model has it.
+# Models that do not reason refuse the parameter: for them it must not be sent (None).
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+REASONING_EFFORTS: tuple[str, ...] = get_args(ReasoningEffort)
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -75,15 +80,20 @@ class OpenAIChatModel:
         counter: TokenCounter,
         stall_timeout: float,
         cap_parameter: CapParameter,
+        reasoning_effort: str | None = None,
     ) -> None:
         """Wrap a ready client; ``create`` builds one from plain settings.
 
         ``stall_timeout`` bounds the wait for each streamed chunk, the first included.
+        ``reasoning_effort`` is sent with every request unless it is None.
         """
         if stall_timeout <= 0:
             raise ValueError("stall_timeout must be positive")
         if cap_parameter not in get_args(CapParameter):
             raise ValueError(f"unknown cap parameter {cap_parameter!r}")
+        if reasoning_effort is not None and reasoning_effort not in REASONING_EFFORTS:
+            raise ValueError(f"unknown reasoning effort {reasoning_effort!r}")
+        self._effort = cast("ReasoningEffort | None", reasoning_effort)
         self._client = client
         self._model = model
         self._counter = counter
@@ -102,6 +112,7 @@ class OpenAIChatModel:
         max_retries: int = 2,
         stall_timeout: float | None = None,
         cap_parameter: CapParameter | None = None,
+        reasoning_effort: str | None = None,
     ) -> OpenAIChatModel:
         """A model on OpenAI's API, or on the compatible server at ``base_url``.
 
@@ -129,6 +140,7 @@ class OpenAIChatModel:
             counter=counter,
             stall_timeout=timeout if stall_timeout is None else stall_timeout,
             cap_parameter=cap_parameter or guess_cap_parameter(base_url),
+            reasoning_effort=reasoning_effort,
         )
 
     def __repr__(self) -> str:
@@ -161,6 +173,7 @@ class OpenAIChatModel:
                 if self._cap_parameter == "max_completion_tokens"
                 else openai.omit,
                 max_tokens=cap if self._cap_parameter == "max_tokens" else openai.omit,
+                reasoning_effort=self._effort if self._effort is not None else openai.omit,
             )
         except openai.OpenAIError as exc:
             raise self._translate(exc) from exc

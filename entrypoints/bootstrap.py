@@ -74,6 +74,7 @@ def build_model(settings: Settings, counter: TokenCounter) -> ModelChoice:
         timeout=settings.openai_timeout,
         max_retries=settings.openai_max_retries,
         stall_timeout=settings.openai_stall_timeout,
+        reasoning_effort=settings.openai_reasoning_effort,
     )
     where = settings.openai_base_url or "OpenAI"
     return ModelChoice(model, f"model {settings.openai_model} at {where}", model.aclose)

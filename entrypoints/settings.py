@@ -19,6 +19,15 @@ from core.service import BotConfig
 
 T = TypeVar("T")
 
+# A current, inexpensive OpenAI chat model (gpt-4o-mini, the default before, shuts down on
+# 2027-01-14). It reasons by default, which would make chat slow and spend the reply cap on
+# thinking, so it is asked for no reasoning.
+DEFAULT_MODEL = "gpt-6-luna"
+DEFAULT_EFFORT = "none"
+# What OPENAI_REASONING_EFFORT may say (adapters.openai_model.ReasoningEffort; not imported
+# here, so that settings never load the OpenAI SDK). "default" sends nothing.
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names it."""
@@ -70,6 +79,16 @@ def _url(raw: str, name: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ConfigError(f"{name} must be an http:// or https:// address, got {raw!r}")
     return raw
+
+
+def _effort(raw: str, name: str) -> str | None:
+    value = raw.lower()
+    if value == "default":
+        return None
+    if value not in REASONING_EFFORTS:
+        choices = ", ".join(REASONING_EFFORTS)
+        raise ConfigError(f"{name} must be default, {choices}; got {raw!r}")
+    return value
 
 
 def _language(raw: str, name: str) -> str:
@@ -133,7 +152,8 @@ class Settings:
     notify_requests: bool
     offline_delay: float
     log_level: str
-    openai_model: str = "gpt-4o-mini"
+    openai_model: str = DEFAULT_MODEL
+    openai_reasoning_effort: str | None = DEFAULT_EFFORT
     openai_base_url: str | None = None
     openai_timeout: float = 60.0
     openai_stall_timeout: float = 30.0
@@ -208,6 +228,12 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     counter = read.get("TOKEN_COUNTER", lambda raw, _: raw.lower(), "heuristic")
     if counter not in {"heuristic", "tiktoken"}:
         raise ConfigError(f"TOKEN_COUNTER must be heuristic or tiktoken, got {counter!r}")
+    model = read.get("OPENAI_MODEL", lambda raw, _: raw, DEFAULT_MODEL)
+    # The default model answers best for chat without a reasoning pass; another model gets the
+    # parameter only when asked, since models that do not reason refuse it.
+    effort = read.get(
+        "OPENAI_REASONING_EFFORT", _effort, DEFAULT_EFFORT if model == DEFAULT_MODEL else None
+    )
     level = read.get("LOG_LEVEL", lambda raw, _: raw.upper(), "WARNING")
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -232,7 +258,8 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         notify_requests=read.get("NOTIFY_ADMIN_REQUESTS", _bool, False),
         offline_delay=delay,
         log_level=level,
-        openai_model=read.get("OPENAI_MODEL", lambda raw, _: raw, "gpt-4o-mini"),
+        openai_model=model,
+        openai_reasoning_effort=effort,
         openai_base_url=base_url,
         openai_timeout=timeout,
         openai_stall_timeout=stall,

@@ -50,6 +50,7 @@ async def make(llm: LLMock) -> AsyncIterator[Factory]:
         max_retries: int = 0,
         stall_timeout: float | None = None,
         cap_parameter: CapParameter | None = None,
+        reasoning_effort: str | None = None,
     ) -> OpenAIChatModel:
         model = OpenAIChatModel.create(
             api_key=KEY,
@@ -60,6 +61,7 @@ async def make(llm: LLMock) -> AsyncIterator[Factory]:
             max_retries=max_retries,
             stall_timeout=stall_timeout,
             cap_parameter=cap_parameter,
+            reasoning_effort=reasoning_effort,
         )
         made.append(model)
         return model
@@ -133,6 +135,18 @@ async def test_request_carries_the_cap_under_the_chosen_name(
     other = {"max_completion_tokens", "max_tokens"} - {name}
     assert body[name] == CAP
     assert not other & body.keys()
+
+
+async def test_a_reasoning_effort_is_sent_only_when_set(llm: LLMock, make: Factory) -> None:
+    await drain(make(reasoning_effort="none"), [])
+    assert llm.last_request.body["reasoning_effort"] == "none"
+    await drain(make(), [])
+    assert "reasoning_effort" not in llm.last_request.body
+
+
+def test_an_unknown_reasoning_effort_is_refused(make: Factory) -> None:
+    with pytest.raises(ValueError, match="reasoning effort"):
+        make(reasoning_effort="extreme")
 
 
 async def test_a_local_server_gets_the_cap_as_max_tokens(llm: LLMock, make: Factory) -> None:

@@ -55,7 +55,7 @@ async def test_streamed_answer_is_charged_the_reported_usage(tmp_path: Path, llm
     answer = "Paris is the capital of France."
     llm.reply(answer)
     out = await run(tmp_path, llm, "What is the capital of France?\n")
-    assert "model gpt-4o-mini at http://127.0.0.1" in out.getvalue()
+    assert "model gpt-6-luna at http://127.0.0.1" in out.getvalue()
     deltas = [w for w in out.writes if w.strip() and w.strip() in answer]
     assert len(deltas) >= 3  # the answer arrived in pieces, as the server streamed it
     body = llm.last_request.body
@@ -91,7 +91,9 @@ async def test_each_failure_is_explained_free_and_the_next_request_works(
     text = out.getvalue()
     assert (english if language == "en" else russian) in text
     assert ("Nothing was charged" if language == "en" else "Ничего не списано") in text
-    assert "received: You are a helpful assistant hello again" in text  # LLMock's own answer
+    after = text.split("hello again\n", 1)[1]  # the answer to the next request
+    assert "gpt-6-luna" in after  # LLMock's own answer names the model it was asked for
+    assert ("Tokens used:" if language == "en" else "Израсходовано токенов:") in after
     assert KEY not in text
     charged = user(tmp_path)
     assert charged["requests"] == 1  # only the answer that succeeded counts

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.openai_model import REASONING_EFFORTS
+from entrypoints import settings as settings_module
 from entrypoints.settings import ConfigError, load_environment, settings_from
 
 
@@ -29,11 +31,33 @@ def test_defaults_need_nothing(tmp_path: Path) -> None:
         ("STARTING_BALANCE", "-1", "STARTING_BALANCE cannot be negative"),
         ("MIN_REPLY_TOKENS", "5000", "cannot exceed REPLY_TOKEN_LIMIT"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be"),
+        ("OPENAI_REASONING_EFFORT", "lots", "OPENAI_REASONING_EFFORT must be default, none"),
     ],
 )
 def test_malformed_setting_is_named(name: str, value: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         settings_from({name: value})
+
+
+@pytest.mark.parametrize(
+    ("env", "model", "effort"),
+    [
+        ({}, "gpt-6-luna", "none"),  # the default model, asked not to reason
+        ({"OPENAI_REASONING_EFFORT": "LOW"}, "gpt-6-luna", "low"),
+        ({"OPENAI_REASONING_EFFORT": "default"}, "gpt-6-luna", None),
+        ({"OPENAI_MODEL": "llama3.2"}, "llama3.2", None),  # may not know the parameter at all
+        ({"OPENAI_MODEL": "gpt-6-sol", "OPENAI_REASONING_EFFORT": "high"}, "gpt-6-sol", "high"),
+    ],
+)
+def test_reasoning_effort_defaults_to_none_only_for_the_default_model(
+    env: dict[str, str], model: str, effort: str | None
+) -> None:
+    settings = settings_from(env)
+    assert (settings.openai_model, settings.openai_reasoning_effort) == (model, effort)
+
+
+def test_settings_know_the_reasoning_efforts_the_adapter_knows() -> None:
+    assert settings_module.REASONING_EFFORTS == REASONING_EFFORTS
 
 
 def test_secrets_never_show_in_repr() -> None:
