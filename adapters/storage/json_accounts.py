@@ -168,12 +168,12 @@ def _skip_space(text: str, at: int) -> int:
     return match.end() if match else at
 
 
-def _top_level_pairs(text: str) -> Iterator[tuple[str, Any]]:
+def _top_level_pairs(text: str, slice_chars: int = _SLICE) -> Iterator[tuple[str, Any]]:
     """The key/value pairs of the top-level object, decoded a slice at a time.
 
     Decoding the whole file at once would keep every user's objects alive until the last one is
     read, which costs about 20 MB more with 100 000 users; decoding in slices lets each entry be
-    converted and freed in turn. A slice of about ``_SLICE`` characters is cut just after a
+    converted and freed in turn. A slice of about ``slice_chars`` characters is cut after a
     ``}`` followed by a comma and decoded as an object of its own. That decodes only when the
     cut is a real boundary between two entries: a cut inside a string leaves the string open,
     and a cut inside an entry leaves a brace unclosed, so neither is valid JSON. When a few
@@ -186,9 +186,9 @@ def _top_level_pairs(text: str) -> Iterator[tuple[str, Any]]:
         raise _Invalid("it must hold a JSON object of users")
     at = _skip_space(text, at + 1)
     after_comma = False
-    while at + _SLICE < end:
+    while at + slice_chars < end:
         part = None
-        cut = _ENTRY_END.search(text, at + _SLICE)
+        cut = _ENTRY_END.search(text, at + slice_chars)
         for _ in range(3):  # a "}," inside a string is not a boundary: try the next one
             if cut is None:
                 break

@@ -62,9 +62,9 @@ CACHE = 8_192  # nodes kept from reads ahead and adds; the reads are cheap, the 
 _PUT = "INSERT OR REPLACE INTO nodes (chat, message, role, text, parent, seq) VALUES (?,?,?,?,?,?)"
 
 
-def _connect(path: Path, *, thread_safe: bool = False) -> sqlite3.Connection:
+def _connect(path: Path, busy_timeout: float, *, thread_safe: bool = False) -> sqlite3.Connection:
     connection = sqlite3.connect(
-        path, isolation_level=None, check_same_thread=not thread_safe, timeout=30
+        path, isolation_level=None, check_same_thread=not thread_safe, timeout=busy_timeout
     )
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = FULL")
@@ -95,10 +95,15 @@ class SqliteThreadStore:
         self._oldest = oldest or 1
 
     @classmethod
-    def open(cls, path: Path, retention: int = 100_000) -> SqliteThreadStore:
-        """Open or create the database; raises StorageError when neither can be done."""
+    def open(
+        cls, path: Path, retention: int = 100_000, busy_timeout: float = 30.0
+    ) -> SqliteThreadStore:
+        """Open or create the database; raises StorageError when neither can be done.
+
+        ``busy_timeout``: how long a write waits for a lock another process holds on the file.
+        """
         try:
-            return cls._open(path, retention)
+            return cls._open(path, retention, busy_timeout)
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and not _damaged(exc):
                 raise StorageError(f"{path}: cannot open the reply-chain database ({exc})") from exc
@@ -109,20 +114,20 @@ class SqliteThreadStore:
                     source = path.with_name(path.name + suffix)
                     if source.exists():
                         source.rename(aside.with_name(aside.name + suffix))
-                return cls._open(path, retention)
+                return cls._open(path, retention, busy_timeout)
             except (OSError, sqlite3.Error) as again:
                 raise StorageError(f"{path}: cannot start a new database ({again})") from again
         except OSError as exc:
             raise StorageError(f"{path}: cannot open the reply-chain database ({exc})") from exc
 
     @classmethod
-    def _open(cls, path: Path, retention: int) -> SqliteThreadStore:
+    def _open(cls, path: Path, retention: int, busy_timeout: float) -> SqliteThreadStore:
         # Created with the owner's permissions only; SQLite gives its -wal and -shm the same.
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
-        writer = _connect(path, thread_safe=True)
+        writer = _connect(path, busy_timeout, thread_safe=True)
         try:
             writer.executescript(_SCHEMA)
-            reader = _connect(path)
+            reader = _connect(path, busy_timeout)
         except BaseException:
             writer.close()
             raise
