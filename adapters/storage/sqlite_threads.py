@@ -2,7 +2,8 @@
 
 Nodes are not part of the seed's data.json format, so they live apart. They are kept on disk,
 not in memory: start-up does not read them, and a million nodes cost no more memory than ten.
-A walk reads one node at a time by its primary key (chat, message), a few microseconds each.
+A node asked for is read together with up to ``READ_AHEAD - 1`` of its ancestors in one query,
+since a walk up a reply chain asks for them next.
 
 Writes go through a second connection in a worker thread, so a commit's fsync never blocks the
 event loop; adds that arrive while one is being written are committed together with the next
@@ -125,13 +126,16 @@ class SqliteThreadStore:
         # Created with the owner's permissions only; SQLite gives its -wal and -shm the same.
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
         writer = _connect(path, busy_timeout, thread_safe=True)
+        reader = None
         try:
             writer.executescript(_SCHEMA)
             reader = _connect(path, busy_timeout)
+            return cls(path, reader, writer, retention)
         except BaseException:
+            if reader is not None:
+                reader.close()
             writer.close()
             raise
-        return cls(path, reader, writer, retention)
 
     def get(self, chat_id: int, message_id: int) -> Node | None:
         key = (chat_id, message_id)
@@ -158,8 +162,9 @@ class SqliteThreadStore:
         return self._cache.get(key)
 
     def __len__(self) -> int:
+        """How many nodes are stored (a full count: for tests and tools, not the hot path)."""
         (count,) = self._reader.execute("SELECT count(*) FROM nodes").fetchone()
-        return int(count) + len(self._pending)
+        return int(count)
 
     def last_message_id(self) -> int:
         """The highest message id stored, in any chat; 0 when there is none."""
