@@ -55,6 +55,7 @@ _STATS_GLOBAL = re.compile(
     r"(?:All requests|Всего запросов): (\d[\d ]*)\n(?:All tokens|Всего токенов): (\d[\d ]*)$"
 )
 _ANSWER = re.compile(r"^c(-?\d+): answer to (\d+)")
+_TOPPED = re.compile(r"^.+ now has -?\d[\d ]* tokens\.$")
 
 
 def _int(text: str) -> int:
@@ -103,7 +104,15 @@ class Step:
     times: int
 
 
-Op = Ask | Command | Release | Step
+@attrs.frozen
+class TopUp:
+    """The admin adds tokens to a user's balance (answered before the next step)."""
+
+    user: int
+    tokens: int
+
+
+Op = Ask | Command | Release | Step | TopUp
 
 
 @attrs.frozen
@@ -156,6 +165,7 @@ def _ops(users: Sequence[int]) -> st.SearchStrategy[Op]:
         commands,
         st.builds(Release, st.integers(0, 10)),
         st.builds(Step, st.integers(1, 4)),
+        st.builds(TopUp, st.sampled_from([u for u in USERS if u != ADMIN]), st.integers(1, 400)),
     )
 
 
@@ -231,6 +241,7 @@ class Run:
     router: Router
     slow: bool
     asks: dict[int, Ask] = attrs.field(factory=dict)  # by request number
+    topped: Counter[int] = attrs.field(factory=Counter)  # tokens the admin added, by user
     chats: dict[int, int] = attrs.field(factory=dict)  # request number → chat
     senders: dict[int, int] = attrs.field(factory=dict)  # message id → user
     ids: list[int] = attrs.field(factory=list)  # every incoming message id so far
@@ -244,6 +255,8 @@ class Run:
         for op in self.scenario.ops:
             if isinstance(op, Ask):
                 await self.ask(op)
+            elif isinstance(op, TopUp):
+                await self.top_up(op)
             elif isinstance(op, Command):
                 await self.command(op)
             elif isinstance(op, Release):
@@ -296,6 +309,17 @@ class Run:
         await self.send(
             text, op.user, op.group, op.wait, self._reply_to(op.reply, chat), op.addressed
         )
+
+    async def top_up(self, op: TopUp) -> None:
+        """Send the admin's /topup and wait for it; count it if the bot says it was done."""
+        before = len(self.bot.sink.sent)
+        await self.send(f"/topup {op.user} {op.tokens}", ADMIN, False, True, None, True)
+        said = [s.text for s in self.bot.sink.sent[before:] if s.chat_id == ADMIN]
+        done = [_TOPPED.match(text) for text in said]
+        if any(done):
+            self.topped[op.user] += op.tokens
+        else:
+            assert any("has not written to the bot" in text for text in said), said
 
     async def command(self, op: Command) -> None:
         await self.send(op.text, op.user, op.group, op.wait, None, True)
@@ -353,13 +377,16 @@ class Run:
             assert available is not None
             if user == ADMIN:
                 assert account.balance == start
-            elif start < 0:
-                assert account.balance == start
+                continue
+            # Top-ups only add, and a charge never takes a balance below zero: a balance that
+            # never was positive stays where it was, untouched.
+            funded = start + self.topped[user]
+            assert account.balance == funded - account.tokens
+            assert account.balance >= min(0, funded)
+            if funded < 0:
                 assert account.tokens == 0
-                assert available == start
+                assert available == account.balance
             else:
-                assert account.balance == start - account.tokens
-                assert account.balance >= 0
                 assert available >= 0, "requests in flight hold more than the balance"
         every = [a for a in (accounts.get(user) for user in USERS) if a is not None]
         assert accounts.totals() == Totals(
