@@ -51,7 +51,8 @@ class OfflineModel:
     chunks: int = 8
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
-        answer = self._capped(compose_answer(request), request.max_tokens)
+        whole = compose_answer(request)
+        answer = self._capped(whole, request.max_tokens)
         words = answer.split(" ")
         size = max(1, -(-len(words) // self.chunks))
         for start in range(0, len(words), size):
@@ -60,7 +61,7 @@ class OfflineModel:
             piece = " ".join(words[start : start + size])
             yield Chunk(text=piece if start == 0 else " " + piece)
         usage = Usage(prompt_tokens(self.counter, request.turns), self.counter.count(answer))
-        yield Chunk(usage=usage)
+        yield Chunk(usage=usage, cut_off=answer != whole)
 
     def _capped(self, answer: str, max_tokens: int) -> str:
         # Like a real model, never write more than the cap allows.

@@ -219,7 +219,7 @@ class OpenAIChatModel:
                 prompt_tokens(self._counter, request.turns), self._counter.count("".join(parts))
             )
         log.debug("chat answer: finish %s, %r", finish, reported)
-        yield Chunk(usage=reported)
+        yield Chunk(usage=reported, cut_off=finish == "length")
 
     def _translate(self, exc: BaseException) -> errors.ModelError:
         error = _translate(exc)

@@ -63,6 +63,7 @@ class BotConfig:
 class _Answer:
     text: str
     usage: Usage
+    cut_off: bool = False  # stopped at the reply cap, not because it was done
 
 
 @attrs.define
@@ -412,15 +413,17 @@ class BotService:
         request = ModelRequest(turns=thread.turns, max_tokens=reservation.max_tokens)
         answer = ""
         usage: Usage | None = None
+        cut_off = False
         async for chunk in self.model.stream(request):
             if chunk.text:
                 answer += chunk.text
                 await stream.update(answer)
             if chunk.usage is not None:
                 usage = chunk.usage
+            cut_off = cut_off or chunk.cut_off
         if usage is None:  # the model could not say; charge an honest estimate
             usage = Usage(thread.prompt_tokens, self.counter.count(answer))
-        return _Answer(answer, usage)
+        return _Answer(answer, usage, cut_off)
 
     async def _model_failed(
         self, incoming: Incoming, exc: errors.ModelError, stream: ReplyStream
@@ -460,6 +463,12 @@ class BotService:
             log.error("could not save the charge for user %s: %s", incoming.sender.id, exc)
             await self._best_effort(self._notify_admin("admin_storage", detail=str(exc)))
         final = answer.text or text(language, "empty_answer")
+        if answer.cut_off:
+            # Say why it ends mid-sentence, and how to get the rest.
+            key = "cut_off_balance" if reservation.max_tokens < self.config.reply_cap else "cut_off"
+            final = close_code_block(final) + text(
+                language, key, limit=number(reservation.max_tokens)
+            )
         if self.config.footer:
             final = close_code_block(final) + text(
                 language, "footer", tokens=number(settlement.charged)

@@ -76,6 +76,14 @@ EN: Final = {
         "message needs about {needed}. Nothing was charged."
     ),
     "footer": "\n\nTokens used: {tokens}",
+    "cut_off": (
+        "\n\n(The answer reached the length limit of {limit} tokens. Reply to this message "
+        "with “continue” for the rest.)"
+    ),
+    "cut_off_balance": (
+        "\n\n(The answer stopped at {limit} tokens, as much as your balance allowed. Reply to "
+        "this message with “continue” for the rest.)"
+    ),
     "empty_answer": "The model returned an empty answer.",
     "err_rate_limited": (
         "The model provider is overloaded with requests right now. Please try again in a "
@@ -186,6 +194,14 @@ RU: Final = {
         "требует около {needed}. Ничего не списано."
     ),
     "footer": "\n\nИзрасходовано токенов: {tokens}",
+    "cut_off": (
+        "\n\n(Ответ упёрся в предел длины: {limit} токенов. Ответьте на это сообщение "
+        "«продолжай», чтобы получить остальное.)"
+    ),
+    "cut_off_balance": (
+        "\n\n(Ответ остановлен на {limit} токенах: на большее не хватило баланса. Ответьте "
+        "на это сообщение «продолжай», чтобы получить остальное.)"
+    ),
     "empty_answer": "Модель вернула пустой ответ.",
     "err_rate_limited": (
         "Сервис модели сейчас перегружен запросами. Попробуйте через минуту. Ничего не списано."
@@ -247,13 +263,29 @@ def command_menu(language: str) -> list[tuple[str, str]]:
 
 
 _FOOTERS: Final = tuple(language["footer"].split("{", 1)[0] for language in LANGUAGES.values())
+# Each note as (what comes before the number, what comes after it).
+_NOTES: Final = tuple(
+    tuple(language[key].split("{limit}", 1))
+    for language in LANGUAGES.values()
+    for key in ("cut_off", "cut_off_balance")
+)
 
 
 def without_footer(answer: str) -> str:
-    """An answer as the model wrote it: the token footer the bot added, if any, removed."""
+    """An answer as the model wrote it: the token footer and the note on a cut-off answer
+    that the bot added, if any, removed."""
     for footer in _FOOTERS:
         start = answer.rfind(footer)
         if start != -1 and answer[start + len(footer) :].replace(" ", "").isdigit():
+            answer = answer[:start]
+            break
+    for before, after in _NOTES:
+        start = answer.rfind(before)
+        if (
+            start != -1
+            and answer.endswith(after)
+            and answer[start + len(before) : len(answer) - len(after)].replace(" ", "").isdigit()
+        ):
             return answer[:start]
     return answer
 

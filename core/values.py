@@ -44,10 +44,12 @@ class ModelRequest:
 
 @attrs.frozen
 class Chunk:
-    """A piece of a streamed answer: some text, and at the end the usage."""
+    """A piece of a streamed answer: some text; at the end the usage, and whether the answer
+    stopped because it reached the reply cap (``cut_off``) rather than because it was done."""
 
     text: str = ""
     usage: Usage | None = None
+    cut_off: bool = False
 
 
 @attrs.frozen

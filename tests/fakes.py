@@ -83,6 +83,7 @@ class ScriptedModel:
     fail_with: list[ModelError] = attrs.field(factory=list)  # raised by the next calls, in order
     fail_after_text: bool = False
     gate: asyncio.Event | None = None
+    cut_off: bool = False  # the answer stopped at the reply cap
     requests: list[ModelRequest] = attrs.field(factory=list)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
@@ -96,8 +97,8 @@ class ScriptedModel:
             yield Chunk(text=piece)
         if error is not None:
             raise error
-        if self.usage is not None:
-            yield Chunk(usage=self.usage)
+        if self.usage is not None or self.cut_off:
+            yield Chunk(usage=self.usage, cut_off=self.cut_off)
 
 
 @attrs.define

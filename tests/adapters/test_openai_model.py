@@ -178,6 +178,14 @@ async def test_finish_reason_length_is_a_complete_capped_answer(llm: LLMock, mak
 
     assert "".join(texts(chunks)) == ANSWER
     assert chunks[-1].usage is not None
+    assert chunks[-1].cut_off
+
+
+async def test_an_answer_that_stopped_by_itself_is_not_cut_off(llm: LLMock, make: Factory) -> None:
+    llm.add(Reply(text=ANSWER, finish_reason="stop"))
+    chunks: list[Chunk] = []
+    await drain(make(), chunks)
+    assert not any(chunk.cut_off for chunk in chunks)
 
 
 @pytest.mark.parametrize(

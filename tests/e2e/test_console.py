@@ -250,3 +250,11 @@ async def test_a_prompt_full_of_markdown_is_kept_as_written(tmp_path: Path) -> N
     out = await run(tmp_path, f"/prompt {prompt}\n/prompt\nhi\n")
     assert f"Your system prompt:\n{prompt}" in out
     assert f"System prompt: «{prompt}»" in out
+
+
+async def test_the_offline_model_stops_at_the_cap_and_the_bot_says_so(tmp_path: Path) -> None:
+    out = await run(tmp_path, "tell me everything\n", REPLY_TOKEN_LIMIT="20", MIN_REPLY_TOKENS="5")
+    assert "The answer reached the length limit of 20 tokens" in out
+    (tmp_path / "roomy").mkdir()
+    roomy = await run(tmp_path / "roomy", "tell me everything\n")
+    assert "length limit" not in roomy

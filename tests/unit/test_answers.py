@@ -320,3 +320,30 @@ async def test_an_unreachable_admin_does_not_spoil_a_paid_answer() -> None:
     await bot.say("hi")
     assert bot.last().startswith("Hello, world")
     assert not any("Nothing was charged" in t for t in bot.sink.texts())
+
+
+async def test_an_answer_cut_off_at_the_cap_says_so_and_how_to_go_on(bot: Harness) -> None:
+    bot.model.pieces = ("Steps:\n```sh\nls",)
+    bot.model.cut_off = True
+    await bot.say("list them all")
+    assert bot.last() == (
+        "Steps:\n```sh\nls\n```\n\n(The answer reached the length limit of 3 000 tokens. Reply "
+        "to this message with “continue” for the rest.)\n\nTokens used: 15"
+    )
+    answer = bot.threads.get(ALICE.id, bot.sink.sent[-1].message_ids[0])
+    assert answer is not None
+    assert answer.text == "Steps:\n```sh\nls"  # the thread keeps what the model wrote
+
+
+async def test_an_answer_cut_off_by_the_balance_says_that_instead() -> None:
+    bot = make_harness(starting_balance=300)
+    bot.model.cut_off = True
+    await bot.say("hi", sender=BOB)
+    request = bot.model.requests[-1]
+    assert request.max_tokens < 300
+    assert f"Ответ остановлен на {request.max_tokens} токенах" in bot.last()
+
+
+async def test_an_answer_that_ended_by_itself_gets_no_note(bot: Harness) -> None:
+    await bot.say("hi")
+    assert "length limit" not in bot.last()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import attrs
+import pytest
 
 from adapters.storage.memory import MemoryThreadStore
-from core.texts import without_footer
+from core.texts import text, without_footer
 from core.threads import Thread, TooLong, build_thread
 from core.tokens import CharTokenCounter
 from core.values import Node, Role
@@ -133,3 +134,15 @@ async def test_the_footer_of_a_fetched_answer_is_not_sent_to_the_model() -> None
 def test_without_footer_knows_both_languages() -> None:
     assert without_footer("Да.\n\nИзрасходовано токенов: 42") == "Да."
     assert without_footer("Tokens used: many") == "Tokens used: many"
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("key", ["cut_off", "cut_off_balance"])
+def test_without_footer_also_drops_the_note_on_a_cut_off_answer(language: str, key: str) -> None:
+    note = text(language, key, limit="1 500")
+    footer = text(language, "footer", tokens="1 520")
+    assert without_footer("The list goes on: a, b," + note + footer) == "The list goes on: a, b,"
+    assert without_footer("Done." + note) == "Done."
+    assert without_footer("A quote: " + note.strip() + " and more") == (
+        "A quote: " + note.strip() + " and more"
+    )
