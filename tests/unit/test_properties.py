@@ -55,6 +55,7 @@ _STATS_GLOBAL = re.compile(
     r"(?:All requests|Всего запросов): (\d[\d ]*)\n(?:All tokens|Всего токенов): (\d[\d ]*)$"
 )
 _ANSWER = re.compile(r"^c(-?\d+): answer to (\d+)")
+_CUT_NOTE = re.compile(r"\n\n\((?:The answer|Ответ) .+\)\n\n")
 _TOPPED = re.compile(r"^.+ now has -?\d[\d ]* tokens\.$")
 
 
@@ -80,6 +81,7 @@ class Ask:
     usage: Usage | None  # None: the model does not report it, the bot estimates
     failures: tuple[type[errors.ModelError], ...]  # raised by this request's model calls
     after_text: bool  # the failure comes after some text was streamed
+    cut_off: bool = False  # the answer stops at the reply cap (the bot adds a note)
 
 
 @attrs.frozen
@@ -148,6 +150,7 @@ def _ops(users: Sequence[int]) -> st.SearchStrategy[Op]:
         | st.just(())
         | st.lists(st.sampled_from(FAILURES), min_size=1, max_size=2).map(tuple),
         after_text=st.booleans(),
+        cut_off=st.booleans(),
     )
     commands = st.builds(
         Command,
@@ -300,6 +303,7 @@ class Run:
             usage=op.usage,
             fail_with=[kind("generated") for kind in op.failures],
             fail_after_text=op.after_text,
+            cut_off=op.cut_off,
             gate=gate,
         )
         if gate is not None:
@@ -430,6 +434,8 @@ class Run:
             reserved = prompt_tokens(counter, calls[0].turns) + calls[0].max_tokens
             expected = max(used, 0) if op.user == ADMIN else min(max(used, 0), reserved)
             assert charged == expected, (number, op, calls)
+            noted = _CUT_NOTE.search(sent.text) is not None
+            assert noted == op.cut_off, (number, op, sent.text)
         assert all(count == 1 for count in answers.values()), answers
 
     def check_command_reply(self, op: Command) -> None:
