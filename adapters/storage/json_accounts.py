@@ -35,6 +35,11 @@ from typing import Any
 
 import attrs
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None  # type: ignore[assignment]
+
 from adapters.storage.files import FILE_MODE, refuse, write_atomically
 from core.errors import StorageError
 from core.values import Account, Totals
@@ -234,6 +239,21 @@ def _walk(text: str, at: int, after_comma: bool) -> Iterator[tuple[str, Any]]:
         raise _Invalid(f"it is not valid JSON (extra data at character {at + 1})")
 
 
+def _lock(fd: int, path: Path) -> None:
+    """Hold an exclusive lock on ``fd`` until it is closed (or the process ends, however)."""
+    if fcntl is None:  # Windows: no advisory locks here; run one bot per data file
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise StorageError(
+            f"{path} is in use by another running bot (its journal is locked). Stop that bot, "
+            "or give this one its own DATA_FILE."
+        ) from None
+    except OSError as exc:
+        log.warning("%s: cannot lock the journal (%s); run one bot per data file", path, exc)
+
+
 def _read_text(path: Path) -> str:
     """The file's text; its bytes are dropped on return, before the entries are built."""
     try:
@@ -374,8 +394,27 @@ class JsonAccountStore:
     def open(cls, path: Path, snapshot_every: int = 10_000) -> JsonAccountStore:
         """Load ``path`` and its journal, creating them when missing.
 
-        Raises CorruptData when a file cannot be trusted, StorageError when it cannot be made.
+        Raises CorruptData when a file cannot be trusted, StorageError when it cannot be made
+        or another running bot has it open.
         """
+        # The journal stays open, locked, for as long as the store: a second bot (or the console
+        # started beside the Telegram bot) on the same files would each overwrite what the
+        # other saved. The lock is taken before anything is read.
+        journal = path.with_name(path.name + ".journal")
+        try:
+            journal_fd = os.open(journal, os.O_RDWR | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot open its journal {journal} ({exc})") from exc
+        try:
+            _lock(journal_fd, path)
+            store = cls._load(path, snapshot_every, journal_fd)
+        except BaseException:
+            os.close(journal_fd)
+            raise
+        return store
+
+    @classmethod
+    def _load(cls, path: Path, snapshot_every: int, journal_fd: int) -> JsonAccountStore:
         try:
             text: str | None = _read_text(path)
         except FileNotFoundError:
@@ -390,12 +429,10 @@ class JsonAccountStore:
             )
         except _Invalid as exc:
             raise refuse(path, str(exc)) from exc
-        store = cls(path, contents, snapshot_every)
+        store = cls(path, contents, snapshot_every, journal_fd)
         journal = store.journal_path
         try:
             replayed = _replay(contents, journal.read_bytes())
-        except FileNotFoundError:
-            replayed = 0
         except OSError as exc:
             raise refuse(journal, f"it cannot be read ({exc.strerror or exc})") from exc
         except _Invalid as exc:
@@ -403,9 +440,7 @@ class JsonAccountStore:
         try:
             if text is None or replayed:
                 write_atomically(path, _serialize(store._contents))
-            store._journal_fd = os.open(
-                journal, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, FILE_MODE
-            )
+            os.ftruncate(journal_fd, 0)  # all of it is in data.json now
         except OSError as exc:
             raise StorageError(f"{path}: cannot write the data file ({exc})") from exc
         log.info(

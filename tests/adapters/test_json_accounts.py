@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import attrs
@@ -15,6 +17,8 @@ import pytest
 from adapters.storage.json_accounts import JsonAccountStore
 from core.errors import CorruptData, StorageError
 from core.values import Account, Totals
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SEED = """{
   "123456789": {"requests": 3, "tokens": 120, "balance": 777777, "lastdate": "01.02.2023 10:11:12"},
@@ -26,6 +30,13 @@ SEED = """{
           "last_request": "2021-01-01 00:00:00"},
   "settings": {"kept": true}
 }"""
+
+
+def crash(store: JsonAccountStore) -> None:
+    """What dying does to an open store: its files are let go, and nothing more is written."""
+    assert store._journal_fd is not None
+    os.close(store._journal_fd)
+    store._journal_fd = None
 
 
 def test_seed_file_loads_with_every_field(tmp_path: Path) -> None:
@@ -109,6 +120,7 @@ async def test_a_crash_loses_nothing_that_was_saved(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == {"global": {"requests": 0, "tokens": 0}}
     with (tmp_path / "data.json.journal").open("ab") as journal:
         journal.write(b'{"users": {"3": {"bala')  # torn by the crash
+    crash(store)
     again = JsonAccountStore.open(path)
     assert again.accounts() == 2
     assert again.totals() == Totals(2, 7)
@@ -121,6 +133,7 @@ async def test_a_damaged_journal_record_before_the_last_refuses_to_start(tmp_pat
     await store.save([Account(user_id=1, balance=5)], Totals(1, 3))
     journal = tmp_path / "data.json.journal"
     journal.write_bytes(b"garbage\n" + journal.read_bytes())
+    crash(store)
     with pytest.raises(CorruptData, match="record 1 is damaged"):
         JsonAccountStore.open(path)
 
@@ -133,6 +146,7 @@ async def test_the_journal_is_folded_into_data_json_periodically(tmp_path: Path)
     lines = (tmp_path / "data.json.journal").read_bytes().count(b"\n")
     assert lines == 5
     assert len(json.loads(path.read_text())) == 1 + 20
+    crash(store)
     assert JsonAccountStore.open(path).accounts() == 25
 
 
@@ -152,8 +166,46 @@ async def test_concurrent_saves_are_grouped_and_all_land(
     monkeypatch.setattr(os, "fsync", counting_fsync)
     await asyncio.gather(*(store.save([Account(user_id=n, balance=n)]) for n in range(1, 51)))
     assert syncs < 50
+    crash(store)
     reloaded = JsonAccountStore.open(path)
     assert reloaded.accounts() == 50
+
+
+async def test_a_second_bot_on_the_same_file_is_refused_until_the_first_stops(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "data.json"
+    first = JsonAccountStore.open(path)
+    await first.save([Account(user_id=1, balance=5)], Totals(1, 1))
+    with pytest.raises(StorageError, match="in use by another running bot"):
+        JsonAccountStore.open(path)
+    assert first.get(1) is not None  # the running one goes on untouched
+    await first.save([Account(user_id=2, balance=6)], Totals(2, 2))
+    await first.close()
+    second = JsonAccountStore.open(path)
+    assert second.accounts() == 2
+    await second.close()
+
+
+def test_the_lock_is_held_across_processes(tmp_path: Path) -> None:
+    """Another process (a second bot, the console) is refused while this one has the file."""
+    path = tmp_path / "data.json"
+    store = JsonAccountStore.open(path)
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from adapters.storage.json_accounts import JsonAccountStore\n"
+        "from core.errors import StorageError\n"
+        "try:\n    JsonAccountStore.open(Path(sys.argv[1]))\n"
+        "except StorageError as exc:\n    print(exc); sys.exit(3)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert result.returncode == 3, result.stderr
+    assert "in use by another running bot" in result.stdout
+    crash(store)  # the lock dies with its holder
+    again = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT)
+    assert again.returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -222,7 +274,8 @@ async def test_a_full_disk_keeps_the_change_for_the_next_save(tmp_path: Path) ->
     os.close(full)
     os.close(journal)
     await store.save([Account(user_id=2, balance=20)], Totals(2, 2))
-    reloaded = JsonAccountStore.open(path)  # as after a crash: from the journal
+    crash(store)
+    reloaded = JsonAccountStore.open(path)  # from the journal
     assert reloaded.accounts() == 2
     assert reloaded.totals() == Totals(2, 2)
 
