@@ -42,6 +42,7 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
         )
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
+        await client.disconnect()
         return 2
     language = settings.default_language
 

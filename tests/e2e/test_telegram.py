@@ -89,3 +89,20 @@ def test_missing_telegram_settings_are_named(capsys: pytest.CaptureFixture[str])
 def test_a_malformed_api_id_is_named() -> None:
     with pytest.raises(ConfigError, match="TELEGRAM_API_ID must be a whole number"):
         settings_from({"TELEGRAM_API_ID": "x1"})
+
+
+async def test_a_second_bot_on_the_same_data_is_refused_and_the_first_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tg = FakeTelegram()
+    first = asyncio.create_task(serve(settings_for(tmp_path), tg, handle_signals=False))
+    await until(lambda: tg.shown(ADMIN.id), "the first bot's start notice")
+    other = FakeTelegram()
+    assert await serve(settings_for(tmp_path), other, handle_signals=False) == 2
+    assert "in use by another running bot" in capsys.readouterr().err
+    assert other.sent() == []  # it said nothing to anyone, not even "started"
+    await tg.receive(incoming("hello", message_id=1))
+    await until(lambda: any("Offline model" in m.message for m in tg.shown(ALICE.id)), "answer")
+    await tg.receive(incoming("/stop", sender=ADMIN, message_id=2))
+    assert await asyncio.wait_for(first, 10) == 0
+    assert json.loads((tmp_path / "data.json").read_text())[str(ALICE.id)]["requests"] == 1
