@@ -94,6 +94,9 @@ class OpenAIChatModel:
         if reasoning_effort is not None and reasoning_effort not in REASONING_EFFORTS:
             raise ValueError(f"unknown reasoning effort {reasoning_effort!r}")
         self._effort = cast("ReasoningEffort | None", reasoning_effort)
+        # Ask for the usage chunk until the server says it does not know the option (older
+        # proxies and Azure API versions refuse it); then answers are charged an estimate.
+        self._ask_usage = True
         self._client = client
         self._model = model
         self._counter = counter
@@ -162,19 +165,19 @@ class OpenAIChatModel:
             len(request.turns),
             request.max_tokens,
         )
-        cap = request.max_tokens
         try:
-            response = await self._client.chat.completions.create(
-                model=self._model,
-                messages=[_message(turn) for turn in request.turns],
-                stream=True,
-                stream_options={"include_usage": True},
-                max_completion_tokens=cap
-                if self._cap_parameter == "max_completion_tokens"
-                else openai.omit,
-                max_tokens=cap if self._cap_parameter == "max_tokens" else openai.omit,
-                reasoning_effort=self._effort if self._effort is not None else openai.omit,
-            )
+            try:
+                response = await self._create(request)
+            except openai.BadRequestError as exc:
+                if not (self._ask_usage and _refuses(exc, "stream_options")):
+                    raise
+                log.warning(
+                    "the server refuses stream_options (%s); asking without it from now on and "
+                    "charging estimated usage",
+                    _detail(exc),
+                )
+                self._ask_usage = False
+                response = await self._create(request)
         except openai.OpenAIError as exc:
             raise self._translate(exc) from exc
 
@@ -220,6 +223,20 @@ class OpenAIChatModel:
             )
         log.debug("chat answer: finish %s, %r", finish, reported)
         yield Chunk(usage=reported, cut_off=finish == "length")
+
+    async def _create(self, request: ModelRequest) -> openai.AsyncStream[ChatCompletionChunk]:
+        cap = request.max_tokens
+        return await self._client.chat.completions.create(
+            model=self._model,
+            messages=[_message(turn) for turn in request.turns],
+            stream=True,
+            stream_options={"include_usage": True} if self._ask_usage else openai.omit,
+            max_completion_tokens=cap
+            if self._cap_parameter == "max_completion_tokens"
+            else openai.omit,
+            max_tokens=cap if self._cap_parameter == "max_tokens" else openai.omit,
+            reasoning_effort=self._effort if self._effort is not None else openai.omit,
+        )
 
     def _translate(self, exc: BaseException) -> errors.ModelError:
         error = _translate(exc)
@@ -298,6 +315,11 @@ def _classify(body: Mapping[str, object], detail: str) -> errors.ModelError | No
     if codes & _CONTEXT_CODES or _CONTEXT_WORDING.search(detail):
         return errors.ContextTooLong(f"the thread does not fit the model's context: {detail}")
     return None
+
+
+def _refuses(exc: openai.APIStatusError, parameter: str) -> bool:
+    """Whether the server rejected the request for not knowing ``parameter``."""
+    return _body(exc.body).get("param") == parameter or parameter in _detail(exc)
 
 
 def _body(body: object) -> Mapping[str, object]:

@@ -431,3 +431,26 @@ def test_nonsense_settings_are_refused(settings: dict[str, object]) -> None:
     values: dict[str, object] = {"api_key": KEY, "model": MODEL, "counter": CharTokenCounter()}
     with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
         OpenAIChatModel.create(**{**values, **settings})  # type: ignore[arg-type]
+
+
+async def test_a_server_refusing_stream_options_is_asked_without_them(
+    llm: LLMock, make: Factory
+) -> None:
+    """Older proxies and Azure API versions refuse the usage option: the answer still comes,
+    charged an estimate, and later requests do not ask again."""
+    llm.fail(400, message="Unrecognized request argument supplied: stream_options")
+    model = make()
+    chunks: list[Chunk] = []
+    await drain(model, chunks)
+    assert [r.body.get("stream_options") for r in llm.requests] == [{"include_usage": True}, None]
+    assert "".join(texts(chunks))
+    assert chunks[-1].usage is not None
+    await drain(model, [])
+    assert "stream_options" not in llm.last_request.body
+
+
+async def test_another_bad_request_is_not_retried(llm: LLMock, make: Factory) -> None:
+    llm.fail(400, message="Invalid value for 'temperature'")
+    with pytest.raises(errors.ModelError, match="temperature"):
+        await drain(make(), [])
+    assert len(llm.requests) == 1
