@@ -23,6 +23,13 @@ def chain(chat: int, first: int, last: int) -> list[Node]:
     ]
 
 
+async def written(path: Path, nodes: list[Node]) -> None:
+    """A database holding ``nodes``, closed: the next open starts with nothing cached."""
+    store = SqliteThreadStore.open(path)
+    await store.add(nodes)
+    await store.close()
+
+
 async def test_nodes_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "threads.db"
     store = SqliteThreadStore.open(path)
@@ -73,9 +80,7 @@ async def test_adds_in_flight_are_read_at_once_and_written_together(tmp_path: Pa
 
 async def test_a_walk_reads_ahead_instead_of_one_query_per_node(tmp_path: Path) -> None:
     path = tmp_path / "threads.db"
-    store = SqliteThreadStore.open(path)
-    await store.add(chain(1, 1, 300))
-    await store.close()
+    await written(path, chain(1, 1, 300))
     store = SqliteThreadStore.open(path)
     queries: list[str] = []
     store._reader.set_trace_callback(queries.append)
@@ -120,9 +125,7 @@ async def test_a_node_added_again_replaces_the_old_one(tmp_path: Path) -> None:
 
 async def test_damaged_rows_end_a_chain_without_breaking_it(tmp_path: Path) -> None:
     path = tmp_path / "threads.db"
-    store = SqliteThreadStore.open(path)
-    await store.add(chain(1, 1, 6))
-    await store.close()
+    await written(path, chain(1, 1, 6))
     raw = sqlite3.connect(path)
     with raw:
         raw.execute("UPDATE nodes SET role = '?' WHERE message = 3")
