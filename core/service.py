@@ -349,6 +349,7 @@ class BotService:
                 "no_balance",
                 available=number(reservation.available),
                 needed=number(reservation.needed),
+                user=incoming.sender.id,
             )
             return
         stream = self.sink.stream(incoming.chat_id, _reply_to(incoming))

@@ -73,7 +73,8 @@ EN: Final = {
     ),
     "no_balance": (
         "Not enough tokens: you have {available} available, and even a short answer to this "
-        "message needs about {needed}. Nothing was charged."
+        "message needs about {needed}. Nothing was charged. To get more, ask the bot's admin "
+        "and give them your id: {user}."
     ),
     "footer": "\n\nTokens used: {tokens}",
     "cut_off": (
@@ -191,7 +192,8 @@ RU: Final = {
     ),
     "no_balance": (
         "Недостаточно токенов: доступно {available}, а даже короткий ответ на это сообщение "
-        "требует около {needed}. Ничего не списано."
+        "требует около {needed}. Ничего не списано. Чтобы получить ещё, напишите администратору "
+        "бота и назовите свой id: {user}."
     ),
     "footer": "\n\nИзрасходовано токенов: {tokens}",
     "cut_off": (

@@ -110,6 +110,7 @@ async def test_small_balance_is_refused_without_going_negative(bot: Harness) -> 
     await bot.accounts.save([_with_balance(bot, ALICE.id, 20)])
     await bot.say("tell me everything")
     assert "Not enough tokens" in bot.last()
+    assert bot.last().endswith(f"ask the bot's admin and give them your id: {ALICE.id}.")
     assert bot.balance(ALICE.id) == 20
     assert len(bot.model.requests) == 1
 
