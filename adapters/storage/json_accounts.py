@@ -239,6 +239,10 @@ def _walk(text: str, at: int, after_comma: bool) -> Iterator[tuple[str, Any]]:
         raise _Invalid(f"it is not valid JSON (extra data at character {at + 1})")
 
 
+def _journal_of(path: Path) -> Path:
+    return path.with_name(path.name + ".journal")
+
+
 def _lock(fd: int, path: Path) -> None:
     """Hold an exclusive lock on ``fd`` until it is closed (or the process ends, however)."""
     if fcntl is None:  # Windows: no advisory locks here; run one bot per data file
@@ -388,7 +392,7 @@ class JsonAccountStore:
 
     @property
     def journal_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".journal")
+        return _journal_of(self.path)
 
     @classmethod
     def open(cls, path: Path, snapshot_every: int = 10_000) -> JsonAccountStore:
@@ -400,7 +404,7 @@ class JsonAccountStore:
         # The journal stays open, locked, for as long as the store: a second bot (or the console
         # started beside the Telegram bot) on the same files would each overwrite what the
         # other saved. The lock is taken before anything is read.
-        journal = path.with_name(path.name + ".journal")
+        journal = _journal_of(path)
         try:
             journal_fd = os.open(journal, os.O_RDWR | os.O_CREAT | os.O_APPEND, FILE_MODE)
         except OSError as exc:
