@@ -255,6 +255,7 @@ async def overhead(folder: Path, turns: int) -> tuple[float, float]:
             {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": base_url, "ADMIN_CHAT_ID": "1"},
             folder,
         )
+        assert settings.openai_reasoning_effort == "none"  # as the direct request below says
         sink = ConsoleSink(io.StringIO(), numbering())
         bot = build_bot(settings, sink, admin_id=1, bot_username="gptbot")
         client = openai.AsyncOpenAI(api_key="sk-bench", base_url=base_url, max_retries=0)
@@ -266,8 +267,8 @@ async def overhead(folder: Path, turns: int) -> tuple[float, float]:
             await bot.service.handle(Incoming(100, 2 * n + 1, sender, "hello"))
             ours.append(time.perf_counter() - start)
             start = time.perf_counter()
-            stream = await client.chat.completions.create(
-                model="gpt-4o-mini",
+            stream = await client.chat.completions.create(  # the request the bot makes
+                model=settings.openai_model,
                 messages=[
                     {"role": "system", "content": "You are a helpful assistant"},
                     {"role": "user", "content": "hello"},
@@ -275,6 +276,7 @@ async def overhead(folder: Path, turns: int) -> tuple[float, float]:
                 stream=True,
                 stream_options={"include_usage": True},
                 max_tokens=3_000,
+                reasoning_effort="none",
             )
             async for _ in stream:
                 pass
