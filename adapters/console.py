@@ -8,7 +8,8 @@ reply to it. The syntax of a line:
     & ...                send without waiting for the answer (to try concurrent requests)
     :user ID [NAME]      speak as another user (a new id is a new user)
     :admin               speak as the admin
-    :group [ID]          speak in a group chat (default -100); mention @BOT to address the bot
+    :group [ID]          speak in a group chat (default -100): the bot answers a mention of
+                         @BOT, a /command, or a reply to one of its messages
     :private             speak in your private chat with the bot
     :lang CODE           the language your messenger reports (en, ru, ...)
     :wait                wait for every answer still coming
@@ -25,11 +26,10 @@ from typing import TextIO
 
 import attrs
 
-from core.commands import parse_command
 from core.values import Incoming, Sender
 
 HELP = __doc__.split("\n\n", 2)[2].rstrip() if __doc__ else ""
-DEFAULT_GROUP = -100
+DEFAULT_GROUP = "-100"
 
 
 @attrs.frozen
@@ -38,6 +38,7 @@ class Send:
 
     incoming: Incoming
     wait: bool
+    addressed: bool = True  # False: a group message the bot ignores, only echoed
 
 
 @attrs.frozen
@@ -66,13 +67,14 @@ _REPLY = re.compile(r"^>\s*(\d+)\s+(.*)$", re.DOTALL)
 class ConsoleSession:
     """Who is speaking where, and what each typed line means."""
 
-    admin_id: int
+    admin_id: str
     bot_username: str
     ids: Iterator[int]
-    user: Sender = attrs.field(factory=lambda: Sender(100, "You"))
-    chat_id: int | None = None  # None: the private chat of the current user
+    bot_messages: set[str] = attrs.field(factory=set)  # ids of what the bot sent
+    user: Sender = attrs.field(factory=lambda: Sender("100", "You"))
+    chat_id: str | None = None  # None: the private chat of the current user
 
-    def current_chat(self) -> int:
+    def current_chat(self) -> str:
         return self.user.id if self.chat_id is None else self.chat_id
 
     def describe(self) -> str:
@@ -92,35 +94,42 @@ class ConsoleSession:
         reply_to = None
         match = _REPLY.match(line)
         if match:
-            reply_to, line = int(match.group(1)), match.group(2)
-        return Send(self._incoming(line, reply_to), wait)
+            reply_to, line = match.group(1), match.group(2)
+        return self._send(line, reply_to, wait)
 
-    def _incoming(self, text: str, reply_to: int | None) -> Incoming:
+    def _send(self, text: str, reply_to: str | None, wait: bool) -> Send:
+        """The console's own group rules: in a group, the bot answers a mention of it (which
+        is taken out of the text), a command, or a reply to one of its messages."""
         private = self.chat_id is None
-        mention = re.search(rf"(?<!\w)@{re.escape(self.bot_username)}\b", text, re.IGNORECASE)
-        return Incoming(
+        mention = re.compile(rf"(?<!\w)@{re.escape(self.bot_username)}\b", re.IGNORECASE)
+        addressed = (
+            private
+            or mention.search(text) is not None
+            or text.startswith("/")
+            or reply_to in self.bot_messages
+        )
+        incoming = Incoming(
             chat_id=self.current_chat(),
-            message_id=next(self.ids),
+            message_id=str(next(self.ids)),
             sender=self.user,
-            text=text,
+            text=" ".join(mention.sub("", text).split()) if not private else text,
             reply_to=reply_to,
             private=private,
-            addressed=private or mention is not None or parse_command(text) is not None,
         )
+        return Send(incoming, wait, addressed)
 
     def _console_command(self, words: list[str]) -> Action:
         name, args = (words[0].lower(), words[1:]) if words else ("", [])
-        if name == "user" and args and _is_int(args[0]):
-            user_id = int(args[0])
+        if name == "user" and args and not args[0].startswith("-"):
+            user_id = args[0]
             self.user = Sender(user_id, " ".join(args[1:]) or f"User {user_id}", None, None)
             return Note(self.describe())
         if name == "admin":
             self.user = Sender(self.admin_id, "Admin", None, None)
             return Note(self.describe())
-        if name == "group" and (not args or _is_int(args[0])):
-            self.chat_id = int(args[0]) if args else DEFAULT_GROUP
-            if self.chat_id > 0:
-                self.chat_id = -self.chat_id  # like Telegram: groups have negative ids
+        if name == "group":
+            # Groups are told from people by a leading "-" (only in the console's own labels).
+            self.chat_id = "-" + args[0].lstrip("-") if args else DEFAULT_GROUP
             return Note(self.describe())
         if name == "private":
             self.chat_id = None
@@ -137,12 +146,8 @@ class ConsoleSession:
         return Note(f"Unknown console command :{' '.join(words)}. Type :help.")
 
 
-def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit()
-
-
-def _label(chat_id: int, reply_to: int | None) -> str:
-    where = f"group {chat_id}" if chat_id < 0 else f"user {chat_id}"
+def _label(chat_id: str, reply_to: str | None) -> str:
+    where = f"group {chat_id}" if chat_id.startswith("-") else f"user {chat_id}"
     return f"bot → {where}" + (f" ↪ {reply_to}" if reply_to is not None else "")
 
 
@@ -157,6 +162,7 @@ class ConsoleSink:
 
     out: TextIO
     ids: Iterator[int]
+    sent: set[str] = attrs.field(factory=set)  # ids of every message the bot sent
     _live: _ConsoleStream | None = None
     _held: list[str] = attrs.field(factory=list)
 
@@ -185,37 +191,46 @@ class ConsoleSink:
             f"{incoming.text}\n"
         )
 
-    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
-        message_id = next(self.ids)
+    def new_id(self) -> str:
+        message_id = str(next(self.ids))
+        self.sent.add(message_id)
+        return message_id
+
+    async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
+        message_id = self.new_id()
         self.write(f"[{message_id}] {_label(chat_id, reply_to)}: {text}\n")
         return (message_id,)
 
-    def stream(self, chat_id: int, reply_to: int | None) -> _ConsoleStream:
+    def stream(self, chat_id: str, reply_to: str | None) -> _ConsoleStream:
         return _ConsoleStream(self, chat_id, reply_to)
 
-    async def typing(self, chat_id: int) -> None:
+    async def typing(self, chat_id: str) -> None:
         return None
 
 
 @attrs.define
 class _ConsoleStream:
     sink: ConsoleSink
-    chat_id: int
-    reply_to: int | None
+    chat_id: str
+    reply_to: str | None
     _shown: str = ""
-    _message_id: int | None = None
+    _message_id: str | None = None
+
+    @property
+    def shown(self) -> bool:
+        return bool(self._shown)
 
     async def update(self, text: str) -> None:
         sink = self.sink
         if sink._live is None and self._message_id is None:
-            self._message_id = next(sink.ids)
+            self._message_id = sink.new_id()
             sink._print(f"[{self._message_id}] {_label(self.chat_id, self.reply_to)}: ")
             sink._live = self
         if sink._live is self and text.startswith(self._shown):
             sink._print(text[len(self._shown) :])
             self._shown = text
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[int]:
+    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
         sink = self.sink
         if sink._live is self:
             assert self._message_id is not None
@@ -225,7 +240,7 @@ class _ConsoleStream:
                 sink._end_live(f"\n[{self._message_id}] (edited): {text}\n")
             return (self._message_id,)
         if self._message_id is None:
-            self._message_id = next(sink.ids)
+            self._message_id = sink.new_id()
         sink.write(f"[{self._message_id}] {_label(self.chat_id, self.reply_to)}: {text}\n")
         return (self._message_id,)
 
@@ -233,3 +248,14 @@ class _ConsoleStream:
 def numbering(start: int = 1) -> Iterator[int]:
     """Message ids shared by the people typing and the bot answering."""
     return itertools.count(start)
+
+
+@attrs.frozen
+class ConsoleOperator:
+    """The admin's notices, printed as messages to the admin's private chat."""
+
+    sink: ConsoleSink
+    admin_id: str
+
+    async def notify(self, text: str) -> None:
+        await self.sink.send(self.admin_id, text)

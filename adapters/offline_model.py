@@ -63,6 +63,9 @@ class OfflineModel:
         usage = Usage(prompt_tokens(self.counter, request.turns), self.counter.count(answer))
         yield Chunk(usage=usage, cut_off=answer != whole)
 
+    async def close(self) -> None:
+        return None
+
     def _capped(self, answer: str, max_tokens: int) -> str:
         # Like a real model, never write more than the cap allows.
         while answer and self.counter.count(answer) > max_tokens:

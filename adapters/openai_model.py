@@ -150,6 +150,9 @@ class OpenAIChatModel:
         # Spelled out so that the client, which holds the key, never shows up in a log line.
         return f"OpenAIChatModel(model={self._model!r}, base_url={str(self._client.base_url)!r})"
 
+    async def close(self) -> None:
+        await self.aclose()
+
     async def aclose(self) -> None:
         """Release the HTTP connections."""
         await self._client.close()

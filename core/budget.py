@@ -1,12 +1,14 @@
-"""Token budgeting: reserve before the model runs, settle with the real usage after.
+"""Token budgeting: what a request may hold, what it is charged, and the account after.
 
-All methods are synchronous, so on one event loop a check and the hold it leads to can never be
-separated by another request: two requests from one user cannot overdraw the balance.
+The account store holds and settles atomically (``AccountStore.reserve`` / ``change``); this
+module is the arithmetic, pure, so that every store charges alike. A request holds the most it
+can cost before the model runs; two requests in flight from one user can never overdraw.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import attrs
 
@@ -14,101 +16,82 @@ from core.values import Account, Totals, Usage
 
 
 @attrs.frozen
-class Reservation:
-    """Tokens held for one request: the prompt estimate plus the reply cap granted."""
+class Bounds:
+    """The least a request must hold (prompt + a short answer) and the most it can use."""
 
-    user_id: int
-    prompt_tokens: int
-    max_tokens: int
-    unlimited: bool
-
-    @property
-    def amount(self) -> int:
-        return self.prompt_tokens + self.max_tokens
+    minimum: int
+    maximum: int
 
 
-@attrs.frozen
-class Refusal:
-    """Why a request cannot be paid for: what was available and what even a short answer needs."""
-
-    available: int
-    needed: int
+def bounds(prompt_tokens: int, reply_cap: int, min_reply_tokens: int) -> Bounds:
+    return Bounds(prompt_tokens + min(min_reply_tokens, reply_cap), prompt_tokens + reply_cap)
 
 
-@attrs.frozen
-class Settlement:
-    """The result of a settled request: the new account and totals, and what was charged."""
-
-    account: Account
-    totals: Totals
-    charged: int
+def charge(usage: Usage, held: int | None, balance: int) -> int:
+    """Tokens charged for ``usage``: never more than was held (``held`` None: the admin, whose
+    requests are counted but hold nothing), never more than a positive balance has."""
+    used = max(usage.total, 0)
+    if held is None:
+        return used
+    return min(used, held, max(balance, 0))
 
 
 @attrs.define
-class Ledger:
-    """Holds reservations in flight and turns usage into charges.
+class Settlement:
+    """The change of an account and of the totals that settles one answer.
 
-    The admin's balance never burns: their requests are counted but not debited.
+    A store applies ``account`` and then ``totals`` in one atomic step, each to the stored
+    value; ``charged`` is what ``account`` charged, which ``totals`` counts and the footer shows.
     """
 
-    admin_id: int
-    reply_cap: int
-    min_reply_tokens: int
-    _held: dict[int, int] = attrs.field(factory=dict, init=False)
+    usage: Usage
+    held: int | None  # None: the admin, who holds nothing and is never debited
+    now: dt.datetime
+    charged: int = 0
 
-    def held(self, user_id: int) -> int:
-        return self._held.get(user_id, 0)
-
-    def available(self, account: Account) -> int:
-        """What the account can still spend, net of the requests in flight."""
-        return account.balance - self.held(account.user_id)
-
-    def reserve(self, account: Account, prompt_tokens: int) -> Reservation | Refusal:
-        """Hold the most this request can cost, lowering the reply cap to what can be paid."""
-        if account.user_id == self.admin_id:
-            return Reservation(account.user_id, prompt_tokens, self.reply_cap, unlimited=True)
-        available = self.available(account)
-        cap = min(self.reply_cap, available - prompt_tokens)
-        if cap < self.min_reply_tokens:
-            return Refusal(
-                available=max(available, 0), needed=prompt_tokens + self.min_reply_tokens
-            )
-        reservation = Reservation(account.user_id, prompt_tokens, cap, unlimited=False)
-        self._held[account.user_id] = self.held(account.user_id) + reservation.amount
-        return reservation
-
-    def release(self, reservation: Reservation) -> None:
-        """Give the hold back: the request failed or has been settled."""
-        if reservation.unlimited:
-            return
-        left = self.held(reservation.user_id) - reservation.amount
-        if left > 0:
-            self._held[reservation.user_id] = left
-        else:
-            self._held.pop(reservation.user_id, None)
-
-    def settle(
-        self,
-        reservation: Reservation,
-        account: Account,
-        totals: Totals,
-        usage: Usage,
-        now: dt.datetime,
-    ) -> Settlement:
-        """Release the hold and charge the real usage, never more than was reserved."""
-        self.release(reservation)
-        if reservation.unlimited:
-            charged = max(usage.total, 0)
-            balance = account.balance
-        else:
-            charged = min(max(usage.total, 0), reservation.amount, max(account.balance, 0))
-            balance = account.balance - charged
-        new_account = attrs.evolve(
-            account,
-            balance=balance,
-            requests=account.requests + 1,
-            tokens=account.tokens + charged,
-            last_request=now,
+    def account(self, current: Account) -> Account:
+        self.charged = charge(self.usage, self.held, current.balance)
+        return attrs.evolve(
+            current,
+            balance=current.balance - (0 if self.held is None else self.charged),
+            requests=current.requests + 1,
+            tokens=current.tokens + self.charged,
+            last_request=self.now,
         )
-        new_totals = Totals(requests=totals.requests + 1, tokens=totals.tokens + charged)
-        return Settlement(new_account, new_totals, charged)
+
+    def totals(self, current: Totals) -> Totals:
+        return Totals(requests=current.requests + 1, tokens=current.tokens + self.charged)
+
+
+def refunded(
+    charged: int, admin: bool
+) -> tuple[Callable[[Account], Account], Callable[[Totals], Totals]]:
+    """The changes that undo a settled request whose answer could not be delivered."""
+
+    def account(current: Account) -> Account:
+        return attrs.evolve(
+            current,
+            balance=current.balance + (0 if admin else charged),
+            requests=max(current.requests - 1, 0),
+            tokens=max(current.tokens - charged, 0),
+        )
+
+    def totals(current: Totals) -> Totals:
+        return Totals(
+            requests=max(current.requests - 1, 0), tokens=max(current.tokens - charged, 0)
+        )
+
+    return account, totals
+
+
+def topped_up(tokens: int) -> Callable[[Account], Account]:
+    """Add ``tokens`` to a balance; a negative amount takes away, never below zero (a balance
+    already below zero stays where it is)."""
+
+    def account(current: Account) -> Account:
+        balance = current.balance + tokens
+        if tokens < 0:
+            balance = max(balance, min(current.balance, 0))
+        return attrs.evolve(current, balance=balance)
+
+    return account

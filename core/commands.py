@@ -1,35 +1,237 @@
-"""Recognising commands in message text: ``/name``, ``/name@bot``, with an argument."""
+"""Commands: ``/name argument``, one handler per command, registered in a table.
+
+The messenger adapter has already decided that a command is meant for this bot and removed any
+platform addressing (Telegram's ``/cmd@bot``): the core sees ``/name argument`` only.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Mapping
 
 import attrs
 
-# Telegram's command grammar: a slash, up to 32 latin letters, digits or underscores, and an
-# optional @username of the bot it is meant for.
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?=\s|$)")
+from core import budget
+from core.notices import Notices
+from core.ports import AccountStore
+from core.prompts import PromptPolicy, PromptTooLong
+from core.replies import Replies, who
+from core.texts import text
+from core.values import Account, Incoming, Sender
 
-KNOWN = ("start", "help", "balance", "stats", "prompt", "stop", "topup")
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?=\s|$)")
+# Amounts an admin may move at once: far beyond any real balance, well inside what every store
+# writes back exactly.
+MAX_TOPUP = 10**12
 
 
 @attrs.frozen
 class Command:
     name: str  # lower case
-    target: str | None  # the @bot the command names, without the "@"
     argument: str  # the rest of the text, stripped
 
-    def is_for(self, bot_username: str | None) -> bool:
-        """Whether this bot should act on it: no target, or a target naming this bot."""
-        if self.target is None:
-            return True
-        return bot_username is not None and self.target.lower() == bot_username.lower()
 
-
-def parse_command(text: str) -> Command | None:
-    """The command at the start of ``text``, or None when the text is not a command."""
-    match = _COMMAND.match(text)
+def parse_command(message: str) -> Command | None:
+    """The command at the start of ``message``, or None when it is not a command."""
+    match = _COMMAND.match(message)
     if match is None:
         return None
-    name, target = match.group(1), match.group(2)
-    return Command(name=name.lower(), target=target, argument=text[match.end() :].strip())
+    return Command(match.group(1).lower(), message[match.end() :].strip())
+
+
+Handler = Callable[[Incoming, Account, str], Awaitable[None]]
+
+
+@attrs.frozen
+class Spec:
+    handler: Handler
+    admin: bool = False  # only the admin may run it
+
+
+@attrs.define
+class Commands:
+    """The bot's commands; ``table`` maps each name to its handler."""
+
+    admin_id: str
+    accounts: AccountStore
+    replies: Replies
+    notices: Notices
+    policy: PromptPolicy
+    request_stop: Callable[[], None]
+    table: Mapping[str, Spec] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.table = {
+            "start": Spec(self.start),
+            "help": Spec(self.help),
+            "balance": Spec(self.balance),
+            "stats": Spec(self.stats),
+            "prompt": Spec(self.prompt),
+            "topup": Spec(self.topup, admin=True),
+            "ban": Spec(self.ban, admin=True),
+            "unban": Spec(self.unban, admin=True),
+            "stop": Spec(self.stop, admin=True),
+        }
+
+    def menu(self, language: str, *, admin: bool = False) -> list[tuple[str, str]]:
+        """The commands with a line of description each, for a help text or a messenger menu."""
+        return [
+            (name, text(language, f"cmd_{name}"))
+            for name, spec in self.table.items()
+            if spec.admin == admin
+        ]
+
+    async def run(self, incoming: Incoming, command: Command, account: Account) -> None:
+        spec = self.table.get(command.name)
+        if spec is None:
+            await self.replies.say(incoming, "unknown_command", command="/" + command.name)
+            return
+        if spec.admin and account.user_id != self.admin_id:
+            key = "stop_admin_only" if command.name == "stop" else "admin_only"
+            await self.replies.say(incoming, key)
+            return
+        await spec.handler(incoming, account, command.argument)
+
+    def _commands(self, incoming: Incoming) -> str:
+        language = self.replies.language(incoming)
+        lines = [f"/{name} - {about}" for name, about in self.menu(language)]
+        if incoming.sender.id == self.admin_id:
+            lines += ["", text(language, "admin_commands_title")]
+            lines += [f"/{name} {about}" for name, about in self.menu(language, admin=True)]
+        return "\n".join(lines)
+
+    async def _fresh(self, account: Account) -> Account:
+        """The account as stored now: answers may have been charged since it was read."""
+        return await self.accounts.get(account.user_id) or account
+
+    # -- everyone ------------------------------------------------------------------------------
+
+    async def start(self, incoming: Incoming, account: Account, argument: str) -> None:
+        sender = incoming.sender
+        await self.replies.say(
+            incoming,
+            "welcome",
+            name=sender.name or sender.username or sender.id,
+            balance=account.balance,
+            commands=self._commands(incoming),
+        )
+
+    async def help(self, incoming: Incoming, account: Account, argument: str) -> None:
+        await self.replies.say(incoming, "help", commands=self._commands(incoming))
+
+    async def balance(self, incoming: Incoming, account: Account, argument: str) -> None:
+        account = await self._fresh(account)
+        if account.user_id == self.admin_id:
+            await self.replies.say(incoming, "balance_admin", balance=account.balance)
+            return
+        held = await self.accounts.held(account.user_id)
+        if held:
+            await self.replies.say(incoming, "balance_held", balance=account.balance, held=held)
+        else:
+            await self.replies.say(incoming, "balance", balance=account.balance)
+
+    async def stats(self, incoming: Incoming, account: Account, argument: str) -> None:
+        account = await self._fresh(account)
+        last = (
+            account.last_request.strftime("%Y-%m-%d %H:%M:%S")
+            if account.last_request
+            else self.replies.text(incoming, "never")
+        )
+        message = self.replies.text(
+            incoming,
+            "stats",
+            requests=account.requests,
+            tokens=account.tokens,
+            balance=account.balance,
+            last=last,
+        )
+        if account.user_id == self.admin_id:
+            totals = await self.accounts.totals()
+            overall = self.replies.text(
+                incoming,
+                "stats_global",
+                users=await self.accounts.count(),
+                requests=totals.requests,
+                tokens=totals.tokens,
+            )
+            if incoming.private:
+                message += overall
+            else:  # the totals are the admin's business, not the group's
+                self.notices.post_text(overall.strip())
+                message += "\n\n" + self.replies.text(incoming, "stats_global_private")
+        await self.replies.send(incoming, message)
+
+    async def prompt(self, incoming: Incoming, account: Account, argument: str) -> None:
+        if not argument:
+            if account.prompt:
+                await self.replies.say(incoming, "prompt_own", prompt=account.prompt)
+            else:
+                await self.replies.say(
+                    incoming,
+                    "prompt_default",
+                    prompt=self.policy.default,
+                    limit=self.policy.max_chars,
+                )
+            return
+        if argument.lower() == "reset":
+            await self.accounts.change(account.user_id, self.policy.reset)
+            await self.replies.say(incoming, "prompt_reset", prompt=self.policy.default)
+            return
+        checked = self.policy.set_prompt(account, argument)
+        if isinstance(checked, PromptTooLong):
+            await self.replies.say(
+                incoming, "prompt_too_long", length=checked.length, limit=checked.limit
+            )
+            return
+        prompt = checked.prompt
+        await self.accounts.change(account.user_id, lambda a: attrs.evolve(a, prompt=prompt))
+        await self.replies.say(incoming, "prompt_set")
+
+    # -- the admin's ---------------------------------------------------------------------------
+
+    async def topup(self, incoming: Incoming, account: Account, argument: str) -> None:
+        """``/topup <user id> <tokens>``: add to a balance, or take away with a negative number."""
+        words = argument.split()
+        amount = _amount(words[1]) if len(words) == 2 else None
+        if amount is None:
+            await self.replies.say(incoming, "topup_usage")
+            return
+        changed = await self.accounts.change(words[0], budget.topped_up(amount))
+        if changed is None:
+            await self.replies.say(incoming, "unknown_user", user=words[0])
+            return
+        await self.replies.say(incoming, "topup_done", who=_who(changed), balance=changed.balance)
+
+    async def ban(self, incoming: Incoming, account: Account, argument: str) -> None:
+        await self._ban(incoming, argument, banned=True)
+
+    async def unban(self, incoming: Incoming, account: Account, argument: str) -> None:
+        await self._ban(incoming, argument, banned=False)
+
+    async def _ban(self, incoming: Incoming, argument: str, *, banned: bool) -> None:
+        words = argument.split()
+        if len(words) != 1 or words[0] == self.admin_id:
+            await self.replies.say(incoming, "ban_usage")
+            return
+        changed = await self.accounts.change(words[0], lambda a: attrs.evolve(a, banned=banned))
+        if changed is None:
+            await self.replies.say(incoming, "unknown_user", user=words[0])
+            return
+        await self.replies.say(incoming, "ban_done" if banned else "unban_done", who=_who(changed))
+
+    async def stop(self, incoming: Incoming, account: Account, argument: str) -> None:
+        await self.replies.say(incoming, "stopping")
+        self.request_stop()
+
+
+def _amount(word: str) -> int | None:
+    """A whole number of tokens, signed, non-zero, within ``MAX_TOPUP``; None otherwise."""
+    digits = word.removeprefix("-").removeprefix("+")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 13:
+        return None
+    amount = int(word)
+    return amount if amount != 0 and abs(amount) <= MAX_TOPUP else None
+
+
+def _who(account: Account) -> str:
+    return who(Sender(account.user_id, account.name, account.username))

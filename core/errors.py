@@ -12,9 +12,13 @@ the core turns each into a reply the user can act on and charges nothing for a f
     │   ├── ConnectionLost      the connection broke before the answer was complete
     │   ├── ContextTooLong      the provider says the thread does not fit its context
     │   ├── ContentFiltered     the provider refused the content
-    │   └── TruncatedAnswer     the stream ended without saying the answer was complete
-    └── StorageError            data could not be read or written
-        └── CorruptData         a data file exists but cannot be trusted
+    │   ├── TruncatedAnswer     the stream ended without saying the answer was complete
+    │   └── ModelMisconfigured  the provider does not know the model, or refuses the request
+    │                           as malformed: the operator must act
+    ├── StorageError            data could not be read or written
+    │   └── CorruptData         a data file exists but cannot be trusted
+    ├── DeliveryFailed          the messenger cannot reach the chat, or gave up delivering
+    └── AnswerStopped           the person asked to stop the answer being streamed
 """
 
 from __future__ import annotations
@@ -66,3 +70,18 @@ class StorageError(CoreError):
 
 class CorruptData(StorageError):
     """A data file exists but is not valid; it is never overwritten."""
+
+
+class ModelMisconfigured(ModelError):
+    """The provider does not know the model or refuses the request's shape (a 404, an unknown
+    4xx): retrying will not help until the operator changes a setting."""
+
+
+class DeliveryFailed(CoreError):
+    """The messenger cannot reach the chat (blocked, deleted, removed from the group), or gave up
+    delivering a message after waiting as long as it may."""
+
+
+class AnswerStopped(CoreError):
+    """The person pressed "stop" on an answer being streamed: the model is to stop, and what it
+    produced so far is kept."""

@@ -1,15 +1,25 @@
 """The ports: everything the core needs from the outside world, as small protocols.
 
-Adapters implement them; the core only ever sees these shapes.
+Adapters implement them; the core only ever sees these shapes. Ids are opaque strings.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
-from core.values import Account, Chunk, ModelRequest, Node, Totals
+from core.values import (
+    Account,
+    ChatId,
+    Chunk,
+    Hold,
+    MessageId,
+    ModelRequest,
+    Node,
+    Totals,
+    UserId,
+)
 
 
 class ChatModel(Protocol):
@@ -19,28 +29,62 @@ class ChatModel(Protocol):
         """Yield the answer as it is produced; the last chunk carries the usage.
 
         Raises a ``core.errors.ModelError`` when no complete answer can be given; an answer
-        cut short (no finish reason) is a ``TruncatedAnswer``, never a silent success.
+        cut short (no finish reason) is a ``TruncatedAnswer``, never a silent success. Closing
+        the iterator early (``aclose``) stops the request.
         """
+        ...
+
+    async def close(self) -> None:
+        """Release connections; no stream is started afterwards."""
         ...
 
 
 class AccountStore(Protocol):
-    """Accounts and global totals. Reads are from memory; ``save`` is durable when it returns."""
+    """Accounts, global totals and the tokens held by requests in flight.
 
-    def get(self, user_id: int) -> Account | None:
+    Every change is a read-modify-write of the stored value, atomic and durable when it
+    returns; one that raises ``StorageError`` changed nothing, in memory neither.
+    """
+
+    async def get(self, user_id: UserId) -> Account | None:
         """The account of ``user_id``, or None for a user never seen."""
         ...
 
-    def totals(self) -> Totals:
+    async def totals(self) -> Totals:
         """The global totals."""
         ...
 
-    def accounts(self) -> int:
+    async def count(self) -> int:
         """How many accounts are stored."""
         ...
 
-    async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
-        """Store these accounts (and the totals) together, all or nothing, durably."""
+    async def held(self, user_id: UserId) -> int:
+        """Tokens held for the user's requests in flight."""
+        ...
+
+    async def register(self, account: Account) -> Account:
+        """Store ``account`` if its id is new; the stored account either way."""
+        ...
+
+    async def reserve(self, user_id: UserId, minimum: int, maximum: int) -> Hold | None:
+        """Hold as much of ``maximum`` tokens as the balance net of other holds allows, at
+        least ``minimum``; None (and nothing held) when even that is not available."""
+        ...
+
+    async def release(self, hold: Hold) -> None:
+        """Give a hold back: its request failed."""
+        ...
+
+    async def change(
+        self,
+        user_id: UserId,
+        change: Callable[[Account], Account],
+        totals: Callable[[Totals], Totals] | None = None,
+        release: Hold | None = None,
+    ) -> Account | None:
+        """Apply ``change`` to the stored account (and ``totals`` to the totals), give
+        ``release`` back in the same step, durably; the new account, None for an unknown id.
+        ``change`` and ``totals`` must be pure: a store may call them more than once."""
         ...
 
     async def close(self) -> None:
@@ -51,7 +95,7 @@ class AccountStore(Protocol):
 class ThreadStore(Protocol):
     """The nodes of reply chains."""
 
-    def get(self, chat_id: int, message_id: int) -> Node | None:
+    async def get(self, chat_id: ChatId, message_id: MessageId) -> Node | None:
         """The node of this message, or None when the store does not have it."""
         ...
 
@@ -67,7 +111,7 @@ class ThreadStore(Protocol):
 class MessageLookup(Protocol):
     """The platform's own memory: a fallback for nodes the thread store no longer has."""
 
-    async def lookup(self, chat_id: int, message_id: int) -> Node | None:
+    async def lookup(self, chat_id: ChatId, message_id: MessageId) -> Node | None:
         """Fetch a message from the platform, or None when it cannot be found."""
         ...
 
@@ -75,34 +119,52 @@ class MessageLookup(Protocol):
 class ReplyStream(Protocol):
     """One answer being written: shown as it grows, then finished."""
 
-    async def update(self, text: str) -> None:
-        """The whole answer so far (plain text); the adapter decides when to show it."""
+    @property
+    def shown(self) -> bool:
+        """Whether any part of this answer has reached the person yet."""
         ...
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[int]:
-        """Show the final answer (Markdown when ``markdown``); return the ids of every message
-        it was sent as, in order."""
+    async def update(self, text: str) -> None:
+        """The whole answer so far (plain text); the adapter decides when to show it.
+
+        Raises ``AnswerStopped`` when the person asked to stop it, ``DeliveryFailed`` when the
+        chat cannot be reached."""
+        ...
+
+    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[MessageId]:
+        """Show the final answer (Markdown when ``markdown``); the ids of every message it was
+        sent as, in order. Raises ``DeliveryFailed`` when it cannot be delivered."""
         ...
 
 
 class ReplySink(Protocol):
     """How the core talks back to people."""
 
-    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
-        """Send a complete plain-text message; return the ids of the messages sent."""
+    async def send(
+        self, chat_id: ChatId, text: str, reply_to: MessageId | None = None
+    ) -> Sequence[MessageId]:
+        """Send a complete plain-text message; the ids of the messages sent."""
         ...
 
-    def stream(self, chat_id: int, reply_to: int | None) -> ReplyStream:
+    def stream(self, chat_id: ChatId, reply_to: MessageId | None) -> ReplyStream:
         """Start an answer that will be streamed into ``chat_id``."""
         ...
 
-    async def typing(self, chat_id: int) -> None:
+    async def typing(self, chat_id: ChatId) -> None:
         """Show that an answer is being prepared."""
         ...
 
 
+class Operator(Protocol):
+    """Where the bot's admin is reached: each messenger decides."""
+
+    async def notify(self, text: str) -> None:
+        """Tell the admin something. May fail: the core calls it in the background only."""
+        ...
+
+
 class TokenCounter(Protocol):
-    """Estimates how many tokens a text costs."""
+    """Counts how many tokens a text costs."""
 
     def count(self, text: str) -> int:
         """Tokens in ``text``; an estimate must not be lower than the truth."""

@@ -2,8 +2,10 @@
 
 A message that replies to a known message continues that message's thread; the thread for a
 request is the walk from the replied-to message up its parents. The walk goes newest to oldest
-and stops as soon as the next turn would not fit the budget, so its cost is bounded by what is
-sent, not by how deep the chain is; a visited set makes damaged data (cycles) harmless.
+and stops once the budget is spent, so its cost is bounded by what is sent, not by how deep the
+chain is; a visited set makes damaged data (cycles) harmless. The turn that does not fit whole
+is shortened (its beginning and end kept, the gap marked) rather than dropped, so a reply to a
+long answer ("continue") always sees that answer's end.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import attrs
 
 from core.ports import MessageLookup, ThreadStore, TokenCounter
 from core.tokens import TOKENS_PER_REQUEST, TOKENS_PER_TURN
-from core.values import Node, Role, Turn
+from core.values import ChatId, MessageId, Role, Turn
 
 # A thread store can lose nodes (retention, a wiped file); the platform may still have them, but
 # each fetch is a network call, so only a few are made per request.
 MAX_LOOKUPS = 3
+# A turn shortened to fewer tokens than this says too little to be worth sending.
+MIN_SHORTENED = 48
+GAP = "\n[… {count} characters left out …]\n"
 
 
 @attrs.frozen
@@ -29,7 +34,7 @@ class Thread:
     history: tuple[Turn, ...]
     message: Turn
     prompt_tokens: int
-    dropped: bool  # True when older turns were left out to fit the budget
+    dropped: bool  # older turns were left out, or one shortened, to fit the budget
 
     @property
     def turns(self) -> tuple[Turn, ...]:
@@ -48,14 +53,25 @@ def turn_cost(counter: TokenCounter, text: str) -> int:
     return counter.count(text) + TOKENS_PER_TURN
 
 
-async def find_node(
-    store: ThreadStore, lookup: MessageLookup | None, chat_id: int, message_id: int
-) -> Node | None:
-    """The node of a message: from the store, else from the platform when it can tell."""
-    node = store.get(chat_id, message_id)
-    if node is None and lookup is not None:
-        node = await lookup.lookup(chat_id, message_id)
-    return node
+def shorten(counter: TokenCounter, text: str, budget: int) -> str | None:
+    """``text`` cut to cost at most ``budget`` tokens as a turn, keeping its beginning and (the
+    larger part) its end with the gap marked; None when too little would be left."""
+    if budget - TOKENS_PER_TURN < MIN_SHORTENED:
+        return None
+
+    def cut(keep: int) -> str:
+        head = keep // 3
+        tail = keep - head
+        return text[:head] + GAP.format(count=len(text) - keep) + text[len(text) - tail :]
+
+    low, high = 0, len(text) - 1  # characters kept; grows while the result fits
+    while low < high:
+        middle = (low + high + 1) // 2
+        if turn_cost(counter, cut(middle)) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return cut(low) if low > 0 else None
 
 
 async def build_thread(
@@ -63,8 +79,8 @@ async def build_thread(
     store: ThreadStore,
     lookup: MessageLookup | None,
     counter: TokenCounter,
-    chat_id: int,
-    reply_to: int | None,
+    chat_id: ChatId,
+    reply_to: MessageId | None,
     system_prompt: str,
     text: str,
     budget: int,
@@ -82,13 +98,13 @@ async def build_thread(
         return TooLong(tokens=used, budget=budget)
 
     history: list[Turn] = []
-    seen: set[int] = set()
+    seen: set[MessageId] = set()
     lookups = 0
     dropped = False
     current = reply_to
     while current is not None and current not in seen:
         seen.add(current)
-        node = store.get(chat_id, current)
+        node = await store.get(chat_id, current)
         if node is None and lookup is not None and lookups < MAX_LOOKUPS:
             lookups += 1
             node = await lookup.lookup(chat_id, current)
@@ -96,12 +112,18 @@ async def build_thread(
                 node = attrs.evolve(node, text=clean(node.text))
         if node is None or node.chat_id != chat_id:
             break
+        current = node.parent
+        if node.role is None:  # an error the bot reported: no turn, the chain goes on above
+            continue
         cost = turn_cost(counter, node.text)
         if used + cost > budget:
             dropped = True
+            short = shorten(counter, node.text, budget - used)
+            if short is not None:
+                used += turn_cost(counter, short)
+                history.append(Turn(node.role, short))
             break
         used += cost
         history.append(Turn(node.role, node.text))
-        current = node.parent
     history.reverse()
     return Thread(system, tuple(history), message, used, dropped)

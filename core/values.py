@@ -1,11 +1,20 @@
-"""Plain domain values, shared by the core and the ports."""
+"""Plain domain values, shared by the core and the ports.
+
+Identities (users, chats, messages) are opaque strings: the core compares and stores them, never
+does arithmetic on them nor assumes a platform's format.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import TypeAlias
 
 import attrs
+
+UserId: TypeAlias = str
+ChatId: TypeAlias = str
+MessageId: TypeAlias = str
 
 
 class Role(StrEnum):
@@ -24,10 +33,12 @@ class Turn:
 
 @attrs.frozen
 class Usage:
-    """Tokens a model call really used, as the model reported them (or an honest estimate)."""
+    """Tokens a model call used: as the model reported them, or an estimate (``estimated``)
+    when the server did not say."""
 
     prompt_tokens: int
     completion_tokens: int
+    estimated: bool = False
 
     @property
     def total(self) -> int:
@@ -56,7 +67,7 @@ class Chunk:
 class Sender:
     """Who wrote an incoming message, as the platform tells it."""
 
-    id: int
+    id: UserId
     name: str | None = None
     username: str | None = None
     language: str | None = None
@@ -64,37 +75,41 @@ class Sender:
 
 @attrs.frozen
 class Incoming:
-    """A message from a platform, reduced to what the core needs.
+    """A message meant for the bot, reduced to what the core needs.
 
-    ``addressed`` is the platform's verdict that the message is meant for the bot (a mention of
-    the bot, a command for it, a reply to one of its messages); in private chats every message is.
+    The messenger adapter decides whether a message addresses the bot (a mention, a command
+    for it, a reply to it, its group rules) and hands over only those, with the platform's
+    addressing removed from ``text``: a command arrives as ``/name argument``.
     """
 
-    chat_id: int
-    message_id: int
+    chat_id: ChatId
+    message_id: MessageId
     sender: Sender
     text: str
-    reply_to: int | None = None
+    reply_to: MessageId | None = None
     private: bool = True
-    addressed: bool = False
 
 
 @attrs.frozen
 class Node:
-    """A message the bot acted on or sent: one link of a reply chain."""
+    """A message the bot acted on or sent: one link of a reply chain.
 
-    chat_id: int
-    message_id: int
-    role: Role
+    ``role`` None marks a message that is no turn of the conversation (an error the bot
+    reported): a walk passes through it to its parent.
+    """
+
+    chat_id: ChatId
+    message_id: MessageId
+    role: Role | None
     text: str
-    parent: int | None = None
+    parent: MessageId | None = None
 
 
 @attrs.frozen
 class Account:
     """One user's record: balance, statistics and their own system prompt."""
 
-    user_id: int
+    user_id: UserId
     balance: int
     requests: int = 0
     tokens: int = 0
@@ -102,6 +117,7 @@ class Account:
     username: str | None = None
     last_request: dt.datetime | None = None
     prompt: str | None = None
+    banned: bool = False
 
     @classmethod
     def new(cls, sender: Sender, balance: int) -> Account:
@@ -119,3 +135,12 @@ class Totals:
 
     requests: int = 0
     tokens: int = 0
+
+
+@attrs.frozen
+class Hold:
+    """Tokens held from a balance for one request in flight."""
+
+    user_id: UserId
+    amount: int
+    id: str

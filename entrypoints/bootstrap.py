@@ -1,9 +1,9 @@
-"""The composition root shared by the console and Telegram bots: settings in, a bot out."""
+"""The composition root: every bot (console, Telegram, tests, benchmarks, another messenger) is
+put together here, from real adapters or fakes."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 import attrs
 
@@ -12,7 +12,17 @@ from adapters.offline_model import OfflineModel
 from adapters.storage.json_accounts import JsonAccountStore
 from adapters.storage.sqlite_threads import SqliteThreadStore
 from adapters.tiktoken_counter import token_counter_for
-from core.ports import ChatModel, MessageLookup, ReplySink, TokenCounter
+from core.config import BotConfig
+from core.ports import (
+    AccountStore,
+    ChatModel,
+    Clock,
+    MessageLookup,
+    Operator,
+    ReplySink,
+    ThreadStore,
+    TokenCounter,
+)
 from core.service import BotService
 from core.tokens import CharTokenCounter
 from entrypoints.settings import Settings
@@ -22,14 +32,13 @@ log = logging.getLogger(__name__)
 
 @attrs.define
 class Bot:
-    """A running bot and the parts that must be closed when it stops."""
+    """A bot and the parts that must be closed when it stops."""
 
     service: BotService
-    accounts: JsonAccountStore
-    threads: SqliteThreadStore
+    accounts: AccountStore
+    threads: ThreadStore
     model: ChatModel
     model_name: str
-    release_model: Callable[[], Awaitable[None]] | None = None
 
     async def close(self) -> None:
         """Wait for answers in flight, then save everything and release the model."""
@@ -38,8 +47,35 @@ class Bot:
             await self.accounts.close()
             await self.threads.close()
         finally:
-            if self.release_model is not None:
-                await self.release_model()
+            await self.model.close()
+
+
+def assemble(
+    config: BotConfig,
+    *,
+    sink: ReplySink,
+    accounts: AccountStore,
+    threads: ThreadStore,
+    model: ChatModel,
+    counter: TokenCounter,
+    clock: Clock | None = None,
+    operator: Operator | None = None,
+    lookup: MessageLookup | None = None,
+    model_name: str = "model",
+) -> Bot:
+    """A bot from its parts: what every entrypoint, test and benchmark calls."""
+    service = BotService(
+        config=config,
+        model=model,
+        accounts=accounts,
+        threads=threads,
+        sink=sink,
+        counter=counter,
+        clock=clock or SystemClock(),
+        operator=operator,
+        lookup=lookup,
+    )
+    return Bot(service, accounts, threads, model, model_name)
 
 
 def build_counter(settings: Settings) -> TokenCounter:
@@ -52,7 +88,6 @@ def build_counter(settings: Settings) -> TokenCounter:
 class ModelChoice:
     model: ChatModel
     name: str  # a phrase saying which model answers
-    release: Callable[[], Awaitable[None]] | None = None
 
 
 def build_model(settings: Settings, counter: TokenCounter) -> ModelChoice:
@@ -77,30 +112,33 @@ def build_model(settings: Settings, counter: TokenCounter) -> ModelChoice:
         reasoning_effort=settings.openai_reasoning_effort,
     )
     where = settings.openai_base_url or "OpenAI"
-    return ModelChoice(model, f"model {settings.openai_model} at {where}", model.aclose)
+    return ModelChoice(model, f"model {settings.openai_model} at {where}")
 
 
 def build_bot(
     settings: Settings,
-    sink: ReplySink,
     *,
-    admin_id: int,
-    bot_username: str | None,
+    admin_id: str,
+    sink: ReplySink,
+    operator: Operator | None = None,
     lookup: MessageLookup | None = None,
+    clock: Clock | None = None,
 ) -> Bot:
-    """Open the stores and wire the core; raises StorageError when the data cannot be used."""
-    threads = SqliteThreadStore.open(settings.threads_file, settings.thread_retention)
+    """A bot on the stores and model the settings name; StorageError when the data cannot be
+    used."""
     accounts = JsonAccountStore.open(settings.data_file)
+    threads = SqliteThreadStore.open(settings.threads_file, settings.thread_retention)
     counter = build_counter(settings)
     choice = build_model(settings, counter)
-    service = BotService(
-        config=settings.bot_config(admin_id, bot_username),
-        model=choice.model,
+    return assemble(
+        settings.bot_config(admin_id),
+        sink=sink,
         accounts=accounts,
         threads=threads,
-        sink=sink,
+        model=choice.model,
         counter=counter,
-        clock=SystemClock(),
+        clock=clock,
+        operator=operator,
         lookup=lookup,
+        model_name=choice.name,
     )
-    return Bot(service, accounts, threads, choice.model, choice.name, choice.release)

@@ -19,36 +19,52 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from adapters.console import ConsoleSession, ConsoleSink, Note, Quit, Send, Wait, numbering
+from adapters.console import (
+    ConsoleOperator,
+    ConsoleSession,
+    ConsoleSink,
+    Note,
+    Quit,
+    Send,
+    Wait,
+    numbering,
+)
+from adapters.storage.sqlite_threads import SqliteThreadStore
 from core.errors import StorageError
 from entrypoints.bootstrap import build_bot
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
 
 BOT_USERNAME = "gptbot"
-CONSOLE_ADMIN_ID = 1  # the admin's id when ADMIN_CHAT_ID is not set
+CONSOLE_ADMIN_ID = "1"  # the admin's id when ADMIN_CHAT_ID is not set
 
 log = logging.getLogger(__name__)
 
 
 async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     """Run the console bot until the input ends or the admin stops it; the exit status."""
-    admin_id = settings.admin_chat_id if settings.admin_chat_id is not None else CONSOLE_ADMIN_ID
+    admin = settings.admin_chat_id
+    admin_id = str(admin) if admin is not None else CONSOLE_ADMIN_ID
     sink = ConsoleSink(stdout, numbering())
     try:
-        bot = build_bot(settings, sink, admin_id=admin_id, bot_username=BOT_USERNAME)
+        bot = build_bot(
+            settings, admin_id=admin_id, sink=sink, operator=ConsoleOperator(sink, admin_id)
+        )
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 2
-    # Continue numbering after the messages a previous run remembered.
-    sink.ids = numbering(bot.threads.last_message_id() + 1)
-    session = ConsoleSession(admin_id=admin_id, bot_username=BOT_USERNAME, ids=sink.ids)
+    if isinstance(bot.threads, SqliteThreadStore):
+        # Continue numbering after the messages a previous run remembered.
+        sink.ids = numbering(bot.threads.last_message_id() + 1)
+    session = ConsoleSession(
+        admin_id=admin_id, bot_username=BOT_USERNAME, ids=sink.ids, bot_messages=sink.sent
+    )
     service = bot.service
     sink.write(
         f"gptbot console: {bot.model_name}; data in {settings.data_file}.\n"
         f"{session.describe()} Type :help for console commands, /help for the bot's.\n"
     )
     read = _typed_line if stdin.isatty() and stdin is sys.stdin else stdin.readline
-    pending: set[asyncio.Task[None]] = set()
+    pending: set[asyncio.Future[None]] = set()
     while not service.stopping:
         line = await asyncio.to_thread(read)
         if not line:
@@ -56,11 +72,13 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
         action = session.parse(line)
         if isinstance(action, Send):
             sink.echo(action.incoming)
-            task = asyncio.create_task(service.handle(action.incoming))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
+            if not action.addressed:
+                continue  # a group message that is not for the bot
+            done = service.submit(action.incoming)
+            pending.add(done)
+            done.add_done_callback(pending.discard)
             if action.wait:
-                await task
+                await done
         elif isinstance(action, Note):
             sink.write(action.text + "\n")
         elif isinstance(action, Wait):
@@ -94,6 +112,8 @@ def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None)
         print(f"gptbot: configuration error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    for note in settings.notes:
+        log.warning("%s", note)
     return asyncio.run(run_console(settings, sys.stdin, sys.stdout))
 
 

@@ -14,8 +14,8 @@ from typing import TypeVar
 import attrs
 from dotenv import dotenv_values
 
+from core.config import BotConfig
 from core.prompts import DEFAULT_PROMPT
-from core.service import BotConfig
 
 T = TypeVar("T")
 
@@ -160,6 +160,7 @@ class Settings:
     openai_max_retries: int = 2
     token_counter: str = "heuristic"
     telegram_session: Path = Path("gptbot.session")
+    notes: tuple[str, ...] = ()  # things worth a line in the log once logging is set up
 
     def telegram(self) -> TelegramLogin:
         """What the Telegram bot needs to log in; ConfigError naming whatever is missing."""
@@ -180,10 +181,9 @@ class Settings:
             raise ConfigError(f"the Telegram bot needs {missing} (see example.env and the README)")
         return TelegramLogin(token, api_id, api_hash, admin, self.telegram_session)
 
-    def bot_config(self, admin_id: int, bot_username: str | None) -> BotConfig:
+    def bot_config(self, admin_id: str) -> BotConfig:
         return BotConfig(
             admin_id=admin_id,
-            bot_username=bot_username,
             starting_balance=self.starting_balance,
             reply_cap=self.reply_token_limit,
             context_budget=self.context_token_limit,
@@ -234,6 +234,12 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     effort = read.get(
         "OPENAI_REASONING_EFFORT", _effort, DEFAULT_EFFORT if model == DEFAULT_MODEL else None
     )
+    notes: list[str] = []
+    admin = read.get("ADMIN_CHAT_ID", _int, None)
+    if admin is None and read.get("ADMIN_ID", _int, None) is not None:
+        # The older bot's name for it: an operator moving over keeps their .env.
+        admin = read.get("ADMIN_ID", _int, None)
+        notes.append("ADMIN_ID is read as ADMIN_CHAT_ID (the older bot's name for it)")
     level = read.get("LOG_LEVEL", lambda raw, _: raw.upper(), "WARNING")
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -242,7 +248,7 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         telegram_api_key=read.secret("TELEGRAM_API_KEY"),
         telegram_api_id=read.get("TELEGRAM_API_ID", _int, None),
         telegram_api_hash=read.secret("TELEGRAM_API_HASH"),
-        admin_chat_id=read.get("ADMIN_CHAT_ID", _int, None),
+        admin_chat_id=admin,
         data_file=data_file,
         threads_file=threads_file,
         thread_retention=read.positive("THREAD_RETENTION", 100_000),
@@ -266,6 +272,7 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         openai_max_retries=retries,
         token_counter=counter,
         telegram_session=base / read.get("TELEGRAM_SESSION", lambda raw, _: raw, "gptbot.session"),
+        notes=tuple(notes),
     )
 
 

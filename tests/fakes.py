@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import itertools
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import attrs
 
 from adapters.storage.memory import MemoryAccountStore
-from core.errors import ModelError, StorageError
-from core.values import Account, Chunk, ModelRequest, Totals, Usage
+from core.errors import AnswerStopped, DeliveryFailed, ModelError, StorageError
+from core.values import Account, Chunk, Hold, ModelRequest, Totals, Usage
 
 
 @attrs.define
 class Sent:
-    chat_id: int
+    chat_id: str
     text: str
-    reply_to: int | None
-    message_ids: tuple[int, ...]
+    reply_to: str | None
+    message_ids: tuple[str, ...]
     updates: list[str] = attrs.field(factory=list)
     streamed: bool = False
     markdown: bool = False
@@ -28,46 +29,69 @@ class RecordingSink:
     """A messenger that keeps every message it was asked to send, in order."""
 
     sent: list[Sent] = attrs.field(factory=list)
-    typing_in: list[int] = attrs.field(factory=list)
+    typing_in: list[str] = attrs.field(factory=list)
     parts: int = 1  # how many messages each streamed answer is split into
-    _next_id: int = 1000
+    _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1000))
 
-    def _ids(self, count: int) -> tuple[int, ...]:
-        ids = tuple(range(self._next_id, self._next_id + count))
-        self._next_id += count
-        return ids
+    def new_ids(self, count: int) -> tuple[str, ...]:
+        return tuple(str(next(self._ids)) for _ in range(count))
 
-    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
-        ids = self._ids(1)
+    async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
+        ids = self.new_ids(1)
         self.sent.append(Sent(chat_id, text, reply_to, ids))
         return ids
 
-    def stream(self, chat_id: int, reply_to: int | None) -> RecordingStream:
+    def stream(self, chat_id: str, reply_to: str | None) -> RecordingStream:
         return RecordingStream(self, chat_id, reply_to)
 
-    async def typing(self, chat_id: int) -> None:
+    async def typing(self, chat_id: str) -> None:
         self.typing_in.append(chat_id)
 
-    def texts(self, chat_id: int | None = None) -> list[str]:
+    def texts(self, chat_id: str | None = None) -> list[str]:
         return [s.text for s in self.sent if chat_id is None or s.chat_id == chat_id]
 
 
 @attrs.define
 class RecordingStream:
     sink: RecordingSink
-    chat_id: int
-    reply_to: int | None
+    chat_id: str
+    reply_to: str | None
     updates: list[str] = attrs.field(factory=list)
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.updates)
 
     async def update(self, text: str) -> None:
         self.updates.append(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[int]:
-        ids = self.sink._ids(self.sink.parts)
+    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+        ids = self.sink.new_ids(self.sink.parts)
         self.sink.sent.append(
             Sent(self.chat_id, text, self.reply_to, ids, self.updates, True, markdown)
         )
         return ids
+
+
+@attrs.define
+class RecordingOperator:
+    """The admin, as a list of the notices they got."""
+
+    notices: list[str] = attrs.field(factory=list)
+
+    async def notify(self, text: str) -> None:
+        self.notices.append(text)
+
+
+@attrs.define
+class UnreachableOperator:
+    """An admin who cannot be reached (blocked the bot, say)."""
+
+    tries: int = 0
+
+    async def notify(self, text: str) -> None:
+        self.tries += 1
+        raise DeliveryFailed("the admin blocked the bot")
 
 
 @attrs.define
@@ -83,99 +107,202 @@ class ScriptedModel:
     fail_with: list[ModelError] = attrs.field(factory=list)  # raised by the next calls, in order
     fail_after_text: bool = False
     gate: asyncio.Event | None = None
+    delay: float = 0.0  # seconds before the answer (real time: for overlap tests)
     cut_off: bool = False  # the answer stopped at the reply cap
     requests: list[ModelRequest] = attrs.field(factory=list)
+    closed_streams: int = 0  # streams stopped before their end
+    finished_streams: int = 0
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         self.requests.append(request)
         if self.gate is not None:
             await self.gate.wait()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         error = self.fail_with.pop(0) if self.fail_with else None
         if error is not None and not self.fail_after_text:
             raise error
-        for piece in self.pieces:
-            yield Chunk(text=piece)
-        if error is not None:
-            raise error
-        if self.usage is not None or self.cut_off:
-            yield Chunk(usage=self.usage, cut_off=self.cut_off)
+        try:
+            for piece in self.pieces:
+                yield Chunk(text=piece)
+            if error is not None:
+                raise error
+            if self.usage is not None or self.cut_off:
+                yield Chunk(usage=self.usage, cut_off=self.cut_off)
+            self.finished_streams += 1
+        except GeneratorExit:
+            self.closed_streams += 1
+            raise
+
+    async def close(self) -> None:
+        return None
 
 
 @attrs.define
-class BrokenDisk:
-    """An account store whose every save fails, as on a full or read-only disk."""
+class FailingDisk:
+    """An account store whose writes fail while ``broken`` (a full or read-only disk): the
+    working store underneath is left unchanged, as the port demands."""
 
     inner: MemoryAccountStore
+    broken: bool = True
 
-    def get(self, user_id: int) -> Account | None:
-        return self.inner.get(user_id)
+    async def get(self, user_id: str) -> Account | None:
+        return await self.inner.get(user_id)
 
-    def totals(self) -> Totals:
-        return self.inner.totals()
+    async def totals(self) -> Totals:
+        return await self.inner.totals()
 
-    def accounts(self) -> int:
-        return self.inner.accounts()
+    async def count(self) -> int:
+        return await self.inner.count()
 
-    async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
-        raise StorageError("disk full")
+    async def held(self, user_id: str) -> int:
+        return await self.inner.held(user_id)
+
+    async def register(self, account: Account) -> Account:
+        if self.broken and await self.inner.get(account.user_id) is None:
+            raise StorageError("disk full")
+        return await self.inner.register(account)
+
+    async def reserve(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
+        return await self.inner.reserve(user_id, minimum, maximum)
+
+    async def release(self, hold: Hold) -> None:
+        await self.inner.release(hold)
+
+    async def change(
+        self,
+        user_id: str,
+        change: Callable[[Account], Account],
+        totals: Callable[[Totals], Totals] | None = None,
+        release: Hold | None = None,
+    ) -> Account | None:
+        if self.broken:
+            raise StorageError("disk full")
+        return await self.inner.change(user_id, change, totals, release)
 
     async def close(self) -> None:
-        raise StorageError("disk full")
+        if self.broken:
+            raise StorageError("disk full")
 
 
 @attrs.define
 class BrokenMessenger:
     """A messenger whose every call fails, as when the network to it is gone."""
 
-    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
+    async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
         raise ConnectionError("messenger unreachable")
 
-    def stream(self, chat_id: int, reply_to: int | None) -> RecordingStream:
+    def stream(self, chat_id: str, reply_to: str | None) -> RecordingStream:
         raise ConnectionError("messenger unreachable")
 
-    async def typing(self, chat_id: int) -> None:
+    async def typing(self, chat_id: str) -> None:
         raise ConnectionError("messenger unreachable")
 
 
 @attrs.define
 class FinishFails:
-    """A messenger that streams, but whose final edit of an answer fails."""
+    """A messenger that streams, but whose final message fails with ``error``."""
 
     inner: RecordingSink
+    error: Exception = attrs.field(factory=lambda: ConnectionError("the edit did not go through"))
 
-    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
+    async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
         return await self.inner.send(chat_id, text, reply_to)
 
-    def stream(self, chat_id: int, reply_to: int | None) -> _FailingStream:
-        return _FailingStream()
+    def stream(self, chat_id: str, reply_to: str | None) -> _FailingStream:
+        return _FailingStream(self.error)
 
-    async def typing(self, chat_id: int) -> None:
+    async def typing(self, chat_id: str) -> None:
         return None
 
 
 @attrs.define
 class _FailingStream:
-    async def update(self, text: str) -> None:
-        return None
+    error: Exception
+    updates: int = 0
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[int]:
-        raise ConnectionError("the edit did not go through")
+    @property
+    def shown(self) -> bool:
+        return self.updates > 0
+
+    async def update(self, text: str) -> None:
+        self.updates += 1
+
+    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+        raise self.error
 
 
 @attrs.define
-class AdminUnreachable:
-    """A messenger that cannot reach one chat (the admin blocked the bot, say)."""
+class GoneChat:
+    """A chat that blocked the bot: ``after`` updates go through, then everything fails with
+    DeliveryFailed (``after`` 0: even "typing" fails)."""
 
     inner: RecordingSink
-    chat_id: int
+    after: int = 0
+    streams: list[_GoneStream] = attrs.field(factory=list)
 
-    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
-        if chat_id == self.chat_id:
-            raise ConnectionError("the admin blocked the bot")
+    async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
+        raise DeliveryFailed("USER_IS_BLOCKED")
+
+    def stream(self, chat_id: str, reply_to: str | None) -> _GoneStream:
+        stream = _GoneStream(self.after)
+        self.streams.append(stream)
+        return stream
+
+    async def typing(self, chat_id: str) -> None:
+        if self.after == 0:
+            raise DeliveryFailed("USER_IS_BLOCKED")
+
+
+@attrs.define
+class _GoneStream:
+    after: int
+    updates: list[str] = attrs.field(factory=list)
+    finished: bool = False
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.updates)
+
+    async def update(self, text: str) -> None:
+        if len(self.updates) >= self.after:
+            raise DeliveryFailed("USER_IS_BLOCKED")
+        self.updates.append(text)
+
+    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+        raise DeliveryFailed("USER_IS_BLOCKED")
+
+
+@attrs.define
+class StoppingSink:
+    """A messenger where the person presses stop after ``after`` updates of an answer."""
+
+    inner: RecordingSink
+    after: int = 1
+
+    async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
         return await self.inner.send(chat_id, text, reply_to)
 
-    def stream(self, chat_id: int, reply_to: int | None) -> RecordingStream:
-        return self.inner.stream(chat_id, reply_to)
+    def stream(self, chat_id: str, reply_to: str | None) -> _StoppedStream:
+        return _StoppedStream(self.inner.stream(chat_id, reply_to), self.after)
 
-    async def typing(self, chat_id: int) -> None:
+    async def typing(self, chat_id: str) -> None:
         return None
+
+
+@attrs.define
+class _StoppedStream:
+    inner: RecordingStream
+    after: int
+
+    @property
+    def shown(self) -> bool:
+        return self.inner.shown
+
+    async def update(self, text: str) -> None:
+        if len(self.inner.updates) >= self.after:
+            raise AnswerStopped("stop pressed")
+        await self.inner.update(text)
+
+    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+        return await self.inner.finish(text, markdown=markdown)

@@ -2,34 +2,67 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
-from core.values import Account, Node, Totals
+from adapters.storage.holds import Holds
+from core.values import Account, Hold, Node, Totals
 
 
 @attrs.define
 class MemoryAccountStore:
     """Implements ``core.ports.AccountStore`` in a dict."""
 
-    _accounts: dict[int, Account] = attrs.field(factory=dict)
+    _accounts: dict[str, Account] = attrs.field(factory=dict)
     _totals: Totals = attrs.field(factory=Totals)
+    _holds: Holds = attrs.field(factory=Holds)
 
-    def get(self, user_id: int) -> Account | None:
+    async def get(self, user_id: str) -> Account | None:
         return self._accounts.get(user_id)
 
-    def totals(self) -> Totals:
+    async def totals(self) -> Totals:
         return self._totals
 
-    def accounts(self) -> int:
+    async def count(self) -> int:
         return len(self._accounts)
 
-    async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
-        for account in accounts:
-            self._accounts[account.user_id] = account
-        if totals is not None:
-            self._totals = totals
+    async def held(self, user_id: str) -> int:
+        return self._holds.held(user_id)
+
+    async def register(self, account: Account) -> Account:
+        return self._accounts.setdefault(account.user_id, account)
+
+    async def reserve(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
+        account = self._accounts.get(user_id)
+        if account is None:
+            return None
+        return self._holds.reserve(user_id, account.balance, minimum, maximum)
+
+    async def release(self, hold: Hold) -> None:
+        self._holds.release(hold)
+
+    async def change(
+        self,
+        user_id: str,
+        change: Callable[[Account], Account],
+        totals: Callable[[Totals], Totals] | None = None,
+        release: Hold | None = None,
+    ) -> Account | None:
+        current = self._accounts.get(user_id)
+        if current is None:
+            return None
+        changed = change(current)
+        new_totals = totals(self._totals) if totals is not None else self._totals
+        self._accounts[user_id] = changed
+        self._totals = new_totals
+        if release is not None:
+            self._holds.release(release)
+        return changed
+
+    def all(self) -> list[Account]:
+        """Every account (tests check books with it)."""
+        return list(self._accounts.values())
 
     async def close(self) -> None:
         return None
@@ -39,14 +72,17 @@ class MemoryAccountStore:
 class MemoryThreadStore:
     """Implements ``core.ports.ThreadStore`` in a dict."""
 
-    _nodes: dict[tuple[int, int], Node] = attrs.field(factory=dict)
+    _nodes: dict[tuple[str, str], Node] = attrs.field(factory=dict)
 
-    def get(self, chat_id: int, message_id: int) -> Node | None:
+    async def get(self, chat_id: str, message_id: str) -> Node | None:
         return self._nodes.get((chat_id, message_id))
 
     async def add(self, nodes: Sequence[Node]) -> None:
         for node in nodes:
             self._nodes[(node.chat_id, node.message_id)] = node
+
+    def __len__(self) -> int:
+        return len(self._nodes)
 
     async def close(self) -> None:
         return None

@@ -5,16 +5,18 @@ import pytest
 
 from adapters.clock import FakeClock
 from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
-from core.ports import MessageLookup
-from core.service import BotConfig, BotService
+from core.config import BotConfig
+from core.ports import AccountStore, MessageLookup, ReplySink
+from core.service import BotService
 from core.tokens import CharTokenCounter
-from core.values import Incoming, Sender
-from tests.fakes import RecordingSink, ScriptedModel
+from core.values import Account, Incoming, Sender, Totals
+from entrypoints.bootstrap import assemble
+from tests.fakes import RecordingOperator, RecordingSink, ScriptedModel
 
-ADMIN = 1
-ALICE = Sender(100, "Alice", "alice", "en")
-BOB = Sender(200, "Bob", None, "ru")
-GROUP = -500
+ADMIN = "1"
+ALICE = Sender("100", "Alice", "alice", "en")
+BOB = Sender("200", "Bob", None, "ru")
+GROUP = "-500"
 
 
 @attrs.define
@@ -26,26 +28,23 @@ class Harness:
     accounts: MemoryAccountStore
     threads: MemoryThreadStore
     sink: RecordingSink
+    operator: RecordingOperator
     next_id: int = 1
 
     def message(
         self,
         text: str,
         sender: Sender = ALICE,
-        reply_to: int | None = None,
-        chat_id: int | None = None,
-        *,
-        addressed: bool | None = None,
+        reply_to: str | None = None,
+        chat_id: str | None = None,
     ) -> Incoming:
-        private = chat_id is None or chat_id > 0
         incoming = Incoming(
             chat_id=sender.id if chat_id is None else chat_id,
-            message_id=self.next_id,
+            message_id=str(self.next_id),
             sender=sender,
             text=text,
             reply_to=reply_to,
-            private=private,
-            addressed=private if addressed is None else addressed,
+            private=chat_id is None or not chat_id.startswith("-"),
         )
         self.next_id += 1
         return incoming
@@ -55,13 +54,29 @@ class Harness:
         await self.service.handle(incoming)
         return incoming
 
-    def balance(self, user_id: int) -> int:
-        account = self.accounts.get(user_id)
+    async def account(self, user_id: str) -> Account:
+        account = await self.accounts.get(user_id)
         assert account is not None
-        return account.balance
+        return account
+
+    async def balance(self, user_id: str) -> int:
+        return (await self.account(user_id)).balance
+
+    async def totals(self) -> Totals:
+        return await self.accounts.totals()
 
     def last(self) -> str:
         return self.sink.sent[-1].text
+
+    def use_sink(self, sink: ReplySink) -> None:
+        """Swap the messenger the service answers through."""
+        self.service.replies.sink = sink
+
+    def use_accounts(self, accounts: AccountStore) -> None:
+        """Swap the account store everywhere the service holds it (a failing disk, say)."""
+        self.service.accounts = accounts
+        self.service.commands.accounts = accounts
+        self.service.answerer.accounts = accounts
 
 
 def make_harness(lookup: MessageLookup | None = None, **config: object) -> Harness:
@@ -69,19 +84,21 @@ def make_harness(lookup: MessageLookup | None = None, **config: object) -> Harne
     accounts = MemoryAccountStore()
     threads = MemoryThreadStore()
     sink = RecordingSink()
-    settings = {"admin_id": ADMIN, "bot_username": "testbot", "notify_new_users": False}
+    operator = RecordingOperator()
+    settings: dict[str, object] = {"admin_id": ADMIN, "notify_new_users": False}
     settings.update(config)
-    service = BotService(
-        config=BotConfig(**settings),  # type: ignore[arg-type]
-        model=model,
+    bot = assemble(
+        BotConfig(**settings),  # type: ignore[arg-type]
+        sink=sink,
         accounts=accounts,
         threads=threads,
-        sink=sink,
+        model=model,
         counter=CharTokenCounter(),
         clock=FakeClock(),
+        operator=operator,
         lookup=lookup,
     )
-    return Harness(service, model, accounts, threads, sink)
+    return Harness(bot.service, model, accounts, threads, sink, operator)
 
 
 @pytest.fixture

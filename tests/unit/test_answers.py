@@ -8,19 +8,19 @@ import attrs
 import pytest
 
 from core import errors
-from core.values import Account, Role, Usage
-from tests.fakes import AdminUnreachable, BrokenDisk, BrokenMessenger, FinishFails
+from core.values import Role, Usage
+from tests.fakes import BrokenMessenger, FailingDisk, FinishFails, UnreachableOperator
 from tests.unit.conftest import ADMIN, ALICE, BOB, Harness, make_harness
 
 
 async def test_first_message_registers_and_charges_reported_usage(bot: Harness) -> None:
     await bot.say("hi")
-    assert bot.balance(ALICE.id) == 30_000 - 15
-    account = bot.accounts.get(ALICE.id)
+    assert await bot.balance(ALICE.id) == 30_000 - 15
+    account = await bot.accounts.get(ALICE.id)
     assert account is not None
     assert (account.requests, account.tokens) == (1, 15)
-    assert bot.accounts.totals().requests == 1
-    assert bot.accounts.totals().tokens == 15
+    assert (await bot.accounts.totals()).requests == 1
+    assert (await bot.accounts.totals()).tokens == 15
     assert bot.last() == "Hello, world\n\nTokens used: 15"
 
 
@@ -93,12 +93,12 @@ async def test_message_too_long_for_the_budget_is_refused_free(bot: Harness) -> 
     await bot.say("x" * 100_000)
     assert "too long" in bot.last()
     assert bot.model.requests == []
-    assert bot.balance(ALICE.id) == 30_000
+    assert await bot.balance(ALICE.id) == 30_000
 
 
 async def test_reply_cap_is_lowered_to_what_the_balance_can_pay(bot: Harness) -> None:
     await bot.say("hi")
-    await bot.accounts.save([_with_balance(bot, ALICE.id, 500)])
+    await set_balance(bot, ALICE.id, 500)
     await bot.say("again")
     request = bot.model.requests[-1]
     assert request.max_tokens < 500
@@ -107,66 +107,66 @@ async def test_reply_cap_is_lowered_to_what_the_balance_can_pay(bot: Harness) ->
 
 async def test_small_balance_is_refused_without_going_negative(bot: Harness) -> None:
     await bot.say("hi")
-    await bot.accounts.save([_with_balance(bot, ALICE.id, 20)])
+    await set_balance(bot, ALICE.id, 20)
     await bot.say("tell me everything")
     assert "Not enough tokens" in bot.last()
     assert bot.last().endswith(f"ask the bot's admin and give them your id: {ALICE.id}.")
-    assert bot.balance(ALICE.id) == 20
+    assert await bot.balance(ALICE.id) == 20
     assert len(bot.model.requests) == 1
 
 
 async def test_negative_legacy_balance_cannot_spend(bot: Harness) -> None:
     await bot.say("hi")
-    await bot.accounts.save([_with_balance(bot, ALICE.id, -300)])
+    await set_balance(bot, ALICE.id, -300)
     await bot.say("hello?")
     assert "Not enough tokens" in bot.last()
-    assert bot.balance(ALICE.id) == -300
+    assert await bot.balance(ALICE.id) == -300
 
 
 async def test_admin_balance_never_burns(bot: Harness) -> None:
     admin = ALICE.__class__(ADMIN, "Admin")
     await bot.say("hi", sender=admin)
     await bot.say("hi again", sender=admin)
-    account = bot.accounts.get(ADMIN)
+    account = await bot.accounts.get(ADMIN)
     assert account is not None
     assert account.balance == 30_000
     assert account.tokens == 30
-    assert bot.accounts.totals().tokens == 30
+    assert (await bot.accounts.totals()).tokens == 30
 
 
 @pytest.mark.parametrize(("balance", "refusals"), [(3_040, 1), (3_100, 0)])
 async def test_two_requests_in_flight_cannot_overdraw(balance: int, refusals: int) -> None:
     bot = make_harness()
     await bot.say("register")
-    await bot.accounts.save([_with_balance(bot, ALICE.id, balance)])
+    await set_balance(bot, ALICE.id, balance)
     bot.model.gate = asyncio.Event()
     bot.model.usage = Usage(100, 3_000)  # the model claims as much as was reserved
     first = asyncio.create_task(bot.say("one"))
-    second = asyncio.create_task(bot.say("two", chat_id=-5, addressed=True))
+    second = asyncio.create_task(bot.say("two", chat_id="-5"))
     for _ in range(5):  # let both reach the model and wait at the gate
         await asyncio.sleep(0)
     bot.model.gate.set()
     await asyncio.gather(first, second)
-    assert bot.balance(ALICE.id) >= 0
+    assert await bot.balance(ALICE.id) >= 0
     refused = [t for t in bot.sink.texts() if "Not enough tokens" in t]
     assert len(refused) == refusals
-    assert bot.service.available(ALICE.id) == bot.balance(ALICE.id)  # nothing left on hold
+    assert await bot.accounts.held(ALICE.id) == 0  # nothing left on hold
 
 
 async def test_charge_never_exceeds_the_reservation(bot: Harness) -> None:
     await bot.say("hi")
-    await bot.accounts.save([_with_balance(bot, ALICE.id, 200)])
+    await set_balance(bot, ALICE.id, 200)
     bot.model.usage = Usage(5_000, 5_000)  # a model misreporting wildly
     await bot.say("again")
-    assert 0 <= bot.balance(ALICE.id) < 200
+    assert 0 <= await bot.balance(ALICE.id) < 200
 
 
 async def test_usage_missing_is_charged_as_an_estimate(bot: Harness) -> None:
     bot.model.usage = None
     await bot.say("hi")
-    charged = 30_000 - bot.balance(ALICE.id)
+    charged = 30_000 - await bot.balance(ALICE.id)
     assert charged > 0
-    assert bot.accounts.totals().tokens == charged
+    assert (await bot.accounts.totals()).tokens == charged
 
 
 @pytest.mark.parametrize(
@@ -188,10 +188,10 @@ async def test_failed_request_is_explained_and_free(
     await bot.say("hi")
     assert words in bot.last()
     assert "Nothing was charged" in bot.last()
-    assert bot.balance(ALICE.id) == 30_000
-    assert bot.accounts.totals().requests == 0
+    assert await bot.balance(ALICE.id) == 30_000
+    assert (await bot.accounts.totals()).requests == 0
     await bot.say("again")
-    assert bot.balance(ALICE.id) == 30_000 - 15
+    assert await bot.balance(ALICE.id) == 30_000 - 15
 
 
 async def test_failure_mid_stream_replaces_the_partial_answer(bot: Harness) -> None:
@@ -202,8 +202,10 @@ async def test_failure_mid_stream_replaces_the_partial_answer(bot: Harness) -> N
     assert sent.updates  # the partial text was shown
     assert "connection" in sent.text
     assert not sent.markdown
-    assert bot.balance(ALICE.id) == 30_000
-    assert bot.threads.get(ALICE.id, sent.message_ids[0]) is None
+    assert await bot.balance(ALICE.id) == 30_000
+    error = await bot.threads.get(ALICE.id, sent.message_ids[0])
+    assert error is not None
+    assert error.role is None  # no turn of the conversation: a reply to it passes through
 
 
 async def test_failure_is_explained_in_the_users_language(bot: Harness) -> None:
@@ -216,9 +218,9 @@ async def test_auth_failure_tells_the_admin_once(bot: Harness) -> None:
     bot.model.fail_with = [errors.AuthFailed("401 bad key"), errors.AuthFailed("401 bad key")]
     await bot.say("hi")
     await bot.say("hi")
-    to_admin = bot.sink.texts(ADMIN)
-    assert len(to_admin) == 1
-    assert "401 bad key" in to_admin[0]
+    await bot.service.drain()
+    assert len(bot.operator.notices) == 1
+    assert "401 bad key" in bot.operator.notices[0]
 
 
 async def test_context_too_long_is_retried_once_with_a_shorter_thread(bot: Harness) -> None:
@@ -259,24 +261,29 @@ async def test_each_user_gets_their_own_prompt(bot: Harness) -> None:
 async def test_storage_failure_on_charge_still_delivers_and_tells_admin() -> None:
     bot = make_harness()
     await bot.say("register")
-    bot.service.accounts = BrokenDisk(bot.accounts)
+    bot.use_accounts(FailingDisk(bot.accounts))
     await bot.say("hi")
-    assert any("disk full" in t for t in bot.sink.texts(ADMIN))
-    assert bot.sink.texts(ALICE.id)[-1].startswith("Hello, world")
+    await bot.service.drain()
+    assert any("disk full" in t for t in bot.operator.notices)
+    shown = bot.sink.texts(ALICE.id)[-1]
+    assert shown.startswith("Hello, world")
+    assert "Not charged: the bot cannot save its data" in shown
+    assert "Tokens used" not in shown
+    assert await bot.balance(ALICE.id) == 30_000 - 15  # "register" was charged, "hi" not
+    assert await bot.accounts.held(ALICE.id) == 0
 
 
 async def test_admin_can_be_told_about_every_request() -> None:
     bot = make_harness(notify_requests=True, notify_new_users=True)
     await bot.say("what is 2+2?")
-    to_admin = bot.sink.texts(ADMIN)
+    await bot.service.drain()
+    to_admin = bot.operator.notices
     assert "New user: Alice @alice (100)" in to_admin[0]
     assert "what is 2+2?" in to_admin[1]
 
 
-def _with_balance(bot: Harness, user_id: int, balance: int) -> Account:
-    account = bot.accounts.get(user_id)
-    assert account is not None
-    return attrs.evolve(account, balance=balance)
+async def set_balance(bot: Harness, user_id: str, balance: int) -> None:
+    await bot.accounts.change(user_id, lambda a: attrs.evolve(a, balance=balance))
 
 
 async def test_an_unexpected_failure_is_answered_free_and_the_bot_goes_on(bot: Harness) -> None:
@@ -284,24 +291,24 @@ async def test_an_unexpected_failure_is_answered_free_and_the_bot_goes_on(bot: H
     bot.model.fail_after_text = True
     await bot.say("hi")
     assert "went wrong" in bot.last()
-    assert bot.balance(ALICE.id) == 30_000
-    assert bot.service.available(ALICE.id) == 30_000
+    assert await bot.balance(ALICE.id) == 30_000
+    assert (await bot.balance(ALICE.id) - await bot.accounts.held(ALICE.id)) == 30_000
     await bot.say("again")
     assert bot.last().startswith("Hello, world")
 
 
 async def test_a_failing_messenger_does_not_stop_the_bot(bot: Harness) -> None:
     await bot.say("/start")
-    bot.service.sink = BrokenMessenger()
+    bot.use_sink(BrokenMessenger())
     await bot.say("/balance")  # the sink raises; handle() must not
-    assert bot.service.available(ALICE.id) == 30_000
+    assert (await bot.balance(ALICE.id) - await bot.accounts.held(ALICE.id)) == 30_000
 
 
 async def test_a_failed_final_edit_does_not_claim_nothing_was_charged(bot: Harness) -> None:
     await bot.say("/start")
-    bot.service.sink = FinishFails(bot.sink)
+    bot.use_sink(FinishFails(bot.sink))
     await bot.say("hi")
-    assert bot.balance(ALICE.id) == 30_000 - 15  # the answer was produced and streamed
+    assert await bot.balance(ALICE.id) == 30_000 - 15  # the answer was produced and streamed
     assert not any("Nothing was charged" in t for t in bot.sink.texts())
 
 
@@ -309,7 +316,7 @@ async def test_an_answer_cut_inside_a_code_block_is_closed_before_the_footer(bot
     bot.model.pieces = ("Here:\n```python\nprint(1)",)
     await bot.say("code please")
     assert bot.last() == "Here:\n```python\nprint(1)\n```\n\nTokens used: 15"
-    answer = bot.threads.get(ALICE.id, bot.sink.sent[-1].message_ids[0])
+    answer = await bot.threads.get(ALICE.id, bot.sink.sent[-1].message_ids[0])
     assert answer is not None
     assert answer.text == "Here:\n```python\nprint(1)"  # as the model wrote it
 
@@ -317,8 +324,9 @@ async def test_an_answer_cut_inside_a_code_block_is_closed_before_the_footer(bot
 async def test_an_unreachable_admin_does_not_spoil_a_paid_answer() -> None:
     bot = make_harness(notify_requests=True)
     await bot.say("/start")
-    bot.service.sink = AdminUnreachable(bot.sink, ADMIN)
+    bot.service.notices.operator = UnreachableOperator()
     await bot.say("hi")
+    await bot.service.drain()
     assert bot.last().startswith("Hello, world")
     assert not any("Nothing was charged" in t for t in bot.sink.texts())
 
@@ -331,7 +339,7 @@ async def test_an_answer_cut_off_at_the_cap_says_so_and_how_to_go_on(bot: Harnes
         "Steps:\n```sh\nls\n```\n\n(The answer reached the length limit of 3 000 tokens. Reply "
         "to this message with “continue” for the rest.)\n\nTokens used: 15"
     )
-    answer = bot.threads.get(ALICE.id, bot.sink.sent[-1].message_ids[0])
+    answer = await bot.threads.get(ALICE.id, bot.sink.sent[-1].message_ids[0])
     assert answer is not None
     assert answer.text == "Steps:\n```sh\nls"  # the thread keeps what the model wrote
 

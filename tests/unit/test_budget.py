@@ -1,4 +1,4 @@
-"""The ledger: reservations and charges, including property tests of its invariants."""
+"""Budgeting: holds in the memory store and the arithmetic of charges, with property tests."""
 
 from __future__ import annotations
 
@@ -7,27 +7,39 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.budget import Ledger, Refusal, Reservation
-from core.values import Account, Totals, Usage
+from adapters.storage.memory import MemoryAccountStore
+from core import budget
+from core.values import Account, Hold, Usage
 
 NOW = dt.datetime(2026, 1, 1)
 
 
-def test_reserve_holds_prompt_and_cap() -> None:
-    ledger = Ledger(admin_id=1, reply_cap=3_000, min_reply_tokens=50)
-    account = Account(user_id=2, balance=10_000)
-    reservation = ledger.reserve(account, 100)
-    assert isinstance(reservation, Reservation)
-    assert reservation.amount == 3_100
-    assert ledger.available(account) == 6_900
-    ledger.release(reservation)
-    assert ledger.available(account) == 10_000
+async def test_reserve_holds_prompt_and_cap() -> None:
+    store = MemoryAccountStore()
+    await store.register(Account("2", balance=10_000))
+    limits = budget.bounds(100, reply_cap=3_000, min_reply_tokens=50)
+    hold = await store.reserve("2", limits.minimum, limits.maximum)
+    assert hold is not None
+    assert hold.amount == 3_100
+    assert await store.held("2") == 3_100
+    await store.release(hold)
+    assert await store.held("2") == 0
 
 
-def test_refusal_says_what_is_needed() -> None:
-    ledger = Ledger(admin_id=1, reply_cap=3_000, min_reply_tokens=50)
-    refusal = ledger.reserve(Account(user_id=2, balance=120), 100)
-    assert refusal == Refusal(available=120, needed=150)
+async def test_a_low_balance_lowers_the_hold_and_refuses_below_the_minimum() -> None:
+    store = MemoryAccountStore()
+    await store.register(Account("2", balance=500))
+    hold = await store.reserve("2", 150, 3_100)
+    assert hold is not None
+    assert hold.amount == 500
+    assert await store.reserve("2", 150, 3_100) is None  # nothing left beside the first hold
+
+
+def test_topup_takes_away_never_below_zero() -> None:
+    assert budget.topped_up(-700)(Account("2", 500)).balance == 0
+    assert budget.topped_up(-100)(Account("2", 500)).balance == 400
+    assert budget.topped_up(-100)(Account("2", -137)).balance == -137  # left as it was
+    assert budget.topped_up(300)(Account("2", -137)).balance == 163
 
 
 @given(
@@ -42,35 +54,43 @@ def test_refusal_says_what_is_needed() -> None:
     ),
     admin=st.booleans(),
 )
-def test_balance_never_below_zero_and_charges_add_up(
+async def test_balance_never_below_zero_and_charges_add_up(
     balance: int, steps: list[tuple[int, int, bool]], admin: bool
 ) -> None:
-    ledger = Ledger(admin_id=7 if admin else 1, reply_cap=3_000, min_reply_tokens=50)
-    account = Account(user_id=7, balance=balance)
-    totals = Totals()
-    held: list[Reservation] = []
+    store = MemoryAccountStore()
+    await store.register(Account("7", balance=balance))
+    held: list[Hold | None] = []
     charged = 0
     for prompt, used, fails in steps:
-        reservation = ledger.reserve(account, prompt)
-        if isinstance(reservation, Reservation):
-            held.append(reservation)
-        if len(held) > 2 or not isinstance(reservation, Reservation):
+        limits = budget.bounds(prompt, 3_000, 50)
+        hold = None if admin else await store.reserve("7", limits.minimum, limits.maximum)
+        if hold is not None or admin:
+            held.append(hold)
+        if len(held) > 2 or (hold is None and not admin):
             if not held:
                 continue
             oldest = held.pop(0)
             if fails:
-                ledger.release(oldest)
+                if oldest is not None:
+                    await store.release(oldest)
             else:
-                settled = ledger.settle(oldest, account, totals, Usage(used, 0), NOW)
-                account, totals = settled.account, settled.totals
-                charged += settled.charged
-        assert ledger.available(account) >= min(balance, 0) or admin
-    for reservation in held:
-        ledger.release(reservation)
+                settlement = budget.Settlement(
+                    Usage(used, 0), None if oldest is None else oldest.amount, NOW
+                )
+                await store.change("7", settlement.account, settlement.totals, release=oldest)
+                charged += settlement.charged
+        account = await store.get("7")
+        assert account is not None
+        assert account.balance - await store.held("7") >= min(balance, 0) or admin
+    for hold in held:
+        if hold is not None:
+            await store.release(hold)
+    account = await store.get("7")
+    assert account is not None
     if admin:
         assert account.balance == balance
     else:
         assert account.balance >= min(balance, 0)
         assert account.balance == balance - charged
-    assert account.tokens == charged == totals.tokens
-    assert ledger.available(account) == account.balance
+    assert account.tokens == charged == (await store.totals()).tokens
+    assert await store.held("7") == 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import attrs
 from hypothesis import HealthCheck, example, given, settings
@@ -19,17 +19,17 @@ from hypothesis import strategies as st
 
 from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
 from core import errors
-from core.threads import MAX_LOOKUPS, Thread, build_thread, turn_cost
+from core.threads import MAX_LOOKUPS, Thread, build_thread, shorten, turn_cost
 from core.tokens import TOKENS_PER_REQUEST, CharTokenCounter, prompt_tokens
-from core.values import Account, Chunk, ModelRequest, Node, Role, Sender, Totals, Usage
+from core.values import Account, Chunk, Hold, ModelRequest, Node, Role, Sender, Totals, Usage
 from tests.fakes import ScriptedModel
 from tests.unit.conftest import ADMIN, GROUP, Harness, make_harness
 
 USERS = {
     ADMIN: Sender(ADMIN, "Admin", None, None),
-    100: Sender(100, "Alice", "alice", "en"),
-    200: Sender(200, "Bob", None, "ru"),  # Russian texts, so both footers are parsed
-    300: Sender(300, "Carol", None, None),
+    "100": Sender("100", "Alice", "alice", "en"),
+    "200": Sender("200", "Bob", None, "ru"),  # Russian texts, so both footers are parsed
+    "300": Sender("300", "Carol", None, None),
 }
 FAILURES: tuple[type[errors.ModelError], ...] = (
     errors.ModelError,
@@ -44,7 +44,7 @@ FAILURES: tuple[type[errors.ModelError], ...] = (
 )
 GHOST = 1_000_000  # message ids from here on never exist
 
-_FOOTER = re.compile(r"\n\n(?:Tokens used|Израсходовано токенов): (-?\d[\d ]*)$")
+_FOOTER = re.compile(r"\n\n(?:Tokens used|Израсходовано токенов): ≈?(-?\d[\d ]*)(?: \([^\n]*\))?$")
 _BALANCE = re.compile(r"^(?:Your balance|Ваш баланс): (-?\d[\d ]*)")
 _STATS = re.compile(
     r"^(?:Your requests|Ваших запросов): (\d[\d ]*)\n"
@@ -70,9 +70,9 @@ def _int(text: str) -> int:
 class Ask:
     """A message for the model, and how the model will deal with it."""
 
-    user: int
+    user: str
     group: bool
-    addressed: bool  # in the group: mentions the bot (else it counts only as a reply to it)
+    addressed: bool  # unused: the messenger hands the core only messages meant for the bot
     # ("answer", k): the k-th newest answer in this chat, ("any", k): any message of any chat
     # (index into every id so far), ("ghost", n): a message that never existed
     reply: tuple[str, int] | None
@@ -86,7 +86,7 @@ class Ask:
 
 @attrs.frozen
 class Command:
-    user: int
+    user: str
     group: bool
     text: str
     wait: bool
@@ -110,7 +110,7 @@ class Step:
 class TopUp:
     """The admin adds tokens to a user's balance (answered before the next step)."""
 
-    user: int
+    user: str
     tokens: int
 
 
@@ -124,14 +124,14 @@ class Scenario:
     min_reply_tokens: int
     context_budget: int
     notify: bool
-    seeded: dict[int, int]  # users who exist before the first message, with their balance
+    seeded: dict[str, int]  # users who exist before the first message, with their balance
     ops: tuple[Op, ...]
 
 
 _usage = st.builds(Usage, st.integers(-50, 3_000), st.integers(-50, 3_000))
 
 
-def _ops(users: Sequence[int]) -> st.SearchStrategy[Op]:
+def _ops(users: Sequence[str]) -> st.SearchStrategy[Op]:
     speakers = st.sampled_from(users)
     asks = st.builds(
         Ask,
@@ -211,14 +211,29 @@ class Router:
         assert number is not None, request
         return self.models[int(number.group(1))].stream(request)
 
+    async def close(self) -> None:
+        return None
+
 
 @attrs.define
 class SlowSaves(MemoryAccountStore):
-    """Saves that take time, like the JSON journal's fsync: applied at once, done a bit later."""
+    """Writes that take time, like the JSON journal's fsync: applied at once, done a bit later."""
 
-    async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
-        await super().save(accounts, totals)
+    async def register(self, account: Account) -> Account:
+        stored = await super().register(account)
         await asyncio.sleep(0)
+        return stored
+
+    async def change(
+        self,
+        user_id: str,
+        change: Callable[[Account], Account],
+        totals: Callable[[Totals], Totals] | None = None,
+        release: Hold | None = None,
+    ) -> Account | None:
+        changed = await super().change(user_id, change, totals, release)
+        await asyncio.sleep(0)
+        return changed
 
 
 @attrs.define
@@ -228,10 +243,10 @@ class BoundedThreads(MemoryThreadStore):
     limit: int = 0
     reads: int = 0
 
-    def get(self, chat_id: int, message_id: int) -> Node | None:
+    async def get(self, chat_id: str, message_id: str) -> Node | None:
         self.reads += 1
         assert self.reads <= self.limit, "a reply-chain walk does not end"
-        return super().get(chat_id, message_id)
+        return await super().get(chat_id, message_id)
 
 
 # -- running a scenario -------------------------------------------------------------------------
@@ -244,14 +259,14 @@ class Run:
     router: Router
     slow: bool
     asks: dict[int, Ask] = attrs.field(factory=dict)  # by request number
-    topped: Counter[int] = attrs.field(factory=Counter)  # tokens the admin added, by user
-    chats: dict[int, int] = attrs.field(factory=dict)  # request number → chat
-    senders: dict[int, int] = attrs.field(factory=dict)  # message id → user
-    ids: list[int] = attrs.field(factory=list)  # every incoming message id so far
+    topped: Counter[str] = attrs.field(factory=Counter)  # tokens the admin added, by user
+    chats: dict[int, str] = attrs.field(factory=dict)  # request number → chat
+    senders: dict[str, str] = attrs.field(factory=dict)  # message id → user
+    ids: list[str] = attrs.field(factory=list)  # every incoming message id so far
     closed: list[asyncio.Event] = attrs.field(factory=list)  # gates not opened yet
     tasks: list[asyncio.Task[None]] = attrs.field(factory=list)
 
-    def start(self, user: int) -> int:
+    def start(self, user: str) -> int:
         return self.scenario.seeded.get(user, self.scenario.starting_balance)
 
     async def play(self) -> None:
@@ -268,24 +283,22 @@ class Run:
             else:
                 for _ in range(op.times):
                     await asyncio.sleep(0)
-            self.check(settled=not self.slow)
+            await self.check(settled=not self.slow)
         for gate in self.closed:
             gate.set()
         await asyncio.wait_for(asyncio.gather(*self.tasks), timeout=10)
-        self.check(settled=True)
+        await self.check(settled=True)
         self.check_charges()
         for user in USERS:
-            account = self.bot.accounts.get(user)
-            if account is not None and user != ADMIN:
-                # Nothing is in flight: a hold still there was leaked by a failure or refusal.
-                assert self.bot.service.available(user) == account.balance
+            # Nothing is in flight: a hold still there was leaked by a failure or refusal.
+            assert await self.bot.accounts.held(user) == 0
 
-    def _reply_to(self, reply: tuple[str, int] | None, chat: int) -> int | None:
+    def _reply_to(self, reply: tuple[str, int] | None, chat: str) -> str | None:
         if reply is None:
             return None
         kind, n = reply
         if kind == "ghost":
-            return GHOST + n
+            return str(GHOST + n)
         sent = self.bot.sink.sent
         if kind == "answer":
             # Replying to recent answers of the same chat grows long chains.
@@ -310,14 +323,12 @@ class Run:
             self.closed.append(gate)
         self.asks[number], self.chats[number] = op, chat
         text = f"c{chat}: #{number} " + "x" * op.padding
-        await self.send(
-            text, op.user, op.group, op.wait, self._reply_to(op.reply, chat), op.addressed
-        )
+        await self.send(text, op.user, op.group, op.wait, self._reply_to(op.reply, chat))
 
     async def top_up(self, op: TopUp) -> None:
         """Send the admin's /topup and wait for it; count it if the bot says it was done."""
         before = len(self.bot.sink.sent)
-        await self.send(f"/topup {op.user} {op.tokens}", ADMIN, False, True, None, True)
+        await self.send(f"/topup {op.user} {op.tokens}", ADMIN, False, True, None)
         said = [s.text for s in self.bot.sink.sent[before:] if s.chat_id == ADMIN]
         done = [_TOPPED.match(text) for text in said]
         if any(done):
@@ -326,48 +337,52 @@ class Run:
             assert any("has not written to the bot" in text for text in said), said
 
     async def command(self, op: Command) -> None:
-        await self.send(op.text, op.user, op.group, op.wait, None, True)
+        await self.send(op.text, op.user, op.group, op.wait, None)
         if op.wait:
-            self.check_command_reply(op)
+            await self.check_command_reply(op)
 
     async def send(
-        self, text: str, user: int, group: bool, wait: bool, reply_to: int | None, addressed: bool
+        self, text: str, user: str, group: bool, wait: bool, reply_to: str | None
     ) -> None:
-        incoming = self.bot.message(
-            text,
-            USERS[user],
-            reply_to,
-            GROUP if group else None,
-            addressed=addressed if group else None,
-        )
+        incoming = self.bot.message(text, USERS[user], reply_to, GROUP if group else None)
         self.senders[incoming.message_id] = user
         self.ids.append(incoming.message_id)
-        if wait:
-            await self.bot.service.handle(incoming)
-        else:
-            self.tasks.append(asyncio.create_task(self.bot.service.handle(incoming)))
+        done = self.bot.service.submit(incoming)
+        if not wait:
+            self.tasks.append(asyncio.ensure_future(done))
+            return
+        # The core keeps each conversation in order: a message waited for may be queued behind
+        # one held in the model. Let held ones go on, oldest first, until it is handled.
+        turns = 0
+        while not done.done():
+            await asyncio.sleep(0)
+            turns += 1
+            if turns % 20 == 0 and self.closed:
+                self.closed.pop(0).set()
+        await done
 
     # -- checks --------------------------------------------------------------------------------
 
-    def footers(self) -> tuple[Counter[int], Counter[int]]:
+    def footers(self) -> tuple[Counter[str], Counter[str]]:
         """Per user: answers with a footer, and the sum of those footers."""
-        answered: Counter[int] = Counter()
-        charged: Counter[int] = Counter()
+        answered: Counter[str] = Counter()
+        charged: Counter[str] = Counter()
         for sent in self.bot.sink.sent:
             footer = _FOOTER.search(sent.text)
             if not sent.streamed or footer is None:
                 continue
-            user = sent.chat_id if sent.chat_id > 0 else self.senders[sent.reply_to or 0]
+            group = sent.chat_id.startswith("-")
+            user = self.senders[sent.reply_to or ""] if group else sent.chat_id
             answered[user] += 1
             charged[user] += _int(footer.group(1))
         return answered, charged
 
-    def check(self, *, settled: bool) -> None:
+    async def check(self, *, settled: bool) -> None:
         """The invariants; with ``settled``, no charge may be waiting for its footer."""
         answered, charged = self.footers()
         accounts = self.bot.accounts
         for user in USERS:
-            account = accounts.get(user)
+            account = await accounts.get(user)
             if account is None:
                 assert answered[user] == 0, user
                 continue
@@ -377,8 +392,7 @@ class Run:
                 assert account.requests >= answered[user]
                 assert account.tokens >= charged[user]
             start = self.start(user)
-            available = self.bot.service.available(user)
-            assert available is not None
+            available = account.balance - await accounts.held(user)
             if user == ADMIN:
                 assert account.balance == start
                 continue
@@ -392,8 +406,8 @@ class Run:
                 assert available == account.balance
             else:
                 assert available >= 0, "requests in flight hold more than the balance"
-        every = [a for a in (accounts.get(user) for user in USERS) if a is not None]
-        assert accounts.totals() == Totals(
+        every = [a for a in [await accounts.get(user) for user in USERS] if a is not None]
+        assert await accounts.totals() == Totals(
             requests=sum(a.requests for a in every), tokens=sum(a.tokens for a in every)
         )
         self.check_threads()
@@ -425,7 +439,7 @@ class Run:
                 continue
             number, charged = int(answer.group(2)), _int(footer.group(1))
             answers[number] += 1
-            assert int(answer.group(1)) == self.chats[number]
+            assert answer.group(1) == self.chats[number]
             op, calls = self.asks[number], self.router.models[number].requests
             if op.usage is not None:
                 used = op.usage.total
@@ -438,25 +452,25 @@ class Run:
             assert noted == op.cut_off, (number, op, sent.text)
         assert all(count == 1 for count in answers.values()), answers
 
-    def check_command_reply(self, op: Command) -> None:
+    async def check_command_reply(self, op: Command) -> None:
         """/balance and /stats show the numbers as they are (the reply was the last thing)."""
         reply = self.bot.sink.sent[-1].text
-        account = self.bot.accounts.get(op.user)
+        account = await self.bot.accounts.get(op.user)
         assert account is not None
         if op.text == "/balance":
             shown = _BALANCE.match(reply)
             assert shown is not None, reply
-            assert _int(shown.group(1)) == self.bot.service.available(op.user)
+            assert _int(shown.group(1)) == account.balance
         elif op.text == "/stats":
             stats = _STATS.match(reply)
             assert stats is not None, reply
             numbers = tuple(_int(group) for group in stats.groups())
             assert numbers == (account.requests, account.tokens, account.balance)
             totals = _STATS_GLOBAL.search(reply)
-            assert (totals is not None) == (op.user == ADMIN), reply
+            assert (totals is not None) == (op.user == ADMIN and not op.group), reply
             if totals is not None:
                 shown_totals = (_int(totals.group(1)), _int(totals.group(2)))
-                assert shown_totals == attrs.astuple(self.bot.accounts.totals())
+                assert shown_totals[:2] == attrs.astuple(await self.bot.accounts.totals())
 
 
 async def play(scenario: Scenario, *, slow: bool) -> None:
@@ -469,14 +483,15 @@ async def play(scenario: Scenario, *, slow: bool) -> None:
         notify_requests=scenario.notify,
     )
     if slow:
-        bot.accounts = bot.service.accounts = SlowSaves()
+        bot.accounts = SlowSaves()
+        bot.use_accounts(bot.accounts)
     # Generous, yet finite: a walk reads each node once, and there are few nodes per request.
     threads = BoundedThreads(limit=50 * (len(scenario.ops) + 1) ** 2)
-    bot.threads = bot.service.threads = threads
+    bot.threads = bot.service.answerer.threads = threads
     router = Router()
-    bot.service.model = router
-    seeded = [Account.new(USERS[user], balance) for user, balance in scenario.seeded.items()]
-    await bot.accounts.save(seeded)
+    bot.service.answerer.model = router
+    for user, balance in scenario.seeded.items():
+        await bot.accounts.register(Account.new(USERS[user], balance))
     await Run(scenario, bot, router, slow).play()
 
 
@@ -498,10 +513,10 @@ _TWO_IN_FLIGHT = Scenario(
     min_reply_tokens=10,
     context_budget=300,
     notify=False,
-    seeded={100: 200},  # enough for one request's reservation, not for two
+    seeded={"100": 200},  # enough for one request's reservation, not for two
     ops=(
-        Ask(100, False, True, None, 0, False, Usage(100, 100), (), False),
-        Ask(100, True, True, None, 0, False, Usage(100, 100), (), False),
+        Ask("100", False, True, None, 0, False, Usage(100, 100), (), False),
+        Ask("100", True, True, None, 0, False, Usage(100, 100), (), False),
         Step(1),  # both reach the model (or the refusal) before either is answered
         Release(0),
         Release(0),
@@ -524,9 +539,9 @@ _FIRST_PROMPT_RACE = Scenario(
     notify=False,
     seeded={},
     ops=(
-        Command(user=100, group=False, text="/prompt Be brief", wait=False),
+        Command(user="100", group=False, text="/prompt Be brief", wait=False),
         Step(1),
-        Ask(100, False, True, None, 0, True, Usage(10, 5), (), False),
+        Ask("100", False, True, None, 0, True, Usage(10, 5), (), False),
     ),
 )
 
@@ -542,16 +557,19 @@ async def test_first_prompt_of_a_new_user_keeps_a_concurrent_charge() -> None:
     # /prompt from a new user registers them and waits for that save; an answer charged
     # meanwhile must survive the prompt being saved after it (it was once overwritten).
     bot = make_harness()
-    bot.accounts = bot.service.accounts = SlowSaves()
-    alice = USERS[100]
+    bot.accounts = SlowSaves()
+    bot.use_accounts(bot.accounts)
+    alice = USERS["100"]
     prompt = asyncio.create_task(bot.service.handle(bot.message("/prompt Be brief", alice)))
     await asyncio.sleep(0)
-    await bot.say("hello", alice)
+    await bot.say("hello", alice, chat_id=GROUP)  # another conversation: they race
     await prompt
-    assert bot.last() == "Your system prompt is set. It applies to your next messages."
-    footer = _FOOTER.search(bot.sink.texts(alice.id)[0])
+    assert bot.sink.texts(alice.id) == [
+        "Your system prompt is set. It applies to your next messages."
+    ]
+    footer = _FOOTER.search(bot.sink.texts(GROUP)[0])
     assert footer is not None
-    account = bot.accounts.get(alice.id)
+    account = await bot.accounts.get(alice.id)
     assert account is not None
     assert account.prompt == "Be brief"
     assert (account.requests, account.tokens) == (1, _int(footer.group(1)))
@@ -560,7 +578,7 @@ async def test_first_prompt_of_a_new_user_keeps_a_concurrent_charge() -> None:
 
 # -- reply chains, walked directly --------------------------------------------------------------
 
-CHATS = (-7, 42)
+CHATS = ("-7", "42")
 
 
 @attrs.frozen
@@ -571,35 +589,37 @@ class Lookup:
     the walk must not take it.
     """
 
-    nodes: dict[tuple[int, int], Node]
+    nodes: dict[tuple[str, str], Node]
     confused: bool
-    calls: list[int] = attrs.field(factory=list)
+    calls: list[str] = attrs.field(factory=list)
 
-    async def lookup(self, chat_id: int, message_id: int) -> Node | None:
+    async def lookup(self, chat_id: str, message_id: str) -> Node | None:
         self.calls.append(message_id)
         return self.get(chat_id, message_id)
 
-    def get(self, chat_id: int, message_id: int) -> Node | None:
+    def get(self, chat_id: str, message_id: str) -> Node | None:
         if not self.confused:
             return self.nodes.get((chat_id, message_id))
         return next((n for n in self.nodes.values() if n.message_id == message_id), None)
 
 
-_IDS = st.integers(1, 12)  # few ids: parents often point back into the chain (cycles)
+_IDS = st.integers(1, 12).map(str)  # few ids: parents often point back into the chain (cycles)
 _PARENTS = st.none() | _IDS | _IDS  # ids 11 and 12 are never stored: dangling parents
 
 
 @st.composite
-def _node(draw: st.DrawFn, chat: int, message_id: int) -> Node:
-    role = draw(st.sampled_from([Role.USER, Role.ASSISTANT]))
-    text = draw(st.text(st.characters(codec="utf-8"), max_size=12))
+def _node(draw: st.DrawFn, chat: str, message_id: str) -> Node:
+    # None: an error message the bot sent, which a walk passes through
+    role = draw(st.sampled_from([Role.USER, Role.ASSISTANT, Role.USER, None]))
+    text = draw(st.text(st.characters(codec="utf-8"), max_size=12) | st.just("w" * 300))
     return Node(chat, message_id, role, f"{chat}:{text}", draw(_PARENTS))
 
 
 @st.composite
 def _stored(draw: st.DrawFn) -> list[Node]:
     """Both chats' nodes, dense, with the same ids in each chat."""
-    ids = draw(st.lists(st.integers(1, 10), unique=True, max_size=draw(st.sampled_from([3, 10]))))
+    size = draw(st.sampled_from([3, 10]))
+    ids = draw(st.lists(st.integers(1, 10).map(str), unique=True, max_size=size))
     return [draw(_node(chat, message)) for chat in CHATS for message in ids]
 
 
@@ -614,11 +634,11 @@ def _platform(draw: st.DrawFn) -> Lookup:
 
 
 def _expected_chain(
-    store: dict[tuple[int, int], Node], platform: Lookup, chat: int, start: int | None
+    store: dict[tuple[str, str], Node], platform: Lookup, chat: str, start: str | None
 ) -> list[Node]:
     """The nodes a walk may take, newest first, before the budget is considered."""
     chain: list[Node] = []
-    visited: set[int] = set()
+    visited: set[str] = set()
     lookups = 0
     current = start
     while current is not None and current not in visited:
@@ -629,19 +649,23 @@ def _expected_chain(
             node = platform.get(chat, current)
         if node is None or node.chat_id != chat:
             return chain
-        chain.append(node)
+        if node.role is not None:
+            chain.append(node)
         current = node.parent
     return chain
 
 
 _LOST_CHAIN = Lookup(
-    {(42, n): Node(42, n, Role.USER, f"42:{n}", n - 1 if n > 1 else None) for n in range(1, 8)},
+    {
+        ("42", str(n)): Node("42", str(n), Role.USER, f"42:{n}", str(n - 1) if n > 1 else None)
+        for n in range(1, 8)
+    },
     confused=False,
 )
 
 
 @settings(max_examples=_examples(500))
-@example(nodes=[], platform=_LOST_CHAIN, chat=42, start=7, budget=3_000)  # more than 3 lookups
+@example(nodes=[], platform=_LOST_CHAIN, chat="42", start="7", budget=3_000)  # > 3 lookups
 @given(
     nodes=_stored(),
     platform=_platform(),
@@ -650,7 +674,7 @@ _LOST_CHAIN = Lookup(
     budget=st.integers(0, 120) | st.integers(0, 3_000),
 )
 def test_walk_ends_stays_in_its_chat_and_keeps_the_newest_turns(
-    nodes: list[Node], platform: Lookup, chat: int, start: int | None, budget: int
+    nodes: list[Node], platform: Lookup, chat: str, start: str | None, budget: int
 ) -> None:
     async def walk() -> None:
         store = BoundedThreads(limit=100)
@@ -680,6 +704,12 @@ def test_walk_ends_stays_in_its_chat_and_keeps_the_newest_turns(
             used += turn_cost(counter, chain[kept].text)
             kept += 1
         newest_first = [(node.role, node.text) for node in chain[:kept]]
+        if kept < len(chain):  # the turn that does not fit whole is shortened, if it can be
+            short = shorten(counter, chain[kept].text, budget - used)
+            if short is not None:
+                newest_first.append((chain[kept].role, short))
+                used += turn_cost(counter, short)
+                assert short.endswith(chain[kept].text[-20:])  # "continue" sees the end
         assert [(t.role, t.text) for t in reversed(thread.history)] == newest_first
         assert thread.prompt_tokens == used <= budget
         assert thread.dropped == (kept < len(chain))

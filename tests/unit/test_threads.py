@@ -12,12 +12,12 @@ from core.tokens import CharTokenCounter
 from core.values import Node, Role
 
 
-async def _walk(store: MemoryThreadStore, reply_to: int | None, **kw: object) -> Thread:
+async def _walk(store: MemoryThreadStore, reply_to: str | None, **kw: object) -> Thread:
     args: dict[str, object] = {
         "store": store,
         "lookup": None,
         "counter": CharTokenCounter(),
-        "chat_id": 1,
+        "chat_id": "1",
         "reply_to": reply_to,
         "system_prompt": "system",
         "text": "new",
@@ -29,15 +29,15 @@ async def _walk(store: MemoryThreadStore, reply_to: int | None, **kw: object) ->
     return thread
 
 
-async def _chain(store: MemoryThreadStore, depth: int, chat_id: int = 1) -> None:
+async def _chain(store: MemoryThreadStore, depth: int, chat_id: str = "1") -> None:
     await store.add(
         [
             Node(
                 chat_id,
-                n,
+                str(n),
                 Role.USER if n % 2 else Role.ASSISTANT,
                 f"m{n}",
-                n - 1 if n > 1 else None,
+                str(n - 1) if n > 1 else None,
             )
             for n in range(1, depth + 1)
         ]
@@ -47,36 +47,36 @@ async def _chain(store: MemoryThreadStore, depth: int, chat_id: int = 1) -> None
 async def test_walk_returns_the_chain_oldest_first() -> None:
     store = MemoryThreadStore()
     await _chain(store, 5)
-    thread = await _walk(store, 5)
+    thread = await _walk(store, "5")
     assert [t.text for t in thread.turns] == ["system", "m1", "m2", "m3", "m4", "m5", "new"]
     assert not thread.dropped
 
 
 async def test_a_cycle_in_damaged_data_ends_the_walk() -> None:
     store = MemoryThreadStore()
-    await store.add([Node(1, 1, Role.USER, "a", 2), Node(1, 2, Role.ASSISTANT, "b", 1)])
-    thread = await _walk(store, 2)
+    await store.add([Node("1", "1", Role.USER, "a", "2"), Node("1", "2", Role.ASSISTANT, "b", "1")])
+    thread = await _walk(store, "2")
     assert [t.text for t in thread.history] == ["a", "b"]
 
 
 async def test_dangling_parent_ends_the_walk() -> None:
     store = MemoryThreadStore()
-    await store.add([Node(1, 5, Role.ASSISTANT, "b", 4)])
-    thread = await _walk(store, 5)
+    await store.add([Node("1", "5", Role.ASSISTANT, "b", "4")])
+    thread = await _walk(store, "5")
     assert [t.text for t in thread.history] == ["b"]
 
 
 async def test_walk_never_leaves_its_chat() -> None:
     store = MemoryThreadStore()
-    await _chain(store, 3, chat_id=2)
-    thread = await _walk(store, 3)
+    await _chain(store, 3, chat_id="2")
+    thread = await _walk(store, "3")
     assert thread.history == ()
 
 
 async def test_budget_keeps_the_newest_turns() -> None:
     store = MemoryThreadStore()
     await _chain(store, 1000)
-    thread = await _walk(store, 1000, budget=100)
+    thread = await _walk(store, "1000", budget=100)
     assert thread.dropped
     assert thread.history[-1].text == "m1000"
     assert thread.prompt_tokens <= 100
@@ -89,7 +89,7 @@ async def test_system_prompt_and_message_over_budget_is_too_long() -> None:
         store=MemoryThreadStore(),
         lookup=None,
         counter=CharTokenCounter(),
-        chat_id=1,
+        chat_id="1",
         reply_to=None,
         system_prompt="s" * 500,
         text="t",
@@ -103,31 +103,31 @@ async def test_system_prompt_and_message_over_budget_is_too_long() -> None:
 class PlatformMemory:
     """A messenger that still has messages the thread store lost."""
 
-    nodes: dict[int, Node]
-    asked: list[int] = attrs.field(factory=list)
+    nodes: dict[str, Node]
+    asked: list[str] = attrs.field(factory=list)
 
-    async def lookup(self, chat_id: int, message_id: int) -> Node | None:
+    async def lookup(self, chat_id: str, message_id: str) -> Node | None:
         self.asked.append(message_id)
         return self.nodes.get(message_id)
 
 
 async def test_missing_node_is_fetched_from_the_platform() -> None:
     store = MemoryThreadStore()
-    await store.add([Node(1, 3, Role.ASSISTANT, "answer", 2)])
-    platform = PlatformMemory({2: Node(1, 2, Role.USER, "old question", None)})
-    thread = await _walk(store, 3, lookup=platform)
+    await store.add([Node("1", "3", Role.ASSISTANT, "answer", "2")])
+    platform = PlatformMemory({"2": Node("1", "2", Role.USER, "old question", None)})
+    thread = await _walk(store, "3", lookup=platform)
     assert [t.text for t in thread.history] == ["old question", "answer"]
-    assert platform.asked == [2]
+    assert platform.asked == ["2"]
 
 
 async def test_the_footer_of_a_fetched_answer_is_not_sent_to_the_model() -> None:
     platform = PlatformMemory(
         {
-            7: Node(1, 7, Role.ASSISTANT, "Four.\n\nTokens used: 1 234", 6),
-            6: Node(1, 6, Role.USER, "2+2?\n\nTokens used: 5", None),
+            "7": Node("1", "7", Role.ASSISTANT, "Four.\n\nTokens used: 1 234", "6"),
+            "6": Node("1", "6", Role.USER, "2+2?\n\nTokens used: 5", None),
         }
     )
-    thread = await _walk(MemoryThreadStore(), 7, lookup=platform, clean=without_footer)
+    thread = await _walk(MemoryThreadStore(), "7", lookup=platform, clean=without_footer)
     assert [t.text for t in thread.history] == ["2+2?\n\nTokens used: 5", "Four."]
 
 
@@ -139,10 +139,51 @@ def test_without_footer_knows_both_languages() -> None:
 @pytest.mark.parametrize("language", ["en", "ru"])
 @pytest.mark.parametrize("key", ["cut_off", "cut_off_balance"])
 def test_without_footer_also_drops_the_note_on_a_cut_off_answer(language: str, key: str) -> None:
-    note = text(language, key, limit="1 500")
-    footer = text(language, "footer", tokens="1 520")
+    note = text(language, key, limit=1_500)
+    footer = text(language, "footer", tokens=1_520)
     assert without_footer("The list goes on: a, b," + note + footer) == "The list goes on: a, b,"
     assert without_footer("Done." + note) == "Done."
     assert without_footer("A quote: " + note.strip() + " and more") == (
         "A quote: " + note.strip() + " and more"
     )
+
+
+async def test_a_turn_too_long_to_fit_is_shortened_keeping_its_end() -> None:
+    """ "continue" after a long answer cut at the cap must see how that answer ended."""
+    store = MemoryThreadStore()
+    answer = "start " + "word " * 4_000 + "THE END"
+    await store.add(
+        [
+            Node("1", "1", Role.USER, "write a lot", None),
+            Node("1", "2", Role.ASSISTANT, answer, "1"),
+        ]
+    )
+    thread = await _walk(store, "2", text="continue", budget=1_000)
+    (turn,) = thread.history
+    assert turn.text.startswith("start word")
+    assert turn.text.endswith("word THE END")
+    assert "characters left out" in turn.text
+    assert thread.dropped
+    assert thread.prompt_tokens <= 1_000
+
+
+async def test_a_walk_passes_through_an_error_the_bot_reported() -> None:
+    store = MemoryThreadStore()
+    await store.add(
+        [
+            Node("1", "1", Role.USER, "my name is Bob", None),
+            Node("1", "2", Role.ASSISTANT, "Hello Bob", "1"),
+            Node("1", "3", Role.USER, "what is my name?", "2"),
+            Node("1", "4", None, "", "3"),  # "The model took too long… try again"
+        ]
+    )
+    thread = await _walk(store, "4", text="try again")
+    assert [t.text for t in thread.history] == ["my name is Bob", "Hello Bob", "what is my name?"]
+
+
+def test_without_footer_drops_every_note_the_bot_adds() -> None:
+    answer = "Text."
+    for key in ("stopped", "dropped"):
+        answer += text("en", key)
+    answer += text("en", "footer_estimated", tokens=12)
+    assert without_footer(answer) == "Text."

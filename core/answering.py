@@ -1,0 +1,341 @@
+"""Answering a message with the model: thread -> hold -> stream -> charge -> show -> remember.
+
+The order is the point: the charge is made durable before the final answer is shown as paid; a
+request that fails holds nothing and costs nothing; an answer nobody saw costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import attrs
+
+from core import budget, errors
+from core.config import BotConfig
+from core.notices import Notices
+from core.ports import (
+    AccountStore,
+    ChatModel,
+    Clock,
+    MessageLookup,
+    ReplyStream,
+    ThreadStore,
+    TokenCounter,
+)
+from core.prompts import PromptPolicy
+from core.replies import Replies, reply_to, who
+from core.texts import close_code_block, without_footer
+from core.threads import Thread, TooLong, build_thread
+from core.values import Account, Chunk, Hold, Incoming, ModelRequest, Node, Role, Usage
+
+log = logging.getLogger(__name__)
+
+_ERROR_TEXTS: dict[type[errors.ModelError], str] = {
+    errors.RateLimited: "err_rate_limited",
+    errors.ModelUnavailable: "err_unavailable",
+    errors.AuthFailed: "err_auth",
+    errors.ModelMisconfigured: "err_misconfigured",
+    errors.ModelTimeout: "err_timeout",
+    errors.ConnectionLost: "err_connection",
+    errors.ContextTooLong: "err_context",
+    errors.ContentFiltered: "err_filtered",
+    errors.TruncatedAnswer: "err_truncated",
+}
+# Failures only the operator can mend: the admin is told once per run, with the server's words.
+_ALERTS: dict[type[errors.ModelError], str] = {
+    errors.AuthFailed: "admin_auth",
+    errors.ModelMisconfigured: "admin_misconfigured",
+}
+
+
+@attrs.frozen
+class Answer:
+    """What the model produced for one request."""
+
+    text: str
+    usage: Usage
+    thread: Thread
+    max_tokens: int
+    cut_off: bool = False  # stopped at the reply cap, not because it was done
+    stopped: bool = False  # the person pressed stop
+    unreachable: bool = False  # the chat could no longer be written to
+    shown: bool = False  # some of it reached the person before that
+
+
+@attrs.define
+class Answerer:
+    config: BotConfig
+    model: ChatModel
+    accounts: AccountStore
+    threads: ThreadStore
+    replies: Replies
+    notices: Notices
+    counter: TokenCounter
+    clock: Clock
+    policy: PromptPolicy
+    lookup: MessageLookup | None = None
+    _alerted: set[type[errors.ModelError]] = attrs.field(factory=set, init=False)
+
+    async def answer(self, incoming: Incoming, account: Account, message: str) -> None:
+        thread = await self._thread(incoming, account, message, self.config.context_budget)
+        if isinstance(thread, TooLong):
+            await self.replies.say(incoming, "too_long", tokens=thread.tokens, budget=thread.budget)
+            return
+        hold: Hold | None = None
+        max_tokens = self.config.reply_cap
+        if account.user_id != self.config.admin_id:
+            limits = budget.bounds(
+                thread.prompt_tokens, self.config.reply_cap, self.config.min_reply_tokens
+            )
+            hold = await self.accounts.reserve(account.user_id, limits.minimum, limits.maximum)
+            if hold is None:
+                await self._refuse(incoming, limits.minimum)
+                return
+            max_tokens = hold.amount - thread.prompt_tokens
+        stream = self.replies.sink.stream(incoming.chat_id, reply_to(incoming))
+        try:
+            answer = await self._produce(incoming, account, message, thread, max_tokens, stream)
+        except BaseException:
+            if hold is not None:
+                await self.accounts.release(hold)
+            raise
+        if answer is None or (answer.unreachable and not answer.shown):
+            # Failed (and said so), or nobody saw a word of it: nothing is charged.
+            if hold is not None:
+                await self.accounts.release(hold)
+            if answer is not None:
+                log.warning("chat %s unreachable; the answer was dropped unpaid", incoming.chat_id)
+            return
+        await self._deliver(incoming, message, answer, hold, stream)
+
+    async def _refuse(self, incoming: Incoming, needed: int) -> None:
+        current = await self.accounts.get(incoming.sender.id)
+        held = await self.accounts.held(incoming.sender.id)
+        available = (current.balance if current else 0) - held
+        await self.replies.say(
+            incoming, "no_balance", available=available, needed=needed, user=incoming.sender.id
+        )
+
+    async def _thread(
+        self, incoming: Incoming, account: Account, message: str, budget_tokens: int
+    ) -> Thread | TooLong:
+        return await build_thread(
+            store=self.threads,
+            lookup=self.lookup,
+            counter=self.counter,
+            chat_id=incoming.chat_id,
+            reply_to=incoming.reply_to,
+            system_prompt=self.policy.prompt_for(account),
+            text=message,
+            budget=budget_tokens,
+            clean=without_footer,
+        )
+
+    # -- the model -----------------------------------------------------------------------------
+
+    async def _produce(
+        self,
+        incoming: Incoming,
+        account: Account,
+        message: str,
+        thread: Thread,
+        max_tokens: int,
+        stream: ReplyStream,
+    ) -> Answer | None:
+        """The model's answer, streamed; None when it failed and the person was told."""
+        try:
+            await self.replies.sink.typing(incoming.chat_id)
+        except errors.DeliveryFailed as exc:
+            log.warning("chat %s unreachable before the model ran: %s", incoming.chat_id, exc)
+            return None
+        except Exception as exc:  # "typing…" is a courtesy; the answer can do without it
+            log.warning("could not show typing in chat %s: %r", incoming.chat_id, exc)
+        try:
+            try:
+                return await self._stream(thread, max_tokens, stream)
+            except errors.ContextTooLong:
+                # The server counts differently from our estimate: keep half the tokens and
+                # retry once; without history to leave out there is nothing left to try.
+                smaller = await self._thread(incoming, account, message, thread.prompt_tokens // 2)
+                if (
+                    not thread.history
+                    or isinstance(smaller, TooLong)
+                    or len(smaller.history) == len(thread.history)
+                ):
+                    raise
+                return await self._stream(smaller, max_tokens, stream)
+        except errors.ModelError as exc:
+            await self._failed(incoming, message, thread, exc, stream)
+            return None
+        except Exception:
+            # A bug, or an adapter failing in a way it did not translate: the person still gets
+            # an answer instead of a message stuck half-written, and pays nothing.
+            log.exception("answering message %s failed", incoming.message_id)
+            await self._show_failure(incoming, stream, self.replies.text(incoming, "err_other"))
+            return None
+
+    async def _stream(self, thread: Thread, max_tokens: int, stream: ReplyStream) -> Answer:
+        chunks = self.model.stream(ModelRequest(thread.turns, max_tokens))
+        text = ""
+        usage: Usage | None = None
+        cut_off = stopped = unreachable = False
+        try:
+            async for chunk in chunks:
+                if chunk.text:
+                    text += chunk.text
+                    try:
+                        await stream.update(text)
+                    except errors.AnswerStopped:
+                        stopped = True
+                        break
+                    except errors.DeliveryFailed as exc:
+                        log.warning("stopped an answer nobody can receive: %s", exc)
+                        unreachable = True
+                        break
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                cut_off = cut_off or chunk.cut_off
+        finally:
+            await _close(chunks)  # stops the model's request when we broke off
+        if usage is None or stopped or unreachable:  # the model could not say: estimate
+            usage = Usage(thread.prompt_tokens, self.counter.count(text), estimated=True)
+        return Answer(
+            text, usage, thread, max_tokens, cut_off, stopped, unreachable, shown=stream.shown
+        )
+
+    async def _failed(
+        self,
+        incoming: Incoming,
+        message: str,
+        thread: Thread,
+        exc: errors.ModelError,
+        stream: ReplyStream,
+    ) -> None:
+        log.warning("model request from user %s failed: %r", incoming.sender.id, exc)
+        for kind, key in _ALERTS.items():
+            if isinstance(exc, kind) and kind not in self._alerted:
+                self._alerted.add(kind)  # once per run, not on every message
+                self.notices.post(key, detail=str(exc) or type(exc).__name__)
+        key = next((k for kind, k in _ERROR_TEXTS.items() if isinstance(exc, kind)), "err_other")
+        if isinstance(exc, errors.ContextTooLong) and not thread.history:
+            key = "err_context_single"  # it is a new conversation already
+        ids = await self._show_failure(incoming, stream, self.replies.text(incoming, key))
+        # A reply to the error continues the conversation the failed request belonged to.
+        user = Node(incoming.chat_id, incoming.message_id, Role.USER, message, incoming.reply_to)
+        notes = [Node(incoming.chat_id, i, None, "", incoming.message_id) for i in ids]
+        await self._remember([user, *notes])
+
+    async def _show_failure(
+        self, incoming: Incoming, stream: ReplyStream, message: str
+    ) -> list[str]:
+        try:
+            return list(await stream.finish(message, markdown=False))
+        except Exception as exc:
+            log.error("could not tell chat %s of a failure: %r", incoming.chat_id, exc)
+            return []
+
+    # -- the charge and the final answer -------------------------------------------------------
+
+    async def _deliver(
+        self,
+        incoming: Incoming,
+        message: str,
+        answer: Answer,
+        hold: Hold | None,
+        stream: ReplyStream,
+    ) -> None:
+        """Charge, make the charge durable, then show the final answer and remember it."""
+        user_id = incoming.sender.id
+        settlement = budget.Settlement(
+            answer.usage, None if hold is None else hold.amount, self.clock.now()
+        )
+        paid = True
+        try:
+            await self.accounts.change(user_id, settlement.account, settlement.totals, release=hold)
+        except errors.StorageError as exc:
+            # The answer exists and the person waited for it: it is shown, marked as not
+            # charged, and the operator is told to mend the disk.
+            paid = False
+            if hold is not None:
+                await self.accounts.release(hold)
+            log.error("could not save the charge for user %s: %s", user_id, exc)
+            self.notices.post("admin_storage", detail=str(exc))
+        if answer.unreachable:
+            log.warning(
+                "chat %s became unreachable mid-answer; charged %s for what was shown",
+                incoming.chat_id,
+                settlement.charged if paid else 0,
+            )
+            return
+        try:
+            ids = await stream.finish(self._final(incoming, answer, settlement.charged, paid))
+        except errors.DeliveryFailed as exc:
+            await self._undelivered(incoming, settlement.charged if paid else 0, hold, exc)
+            return
+        except Exception:
+            # Charged and streamed, but the last edit failed in a way the adapter did not
+            # explain: saying "nothing was charged" now would be false, so the log has it.
+            log.exception("could not show the final answer to message %s", incoming.message_id)
+            return
+        nodes = [Node(incoming.chat_id, incoming.message_id, Role.USER, message, incoming.reply_to)]
+        nodes += [
+            Node(incoming.chat_id, i, Role.ASSISTANT, answer.text, incoming.message_id) for i in ids
+        ]
+        await self._remember(nodes)
+        if self.config.notify_requests and user_id != self.config.admin_id:
+            self.notices.post(
+                "admin_request",
+                who=who(incoming.sender),
+                tokens=settlement.charged,
+                text=message[:200],
+            )
+
+    def _final(self, incoming: Incoming, answer: Answer, charged: int, paid: bool) -> str:
+        """The answer as shown: the model's text and the bot's notes below it."""
+        final = answer.text if answer.text.strip() else self.replies.text(incoming, "empty_answer")
+        notes: list[str] = []
+        if answer.cut_off:
+            # Say why it ends mid-sentence, and how to get the rest.
+            lowered = answer.max_tokens < self.config.reply_cap
+            key = "cut_off_balance" if lowered else "cut_off"
+            notes.append(self.replies.text(incoming, key, limit=answer.max_tokens))
+        if answer.stopped:
+            notes.append(self.replies.text(incoming, "stopped"))
+        if answer.thread.dropped:
+            notes.append(self.replies.text(incoming, "dropped"))
+        if not paid:
+            notes.append(self.replies.text(incoming, "not_charged_storage"))
+        elif self.config.footer:
+            key = "footer_estimated" if answer.usage.estimated else "footer"
+            notes.append(self.replies.text(incoming, key, tokens=charged))
+        return close_code_block(final) + "".join(notes) if notes else final
+
+    async def _undelivered(
+        self, incoming: Incoming, charged: int, hold: Hold | None, exc: Exception
+    ) -> None:
+        """The final answer cannot reach the person: the charge is reversed."""
+        log.warning("answer to message %s not delivered (%s): refunding", incoming.message_id, exc)
+        if charged:
+            account, totals = budget.refunded(charged, admin=hold is None)
+            try:
+                await self.accounts.change(incoming.sender.id, account, totals)
+            except errors.StorageError as failure:
+                log.error(
+                    "could not refund %s tokens to %s: %s", charged, incoming.sender.id, failure
+                )
+        self.notices.post("admin_not_delivered", who=who(incoming.sender))
+
+    async def _remember(self, nodes: list[Node]) -> None:
+        try:
+            await self.threads.add(nodes)
+        except errors.StorageError as exc:
+            # The answer is delivered and paid; only replies to it will lack this context.
+            log.error("could not save the reply chain: %s", exc)
+            self.notices.post("admin_storage", detail=str(exc))
+
+
+async def _close(chunks: AsyncIterator[Chunk]) -> None:
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()

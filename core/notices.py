@@ -1,0 +1,89 @@
+"""Notices to the bot's admin: in the background, coalesced, one at a time, best-effort.
+
+A notice never delays a user's answer: ``post`` only queues. While one notice is being
+delivered, the ones that arrive wait and then go out together in one message ("5 new users:
+..."), so a flood of new users costs the admin's chat a few messages, not one each. A notice
+that cannot be delivered is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import attrs
+
+from core.ports import Operator
+from core.texts import text
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED = 20  # new users named in one message; the rest are counted
+
+
+@attrs.define
+class Notices:
+    operator: Operator | None
+    language: str
+    # In order of arrival: a ready text, or a new user's name (a _NewUser).
+    _queue: list[str | _NewUser] = attrs.field(factory=list, init=False)
+    _task: asyncio.Task[None] | None = attrs.field(default=None, init=False)
+    dropped: int = attrs.field(default=0, init=False)
+
+    def post(self, key: str, **values: object) -> None:
+        """Queue the text ``key`` for the admin."""
+        self.post_text(text(self.language, key, **values))
+
+    def post_text(self, message: str) -> None:
+        """Queue a ready-made text for the admin."""
+        self._queue.append(message)
+        self._wake()
+
+    def new_user(self, who: str) -> None:
+        """Queue "new user: who", to be merged with others that arrive meanwhile."""
+        self._queue.append(_NewUser(who))
+        self._wake()
+
+    async def flush(self) -> None:
+        """Wait until everything queued has been delivered or dropped."""
+        while self._task is not None:
+            await asyncio.shield(self._task)
+
+    def _wake(self) -> None:
+        if self.operator is None:
+            self._queue.clear()
+            return
+        if self._task is None:
+            self._task = asyncio.create_task(self._deliver())
+
+    async def _deliver(self) -> None:
+        assert self.operator is not None
+        try:
+            while self._queue:
+                message = self._next()
+                try:
+                    await self.operator.notify(message)
+                except Exception as exc:
+                    self.dropped += 1
+                    log.error("could not notify the admin (%r); dropped: %s", exc, message)
+        finally:
+            self._task = None
+
+    def _next(self) -> str:
+        first = self._queue.pop(0)
+        if isinstance(first, str):
+            return first
+        # Every new user waiting goes out in this one message.
+        users = [first.who] + [item.who for item in self._queue if isinstance(item, _NewUser)]
+        self._queue = [item for item in self._queue if isinstance(item, str)]
+        if len(users) == 1:
+            return text(self.language, "admin_new_user", who=users[0])
+        listed = "\n".join(users[:MAX_LISTED])
+        if len(users) > MAX_LISTED:
+            listed += "\n" + text(self.language, "admin_more", count=len(users) - MAX_LISTED)
+        return text(self.language, "admin_new_users", count=len(users), who="\n" + listed)
+
+
+@attrs.frozen
+class _NewUser:
+    who: str

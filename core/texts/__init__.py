@@ -1,0 +1,125 @@
+"""Every text the bot says, by language: one module of this package per language.
+
+A language module holds ``TEXTS`` (key -> text) and ``plural(count) -> form index``; adding a
+language is adding a module named by its code (``de.py``). Texts are ``str.format`` templates
+with two extra specs: ``{x:n}`` shows a number in groups (30 000) and ``{x:p:one|many}`` picks
+the word form for the number ``x`` (as many forms as the language's ``plural`` knows).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import string
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import attrs
+
+FALLBACK: Final = "en"
+
+
+@attrs.frozen
+class Language:
+    code: str
+    texts: Mapping[str, str]
+    plural: Callable[[int], int]
+
+
+def _discover() -> dict[str, Language]:
+    found: dict[str, Language] = {}
+    for module in pkgutil.iter_modules(__path__):
+        loaded = importlib.import_module(f"{__name__}.{module.name}")
+        found[module.name] = Language(module.name, loaded.TEXTS, loaded.plural)
+    return found
+
+
+LANGUAGES: Final = _discover()
+
+
+def number(value: int) -> str:
+    """A number with thin groups for reading: 30 000."""
+    return f"{value:,}".replace(",", " ")
+
+
+class _Formatter(string.Formatter):
+    def __init__(self, language: Language) -> None:
+        self._language = language
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "n":
+            return number(int(value))
+        if format_spec.startswith("p:"):
+            forms = format_spec[2:].split("|")
+            return forms[min(self._language.plural(int(value)), len(forms) - 1)]
+        return str(super().format_field(value, format_spec))
+
+
+def choose_language(platform_language: str | None, default: str) -> str:
+    """The language for a user: theirs when the platform says it and we speak it, else the
+    configured default."""
+    if platform_language:
+        code = platform_language.split("-")[0].lower()
+        if code in LANGUAGES:
+            return code
+    return default if default in LANGUAGES else FALLBACK
+
+
+def text(language: str, key: str, **values: object) -> str:
+    """The text ``key`` in ``language`` (English where that language lacks it), filled in."""
+    table = LANGUAGES.get(language, LANGUAGES[FALLBACK])
+    template = table.texts.get(key)
+    if template is None:
+        table = LANGUAGES[FALLBACK]
+        template = table.texts[key]
+    return _Formatter(table).vformat(template, (), values)
+
+
+def _prefix(template: str) -> str:
+    return template.split("{", 1)[0]
+
+
+# What the bot appends to an answer, as (what comes before the number, what comes after it), so
+# that an answer fetched back from a messenger can be cleaned of it.
+_NOTES: Final = tuple(
+    (_prefix(language.texts[key]), key)
+    for language in LANGUAGES.values()
+    for key in ("footer", "footer_estimated", "cut_off", "cut_off_balance")
+)
+_FIXED: Final = tuple(
+    language.texts[key]
+    for language in LANGUAGES.values()
+    for key in ("stopped", "dropped", "not_charged_storage")
+)
+
+
+def without_footer(answer: str) -> str:
+    """An answer as the model wrote it: the notes the bot added below it (token footer, cut-off
+    and other notes) removed."""
+    changed = True
+    while changed:
+        changed = False
+        for note in _FIXED:
+            if answer.endswith(note):
+                answer = answer[: -len(note)]
+                changed = True
+        for before, _ in _NOTES:
+            start = answer.rfind(before)
+            if start > 0 and _is_note_tail(answer[start + len(before) :]):
+                answer = answer[:start]
+                changed = True
+    return answer
+
+
+def _is_note_tail(tail: str) -> bool:
+    """Whether ``tail`` is the rest of a note after its opening words: it starts with a number
+    (maybe "≈") and has no blank line in it."""
+    tail = tail.lstrip("≈")
+    return tail[:1].isdigit() and "\n\n" not in tail
+
+
+def close_code_block(markdown: str) -> str:
+    """``markdown`` with a code block left open (an answer cut at its cap) closed, so that what
+    follows is not shown as code."""
+    fences = sum(1 for line in markdown.splitlines() if line.lstrip().startswith("```"))
+    return markdown + "\n```" if fences % 2 else markdown

@@ -1,0 +1,162 @@
+"""English texts. ``{x:n}`` shows a number in groups (30 000); ``{x:p:token|tokens}`` chooses the
+form of a word for the number ``x``."""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+def plural(count: int) -> int:
+    """Which form of ``token|tokens`` goes with ``count``."""
+    return 0 if abs(count) == 1 else 1
+
+
+TEXTS: Final = {
+    "welcome": (
+        "Hello, {name}! I answer with a language model.\n"
+        "Write me anything. Reply to my answer to continue the conversation; a message that "
+        "replies to nothing starts a new one.\n"
+        "Your balance: {balance:n} {balance:p:token|tokens}.\n\n{commands}"
+    ),
+    "help": (
+        "Write a message and I answer it. To continue a conversation, reply to my answer: the "
+        "whole reply chain is sent to the model. A message that replies to nothing starts a new "
+        "conversation. In groups, mention me, reply to me or use a command.\n"
+        "Each answer costs tokens from your balance (prompt and answer together).\n\n{commands}"
+    ),
+    "admin_commands_title": "Admin commands:",
+    "cmd_start": "welcome and your balance",
+    "cmd_help": "how to use the bot",
+    "cmd_balance": "tokens you have left",
+    "cmd_stats": "your usage",
+    "cmd_prompt": "show or change your system prompt",
+    "cmd_topup": "<user id> <tokens>: add tokens to a balance (negative: take away)",
+    "cmd_ban": "<user id>: refuse a user's requests",
+    "cmd_unban": "<user id>: serve a refused user again",
+    "cmd_stop": "finish the answers in flight, save and stop the bot",
+    "balance": "Your balance: {balance:n} {balance:p:token|tokens}.",
+    "balance_held": (
+        "Your balance: {balance:n} {balance:p:token|tokens}, of which {held:n} "
+        "{held:p:is|are} held for answers being written."
+    ),
+    "balance_admin": (
+        "Your balance: {balance:n} {balance:p:token|tokens} (admin: it is never charged)."
+    ),
+    "stats": (
+        "Your requests: {requests:n}\nTokens used: {tokens:n}\nBalance: {balance:n}\n"
+        "Last request: {last}"
+    ),
+    "stats_global": "\n\nAll users: {users:n}\nAll requests: {requests:n}\nAll tokens: {tokens:n}",
+    "stats_global_private": "The totals over all users are in your private chat with the bot.",
+    "never": "never",
+    "prompt_own": (
+        "Your system prompt:\n{prompt}\n\n"
+        "Change it: /prompt <text>\nBack to the default: /prompt reset"
+    ),
+    "prompt_default": (
+        "You use the default system prompt:\n{prompt}\n\n"
+        "Set your own: /prompt <text> (up to {limit:n} characters)"
+    ),
+    "prompt_set": "Your system prompt is set. It applies to your next messages.",
+    "prompt_reset": "Your system prompt is back to the default:\n{prompt}",
+    "prompt_too_long": (
+        "This prompt is {length:n} characters long; the limit is {limit:n}. Nothing was changed."
+    ),
+    "stop_admin_only": "Only the bot's admin can stop it.",
+    "admin_only": "Only the bot's admin can do that.",
+    "topup_usage": (
+        "Usage: /topup <user id> <tokens>, for example /topup 123456789 10000. The tokens are "
+        "added to the user's balance; a negative number takes them away (never below zero)."
+    ),
+    "unknown_user": "User {user} has not written to the bot yet.",
+    "topup_done": "{who} now has {balance:n} {balance:p:token|tokens}.",
+    "ban_usage": "Usage: /ban <user id> or /unban <user id>.",
+    "ban_done": "{who} is refused from now on.",
+    "unban_done": "{who} is served again.",
+    "banned": "The bot's admin has closed this bot to you.",
+    "stopping": "Stopping: finishing the answers in flight, saving, and shutting down.",
+    "shutting_down": (
+        "The bot is shutting down and cannot answer now. Please try again in a minute. "
+        "Nothing was charged."
+    ),
+    "unknown_command": "Unknown command {command}. See /help.",
+    "empty_message": "Send me some text and I will answer it.",
+    "too_long": (
+        "Your message is too long: with your system prompt it is about {tokens:n} tokens and "
+        "the limit is {budget:n}. Please shorten it or split it. Nothing was charged."
+    ),
+    "no_balance": (
+        "Not enough tokens: you have {available:n} available, and even a short answer to this "
+        "message needs about {needed:n}. Nothing was charged. To get more, ask the bot's admin "
+        "and give them your id: {user}."
+    ),
+    "footer": "\n\nTokens used: {tokens:n}",
+    "footer_estimated": "\n\nTokens used: ≈{tokens:n} (estimated: the model did not report it)",
+    "not_charged_storage": (
+        "\n\n(Not charged: the bot cannot save its data right now. The admin has been told.)"
+    ),
+    "cut_off": (
+        "\n\n(The answer reached the length limit of {limit:n} tokens. Reply to this message "
+        "with “continue” for the rest.)"
+    ),
+    "cut_off_balance": (
+        "\n\n(The answer stopped at {limit:n} tokens, as much as your balance allowed. Reply to "
+        "this message with “continue” for the rest.)"
+    ),
+    "stopped": "\n\n(Stopped at your request.)",
+    "dropped": (
+        "\n\n(The oldest messages of this conversation were left out: all of it does not fit "
+        "what the model reads at once.)"
+    ),
+    "empty_answer": "The model returned an empty answer.",
+    "err_rate_limited": (
+        "The model provider is overloaded with requests right now. Please try again in a "
+        "minute. Nothing was charged."
+    ),
+    "err_unavailable": (
+        "The model provider had an error. Please try again later. Nothing was charged."
+    ),
+    "err_auth": (
+        "The bot cannot reach the model: its API key was rejected. The admin has been told. "
+        "Nothing was charged."
+    ),
+    "err_misconfigured": (
+        "The bot's model settings are wrong, so it cannot answer until the admin fixes them. "
+        "The admin has been told. Nothing was charged."
+    ),
+    "err_timeout": "The model took too long to answer. Please try again. Nothing was charged.",
+    "err_connection": (
+        "The connection to the model was lost. Please try again. Nothing was charged."
+    ),
+    "err_context": (
+        "This conversation is too long for the model even after dropping older messages. "
+        "Start a new one (send a message that replies to nothing). Nothing was charged."
+    ),
+    "err_context_single": (
+        "Your message is too long for the model. Please shorten it or split it. "
+        "Nothing was charged."
+    ),
+    "err_filtered": (
+        "The model provider's content filter refused this request. Nothing was charged."
+    ),
+    "err_truncated": (
+        "The model's answer was cut off before it was complete. Please try again. "
+        "Nothing was charged."
+    ),
+    "err_storage": (
+        "The bot could not save your data, so the request was not completed. The admin has "
+        "been told. Nothing was changed and nothing was charged."
+    ),
+    "err_other": "Something went wrong. Please try again. Nothing was charged.",
+    "admin_new_user": "New user: {who}",
+    "admin_new_users": "{count:n} new users: {who}",
+    "admin_more": "… and {count:n} more",
+    "admin_request": "{who}: {tokens:n} tokens\n{text}",
+    "admin_auth": "The model provider rejected the API key: {detail}",
+    "admin_misconfigured": (
+        "The model provider refuses the bot's requests: {detail}\n"
+        "Check OPENAI_MODEL and OPENAI_BASE_URL."
+    ),
+    "admin_storage": "Saving data failed: {detail}",
+    "admin_not_delivered": "An answer to {who} could not be delivered, so it was not charged.",
+}
