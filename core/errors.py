@@ -12,6 +12,7 @@ the core turns each into a reply the user can act on and charges nothing for a f
     │   ├── ConnectionLost      the connection broke before the answer was complete
     │   ├── ContextTooLong      the provider says the thread does not fit its context
     │   ├── ContentFiltered     the provider refused the content
+    │   ├── ModelMisconfigured  404, unknown model, another 4xx: the operator must act
     │   └── TruncatedAnswer     the stream ended without saying the answer was complete
     └── StorageError            data could not be read or written
         └── CorruptData         a data file exists but cannot be trusted
@@ -54,6 +55,12 @@ class ContextTooLong(ModelError):
 
 class ContentFiltered(ModelError):
     """The provider's content filter refused the request or the answer."""
+
+
+class ModelMisconfigured(ModelError):
+    """The provider refused the request as malformed for it: a 404, an unknown model, or
+    another 4xx the adapter does not know. Retrying cannot help; the message carries the
+    provider's own words for the admin."""
 
 
 class TruncatedAnswer(ModelError):

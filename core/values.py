@@ -28,6 +28,8 @@ class Usage:
 
     prompt_tokens: int
     completion_tokens: int
+    # True when the server reported no usage and the adapter counted it itself.
+    estimated: bool = False
 
     @property
     def total(self) -> int:
