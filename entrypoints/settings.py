@@ -190,6 +190,12 @@ class Settings:
             raise ConfigError(f"the Telegram bot needs {missing} (see example.env and the README)")
         return TelegramLogin(token, api_id, api_hash, admin, self.telegram_session)
 
+    def model_window(self) -> int:
+        """The model's context window: MODEL_CONTEXT_WINDOW, else the known table, else 4 096."""
+        from adapters.model_info import resolve_window  # plain data; no SDK is imported
+
+        return resolve_window(self.openai_model, self.model_context_window)
+
     def bot_config(self, admin_id: int, bot_username: str | None) -> BotConfig:
         return BotConfig(
             admin_id=admin_id,

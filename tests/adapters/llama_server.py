@@ -41,6 +41,8 @@ class LlamaServer:
     # Newer builds refuse a prompt whose tokens and reply cap together exceed the window
     # ("Requested tokens (4503) exceed context window of 4096").
     count_cap: bool = False
+    # An error event in the stream instead of an answer, as proxies send after a 200.
+    error_event: dict[str, Any] | None = None
     requests: list[dict[str, Any]] = attrs.field(factory=list)
     port: int = 0
 
@@ -80,6 +82,10 @@ class LlamaServer:
             await writer.drain()
             return
         await asyncio.sleep(self.first_token_delay)
+        if self.error_event is not None:
+            writer.write(f"data: {json.dumps({'error': self.error_event})}\n\n".encode())
+            await writer.drain()
+            return
         words = self.answer.split(" ")
         for n, word in enumerate(words):
             delta: dict[str, Any] = {"content": word if n == 0 else " " + word}

@@ -161,3 +161,25 @@ async def test_no_first_token_in_time_is_a_timeout() -> None:
             await answer(model_for(server.base_url, stall=5.0, first_token=0.3), request(10))
 
     assert time.monotonic() - started < 2
+
+
+# -- errors in the stream ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("The model `gpt-9` does not exist", errors.ModelMisconfigured),
+        ("model 'llama9' not found", errors.ModelMisconfigured),
+        ("Invalid model: llama9", errors.ModelMisconfigured),
+        ("upstream overloaded, try later", errors.ModelUnavailable),
+    ],
+)
+async def test_an_error_event_after_a_200_is_told_apart(
+    message: str, expected: type[errors.ModelError]
+) -> None:
+    async with llama_server(error_event={"message": message, "type": "error"}) as server:
+        with pytest.raises(expected) as caught:
+            await answer(model_for(server.base_url), request(10))
+
+    assert message in str(caught.value)

@@ -413,7 +413,7 @@ async def test_a_conflict_is_the_providers_failure(llm: LLMock, make: Factory) -
 async def test_a_slow_first_chunk_waits_for_the_first_token_timeout(
     llm: LLMock, make: Factory
 ) -> None:
-    llm.reply(ANSWER).stall(after_chunks=0, seconds=1.0)
+    llm.reply(ANSWER).slow_first_token(1.0)
     chunks: list[Chunk] = []
     await drain(make(timeout=5, stall_timeout=0.3, first_token_timeout=4), chunks)
 

@@ -52,3 +52,18 @@ def test_model_settings_are_read(tmp_path: Path) -> None:
 def test_malformed_model_setting_is_named(name: str, value: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         settings_from({name: value})
+
+
+@pytest.mark.parametrize(
+    ("env", "window"),
+    [
+        ({}, 128_000),  # gpt-6-luna, newer than the table: the floor of OpenAI's windows
+        ({"OPENAI_MODEL": "gpt-4o-mini"}, 128_000),
+        ({"OPENAI_MODEL": "gpt-4"}, 8_192),
+        ({"OPENAI_MODEL": "SmolLM2-135M-Instruct"}, 4_096),
+        ({"OPENAI_MODEL": "SmolLM2-135M-Instruct", "MODEL_CONTEXT_WINDOW": "8192"}, 8_192),
+        ({"OPENAI_MODEL": "gpt-4o", "MODEL_CONTEXT_WINDOW": "32000"}, 32_000),
+    ],
+)
+def test_the_models_window(env: dict[str, str], window: int, tmp_path: Path) -> None:
+    assert settings_from(env, tmp_path).model_window() == window
