@@ -64,8 +64,10 @@ _AZURE_FILTER_CODE = "ResponsibleAIPolicyViolation"
 # operator has to act, which is what AuthFailed tells the core.
 _QUOTA_CODE = "insufficient_quota"
 # Wording of an unknown model in an error event that comes with HTTP 200 (some proxies).
+# Narrow on purpose: "the model is not available right now" or "the model hit an unknown error"
+# pass, and must not send the admin to fix a setting.
 _UNKNOWN_MODEL = re.compile(
-    r"model.*(not (be )?found|does not exist|unknown|not available)|(unknown|invalid) model",
+    r"\bmodel\b.*\b(not found|does not exist)|\b(unknown|invalid|no such) model\b",
     re.IGNORECASE,
 )
 

@@ -173,6 +173,8 @@ async def test_no_first_token_in_time_is_a_timeout() -> None:
         ("model 'llama9' not found", errors.ModelMisconfigured),
         ("Invalid model: llama9", errors.ModelMisconfigured),
         ("upstream overloaded, try later", errors.ModelUnavailable),
+        ("the model encountered an unknown error", errors.ModelUnavailable),
+        ("the model is not available right now", errors.ModelUnavailable),
     ],
 )
 async def test_an_error_event_after_a_200_is_told_apart(
