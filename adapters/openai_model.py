@@ -237,8 +237,13 @@ class OpenAIChatModel:
                             "stream failed after the finish reason, keeping the answer: %r", exc
                         )
                         break
-                    if isinstance(exc, TimeoutError) and not started:
-                        raise self._no_first_token() from exc
+                    if isinstance(exc, TimeoutError):  # ours, not the SDK's read timeout
+                        if not started:
+                            raise self._no_first_token() from exc
+                        raise errors.ModelTimeout(
+                            f"the answer stalled: nothing for {self._stall_timeout:g} s"
+                            " (OPENAI_STALL_TIMEOUT)"
+                        ) from exc
                     raise self._translate(exc) from exc
                 reported = _usage(chunk) or reported
                 for choice in chunk.choices:

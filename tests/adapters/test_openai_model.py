@@ -425,7 +425,7 @@ async def test_a_stall_after_the_first_token_uses_the_stall_timeout(
 ) -> None:
     llm.reply(ANSWER).stall(after_chunks=3, seconds=4)
     started = time.monotonic()
-    with pytest.raises(errors.ModelTimeout):
+    with pytest.raises(errors.ModelTimeout, match="OPENAI_STALL_TIMEOUT"):
         await drain(make(timeout=10, stall_timeout=0.3, first_token_timeout=10), [])
 
     assert time.monotonic() - started < 2
