@@ -60,11 +60,16 @@ class OfflineModel:
                 await asyncio.sleep(self.delay)
             piece = " ".join(words[start : start + size])
             yield Chunk(text=piece if start == 0 else " " + piece)
-        usage = Usage(prompt_tokens(self.counter, request.turns), self.counter.count(answer))
+        # Counted here, not by a server: an estimate, and marked as one.
+        usage = Usage(
+            prompt_tokens(self.counter, request.turns),
+            self.counter.count(answer),
+            estimated=True,
+        )
         yield Chunk(usage=usage, cut_off=answer != whole)
 
     async def close(self) -> None:
-        return None
+        """Nothing to release; the port asks every model for it."""
 
     def _capped(self, answer: str, max_tokens: int) -> str:
         # Like a real model, never write more than the cap allows.

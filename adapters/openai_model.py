@@ -2,7 +2,8 @@
 
 Every failure of the SDK, the transport or the stream leaves this module as a
 ``core.errors.ModelError``; a stream that ends without a finish reason is a
-``TruncatedAnswer``, never an answer.
+``TruncatedAnswer``, never an answer, unless its prompt was near the model's window: then it is
+the way llama.cpp reports an overflow (HTTP 200, an empty stream), a ``ContextTooLong``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from core import errors
 from core.ports import TokenCounter
-from core.tokens import prompt_tokens
+from core.tokens import CalibratingCounter, prompt_tokens
 from core.values import Chunk, ModelRequest, Role, Turn, Usage
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,13 @@ CONNECT_TIMEOUT = 10.0
 _OFFICIAL_HOSTS = ("api.openai.com",)
 _OFFICIAL_HOST_SUFFIXES = (".openai.azure.com",)
 
+# llama.cpp reports a prompt over its window as HTTP 200 and a stream with no data event (its
+# "error:" line is not an SSE field the SDK reads). A stream that ends with no finish reason is
+# taken for an overflow when its prompt estimate is at least this share of the window, or with
+# the reply cap exceeds it: estimates of a local model's tokens can be a fifth too low, and a
+# needless halving retry costs far less than telling the user to retry what cannot work.
+NEAR_WINDOW = 0.5
+
 # Error codes and wording that providers use for "the prompt does not fit". OpenAI sends the code;
 # llama.cpp sends the type; vLLM and others only say it in the message.
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
@@ -55,6 +63,13 @@ _AZURE_FILTER_CODE = "ResponsibleAIPolicyViolation"
 # A 429 with this code is an exhausted billing quota, not throttling: waiting does not help, the
 # operator has to act, which is what AuthFailed tells the core.
 _QUOTA_CODE = "insufficient_quota"
+# Wording of an unknown model in an error event that comes with HTTP 200 (some proxies).
+# Narrow on purpose: "the model is not available right now" or "the model hit an unknown error"
+# pass, and must not send the admin to fix a setting.
+_UNKNOWN_MODEL = re.compile(
+    r"\bmodel\b.*\b(not found|does not exist)|\b(unknown|invalid|no such) model\b",
+    re.IGNORECASE,
+)
 
 _MASK = "***"
 
@@ -81,14 +96,23 @@ class OpenAIChatModel:
         stall_timeout: float,
         cap_parameter: CapParameter,
         reasoning_effort: str | None = None,
+        first_token_timeout: float | None = None,
+        context_window: int | None = None,
     ) -> None:
         """Wrap a ready client; ``create`` builds one from plain settings.
 
-        ``stall_timeout`` bounds the wait for each streamed chunk, the first included.
-        ``reasoning_effort`` is sent with every request unless it is None.
+        ``first_token_timeout`` (default: ``stall_timeout``) bounds the wait from the request to
+        the first piece of the answer: the server reads the whole prompt first, which on a CPU
+        takes many seconds. ``stall_timeout`` bounds each wait for a next piece after that.
+        ``reasoning_effort`` is sent with every request unless it is None. ``context_window``
+        (tokens) lets an empty stream be recognised as an overflow; None: never.
+        A ``CalibratingCounter`` learns from every usage the server reports.
         """
-        if stall_timeout <= 0:
-            raise ValueError("stall_timeout must be positive")
+        first_token_timeout = stall_timeout if first_token_timeout is None else first_token_timeout
+        if stall_timeout <= 0 or first_token_timeout <= 0:
+            raise ValueError("stall_timeout and first_token_timeout must be positive")
+        if context_window is not None and context_window <= 0:
+            raise ValueError("context_window must be positive")
         if cap_parameter not in get_args(CapParameter):
             raise ValueError(f"unknown cap parameter {cap_parameter!r}")
         if reasoning_effort is not None and reasoning_effort not in REASONING_EFFORTS:
@@ -101,6 +125,8 @@ class OpenAIChatModel:
         self._model = model
         self._counter = counter
         self._stall_timeout = stall_timeout
+        self._first_token_timeout = first_token_timeout
+        self._window = context_window
         self._cap_parameter: CapParameter = cap_parameter
 
     @classmethod
@@ -116,13 +142,16 @@ class OpenAIChatModel:
         stall_timeout: float | None = None,
         cap_parameter: CapParameter | None = None,
         reasoning_effort: str | None = None,
+        first_token_timeout: float | None = None,
+        context_window: int | None = None,
     ) -> OpenAIChatModel:
         """A model on OpenAI's API, or on the compatible server at ``base_url``.
 
-        ``timeout`` bounds each HTTP attempt's connect and each read; the SDK retries 408, 409,
-        429, 5xx and connection failures up to ``max_retries`` times, honouring Retry-After.
-        ``stall_timeout`` (default: ``timeout``) bounds the wait for each streamed chunk.
-        ``cap_parameter`` defaults to ``guess_cap_parameter(base_url)``.
+        ``timeout`` bounds each HTTP attempt's connect and each read (a read may also last
+        ``first_token_timeout``, since a server may send nothing while it reads the prompt); the
+        SDK retries 408, 409, 429, 5xx and connection failures up to ``max_retries`` times,
+        honouring Retry-After. ``stall_timeout`` and ``first_token_timeout`` default to
+        ``timeout``. ``cap_parameter`` defaults to ``guess_cap_parameter(base_url)``.
         """
         if not api_key:
             raise ValueError("an API key is required")
@@ -130,11 +159,14 @@ class OpenAIChatModel:
             raise ValueError("timeout must be positive")
         if max_retries < 0:
             raise ValueError("max_retries must not be negative")
+        first = timeout if first_token_timeout is None else first_token_timeout
         client = openai.AsyncOpenAI(
             api_key=api_key,
             # Always explicit: with None the SDK would read OPENAI_BASE_URL from the environment.
             base_url=base_url or OPENAI_BASE_URL,
-            timeout=openai.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+            timeout=openai.Timeout(
+                timeout, read=max(timeout, first), connect=min(timeout, CONNECT_TIMEOUT)
+            ),
             max_retries=max_retries,
         )
         return cls(
@@ -144,6 +176,8 @@ class OpenAIChatModel:
             stall_timeout=timeout if stall_timeout is None else stall_timeout,
             cap_parameter=cap_parameter or guess_cap_parameter(base_url),
             reasoning_effort=reasoning_effort,
+            first_token_timeout=first,
+            context_window=context_window,
         )
 
     def __repr__(self) -> str:
@@ -151,11 +185,10 @@ class OpenAIChatModel:
         return f"OpenAIChatModel(model={self._model!r}, base_url={str(self._client.base_url)!r})"
 
     async def close(self) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
         """Release the HTTP connections."""
         await self._client.close()
+
+    aclose = close  # the name the entrypoints used before the port had ``close``
 
     async def stream(self, request: ModelRequest) -> AsyncGenerator[Chunk, None]:
         """Yield the answer's text as it arrives, then one chunk with the usage.
@@ -168,19 +201,17 @@ class OpenAIChatModel:
             len(request.turns),
             request.max_tokens,
         )
+        # Taken before the request: a calibration sample must compare like with like, and the
+        # ratio may move while this answer streams.
+        calibrating = self._counter if isinstance(self._counter, CalibratingCounter) else None
+        uncorrected = calibrating.uncorrected(request.turns) if calibrating else 0
+        loop = asyncio.get_running_loop()
+        first_deadline = loop.time() + self._first_token_timeout
         try:
-            try:
-                response = await self._create(request)
-            except openai.BadRequestError as exc:
-                if not (self._ask_usage and _refuses(exc, "stream_options")):
-                    raise
-                log.warning(
-                    "the server refuses stream_options (%s); asking without it from now on and "
-                    "charging estimated usage",
-                    _detail(exc),
-                )
-                self._ask_usage = False
-                response = await self._create(request)
+            async with asyncio.timeout_at(first_deadline):
+                response = await self._open(request)
+        except TimeoutError as exc:
+            raise self._no_first_token() from exc
         except openai.OpenAIError as exc:
             raise self._translate(exc) from exc
 
@@ -189,9 +220,14 @@ class OpenAIChatModel:
         reported: Usage | None = None
         async with response:  # closes the HTTP response however the loop is left
             while True:
+                started = bool(parts) or finish is not None
                 try:
-                    async with asyncio.timeout(self._stall_timeout):
-                        chunk = await anext(response)
+                    if started:
+                        async with asyncio.timeout(self._stall_timeout):
+                            chunk = await anext(response)
+                    else:
+                        async with asyncio.timeout_at(first_deadline):
+                            chunk = await anext(response)
                 except StopAsyncIteration:
                     break
                 except (openai.OpenAIError, TimeoutError, ValueError) as exc:
@@ -201,6 +237,13 @@ class OpenAIChatModel:
                             "stream failed after the finish reason, keeping the answer: %r", exc
                         )
                         break
+                    if isinstance(exc, TimeoutError):  # ours, not the SDK's read timeout
+                        if not started:
+                            raise self._no_first_token() from exc
+                        raise errors.ModelTimeout(
+                            f"the answer stalled: nothing for {self._stall_timeout:g} s"
+                            " (OPENAI_STALL_TIMEOUT)"
+                        ) from exc
                     raise self._translate(exc) from exc
                 reported = _usage(chunk) or reported
                 for choice in chunk.choices:
@@ -216,16 +259,60 @@ class OpenAIChatModel:
                     raise errors.ContentFiltered("the provider's content filter stopped the answer")
 
         if finish is None:
-            raise errors.TruncatedAnswer(
-                f"the stream ended without a finish reason after {len(parts)} pieces of text"
-            )
+            raise self._unfinished(request, parts)
         if reported is None:
             log.info("the server reported no usage; charging an estimate")
             reported = Usage(
-                prompt_tokens(self._counter, request.turns), self._counter.count("".join(parts))
+                prompt_tokens(self._counter, request.turns),
+                self._counter.count("".join(parts)),
+                estimated=True,
             )
+        elif calibrating is not None:
+            calibrating.observe(uncorrected, reported.prompt_tokens)
         log.debug("chat answer: finish %s, %r", finish, reported)
         yield Chunk(usage=reported, cut_off=finish == "length")
+
+    async def _open(self, request: ModelRequest) -> openai.AsyncStream[ChatCompletionChunk]:
+        try:
+            return await self._create(request)
+        except openai.BadRequestError as exc:
+            if not (self._ask_usage and _refuses(exc, "stream_options")):
+                raise
+            log.warning(
+                "the server refuses stream_options (%s); asking without it from now on and "
+                "charging estimated usage",
+                _detail(exc),
+            )
+            self._ask_usage = False
+            return await self._create(request)
+
+    def _no_first_token(self) -> errors.ModelTimeout:
+        return errors.ModelTimeout(
+            f"the model sent no answer within {self._first_token_timeout:g} s"
+            " (OPENAI_FIRST_TOKEN_TIMEOUT)"
+        )
+
+    def _unfinished(self, request: ModelRequest, parts: list[str]) -> errors.ModelError:
+        """The error for a stream that ended without a finish reason."""
+        if self._window is not None:
+            prompt = prompt_tokens(self._counter, request.turns)
+            if prompt >= NEAR_WINDOW * self._window or prompt + request.max_tokens > self._window:
+                log.warning(
+                    "the stream ended without a finish reason after %d pieces of text, with a "
+                    "prompt of about %d tokens and a cap of %d in a %d-token window: taking it "
+                    "for an overflow",
+                    len(parts),
+                    prompt,
+                    request.max_tokens,
+                    self._window,
+                )
+                return errors.ContextTooLong(
+                    f"the stream ended empty with a prompt of about {prompt} tokens, near the "
+                    f"model's {self._window}-token window: taken for an overflow"
+                )
+        return errors.TruncatedAnswer(
+            f"the stream ended without a finish reason after {len(parts)} pieces of text"
+        )
 
     async def _create(self, request: ModelRequest) -> openai.AsyncStream[ChatCompletionChunk]:
         cap = request.max_tokens
@@ -263,8 +350,24 @@ def _usage(chunk: ChatCompletionChunk) -> Usage | None:
     usage = chunk.usage
     # The SDK does not validate streamed chunks: a server may send a usage object with gaps.
     if usage is None or usage.prompt_tokens is None or usage.completion_tokens is None:
-        return None
+        return _timings(chunk)
     return Usage(usage.prompt_tokens, usage.completion_tokens)
+
+
+def _timings(chunk: ChatCompletionChunk) -> Usage | None:
+    """llama.cpp's own count, in the last chunk of a stream that carries no usage.
+
+    ``prompt_n`` counts only the prompt tokens it had to process, ``cache_n`` those it reused
+    from an earlier request: without ``cache_n`` (older builds) the prompt is unknown.
+    """
+    timings = (chunk.model_extra or {}).get("timings")
+    if not isinstance(timings, Mapping):
+        return None
+    numbers = [timings.get(key) for key in ("prompt_n", "cache_n", "predicted_n")]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+        return None
+    prompt, cached, predicted = cast("list[int]", numbers)
+    return Usage(prompt + cached, predicted)
 
 
 def _translate(exc: BaseException) -> errors.ModelError:
@@ -279,9 +382,12 @@ def _translate(exc: BaseException) -> errors.ModelError:
     if isinstance(exc, openai.APIError):
         # An error event in the middle of a stream: no status, only the provider's error object.
         body = _body(exc.body)
-        return _classify(body, exc.message) or errors.ModelUnavailable(
-            f"the model failed while answering: {exc.message}"
-        )
+        classified = _classify(body, exc.message)
+        if classified is not None:
+            return classified
+        if _UNKNOWN_MODEL.search(exc.message):
+            return errors.ModelMisconfigured(f"the provider does not know the model: {exc.message}")
+        return errors.ModelUnavailable(f"the model failed while answering: {exc.message}")
     if isinstance(exc, ValueError):
         # The SDK parses each event itself and lets a JSON error through as it is.
         return errors.ModelUnavailable("the model sent a response that could not be read")
@@ -301,10 +407,14 @@ def _from_status(status: int, body: Mapping[str, object], detail: str) -> errors
         return errors.ModelTimeout(f"the provider timed out (HTTP 408): {detail}")
     if status == 413:
         return errors.ContextTooLong(f"the request is too large (HTTP 413): {detail}")
+    if status == 409:  # a conflict on the provider's side, which the SDK already retried
+        return errors.ModelUnavailable(f"the provider failed (HTTP 409): {detail}")
     classified = _classify(body, detail)
     if classified is not None:
         return classified
-    return errors.ModelError(f"the provider rejected the request (HTTP {status}): {detail}")
+    # 404 (no such model, or a wrong base URL), 400 for a parameter this server refuses, 422...:
+    # the same request fails the same way until the operator changes a setting.
+    return errors.ModelMisconfigured(f"the provider refused the request (HTTP {status}): {detail}")
 
 
 def _classify(body: Mapping[str, object], detail: str) -> errors.ModelError | None:

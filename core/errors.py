@@ -60,6 +60,12 @@ class ContentFiltered(ModelError):
     """The provider's content filter refused the request or the answer."""
 
 
+class ModelMisconfigured(ModelError):
+    """The provider refused the request as malformed for it: a 404, an unknown model, or
+    another 4xx the adapter does not know. Retrying cannot help; the message carries the
+    provider's own words for the admin."""
+
+
 class TruncatedAnswer(ModelError):
     """The stream ended without a finish reason: the answer is incomplete."""
 
@@ -70,11 +76,6 @@ class StorageError(CoreError):
 
 class CorruptData(StorageError):
     """A data file exists but is not valid; it is never overwritten."""
-
-
-class ModelMisconfigured(ModelError):
-    """The provider does not know the model or refuses the request's shape (a 404, an unknown
-    4xx): retrying will not help until the operator changes a setting."""
 
 
 class DeliveryFailed(CoreError):

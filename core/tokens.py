@@ -1,7 +1,11 @@
-"""The default token counter: a conservative heuristic that needs no tokenizer files."""
+"""Token arithmetic the core needs: the heuristic counter, prompt cost, calibration, budgets.
+
+Pure code: the exact tokenizers live in ``adapters.tiktoken_counter``.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from core.ports import TokenCounter
@@ -28,3 +32,79 @@ class CharTokenCounter:
 def prompt_tokens(counter: TokenCounter, turns: Iterable[Turn]) -> int:
     """Tokens a list of turns costs as a prompt, markup included."""
     return TOKENS_PER_REQUEST + sum(counter.count(t.text) + TOKENS_PER_TURN for t in turns)
+
+
+class CalibratingCounter:
+    """A counter whose estimates a server's reported usage corrects over time.
+
+    Counts ``ratio`` times what ``base`` counts. Each ``observe`` moves the ratio towards
+    reported / estimated prompt tokens: the first answers count fully (a running mean), later
+    ones with ``weight`` (an exponential average in log space, so that halving and doubling
+    weigh alike), which keeps one odd answer from swinging it. Every sample and the ratio itself
+    stay within ``[lowest, highest]``: a server that reports nonsense cannot make the estimate
+    absurd. One instance per model: each model's tokenizer differs from the base in its own way.
+    """
+
+    def __init__(
+        self,
+        base: TokenCounter,
+        *,
+        weight: float = 0.2,
+        lowest: float = 0.25,
+        highest: float = 4.0,
+    ) -> None:
+        if not 0 < weight <= 1:
+            raise ValueError("weight must be in (0, 1]")
+        if not 0 < lowest <= 1 <= highest:
+            raise ValueError("the bounds must surround 1")
+        self.base = base
+        self._weight = weight
+        self._lowest = math.log(lowest)
+        self._highest = math.log(highest)
+        self._log_ratio = 0.0
+        self.observations = 0
+
+    def __repr__(self) -> str:
+        return f"CalibratingCounter({self.base!r}, ratio={self.ratio:.3f})"
+
+    @property
+    def ratio(self) -> float:
+        return math.exp(self._log_ratio)
+
+    def count(self, text: str) -> int:
+        raw = self.base.count(text)
+        return math.ceil(raw * self.ratio) if raw else 0
+
+    def uncorrected(self, turns: Iterable[Turn]) -> int:
+        """The base counter's prompt estimate: what ``observe`` compares a report with."""
+        return prompt_tokens(self.base, turns)
+
+    def observe(self, estimated_prompt: int, reported_prompt: int) -> None:
+        """Learn from one answer: ``estimated_prompt`` is ``uncorrected(turns)`` (the BASE
+        estimate, not this counter's) and ``reported_prompt`` the server's count of the same."""
+        if estimated_prompt <= 0 or reported_prompt <= 0:
+            return
+        sample = _clamp(math.log(reported_prompt / estimated_prompt), self._lowest, self._highest)
+        self.observations += 1
+        weight = max(self._weight, 1 / self.observations)
+        self._log_ratio += weight * (sample - self._log_ratio)
+
+
+def _clamp(value: float, lowest: float, highest: float) -> float:
+    return min(max(value, lowest), highest)
+
+
+def fit_budgets(window: int, context_limit: int, reply_cap: int) -> tuple[int, int]:
+    """The prompt budget and reply cap to use with a model of ``window`` tokens.
+
+    Both limits are kept when they fit together. Otherwise the reply gets at most its cap and
+    at least a quarter of the window (or whatever the prompt budget leaves, if more), and the
+    prompt gets the rest, at most ``context_limit``: 4 000 + 3 000 in a 4 096 window become
+    3 072 + 1 024. The conversation is what makes answers good, the reply can be continued.
+    """
+    if window <= 0 or context_limit <= 0 or reply_cap <= 0:
+        raise ValueError("the window and both limits must be positive")
+    if context_limit + reply_cap <= window:
+        return context_limit, reply_cap
+    reply = min(reply_cap, max(window // 4, window - context_limit))
+    return min(context_limit, window - reply), reply

@@ -110,6 +110,8 @@ def build_model(settings: Settings, counter: TokenCounter) -> ModelChoice:
         max_retries=settings.openai_max_retries,
         stall_timeout=settings.openai_stall_timeout,
         reasoning_effort=settings.openai_reasoning_effort,
+        first_token_timeout=settings.openai_first_token_timeout,
+        context_window=settings.model_window(),
     )
     where = settings.openai_base_url or "OpenAI"
     return ModelChoice(model, f"model {settings.openai_model} at {where}")

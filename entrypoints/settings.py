@@ -16,6 +16,7 @@ from dotenv import dotenv_values
 
 from core.config import BotConfig
 from core.prompts import DEFAULT_PROMPT
+from core.tokens import fit_budgets
 
 T = TypeVar("T")
 
@@ -27,6 +28,14 @@ DEFAULT_EFFORT = "none"
 # What OPENAI_REASONING_EFFORT may say (adapters.openai_model.ReasoningEffort; not imported
 # here, so that settings never load the OpenAI SDK). "default" sends nothing.
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+# Most prompt tokens per request. Today's models take 128 000 and more, but every prompt token is
+# paid from the user's balance on every message of a conversation: 8 000 (about 30 000
+# characters of English) keeps a long conversation and a long pasted text, at a price a
+# balance of 30 000 can pay a few times. Fitted into smaller windows (MODEL_CONTEXT_WINDOW).
+DEFAULT_CONTEXT_LIMIT = 8_000
+# A CPU server reads a long prompt before its first token: 16-20 s for a few thousand tokens
+# of a small model was measured, a larger model takes minutes.
+DEFAULT_FIRST_TOKEN_TIMEOUT = 120.0
 
 
 class ConfigError(Exception):
@@ -157,8 +166,10 @@ class Settings:
     openai_base_url: str | None = None
     openai_timeout: float = 60.0
     openai_stall_timeout: float = 30.0
+    openai_first_token_timeout: float = DEFAULT_FIRST_TOKEN_TIMEOUT
+    model_context_window: int | None = None  # None: the table in adapters.model_info
     openai_max_retries: int = 2
-    token_counter: str = "heuristic"
+    token_counter: str = "tiktoken"
     telegram_session: Path = Path("gptbot.session")
     notes: tuple[str, ...] = ()  # things worth a line in the log once logging is set up
 
@@ -181,13 +192,24 @@ class Settings:
             raise ConfigError(f"the Telegram bot needs {missing} (see example.env and the README)")
         return TelegramLogin(token, api_id, api_hash, admin, self.telegram_session)
 
+    def model_window(self) -> int:
+        """The model's context window: MODEL_CONTEXT_WINDOW, else the known table, else 4 096."""
+        from adapters.model_info import resolve_window  # plain data; no SDK is imported
+
+        return resolve_window(self.openai_model, self.model_context_window)
+
     def bot_config(self, admin_id: str) -> BotConfig:
+        """The core's settings, the prompt budget and the reply cap fitted inside the window
+        of the model that answers (the offline model has no window to fit)."""
+        context, reply = self.context_token_limit, self.reply_token_limit
+        if self.openai_api_key is not None:
+            context, reply = fit_budgets(self.model_window(), context, reply)
         return BotConfig(
             admin_id=admin_id,
             starting_balance=self.starting_balance,
-            reply_cap=self.reply_token_limit,
-            context_budget=self.context_token_limit,
-            min_reply_tokens=self.min_reply_tokens,
+            reply_cap=reply,
+            context_budget=context,
+            min_reply_tokens=min(self.min_reply_tokens, reply),
             default_language=self.default_language,
             footer=self.token_footer,
             notify_new_users=self.notify_new_users,
@@ -218,16 +240,31 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         raise ConfigError(f"OFFLINE_MODEL_DELAY cannot be negative, got {delay}")
     timeout = read.get("OPENAI_TIMEOUT", _float, 60.0)
     stall = read.get("OPENAI_STALL_TIMEOUT", _float, 30.0)
-    for name, value in (("OPENAI_TIMEOUT", timeout), ("OPENAI_STALL_TIMEOUT", stall)):
+    first_token = read.get("OPENAI_FIRST_TOKEN_TIMEOUT", _float, DEFAULT_FIRST_TOKEN_TIMEOUT)
+    for name, value in (
+        ("OPENAI_TIMEOUT", timeout),
+        ("OPENAI_STALL_TIMEOUT", stall),
+        ("OPENAI_FIRST_TOKEN_TIMEOUT", first_token),
+    ):
         if value <= 0:
             raise ConfigError(f"{name} must be greater than zero, got {value}")
     retries = read.get("OPENAI_MAX_RETRIES", _int, 2)
     if retries < 0:
         raise ConfigError(f"OPENAI_MAX_RETRIES cannot be negative, got {retries}")
     base_url = read.get("OPENAI_BASE_URL", _url, None)
-    counter = read.get("TOKEN_COUNTER", lambda raw, _: raw.lower(), "heuristic")
+    # tiktoken: the model's own tokenizer for OpenAI models, the calibrated heuristic for others.
+    # Without a key the offline model answers: its tokens are notional, and the heuristic spares
+    # the 0.4 s of loading a tokenizer table.
+    counter = read.get(
+        "TOKEN_COUNTER",
+        lambda raw, _: raw.lower(),
+        "tiktoken" if read.secret("OPENAI_API_KEY") else "heuristic",
+    )
     if counter not in {"heuristic", "tiktoken"}:
-        raise ConfigError(f"TOKEN_COUNTER must be heuristic or tiktoken, got {counter!r}")
+        raise ConfigError(f"TOKEN_COUNTER must be tiktoken or heuristic, got {counter!r}")
+    window = read.get("MODEL_CONTEXT_WINDOW", _int, None)
+    if window is not None and window < 256:
+        raise ConfigError(f"MODEL_CONTEXT_WINDOW must be at least 256 tokens, got {window}")
     model = read.get("OPENAI_MODEL", lambda raw, _: raw, DEFAULT_MODEL)
     # The default model answers best for chat without a reasoning pass; another model gets the
     # parameter only when asked, since models that do not reason refuse it.
@@ -254,7 +291,7 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         thread_retention=read.positive("THREAD_RETENTION", 100_000),
         starting_balance=starting,
         reply_token_limit=reply_limit,
-        context_token_limit=read.positive("CONTEXT_TOKEN_LIMIT", 4_000),
+        context_token_limit=read.positive("CONTEXT_TOKEN_LIMIT", DEFAULT_CONTEXT_LIMIT),
         min_reply_tokens=min_reply,
         prompt_max_chars=read.positive("PROMPT_MAX_CHARS", 2_000),
         default_prompt=read.get("DEFAULT_PROMPT", lambda raw, _: raw, DEFAULT_PROMPT),
@@ -269,6 +306,8 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         openai_base_url=base_url,
         openai_timeout=timeout,
         openai_stall_timeout=stall,
+        openai_first_token_timeout=first_token,
+        model_context_window=window,
         openai_max_retries=retries,
         token_counter=counter,
         telegram_session=base / read.get("TELEGRAM_SESSION", lambda raw, _: raw, "gptbot.session"),

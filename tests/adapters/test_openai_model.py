@@ -13,7 +13,7 @@ from llmock.scenarios import Reply
 from adapters.openai_model import CapParameter, OpenAIChatModel, guess_cap_parameter
 from core import errors
 from core.ports import ChatModel
-from core.tokens import CharTokenCounter, prompt_tokens
+from core.tokens import CalibratingCounter, CharTokenCounter, prompt_tokens
 from core.values import Chunk, ModelRequest, Role, Turn, Usage
 
 KEY = "sk-test-0123456789abcdef"
@@ -51,6 +51,7 @@ async def make(llm: LLMock) -> AsyncIterator[Factory]:
         stall_timeout: float | None = None,
         cap_parameter: CapParameter | None = None,
         reasoning_effort: str | None = None,
+        first_token_timeout: float | None = None,
     ) -> OpenAIChatModel:
         model = OpenAIChatModel.create(
             api_key=KEY,
@@ -62,13 +63,14 @@ async def make(llm: LLMock) -> AsyncIterator[Factory]:
             stall_timeout=stall_timeout,
             cap_parameter=cap_parameter,
             reasoning_effort=reasoning_effort,
+            first_token_timeout=first_token_timeout,
         )
         made.append(model)
         return model
 
     yield factory
     for model in made:
-        await model.aclose()
+        await model.close()
 
 
 async def drain(model: OpenAIChatModel, into: list[Chunk], request: ModelRequest = REQUEST) -> None:
@@ -83,7 +85,7 @@ def texts(chunks: list[Chunk]) -> list[str]:
 
 def estimate(answer: str) -> Usage:
     counter = CharTokenCounter()
-    return Usage(prompt_tokens(counter, TURNS), counter.count(answer))
+    return Usage(prompt_tokens(counter, TURNS), counter.count(answer), estimated=True)
 
 
 # -- answers ----------------------------------------------------------------------------------
@@ -105,7 +107,11 @@ async def test_answer_streams_in_several_deltas_then_the_reported_usage(
         len(ANSWER) // 4,
     )
     assert chunks[-1].usage == reported
-    assert reported != estimate(ANSWER)
+    assert not reported.estimated
+    assert (reported.prompt_tokens, reported.completion_tokens) != (
+        estimate(ANSWER).prompt_tokens,
+        estimate(ANSWER).completion_tokens,
+    )
 
 
 async def test_request_carries_the_turns_in_order_with_their_roles(
@@ -380,19 +386,68 @@ async def test_request_refused_by_the_content_filter(llm: LLMock, make: Factory,
     [
         (400, "Unsupported value: 'temperature'."),
         (404, "The model 'gpt-4o-mini' does not exist."),
+        (404, 'model "llama3.3" not found, try pulling it first'),  # Ollama
         (422, "Unprocessable."),
+        (418, "I'm a teapot"),
     ],
 )
-async def test_other_client_errors_are_plain_model_errors(
+async def test_client_errors_the_adapter_does_not_know_are_misconfiguration(
     llm: LLMock, make: Factory, status: int, message: str
 ) -> None:
     llm.fail(status, message=message)
-    with pytest.raises(errors.ModelError) as caught:
+    with pytest.raises(errors.ModelMisconfigured) as caught:
         await drain(make(), [])
 
-    assert type(caught.value) is errors.ModelError
+    # The server's own words, for the admin.
     assert f"HTTP {status}" in str(caught.value)
     assert message in str(caught.value)
+    assert len(llm.requests) == 1  # not retried: it fails the same way every time
+
+
+async def test_a_conflict_is_the_providers_failure(llm: LLMock, make: Factory) -> None:
+    llm.fail(409, message="Conflict")
+    with pytest.raises(errors.ModelUnavailable):
+        await drain(make(), [])
+
+
+async def test_a_slow_first_chunk_waits_for_the_first_token_timeout(
+    llm: LLMock, make: Factory
+) -> None:
+    llm.reply(ANSWER).slow_first_token(1.0)
+    chunks: list[Chunk] = []
+    await drain(make(timeout=5, stall_timeout=0.3, first_token_timeout=4), chunks)
+
+    assert "".join(texts(chunks)) == ANSWER
+
+
+async def test_a_stall_after_the_first_token_uses_the_stall_timeout(
+    llm: LLMock, make: Factory
+) -> None:
+    llm.reply(ANSWER).stall(after_chunks=3, seconds=4)
+    started = time.monotonic()
+    with pytest.raises(errors.ModelTimeout, match="OPENAI_STALL_TIMEOUT"):
+        await drain(make(timeout=10, stall_timeout=0.3, first_token_timeout=10), [])
+
+    assert time.monotonic() - started < 2
+
+
+async def test_reported_usage_teaches_a_calibrating_counter(llm: LLMock) -> None:
+    counter = CalibratingCounter(CharTokenCounter())
+    model = OpenAIChatModel.create(
+        api_key=KEY, model="local", counter=counter, base_url=llm.base_url("openai")
+    )
+    long = ModelRequest(turns=(Turn(Role.USER, "word " * 2_000),), max_tokens=CAP)
+    try:
+        for _ in range(20):
+            llm.reply(ANSWER)
+            await drain(model, [], long)
+    finally:
+        await model.close()
+
+    # LLMock counts a token per four characters; the heuristic two per five bytes.
+    truth = len(long.turns[0].text) // 4
+    assert abs(prompt_tokens(counter, long.turns) - truth) / truth < 0.10
+    assert abs(prompt_tokens(CharTokenCounter(), long.turns) - truth) / truth > 0.5
 
 
 async def test_a_chunk_that_is_not_json_is_a_provider_failure(llm: LLMock, make: Factory) -> None:

@@ -33,6 +33,7 @@ from core.service import BotConfig, BotService
 from core.threads import Thread, build_thread
 from core.tokens import CharTokenCounter, prompt_tokens
 from core.values import Account, Chunk, Incoming, ModelRequest, Node, Role, Sender, Totals, Usage
+from tests.benchmarks.tokens import token_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -364,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         soaked = 400 if args.quick else 3_000
         outcome = asyncio.run(fault_soak(folder / "soak", soaked))
         rows.append((f"fault soak, {soaked:,} messages, 1 in 10 fails", "consistent", outcome))
+        rows.extend(token_rows(args.quick))
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:>14}  {target}")

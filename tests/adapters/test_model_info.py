@@ -1,0 +1,37 @@
+"""The table of known models' windows."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.model_info import context_window, resolve_window
+
+
+@pytest.mark.parametrize(
+    ("model", "window"),
+    [
+        ("gpt-3.5-turbo", 16_385),
+        ("gpt-4", 8_192),
+        ("gpt-4-0613", 8_192),
+        ("gpt-4-32k", 32_768),
+        ("gpt-4-turbo-2024-04-09", 128_000),
+        ("gpt-4o-mini", 128_000),
+        ("openai/gpt-4o", 128_000),
+        ("gpt-4.1-mini", 1_047_576),
+        ("o1-mini", 128_000),
+        ("o3-mini", 200_000),
+        ("gpt-5", 400_000),
+        ("gpt-5-chat-latest", 128_000),
+        ("gpt-6-luna", 128_000),
+        ("llama3.2", None),
+        ("qwen2.5:7b", None),
+    ],
+)
+def test_known_windows(model: str, window: int | None) -> None:
+    assert context_window(model) == window
+
+
+def test_the_setting_wins_and_unknown_models_get_4096() -> None:
+    assert resolve_window("llama3.2", None) == 4_096
+    assert resolve_window("llama3.2", 32_768) == 32_768
+    assert resolve_window("gpt-4o", 16_000) == 16_000
