@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 from llmock.pytest_plugin import LLMock
 from llmock.testing import LLMockServer
 
@@ -25,6 +25,14 @@ from llmock.testing import LLMockServer
 #     HYPOTHESIS_PROFILE=explore .venv/bin/pytest tests/unit/test_properties.py
 settings.register_profile("gptbot", deadline=None, database=None, derandomize=True)
 settings.register_profile("explore", deadline=None, database=None, max_examples=5_000)
+# "quick" runs the gate's examples without shrinking a failure: the first failing case, fast.
+settings.register_profile(
+    "quick",
+    deadline=None,
+    database=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "gptbot"))
 
 

@@ -56,7 +56,7 @@ _STATS_GLOBAL = re.compile(
 )
 _ANSWER = re.compile(r"^c(-?\d+): answer to (\d+)")
 _CUT_NOTE = re.compile(r"\n\n\((?:The answer|Ответ) .+\)\n\n")
-_TOPPED = re.compile(r"^.+ now has -?\d[\d ]* tokens\.$")
+_TOPPED = re.compile(r"^.+ now has -?\d[\d ]* tokens?\.$")
 
 
 def _int(text: str) -> int:
