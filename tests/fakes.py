@@ -235,10 +235,11 @@ class _FailingStream:
 @attrs.define
 class GoneChat:
     """A chat that blocked the bot: ``after`` updates go through, then everything fails with
-    DeliveryFailed (``after`` 0: even "typing" fails)."""
+    DeliveryFailed (``after`` 0: "typing" too, unless ``typing_works``)."""
 
     inner: RecordingSink
     after: int = 0
+    typing_works: bool = False  # "typing" goes through: the block is seen only on a write
     streams: list[_GoneStream] = attrs.field(factory=list)
 
     async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
@@ -250,7 +251,7 @@ class GoneChat:
         return stream
 
     async def typing(self, chat_id: str) -> None:
-        if self.after == 0:
+        if self.after == 0 and not self.typing_works:
             raise DeliveryFailed("USER_IS_BLOCKED")
 
 
