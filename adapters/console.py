@@ -177,10 +177,30 @@ class ConsoleSink:
         self.out.write(text)
         self.out.flush()
 
-    def _end_live(self, rest: str) -> None:
+    @property
+    def free(self) -> bool:
+        """Whether no answer is printing live now."""
+        return self._live is None
+
+    def go_live(self, stream: _ConsoleStream, start: str) -> None:
+        """Let ``stream`` print as it grows, starting with ``start``."""
+        self._live = stream
+        self._print(start)
+
+    def print_live(self, stream: _ConsoleStream, text: str) -> None:
+        if self._live is stream:
+            self._print(text)
+
+    def end_live(self, stream: _ConsoleStream, rest: str) -> None:
+        """End ``stream``'s line with ``rest``, then print what waited for it."""
+        if self._live is not stream:
+            return
         self._live = None
         self._print(rest + "".join(self._held))
         self._held.clear()
+
+    def is_live(self, stream: _ConsoleStream) -> bool:
+        return self._live is stream
 
     def echo(self, incoming: Incoming) -> None:
         where = "" if incoming.private else f" in group {incoming.chat_id}"
@@ -222,22 +242,23 @@ class _ConsoleStream:
 
     async def update(self, text: str) -> None:
         sink = self.sink
-        if sink._live is None and self._message_id is None:
+        if self._message_id is None:
+            if not sink.free:
+                return  # another answer is printing; this one shows when finished
             self._message_id = sink.new_id()
-            sink._print(f"[{self._message_id}] {_label(self.chat_id, self.reply_to)}: ")
-            sink._live = self
-        if sink._live is self and text.startswith(self._shown):
-            sink._print(text[len(self._shown) :])
+            sink.go_live(self, f"[{self._message_id}] {_label(self.chat_id, self.reply_to)}: ")
+        if sink.is_live(self) and text.startswith(self._shown):
+            sink.print_live(self, text[len(self._shown) :])
             self._shown = text
 
     async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
         sink = self.sink
-        if sink._live is self:
+        if sink.is_live(self):
             assert self._message_id is not None
             if text.startswith(self._shown):
-                sink._end_live(text[len(self._shown) :] + "\n")
+                sink.end_live(self, text[len(self._shown) :] + "\n")
             else:  # the streamed text was replaced, e.g. by an error message
-                sink._end_live(f"\n[{self._message_id}] (edited): {text}\n")
+                sink.end_live(self, f"\n[{self._message_id}] (edited): {text}\n")
             return (self._message_id,)
         if self._message_id is None:
             self._message_id = sink.new_id()
