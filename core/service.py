@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import attrs
 
@@ -128,6 +129,7 @@ class BotService:
             await best_effort(self.replies.say(incoming, "err_other"))
 
     async def _dispatch(self, incoming: Incoming) -> None:
+        incoming = _valid(incoming)
         message = incoming.text.strip()
         command = parse_command(message)
         if command is None and not message:
@@ -152,3 +154,22 @@ class BotService:
         if self.config.notify_new_users and sender.id != self.config.admin_id:
             self.notices.new_user(who(sender))
         return account
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid(incoming: Incoming) -> Incoming:
+    """``incoming`` with text that can be stored and sent: a lone surrogate (invalid UTF-8 read
+    from a terminal, a broken client) becomes U+FFFD instead of failing every later write of the
+    account or the conversation it would be stored in."""
+
+    def clean(text: str | None) -> str | None:
+        return None if text is None else _SURROGATE.sub("\ufffd", text)
+
+    sender = incoming.sender
+    return attrs.evolve(
+        incoming,
+        text=clean(incoming.text) or "",
+        sender=attrs.evolve(sender, name=clean(sender.name), username=clean(sender.username)),
+    )

@@ -77,3 +77,11 @@ def test_environment_wins_over_the_env_file(
     values = load_environment(env_file)
     assert values["STARTING_BALANCE"] == "500"
     assert values["REPLY_TOKEN_LIMIT"] == "200"
+
+
+def test_the_older_bots_admin_id_is_read_and_said_so() -> None:
+    settings = settings_from({"ADMIN_ID": "4242"})
+    assert settings.admin_chat_id == 4242
+    assert any("ADMIN_ID" in note for note in settings.notes)
+    both = settings_from({"ADMIN_ID": "4242", "ADMIN_CHAT_ID": "7"})
+    assert both.admin_chat_id == 7
