@@ -55,7 +55,7 @@ _KNOWN = frozenset(
         "blacklist",
     }
 )
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 
 class Invalid(Exception):
@@ -192,6 +192,22 @@ def _date(raw: object) -> dt.datetime | None:
     return None if date < _NEVER_BEFORE else date
 
 
+# What must be written back besides the account is often the same few markers (the entry had a
+# last_request, a placeholder date): those share one dict each instead of one per account.
+# They are never changed in place (``_with`` copies).
+_NONE: dict[str, Any] = {}
+_SHARED: dict[tuple[str, object], dict[str, Any]] = {}
+
+
+def _with(extra: dict[str, Any], key: str, value: object) -> dict[str, Any]:
+    if extra:
+        return {**extra, key: value}
+    marker = (key, value)
+    if isinstance(value, str | bool) and len(_SHARED) < 1_000:
+        return _SHARED.setdefault(marker, {key: value})
+    return {key: value}
+
+
 def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, dict[str, Any]]:
     """The account of one entry, and what else of the entry must be written back.
 
@@ -219,26 +235,38 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
     for field, value in (("name", name), ("username", username), ("prompt", prompt)):
         if value is not None and type(value) is not str:
             raise Invalid(f"user {key}: {field!r} must be text, found {value!r}")
-    extra = {} if entry.keys() <= _KNOWN else {k: v for k, v in entry.items() if k not in _KNOWN}
+    extra = _NONE if entry.keys() <= _KNOWN else {k: v for k, v in entry.items() if k not in _KNOWN}
     if username in {"None", "@None", ""}:
         if username != "None":
-            extra["username"] = username
+            extra = _with(extra, "username", username)
         username = None
     # Both dates are kept where they were found; the newer one counts (a file that went back
     # to the older bot and returned has a newer lastdate than its last_request).
     raw_old, raw_new = get("lastdate"), get("last_request")
-    old = None if raw_old is None else _date(raw_old)
+    old = None
+    if raw_old is not None:
+        if type(raw_old) is str and len(raw_old) == 19 and raw_old[2] == ".":
+            # The usual dd.mm.YYYY, inline: start-up reads one per user.
+            reordered = f"{raw_old[6:10]}-{raw_old[3:5]}-{raw_old[:2]}{raw_old[10:]}"
+            try:
+                old = dt.datetime.fromisoformat(reordered)
+            except ValueError:
+                old = None
+            if old is not None and (old < _NEVER_BEFORE or not raw_old.isascii()):
+                old = None
+        else:
+            old = _date(raw_old)
+        if old is None:
+            extra = _with(extra, "lastdate", raw_old)  # a placeholder: written back as it was
     if raw_new is None:
         last = old
     else:
         new = _date(raw_new)
         last = max(old, new) if old and new else old or new
-        extra["last_request"] = raw_new
-    if raw_old is not None and old is None:
-        extra["lastdate"] = raw_old  # a placeholder or unreadable: written back as it was
+        extra = _with(extra, "last_request", raw_new if new is None else True)
     banned = get("blacklist", False)
     if "blacklist" in entry:
-        extra["blacklist"] = banned
+        extra = _with(extra, "blacklist", banned)
     account = Account(
         user_id=key,  # type: ignore[arg-type]  # ids are text (core v2)
         balance=balance,
@@ -250,7 +278,7 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         prompt=prompt or None,
         banned=banned is True,
     )
-    if check_texts or extra:
+    if check_texts or not extra.keys() <= _KNOWN:
         try:
             check_account(account)
             for field, value in extra.items():
@@ -278,7 +306,7 @@ def write_entry(account: Account, extra: dict[str, Any]) -> dict[str, Any]:
             entry["last_request"] = last.strftime(ISO_FORMAT)
     else:
         for key in ("lastdate", "last_request"):
-            if key in extra:
+            if isinstance(extra.get(key), str):
                 entry[key] = extra[key]
     if account.prompt is not None:
         entry["prompt"] = account.prompt
@@ -301,83 +329,97 @@ class Contents:
     top_extra: dict[str, Any] = attrs.field(factory=dict)
 
 
-_SPACE = re.compile(r"[ \t\n\r]*")
-_ENTRY_END = re.compile(r"\}[ \t\n\r]*,")
-_SLICE = 1 << 16  # characters decoded at once when loading
+_SPACE = re.compile(rb"[ \t\n\r]*")
+_TEXT_SPACE = re.compile(r"[ \t\n\r]*")
+_ENTRY_END = re.compile(rb"\}[ \t\n\r]*,")
+_SLICE = 1 << 16  # bytes decoded at once when loading
 
 
-def _skip_space(text: str, at: int) -> int:
-    match = _SPACE.match(text, at)
+def _skip_space(data: bytes, at: int) -> int:
+    match = _SPACE.match(data, at)
     return match.end() if match else at
 
 
-def top_level_pairs(text: str, slice_chars: int = _SLICE) -> Iterator[tuple[str, Any]]:
+def _skip_text_space(text: str, at: int) -> int:
+    match = _TEXT_SPACE.match(text, at)
+    return match.end() if match else at
+
+
+def top_level_pairs(data: bytes, slice_bytes: int = _SLICE) -> Iterator[tuple[str, Any]]:
     """The key/value pairs of the top-level object, decoded a slice at a time.
 
     Decoding the whole file at once would keep every user's objects alive until the last one is
-    read, which costs about 20 MB more with 100 000 users; decoding in slices lets each entry be
-    converted and freed in turn. A slice of about ``slice_chars`` characters is cut after a
-    ``}`` followed by a comma and decoded as an object of its own. That decodes only when the
-    cut is a real boundary between two entries: a cut inside a string leaves the string open,
-    and a cut inside an entry leaves a brace unclosed, so neither is valid JSON. When a few
-    cuts in a row do not decode, the rest is left to ``walk``, which goes on one value at a
-    time and names the character where a damaged file goes wrong.
+    read, which costs about 20 MB more with 100 000 users, and turning all its bytes into one
+    string would cost four bytes a character as soon as one name has an emoji; decoding in
+    slices lets each entry be converted and freed in turn. A slice of about ``slice_bytes``
+    bytes is cut after a ``}`` followed by a comma (never inside a UTF-8 character: both are
+    ASCII) and decoded as an object of its own. That decodes only when the cut is a real
+    boundary between two entries: a cut inside a string leaves the string open, and a cut
+    inside an entry leaves a brace unclosed, so neither is valid JSON. When a few cuts in a row
+    do not decode, the rest is left to ``walk``, which goes on one value at a time and names
+    where a damaged file goes wrong.
     """
-    end = len(text)
-    at = _skip_space(text, 0)
-    if at == end or text[at] != "{":
+    end = len(data)
+    at = _skip_space(data, 0)
+    if at == end or data[at] != ord("{"):
+        data[:64].decode("utf-8")  # a file that is not text at all says so
         raise Invalid("it must hold a JSON object of users")
-    at = _skip_space(text, at + 1)
+    at = _skip_space(data, at + 1)
     after_comma = False
-    while at + slice_chars < end:
+    while at + slice_bytes < end:
         part = None
-        cut = _ENTRY_END.search(text, at + slice_chars)
+        cut = _ENTRY_END.search(data, at + slice_bytes)
         for _ in range(3):  # a "}," inside a string is not a boundary: try the next one
             if cut is None:
                 break
             try:
-                part = DECODER.decode("{" + text[at : cut.start() + 1] + "}")
+                part = DECODER.decode("{" + data[at : cut.start() + 1].decode("utf-8") + "}")
                 break
             except (json.JSONDecodeError, Invalid):
-                cut = _ENTRY_END.search(text, cut.end())
+                cut = _ENTRY_END.search(data, cut.end())
         if part is None or cut is None:
             break  # the end is near, or the file is damaged here: the walk finds out which
         yield from part.items()
-        at = _skip_space(text, cut.end())
+        at = _skip_space(data, cut.end())
         after_comma = True
-    yield from walk(text, at, after_comma)
+    yield from walk(data[at:].decode("utf-8"), 0, after_comma, at)
 
 
-def walk(text: str, at: int, after_comma: bool) -> Iterator[tuple[str, Any]]:
+def walk(text: str, at: int, after_comma: bool, offset: int = 0) -> Iterator[tuple[str, Any]]:
     """The pairs from ``at`` to the end, one value at a time. ``at`` is a key, or the closing
-    brace of an empty object (not after a comma: JSON has no trailing commas)."""
+    brace of an empty object (not after a comma: JSON has no trailing commas). ``offset``: the
+    byte where ``text`` starts in the file, for the messages."""
     end = len(text)
+
+    def near(at: int) -> str:
+        return f"near byte {offset + len(text[:at].encode('utf-8', 'surrogatepass'))}"
+
     if at < end and text[at] == "}" and not after_comma:
-        if _skip_space(text, at + 1) != end:
-            raise Invalid(f"it is not valid JSON (extra data at character {at + 1})")
+        if _skip_text_space(text, at + 1) != end:
+            raise Invalid(f"it is not valid JSON (extra data {near(at + 1)})")
         return
     while True:
         if at >= end or text[at] != '"':
-            raise Invalid(f"it is not valid JSON (a key was expected at character {at})")
+            raise Invalid(f"it is not valid JSON (a key was expected {near(at)})")
         key, at = DECODER.raw_decode(text, at)
-        at = _skip_space(text, at)
+        at = _skip_text_space(text, at)
         if at >= end or text[at] != ":":
-            raise Invalid(f"it is not valid JSON (':' was expected at character {at})")
-        at = _skip_space(text, at + 1)
+            raise Invalid(f"it is not valid JSON (':' was expected {near(at)})")
+        at = _skip_text_space(text, at + 1)
         value, at = DECODER.raw_decode(text, at)
         yield key, value
-        at = _skip_space(text, at)
+        at = _skip_text_space(text, at)
         if at < end and text[at] == ",":
-            at = _skip_space(text, at + 1)
+            at = _skip_text_space(text, at + 1)
             continue
         if at < end and text[at] == "}":
             break
-        raise Invalid(f"it is not valid JSON (',' or '}}' was expected at character {at})")
-    if _skip_space(text, at + 1) != end:
-        raise Invalid(f"it is not valid JSON (extra data at character {at + 1})")
+        raise Invalid(f"it is not valid JSON (',' or '}}' was expected {near(at)})")
+    if _skip_text_space(text, at + 1) != end:
+        raise Invalid(f"it is not valid JSON (extra data {near(at + 1)})")
 
 
-def parse(text: str) -> Contents:
+def parse(data: bytes) -> Contents:
     """The contents of a data.json, with the cyclic garbage collector paused.
 
     Building 100 000 accounts creates hundreds of thousands of objects that all stay alive, and
@@ -387,7 +429,7 @@ def parse(text: str) -> Contents:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _parse(text)
+        return _parse(data.removeprefix(b"\xef\xbb\xbf"))  # a BOM some editors add
     except RecursionError:
         raise Invalid("it is nested too deeply") from None
     except (ValueError, UnicodeError) as exc:  # also the interpreter's limit on digits
@@ -397,16 +439,18 @@ def parse(text: str) -> Contents:
             gc.enable()
 
 
-def _parse(text: str) -> Contents:
+def _parse(data: bytes) -> Contents:
     contents = Contents()
     document: dict[str, Any] = {}
-    check_texts = _SURROGATE_ESCAPE.search(text) is not None
-    for key, entry in top_level_pairs(text):
+    check_texts = _SURROGATE_ESCAPE.search(data) is not None
+    for key, entry in top_level_pairs(data):
         if key in document or key in contents.top_extra:
             raise Invalid(f"the key {key!r} appears twice")
         if key == GLOBAL:
             document[GLOBAL] = entry
-        elif is_user_key(key):
+        elif (key.isdigit() and key.isascii() and key[0] != "0" and len(key) < 20) or is_user_key(
+            key
+        ):
             account, extra = read_account(key, entry, check_texts)
             if key in contents.accounts:
                 raise Invalid(f"user {key} appears twice")

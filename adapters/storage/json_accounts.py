@@ -77,14 +77,6 @@ def _lock(fd: int, path: Path) -> None:
         log.warning("%s: cannot lock the journal (%s); run one bot per data file", path, exc)
 
 
-def _read_text(path: Path) -> str:
-    """The file's text; its bytes are dropped on return, before the entries are built."""
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise fmt.Invalid(f"it is not valid JSON ({exc})") from exc
-
-
 def _read_record(line: bytes) -> tuple[list[tuple[Account, dict[str, Any]]], Totals]:
     record = fmt.decode(line.decode("utf-8"))
     users, totals = record["users"], record["global"]
@@ -205,7 +197,7 @@ class JsonAccounts:
     @classmethod
     def _load(cls, path: Path, snapshot_every: int, journal_fd: int) -> Self:
         try:
-            text: str | None = _read_text(path)
+            text: bytes | None = path.read_bytes()
         except FileNotFoundError:
             text = None
         except OSError as exc:
