@@ -14,10 +14,17 @@ caller then gets the error.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def _retrieve(done: asyncio.Future[None]) -> None:
+    if not done.cancelled():
+        done.exception()
 
 
 class GroupCommit(Generic[T]):
@@ -51,7 +58,11 @@ class GroupCommit(Generic[T]):
         self._queue.append((item, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._run())
-        await asyncio.shield(done)
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            done.add_done_callback(_retrieve)  # nobody waits for its outcome any more
+            raise
 
     async def _run(self) -> None:
         while self._queue:
@@ -70,7 +81,10 @@ class GroupCommit(Generic[T]):
                 if not done.done():
                     done.set_result(None)
             if self._after is not None:
-                await self._after()
+                try:
+                    await self._after()
+                except Exception:  # a bug there must not leave later callers waiting for ever
+                    log.exception("after a group commit")
 
     async def drain(self) -> None:
         """Wait until everything submitted so far has been written or has failed."""

@@ -157,6 +157,7 @@ class JsonAccounts:
     snapshot_every: int = 10_000
     _journal_records: int = 0  # records in the journal since the last snapshot
     _holds: Holds = attrs.field(factory=Holds)
+    _closing: bool = False  # no change is taken once close has begun
     _commits: GroupCommit[_Change] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -309,7 +310,7 @@ class JsonAccounts:
         except (fmt.Unwritable, UnicodeEncodeError, ValueError, RecursionError) as exc:
             problem = f"{self.path}: refused a change that cannot be stored: {exc}"
             raise StorageError(problem) from exc
-        if self._journal_fd is None:
+        if self._closing:
             raise StorageError(f"{self.path}: the store is closed")
         step = _Change(
             line,
@@ -403,6 +404,9 @@ class JsonAccounts:
     async def close(self) -> None:
         """Write what is pending and leave everything in data.json (or, on a full disk, in the
         journal, which the next start replays)."""
+        # A change appended while the last snapshot is written would be truncated with the
+        # journal: none is taken from here on.
+        self._closing = True
         await self._commits.drain()
         if self._journal_fd is None:
             return

@@ -193,3 +193,18 @@ async def test_the_bot_starts_on_a_full_disk_and_loses_nothing(tmp_path: Path) -
         await again.change("5", charge(1), count(1))
         await again.close()
         assert json.loads(path.read_text())["5"]["balance"] == 994
+
+
+async def test_a_change_while_closing_is_refused_not_lost(tmp_path: Path) -> None:
+    """The last snapshot empties the journal: a change appended meanwhile would vanish."""
+    path = tmp_path / "data.json"
+    store = JsonAccounts.open(path)
+    await store.register(user("5", 100))
+    closing = asyncio.create_task(store.close())
+    await asyncio.sleep(0)  # close has begun: writing the last snapshot
+    with pytest.raises(StorageError, match="closed"):
+        await store.change("5", charge(1), count(1))
+    await closing
+    again = JsonAccounts.open(path)
+    assert await again.get("5") == user("5", 100)
+    await again.close()
