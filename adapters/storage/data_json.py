@@ -164,7 +164,7 @@ def is_user_key(key: str) -> bool:
     )
 
 
-def _int(entry: dict[str, Any], field: str, where: str, default: int | None = None) -> int:
+def whole_number(entry: dict[str, Any], field: str, where: str, default: int | None = None) -> int:
     value = entry.get(field, default)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -228,9 +228,9 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         and -LIMIT < tokens < LIMIT
     ):
         where = f"user {key}"
-        balance = _int(entry, "balance", where)
-        requests = _int(entry, "requests", where, 0)
-        tokens = _int(entry, "tokens", where, 0)
+        balance = whole_number(entry, "balance", where)
+        requests = whole_number(entry, "requests", where, 0)
+        tokens = whole_number(entry, "tokens", where, 0)
     name, username, prompt = get("name"), get("username"), get("prompt")
     for field, value in (("name", name), ("username", username), ("prompt", prompt)):
         if value is not None and type(value) is not str:
@@ -472,7 +472,8 @@ def _parse(data: bytes) -> Contents:
             raise Invalid(f"'global' must be an object, found {totals!r}")
         where = "'global'"
         contents.totals = Totals(
-            requests=_int(totals, "requests", where, 0), tokens=_int(totals, "tokens", where, 0)
+            requests=whole_number(totals, "requests", where, 0),
+            tokens=whole_number(totals, "tokens", where, 0),
         )
         contents.global_extra = {k: v for k, v in totals.items() if k not in _KNOWN}
         try:

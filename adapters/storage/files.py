@@ -47,7 +47,9 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
 
     The temporary file lives in the same folder (``os.replace`` is atomic only within one file
     system), is fsynced before the rename, and the folder is fsynced after it so the rename
-    itself survives a power cut.
+    itself survives a power cut. ``data`` may come in chunks, written as they are produced, so
+    a large file is never whole in memory. On any failure (a full disk) the temporary file is
+    removed and ``path`` is as it was.
     """
     tmp = temporary_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)

@@ -85,7 +85,9 @@ def _read_record(line: bytes) -> tuple[list[tuple[Account, dict[str, Any]]], Tot
         if not fmt.is_user_key(key):
             raise fmt.Invalid(f"the user id {key[:40]!r} is not a plain number")
     where = "'global'"
-    return changes, Totals(fmt._int(totals, "requests", where), fmt._int(totals, "tokens", where))
+    return changes, Totals(
+        fmt.whole_number(totals, "requests", where), fmt.whole_number(totals, "tokens", where)
+    )
 
 
 def _read_line(line: bytes, number: int) -> tuple[list[tuple[Account, dict[str, Any]]], Totals]:
