@@ -117,7 +117,7 @@ class Account:
     username: str | None = None
     last_request: dt.datetime | None = None
     prompt: str | None = None
-    banned: bool = False
+    banned: bool = False  # the older bot's "blacklist": true
 
     @classmethod
     def new(cls, sender: Sender, balance: int) -> Account:

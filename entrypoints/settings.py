@@ -6,6 +6,7 @@ Every setting is read here, once, into a frozen object; a missing or malformed o
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,7 +17,8 @@ from dotenv import dotenv_values
 
 from core.config import BotConfig
 from core.prompts import DEFAULT_PROMPT
-from core.tokens import fit_budgets
+from core.tokens import CharTokenCounter, fit_budgets, prompt_tokens
+from core.values import Role, Turn
 
 T = TypeVar("T")
 
@@ -66,9 +68,27 @@ def _int(raw: str, name: str) -> int:
 
 def _float(raw: str, name: str) -> float:
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
+    return value
+
+
+# Bounds far beyond any sensible value, so a typo (an extra zero, a unit mistaken) is caught
+# before it is sent to the model as max_tokens or waits for ever.
+MAX_SECONDS = 3_600.0
+MAX_OFFLINE_DELAY = 10.0
+MAX_TOKENS = 1_000_000
+MAX_BALANCE = 10**15 - 1  # what data.json keeps (adapters.storage.data_json.LIMIT)
+# A message needs some room after the system prompt, or every one would be refused.
+ROOM_FOR_A_MESSAGE = 100
+
+
+def _within(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -117,10 +137,12 @@ class _Reader:
             return default
         return parse(raw.strip(), name)
 
-    def positive(self, name: str, default: int) -> int:
+    def positive(self, name: str, default: int, most: int = MAX_TOKENS) -> int:
         value = self.get(name, _int, default)
         if value <= 0:
             raise ConfigError(f"{name} must be greater than zero, got {value}")
+        if value > most:
+            raise ConfigError(f"{name} must be at most {most:,}, got {value:,}")
         return value
 
     def secret(self, name: str) -> Secret | None:
@@ -235,9 +257,12 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     starting = read.get("STARTING_BALANCE", _int, 30_000)
     if starting < 0:
         raise ConfigError(f"STARTING_BALANCE cannot be negative, got {starting}")
+    if starting > MAX_BALANCE:
+        raise ConfigError(f"STARTING_BALANCE must be at most {MAX_BALANCE:,}, got {starting:,}")
     delay = read.get("OFFLINE_MODEL_DELAY", _float, 0.02)
     if delay < 0:
         raise ConfigError(f"OFFLINE_MODEL_DELAY cannot be negative, got {delay}")
+    _within("OFFLINE_MODEL_DELAY", delay, 0, MAX_OFFLINE_DELAY)
     timeout = read.get("OPENAI_TIMEOUT", _float, 60.0)
     stall = read.get("OPENAI_STALL_TIMEOUT", _float, 30.0)
     first_token = read.get("OPENAI_FIRST_TOKEN_TIMEOUT", _float, DEFAULT_FIRST_TOKEN_TIMEOUT)
@@ -248,9 +273,20 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     ):
         if value <= 0:
             raise ConfigError(f"{name} must be greater than zero, got {value}")
+        _within(name, value, 0, MAX_SECONDS)
     retries = read.get("OPENAI_MAX_RETRIES", _int, 2)
     if retries < 0:
         raise ConfigError(f"OPENAI_MAX_RETRIES cannot be negative, got {retries}")
+    _within("OPENAI_MAX_RETRIES", retries, 0, 10)
+    default_prompt = read.get("DEFAULT_PROMPT", lambda raw, _: raw, DEFAULT_PROMPT)
+    context_limit = read.positive("CONTEXT_TOKEN_LIMIT", DEFAULT_CONTEXT_LIMIT, 10 * MAX_TOKENS)
+    system = prompt_tokens(CharTokenCounter(), [Turn(Role.SYSTEM, default_prompt)])
+    if context_limit < system + ROOM_FOR_A_MESSAGE:
+        raise ConfigError(
+            f"CONTEXT_TOKEN_LIMIT ({context_limit:,}) leaves no room for a message: the system "
+            f"prompt (DEFAULT_PROMPT) alone costs {system:,} tokens; set it to at least "
+            f"{system + ROOM_FOR_A_MESSAGE:,}"
+        )
     base_url = read.get("OPENAI_BASE_URL", _url, None)
     # tiktoken: the model's own tokenizer for OpenAI models, the calibrated heuristic for others.
     # Without a key the offline model answers: its tokens are notional, and the heuristic spares
@@ -288,13 +324,13 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         admin_chat_id=admin,
         data_file=data_file,
         threads_file=threads_file,
-        thread_retention=read.positive("THREAD_RETENTION", 100_000),
+        thread_retention=read.positive("THREAD_RETENTION", 100_000, 100_000_000),
         starting_balance=starting,
         reply_token_limit=reply_limit,
-        context_token_limit=read.positive("CONTEXT_TOKEN_LIMIT", DEFAULT_CONTEXT_LIMIT),
+        context_token_limit=context_limit,
         min_reply_tokens=min_reply,
         prompt_max_chars=read.positive("PROMPT_MAX_CHARS", 2_000),
-        default_prompt=read.get("DEFAULT_PROMPT", lambda raw, _: raw, DEFAULT_PROMPT),
+        default_prompt=default_prompt,
         default_language=read.get("DEFAULT_LANGUAGE", _language, "en"),
         token_footer=read.get("TOKEN_FOOTER", _bool, True),
         notify_new_users=read.get("NOTIFY_ADMIN_NEW_USERS", _bool, True),

@@ -3,27 +3,60 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from core.errors import CorruptData
 
+log = logging.getLogger(__name__)
+
 FILE_MODE = 0o600
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def temporary_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete what a rewrite of ``path`` killed half-way left behind: a full copy of the data
+    that nobody would ever clean up. Call only while holding the data file's lock."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            stale.unlink()
+            log.info("removed %s, left by a rewrite that was interrupted", stale)
+        except OSError as exc:
+            log.warning("cannot remove %s, left by an interrupted rewrite (%s)", stale, exc)
+
+
+def make_private(path: Path, fd: int | None = None) -> None:
+    """Owner-only permissions on an existing file (older versions created some 0644)."""
+    try:
+        if fd is not None:
+            os.fchmod(fd, FILE_MODE)
+        elif path.exists():
+            path.chmod(FILE_MODE)
+    except OSError as exc:
+        log.warning("cannot make %s private to its owner (%s)", path, exc)
+
+
+def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves either the old file or the new one.
 
     The temporary file lives in the same folder (``os.replace`` is atomic only within one file
     system), is fsynced before the rename, and the folder is fsynced after it so the rename
-    itself survives a power cut.
+    itself survives a power cut. ``data`` may come in chunks, written as they are produced, so
+    a large file is never whole in memory. On any failure (a full disk) the temporary file is
+    removed and ``path`` is as it was.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as file:
-            file.write(data)
+            for chunk in [data] if isinstance(data, bytes) else data:
+                file.write(chunk)
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)

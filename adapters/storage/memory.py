@@ -40,7 +40,7 @@ class MemoryAccountStore:
         return self._holds.reserve(user_id, account.balance, minimum, maximum)
 
     async def release(self, hold: Hold) -> None:
-        self._holds.release(hold)
+        self._holds.give_back(hold)
 
     async def change(
         self,
@@ -57,7 +57,7 @@ class MemoryAccountStore:
         self._accounts[user_id] = changed
         self._totals = new_totals
         if release is not None:
-            self._holds.release(release)
+            self._holds.give_back(release)
         return changed
 
     def all(self) -> list[Account]:

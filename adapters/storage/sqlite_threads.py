@@ -5,10 +5,14 @@ not in memory: start-up does not read them, and a million nodes cost no more mem
 A node asked for is read together with up to ``READ_AHEAD - 1`` of its ancestors in one query,
 since a walk up a reply chain asks for them next.
 
-Writes go through a second connection in a worker thread, so a commit's fsync never blocks the
-event loop; adds that arrive while one is being written are committed together with the next
-(group commit). The database is in WAL mode with full synchronisation: an add returns once its
-nodes are on disk, and a crash at any moment leaves the database as of the last commit.
+Reads and writes run in worker threads, so neither a query nor a commit's fsync blocks the event
+loop; adds that arrive while one is being written are committed together with the next
+(``group_commit``). The database is in WAL mode with full synchronisation: an add returns once
+its nodes are on disk, and a crash at any moment leaves the database as of the last commit.
+
+Ids are text in and out (contract v2); the columns stay INTEGER, so a numeric id is stored as a
+number, and any other text as text. A pass-through node (role None: an error message the bot
+sent, which a walk goes through without a turn) is stored with the role "".
 
 Only about the newest ``retention`` nodes are kept: the oldest are deleted in batches. Reply
 chains are context, not money: a database that cannot be opened is set aside (renamed with
@@ -23,17 +27,21 @@ import datetime as dt
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Self
 
-from adapters.storage.files import FILE_MODE
+from adapters.storage.files import FILE_MODE, make_private
+from adapters.storage.group_commit import GroupCommit
 from core.errors import StorageError
 from core.values import Node, Role
 
 log = logging.getLogger(__name__)
 
-_ROLES = {"u": Role.USER, "a": Role.ASSISTANT}
+_ROLES: dict[str, Role | None] = {"u": Role.USER, "a": Role.ASSISTANT, "": None}
 _CODES = {role: code for code, role in _ROLES.items()}
+_Key = tuple[str, str]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
     chat INTEGER NOT NULL,
@@ -72,33 +80,30 @@ def _connect(path: Path, busy_timeout: float, *, thread_safe: bool = False) -> s
     return connection
 
 
-class SqliteThreadStore:
-    """``core.ports.ThreadStore`` on an SQLite database file."""
+class SqliteThreads:
+    """``core.ports.ThreadStore`` (contract v2) on an SQLite database file."""
 
     def __init__(
         self, path: Path, reader: sqlite3.Connection, writer: sqlite3.Connection, retention: int
     ) -> None:
         self.path = path
         self.retention = retention
-        self._reader = reader
-        self._writer = writer
-        self._lock = asyncio.Lock()
-        self._pending: dict[tuple[int, int], Node] = {}  # added, not yet committed
+        self._reader = reader  # used by one thread at a time: ``_reading``
+        self._reading = threading.Lock()
+        self._writer = writer  # used only by the group commit's worker thread
+        self._pending: dict[_Key, Node] = {}  # added, not yet committed
         # Nodes read ahead or added lately. The database changes only through this object,
         # so an entry is never stale: an add replaces it, and a node deleted by the retention
         # may still be served, which only gives a walk more context.
-        self._cache: dict[tuple[int, int], Node] = {}
-        self._queue: list[Node] = []
-        self._version = 0
-        self._written = 0
+        self._cache: dict[_Key, Node] = {}
+        self._commits: GroupCommit[Node] = GroupCommit(self._commit, self._keep_for_retry)
+        self._retry: list[Node] = []  # failed to commit: tried again with the next add
         oldest, newest = reader.execute("SELECT min(seq), max(seq) FROM nodes").fetchone()
         self._next_seq = (newest or 0) + 1
         self._oldest = oldest or 1
 
     @classmethod
-    def open(
-        cls, path: Path, retention: int = 100_000, busy_timeout: float = 30.0
-    ) -> SqliteThreadStore:
+    def open(cls, path: Path, retention: int = 100_000, busy_timeout: float = 30.0) -> Self:
         """Open or create the database; raises StorageError when neither can be done.
 
         ``busy_timeout``: how long a write waits for a lock another process holds on the file.
@@ -122,14 +127,17 @@ class SqliteThreadStore:
             raise StorageError(f"{path}: cannot open the reply-chain database ({exc})") from exc
 
     @classmethod
-    def _open(cls, path: Path, retention: int, busy_timeout: float) -> SqliteThreadStore:
+    def _open(cls, path: Path, retention: int, busy_timeout: float) -> Self:
         # Created with the owner's permissions only; SQLite gives its -wal and -shm the same.
+        # Files an older version made 0644 are tightened.
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+        for suffix in ("", "-wal", "-shm"):
+            make_private(path.with_name(path.name + suffix))
         writer = _connect(path, busy_timeout, thread_safe=True)
         reader = None
         try:
             writer.executescript(_SCHEMA)
-            reader = _connect(path, busy_timeout)
+            reader = _connect(path, busy_timeout, thread_safe=True)
             return cls(path, reader, writer, retention)
         except BaseException:
             if reader is not None:
@@ -137,72 +145,86 @@ class SqliteThreadStore:
             writer.close()
             raise
 
-    def get(self, chat_id: int, message_id: int) -> Node | None:
+    async def get(self, chat_id: str, message_id: str) -> Node | None:
+        """The node, or None; the database is read in a worker thread."""
         key = (chat_id, message_id)
         node = self._pending.get(key) or self._cache.get(key)
         if node is not None:
             return node
+        rows = await asyncio.to_thread(self._read, chat_id, message_id)
+        return self._remember(chat_id, message_id, rows)
+
+    def _read(self, chat_id: str, message_id: str) -> list[tuple[object, ...]]:
         # One query reads the node and its ancestors, which a walk asks for next: a thousand
         # point lookups cost about 3.5 ms, the same nodes read ahead about 1 ms.
         try:
-            rows = self._reader.execute(_CHAIN, (chat_id, message_id, READ_AHEAD)).fetchall()
+            with self._reading:
+                return self._reader.execute(_CHAIN, (chat_id, message_id, READ_AHEAD)).fetchall()
         except sqlite3.Error as exc:
             log.error("%s: cannot read reply chains (%s)", self.path, exc)
-            return None
+            return []
+
+    def _remember(
+        self, chat_id: str, message_id: str, rows: list[tuple[object, ...]]
+    ) -> Node | None:
         if len(self._cache) + len(rows) > CACHE:
             self._cache.clear()
         for message, role, text, parent in rows:
-            if role not in _ROLES or not isinstance(text, str):
+            if not isinstance(role, str) or role not in _ROLES or not isinstance(text, str):
                 break  # a damaged row is no link of a conversation, nor are its ancestors
-            if parent is not None and not isinstance(parent, int):
-                parent = None
-            self._cache.setdefault(
-                (chat_id, message), Node(chat_id, message, _ROLES[role], text, parent)
+            node = Node(
+                chat_id,  # type: ignore[arg-type]  # text ids (core v2)
+                str(message),  # type: ignore[arg-type]
+                _ROLES[role],  # type: ignore[arg-type]  # None: a pass-through node (core v2)
+                text,
+                None if parent is None else str(parent),  # type: ignore[arg-type]
             )
-        return self._cache.get(key)
+            self._cache.setdefault((chat_id, str(message)), node)
+        return self._cache.get((chat_id, message_id))
 
     def __len__(self) -> int:
         """How many nodes are stored (a full count: for tests and tools, not the hot path)."""
-        (count,) = self._reader.execute("SELECT count(*) FROM nodes").fetchone()
+        with self._reading:
+            (count,) = self._reader.execute("SELECT count(*) FROM nodes").fetchone()
         return int(count)
 
     def last_message_id(self) -> int:
-        """The highest message id stored, in any chat; 0 when there is none."""
-        (newest,) = self._reader.execute("SELECT max(message) FROM nodes").fetchone()
-        return max([newest or 0, *(message for _, message in self._pending)])
+        """The highest numeric message id stored, in any chat; 0 when there is none."""
+        with self._reading:
+            query = "SELECT max(message) FROM nodes WHERE typeof(message) = 'integer'"
+            (newest,) = self._reader.execute(query).fetchone()
+        pending = [int(m) for _, m in self._pending if m.lstrip("-").isdigit()]
+        return max([newest or 0, *pending])
 
     async def add(self, nodes: Sequence[Node]) -> None:
-        """Remember the nodes now; return once they are on disk.
-
-        Adds that arrive while a write is running go out together with the next one.
-        """
+        """Remember the nodes now; return once they are on disk. When they cannot be written
+        (StorageError), they stay in memory for this run and go out with the next add."""
         for node in nodes:
-            self._pending[(node.chat_id, node.message_id)] = node
-        self._queue.extend(nodes)
-        self._version += 1
-        version = self._version
-        async with self._lock:
-            if self._written >= version:
-                return
-            batch, target = self._queue, self._version
-            self._queue = []
-            first = self._next_seq
-            try:
-                await asyncio.to_thread(self._commit, batch, first)
-            except sqlite3.Error as exc:
-                self._queue = batch + self._queue  # retried with the next add
-                raise StorageError(f"{self.path}: cannot save reply chains ({exc})") from exc
-            self._next_seq = first + len(batch)
-            self._written = target
-            for node in batch:
-                key = (node.chat_id, node.message_id)
-                if self._pending.get(key) is node:
-                    del self._pending[key]
-                    if len(self._cache) >= CACHE:
-                        self._cache.clear()
-                    self._cache[key] = node  # a reply to it, the likely next read, costs nothing
+            self._pending[(str(node.chat_id), str(node.message_id))] = node
+        batch, self._retry = [*self._retry, *nodes], []
+        outcomes = await asyncio.gather(
+            *(self._commits.submit(node) for node in batch), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, sqlite3.Error):
+                raise StorageError(
+                    f"{self.path}: cannot save reply chains ({outcome})"
+                ) from outcome
+            if isinstance(outcome, BaseException):
+                raise outcome
+        for node in batch:
+            key = (str(node.chat_id), str(node.message_id))
+            if self._pending.get(key) is node:
+                del self._pending[key]
+                if len(self._cache) >= CACHE:
+                    self._cache.clear()
+                self._cache[key] = _text_ids(node)  # a reply to it, the likely next read
 
-    def _commit(self, batch: list[Node], first: int) -> None:
+    def _keep_for_retry(self, failed: Sequence[Node]) -> None:
+        self._retry[:0] = reversed(failed)  # ``failed`` comes newest first
+
+    def _commit(self, batch: Sequence[Node]) -> None:
+        first = self._next_seq
         rows = [
             (n.chat_id, n.message_id, _CODES[n.role], n.text, n.parent, first + i)
             for i, n in enumerate(batch)
@@ -221,13 +243,35 @@ class SqliteThreadStore:
             with contextlib.suppress(sqlite3.Error):
                 writer.execute("ROLLBACK")
             raise
+        self._next_seq = first + len(batch)
         if prune:
             self._oldest = keep_from
 
     async def close(self) -> None:
-        async with self._lock:
+        await self._commits.drain()
+        with self._reading:
             self._reader.close()
-            self._writer.close()
+        self._writer.close()
+
+
+def _text_ids(node: Node) -> Node:
+    parent = None if node.parent is None else str(node.parent)
+    return Node(str(node.chat_id), str(node.message_id), node.role, node.text, parent)  # type: ignore[arg-type]  # text ids (core v2)
+
+
+class SqliteThreadStore(SqliteThreads):
+    """The old core's view (int ids, synchronous ``get``): goes with contract v2, which uses
+    ``SqliteThreads`` directly."""
+
+    def get(self, chat_id: int, message_id: int) -> Node | None:  # type: ignore[override]
+        key = (str(chat_id), str(message_id))
+        node = self._pending.get(key) or self._cache.get(key)
+        if node is None:
+            node = self._remember(key[0], key[1], self._read(key[0], key[1]))
+        if node is None or node.role is None:
+            return None
+        parent = None if node.parent is None else int(node.parent)
+        return Node(int(node.chat_id), int(node.message_id), node.role, node.text, parent)
 
 
 def _damaged(exc: sqlite3.Error) -> bool:

@@ -81,12 +81,15 @@ async def test_seed_file_is_written_back_whole_in_the_documented_format(tmp_path
         "tokens": 80,
         "balance": -50,
         "name": "Иван",
-        "last_request": "2023-04-03 05:06:07",
+        "username": "None",
+        "lastdate": "03.04.2023 05:06:07",
         "prompt": "You are Marv - a sarcastic reluctant assistant",
         "lang": "ru",
     }
     assert written["555"]["balance"] == 29_000
     assert written["555"]["username"] == "@johndoe"
+    assert written["555"]["last_request"] == "2021-01-01 00:00:00"  # kept where it was found
+    assert written["555"]["lastdate"] == "01.01.2021 00:00:00"
     again = JsonAccountStore.open(path)
     assert again.get(987654321) == store.get(987654321)
 
@@ -216,7 +219,7 @@ def test_the_lock_is_held_across_processes(tmp_path: Path) -> None:
         ('{"global": {}, "5": {"balance": "lots"}}', "'balance' must be a whole number"),
         ('{"global": {}, "5": {"requests": 1}}', "'balance' must be a whole number"),
         ('{"global": {}, "5": {"balance": 1}, "5": {"balance": 2}}', "appears twice"),
-        ('{"global": {}, "5": {"balance": 1}, "05": {"balance": 2}}', "appears twice"),
+        ('{"global": {}, "5": {"balance": 1}, "05": {"balance": 2}}', "'05' is not a plain"),
         ('{"global": [], "5": {"balance": 1}}', "'global' must be an object"),
         ('{"5": {"balance": 1, "name": 7}}', "'name' must be text"),
         ('{"5": "hello"}', "expected an object"),
@@ -259,7 +262,7 @@ def test_unreadable_file_refuses_to_start(tmp_path: Path) -> None:
         JsonAccountStore.open(path)
 
 
-async def test_a_full_disk_keeps_the_change_for_the_next_save(tmp_path: Path) -> None:
+async def test_a_full_disk_keeps_nothing_of_the_failed_save(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
     store = JsonAccountStore.open(path)
     fd = store._journal_fd
@@ -269,14 +272,16 @@ async def test_a_full_disk_keeps_the_change_for_the_next_save(tmp_path: Path) ->
     os.dup2(full, fd)
     with pytest.raises(StorageError, match="No space left"):
         await store.save([Account(user_id=1, balance=10)], Totals(1, 1))
-    assert store.get(1) is not None  # kept in memory
+    assert store.get(1) is None  # reported failed: not in memory either
+    assert store.totals() == Totals()
     os.dup2(journal, fd)  # space again
     os.close(full)
     os.close(journal)
     await store.save([Account(user_id=2, balance=20)], Totals(2, 2))
     crash(store)
     reloaded = JsonAccountStore.open(path)  # from the journal
-    assert reloaded.accounts() == 2
+    assert reloaded.accounts() == 1
+    assert reloaded.get(1) is None
     assert reloaded.totals() == Totals(2, 2)
 
 

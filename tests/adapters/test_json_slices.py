@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.storage import json_accounts
-from adapters.storage.json_accounts import _Invalid, _top_level_pairs
+from adapters.storage import data_json
+from adapters.storage.data_json import Invalid, top_level_pairs
 
 # Characters that make a cut look like a boundary when it is not.
 _TRICKY = st.text(st.sampled_from('ab}{][,":\\ \n\t/é😀'), max_size=12)
@@ -29,8 +29,8 @@ _LAYOUTS = st.sampled_from([(None, (", ", ": ")), (None, (",", ":")), (1, None),
 def read(text: str, size: int) -> tuple[str, Any]:
     """What the file reads as with slices of ``size``: its pairs, or that it was refused."""
     try:
-        return "pairs", list(_top_level_pairs(text, size))
-    except (_Invalid, json.JSONDecodeError):
+        return "pairs", list(top_level_pairs(text.encode("utf-8", "surrogatepass"), size))
+    except (Invalid, ValueError):
         return "refused", None
 
 
@@ -55,7 +55,7 @@ def test_damaged_text_reads_as_one_walk_reads_it(
     text = json.dumps(document, ensure_ascii=False)
     at = where % (len(text) + 1)
     damaged = text[:at] + insert + text[at + (0 if insert else 1) :]
-    assert read(damaged, size) == read(damaged, len(damaged) + 1)
+    assert read(damaged, size) == read(damaged, len(damaged.encode()) + 1)
 
 
 @pytest.mark.parametrize("text", ['{"5": {}, }', '{"5": {},}', '{"5": {}, "6": {},\n}'])
@@ -78,14 +78,14 @@ def test_large_files_are_decoded_in_slices_not_walked(monkeypatch: pytest.Monkey
     document = {str(n): {"balance": n, "prompt": "}, {"} for n in range(5_000)}
     text = json.dumps(document)
     walked_from: list[int] = []
-    walk = json_accounts._walk
+    walk = data_json.walk
 
-    def spy(text: str, at: int, after_comma: bool) -> Iterator[tuple[str, Any]]:
-        walked_from.append(at)
-        return walk(text, at, after_comma)
+    def spy(text: str, at: int, after_comma: bool, offset: int) -> Iterator[tuple[str, Any]]:
+        walked_from.append(offset)
+        return walk(text, at, after_comma, offset)
 
     # Which path read an entry cannot show in the result, by design: only a spy can tell.
-    monkeypatch.setattr(json_accounts, "_walk", spy)
-    assert list(_top_level_pairs(text, 1_000)) == list(document.items())
+    monkeypatch.setattr(data_json, "walk", spy)
+    assert list(top_level_pairs(text.encode(), 1_000)) == list(document.items())
     assert len(walked_from) == 1
     assert len(text) - walked_from[0] < 2_000

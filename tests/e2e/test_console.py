@@ -157,11 +157,12 @@ async def test_seed_data_file_loads_and_keeps_every_user_and_key(tmp_path: Path)
         "tokens": 70,
         "balance": 30000,
         "name": "Jöhn",
-        "last_request": "2021-01-02 10:00:00",
+        "username": "None",
+        "lastdate": "02.01.2021 10:00:00",  # the older bot's keys and format: it can read it
         "prompt": "You are Marv",
         "favourite": "tea",
     }
-    assert users["123456789"]["last_request"] == "2021-01-01 00:00:00"
+    assert users["123456789"]["lastdate"] == "01.01.2021 00:00:00"
     assert users["global"]["requests"] == 8
 
 

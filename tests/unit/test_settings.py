@@ -85,3 +85,36 @@ def test_the_older_bots_admin_id_is_read_and_said_so() -> None:
     assert any("ADMIN_ID" in note for note in settings.notes)
     both = settings_from({"ADMIN_ID": "4242", "ADMIN_CHAT_ID": "7"})
     assert both.admin_chat_id == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("OPENAI_TIMEOUT", "nan", "OPENAI_TIMEOUT must be a finite number"),
+        ("OPENAI_STALL_TIMEOUT", "nan", "OPENAI_STALL_TIMEOUT must be a finite number"),
+        ("OPENAI_TIMEOUT", "-inf", "OPENAI_TIMEOUT must be a finite number"),
+        ("OPENAI_TIMEOUT", "1e9", "OPENAI_TIMEOUT must be between 0 and 3600"),
+        ("OFFLINE_MODEL_DELAY", "inf", "OFFLINE_MODEL_DELAY must be a finite number"),
+        ("OFFLINE_MODEL_DELAY", "60", "OFFLINE_MODEL_DELAY must be between 0 and 10"),
+        ("REPLY_TOKEN_LIMIT", str(10**9), "REPLY_TOKEN_LIMIT must be at most 1,000,000"),
+        ("CONTEXT_TOKEN_LIMIT", "1" + "0" * 5000, "CONTEXT_TOKEN_LIMIT must be a whole number"),
+        ("STARTING_BALANCE", str(10**15), "STARTING_BALANCE must be at most"),
+        ("OPENAI_MAX_RETRIES", "1000", "OPENAI_MAX_RETRIES must be between 0 and 10"),
+        ("THREAD_RETENTION", str(10**12), "THREAD_RETENTION must be at most"),
+    ],
+)
+def test_settings_that_would_break_the_bot_are_refused(name: str, value: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        settings_from({name: value})
+
+
+def test_the_context_limit_must_leave_room_after_the_system_prompt() -> None:
+    with pytest.raises(ConfigError, match="CONTEXT_TOKEN_LIMIT \\(50\\) leaves no room"):
+        settings_from({"CONTEXT_TOKEN_LIMIT": "50"})
+    long_prompt = {"DEFAULT_PROMPT": "Be kind. " * 1_000, "CONTEXT_TOKEN_LIMIT": "3000"}
+    with pytest.raises(ConfigError, match="alone costs 3,6"):
+        settings_from(long_prompt)
+    assert (
+        settings_from({**long_prompt, "CONTEXT_TOKEN_LIMIT": "4000"}).context_token_limit == 4_000
+    )
+    assert settings_from({"CONTEXT_TOKEN_LIMIT": "200"}).context_token_limit == 200

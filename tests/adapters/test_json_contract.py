@@ -1,0 +1,210 @@
+"""The account store of contract v2 (text ids, holds, atomic change), on data.json and in memory,
+and all or nothing when the disk is full: memory included."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import attrs
+import pytest
+
+from adapters.storage.json_accounts import JsonAccounts
+from adapters.storage.memory import MemoryAccounts
+from core.errors import StorageError
+from core.values import Account, Totals
+from tests.small_disk import fill, small_disk
+
+Stores = Callable[[Path], JsonAccounts | MemoryAccounts]
+
+
+def crash(store: JsonAccounts) -> None:
+    """What dying does to an open store: its files are let go, and nothing more is written."""
+    assert store._journal_fd is not None
+    os.close(store._journal_fd)
+    store._journal_fd = None
+
+
+def user(user_id: str, balance: int = 100, **fields: object) -> Account:
+    return Account(user_id=user_id, balance=balance, **fields)  # type: ignore[arg-type]
+
+
+def charge(tokens: int) -> Callable[[Account], Account]:
+    def apply(account: Account) -> Account:
+        return attrs.evolve(
+            account,
+            balance=account.balance - tokens,
+            tokens=account.tokens + tokens,
+            requests=account.requests + 1,
+        )
+
+    return apply
+
+
+def count(tokens: int) -> Callable[[Totals], Totals]:
+    return lambda totals: Totals(totals.requests + 1, totals.tokens + tokens)
+
+
+@pytest.fixture(params=["json", "memory"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[object]:
+    opened = (
+        JsonAccounts.open(tmp_path / "data.json") if request.param == "json" else MemoryAccounts()
+    )
+    yield opened
+    await opened.close()
+
+
+async def test_register_keeps_the_first_account(store: JsonAccounts) -> None:
+    first = await store.register(user("5", 100, name="Ann"))
+    assert str(first.user_id) == "5"
+    again = await store.register(user("5", 999, name="Other"))
+    assert again == first
+    assert await store.get("5") == first
+    assert await store.count() == 1
+    assert await store.get("6") is None
+
+
+async def test_holds_take_what_the_balance_allows(store: JsonAccounts) -> None:
+    await store.register(user("5", 100))
+    first = await store.reserve("5", 10, 80)
+    assert first is not None
+    assert first.amount == 80
+    assert await store.held("5") == 80
+    second = await store.reserve("5", 10, 80)
+    assert second is not None
+    assert second.amount == 20  # what is left
+    assert await store.reserve("5", 1, 5) is None  # nothing left
+    await store.release(first)
+    await store.release(first)  # twice: harmless
+    assert await store.held("5") == 20
+    assert await store.reserve("unknown", 1, 5) is None
+
+
+async def test_change_settles_a_hold_in_the_same_step(store: JsonAccounts) -> None:
+    await store.register(user("5", 100))
+    hold = await store.reserve("5", 50, 50)
+    assert hold is not None
+    changed = await store.change("5", charge(30), count(30), release=hold)
+    assert changed == user("5", 70, requests=1, tokens=30)
+    assert await store.held("5") == 0
+    assert await store.totals() == Totals(1, 30)
+    assert await store.change("6", charge(1)) is None
+
+
+async def test_changes_survive_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccounts.open(path)
+    await store.register(user("5", 100))
+    await asyncio.gather(*(store.change("5", charge(1), count(1)) for _ in range(20)))
+    crash(store)
+    again = JsonAccounts.open(path)
+    assert await again.get("5") == user("5", 80, requests=20, tokens=20)
+    assert await again.totals() == Totals(20, 20)
+    await again.close()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda a: attrs.evolve(a, balance=10**20),  # an admin's /topup of 21 digits
+        lambda a: attrs.evolve(a, name="\udcff"),  # invalid UTF-8 from the console
+        lambda a: attrs.evolve(a, tokens=1.5),
+    ],
+)
+async def test_a_value_that_cannot_be_written_is_refused_and_changes_nothing(
+    tmp_path: Path, bad: Callable[[Account], Account]
+) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccounts.open(path)
+    await store.register(user("5", 100))
+    with pytest.raises(StorageError, match="cannot be stored"):
+        await store.change("5", bad, count(1))
+    assert await store.get("5") == user("5", 100)
+    assert await store.totals() == Totals()
+    await store.change("5", charge(1), count(1))  # the account is not poisoned
+    await store.close()
+    again = JsonAccounts.open(path)
+    assert await again.get("5") == user("5", 99, requests=1, tokens=1)
+    await again.close()
+
+
+async def test_ids_must_be_plain_numbers(tmp_path: Path) -> None:
+    store = JsonAccounts.open(tmp_path / "data.json")
+    for bad in ("²", "05", "abc", "1" * 40):
+        with pytest.raises(StorageError, match="not a plain number"):
+            await store.register(user(bad))
+    assert await store.count() == 0
+    await store.close()
+
+
+async def test_a_full_disk_undoes_the_change_and_every_one_queued_behind_it(
+    tmp_path: Path,
+) -> None:
+    """A change that cannot be written leaves nothing, in memory or on disk, and a change made
+    while it was being written (which saw it) fails with it, though it would have fitted."""
+    with small_disk(tmp_path / "disk") as disk:
+        path = disk / "data.json"
+        store = JsonAccounts.open(path)
+        await store.register(user("5", 1_000))
+        hold = await store.reserve("5", 10, 10)
+        assert hold is not None
+        filler = fill(disk, 6_000)
+        big = asyncio.create_task(
+            store.change("5", lambda a: attrs.evolve(a, prompt="x" * 50_000), release=hold)
+        )
+        await asyncio.sleep(0)  # the change is in memory and queued ...
+        await asyncio.sleep(0)  # ... and being written
+        assert (await store.get("5")).prompt is not None  # type: ignore[union-attr]
+        small = asyncio.create_task(store.change("5", charge(1), count(1)))
+        outcomes = await asyncio.gather(big, small, return_exceptions=True)
+        assert all(isinstance(o, StorageError) for o in outcomes), outcomes
+        assert await store.get("5") == user("5", 1_000)
+        assert await store.totals() == Totals()
+        assert await store.held("5") == 10  # the hold the failed change settled is still held
+        journal = path.with_name("data.json.journal")
+        assert b"x" * 100 not in journal.read_bytes()  # the torn append was cut off again
+        filler.unlink()  # space again
+        await store.change("5", charge(2), count(2), release=hold)
+        crash(store)
+        again = JsonAccounts.open(path)
+        assert await again.get("5") == user("5", 998, requests=1, tokens=2)
+        assert await again.totals() == Totals(1, 2)
+        await again.close()
+
+
+async def test_the_bot_starts_on_a_full_disk_and_loses_nothing(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        path = disk / "data.json"
+        store = JsonAccounts.open(path)
+        await store.register(user("5", 1_000))
+        for _ in range(5):
+            await store.change("5", charge(1), count(1))
+        crash(store)
+        filler = fill(disk, 0)
+        again = JsonAccounts.open(path)  # cannot rewrite data.json: starts on the journal
+        assert await again.get("5") == user("5", 995, requests=5, tokens=5)
+        with pytest.raises(StorageError, match="No space left"):
+            await again.change("5", lambda a: attrs.evolve(a, prompt="x" * 9_000))
+        assert await again.get("5") == user("5", 995, requests=5, tokens=5)
+        filler.unlink()
+        await again.change("5", charge(1), count(1))
+        await again.close()
+        assert json.loads(path.read_text())["5"]["balance"] == 994
+
+
+async def test_a_change_while_closing_is_refused_not_lost(tmp_path: Path) -> None:
+    """The last snapshot empties the journal: a change appended meanwhile would vanish."""
+    path = tmp_path / "data.json"
+    store = JsonAccounts.open(path)
+    await store.register(user("5", 100))
+    closing = asyncio.create_task(store.close())
+    await asyncio.sleep(0)  # close has begun: writing the last snapshot
+    with pytest.raises(StorageError, match="closed"):
+        await store.change("5", charge(1), count(1))
+    await closing
+    again = JsonAccounts.open(path)
+    assert await again.get("5") == user("5", 100)
+    await again.close()

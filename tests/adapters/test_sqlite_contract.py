@@ -1,0 +1,69 @@
+"""The reply-chain store of contract v2: text ids in and out, pass-through nodes, reads that
+happen off the event loop."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from adapters.storage.memory import MemoryThreads
+from adapters.storage.sqlite_threads import SqliteThreads, SqliteThreadStore
+from core.values import Node, Role
+
+
+def node(chat: str, message: str, role: Role | None, text: str, parent: str | None) -> Node:
+    return Node(chat, message, role, text, parent)  # type: ignore[arg-type]  # contract v2
+
+
+CHAIN = [
+    node("-100", "1", Role.USER, "hello", None),
+    node("-100", "2", None, "Something went wrong, please try again", "1"),  # pass-through
+    node("-100", "3", Role.USER, "again", "2"),
+    node("room-7", "msg-a", Role.USER, "ids that are not numbers", None),
+]
+
+
+async def test_text_ids_and_pass_through_nodes_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    store = SqliteThreads.open(path)
+    await store.add(CHAIN)
+    await store.close()
+    again = SqliteThreads.open(path)
+    for expected in CHAIN:
+        assert await again.get(expected.chat_id, expected.message_id) == expected  # type: ignore[arg-type]
+    assert await again.get("-100", "9") is None
+    await again.close()
+    raw = sqlite3.connect(path)
+    kinds = dict(raw.execute("SELECT message, typeof(message) FROM nodes").fetchall())
+    raw.close()
+    assert kinds == {1: "integer", 2: "integer", 3: "integer", "msg-a": "text"}
+
+
+async def test_the_old_view_skips_pass_through_nodes(tmp_path: Path) -> None:
+    store = SqliteThreadStore.open(tmp_path / "threads.db")
+    await store.add(CHAIN[:3])
+    assert store.get(-100, 3) == Node(-100, 3, Role.USER, "again", 2)
+    assert store.get(-100, 2) is None
+    await store.close()
+
+
+async def test_reads_happen_off_the_event_loop(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    store = SqliteThreads.open(path)
+    await store.add(CHAIN)
+    await store.close()
+    again = SqliteThreads.open(path)
+    readers: list[int] = []
+    again._reader.set_trace_callback(lambda _: readers.append(threading.get_ident()))
+    assert await again.get("-100", "3") == CHAIN[2]
+    assert readers
+    assert threading.get_ident() not in readers
+    await again.close()
+
+
+async def test_the_memory_store_keeps_text_ids_too() -> None:
+    store = MemoryThreads()
+    await store.add(CHAIN)
+    assert await store.get("-100", "2") == CHAIN[1]
+    assert await store.get("room-7", "msg-a") == CHAIN[3]
