@@ -9,8 +9,8 @@ import attrs
 
 from adapters.clock import SystemClock
 from adapters.offline_model import OfflineModel
-from adapters.storage.json_accounts import JsonAccountStore
-from adapters.storage.sqlite_threads import SqliteThreadStore
+from adapters.storage.json_accounts import JsonAccounts
+from adapters.storage.sqlite_threads import SqliteThreads
 from adapters.tiktoken_counter import token_counter_for
 from core.config import BotConfig
 from core.ports import (
@@ -128,8 +128,8 @@ def build_bot(
 ) -> Bot:
     """A bot on the stores and model the settings name; StorageError when the data cannot be
     used."""
-    accounts = JsonAccountStore.open(settings.data_file)
-    threads = SqliteThreadStore.open(settings.threads_file, settings.thread_retention)
+    accounts = JsonAccounts.open(settings.data_file)
+    threads = SqliteThreads.open(settings.threads_file, settings.thread_retention)
     counter = build_counter(settings)
     choice = build_model(settings, counter)
     return assemble(

@@ -29,7 +29,7 @@ from adapters.console import (
     Wait,
     numbering,
 )
-from adapters.storage.sqlite_threads import SqliteThreadStore
+from adapters.storage.sqlite_threads import SqliteThreads
 from core.errors import StorageError
 from entrypoints.bootstrap import build_bot
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
@@ -52,7 +52,7 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 2
-    if isinstance(bot.threads, SqliteThreadStore):
+    if isinstance(bot.threads, SqliteThreads):
         # Continue numbering after the messages a previous run remembered.
         sink.ids = numbering(bot.threads.last_message_id() + 1)
     session = ConsoleSession(

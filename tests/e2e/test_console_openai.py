@@ -36,6 +36,7 @@ async def run(tmp_path: Path, llm: LLMock, script: str, **env: str) -> Recorder:
             "OPENAI_MAX_RETRIES": "0",
             "OPENAI_TIMEOUT": "2",
             "OPENAI_STALL_TIMEOUT": "1",
+            "OPENAI_FIRST_TOKEN_TIMEOUT": "2",
             "ADMIN_CHAT_ID": "1",
             **env,
         },
@@ -46,8 +47,8 @@ async def run(tmp_path: Path, llm: LLMock, script: str, **env: str) -> Recorder:
     return out
 
 
-def user(tmp_path: Path, user_id: int = 100) -> dict[str, int]:
-    entry: dict[str, int] = json.loads((tmp_path / "data.json").read_text())[str(user_id)]
+def user(tmp_path: Path, user_id: str = "100") -> dict[str, int]:
+    entry: dict[str, int] = json.loads((tmp_path / "data.json").read_text())[user_id]
     return entry
 
 
@@ -78,7 +79,7 @@ async def test_streamed_answer_is_charged_the_reported_usage(tmp_path: Path, llm
         (lambda llm: llm.stall(after_chunks=2, seconds=3), "took too long", "слишком долго"),
         (lambda llm: llm.disconnect(after_chunks=2), "connection", "Связь"),
         (lambda llm: llm.truncate(after_chunks=2), "cut off", "оборвался"),
-        (lambda llm: llm.context_overflow(), "too long for the model", "слишком длинный"),
+        (lambda llm: llm.context_overflow(), "too long for the model", "слишком длинное"),
         (lambda llm: llm.fail(400, code="content_filter", message="no"), "filter", "Фильтр"),
     ],
 )

@@ -63,7 +63,7 @@ async def soak(llm: LLMock, folder: Path, messages: int, seed: int = 7) -> SoakR
         folder,
     )
     sink = RecordingSink()
-    bot = build_bot(settings, sink, admin_id=1, bot_username="gptbot")
+    bot = build_bot(settings, admin_id="1", sink=sink)
     rng = random.Random(seed)
     faults: Counter[str] = Counter()
     loop = asyncio.get_running_loop()
@@ -78,9 +78,9 @@ async def soak(llm: LLMock, folder: Path, messages: int, seed: int = 7) -> SoakR
             *(
                 bot.service.handle(
                     Incoming(
-                        chat_id=100 + (n % USERS),
-                        message_id=n + 1,
-                        sender=Sender(100 + (n % USERS), f"User {n % USERS}"),
+                        chat_id=str(100 + (n % USERS)),
+                        message_id=str(n + 1),
+                        sender=Sender(str(100 + (n % USERS)), f"User {n % USERS}"),
                         text=f"question number {n}",
                     )
                 )
@@ -89,7 +89,7 @@ async def soak(llm: LLMock, folder: Path, messages: int, seed: int = 7) -> SoakR
         )
     seconds = loop.time() - started
     await bot.close()
-    answers = [s for s in sink.sent if s.chat_id != 1]
+    answers = [s for s in sink.sent if s.chat_id != "1"]
     answered = sum("Tokens used:" in s.text for s in answers)
     refused = sum("Nothing was charged" in s.text for s in answers)
     return SoakResult(messages, answered, refused, faults, seconds)
