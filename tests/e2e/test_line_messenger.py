@@ -14,6 +14,7 @@ import pytest
 
 from adapters.offline_model import OfflineModel
 from core.config import BotConfig
+from core.ports import ChatModel
 from core.tokens import CharTokenCounter
 from core.values import Chunk, ModelRequest
 from tests.messenger.line_bot import LineBot, start_line_bot
@@ -126,10 +127,10 @@ class Net:
     clients: list[Client] = attrs.field(factory=list)
     bot: LineBot | None = None
 
-    async def start(self, model: object | None = None, **config: object) -> LineBot:
+    async def start(self, model: ChatModel | None = None, **config: object) -> LineBot:
         settings: dict[str, object] = {"admin_id": ADMIN, "notify_new_users": False, **config}
-        chosen = model if model is not None else OfflineModel(CharTokenCounter())
-        self.bot = await start_line_bot(BotConfig(**settings), chosen)  # type: ignore[arg-type]
+        config_ = BotConfig(**settings)  # type: ignore[arg-type]
+        self.bot = await start_line_bot(config_, model or OfflineModel(CharTokenCounter()))
         self.bots.append(self.bot)
         return self.bot
 
@@ -301,7 +302,8 @@ async def test_one_persons_two_messages_are_answered_in_order(net: Net) -> None:
 async def test_admin_stop_finishes_answers_in_flight_and_turns_later_lines_away(
     net: Net,
 ) -> None:
-    model = SlowModel(gate=asyncio.Event())
+    gate = asyncio.Event()
+    model = SlowModel(gate=gate)
     line_bot = await net.start(model)
     running = asyncio.create_task(line_bot.run())
     alice, bob, root = [await net.connect(name) for name in ("alice", "bob", "root")]
@@ -313,7 +315,7 @@ async def test_admin_stop_finishes_answers_in_flight_and_turns_later_lines_away(
     assert "shutting down" in later
     assert "Nothing was charged" in later
     assert not running.done()  # still finishing alice's answer
-    model.gate.set()  # type: ignore[union-attr]
+    gate.set()
     answer = (await alice.answer()).text
     assert "You said: «a question in flight»" in answer
     used = number("Tokens used: ≈?", answer)
@@ -350,7 +352,8 @@ async def test_an_unreachable_admin_changes_nothing_for_users(net: Net) -> None:
 
 
 async def test_an_answer_nobody_is_left_to_receive_costs_nothing(net: Net) -> None:
-    model = SlowModel(gate=asyncio.Event())
+    gate = asyncio.Event()
+    model = SlowModel(gate=gate)
     line_bot = await net.start(model)
     alice = await net.connect("alice")
     await alice.say("a question, then I leave")
@@ -359,7 +362,7 @@ async def test_an_answer_nobody_is_left_to_receive_costs_nothing(net: Net) -> No
     alice.writer.close()
     await asyncio.wait_for(asyncio.gather(*connections), TIMEOUT)  # the server saw her go
     assert not line_bot.messenger.clients
-    model.gate.set()  # type: ignore[union-attr]
+    gate.set()
     await line_bot.bot.service.drain()
     account = await line_bot.accounts.get("u:alice")
     assert account is not None
