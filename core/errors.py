@@ -13,8 +13,10 @@ the core turns each into a reply the user can act on and charges nothing for a f
     │   ├── ContextTooLong      the provider says the thread does not fit its context
     │   ├── ContentFiltered     the provider refused the content
     │   └── TruncatedAnswer     the stream ended without saying the answer was complete
-    └── StorageError            data could not be read or written
-        └── CorruptData         a data file exists but cannot be trusted
+    ├── StorageError            data could not be read or written
+    │   └── CorruptData         a data file exists but cannot be trusted
+    ├── DeliveryFailed          the messenger cannot reach the chat, or gave up delivering
+    └── AnswerStopped           the person pressed "stop" on a streamed answer
 """
 
 from __future__ import annotations
@@ -66,3 +68,14 @@ class StorageError(CoreError):
 
 class CorruptData(StorageError):
     """A data file exists but is not valid; it is never overwritten."""
+
+
+class DeliveryFailed(CoreError):
+    """The messenger cannot reach the chat (blocked, kicked, deleted) or gave up delivering.
+
+    Raised by ``ReplySink.send`` and by ``ReplyStream.update`` / ``finish``.
+    """
+
+
+class AnswerStopped(CoreError):
+    """The person pressed "stop" on a streamed answer; raised by ``ReplyStream.update``."""

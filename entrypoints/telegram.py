@@ -17,10 +17,10 @@ from pathlib import Path
 from telethon import TelegramClient
 
 from adapters.telegram.bot import TelegramBot
-from adapters.telegram.incoming import NotText
 from adapters.telegram.sink import TelegramSink
-from core.errors import StorageError
-from core.texts import choose_language, command_menu, text
+from adapters.telegram.stream import Mode
+from core.errors import DeliveryFailed, StorageError
+from core.texts import text
 from entrypoints.bootstrap import build_bot
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
 
@@ -35,7 +35,7 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
     """
     login = settings.telegram()
     me = await client.get_me()
-    sink = TelegramSink(client)
+    sink = TelegramSink(client, mode=Mode(settings.stream_mode))
     try:
         bot = build_bot(
             settings, sink, admin_id=login.admin_id, bot_username=me.username, lookup=sink
@@ -45,22 +45,15 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
         await client.disconnect()
         return 2
     language = settings.default_language
-
-    def not_text(item: NotText) -> str:
-        return text(choose_language(item.sender.language, language), "not_text")
-
-    telegram = TelegramBot(
-        client,
-        bot.service.handle,
-        sink=sink,
-        not_text=not_text,
-        commands={"": command_menu("en"), "ru": command_menu("ru")},
-    )
+    telegram = TelegramBot(client, bot.service.handle, sink=sink, language=language)
     await telegram.start()
     log.warning("serving Telegram as @%s (%s) with the %s", me.username, me.id, bot.model_name)
-    await sink.send(
-        login.admin_id, text(language, "admin_started", bot=me.username, model=bot.model_name)
-    )
+    try:
+        await sink.send(
+            login.admin_id, text(language, "admin_started", bot=me.username, model=bot.model_name)
+        )
+    except DeliveryFailed as exc:  # the admin blocked the bot, say: it serves everyone else
+        log.warning("could not tell the admin the bot started: %s", exc)
     loop = asyncio.get_running_loop()
     if handle_signals:
         for number in (signal.SIGINT, signal.SIGTERM):
@@ -68,9 +61,10 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
     try:
         await bot.service.wait_for_stop()
         log.warning("stopping: finishing the answers in flight")
-        await telegram.stop()
-        sink.close()
+        await telegram.stop()  # later messages get "shutting down" until the client goes
         await bot.close()
+        await telegram.close()
+        sink.close()
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 1
@@ -88,7 +82,7 @@ async def run_telegram(settings: Settings) -> int:
     if session.suffix != ".session":  # Telethon would add it; name the file it really writes
         session = session.with_name(session.name + ".session")
     # Telethon itself sleeps through flood waits below flood_sleep_threshold, stalling the
-    # answer being streamed; at 0 every wait reaches the sink, which skips edits and carries on.
+    # answer being streamed; at 0 every wait reaches the sink, which keeps it for that chat.
     client = TelegramClient(
         str(session), login.api_id, login.api_hash.reveal(), flood_sleep_threshold=0
     )
