@@ -102,6 +102,7 @@ class TelegramBot:
         if reading is None:
             return
         item = reading.item
+        self._sink.reachable(item.chat_id)
         if not self._accepting:
             task = asyncio.create_task(self._farewell(reading))
             self._farewells.add(task)

@@ -6,42 +6,78 @@ such a wait per request *type* for the whole client (``_flood_waited_requests``)
 refuses that type locally for every chat: one group's flood would silence every private chat.
 So after each FloodWait we forget Telethon's memory of it and keep our own, per chat.
 
+The limits are sliding windows: never more than N requests in any period. (aiolimiter's leaky
+bucket was the first choice, but a bucket of N that drains N a second lets 2N through in one
+second: a full bucket at once, then what drains.)
+
 Writes come in two kinds. A message that must arrive (the first text of an answer, a final
-part, a command's answer) waits its turn in the leaky buckets. An interim update (an edit or a
-draft of a growing answer) is skipped when the buckets are nearly full, leaving the room to the
-messages that must arrive; the next update carries newer text anyway.
+part, a command's answer) waits its turn, first come first served. An interim update (an edit
+or a draft of a growing answer, "typing…") is skipped when the window is nearly full, leaving
+the room to the messages that must arrive; the next update carries newer text anyway.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import time
 from collections.abc import Callable
 from typing import Any
 
 import attrs
-from aiolimiter import AsyncLimiter
 
 # Telegram's published guidance for bots (core.telegram.org/bots/faq).
-PER_BOT = 30.0  # messages a second, all chats together
-PER_GROUP = 20.0  # messages a minute in one group
-PER_PRIVATE = 1.0  # messages a second in one private chat
-# Interim updates leave this share of the bot-wide bucket to messages that must arrive.
+PER_BOT = 30  # requests a second, all chats together
+PER_GROUP = 20  # messages a minute in one group
+PER_PRIVATE = 1  # messages a second in one private chat
+# Interim updates leave this share of the bot-wide window to messages that must arrive.
 _HEADROOM = 0.2
-_CHATS_KEPT = 10_000  # per-chat buckets kept; an evicted one just starts empty again
+_CHATS_KEPT = 10_000  # per-chat windows kept; an evicted one just starts empty again
 
 
 @attrs.frozen
 class Limits:
     """The rates the pacer keeps to; ``None`` switches a limit off (tests of other things)."""
 
-    per_bot: float | None = PER_BOT
-    per_group_minute: float | None = PER_GROUP
-    per_private_second: float | None = PER_PRIVATE
+    per_bot_second: int | None = PER_BOT
+    per_group_minute: int | None = PER_GROUP
+    per_private_second: int | None = PER_PRIVATE
 
 
 TELEGRAM_LIMITS = Limits()
 UNLIMITED = Limits(None, None, None)
+
+
+class Window:
+    """At most ``count`` turns in any ``period`` seconds (loop time), first come first served."""
+
+    def __init__(self, count: int, period: float) -> None:
+        self.count = count
+        self.period = period
+        self._times: collections.deque[float] = collections.deque()
+        self._queue = asyncio.Lock()  # FIFO: waiters are served in the order they came
+
+    def _room(self, now: float) -> int:
+        while self._times and self._times[0] <= now - self.period:
+            self._times.popleft()
+        return self.count - len(self._times)
+
+    def has_room(self, reserve: int = 0) -> bool:
+        """Room for one turn now, leaving ``reserve`` free, with nobody waiting."""
+        now = asyncio.get_running_loop().time()
+        return not self._queue.locked() and self._room(now) > reserve
+
+    def take(self) -> None:
+        self._times.append(asyncio.get_running_loop().time())
+
+    async def turn(self) -> None:
+        async with self._queue:
+            loop = asyncio.get_running_loop()
+            # Sleeping until the oldest turn leaves the window is the whole algorithm: no event
+            # would say it sooner, and only this task may take the room meanwhile.
+            while self._room(loop.time()) <= 0:  # noqa: ASYNC110
+                await asyncio.sleep(self._times[0] + self.period - loop.time())
+            self.take()
 
 
 def forget_flood(client: Any, request_type: type) -> None:
@@ -55,15 +91,15 @@ def forget_flood(client: Any, request_type: type) -> None:
 
 
 class Pacer:
-    """The bot-wide and per-chat leaky buckets, and each chat's FloodWait."""
+    """The bot-wide and per-chat windows, and each chat's FloodWait."""
 
     def __init__(
         self, limits: Limits = TELEGRAM_LIMITS, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.limits = limits
         self._clock = clock
-        self._bot = AsyncLimiter(limits.per_bot, 1) if limits.per_bot else None
-        self._chats: collections.OrderedDict[int, AsyncLimiter] = collections.OrderedDict()
+        self._bot = Window(limits.per_bot_second, 1.0) if limits.per_bot_second else None
+        self._chats: collections.OrderedDict[int, Window] = collections.OrderedDict()
         self._quiet: dict[int, float] = {}
 
     # -- FloodWaits ----------------------------------------------------------------------------
@@ -87,40 +123,40 @@ class Pacer:
 
     async def turn(self, chat_id: int, *, private: bool, chat: bool = True) -> None:
         """Wait until a message that must arrive may be written to this chat. ``chat=False``:
-        a write that is no message (a draft, "typing"): only the bot-wide bucket counts it."""
-        bucket = self._chat(chat_id, private) if chat else None
-        if bucket is not None:
-            await bucket.acquire()
+        a write that is no message (a draft): only the bot-wide window counts it."""
+        window = self._chat(chat_id, private) if chat else None
+        if window is not None:
+            await window.turn()
         if self._bot is not None:
-            await self._bot.acquire()
+            await self._bot.turn()
 
-    async def try_turn(self, chat_id: int, *, private: bool, chat: bool = True) -> bool:
+    def try_turn(self, chat_id: int, *, private: bool, chat: bool = True) -> bool:
         """Take a turn for an interim update now, or say no without waiting."""
         if self.quiet_for(chat_id):
             return False
-        bucket = self._chat(chat_id, private) if chat else None
-        if bucket is not None and not bucket.has_capacity():
+        window = self._chat(chat_id, private) if chat else None
+        if window is not None and not window.has_room():
             return False
         if self._bot is not None:
-            if not self._bot.has_capacity(1 + _HEADROOM * self._bot.max_rate):
+            if not self._bot.has_room(reserve=int(_HEADROOM * self._bot.count)):
                 return False
-            await self._bot.acquire()  # there is room: returns without waiting
-        if bucket is not None:
-            await bucket.acquire()
+            self._bot.take()
+        if window is not None:
+            window.take()
         return True
 
-    def _chat(self, chat_id: int, private: bool) -> AsyncLimiter | None:
-        limiter = self._chats.get(chat_id)
-        if limiter is not None:
+    def _chat(self, chat_id: int, private: bool) -> Window | None:
+        window = self._chats.get(chat_id)
+        if window is not None:
             self._chats.move_to_end(chat_id)
-            return limiter
+            return window
         if private and self.limits.per_private_second:
-            limiter = AsyncLimiter(self.limits.per_private_second, 1)
+            window = Window(self.limits.per_private_second, 1.0)
         elif not private and self.limits.per_group_minute:
-            limiter = AsyncLimiter(self.limits.per_group_minute, 60)
+            window = Window(self.limits.per_group_minute, 60.0)
         else:
             return None
-        self._chats[chat_id] = limiter
+        self._chats[chat_id] = window
         while len(self._chats) > _CHATS_KEPT:
             self._chats.popitem(last=False)
-        return limiter
+        return window

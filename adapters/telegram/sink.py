@@ -24,7 +24,6 @@ from adapters.telegram.split import Part, split
 from adapters.telegram.stream import Mode, TelegramStream
 from adapters.telegram.text import LIMIT
 from adapters.telegram.writer import GONE, MAX_WAIT, SentMessages, Writer
-from core.errors import DeliveryFailed
 from core.values import Node, Role
 
 log = logging.getLogger(__name__)
@@ -34,6 +33,7 @@ log = logging.getLogger(__name__)
 # couple of minutes, in case nothing ever does).
 TYPING_EVERY = 4.5
 TYPING_RENEWALS = 30
+TYPING_DELAY = 1.0
 
 
 def _positive(chat_id: int) -> bool:
@@ -64,6 +64,7 @@ class TelegramSink:
         limit: int = LIMIT,
         max_wait: float = MAX_WAIT,
         typing_every: float = TYPING_EVERY,
+        typing_delay: float = TYPING_DELAY,
     ) -> None:
         client.flood_sleep_threshold = 0
         self._client = client
@@ -85,6 +86,7 @@ class TelegramSink:
         self._me: int | None = None
         self._typing: dict[int, asyncio.Task[None]] = {}
         self._typing_every = typing_every
+        self._typing_delay = typing_delay
         self._drafts: dict[tuple[int, int], TelegramStream] = {}
 
     @property
@@ -115,38 +117,37 @@ class TelegramSink:
         return stream
 
     async def typing(self, chat_id: int) -> None:
-        """Show "typing…" in the chat until its answer's first text is shown. Raises
-        ``DeliveryFailed`` when the chat is closed to the bot."""
-        try:
-            await self._show_typing(chat_id)
-        except GONE as exc:
-            raise DeliveryFailed(f"chat {chat_id} is closed to the bot ({exc!r})") from exc
+        """Show "typing…" in the chat, from ``typing_delay`` seconds on until the answer's first
+        text is shown. A quick answer needs none, and at a burst of new questions the first
+        texts go out before any "typing…". Never raises; a chat found closed here makes the
+        answer's next write raise ``DeliveryFailed`` without trying."""
         if chat_id not in self._typing:
             self._typing[chat_id] = asyncio.create_task(self._keep_typing(chat_id))
 
     async def _show_typing(self, chat_id: int) -> None:
-        # "typing…" is cosmetic: it goes only when the bot-wide bucket has room.
-        if not await self.writer.pacer.try_turn(chat_id, private=True, chat=False):
+        # "typing…" is cosmetic: it goes only when the bot-wide window has room to spare.
+        if not self.writer.pacer.try_turn(chat_id, private=True, chat=False):
             return
         request = functions.messages.SetTypingRequest(
             peer=chat_id, action=types.SendMessageTypingAction()
         )
-        try:
-            with self.writer.flood_of(chat_id, functions.messages.SetTypingRequest):
-                await self._client(request)  # Telethon resolves the peer from its entity cache
-        except GONE:
-            raise
-        except Exception as exc:  # a missing "typing…" must never cost the answer
-            log.debug("could not show typing in chat %s: %r", chat_id, exc)
+        with self.writer.flood_of(chat_id, functions.messages.SetTypingRequest):
+            await self._client(request)  # Telethon resolves the peer from its entity cache
 
     async def _keep_typing(self, chat_id: int) -> None:
         try:
+            # The real sleep, not the injected one: this loop must not spin on a fake clock.
+            await asyncio.sleep(self._typing_delay)
             for _ in range(TYPING_RENEWALS):
-                # The real sleep, not the injected one: this loop must not spin on a fake clock.
+                try:
+                    await self._show_typing(chat_id)
+                except GONE as exc:
+                    log.info("chat %s is closed to the bot (%r)", chat_id, exc)
+                    self.writer.closed.add(chat_id)
+                    return
+                except Exception as exc:  # a missing "typing…" must never cost the answer
+                    log.debug("could not show typing in chat %s: %r", chat_id, exc)
                 await asyncio.sleep(self._typing_every)
-                await self._show_typing(chat_id)
-        except GONE:
-            pass
         finally:
             if self._typing.get(chat_id) is asyncio.current_task():
                 del self._typing[chat_id]
@@ -156,6 +157,10 @@ class TelegramSink:
         task = self._typing.pop(chat_id, None)
         if task is not None:
             task.cancel()
+
+    def reachable(self, chat_id: int) -> None:
+        """A message came from this chat: it is open to the bot again (unblocked, say)."""
+        self.writer.closed.discard(chat_id)
 
     def stop_pressed(self, chat_id: int, random_id: int) -> bool:
         """The person pressed "stop" on the draft ``random_id``; whether it was one of ours."""

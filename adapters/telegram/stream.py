@@ -26,7 +26,7 @@ from telethon.tl import functions, types
 from adapters.telegram.split import Part
 from adapters.telegram.text import head, tail
 from adapters.telegram.writer import FLOODS
-from core.errors import AnswerStopped, DeliveryFailed
+from core.errors import AnswerStopped
 
 if TYPE_CHECKING:
     from adapters.telegram.sink import TelegramSink
@@ -93,6 +93,7 @@ class TelegramStream:
             raise AnswerStopped(f"chat {self._chat_id}: the person pressed stop")
         if self._finished:
             return
+        self._writer.check_open(self._chat_id)
         now = self._writer.clock()
         if self._writer.pacer.quiet_for(self._chat_id):
             return  # the chat's FloodWait: the model goes on, the screen waits
@@ -134,7 +135,7 @@ class TelegramStream:
             return
         # A draft is no message: only the bot-wide bucket counts it.
         if self._shown:
-            if not await pacer.try_turn(self._chat_id, private=True, chat=False):
+            if not pacer.try_turn(self._chat_id, private=True, chat=False):
                 return
         else:
             await pacer.turn(self._chat_id, private=True, chat=False)
@@ -144,7 +145,7 @@ class TelegramStream:
         except FLOODS:
             return
         except errors.UserIsBlockedError as exc:
-            raise DeliveryFailed(f"chat {self._chat_id} blocked the bot") from exc
+            raise self._writer.gone(self._chat_id, exc) from exc
         except (errors.RPCError, ValueError) as exc:
             # Drafts refused (not a user, not allowed here): edit a message instead; that write
             # will tell whether the chat itself is closed.

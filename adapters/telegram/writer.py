@@ -85,6 +85,7 @@ class Writer:
         self.link_preview = link_preview
         self.max_wait = max_wait
         self.sent = SentMessages()
+        self.closed: set[int] = set()  # chats found closed to the bot (blocked, kicked...)
 
     # -- must arrive ---------------------------------------------------------------------------
 
@@ -93,6 +94,7 @@ class Writer:
     ) -> list[int]:
         """Show every part in order, the first by editing ``edit`` when given, each next one
         replying to the one before; the ids shown. Raises ``DeliveryFailed``."""
+        self.check_open(chat_id)
         deadline = self.clock() + self.max_wait
         ids: list[int] = []
         for index, part in enumerate(parts):
@@ -104,8 +106,19 @@ class Writer:
                 raise DeliveryFailed(
                     f"chat {chat_id}: part {index + 1} of {len(parts)} could not be shown"
                 )
+            if target is not None and shown[0] != target:
+                await self._remove(chat_id, target)  # the answer went out anew: drop the fragment
             ids += shown
         return ids
+
+    async def _remove(self, chat_id: int, message_id: int) -> None:
+        if not self.pacer.try_turn(chat_id, private=self.is_private(chat_id), chat=False):
+            return
+        try:
+            with self.flood_of(chat_id, functions.messages.DeleteMessagesRequest):
+                await self.client.delete_messages(chat_id, [message_id])
+        except (errors.RPCError, ValueError, OSError) as exc:  # a leftover fragment, no more
+            log.info("could not delete message %s of chat %s: %r", message_id, chat_id, exc)
 
     async def _put(
         self, chat_id: int, part: Part, *, edit: int | None, reply_to: int | None, until: float
@@ -142,7 +155,7 @@ class Writer:
                     return []
                 return await self._halves(chat_id, part, edit=edit, reply_to=reply_to, until=until)
             except GONE as exc:
-                raise DeliveryFailed(f"chat {chat_id} is closed to the bot ({exc!r})") from exc
+                raise self.gone(chat_id, exc) from exc
             except errors.BadRequestError as exc:
                 if part.entities:
                     log.warning("Telegram refused the formatting (%r); sending plain text", exc)
@@ -194,12 +207,13 @@ class Writer:
         """One try at showing ``part``; None when it was not shown now (no room, a flood, a
         refusal). ``wait``: wait for the pacer's turn (the first text of an answer) rather than
         give up when there is no room. Raises ``DeliveryFailed`` when the chat is closed."""
+        self.check_open(chat_id)
         private = self.is_private(chat_id)
         if self.pacer.quiet_for(chat_id):
             return None
         if wait:
             await self.pacer.turn(chat_id, private=private)
-        elif not await self.pacer.try_turn(chat_id, private=private):
+        elif not self.pacer.try_turn(chat_id, private=private):
             return None
         try:
             try:
@@ -214,10 +228,23 @@ class Writer:
         except errors.MessageNotModifiedError:
             return None if edit is None else [edit]
         except GONE as exc:
-            raise DeliveryFailed(f"chat {chat_id} is closed to the bot ({exc!r})") from exc
+            raise self.gone(chat_id, exc) from exc
         except (errors.RPCError, OSError, ConnectionError) as exc:
             log.info("chat %s: an interim update was refused: %r", chat_id, exc)
             return None
+
+    def check_open(self, chat_id: int) -> None:
+        """Raise ``DeliveryFailed`` for a chat already found closed, without a request."""
+        if chat_id in self.closed:
+            raise DeliveryFailed(f"chat {chat_id} is closed to the bot")
+
+    def gone(self, chat_id: int, exc: BaseException) -> DeliveryFailed:
+        """Remember that the chat is closed; the error to raise."""
+        log.info("chat %s is closed to the bot (%r)", chat_id, exc)
+        if len(self.closed) > _SENT_KEPT:
+            self.closed.clear()  # a memory, not a record: forgetting costs one request
+        self.closed.add(chat_id)
+        return DeliveryFailed(f"chat {chat_id} is closed to the bot ({exc!r})")
 
     # -- the requests --------------------------------------------------------------------------
 

@@ -128,6 +128,10 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
             update = types.UpdateNewChannelMessage(message, next(self._pts), 1)
         else:
             update = types.UpdateNewMessage(message, next(self._pts), 1)
+        await self.receive_update(update)
+
+    async def receive_update(self, update: Any) -> None:
+        """Hand any update to Telethon's dispatch (a stop press on a draft, say)."""
         users = [BOT, ALICE, BOB, OTHER_BOT]
         chats = [GROUP, BASIC]
         [prepared] = await self._preprocess_updates([update], users, chats)
@@ -139,8 +143,11 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
 
     # -- the network ---------------------------------------------------------------------------
 
-    def _send_over_network(self, request: Any, ordered: bool = False) -> asyncio.Future[Any]:
-        # MTProtoSender.send's shape: a future of the answer, raising the RPC error.
+    def _send_over_network(self, request: Any, ordered: bool = False) -> Any:
+        # MTProtoSender.send's shape: a future of the answer (a list of them for a list of
+        # requests), raising the RPC error.
+        if isinstance(request, list):
+            return [asyncio.ensure_future(self._telegram(r)) for r in request]
         return asyncio.ensure_future(self._telegram(request))
 
     async def _telegram(self, request: Any) -> Any:
@@ -170,7 +177,17 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
             request, (functions.messages.SetTypingRequest, functions.bots.SetBotCommandsRequest)
         ):
             return True
+        if isinstance(request, functions.channels.DeleteMessagesRequest):
+            chat = utils.get_peer_id(request.channel)
+            return self._delete([(chat, i) for i in request.id])
+        if isinstance(request, functions.messages.DeleteMessagesRequest):
+            return self._delete([key for key in self.stored if key[1] in request.id])
         raise NotImplementedError(f"the fake Telegram does not answer {type(request).__name__}")
+
+    def _delete(self, keys: list[tuple[int, int]]) -> types.messages.AffectedMessages:
+        for key in keys:
+            self.stored.pop(key, None)
+        return types.messages.AffectedMessages(pts=next(self._pts), pts_count=len(keys))
 
     def _user(self, wanted: Any) -> Any:
         if isinstance(wanted, types.InputUserSelf):

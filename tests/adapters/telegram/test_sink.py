@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import pytest
 from telethon import errors
@@ -372,24 +371,39 @@ async def test_a_part_telegram_finds_too_long_is_split_smaller(ticker: Ticker) -
 # -- typing and lookup ---------------------------------------------------------------------------
 
 
-async def test_typing_sets_the_typing_action(tg: FakeTelegram, sink: TelegramSink) -> None:
+async def test_typing_sets_the_typing_action(tg: FakeTelegram) -> None:
+    sink = TelegramSink(tg, typing_delay=0)
     await sink.typing(GROUP_ID)
-    [request] = tg.of(functions.messages.SetTypingRequest)
+    await asyncio.sleep(0.01)
+    [request, *_] = tg.of(functions.messages.SetTypingRequest)
     assert isinstance(request.action, types.SendMessageTypingAction)
     assert isinstance(request.peer, types.InputPeerChannel)
+    sink.close()
 
 
-async def test_typing_failures_are_ignored_unless_the_chat_is_closed(
-    tg: FakeTelegram, sink: TelegramSink
+async def test_a_quick_answer_shows_no_typing(tg: FakeTelegram) -> None:
+    sink = TelegramSink(tg, typing_delay=0.05)
+    await sink.typing(ALICE.id)
+    await sink.stream(ALICE.id, None).finish("quick")
+    await asyncio.sleep(0.1)
+    assert tg.of(functions.messages.SetTypingRequest) == []
+
+
+async def test_a_chat_found_closed_by_typing_fails_the_answer_without_a_request(
+    tg: FakeTelegram,
 ) -> None:
-    tg.fail(functions.messages.SetTypingRequest, lambda r: errors.RPCError(r, "INTERNAL", 500))
-    await sink.typing(GROUP_ID)
+    sink = TelegramSink(tg, mode=Mode.EDIT, typing_delay=0)
     tg.fail(functions.messages.SetTypingRequest, lambda r: errors.UserIsBlockedError(r))
+    await sink.typing(ALICE.id)  # never raises: "typing…" goes on in the background
+    await asyncio.sleep(0.01)
+    stream = sink.stream(ALICE.id, None)
     with pytest.raises(DeliveryFailed):
-        await sink.typing(ALICE.id)
-    with pytest.raises(DeliveryFailed):
-        await sink.typing(123456)  # unknown chat
-    assert len(tg.of(functions.messages.SetTypingRequest)) == 2
+        await stream.update("Hello")
+    assert not stream.shown
+    assert tg.sent() == []
+    sink.reachable(ALICE.id)  # she wrote again: unblocked
+    await sink.stream(ALICE.id, None).finish("Hello")
+    assert [m.message for m in tg.shown(ALICE.id)] == ["Hello"]
 
 
 async def test_lookup_tells_the_bot_own_messages_from_the_users(
@@ -418,7 +432,7 @@ async def test_lookup_failures_give_none(tg: FakeTelegram, sink: TelegramSink) -
 
 
 async def test_typing_is_renewed_until_the_first_text_is_shown(tg: FakeTelegram) -> None:
-    sink = TelegramSink(tg, mode=Mode.EDIT, typing_every=0.01)
+    sink = TelegramSink(tg, mode=Mode.EDIT, typing_every=0.01, typing_delay=0)
     stream = sink.stream(ALICE.id, None)
     await sink.typing(ALICE.id)
     await asyncio.sleep(0.1)
@@ -432,7 +446,7 @@ async def test_typing_is_renewed_until_the_first_text_is_shown(tg: FakeTelegram)
 
 
 async def test_a_failed_answer_stops_typing_too(tg: FakeTelegram) -> None:
-    sink = TelegramSink(tg, mode=Mode.EDIT, typing_every=0.01)
+    sink = TelegramSink(tg, mode=Mode.EDIT, typing_every=0.01, typing_delay=0)
     await sink.typing(ALICE.id)
     await sink.stream(ALICE.id, None).finish("The model failed.", markdown=False)
     shown = len(tg.of(functions.messages.SetTypingRequest))
