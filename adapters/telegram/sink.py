@@ -209,10 +209,13 @@ class TelegramSink:
 
     def parts(self, text: str, *, markdown: bool) -> list[Part]:
         """``text`` as the messages that show it; never none, so an answer always shows."""
-        parts = split(*to_entities(text), limit=self.limit) if markdown else []
-        if not parts:
-            # Plain, or Markdown with nothing visible left (an empty code fence): as written.
-            parts = split(text, limit=self.limit)
+        parts = (
+            split(*to_entities(text), limit=self.limit)
+            if markdown
+            else split(text, limit=self.limit)
+        )
+        # Whitespace, or Markdown with nothing visible (an empty code fence): an ellipsis says
+        # "nothing" better than an empty screen or a raw "```" left from the preview.
         return parts or [Part("…")]
 
     async def _self_id(self) -> int | None:

@@ -452,3 +452,34 @@ async def test_a_failed_answer_stops_typing_too(tg: FakeTelegram) -> None:
     shown = len(tg.of(functions.messages.SetTypingRequest))
     await asyncio.sleep(0.1)
     assert len(tg.of(functions.messages.SetTypingRequest)) == shown
+
+
+# -- issue 8's edges -----------------------------------------------------------------------------
+
+
+async def test_the_plain_fallback_keeps_urls_and_code_readable(
+    tg: FakeTelegram, sink: TelegramSink
+) -> None:
+    tg.fail(
+        SendRequest,
+        lambda r: errors.BadRequestError(r, "ENTITY_BOUNDS_INVALID"),
+        when=lambda r: bool(r.entities),
+    )
+    answer = "Read [the docs](https://docs.example.org/a) 😀.\n\n```python\nprint(1)\n```"
+    await sink.stream(ALICE.id, None).finish(answer)
+    [message] = tg.shown(ALICE.id)
+    assert message.message == "Read the docs (https://docs.example.org/a) 😀.\n\nprint(1)"
+    assert message.entities == []
+
+
+@pytest.mark.parametrize("answer", ["   \n ", "```", "```\n```"])
+async def test_an_answer_with_nothing_visible_still_shows_something(
+    tg: FakeTelegram, sink: TelegramSink, ticker: Ticker, answer: str
+) -> None:
+    stream = sink.stream(ALICE.id, None)
+    await stream.update(answer)
+    ticker.advance(2)
+    ids = await stream.finish(answer)
+    [message] = tg.shown(ALICE.id)
+    assert ids == [message.id]
+    assert message.message == "…"  # not an empty screen, not a raw "```" left from the preview

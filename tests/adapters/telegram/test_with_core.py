@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from telethon.tl import types
+import pytest
+from telethon import errors
+from telethon.tl import functions, types
 
 from adapters.clock import FakeClock
 from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
 from adapters.telegram.bot import TelegramBot
 from adapters.telegram.sink import TelegramSink
+from adapters.telegram.stream import Mode
 from core.ports import MessageLookup, ReplySink
 from core.service import BotConfig, BotService
 from core.tokens import CharTokenCounter
@@ -132,3 +135,21 @@ async def test_a_reply_to_the_second_part_of_a_split_answer_continues_the_thread
         (Role.ASSISTANT, long_answer),
         (Role.USER, "And then?"),
     ]
+
+
+@pytest.mark.parametrize("mode", [Mode.AUTO, Mode.EDIT])
+async def test_a_user_who_blocked_the_bot_is_not_charged(mode: Mode) -> None:
+    tg = FakeTelegram()
+    tg.fail(functions.messages.SetTypingRequest, lambda r: errors.UserIsBlockedError(r), times=99)
+    tg.fail(functions.messages.SendMessageRequest, lambda r: errors.UserIsBlockedError(r), times=99)
+    sink = TelegramSink(tg, mode=mode)
+    model = ScriptedModel(pieces=("A long", " answer", " nobody sees"))
+    service = on_telegram(sink, model, MemoryThreadStore())
+    bot = TelegramBot(tg, service.handle, sink=sink)
+    await bot.start()
+    await tg.receive(incoming("hello", message_id=5))
+    await bot.close()
+    account = service.accounts.get(ALICE.id)
+    assert account is not None
+    assert (account.balance, account.tokens, account.requests) == (30_000, 0, 0)
+    assert tg.shown(ALICE.id) == []
