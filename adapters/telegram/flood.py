@@ -28,6 +28,10 @@ import attrs
 
 # Telegram's published guidance for bots (core.telegram.org/bots/faq).
 PER_BOT = 30  # requests a second, all chats together
+# Requests leave a little later than the pacer lets them (Telethon's own work, the event loop):
+# the bot-wide window is this much longer than a second, so that Telegram never sees more than
+# PER_BOT in one.
+_MARGIN = 0.1
 PER_GROUP = 20  # messages a minute in one group
 PER_PRIVATE = 1  # messages a second in one private chat
 # Interim updates leave this share of the bot-wide window to messages that must arrive.
@@ -56,6 +60,7 @@ class Window:
         self.period = period
         self._times: collections.deque[float] = collections.deque()
         self._queue = asyncio.Lock()  # FIFO: waiters are served in the order they came
+        self._waiting = 0  # turns queued: while any waits, nobody may jump the queue
 
     def _room(self, now: float) -> int:
         while self._times and self._times[0] <= now - self.period:
@@ -65,19 +70,23 @@ class Window:
     def has_room(self, reserve: int = 0) -> bool:
         """Room for one turn now, leaving ``reserve`` free, with nobody waiting."""
         now = asyncio.get_running_loop().time()
-        return not self._queue.locked() and self._room(now) > reserve
+        return not self._waiting and self._room(now) > reserve
 
     def take(self) -> None:
         self._times.append(asyncio.get_running_loop().time())
 
     async def turn(self) -> None:
-        async with self._queue:
-            loop = asyncio.get_running_loop()
-            # Sleeping until the oldest turn leaves the window is the whole algorithm: no event
-            # would say it sooner, and only this task may take the room meanwhile.
-            while self._room(loop.time()) <= 0:  # noqa: ASYNC110
-                await asyncio.sleep(self._times[0] + self.period - loop.time())
-            self.take()
+        self._waiting += 1
+        try:
+            async with self._queue:
+                loop = asyncio.get_running_loop()
+                # Sleeping until the oldest turn leaves the window is the whole algorithm: no
+                # event would say it sooner, and only this task may take the room meanwhile.
+                while self._room(loop.time()) <= 0:  # noqa: ASYNC110
+                    await asyncio.sleep(self._times[0] + self.period - loop.time())
+                self.take()
+        finally:
+            self._waiting -= 1
 
 
 def forget_flood(client: Any, request_type: type) -> None:
@@ -98,7 +107,7 @@ class Pacer:
     ) -> None:
         self.limits = limits
         self._clock = clock
-        self._bot = Window(limits.per_bot_second, 1.0) if limits.per_bot_second else None
+        self._bot = Window(limits.per_bot_second, 1 + _MARGIN) if limits.per_bot_second else None
         self._chats: collections.OrderedDict[int, Window] = collections.OrderedDict()
         self._quiet: dict[int, float] = {}
 

@@ -364,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         soaked = 400 if args.quick else 3_000
         outcome = asyncio.run(fault_soak(folder / "soak", soaked))
         rows.append((f"fault soak, {soaked:,} messages, 1 in 10 fails", "consistent", outcome))
+    rows += __import__("tests.benchmarks.telegram_flood", fromlist=["rows"]).rows(args.quick)
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:>14}  {target}")
