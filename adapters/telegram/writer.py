@@ -9,10 +9,10 @@ an interim update of a growing answer: one try if the pacer has room now, never 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from telethon import TelegramClient, errors
 from telethon.tl import functions
@@ -278,23 +278,17 @@ class Writer:
         self.sent.add(chat_id, int(message.id))
         return [int(message.id)]
 
-    def flood_of(self, chat_id: int, request_type: type) -> _FloodOf:
-        return _FloodOf(self, chat_id, request_type)
-
-
-class _FloodOf:
-    """Around one request: a FloodWait it earns is kept for this chat, not the whole client."""
-
-    def __init__(self, writer: Writer, chat_id: int, request_type: type) -> None:
-        self._writer = writer
-        self._chat_id = chat_id
-        self._type = request_type
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: Any, traceback: Any) -> None:
-        if isinstance(exc, FLOODS):
-            # Telethon has just remembered this wait for every chat; no other task ran since.
-            forget_flood(self._writer.client, self._type)
-            self._writer.pacer.flooded(self._chat_id, float(getattr(exc, "seconds", 1) or 1))
+    @contextlib.contextmanager
+    def flood_of(self, chat_id: int, request_type: type) -> Iterator[None]:
+        """Around one request: a FloodWait it earns is kept for this chat, not the client."""
+        try:
+            yield
+        except FLOODS as exc:
+            # Telethon has just remembered this wait for every chat (keyed by the request as it
+            # went out, ``exc.request``); no other task has run since.
+            forget_flood(self.client, request_type)
+            sent = getattr(exc, "request", None)
+            if sent is not None:
+                forget_flood(self.client, type(sent))
+            self.pacer.flooded(chat_id, float(getattr(exc, "seconds", 1) or 1))
+            raise
