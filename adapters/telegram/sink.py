@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 TYPING_EVERY = 4.5
 TYPING_RENEWALS = 30
 TYPING_DELAY = 1.0
+_DRAFTS_KEPT = 10_000  # drafts a stop press may name
 
 
 def _positive(chat_id: int) -> bool:
@@ -114,6 +115,8 @@ class TelegramSink:
         stream = TelegramStream(self, chat_id, reply_to, draft=draft, interval=interval)
         if draft:
             self._drafts[(chat_id, stream.random_id)] = stream
+            if len(self._drafts) > _DRAFTS_KEPT:  # streams never finished (cancelled requests)
+                del self._drafts[next(iter(self._drafts))]
         return stream
 
     async def typing(self, chat_id: int) -> None:

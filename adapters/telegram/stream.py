@@ -78,10 +78,6 @@ class TelegramStream:
         """Whether any part of this answer has reached the person (a draft counts)."""
         return self._shown
 
-    @property
-    def drafting(self) -> bool:
-        return self._draft
-
     def stop_pressed(self) -> None:
         """The person pressed "stop" on the draft."""
         self._stopped = True
@@ -143,6 +139,9 @@ class TelegramStream:
             with self._writer.flood_of(self._chat_id, functions.messages.SetTypingRequest):
                 await self._writer.client(request)
         except FLOODS:
+            return
+        except (OSError, ConnectionError) as exc:  # the network's trouble: the next update
+            log.info("chat %s: a draft did not go out: %r", self._chat_id, exc)
             return
         except errors.UserIsBlockedError as exc:
             raise self._writer.gone(self._chat_id, exc) from exc
