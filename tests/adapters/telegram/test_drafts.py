@@ -166,3 +166,16 @@ async def test_a_stop_for_another_draft_changes_nothing(
     assert not sink.stop_pressed(ALICE.id, stream.random_id + 1)
     assert not sink.stop_pressed(ALICE.id + 1, stream.random_id)
     await stream.update("answer goes on")  # no AnswerStopped
+
+
+async def test_a_network_error_on_a_draft_skips_it(
+    tg: FakeTelegram, sink: TelegramSink, ticker: Ticker
+) -> None:
+    tg.fail(TypingRequest, lambda r: ConnectionError("connection reset"))
+    stream = sink.stream(ALICE.id, None)
+    await stream.update("one")  # lost on the way: no error for the answer
+    assert not stream.shown
+    ticker.advance(1)
+    await stream.update("one two")
+    assert stream.shown
+    assert drafts(tg)[-1].text.text == "one two"
