@@ -197,7 +197,10 @@ class TelegramSink:
     async def fetch(self, chat_id: int, message_id: int) -> Any:
         """The message from Telegram, or None (deleted, a service message, unreachable)."""
         try:
-            message = await self._client.get_messages(chat_id, ids=message_id)
+            # A flood wait on reading is this chat's too: Telethon must not refuse every
+            # chat's lookups for it.
+            with self.writer.flood_of(chat_id, functions.messages.GetMessagesRequest):
+                message = await self._client.get_messages(chat_id, ids=message_id)
         except (errors.RPCError, ValueError, OSError) as exc:
             log.info("could not fetch message %s of chat %s: %r", message_id, chat_id, exc)
             return None

@@ -20,6 +20,7 @@ from tests.adapters.telegram.fakes import (
     FakeTelegram,
     Ticker,
     entity_texts,
+    incoming,
 )
 
 EditRequest = functions.messages.EditMessageRequest
@@ -142,3 +143,18 @@ async def test_interim_updates_leave_room_for_messages_that_must_arrive() -> Non
         window.take()
     assert window.has_room()
     assert not window.has_room(reserve=2)  # an interim update keeps 20% free
+
+
+async def test_a_flood_wait_on_a_lookup_does_not_stop_other_chats_lookups(
+    tg: FakeTelegram, sink: TelegramSink
+) -> None:
+    tg.store(incoming("a question", message_id=40))
+    tg.store(incoming("Bob's question", sender=BOB, message_id=41))
+    tg.fail(
+        functions.messages.GetMessagesRequest,
+        lambda r: errors.FloodWaitError(r, capture=60),
+    )
+    assert await sink.lookup(ALICE.id, 40) is None  # flood-waited: no context this time
+    node = await sink.lookup(BOB.id, 41)
+    assert node is not None
+    assert node.text == "Bob's question"
