@@ -194,6 +194,7 @@ class Settings:
     token_counter: str = "tiktoken"
     telegram_session: Path = Path("gptbot.session")
     notes: tuple[str, ...] = ()  # things worth a line in the log once logging is set up
+    stream_mode: str = "auto"  # STREAM_MODE: auto, draft or edit (adapters.telegram.stream.Mode)
 
     def telegram(self) -> TelegramLogin:
         """What the Telegram bot needs to log in; ConfigError naming whatever is missing."""
@@ -348,7 +349,15 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         token_counter=counter,
         telegram_session=base / read.get("TELEGRAM_SESSION", lambda raw, _: raw, "gptbot.session"),
         notes=tuple(notes),
+        stream_mode=read.get("STREAM_MODE", _stream_mode, "auto"),
     )
+
+
+def _stream_mode(raw: str, name: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"auto", "draft", "edit"}:
+        raise ConfigError(f"{name} must be auto, draft or edit, got {raw!r}")
+    return value
 
 
 def load_environment(env_file: Path | None = None) -> dict[str, str]:

@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from telethon import TelegramClient, events
 from telethon.tl import functions, types
 
-from adapters.telegram.incoming import BotIdentity, NotText, read_event
-from core.ports import ReplySink
+from adapters.telegram.incoming import BotIdentity, Reading, Refusal, read_event
+from adapters.telegram.sink import TelegramSink
+from adapters.telegram.texts import command_menu, language_of, say
 from core.values import Incoming
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ class TelegramBot:
 
     Chats are served concurrently, but the messages of one chat strictly in the order they
     came: a second question must not overtake the first, nor its answer be written twice at
-    once into the same thread.
+    once into the same thread. Stop presses on live drafts go to the sink.
     """
 
     def __init__(
@@ -32,22 +33,23 @@ class TelegramBot:
         client: TelegramClient,
         handle: Handler,
         *,
-        sink: ReplySink,
-        not_text: Callable[[NotText], str | None] | None = None,
+        sink: TelegramSink,
+        language: str = "en",
         commands: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     ) -> None:
-        """``not_text`` gives the answer to a message without text in a private chat (None:
-        stay silent); ``commands`` is the command menu, (name, description) pairs by language
-        code, "" for everyone else."""
+        """``language``: for people whose language Telegram does not report or the bot does
+        not speak; ``commands``: the command menu by language code ("" for everyone else)."""
         self._client = client
         self._handle = handle
         self._sink = sink
-        self._not_text = not_text
-        self._commands = dict(commands or {})
+        self._language = language
+        self._commands = dict(command_menu() if commands is None else commands)
         self._identity: BotIdentity | None = None
         self._accepting = False
-        self._waiting: dict[int, collections.deque[Incoming | NotText]] = {}
+        self._listening = False
+        self._waiting: dict[int, collections.deque[Reading]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
+        self._farewells: set[asyncio.Task[None]] = set()
 
     @property
     def identity(self) -> BotIdentity:
@@ -63,26 +65,50 @@ class TelegramBot:
         self._identity = BotIdentity(int(me.id), me.username)
         await self._publish_commands()
         self._client.add_event_handler(self._on_message, events.NewMessage(incoming=True))
-        self._accepting = True
+        self._client.add_event_handler(self._on_typing, events.Raw(types.UpdateUserTyping))
+        self._accepting = self._listening = True
         log.info("serving Telegram as @%s (%s)", me.username, me.id)
         return self._identity
 
     async def stop(self) -> None:
-        """Take no new messages; return when every message already taken has been handled."""
+        """Take no new messages (they get "shutting down, try again in a minute" until
+        ``close``); return when every message already taken has been handled."""
         self._accepting = False
-        self._client.remove_event_handler(self._on_message)
         while self._workers:
             await asyncio.gather(*self._workers.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop listening; wait for the shutdown notices already being sent."""
+        await self.stop()
+        if self._listening:
+            self._client.remove_event_handler(self._on_message)
+            self._client.remove_event_handler(self._on_typing)
+            self._listening = False
+        if self._farewells:
+            await asyncio.gather(*self._farewells, return_exceptions=True)
+
+    async def _on_typing(self, update: types.UpdateUserTyping) -> None:
+        action = update.action
+        stop = isinstance(action, types.SendMessageStopDraftAction)
+        if stop and self._sink.stop_pressed(int(update.user_id), int(action.random_id)):
+            log.info("user %s pressed stop on an answer", update.user_id)
 
     async def _on_message(self, event: events.NewMessage.Event) -> None:
         # Nothing here may wait: Telethon runs handlers as tasks in arrival order, and the
         # message must be queued before the next one's handler gets to run.
-        if not self._accepting or self._identity is None:
+        if self._identity is None:
             return
-        item = read_event(event, self._identity)
-        if item is None:
+        reading = read_event(event, self._identity, self._sink.sent)
+        if reading is None:
             return
-        self._waiting.setdefault(item.chat_id, collections.deque()).append(item)
+        item = reading.item
+        self._sink.reachable(item.chat_id)
+        if not self._accepting:
+            task = asyncio.create_task(self._farewell(reading))
+            self._farewells.add(task)
+            task.add_done_callback(self._farewells.discard)
+            return
+        self._waiting.setdefault(item.chat_id, collections.deque()).append(reading)
         if item.chat_id not in self._workers:
             task = asyncio.create_task(self._serve(item.chat_id))
             self._workers[item.chat_id] = task
@@ -96,17 +122,53 @@ class TelegramBot:
             del self._waiting[chat_id]
             del self._workers[chat_id]
 
-    async def _one(self, item: Incoming | NotText) -> None:
+    async def _one(self, reading: Reading) -> None:
+        item = reading.item
         try:
+            if not await self._for_me(reading):
+                return
             if isinstance(item, Incoming):
                 await self._handle(item)
-            elif item.addressed and self._not_text is not None:
-                answer = self._not_text(item)
-                if answer:
-                    reply_to = None if item.private else item.message_id
-                    await self._sink.send(item.chat_id, answer, reply_to)
+            else:
+                await self._refuse(item)
         except Exception:  # one bad message must not stop the chat's queue
             log.exception("handling message %s of chat %s failed", item.message_id, item.chat_id)
+
+    async def _for_me(self, reading: Reading) -> bool:
+        """Whether the message is meant for the bot: for a reply the bot cannot place from
+        memory, whether the replied message is the bot's (asked of Telegram)."""
+        if reading.check_reply is None:
+            return True
+        replied = await self._sink.fetch(reading.item.chat_id, reading.check_reply)
+        return replied is not None and await self._sink.is_mine(replied)
+
+    async def _refuse(self, refusal: Refusal) -> None:
+        log.info(
+            "chat %s: answering message %s with %r",
+            refusal.chat_id,
+            refusal.message_id,
+            refusal.key,
+        )
+        await self._answer(
+            refusal.chat_id, refusal.message_id, refusal.private, refusal.language, refusal.key
+        )
+
+    async def _farewell(self, reading: Reading) -> None:
+        item = reading.item
+        language = item.language if isinstance(item, Refusal) else item.sender.language
+        try:
+            if await self._for_me(reading):
+                await self._answer(
+                    item.chat_id, item.message_id, item.private, language, "shutting_down"
+                )
+        except Exception as exc:  # the bot is stopping: the log is all there is
+            log.info("could not say goodbye to chat %s: %r", item.chat_id, exc)
+
+    async def _answer(
+        self, chat_id: int, message_id: int, private: bool, language: str | None, key: str
+    ) -> None:
+        words = say(language_of(language, self._language), key)
+        await self._sink.send(chat_id, words, None if private else message_id)
 
     async def _publish_commands(self) -> None:
         for language, commands in self._commands.items():

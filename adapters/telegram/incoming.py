@@ -1,4 +1,18 @@
-"""Telethon's new-message events reduced to the core's ``Incoming``."""
+"""Telethon's new-message events reduced to what the bot should do with them.
+
+The group rules live here, in one place. In a private chat every message is for the bot. In a
+group a message is for the bot when it
+- starts with a command, bare (``/balance``) or naming this bot (``/balance@thisbot``); a
+  command elsewhere in a sentence ("I typed /balance yesterday") or for another bot is not;
+- mentions the bot (``@thisbot``, or a mention by name);
+- replies to one of the bot's messages.
+The core then gets the text without the bot's mention and with its commands as ``/name rest``.
+
+Messages the core cannot act on get an answer from the adapter itself (``Refusal``): pictures
+("I can't see pictures yet", captions included), other media in private chats, and messages
+sent on behalf of a group or channel (anonymous admins, channel senders), which have no
+person's balance to pay for an answer. Media in groups without text are ignored.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +20,7 @@ import logging
 from typing import Any
 
 import attrs
-from telethon import events
+from telethon import events, helpers
 from telethon.tl import types
 
 from core.values import Incoming, Sender
@@ -26,48 +40,76 @@ class BotIdentity:
 
 
 @attrs.frozen
-class NotText:
-    """A message without text (a sticker, a photo, a voice note): the core cannot read it."""
+class Refusal:
+    """A message the adapter answers itself with ``texts.say(language, key)``."""
 
     chat_id: int
     message_id: int
-    sender: Sender
     private: bool
-    addressed: bool = False  # in a group: a reply to the bot, say; in private always
+    language: str | None
+    key: str  # "not_text", "no_pictures", "anonymous"
 
 
-def read_event(event: events.NewMessage.Event, bot: BotIdentity) -> Incoming | NotText | None:
+@attrs.frozen
+class Reading:
+    """What a message means for the bot. ``check_reply``: the id of the message it replies
+    to, when only fetching that message can tell whether it is the bot's (and so whether this
+    one is meant for the bot)."""
+
+    item: Incoming | Refusal
+    check_reply: int | None = None
+
+
+def read_event(
+    event: events.NewMessage.Event, bot: BotIdentity, sent: Any = frozenset()
+) -> Reading | None:
     """What ``event`` means for the bot; None for a message it must ignore.
 
-    Ignored are the bot's own messages, channel posts and messages not written by a person
-    (other bots, anonymous group admins): none of them have an account to charge.
+    ``sent`` holds (chat id, message id) of the messages the bot sent lately.
     """
     message = event.message
     if message.out or message.post:
-        return None
-    user = message.sender
-    if not isinstance(user, types.User):
-        if message.sender_id is None or message.sender_id <= 0:
-            return None
-        user = None  # a user Telegram did not describe: keep the id, lose the name
-    elif user.bot:
-        return None
-    sender = _sender(int(message.sender_id), user)
+        return None  # the bot's own, or a channel's broadcast
     private = bool(event.is_private)
     chat_id = int(event.chat_id)
+    addressed, check_reply = _addressed(message, bot, chat_id, sent, private)
+    if addressed is None:
+        return None
+    user = message.sender
+    if isinstance(user, types.User) and user.bot:
+        return None  # other bots: no account, and two bots could talk forever
+    sender_id = message.sender_id
+    language = getattr(user, "lang_code", None)
+
+    def refuse(key: str) -> Reading:
+        return Reading(Refusal(chat_id, int(message.id), private, language, key), check_reply)
+
+    if sender_id is None or int(sender_id) <= 0:
+        # Sent as the group itself (an anonymous admin) or as a channel: no person to charge.
+        log.info(
+            "chat %s: message %s was sent on behalf of %s; refusing it",
+            chat_id,
+            message.id,
+            sender_id,
+        )
+        return refuse("anonymous")
     text: str = message.message or ""
+    if _picture(message.media):
+        return refuse("no_pictures")
     if not text.strip():
-        addressed = private or _addressed(message, bot)
-        return NotText(chat_id, int(message.id), sender, private, addressed)
-    return Incoming(
+        return refuse("not_text") if private else None  # README: ignored in groups
+    sender = _sender(int(sender_id), user)
+    cleaned = _clean(message, text, bot)
+    incoming = Incoming(
         chat_id=chat_id,
         message_id=int(message.id),
         sender=sender,
-        text=text,
+        text=cleaned,
         reply_to=replied_id(message),
         private=private,
-        addressed=private or _addressed(message, bot),
+        addressed=True,  # the old core's field: only messages meant for the bot get here
     )
+    return Reading(incoming, check_reply)
 
 
 def replied_id(message: Any) -> int | None:
@@ -87,8 +129,8 @@ def replied_id(message: Any) -> int | None:
 
 
 def _sender(user_id: int, user: Any) -> Sender:
-    if user is None:
-        return Sender(id=user_id)
+    if not isinstance(user, types.User):
+        return Sender(id=user_id)  # a user Telegram did not describe: keep the id
     name = " ".join(part for part in (user.first_name, user.last_name) if part).strip()
     return Sender(
         id=user_id,
@@ -98,21 +140,76 @@ def _sender(user_id: int, user: Any) -> Sender:
     )
 
 
-def _addressed(message: Any, bot: BotIdentity) -> bool:
-    """Whether a group message names the bot, commands it, or answers one of its messages."""
+def _picture(media: Any) -> bool:
+    if isinstance(media, types.MessageMediaPhoto):
+        return True
+    document = getattr(media, "document", None)
+    mime = getattr(document, "mime_type", "") or ""
+    is_sticker = any(
+        isinstance(a, types.DocumentAttributeSticker) for a in getattr(document, "attributes", ())
+    )
+    return mime.startswith("image/") and not is_sticker
+
+
+def _addressed(
+    message: Any, bot: BotIdentity, chat_id: int, sent: Any, private: bool
+) -> tuple[bool | None, int | None]:
+    """(True, None) for a message meant for the bot, (True, id) when only the message it
+    replies to (``id``) can tell, (None, None) for one to ignore."""
     for entity, fragment in message.get_entities_text():
-        if isinstance(entity, types.MessageEntityMention):
-            if bot.named(fragment.removeprefix("@")):
-                return True
-        elif isinstance(
-            entity, (types.MessageEntityMentionName, types.InputMessageEntityMentionName)
-        ):
-            if getattr(entity, "user_id", None) == bot.id:
-                return True
-        elif isinstance(entity, types.MessageEntityBotCommand):
+        if isinstance(entity, types.MessageEntityBotCommand) and entity.offset == 0:
             _, at, target = fragment.partition("@")
-            if not at or bot.named(target):
-                return True
-    # Telegram flags a message "mentioned" for the author of the message it replies to; the
-    # header itself does not say whose message that was.
-    return bool(message.mentioned) and replied_id(message) is not None
+            if at and not bot.named(target):
+                return None, None  # another bot's command, even in a private chat
+            return True, None
+    if private:
+        return True, None
+    if _mentions(message, bot):
+        return True, None
+    replied = replied_id(message)
+    if replied is None:
+        return None, None
+    # Telegram flags a reply "mentioned" for the author of the message it answers.
+    if message.mentioned or (chat_id, replied) in sent:
+        return True, None
+    return True, replied
+
+
+def _mentions(message: Any, bot: BotIdentity) -> bool:
+    return any(_is_bot_mention(entity, fragment, bot) for entity, fragment in _entities(message))
+
+
+def _entities(message: Any) -> list[tuple[Any, str]]:
+    return list(message.get_entities_text())
+
+
+def _is_bot_mention(entity: Any, fragment: str, bot: BotIdentity) -> bool:
+    if isinstance(entity, types.MessageEntityMention):
+        return bot.named(fragment.removeprefix("@"))
+    if isinstance(entity, (types.MessageEntityMentionName, types.InputMessageEntityMentionName)):
+        return getattr(entity, "user_id", None) == bot.id
+    return False
+
+
+def _clean(message: Any, text: str, bot: BotIdentity) -> str:
+    """``text`` without the bot's mentions, its leading command as ``/name rest``."""
+    cuts: list[tuple[int, int]] = []
+    for entity, fragment in _entities(message):
+        if _is_bot_mention(entity, fragment, bot):
+            cuts.append((entity.offset, entity.offset + entity.length))
+        elif isinstance(entity, types.MessageEntityBotCommand) and entity.offset == 0:
+            at = fragment.find("@")
+            if at >= 0:
+                # In UTF-16 units: a command is ASCII, so its characters are its units.
+                cuts.append((entity.offset + at, entity.offset + entity.length))
+    if not cuts:
+        return text
+    units = helpers.add_surrogate(text)
+    kept, last = [], 0
+    for start, end in sorted(cuts):
+        if units[end : end + 1] == " " and (start == 0 or units[start - 1] in " \n"):
+            end += 1  # "ask @thisbot now" becomes "ask now", not "ask  now"
+        kept.append(units[last:start])
+        last = max(last, end)
+    kept.append(units[last:])
+    return str(helpers.del_surrogate("".join(kept))).strip()

@@ -26,6 +26,7 @@ _FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})[ \t]*([^\s`]*)[^`]*$")
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _QUOTE = re.compile(r"^ {0,3}> ?(.*)$")
 _ASCII_PUNCTUATION = frozenset(string.punctuation)
+_SCHEMES = frozenset({"http", "https", "tg", "mailto"})
 # "(url)" right after the label; the url may hold balanced parentheses, as Wikipedia's do.
 _TARGET = re.compile(r"\(([^\s()]*(?:\([^\s()]*\)[^\s()]*)*)\)")
 
@@ -321,9 +322,16 @@ def _parse_link(source: str, i: int, closers: dict[int, int]) -> tuple[_Link, in
         return None
     url = target.group(1).strip("<>")
     label = source[i + 1 : close]
-    if not url or not label.strip():
+    if not url or not label.strip() or not _linkable(url):
         return None
     return _Link(_inline(label), url), target.end()
+
+
+def _linkable(url: str) -> bool:
+    """Only absolute links Telegram opens safely: javascript:, data:, relative paths and the
+    like stay literal text, where the reader can see them."""
+    scheme, colon, rest = url.partition(":")
+    return bool(colon and rest) and scheme.lower() in _SCHEMES
 
 
 def _is_punctuation(char: str) -> bool:

@@ -1,51 +1,40 @@
-"""Talking back through Telegram: whole messages, answers streamed by editing, old messages.
+"""Talking back through Telegram: whole messages, streamed answers, "typing…", old messages.
 
-Telegram limits how often a bot may write to one chat; going over costs a FloodWait of
-seconds to minutes. So a stream edits its message at most once per interval, never repeats
-an edit that changes nothing, and after a FloodWait stays quiet until it is over: the model
-keeps streaming meanwhile, and ``finish`` waits out what is left before the final text.
+Flood control is per chat (``flood.Pacer``): one chat's FloodWait never holds another chat, and
+a bot-wide leaky bucket keeps the bot under Telegram's limits before Telegram has to refuse.
+A message that must arrive waits out FloodWaits for up to ``writer.MAX_WAIT`` seconds in all and
+then raises ``core.errors.DeliveryFailed``; so does any write to a chat closed to the bot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telethon import TelegramClient, errors
 from telethon.tl import functions, types
 
+from adapters.telegram.flood import TELEGRAM_LIMITS, Limits, Pacer
 from adapters.telegram.incoming import replied_id
 from adapters.telegram.markdown import to_entities
 from adapters.telegram.split import Part, split
-from adapters.telegram.text import LIMIT, head, units
+from adapters.telegram.stream import Mode, TelegramStream
+from adapters.telegram.text import LIMIT
+from adapters.telegram.writer import GONE, MAX_WAIT, SentMessages, Writer
 from core.values import Node, Role
 
 log = logging.getLogger(__name__)
 
-# The chat is closed to the bot: removed from the group, blocked by the user, banned, ... The
-# answer can never arrive, and trying again would only earn FloodWaits.
-_GONE: tuple[type[BaseException], ...] = (
-    errors.ForbiddenError,
-    errors.ChannelPrivateError,
-    errors.UserIsBlockedError,
-    errors.InputUserDeactivatedError,
-    errors.PeerIdInvalidError,
-    errors.ChatRestrictedError,
-    errors.ChatAdminRequiredError,
-    errors.UserBannedInChannelError,
-    errors.ChatIdInvalidError,
-    ValueError,  # Telethon's "could not find the input entity": a chat the bot cannot reach
-)
-_MIN_PIECE = 64  # below this, a "message too long" is not about the length of the text
 # Telegram shows a chat action for about five seconds; a slow model may take much longer to
-# its first word, so "typing…" is renewed until the answer's first message appears (for at
-# most a couple of minutes, in case nothing ever does).
+# its first word, so "typing…" is renewed until the answer's first text appears (for at most a
+# couple of minutes, in case nothing ever does).
 TYPING_EVERY = 4.5
 TYPING_RENEWALS = 30
+TYPING_DELAY = 1.0
+_DRAFTS_KEPT = 10_000  # drafts a stop press may name
 
 
 def _positive(chat_id: int) -> bool:
@@ -53,23 +42,11 @@ def _positive(chat_id: int) -> bool:
     return chat_id > 0
 
 
-class _Gone(Exception):
-    """The chat can no longer be written to."""
-
-
-class _Paused(Exception):
-    """A FloodWait while streaming: nothing may be written for ``seconds``."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(seconds)
-        self.seconds = seconds
-
-
 class TelegramSink:
     """``core.ports.ReplySink`` and ``MessageLookup`` over a started ``TelegramClient``.
 
-    Give the client a low ``flood_sleep_threshold`` (0 is best): Telethon otherwise sleeps
-    through FloodWaits itself, stalling a stream where this class would just skip edits.
+    It sets the client's ``flood_sleep_threshold`` to 0: Telethon would otherwise sleep
+    through FloodWaits itself, stalling a stream where this class skips an edit instead.
     """
 
     def __init__(
@@ -77,61 +54,103 @@ class TelegramSink:
         client: TelegramClient,
         *,
         is_private: Callable[[int], bool] = _positive,
+        mode: Mode = Mode.AUTO,
         private_interval: float = 1.0,
         group_interval: float = 3.0,
+        draft_interval: float = 0.5,
+        limits: Limits = TELEGRAM_LIMITS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         link_preview: bool = False,
         limit: int = LIMIT,
-        flood_retries: int = 5,
+        max_wait: float = MAX_WAIT,
         typing_every: float = TYPING_EVERY,
+        typing_delay: float = TYPING_DELAY,
     ) -> None:
+        client.flood_sleep_threshold = 0
         self._client = client
         self._is_private = is_private
+        self._mode = mode
         self._private_interval = private_interval
         self._group_interval = group_interval
-        self._clock = clock
-        self._sleep = sleep
-        self._link_preview = link_preview
-        self._limit = limit
-        self._flood_retries = flood_retries
+        self._draft_interval = draft_interval
+        self.limit = limit
+        self.writer = Writer(
+            client,
+            Pacer(limits, clock=clock),
+            is_private=is_private,
+            clock=clock,
+            sleep=sleep,
+            link_preview=link_preview,
+            max_wait=max_wait,
+        )
         self._me: int | None = None
         self._typing: dict[int, asyncio.Task[None]] = {}
         self._typing_every = typing_every
+        self._typing_delay = typing_delay
+        self._drafts: dict[tuple[int, int], TelegramStream] = {}
+
+    @property
+    def sent(self) -> SentMessages:
+        """The ids of the messages this sink sent lately: replies to them address the bot."""
+        return self.writer.sent
 
     # -- the ports -----------------------------------------------------------------------------
 
     async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> list[int]:
-        """Send plain text, in as many messages as it takes, each replying to the one before."""
-        ids, _ = await self._deliver(chat_id, split(text, limit=self._limit), reply_to=reply_to)
-        return ids
+        """Send plain text, in as many messages as it takes, each replying to the one before.
+        Raises ``DeliveryFailed`` when it cannot be delivered."""
+        return await self.writer.deliver(
+            chat_id, self.parts(text, markdown=False), reply_to=reply_to
+        )
 
     def stream(self, chat_id: int, reply_to: int | None) -> TelegramStream:
         private = self._is_private(chat_id)
-        interval = self._private_interval if private else self._group_interval
-        return TelegramStream(self, chat_id, reply_to, interval)
+        # Telegram takes live drafts in private chats only, so "draft" and "auto" agree today.
+        draft = private and self._mode is not Mode.EDIT
+        if draft:
+            interval = self._draft_interval
+        else:
+            interval = self._private_interval if private else self._group_interval
+        stream = TelegramStream(self, chat_id, reply_to, draft=draft, interval=interval)
+        if draft:
+            self._drafts[(chat_id, stream.random_id)] = stream
+            if len(self._drafts) > _DRAFTS_KEPT:  # streams never finished (cancelled requests)
+                del self._drafts[next(iter(self._drafts))]
+        return stream
 
     async def typing(self, chat_id: int) -> None:
-        """Show "typing…" in the chat until its answer's first message is shown."""
-        await self._show_typing(chat_id)
+        """Show "typing…" in the chat, from ``typing_delay`` seconds on until the answer's first
+        text is shown. A quick answer needs none, and at a burst of new questions the first
+        texts go out before any "typing…". Never raises; a chat found closed here makes the
+        answer's next write raise ``DeliveryFailed`` without trying."""
         if chat_id not in self._typing:
             self._typing[chat_id] = asyncio.create_task(self._keep_typing(chat_id))
 
     async def _show_typing(self, chat_id: int) -> None:
+        # "typing…" is cosmetic: it goes only when the bot-wide window has room to spare.
+        if not self.writer.pacer.try_turn(chat_id, private=True, chat=False):
+            return
         request = functions.messages.SetTypingRequest(
             peer=chat_id, action=types.SendMessageTypingAction()
         )
-        try:
+        with self.writer.flood_of(chat_id, functions.messages.SetTypingRequest):
             await self._client(request)  # Telethon resolves the peer from its entity cache
-        except Exception as exc:  # a missing "typing…" must never cost the answer
-            log.debug("could not show typing in chat %s: %r", chat_id, exc)
 
     async def _keep_typing(self, chat_id: int) -> None:
         try:
+            # The real sleep, not the injected one: this loop must not spin on a fake clock.
+            await asyncio.sleep(self._typing_delay)
             for _ in range(TYPING_RENEWALS):
-                # The real sleep, not the injected one: this loop must not spin on a fake clock.
+                try:
+                    await self._show_typing(chat_id)
+                except GONE as exc:
+                    log.info("chat %s is closed to the bot (%r)", chat_id, exc)
+                    self.writer.closed.add(chat_id)
+                    return
+                except Exception as exc:  # a missing "typing…" must never cost the answer
+                    log.debug("could not show typing in chat %s: %r", chat_id, exc)
                 await asyncio.sleep(self._typing_every)
-                await self._show_typing(chat_id)
         finally:
             if self._typing.get(chat_id) is asyncio.current_task():
                 del self._typing[chat_id]
@@ -142,148 +161,68 @@ class TelegramSink:
         if task is not None:
             task.cancel()
 
+    def reachable(self, chat_id: int) -> None:
+        """A message came from this chat: it is open to the bot again (unblocked, say)."""
+        self.writer.closed.discard(chat_id)
+
+    def stop_pressed(self, chat_id: int, random_id: int) -> bool:
+        """The person pressed "stop" on the draft ``random_id``; whether it was one of ours."""
+        stream = self._drafts.pop((chat_id, random_id), None)
+        if stream is None:
+            return False
+        stream.stop_pressed()
+        return True
+
+    def forget(self, stream: TelegramStream) -> None:
+        """The stream shows no draft any more: a stop press cannot concern it."""
+        self._drafts.pop((stream._chat_id, stream.random_id), None)
+
     def close(self) -> None:
         """Stop every "typing…" still being renewed."""
         for chat_id in list(self._typing):
             self.stop_typing(chat_id)
 
     async def lookup(self, chat_id: int, message_id: int) -> Node | None:
-        try:
-            message = await self._client.get_messages(chat_id, ids=message_id)
-        except (errors.RPCError, ValueError, OSError) as exc:
-            log.info("could not fetch message %s of chat %s: %r", message_id, chat_id, exc)
+        message = await self.fetch(chat_id, message_id)
+        if message is None:
             return None
-        if not isinstance(message, types.Message):
-            return None  # deleted, or a service message: no link of a conversation
-        mine = bool(message.out) or (
-            message.sender_id is not None and message.sender_id == await self._self_id()
-        )
         return Node(
             chat_id=chat_id,
             message_id=int(message.id),
-            role=Role.ASSISTANT if mine else Role.USER,
+            role=Role.ASSISTANT if await self.is_mine(message) else Role.USER,
             text=message.message or "",
             parent=replied_id(message),
         )
 
-    # -- writing -------------------------------------------------------------------------------
-
-    def _parts(self, text: str, *, markdown: bool) -> list[Part]:
-        if markdown:
-            return split(*to_entities(text), limit=self._limit)
-        return split(text, limit=self._limit)
-
-    async def _deliver(
-        self, chat_id: int, parts: Sequence[Part], *, reply_to: int | None, edit: int | None = None
-    ) -> tuple[list[int], bool]:
-        """Show ``parts`` in order, the first by editing ``edit`` when given, each next one
-        replying to the one before. Returns the ids shown, and whether the chat is gone."""
-        ids: list[int] = []
+    async def fetch(self, chat_id: int, message_id: int) -> Any:
+        """The message from Telegram, or None (deleted, a service message, unreachable)."""
         try:
-            for index, part in enumerate(parts):
-                target = edit if index == 0 else None
-                ids += await self._put(
-                    chat_id, part, edit=target, reply_to=ids[-1] if ids else reply_to
-                )
-        except _Gone as exc:
-            log.info("chat %s is closed to the bot (%r); giving up", chat_id, exc.__cause__)
-            return ids, True
-        return ids, False
+            # A flood wait on reading is this chat's too: Telethon must not refuse every
+            # chat's lookups for it.
+            with self.writer.flood_of(chat_id, functions.messages.GetMessagesRequest):
+                message = await self._client.get_messages(chat_id, ids=message_id)
+        except (errors.RPCError, ValueError, OSError) as exc:
+            log.info("could not fetch message %s of chat %s: %r", message_id, chat_id, exc)
+            return None
+        return message if isinstance(message, types.Message) else None
 
-    async def _put(
-        self,
-        chat_id: int,
-        part: Part,
-        *,
-        edit: int | None,
-        reply_to: int | None,
-        patient: bool = True,
-    ) -> list[int]:
-        """Show one part: edit message ``edit``, or send a new message. Returns the ids that
-        show it (several when Telegram wants it shorter, none when it could not be shown).
+    async def is_mine(self, message: Any) -> bool:
+        if message.out:
+            return True
+        return message.sender_id is not None and message.sender_id == await self._self_id()
 
-        Raises ``_Gone`` when the chat is closed; impatient, ``_Paused`` on a FloodWait.
-        """
-        floods = 0
-        while True:
-            try:
-                return await self._write(chat_id, part, edit=edit, reply_to=reply_to)
-            except errors.FloodWaitError as exc:
-                if not patient:
-                    raise _Paused(exc.seconds) from exc
-                if floods >= self._flood_retries:
-                    log.warning("chat %s: still flood-limited after %s waits", chat_id, floods)
-                    return [] if edit is None else [edit]
-                floods += 1
-                log.info("chat %s: Telegram asks to wait %s s", chat_id, exc.seconds)
-                await self._sleep(exc.seconds)
-            except errors.MessageNotModifiedError:
-                return [] if edit is None else [edit]
-            except errors.MessageIdInvalidError:
-                if edit is not None:
-                    log.info("message %s of chat %s is gone; sending anew", edit, chat_id)
-                    edit = None
-                elif reply_to is not None:
-                    reply_to = None  # the message being answered was deleted
-                else:
-                    log.warning("chat %s refused a message as invalid", chat_id)
-                    return []
-            except errors.MessageTooLongError:
-                if not patient or units(part.text) // 2 < _MIN_PIECE:
-                    log.warning("chat %s: Telegram found a part too long", chat_id)
-                    return [] if edit is None else [edit]
-                return await self._halves(chat_id, part, edit=edit, reply_to=reply_to)
-            except _GONE as exc:
-                raise _Gone from exc
-            except errors.BadRequestError as exc:
-                if part.entities:
-                    log.warning("Telegram refused the formatting (%r); sending plain text", exc)
-                    part = part.plain()
-                elif edit is None and reply_to is not None and "REPLY" in exc.message:
-                    reply_to = None
-                else:
-                    log.warning("Telegram refused a message to chat %s: %r", chat_id, exc)
-                    return [] if edit is None else [edit]
-            except (errors.RPCError, OSError) as exc:
-                log.warning("could not write to chat %s: %r", chat_id, exc)
-                return [] if edit is None else [edit]
+    # -- text ----------------------------------------------------------------------------------
 
-    async def _halves(
-        self, chat_id: int, part: Part, *, edit: int | None, reply_to: int | None
-    ) -> list[int]:
-        ids: list[int] = []
-        for index, piece in enumerate(split(part.text, part.entities, units(part.text) // 2)):
-            target = edit if index == 0 else None
-            ids += await self._put(
-                chat_id, piece, edit=target, reply_to=ids[-1] if ids else reply_to
-            )
-        return ids
-
-    async def _write(
-        self, chat_id: int, part: Part, *, edit: int | None, reply_to: int | None
-    ) -> list[int]:
-        # An explicit (even empty) entity list keeps Telethon from parsing Markdown itself.
-        entities = list(part.entities)
-        if edit is not None:
-            await self._client.edit_message(
-                chat_id,
-                edit,
-                part.text,
-                formatting_entities=entities,
-                link_preview=self._link_preview,
-            )
-            return [edit]
-        message = await self._client.send_message(
-            chat_id,
-            part.text,
-            reply_to=reply_to,
-            formatting_entities=entities,
-            link_preview=self._link_preview,
+    def parts(self, text: str, *, markdown: bool) -> list[Part]:
+        """``text`` as the messages that show it; never none, so an answer always shows."""
+        parts = (
+            split(*to_entities(text), limit=self.limit)
+            if markdown
+            else split(text, limit=self.limit)
         )
-        if message is None:  # Telethon could not match the sent message in the response
-            log.warning("chat %s: sent a message but did not learn its id", chat_id)
-            return []
-        return [int(message.id)]
+        # Whitespace, or Markdown with nothing visible (an empty code fence): an ellipsis says
+        # "nothing" better than an empty screen or a raw "```" left from the preview.
+        return parts or [Part("…")]
 
     async def _self_id(self) -> int | None:
         if self._me is None:
@@ -294,75 +233,3 @@ class TelegramSink:
                 return None
             self._me = None if me is None else int(me.user_id)
         return self._me
-
-
-class TelegramStream:
-    """One answer shown as it grows: a message sent at the first text, then edited."""
-
-    def __init__(self, sink: TelegramSink, chat_id: int, reply_to: int | None, interval: float):
-        self._sink = sink
-        self._chat_id = chat_id
-        self._reply_to = reply_to
-        self._interval = interval
-        self._first: int | None = None  # the message the answer is streamed into
-        self._shown = ""
-        self._tried_at = -math.inf  # the last write, whether it worked or not
-        self._quiet_until = -math.inf  # a FloodWait's end
-        self._gone = False
-        self._finished = False
-
-    async def update(self, text: str) -> None:
-        """Show ``text`` (plain, its first message's worth) if the interval allows it."""
-        if self._gone or self._finished:
-            return
-        preview = head(text.strip(), self._sink._limit).rstrip()
-        now = self._sink._clock()
-        if not preview or preview == self._shown or now < self._quiet_until:
-            return
-        if now - self._tried_at < self._interval:
-            return  # also after a failed write: a broken chat must not cost a request per token
-        self._tried_at = now
-        try:
-            ids = await self._sink._put(
-                self._chat_id,
-                Part(preview),
-                edit=self._first,
-                reply_to=self._reply_to,
-                patient=False,
-            )
-        except _Paused as exc:
-            log.info("chat %s: pausing the stream for %s s", self._chat_id, exc.seconds)
-            self._quiet_until = self._sink._clock() + exc.seconds
-            return
-        except _Gone as exc:
-            log.info("chat %s is closed to the bot (%r); giving up", self._chat_id, exc.__cause__)
-            self._gone = True
-            return
-        if ids:
-            self._first = ids[0]
-            self._shown = preview
-            self._sink.stop_typing(self._chat_id)
-
-    async def finish(self, text: str, *, markdown: bool = True) -> list[int]:
-        """Show the final ``text`` formatted; return the ids of every message it is shown in."""
-        self._sink.stop_typing(self._chat_id)
-        if self._finished or self._gone:
-            return [] if self._first is None else [self._first]
-        self._finished = True
-        parts = self._sink._parts(text, markdown=markdown)
-        if not parts:
-            return [] if self._first is None else [self._first]
-        await self._wait_turn()
-        ids, gone = await self._sink._deliver(
-            self._chat_id, parts, reply_to=self._reply_to, edit=self._first
-        )
-        if gone and self._first is not None and self._first not in ids:
-            ids.insert(0, self._first)
-        return ids
-
-    async def _wait_turn(self) -> None:
-        """Sleep out a FloodWait, and the interval since the last write."""
-        until = max(self._quiet_until, self._tried_at + self._interval)
-        delay = until - self._sink._clock()
-        if delay > 0:
-            await self._sink._sleep(delay)

@@ -1,9 +1,11 @@
 """Cutting a long text into messages Telegram accepts, keeping its formatting valid.
 
-Cuts fall on the last paragraph break, else line break, else space that fits, and never
-inside a code block that could fit whole in a message of its own. An entity crossing a cut is
-closed at the end of one part and reopened at the start of the next (a code block stays a
-code block on both sides).
+Cuts fall on the last paragraph break, else line break, else space that fits in the second
+half of the message (an earlier one would leave a stub of a message), never inside a code block
+that could fit whole in a message of its own, and otherwise between two whole characters. A part
+holds at most 100 formatting entities, the most Telegram applies. An entity crossing a cut is
+closed at the end of one part and reopened at the start of the next (a code block stays a code
+block on both sides).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from telethon.tl import types
 
 from adapters.telegram.text import (
     LIMIT,
+    MAX_ENTITIES,
     Entity,
     from_surrogates,
     moved,
@@ -33,10 +36,29 @@ class Part:
     entities: tuple[Entity, ...] = ()
 
     def plain(self) -> Part:
-        return Part(self.text)
+        """The same words without formatting, for when Telegram refuses the entities: a link
+        keeps its address visible, "the docs (https://...)"."""
+        units = to_surrogates(self.text)
+        inserts = sorted(
+            (e.offset + e.length, f" ({e.url})")
+            for e in self.entities
+            if isinstance(e, types.MessageEntityTextUrl)
+            and e.url != from_surrogates(units[e.offset : e.offset + e.length])
+        )
+        pieces, last = [], 0
+        for at, addition in inserts:
+            pieces += [units[last:at], addition]
+            last = at
+        pieces.append(units[last:])
+        return Part(from_surrogates("".join(pieces)))
 
 
-def split(text: str, entities: Sequence[Entity] = (), limit: int = LIMIT) -> list[Part]:
+def split(
+    text: str,
+    entities: Sequence[Entity] = (),
+    limit: int = LIMIT,
+    max_entities: int = MAX_ENTITIES,
+) -> list[Part]:
     """``text`` (with ``entities``) as parts of at most ``limit`` UTF-16 units each.
 
     Every part is stripped of surrounding whitespace, as Telegram would strip it, with its
@@ -54,12 +76,23 @@ def split(text: str, entities: Sequence[Entity] = (), limit: int = LIMIT) -> lis
     parts: list[Part] = []
     start = 0
     while start < len(units):
-        end = len(units) if len(units) - start <= limit else _cut(units, start, limit, blocks)
+        room = min(limit, _entity_room(entities, start, max_entities))
+        end = len(units) if len(units) - start <= room else _cut(units, start, room, blocks)
         part = _part(units, entities, start, end)
         if part.text:
             parts.append(part)
         start = end
     return parts
+
+
+def _entity_room(entities: Sequence[Entity], start: int, most: int) -> int:
+    """How many units from ``start`` a part may take and hold at most ``most`` entities."""
+    carried = sum(1 for e in entities if e.offset < start < e.offset + e.length)
+    starts = sorted(int(e.offset) for e in entities if e.offset >= start and e.length > 0)
+    allowed = max(most - carried, 1)
+    if len(starts) <= allowed:
+        return 1 << 62
+    return max(starts[allowed] - start, 1)
 
 
 def _cut(units: str, start: int, limit: int, blocks: list[tuple[int, int]]) -> int:
@@ -69,9 +102,13 @@ def _cut(units: str, start: int, limit: int, blocks: list[tuple[int, int]]) -> i
     def inside(cut: int) -> bool:
         return any(a < cut < b for a, b in blocks)
 
-    # A cut far back would leave a stub of a message: take the best boundary in the second
-    # half first, then any boundary outside code, then any boundary at all.
-    for floor, avoid in ((start + limit // 2, True), (start + 1, True), (start + 1, False)):
+    # A cut in the first half would leave a stub of a message; only to keep a code block whole
+    # is an earlier boundary better than a cut through a word.
+    passes = [(start + limit // 2, True)]
+    if any(start < a < stop < b for a, b in blocks):
+        passes.append((start + 1, True))
+    passes.append((start + limit // 2, False))
+    for floor, avoid in passes:
         for separator in _BREAKS:
             cut = _last(units, separator, floor, stop, inside if avoid else None)
             if cut > 0:

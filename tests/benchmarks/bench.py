@@ -413,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = asyncio.run(fault_soak(folder / "soak", soaked))
         rows.append((f"fault soak, {soaked:,} messages, 1 in 10 fails", "consistent", outcome))
         rows.extend(token_rows(args.quick))
+    rows += __import__("tests.benchmarks.telegram_flood", fromlist=["rows"]).rows(args.quick)
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:>14}  {target}")

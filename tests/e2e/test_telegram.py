@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -106,3 +107,54 @@ async def test_a_second_bot_on_the_same_data_is_refused_and_the_first_goes_on(
     await tg.receive(incoming("/stop", sender=ADMIN, message_id=2))
     assert await asyncio.wait_for(first, 10) == 0
     assert json.loads((tmp_path / "data.json").read_text())[str(ALICE.id)]["requests"] == 1
+
+
+async def test_a_message_after_stop_is_told_the_bot_is_shutting_down(tmp_path: Path) -> None:
+    tg = FakeTelegram()
+    settings = settings_for(tmp_path, OFFLINE_MODEL_DELAY="0.2", STREAM_MODE="edit")
+    bot = asyncio.create_task(serve(settings, tg, handle_signals=False))
+    await until(lambda: tg.shown(ADMIN.id), "start")
+    await tg.receive(incoming("tell me something long", message_id=1))  # still being answered
+    await until(lambda: tg.shown(ALICE.id), "the answer's first words")
+    await tg.receive(incoming("/stop", sender=ADMIN, message_id=2))
+    await until(lambda: len(tg.shown(ADMIN.id)) >= 2, "the admin told it is stopping")
+    await asyncio.sleep(0.1)  # the bot has stopped taking messages, the answer is in flight
+    await tg.receive(incoming("are you there?", message_id=3))
+    assert await asyncio.wait_for(bot, 10) == 0
+    texts = [m.message for m in tg.shown(ALICE.id)]
+    assert any(t.startswith("Бот выключается") for t in texts), texts
+    assert any("Offline model" in t for t in texts)  # the answer in flight was finished
+
+
+async def test_private_answers_stream_as_drafts_by_default(tmp_path: Path) -> None:
+    tg = FakeTelegram()
+    bot = asyncio.create_task(serve(settings_for(tmp_path), tg, handle_signals=False))
+    await until(lambda: tg.shown(ADMIN.id), "start")
+    await tg.receive(incoming("hello", message_id=1))
+    await until(lambda: any("Offline model" in m.message for m in tg.shown(ALICE.id)), "answer")
+    drafts = [
+        r.action
+        for r in tg.of(functions.messages.SetTypingRequest)
+        if isinstance(r.action, types.SendMessageTextDraftAction)
+    ]
+    assert drafts
+    assert tg.edits() == []
+    await tg.receive(incoming("/stop", sender=ADMIN, message_id=2))
+    assert await asyncio.wait_for(bot, 10) == 0
+
+
+def test_a_wrong_stream_mode_is_named() -> None:
+    with pytest.raises(ConfigError, match="STREAM_MODE must be auto, draft or edit"):
+        settings_from({"STREAM_MODE": "fast"})
+
+
+async def test_an_admin_the_bot_cannot_reach_holds_no_user_back(tmp_path: Path) -> None:
+    tg = FakeTelegram()
+    settings = settings_for(tmp_path, ADMIN_CHAT_ID="31337")  # never talked to the bot
+    bot = asyncio.create_task(serve(settings, tg, handle_signals=False))
+    await until(lambda: tg.of(functions.bots.SetBotCommandsRequest), "start")
+    await tg.receive(incoming("hello", message_id=1))  # a new user: a notice for the admin
+    await until(lambda: any("Offline model" in m.message for m in tg.shown(ALICE.id)), "answer")
+    bot.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await bot

@@ -1,7 +1,9 @@
-"""A real ``TelegramClient`` with only its network call replaced by a small fake Telegram.
+"""A real ``TelegramClient`` with only its MTProto sender's ``send`` replaced by a fake Telegram.
 
-Everything above ``__call__`` is Telethon's own code: building requests, resolving entities,
-matching a sent message to its id through ``UpdateMessageID``, building events from updates.
+Everything above the sender is Telethon's own code: ``__call__`` and ``_call`` (resolving
+entities, the client-wide FloodWait memory ``_flood_waited_requests``, wrapping requests in
+``InvokeWithoutUpdates``), matching a sent message to its id through ``UpdateMessageID``,
+building events from updates.
 The fake answers with real ``telethon.tl.types`` values and raises real ``telethon.errors``,
 and checks what real Telegram checks: the length limit and the bounds of every entity.
 """
@@ -62,12 +64,17 @@ class Failure:
 class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped: its classes are Any
     """A client logged in as BOT, talking to an in-memory Telegram."""
 
-    def __init__(self, limit: int = LIMIT) -> None:
-        super().__init__(MemorySession(), 1, "0" * 32, receive_updates=False)
+    def __init__(self, limit: int = LIMIT, latency: float = 0.0) -> None:
+        # receive_updates stays on, as in the bot: off, Telethon would wrap each request in
+        # InvokeWithoutUpdates and key its flood memory by the wrapper, hiding what it does.
+        super().__init__(MemorySession(), 1, "0" * 32)
+        self._sender.send = self._send_over_network  # the one replaced piece
+        self.latency = latency  # seconds each request takes on the "network"
         self._mb_entity_cache.set_self_user(BOT.id, True, BOT.access_hash)
         self.know(BOT, ALICE, BOB, OTHER_BOT, GROUP, BASIC)
         self.limit = limit
         self.requests: list[Any] = []
+        self.times: list[float] = []  # when each request reached "Telegram" (loop time)
         self.failures: list[Failure] = []
         self.stored: dict[tuple[int, int], types.Message] = {}
         self._ids = itertools.count(1000)
@@ -121,6 +128,10 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
             update = types.UpdateNewChannelMessage(message, next(self._pts), 1)
         else:
             update = types.UpdateNewMessage(message, next(self._pts), 1)
+        await self.receive_update(update)
+
+    async def receive_update(self, update: Any) -> None:
+        """Hand any update to Telethon's dispatch (a stop press on a draft, say)."""
         users = [BOT, ALICE, BOB, OTHER_BOT]
         chats = [GROUP, BASIC]
         [prepared] = await self._preprocess_updates([update], users, chats)
@@ -132,11 +143,20 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
 
     # -- the network ---------------------------------------------------------------------------
 
-    async def __call__(
-        self, request: Any, ordered: bool = False, flood_sleep_threshold: int | None = None
-    ) -> Any:
-        await request.resolve(self, utils)  # as Telethon's own _call does before sending
+    def _send_over_network(self, request: Any, ordered: bool = False) -> Any:
+        # MTProtoSender.send's shape: a future of the answer (a list of them for a list of
+        # requests), raising the RPC error.
+        if isinstance(request, list):
+            return [asyncio.ensure_future(self._telegram(r)) for r in request]
+        return asyncio.ensure_future(self._telegram(request))
+
+    async def _telegram(self, request: Any) -> Any:
+        if isinstance(request, functions.InvokeWithoutUpdatesRequest):
+            request = request.query  # Telethon wraps requests when not receiving updates
         self.requests.append(request)
+        self.times.append(asyncio.get_running_loop().time())
+        if self.latency:
+            await asyncio.sleep(self.latency)
         for failure in self.failures:
             if failure.times > 0 and failure.when(request):
                 failure.times -= 1
@@ -157,7 +177,17 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
             request, (functions.messages.SetTypingRequest, functions.bots.SetBotCommandsRequest)
         ):
             return True
+        if isinstance(request, functions.channels.DeleteMessagesRequest):
+            chat = utils.get_peer_id(request.channel)
+            return self._delete([(chat, i) for i in request.id])
+        if isinstance(request, functions.messages.DeleteMessagesRequest):
+            return self._delete([key for key in self.stored if key[1] in request.id])
         raise NotImplementedError(f"the fake Telegram does not answer {type(request).__name__}")
+
+    def _delete(self, keys: list[tuple[int, int]]) -> types.messages.AffectedMessages:
+        for key in keys:
+            self.stored.pop(key, None)
+        return types.messages.AffectedMessages(pts=next(self._pts), pts_count=len(keys))
 
     def _user(self, wanted: Any) -> Any:
         if isinstance(wanted, types.InputUserSelf):

@@ -9,16 +9,12 @@ import pytest
 from telethon.tl import functions, types
 
 from adapters.telegram.bot import TelegramBot
-from adapters.telegram.incoming import BotIdentity, NotText
+from adapters.telegram.incoming import BotIdentity
 from adapters.telegram.sink import TelegramSink
 from core.values import Incoming
-from tests.adapters.telegram.fakes import ALICE, BOB, BOT, GROUP, FakeTelegram, incoming
+from tests.adapters.telegram.fakes import ALICE, BOB, BOT, GROUP, GROUP_ID, FakeTelegram, incoming
 
 STICKER = types.MessageMediaDocument(document=types.DocumentEmpty(id=1))
-
-
-def polite(item: NotText) -> str:
-    return f"I can only read text, {item.sender.name}."
 
 
 async def started(tg: FakeTelegram, handle: object, **options: object) -> TelegramBot:
@@ -86,13 +82,18 @@ async def test_messages_of_one_chat_are_handled_in_order_and_chats_concurrently(
     for number in range(60):
         chat_id = rng.choice(list(chats))
         chat, sender = chats[chat_id]
+        text = f"{chat_id}:{number}"
+        entities = None
+        if chat is not None:  # in the group, the bot must be mentioned
+            text, entities = f"@ThisBot {text}", [types.MessageEntityMention(0, 8)]
         messages.append(
-            incoming(f"{chat_id}:{number}", chat=chat, sender=sender, message_id=number)
+            incoming(text, chat=chat, sender=sender, message_id=number, entities=entities)
         )
     await tg.receive_all(messages)
     await bot.stop()
     for chat_id, texts in handled.items():
-        expected = [m.message for m in messages if m.message.startswith(f"{chat_id}:")]
+        sent = [m.message.removeprefix("@ThisBot ") for m in messages]
+        expected = [text for text in sent if text.startswith(f"{chat_id}:")]
         assert texts == expected
     assert sum(map(len, handled.values())) == 60
     assert overlap > 1  # other chats did not wait
@@ -124,7 +125,7 @@ async def test_a_slow_answer_holds_back_its_own_chat_only() -> None:
     assert events[3:] == ["end a1", "start a2", "end a2"]
 
 
-async def test_stop_waits_for_messages_in_flight_and_takes_no_new_ones() -> None:
+async def test_stop_waits_for_messages_in_flight_and_answers_new_ones_it_is_shutting_down() -> None:
     tg = FakeTelegram()
     gate = asyncio.Event()
     handled: list[str] = []
@@ -138,10 +139,18 @@ async def test_stop_waits_for_messages_in_flight_and_takes_no_new_ones() -> None
     stopping = asyncio.create_task(bot.stop())
     await settle()
     assert not stopping.done()
-    await tg.receive(incoming("after", message_id=2))
+    await tg.receive(incoming("after", message_id=2))  # Alice's client speaks Russian
+    await tg.receive(incoming("after", sender=BOB, message_id=3))
+    await tg.receive(incoming("not for the bot", chat=GROUP, message_id=4))
     gate.set()
     await stopping
+    await bot.close()
     assert handled == ["before"]
+    assert [m.message for m in tg.shown(ALICE.id)] == ["Бот выключается. Попробуйте через минуту."]
+    assert [m.message for m in tg.shown(BOB.id)] == [
+        "The bot is shutting down. Please try again in a minute."
+    ]
+    assert tg.shown(GROUP_ID) == []
 
 
 async def test_a_failing_handler_does_not_stop_its_chat(caplog: pytest.LogCaptureFixture) -> None:
@@ -160,15 +169,15 @@ async def test_a_failing_handler_does_not_stop_its_chat(caplog: pytest.LogCaptur
     assert "handling message 1 of chat" in caplog.text
 
 
-async def test_a_sticker_gets_a_polite_answer_in_private_and_in_groups_only_if_addressed() -> None:
+async def test_a_sticker_gets_a_polite_answer_in_private_and_is_ignored_in_groups() -> None:
     tg = FakeTelegram()
     handled: list[Incoming] = []
 
     async def handle(message: Incoming) -> None:
         handled.append(message)
 
-    bot = await started(tg, handle, not_text=polite)
-    await tg.receive(incoming("", media=STICKER, message_id=5))
+    bot = await started(tg, handle)
+    await tg.receive(incoming("", media=STICKER, message_id=5, sender=BOB))
     await tg.receive(incoming("", chat=GROUP, media=STICKER, message_id=6))
     # A reply to one of the bot's messages: Telegram flags it as mentioning the bot.
     await tg.receive(
@@ -176,24 +185,53 @@ async def test_a_sticker_gets_a_polite_answer_in_private_and_in_groups_only_if_a
     )
     await bot.stop()
     assert handled == []
-    private, group = tg.sent()
-    assert private.message == "I can only read text, Alice Liddell."
+    [private] = tg.sent()
+    assert private.message.startswith("I can only read text")
     assert isinstance(private.peer, types.InputPeerUser)
-    assert private.peer.user_id == ALICE.id
-    assert isinstance(group.peer, types.InputPeerChannel)  # only the sticker sent to the bot
-    assert group.reply_to.reply_to_msg_id == 7
+    assert private.peer.user_id == BOB.id
 
 
-async def test_without_a_polite_text_a_sticker_is_ignored() -> None:
+async def test_a_group_reply_is_for_the_bot_only_if_it_replies_to_the_bot() -> None:
+    tg = FakeTelegram()
+    handled: list[str] = []
+
+    async def handle(message: Incoming) -> None:
+        handled.append(message.text)
+
+    bot = await started(tg, handle)
+    [ours] = await bot._sink.send(GROUP_ID, "an answer of the bot")
+    tg.store(incoming("a member's message", chat=GROUP, sender=BOB, message_id=40))
+    tg.store(incoming("an old answer", chat=GROUP, sender=BOT, message_id=41))
+    await tg.receive(incoming("to the bot, remembered", chat=GROUP, message_id=50, reply_to=ours))
+    await tg.receive(incoming("to Bob", chat=GROUP, message_id=51, reply_to=40))
+    await tg.receive(incoming("to the bot, fetched", chat=GROUP, message_id=52, reply_to=41))
+    await bot.stop()
+    assert handled == ["to the bot, remembered", "to the bot, fetched"]
+    assert len(tg.of(functions.channels.GetMessagesRequest)) == 2  # not for the remembered one
+
+
+async def test_refusals_are_answered_in_the_group_as_replies() -> None:
     tg = FakeTelegram()
 
     async def handle(message: Incoming) -> None:
         raise AssertionError("not for the core")
 
     bot = await started(tg, handle)
-    await tg.receive(incoming("", media=STICKER))
+    text = "@ThisBot hi"
+    mention = types.MessageEntityMention(0, 8)
+    await tg.receive(
+        incoming(
+            text,
+            chat=GROUP,
+            message_id=9,
+            entities=[mention],
+            from_peer=types.PeerChannel(GROUP.id),
+        )
+    )
     await bot.stop()
-    assert tg.sent() == []
+    [refusal] = tg.shown(GROUP_ID)
+    assert "on behalf of a group or a channel" in refusal.message
+    assert refusal.reply_to.reply_to_msg_id == 9
 
 
 async def test_messages_before_start_are_not_taken() -> None:

@@ -1,19 +1,20 @@
-"""Telegram updates, through Telethon's own event machinery, into the core's Incoming."""
+"""Telegram updates, through Telethon's own event machinery, into what the bot should do: the
+group rules, the refusals, and the text the core gets."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 from telethon import events
 from telethon.tl import types
 
-from adapters.telegram.incoming import BotIdentity, NotText, read_event
+from adapters.telegram.incoming import BotIdentity, Reading, Refusal, read_event
 from core.values import Incoming, Sender
 from tests.adapters.telegram.fakes import (
     ALICE,
     BASIC,
-    BASIC_ID,
     BOB,
     BOT,
     GROUP,
@@ -27,18 +28,26 @@ ME = BotIdentity(BOT.id, "thisbot")  # as the settings may spell it: case must n
 ALICE_SENDER = Sender(ALICE.id, "Alice Liddell", "alice", "ru")
 
 
-async def read(message: types.Message) -> Incoming | NotText | None:
+async def reading(message: types.Message, sent: Any = frozenset()) -> Reading | None:
     """What ``read_event`` makes of ``message`` after Telethon turned it into an event."""
     tg = FakeTelegram()
-    seen: list[Incoming | NotText | None] = []
+    seen: list[Reading | None] = []
 
     async def handler(event: events.NewMessage.Event) -> None:
-        seen.append(read_event(event, ME))
+        seen.append(read_event(event, ME, sent))
 
     tg.add_event_handler(handler, events.NewMessage())
     await tg.receive(message)
     [result] = seen
     return result
+
+
+async def read(message: types.Message, sent: Any = frozenset()) -> Incoming | Refusal | None:
+    result = await reading(message, sent)
+    if result is None:
+        return None
+    assert result.check_reply is None
+    return result.item
 
 
 def mention(text: str, word: str) -> types.MessageEntityMention:
@@ -49,7 +58,7 @@ def command(text: str, word: str) -> types.MessageEntityBotCommand:
     return types.MessageEntityBotCommand(text.index(word), len(word))
 
 
-async def test_a_private_message_is_always_addressed() -> None:
+async def test_a_private_message_is_always_for_the_bot() -> None:
     result = await read(incoming("hello there", message_id=12, reply_to=11))
     assert result == Incoming(
         chat_id=ALICE.id,
@@ -69,75 +78,90 @@ async def test_a_sender_without_last_name_username_or_language() -> None:
 
 
 @pytest.mark.parametrize("chat", [GROUP, BASIC])
-async def test_a_plain_group_message_is_not_addressed(chat: Any) -> None:
-    result = await read(incoming("thisbot is mentioned only as a word", chat=chat))
-    assert isinstance(result, Incoming)
-    assert result.chat_id == (GROUP_ID if chat is GROUP else BASIC_ID)
-    assert (result.private, result.addressed) == (False, False)
+async def test_a_plain_group_message_is_not_for_the_bot(chat: Any) -> None:
+    assert await read(incoming("thisbot is mentioned only as a word", chat=chat)) is None
 
 
-async def test_a_mention_of_the_bot_addresses_it() -> None:
+async def test_a_mention_of_the_bot_is_for_it_and_is_taken_out() -> None:
     text = "😀 hey @ThisBot, what is up?"
     result = await read(incoming(text, chat=GROUP, entities=[types.MessageEntityMention(7, 8)]))
     assert isinstance(result, Incoming)
-    assert result.text == text
-    assert result.addressed
+    assert result.text == "😀 hey , what is up?"
+    assert result.chat_id == GROUP_ID
+    assert not result.private
+    leading = "@ThisBot what is up?"
+    result = await read(incoming(leading, chat=GROUP, entities=[mention(leading, "@ThisBot")]))
+    assert isinstance(result, Incoming)
+    assert result.text == "what is up?"
 
 
-async def test_a_mention_of_a_longer_name_does_not() -> None:
+async def test_a_mention_of_a_longer_name_is_not() -> None:
     text = "ask @ThisBotFan or @other"
     entities = [mention(text, "@ThisBotFan"), mention(text, "@other")]
-    result = await read(incoming(text, chat=GROUP, entities=entities))
-    assert isinstance(result, Incoming)
-    assert not result.addressed
+    assert await read(incoming(text, chat=GROUP, entities=entities)) is None
 
 
-async def test_a_mention_by_name_of_the_bot_addresses_it() -> None:
+async def test_a_mention_by_name_of_the_bot_is_for_it() -> None:
     text = "GPT, help"
     entities = [types.MessageEntityMentionName(0, 3, BOT.id)]
     result = await read(incoming(text, chat=BASIC, entities=entities))
     assert isinstance(result, Incoming)
-    assert result.addressed
+    assert result.text == ", help"
     other = [types.MessageEntityMentionName(0, 3, BOB.id)]
-    again = await read(incoming(text, chat=BASIC, entities=other))
-    assert isinstance(again, Incoming)
-    assert not again.addressed
+    assert await read(incoming(text, chat=BASIC, entities=other)) is None
 
 
 @pytest.mark.parametrize(
-    ("text", "word", "addressed"),
+    ("text", "word", "core_gets"),
     [
-        ("/help@thisbot", "/help@thisbot", True),
-        ("/balance@THISBOT now", "/balance@THISBOT", True),
-        ("/help", "/help", True),
-        ("/help@otherbot", "/help@otherbot", False),
+        ("/help@thisbot", "/help@thisbot", "/help"),
+        ("/balance@THISBOT now", "/balance@THISBOT", "/balance now"),
+        ("/help", "/help", "/help"),
+        ("/help@otherbot", "/help@otherbot", None),
+        ("I typed /balance yesterday", "/balance", None),  # not a command: mid-sentence
     ],
 )
-async def test_commands_in_groups(text: str, word: str, addressed: bool) -> None:
+async def test_commands_in_groups(text: str, word: str, core_gets: str | None) -> None:
     result = await read(incoming(text, chat=GROUP, entities=[command(text, word)]))
+    if core_gets is None:
+        assert result is None
+    else:
+        assert isinstance(result, Incoming)
+        assert result.text == core_gets
+
+
+async def test_a_command_mid_sentence_in_a_private_chat_is_plain_text() -> None:
+    text = "I typed /balance yesterday"
+    result = await read(incoming(text, entities=[command(text, "/balance")]))
     assert isinstance(result, Incoming)
-    assert result.addressed is addressed
+    assert result.text == text
 
 
 async def test_a_reply_to_the_bot_that_telegram_flags_as_mentioning_it() -> None:
     result = await read(incoming("and then?", chat=GROUP, reply_to=50, mentioned=True))
     assert isinstance(result, Incoming)
-    assert (result.reply_to, result.addressed) == (50, True)
+    assert result.reply_to == 50
 
 
-async def test_a_reply_without_the_flag_is_left_for_the_core_to_judge() -> None:
-    result = await read(incoming("and then?", chat=GROUP, reply_to=50))
+async def test_a_reply_to_a_message_the_bot_sent_is_for_it() -> None:
+    result = await read(incoming("and then?", chat=GROUP, reply_to=50), {(GROUP_ID, 50)})
     assert isinstance(result, Incoming)
-    assert (result.reply_to, result.addressed) == (50, False)
+    assert result.reply_to == 50
+
+
+async def test_any_other_reply_is_checked_against_the_replied_message() -> None:
+    result = await reading(incoming("and then?", chat=GROUP, reply_to=50))
+    assert result is not None
+    assert result.check_reply == 50
 
 
 async def test_a_forum_topic_message_is_no_reply_to_the_topic() -> None:
     in_topic = types.MessageReplyHeader(forum_topic=True, reply_to_msg_id=3)
-    result = await read(incoming("hi all", chat=GROUP, header=in_topic))
+    result = await read(incoming("hi all", header=in_topic))
     assert isinstance(result, Incoming)
     assert result.reply_to is None
     answer = types.MessageReplyHeader(forum_topic=True, reply_to_msg_id=9, reply_to_top_id=3)
-    result = await read(incoming("re", chat=GROUP, header=answer))
+    result = await read(incoming("re", header=answer))
     assert isinstance(result, Incoming)
     assert result.reply_to == 9
 
@@ -149,44 +173,55 @@ async def test_a_reply_to_another_chat_is_no_reply_here() -> None:
     assert result.reply_to is None
 
 
+async def test_a_sticker_gets_the_not_text_answer_in_private_only() -> None:
+    sticker = types.MessageMediaDocument(document=types.DocumentEmpty(id=1))
+    result = await read(incoming("", media=sticker, message_id=8))
+    assert result == Refusal(ALICE.id, 8, True, "ru", "not_text")
+    # In a group, even replying to the bot: ignored, as the README says.
+    assert await read(incoming("", chat=GROUP, media=sticker, reply_to=3, mentioned=True)) is None
+
+
 @pytest.mark.parametrize("chat", [None, GROUP])
-async def test_a_sticker_is_marked_as_not_text(chat: Any) -> None:
-    sticker = types.MessageMediaDocument(document=types.DocumentEmpty(id=1))
-    result = await read(incoming("", chat=chat, media=sticker, message_id=8))
-    assert result == NotText(
-        chat_id=ALICE.id if chat is None else GROUP_ID,
-        message_id=8,
-        sender=ALICE_SENDER,
-        private=chat is None,
-        addressed=chat is None,
-    )
-
-
-async def test_a_sticker_replying_to_the_bot_in_a_group_is_addressed() -> None:
-    sticker = types.MessageMediaDocument(document=types.DocumentEmpty(id=1))
-    result = await read(incoming("", chat=GROUP, media=sticker, reply_to=3, mentioned=True))
-    assert isinstance(result, NotText)
-    assert result.addressed
-
-
-async def test_a_photo_with_a_caption_is_text() -> None:
+async def test_a_photo_with_a_caption_gets_i_cannot_see_pictures(chat: Any) -> None:
     photo = types.MessageMediaPhoto(photo=types.PhotoEmpty(id=1))
-    result = await read(incoming("what is this?", media=photo))
-    assert isinstance(result, Incoming)
-    assert result.text == "what is this?"
+    text = "@ThisBot what is this?"
+    entities = [mention(text, "@ThisBot")]
+    result = await read(incoming(text, chat=chat, media=photo, entities=entities))
+    assert isinstance(result, Refusal)
+    assert result.key == "no_pictures"
 
 
 @pytest.mark.parametrize(
     "message",
     [
         incoming("I am the bot", sender=BOT, out=True),
-        incoming("/help@thisbot", chat=GROUP, sender=OTHER_BOT),
+        incoming(
+            "/help@thisbot",
+            chat=GROUP,
+            sender=OTHER_BOT,
+            entities=[command("/help@thisbot", "/help@thisbot")],
+        ),
     ],
 )
 async def test_messages_of_bots_are_ignored(message: types.Message) -> None:
     assert await read(message) is None
 
 
-async def test_an_anonymous_admin_is_ignored() -> None:
-    message = incoming("hello", chat=GROUP, from_peer=types.PeerChannel(GROUP.id))
+@pytest.mark.parametrize(
+    "from_peer", [types.PeerChannel(GROUP.id), types.PeerChannel(999)], ids=["admin", "channel"]
+)
+async def test_anonymous_admins_and_channel_senders_are_refused_and_logged(
+    from_peer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = "@ThisBot hello"
+    message = incoming(text, chat=GROUP, from_peer=from_peer, entities=[mention(text, "@ThisBot")])
+    with caplog.at_level(logging.INFO):
+        result = await read(message)
+    assert isinstance(result, Refusal)
+    assert result.key == "anonymous"
+    assert "on behalf of" in caplog.text
+
+
+async def test_an_anonymous_message_not_for_the_bot_is_ignored() -> None:
+    message = incoming("hello all", chat=GROUP, from_peer=types.PeerChannel(GROUP.id))
     assert await read(message) is None

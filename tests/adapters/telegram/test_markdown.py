@@ -162,3 +162,20 @@ def test_arbitrary_unicode_never_raises(source: str) -> None:
         text, entities = to_entities(source)
     surrogated = helpers.add_surrogate(text)
     assert all(e.offset + e.length <= len(surrogated) for e in entities)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://x.org/a", "http://x.org", "tg://user?id=1", "mailto:a@b.org"]
+)
+def test_safe_schemes_become_links(url: str) -> None:
+    text, entities = to_entities(f"see [the docs]({url})")
+    assert text == "see the docs"
+    assert [(type(e).__name__, e.url) for e in entities] == [("MessageEntityTextUrl", url)]
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(1)", "/src/app.py", "data:text/html,x", "file:///etc/passwd", "x.org"]
+)
+def test_other_links_stay_visible_as_written(url: str) -> None:
+    source = f"see [the code]({url})"
+    assert to_entities(source) == (source, [])

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import pytest
 from telethon import errors
 from telethon.tl import functions, types
 
+from adapters.telegram.flood import UNLIMITED
 from adapters.telegram.sink import TelegramSink
+from adapters.telegram.stream import Mode
 from adapters.telegram.text import LIMIT, units
+from core.errors import DeliveryFailed
 from core.values import Node, Role
 from tests.adapters.telegram.fakes import (
     ALICE,
@@ -39,7 +41,8 @@ def ticker() -> Ticker:
 
 @pytest.fixture
 def sink(tg: FakeTelegram, ticker: Ticker) -> TelegramSink:
-    return TelegramSink(tg, clock=ticker, sleep=ticker.sleep)
+    """Edited messages everywhere, no rate limits: drafts and pacing have tests of their own."""
+    return TelegramSink(tg, mode=Mode.EDIT, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
 
 
 # -- send ----------------------------------------------------------------------------------------
@@ -68,13 +71,12 @@ async def test_a_long_message_is_sent_in_parts_each_replying_to_the_one_before(
     assert "\n\n".join(m.message for m in shown) == text.strip()
 
 
-async def test_send_into_a_chat_that_blocked_the_bot_gives_up_quietly(
-    tg: FakeTelegram, sink: TelegramSink, caplog: pytest.LogCaptureFixture
+async def test_send_into_a_chat_that_blocked_the_bot_fails_at_once(
+    tg: FakeTelegram, sink: TelegramSink
 ) -> None:
     tg.fail(SendRequest, lambda r: errors.UserIsBlockedError(r))
-    with caplog.at_level(logging.INFO):
-        assert await sink.send(ALICE.id, "hello") == []
-    assert "closed to the bot" in caplog.text
+    with pytest.raises(DeliveryFailed, match="closed to the bot"):
+        await sink.send(ALICE.id, "hello")
     assert len(tg.sent()) == 1  # no retries
 
 
@@ -86,9 +88,9 @@ async def test_a_removed_group_stops_a_long_send_after_the_parts_that_arrived(
         lambda r: errors.ChatWriteForbiddenError(r),
         when=lambda r: r.reply_to is not None,
     )
-    ids = await sink.send(GROUP_ID, "word " * 3000)
-    assert ids == [m.id for m in tg.shown(GROUP_ID)]
-    assert len(ids) == 1
+    with pytest.raises(DeliveryFailed):
+        await sink.send(GROUP_ID, "word " * 3000)
+    assert len(tg.shown(GROUP_ID)) == 1
     assert len(tg.sent()) == 2
 
 
@@ -119,13 +121,14 @@ async def test_a_failing_first_message_is_retried_only_once_per_interval(
     assert len(tg.sent()) == 2
     ticker.advance(0.25)
     ids = await stream.finish("abcde")
-    assert ticker.sleeps == [0.75]
+    assert ticker.sleeps == []  # no message to edit: nothing to space out
     assert [m.message for m in tg.shown(ALICE.id)] == ["abcde"]
     assert ids == [m.id for m in tg.shown(ALICE.id)]
 
 
 async def test_an_unknown_chat_is_given_up(sink: TelegramSink) -> None:
-    assert await sink.send(987654321, "hello") == []  # never seen: Telethon cannot resolve it
+    with pytest.raises(DeliveryFailed):
+        await sink.send(987654321, "hello")  # never seen: Telethon cannot resolve it
 
 
 # -- streaming -----------------------------------------------------------------------------------
@@ -181,7 +184,14 @@ async def test_groups_are_edited_less_often(
 
 
 async def test_is_private_decides_the_interval(tg: FakeTelegram, ticker: Ticker) -> None:
-    sink = TelegramSink(tg, clock=ticker, sleep=ticker.sleep, is_private=lambda chat: True)
+    sink = TelegramSink(
+        tg,
+        mode=Mode.EDIT,
+        limits=UNLIMITED,
+        clock=ticker,
+        sleep=ticker.sleep,
+        is_private=lambda chat: True,
+    )
     stream = sink.stream(GROUP_ID, None)
     await stream.update("a")
     ticker.advance(1.5)
@@ -312,9 +322,9 @@ async def test_any_bad_request_about_a_formatted_message_falls_back(
         lambda r: errors.BadRequestError(r, "ENTITY_TEXTURL_INVALID"),
         when=lambda r: bool(r.entities),
     )
-    ids = await sink.stream(ALICE.id, None).finish("[a](b)")
+    ids = await sink.stream(ALICE.id, None).finish("[a](https://b.org/c)")
     [message] = tg.shown(ALICE.id)
-    assert (ids, message.message, message.entities) == ([message.id], "a", [])
+    assert (ids, message.message, message.entities) == ([message.id], "a (https://b.org/c)", [])
 
 
 async def test_a_deleted_stream_message_is_replaced_by_a_new_one(
@@ -333,25 +343,23 @@ async def test_a_deleted_stream_message_is_replaced_by_a_new_one(
     assert [m.message for m in tg.shown(ALICE.id)] == ["first and more, done"]
 
 
-async def test_a_chat_closed_mid_stream_gives_up_and_keeps_what_was_sent(
+async def test_a_chat_closed_mid_stream_fails_the_update_and_the_finish(
     tg: FakeTelegram, sink: TelegramSink, ticker: Ticker
 ) -> None:
     stream = sink.stream(GROUP_ID, 9)
     await stream.update("start")
-    first = sent_id(tg)
+    assert stream.shown
     tg.fail(EditRequest, lambda r: errors.ChannelPrivateError(r), times=100)
     ticker.advance(5)
-    await stream.update("start and more")
-    calls = len(tg.requests)
-    ticker.advance(5)
-    await stream.update("start and even more")
-    assert await stream.finish("the end") == [first]
-    assert len(tg.requests) == calls  # gave up for good after the first refusal
+    with pytest.raises(DeliveryFailed):
+        await stream.update("start and more")
+    with pytest.raises(DeliveryFailed):
+        await stream.finish("the end")
 
 
 async def test_a_part_telegram_finds_too_long_is_split_smaller(ticker: Ticker) -> None:
     tg = FakeTelegram(limit=1000)  # Telegram counting differently from us
-    sink = TelegramSink(tg, clock=ticker, sleep=ticker.sleep)
+    sink = TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
     text = " ".join(f"w{i}" for i in range(700))
     ids = await sink.stream(ALICE.id, None).finish(text)
     shown = tg.shown(ALICE.id)
@@ -363,18 +371,39 @@ async def test_a_part_telegram_finds_too_long_is_split_smaller(ticker: Ticker) -
 # -- typing and lookup ---------------------------------------------------------------------------
 
 
-async def test_typing_sets_the_typing_action(tg: FakeTelegram, sink: TelegramSink) -> None:
+async def test_typing_sets_the_typing_action(tg: FakeTelegram) -> None:
+    sink = TelegramSink(tg, typing_delay=0)
     await sink.typing(GROUP_ID)
-    [request] = tg.of(functions.messages.SetTypingRequest)
+    await asyncio.sleep(0.01)
+    [request, *_] = tg.of(functions.messages.SetTypingRequest)
     assert isinstance(request.action, types.SendMessageTypingAction)
     assert isinstance(request.peer, types.InputPeerChannel)
+    sink.close()
 
 
-async def test_typing_failures_are_ignored(tg: FakeTelegram, sink: TelegramSink) -> None:
-    tg.fail(functions.messages.SetTypingRequest, lambda r: errors.ChatWriteForbiddenError(r))
-    await sink.typing(GROUP_ID)
-    await sink.typing(123456)  # unknown chat
-    assert len(tg.of(functions.messages.SetTypingRequest)) == 1
+async def test_a_quick_answer_shows_no_typing(tg: FakeTelegram) -> None:
+    sink = TelegramSink(tg, typing_delay=0.05)
+    await sink.typing(ALICE.id)
+    await sink.stream(ALICE.id, None).finish("quick")
+    await asyncio.sleep(0.1)
+    assert tg.of(functions.messages.SetTypingRequest) == []
+
+
+async def test_a_chat_found_closed_by_typing_fails_the_answer_without_a_request(
+    tg: FakeTelegram,
+) -> None:
+    sink = TelegramSink(tg, mode=Mode.EDIT, typing_delay=0)
+    tg.fail(functions.messages.SetTypingRequest, lambda r: errors.UserIsBlockedError(r))
+    await sink.typing(ALICE.id)  # never raises: "typing…" goes on in the background
+    await asyncio.sleep(0.01)
+    stream = sink.stream(ALICE.id, None)
+    with pytest.raises(DeliveryFailed):
+        await stream.update("Hello")
+    assert not stream.shown
+    assert tg.sent() == []
+    sink.reachable(ALICE.id)  # she wrote again: unblocked
+    await sink.stream(ALICE.id, None).finish("Hello")
+    assert [m.message for m in tg.shown(ALICE.id)] == ["Hello"]
 
 
 async def test_lookup_tells_the_bot_own_messages_from_the_users(
@@ -403,22 +432,54 @@ async def test_lookup_failures_give_none(tg: FakeTelegram, sink: TelegramSink) -
 
 
 async def test_typing_is_renewed_until_the_first_text_is_shown(tg: FakeTelegram) -> None:
-    sink = TelegramSink(tg, typing_every=0.01)
+    sink = TelegramSink(tg, mode=Mode.EDIT, typing_every=0.01, typing_delay=0)
     stream = sink.stream(ALICE.id, None)
     await sink.typing(ALICE.id)
     await asyncio.sleep(0.1)
     waiting = len(tg.of(functions.messages.SetTypingRequest))
     assert waiting >= 3  # once at once, then again while the model is silent
     await stream.update("Hello")
+    shown = len(tg.of(functions.messages.SetTypingRequest))
     await asyncio.sleep(0.1)
-    assert len(tg.of(functions.messages.SetTypingRequest)) == waiting
+    assert len(tg.of(functions.messages.SetTypingRequest)) == shown
     await stream.finish("Hello")
 
 
 async def test_a_failed_answer_stops_typing_too(tg: FakeTelegram) -> None:
-    sink = TelegramSink(tg, typing_every=0.01)
+    sink = TelegramSink(tg, mode=Mode.EDIT, typing_every=0.01, typing_delay=0)
     await sink.typing(ALICE.id)
     await sink.stream(ALICE.id, None).finish("The model failed.", markdown=False)
     shown = len(tg.of(functions.messages.SetTypingRequest))
     await asyncio.sleep(0.1)
     assert len(tg.of(functions.messages.SetTypingRequest)) == shown
+
+
+# -- issue 8's edges -----------------------------------------------------------------------------
+
+
+async def test_the_plain_fallback_keeps_urls_and_code_readable(
+    tg: FakeTelegram, sink: TelegramSink
+) -> None:
+    tg.fail(
+        SendRequest,
+        lambda r: errors.BadRequestError(r, "ENTITY_BOUNDS_INVALID"),
+        when=lambda r: bool(r.entities),
+    )
+    answer = "Read [the docs](https://docs.example.org/a) 😀.\n\n```python\nprint(1)\n```"
+    await sink.stream(ALICE.id, None).finish(answer)
+    [message] = tg.shown(ALICE.id)
+    assert message.message == "Read the docs (https://docs.example.org/a) 😀.\n\nprint(1)"
+    assert message.entities == []
+
+
+@pytest.mark.parametrize("answer", ["   \n ", "```", "```\n```"])
+async def test_an_answer_with_nothing_visible_still_shows_something(
+    tg: FakeTelegram, sink: TelegramSink, ticker: Ticker, answer: str
+) -> None:
+    stream = sink.stream(ALICE.id, None)
+    await stream.update(answer)
+    ticker.advance(2)
+    ids = await stream.finish(answer)
+    [message] = tg.shown(ALICE.id)
+    assert ids == [message.id]
+    assert message.message == "…"  # not an empty screen, not a raw "```" left from the preview

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from telethon.tl import types
@@ -147,3 +148,43 @@ def test_any_split_is_valid(case: tuple[str, list[Any]], limit: int) -> None:
     parts = split(text, entities, limit)
     assert_valid(parts, limit)
     assert squeeze("".join(p.text for p in parts)) == squeeze(text)
+
+
+# -- issue 8's edges -----------------------------------------------------------------------------
+
+
+def test_exactly_the_limit_fits_in_one_message() -> None:
+    for text in ["a" * LIMIT, "a" * (LIMIT - 2) + "😀", "😀" * (LIMIT // 2)]:
+        [part] = split(text)
+        assert part.text == text
+
+
+def test_no_part_holds_more_than_100_entities() -> None:
+    text, entities = to_entities(" ".join(f"**b{i}**" for i in range(300)))
+    parts = split(text, entities)
+    assert len(parts) == 3
+    assert [len(p.entities) for p in parts] == [100, 100, 100]
+    assert_valid(parts)
+    assert [t for p in parts for _, t in entity_texts(p.text, p.entities)] == [
+        f"b{i}" for i in range(300)
+    ]
+
+
+@pytest.mark.parametrize(
+    "cluster",
+    ["👨‍👩‍👧‍👦", "🇷🇺", "e\u0301", "👍🏽", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "❤️"],
+    ids=["family", "flag", "accent", "skin-tone", "subdivision-flag", "variation"],
+)
+def test_a_cut_never_splits_a_character_a_reader_sees_as_one(cluster: str) -> None:
+    run = "abc " + cluster * (3 * LIMIT // units(cluster))
+    parts = split(run)
+    assert len(parts) > 1
+    assert "".join(p.text for p in parts) == run
+    for part in parts:
+        assert part.text.removeprefix("abc ").replace(cluster, "") == ""  # whole ones only
+
+
+def test_an_unbreakable_run_leaves_no_stub_first_part() -> None:
+    parts = split("Sure: " + "😀" * 3000)
+    assert units(parts[0].text) > LIMIT // 2  # not "Sure:" alone
+    assert "".join(p.text for p in parts) == "Sure: " + "😀" * 3000

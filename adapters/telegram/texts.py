@@ -1,0 +1,67 @@
+"""What the Telegram adapter itself says: answers to messages the core never sees, the menu.
+
+English and Russian, chosen by the language Telegram reports for the sender.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+_TEXTS: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "not_text": "I can only read text for now. Please write your question in words.",
+        "no_pictures": (
+            "I can't see pictures yet, so I haven't answered this one. "
+            "Please send your question as a text message."
+        ),
+        "anonymous": (
+            "I can't answer messages sent on behalf of a group or a channel: answers are paid "
+            "from a person's token balance. Please write as yourself."
+        ),
+        "shutting_down": "The bot is shutting down. Please try again in a minute.",
+        "menu_start": "Welcome and your balance",
+        "menu_help": "How to use the bot",
+        "menu_balance": "Tokens you have left",
+        "menu_stats": "Your usage",
+        "menu_prompt": "Show or change your system prompt",
+    },
+    "ru": {
+        "not_text": "Пока я понимаю только текст. Напишите, пожалуйста, вопрос словами.",
+        "no_pictures": (
+            "Я пока не вижу картинок, поэтому на это сообщение не ответил. "
+            "Пришлите, пожалуйста, вопрос текстом."
+        ),
+        "anonymous": (
+            "Я не отвечаю на сообщения от имени группы или канала: ответы оплачиваются с баланса "
+            "человека. Напишите, пожалуйста, от своего имени."
+        ),
+        "shutting_down": "Бот выключается. Попробуйте через минуту.",
+        "menu_start": "Приветствие и ваш баланс",
+        "menu_help": "Как пользоваться ботом",
+        "menu_balance": "Сколько токенов осталось",
+        "menu_stats": "Ваша статистика",
+        "menu_prompt": "Показать или изменить системный промпт",
+    },
+}
+MENU_COMMANDS: Final = ("start", "help", "balance", "stats", "prompt")
+
+
+def language_of(code: str | None, default: str = "en") -> str:
+    """The language to answer in for Telegram's ``lang_code`` ("ru-RU", "en", None...)."""
+    base = (code or "").split("-", 1)[0].lower()
+    if base in _TEXTS:
+        return base
+    return default if default in _TEXTS else "en"
+
+
+def say(language: str, key: str) -> str:
+    return _TEXTS[language_of(language)][key]
+
+
+def command_menu() -> dict[str, list[tuple[str, str]]]:
+    """The command menu by language code; "" is everyone else's (English)."""
+    menus = {
+        code: [(n, texts[f"menu_{n}"]) for n in MENU_COMMANDS] for code, texts in _TEXTS.items()
+    }
+    menus[""] = menus.pop("en")
+    return menus
