@@ -11,16 +11,18 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from telethon import TelegramClient
 
 from adapters.telegram.bot import TelegramBot
+from adapters.telegram.operator import TelegramOperator
+from adapters.telegram.replies import TelegramReplies
 from adapters.telegram.sink import TelegramSink
-from adapters.telegram.stream import Mode, TelegramStream
-from core.errors import DeliveryFailed, StorageError
-from core.texts import text
+from adapters.telegram.stream import Mode
+from adapters.telegram.texts import command_menu, say
+from core.errors import StorageError
 from entrypoints.bootstrap import build_bot
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
 
@@ -36,25 +38,30 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
     login = settings.telegram()
     me = await client.get_me()
     sink = TelegramSink(client, mode=Mode(settings.stream_mode))
-    notices = _NoticesAside(sink, login.admin_id)
+    replies = TelegramReplies(sink)
+    admin = str(login.admin_id)
     try:
         bot = build_bot(
-            settings, notices, admin_id=login.admin_id, bot_username=me.username, lookup=sink
+            settings,
+            admin_id=admin,
+            sink=replies,
+            operator=TelegramOperator(sink, login.admin_id),
+            lookup=replies,
         )
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
         await client.disconnect()
         return 2
     language = settings.default_language
-    telegram = TelegramBot(client, bot.service.handle, sink=sink, language=language)
+    commands = bot.service.commands
+    menu = command_menu(commands.menu)
+    known = frozenset(commands.table)  # every command, the admin's too, addresses the bot
+    telegram = TelegramBot(
+        client, bot.service.submit, sink=sink, language=language, commands=menu, known=known
+    )
     await telegram.start()
     log.warning("serving Telegram as @%s (%s) with the %s", me.username, me.id, bot.model_name)
-    try:
-        await sink.send(
-            login.admin_id, text(language, "admin_started", bot=me.username, model=bot.model_name)
-        )
-    except DeliveryFailed as exc:  # the admin blocked the bot, say: it serves everyone else
-        log.warning("could not tell the admin the bot started: %s", exc)
+    bot.service.notices.post_text(say(language, "started", bot=me.username, model=bot.model_name))
     loop = asyncio.get_running_loop()
     if handle_signals:
         for number in (signal.SIGINT, signal.SIGTERM):
@@ -65,7 +72,6 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
         await telegram.stop()  # later messages get "shutting down" until the client goes
         await bot.close()
         await telegram.close()
-        await notices.close()
         sink.close()
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
@@ -76,45 +82,6 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
                 loop.remove_signal_handler(number)
         await client.disconnect()
     return 0
-
-
-class _NoticesAside:
-    """The sink as the core sees it, with what goes to the admin's chat sent in the background.
-
-    The old core awaits its admin notices ("new user: ...") inside the user's request, and the
-    sink waits out an admin chat's FloodWaits (up to ``writer.MAX_WAIT``) or raises
-    ``DeliveryFailed`` for an admin who never opened a chat with the bot: either would hold or
-    fail a new user's first answer. Core v2 queues notices itself; then this class goes.
-    """
-
-    def __init__(self, sink: TelegramSink, admin_id: int) -> None:
-        self._sink = sink
-        self._admin_id = admin_id
-        self._aside: set[asyncio.Task[None]] = set()
-
-    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
-        if chat_id != self._admin_id:
-            return await self._sink.send(chat_id, text, reply_to)
-        task = asyncio.create_task(self._to_admin(text, reply_to))
-        self._aside.add(task)
-        task.add_done_callback(self._aside.discard)
-        return []
-
-    async def _to_admin(self, text: str, reply_to: int | None) -> None:
-        try:
-            await self._sink.send(self._admin_id, text, reply_to)
-        except DeliveryFailed as exc:
-            log.warning("a message to the admin was not delivered: %s", exc)
-
-    def stream(self, chat_id: int, reply_to: int | None) -> TelegramStream:
-        return self._sink.stream(chat_id, reply_to)
-
-    async def typing(self, chat_id: int) -> None:
-        await self._sink.typing(chat_id)
-
-    async def close(self) -> None:
-        if self._aside:
-            await asyncio.gather(*self._aside, return_exceptions=True)
 
 
 async def run_telegram(settings: Settings) -> int:
@@ -154,6 +121,8 @@ def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for note in settings.notes:
+        log.warning("%s", note)
     return asyncio.run(run_telegram(settings))
 
 

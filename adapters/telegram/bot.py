@@ -1,49 +1,55 @@
-"""Running the bot on Telethon: messages in, one chat at a time, many chats at once."""
+"""Running the bot on Telethon: each new message read, and what is meant for the bot handed to
+the core, which keeps each conversation's order."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from telethon import TelegramClient, events
 from telethon.tl import functions, types
 
 from adapters.telegram.incoming import BotIdentity, Reading, Refusal, read_event
 from adapters.telegram.sink import TelegramSink
-from adapters.telegram.texts import command_menu, language_of, say
+from adapters.telegram.texts import language_of, say
 from core.values import Incoming
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Incoming], Awaitable[None]]
+Submit = Callable[[Incoming], object]
 
 
 class TelegramBot:
-    """Feeds a started client's new messages to ``handle``.
+    """Feeds a started client's new messages to ``submit`` (the core's ``BotService.submit``).
 
-    Chats are served concurrently, but the messages of one chat strictly in the order they
-    came: a second question must not overtake the first, nor its answer be written twice at
-    once into the same thread. Stop presses on live drafts go to the sink.
+    The core keeps each conversation in order; this class only keeps a chat's messages in the
+    order they came while it reads them: a group reply that only Telegram can tell is meant for
+    the bot waits for that answer, and the messages after it wait too. Stop presses on live
+    drafts go to the sink.
     """
 
     def __init__(
         self,
         client: TelegramClient,
-        handle: Handler,
+        submit: Submit,
         *,
         sink: TelegramSink,
         language: str = "en",
         commands: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+        known: frozenset[str] | None = None,
     ) -> None:
         """``language``: for people whose language Telegram does not report or the bot does
-        not speak; ``commands``: the command menu by language code ("" for everyone else)."""
+        not speak; ``commands``: the command menu by language code ("" for everyone else);
+        ``known``: every command name the bot takes (a bare unknown command in a group is
+        another bot's); None takes any."""
         self._client = client
-        self._handle = handle
+        self._submit = submit
         self._sink = sink
         self._language = language
-        self._commands = dict(command_menu() if commands is None else commands)
+        self._commands = dict(commands or {})
+        self._known = known
         self._identity: BotIdentity | None = None
         self._accepting = False
         self._listening = False
@@ -62,7 +68,7 @@ class TelegramBot:
         me = await self._client.get_me()
         if me is None:
             raise RuntimeError("the Telegram client is not logged in")
-        self._identity = BotIdentity(int(me.id), me.username)
+        self._identity = BotIdentity(int(me.id), me.username, self._known)
         await self._publish_commands()
         self._client.add_event_handler(self._on_message, events.NewMessage(incoming=True))
         self._client.add_event_handler(self._on_typing, events.Raw(types.UpdateUserTyping))
@@ -101,17 +107,19 @@ class TelegramBot:
         reading = read_event(event, self._identity, self._sink.sent)
         if reading is None:
             return
-        item = reading.item
-        self._sink.reachable(item.chat_id)
+        chat_id = reading.chat_id
+        self._sink.reachable(chat_id)
         if not self._accepting:
             task = asyncio.create_task(self._farewell(reading))
             self._farewells.add(task)
             task.add_done_callback(self._farewells.discard)
             return
-        self._waiting.setdefault(item.chat_id, collections.deque()).append(reading)
-        if item.chat_id not in self._workers:
-            task = asyncio.create_task(self._serve(item.chat_id))
-            self._workers[item.chat_id] = task
+        if chat_id not in self._workers and reading.check_reply is None:
+            self._pass_on(reading)  # nothing to wait for: straight to the core, in order
+            return
+        self._waiting.setdefault(chat_id, collections.deque()).append(reading)
+        if chat_id not in self._workers:
+            self._workers[chat_id] = asyncio.create_task(self._serve(chat_id))
 
     async def _serve(self, chat_id: int) -> None:
         waiting = self._waiting[chat_id]
@@ -125,21 +133,26 @@ class TelegramBot:
     async def _one(self, reading: Reading) -> None:
         item = reading.item
         try:
-            if not await self._for_me(reading):
-                return
-            if isinstance(item, Incoming):
-                await self._handle(item)
-            else:
-                await self._refuse(item)
+            if await self._for_me(reading):
+                self._pass_on(reading)
         except Exception:  # one bad message must not stop the chat's queue
-            log.exception("handling message %s of chat %s failed", item.message_id, item.chat_id)
+            log.exception("reading message %s of chat %s failed", item.message_id, item.chat_id)
+
+    def _pass_on(self, reading: Reading) -> None:
+        item = reading.item
+        if isinstance(item, Incoming):
+            self._submit(item)
+        else:
+            task = asyncio.create_task(self._refuse(item))
+            self._farewells.add(task)
+            task.add_done_callback(self._farewells.discard)
 
     async def _for_me(self, reading: Reading) -> bool:
         """Whether the message is meant for the bot: for a reply the bot cannot place from
         memory, whether the replied message is the bot's (asked of Telegram)."""
         if reading.check_reply is None:
             return True
-        replied = await self._sink.fetch(reading.item.chat_id, reading.check_reply)
+        replied = await self._sink.fetch(reading.chat_id, reading.check_reply)
         return replied is not None and await self._sink.is_mine(replied)
 
     async def _refuse(self, refusal: Refusal) -> None:
@@ -149,9 +162,12 @@ class TelegramBot:
             refusal.message_id,
             refusal.key,
         )
-        await self._answer(
-            refusal.chat_id, refusal.message_id, refusal.private, refusal.language, refusal.key
-        )
+        try:
+            await self._answer(
+                refusal.chat_id, refusal.message_id, refusal.private, refusal.language, refusal.key
+            )
+        except Exception as exc:  # a chat that blocked the bot, say: nothing more to do
+            log.info("could not answer message %s: %r", refusal.message_id, exc)
 
     async def _farewell(self, reading: Reading) -> None:
         item = reading.item
@@ -159,7 +175,7 @@ class TelegramBot:
         try:
             if await self._for_me(reading):
                 await self._answer(
-                    item.chat_id, item.message_id, item.private, language, "shutting_down"
+                    reading.chat_id, int(item.message_id), item.private, language, "shutting_down"
                 )
         except Exception as exc:  # the bot is stopping: the log is all there is
             log.info("could not say goodbye to chat %s: %r", item.chat_id, exc)

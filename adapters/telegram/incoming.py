@@ -30,10 +30,11 @@ log = logging.getLogger(__name__)
 
 @attrs.frozen
 class BotIdentity:
-    """Who the bot is, to recognise messages meant for it."""
+    """Who the bot is, to recognise messages meant for it, and the commands it knows."""
 
     id: int
     username: str | None = None
+    commands: frozenset[str] | None = None  # None: take any command as ours
 
     def named(self, username: str) -> bool:
         return self.username is not None and username.lower() == self.username.lower()
@@ -58,6 +59,11 @@ class Reading:
 
     item: Incoming | Refusal
     check_reply: int | None = None
+
+    @property
+    def chat_id(self) -> int:
+        """The chat, as Telegram numbers it."""
+        return int(self.item.chat_id)
 
 
 def read_event(
@@ -100,14 +106,14 @@ def read_event(
         return refuse("not_text") if private else None  # README: ignored in groups
     sender = _sender(int(sender_id), user)
     cleaned = _clean(message, text, bot)
+    replied = replied_id(message)
     incoming = Incoming(
-        chat_id=chat_id,
-        message_id=int(message.id),
+        chat_id=str(chat_id),
+        message_id=str(message.id),
         sender=sender,
         text=cleaned,
-        reply_to=replied_id(message),
+        reply_to=None if replied is None else str(replied),
         private=private,
-        addressed=True,  # the old core's field: only messages meant for the bot get here
     )
     return Reading(incoming, check_reply)
 
@@ -130,10 +136,10 @@ def replied_id(message: Any) -> int | None:
 
 def _sender(user_id: int, user: Any) -> Sender:
     if not isinstance(user, types.User):
-        return Sender(id=user_id)  # a user Telegram did not describe: keep the id
+        return Sender(id=str(user_id))  # a user Telegram did not describe: keep the id
     name = " ".join(part for part in (user.first_name, user.last_name) if part).strip()
     return Sender(
-        id=user_id,
+        id=str(user_id),
         name=name or None,
         username=(user.username or "").lstrip("@") or None,
         language=user.lang_code or None,
@@ -158,9 +164,12 @@ def _addressed(
     replies to (``id``) can tell, (None, None) for one to ignore."""
     for entity, fragment in message.get_entities_text():
         if isinstance(entity, types.MessageEntityBotCommand) and entity.offset == 0:
-            _, at, target = fragment.partition("@")
+            name, at, target = fragment.partition("@")
             if at and not bot.named(target):
                 return None, None  # another bot's command, even in a private chat
+            known = bot.commands is None or name[1:].lower() in bot.commands
+            if not at and not private and not known:
+                return None, None  # a bare command we do not know, in a group: another bot's
             return True, None
     if private:
         return True, None

@@ -186,12 +186,13 @@ class TelegramSink:
         message = await self.fetch(chat_id, message_id)
         if message is None:
             return None
+        parent = replied_id(message)
         return Node(
-            chat_id=chat_id,
-            message_id=int(message.id),
+            chat_id=str(chat_id),
+            message_id=str(message.id),
             role=Role.ASSISTANT if await self.is_mine(message) else Role.USER,
             text=message.message or "",
-            parent=replied_id(message),
+            parent=None if parent is None else str(parent),
         )
 
     async def fetch(self, chat_id: int, message_id: int) -> Any:

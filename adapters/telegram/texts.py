@@ -5,6 +5,7 @@ English and Russian, chosen by the language Telegram reports for the sender.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Final
 
 _TEXTS: Final[dict[str, dict[str, str]]] = {
@@ -19,11 +20,7 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
             "from a person's token balance. Please write as yourself."
         ),
         "shutting_down": "The bot is shutting down. Please try again in a minute.",
-        "menu_start": "Welcome and your balance",
-        "menu_help": "How to use the bot",
-        "menu_balance": "Tokens you have left",
-        "menu_stats": "Your usage",
-        "menu_prompt": "Show or change your system prompt",
+        "started": "The bot is running as @{bot}, answering with the {model}.",
     },
     "ru": {
         "not_text": "Пока я понимаю только текст. Напишите, пожалуйста, вопрос словами.",
@@ -36,14 +33,9 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
             "человека. Напишите, пожалуйста, от своего имени."
         ),
         "shutting_down": "Бот выключается. Попробуйте через минуту.",
-        "menu_start": "Приветствие и ваш баланс",
-        "menu_help": "Как пользоваться ботом",
-        "menu_balance": "Сколько токенов осталось",
-        "menu_stats": "Ваша статистика",
-        "menu_prompt": "Показать или изменить системный промпт",
+        "started": "Бот запущен как @{bot}, отвечает {model}.",
     },
 }
-MENU_COMMANDS: Final = ("start", "help", "balance", "stats", "prompt")
 
 
 def language_of(code: str | None, default: str = "en") -> str:
@@ -54,14 +46,17 @@ def language_of(code: str | None, default: str = "en") -> str:
     return default if default in _TEXTS else "en"
 
 
-def say(language: str, key: str) -> str:
-    return _TEXTS[language_of(language)][key]
+def say(language: str, key: str, **values: object) -> str:
+    return _TEXTS[language_of(language)][key].format(**values)
 
 
-def command_menu() -> dict[str, list[tuple[str, str]]]:
-    """The command menu by language code; "" is everyone else's (English)."""
+def command_menu(
+    menu: Callable[[str], list[tuple[str, str]]], languages: Sequence[str] = ("en", "ru")
+) -> dict[str, list[tuple[str, str]]]:
+    """Telegram's command menu by language code ("" is everyone else's, in English), from the
+    core's ``menu(language)`` of (name, description) pairs."""
     menus = {
-        code: [(n, texts[f"menu_{n}"]) for n in MENU_COMMANDS] for code, texts in _TEXTS.items()
+        code: [(n, about[:1].upper() + about[1:]) for n, about in menu(code)] for code in languages
     }
     menus[""] = menus.pop("en")
     return menus
