@@ -18,22 +18,34 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import attrs
 
-from adapters.clock import SystemClock
 from adapters.offline_model import OfflineModel
 from adapters.storage.data_json import serialize
 from adapters.storage.files import write_atomically
-from adapters.storage.json_accounts import JsonAccountStore
-from adapters.storage.sqlite_threads import SqliteThreadStore
+from adapters.storage.json_accounts import JsonAccounts
+from adapters.storage.sqlite_threads import SqliteThreads
+from core.config import BotConfig
 from core.ports import AccountStore, ChatModel
-from core.service import BotConfig, BotService
+from core.service import BotService
 from core.threads import Thread, build_thread
 from core.tokens import CharTokenCounter, prompt_tokens
-from core.values import Account, Chunk, Incoming, ModelRequest, Node, Role, Sender, Totals, Usage
+from core.values import (
+    Account,
+    Chunk,
+    Hold,
+    Incoming,
+    ModelRequest,
+    Node,
+    Role,
+    Sender,
+    Totals,
+    Usage,
+)
+from entrypoints.bootstrap import assemble
 from tests.benchmarks.tokens import token_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,34 +56,50 @@ class NullSink:
     """A messenger that sends instantly and shows nothing."""
 
     next_id: int = 10**9
+    shown: bool = True
 
-    async def send(self, chat_id: int, text: str, reply_to: int | None = None) -> Sequence[int]:
+    async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
         self.next_id += 1
-        return (self.next_id,)
+        return (str(self.next_id),)
 
-    def stream(self, chat_id: int, reply_to: int | None) -> NullSink:
+    def stream(self, chat_id: str, reply_to: str | None) -> NullSink:
         return self
 
     async def update(self, text: str) -> None:
         return None
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[int]:
-        return await self.send(0, text)
+    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+        return await self.send("0", text)
 
-    async def typing(self, chat_id: int) -> None:
+    async def typing(self, chat_id: str) -> None:
         return None
 
 
-class RewriteEveryTime(JsonAccountStore):
+class RewriteEveryTime(JsonAccounts):
     """The older bots' way: the whole data.json rewritten (atomically, at least) per change."""
 
-    async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
-        for account in accounts:
-            key = str(account.user_id)
-            self._contents.accounts[key] = attrs.evolve(account, user_id=key)  # type: ignore[arg-type]
-        if totals is not None:
-            self._contents.totals = totals
+    async def register(self, account: Account) -> Account:
+        stored = self._contents.accounts.setdefault(account.user_id, account)
         write_atomically(self.path, serialize(self._contents))
+        return stored
+
+    async def change(
+        self,
+        user_id: str,
+        change: Callable[[Account], Account],
+        totals: Callable[[Totals], Totals] | None = None,
+        release: Hold | None = None,
+    ) -> Account | None:
+        current = self._contents.accounts.get(user_id)
+        if current is None:
+            return None
+        changed = self._contents.accounts[user_id] = change(current)
+        if totals is not None:
+            self._contents.totals = totals(self._contents.totals)
+        if release is not None:
+            await self.release(release)
+        write_atomically(self.path, serialize(self._contents))
+        return changed
 
 
 @attrs.define
@@ -85,6 +113,9 @@ class SlowModel:
         await asyncio.sleep(self.seconds)
         yield Chunk(text="Thought about it.")
         yield Chunk(usage=Usage(prompt_tokens(self.counter, request.turns), 5))
+
+    async def close(self) -> None:
+        return None
 
 
 def make_data_file(path: Path, users: int) -> None:
@@ -103,27 +134,26 @@ def make_data_file(path: Path, users: int) -> None:
 
 
 def bot(
-    accounts: AccountStore, threads: SqliteThreadStore, model: ChatModel | None = None
+    accounts: AccountStore, threads: SqliteThreads, model: ChatModel | None = None
 ) -> BotService:
     counter = CharTokenCounter()
-    return BotService(
-        config=BotConfig(admin_id=1, notify_new_users=False, footer=True),
-        model=model or OfflineModel(counter),
+    return assemble(
+        BotConfig(admin_id="1", notify_new_users=False, footer=True),
+        sink=NullSink(),
         accounts=accounts,
         threads=threads,
-        sink=NullSink(),
+        model=model or OfflineModel(counter),
         counter=counter,
-        clock=SystemClock(),
-    )
+    ).service
 
 
 async def _drive(service: BotService, chats: int, per_chat: int, users: int) -> float:
     """Messages per second: ``chats`` conversations at once, each ``per_chat`` messages long."""
 
     async def conversation(chat: int) -> None:
-        sender = Sender(10_000 + (chat * 7919) % users, f"User {chat}")
+        sender = Sender(str(10_000 + (chat * 7919) % users), f"User {chat}")
         for n in range(per_chat):
-            message_id = chat * 1_000_000 + n
+            message_id = str(chat * 1_000_000 + n)
             incoming = Incoming(sender.id, message_id, sender, f"message {n} in chat {chat}")
             await service.handle(incoming)
 
@@ -135,8 +165,8 @@ async def _drive(service: BotService, chats: int, per_chat: int, users: int) -> 
 async def throughput(folder: Path, users: int, messages: int, old_way: bool) -> float:
     path = folder / f"data-{users}-{old_way}.json"
     make_data_file(path, users)
-    accounts = (RewriteEveryTime if old_way else JsonAccountStore).open(path)
-    threads = SqliteThreadStore.open(folder / f"threads-{users}-{old_way}.db")
+    accounts = (RewriteEveryTime if old_way else JsonAccounts).open(path)
+    threads = SqliteThreads.open(folder / f"threads-{users}-{old_way}.db")
     chats = 100
     rate = await _drive(bot(accounts, threads), chats, max(1, messages // chats), users)
     await accounts.close()
@@ -145,13 +175,13 @@ async def throughput(folder: Path, users: int, messages: int, old_way: bool) -> 
 
 
 async def concurrency(folder: Path, conversations: int) -> float:
-    store = JsonAccountStore.open(folder / "data-concurrency.json")
-    threads = SqliteThreadStore.open(folder / "threads-concurrency.db")
+    store = JsonAccounts.open(folder / "data-concurrency.json")
+    threads = SqliteThreads.open(folder / "threads-concurrency.db")
     service = bot(store, threads, SlowModel(1.0))
     start = time.perf_counter()
     await asyncio.gather(
         *(
-            service.handle(Incoming(n, 1, Sender(n, f"User {n}"), "hello"))
+            service.handle(Incoming(str(n), "1", Sender(str(n), f"User {n}"), "hello"))
             for n in range(1, conversations + 1)
         )
     )
@@ -167,14 +197,15 @@ start = time.perf_counter()
 from pathlib import Path
 # What the Telegram bot with an API key loads before it can answer.
 import adapters.openai_model, entrypoints.telegram
-from adapters.storage.json_accounts import JsonAccountStore
-from adapters.storage.sqlite_threads import SqliteThreadStore
-accounts = JsonAccountStore.open(Path(sys.argv[1]))
-threads = SqliteThreadStore.open(Path(sys.argv[2]))
+from adapters.storage.json_accounts import JsonAccounts
+from adapters.storage.sqlite_threads import SqliteThreads
+accounts = JsonAccounts.open(Path(sys.argv[1]))
+threads = SqliteThreads.open(Path(sys.argv[2]))
 ready = time.perf_counter() - start
 # VmHWM, not ru_maxrss: the latter keeps the high-water mark of the (large) parent across exec.
 peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
-print(ready, peak, accounts.accounts())
+import asyncio
+print(ready, peak, asyncio.run(accounts.count()))
 """
 
 
@@ -241,12 +272,13 @@ def startup(folder: Path, users: int, nodes: int) -> tuple[float, float, float]:
 
 async def fill_threads(path: Path, nodes: int, depth: int) -> None:
     """A reply-chain database of ``nodes`` nodes in chains ``depth`` deep, chat -1, -2, ..."""
-    store = SqliteThreadStore.open(path, retention=nodes)
+    store = SqliteThreads.open(path, retention=nodes)
     batch: list[Node] = []
     for chain in range(nodes // depth):
         for n in range(1, depth + 1):
             role = Role.USER if n % 2 else Role.ASSISTANT
-            batch.append(Node(-chain - 1, n, role, f"turn {n} of chain {chain}", n - 1 or None))
+            parent = str(n - 1) if n > 1 else None
+            batch.append(Node(str(-chain - 1), str(n), role, f"turn {n} of chain {chain}", parent))
         if len(batch) >= 10_000:
             await store.add(batch)
             batch = []
@@ -259,7 +291,7 @@ async def thread_walk(folder: Path, nodes: int, depth: int) -> float:
     the database just opened (nothing cached but what the walks read)."""
     path = folder / "threads-walk.db"
     await fill_threads(path, nodes, depth)
-    store = SqliteThreadStore.open(path, retention=nodes)
+    store = SqliteThreads.open(path, retention=nodes)
     chains = nodes // depth
     counter = CharTokenCounter()
     times = []
@@ -269,8 +301,8 @@ async def thread_walk(folder: Path, nodes: int, depth: int) -> float:
             store=store,
             lookup=None,
             counter=counter,
-            chat_id=-(attempt % chains) - 1,
-            reply_to=depth,
+            chat_id=str(-(attempt % chains) - 1),
+            reply_to=str(depth),
             system_prompt="You are a helpful assistant",
             text="and now?",
             budget=10**9,
@@ -300,14 +332,14 @@ async def overhead(folder: Path, turns: int) -> tuple[float, float]:
         )
         assert settings.openai_reasoning_effort == "none"  # as the direct request below says
         sink = ConsoleSink(io.StringIO(), numbering())
-        bot = build_bot(settings, sink, admin_id=1, bot_username="gptbot")
+        bot = build_bot(settings, admin_id="1", sink=sink)
         client = openai.AsyncOpenAI(api_key="sk-bench", base_url=base_url, max_retries=0)
-        sender = Sender(100, "Bench")
+        sender = Sender("100", "Bench")
         ours: list[float] = []
         direct: list[float] = []
         for n in range(turns):
             start = time.perf_counter()
-            await bot.service.handle(Incoming(100, 2 * n + 1, sender, "hello"))
+            await bot.service.handle(Incoming("100", str(2 * n + 1), sender, "hello"))
             ours.append(time.perf_counter() - start)
             start = time.perf_counter()
             stream = await client.chat.completions.create(  # the request the bot makes
