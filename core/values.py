@@ -1,7 +1,8 @@
 """Plain domain values, shared by the core and the ports.
 
 Identities (users, chats, messages) are opaque strings: the core compares and stores them, never
-does arithmetic on them nor assumes a platform's format.
+does arithmetic on them nor assumes a platform's format. They hold no whitespace (an admin types
+them after a command: ``/topup <user id> <tokens>``), and a message id is unique in its chat.
 """
 
 from __future__ import annotations

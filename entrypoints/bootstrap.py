@@ -1,17 +1,19 @@
 """The composition root: every bot (console, Telegram, tests, benchmarks, another messenger) is
-put together here, from real adapters or fakes."""
+put together here, from real adapters or fakes.
+
+``assemble`` takes the parts; ``build_bot`` opens the ones the settings name and calls it. The
+adapters are imported where they are built, so a messenger that brings its own parts (or a
+test on in-memory ones) loads no store, tokenizer or SDK it does not use.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import attrs
 
 from adapters.clock import SystemClock
-from adapters.offline_model import OfflineModel
-from adapters.storage.json_accounts import JsonAccounts
-from adapters.storage.sqlite_threads import SqliteThreads
-from adapters.tiktoken_counter import token_counter_for
 from core.config import BotConfig
 from core.ports import (
     AccountStore,
@@ -25,7 +27,9 @@ from core.ports import (
 )
 from core.service import BotService
 from core.tokens import CharTokenCounter
-from entrypoints.settings import Settings
+
+if TYPE_CHECKING:
+    from entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,8 @@ def assemble(
 
 def build_counter(settings: Settings) -> TokenCounter:
     if settings.token_counter == "tiktoken":
+        from adapters.tiktoken_counter import token_counter_for
+
         return token_counter_for(settings.openai_model)
     return CharTokenCounter()
 
@@ -93,6 +99,8 @@ class ModelChoice:
 def build_model(settings: Settings, counter: TokenCounter) -> ModelChoice:
     """The chat model for these settings."""
     if settings.openai_api_key is None:
+        from adapters.offline_model import OfflineModel
+
         offline = OfflineModel(counter, delay=settings.offline_delay)
         return ModelChoice(
             offline, "offline model (no OPENAI_API_KEY: it describes what it receives)"
@@ -128,6 +136,9 @@ def build_bot(
 ) -> Bot:
     """A bot on the stores and model the settings name; StorageError when the data cannot be
     used."""
+    from adapters.storage.json_accounts import JsonAccounts
+    from adapters.storage.sqlite_threads import SqliteThreads
+
     accounts = JsonAccounts.open(settings.data_file)
     threads = SqliteThreads.open(settings.threads_file, settings.thread_retention)
     counter = build_counter(settings)

@@ -21,7 +21,7 @@ TEXTS: Final = {
     "help": (
         "Write a message and I answer it. To continue a conversation, reply to my answer: the "
         "whole reply chain is sent to the model. A message that replies to nothing starts a new "
-        "conversation. In groups, mention me, reply to me or use a command.\n"
+        "conversation.\n"
         "Each answer costs tokens from your balance (prompt and answer together).\n\n{commands}"
     ),
     "admin_commands_title": "Admin commands:",
