@@ -11,7 +11,7 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "core"
 # A mention or a command target ("@{bot}", "/cmd@bot") in a string, or a platform's name.
-_SYNTAX = re.compile(r"@\{|@\w|/\w+@")
+_SYNTAX = re.compile(r"@[{(\w]|/\w+@")
 _PLATFORMS = re.compile(r"telegram|telethon|whatsapp|discord|slack|matrix", re.IGNORECASE)
 
 
