@@ -14,7 +14,7 @@ class BotConfig:
     admin_id: UserId
     starting_balance: int = 30_000
     reply_cap: int = 3_000  # most tokens one answer may use
-    context_budget: int = 4_000  # most tokens of prompt sent to the model
+    context_budget: int = 8_000  # most tokens of prompt sent to the model
     min_reply_tokens: int = 50  # a request is refused when the balance cannot pay this many
     default_language: str = "en"
     footer: bool = True

@@ -16,7 +16,7 @@ import attrs
 from dotenv import dotenv_values
 
 from core.config import BotConfig
-from core.prompts import DEFAULT_PROMPT
+from core.texts import LANGUAGES
 from core.tokens import CharTokenCounter, fit_budgets, prompt_tokens
 from core.values import Role, Turn
 
@@ -34,7 +34,9 @@ REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 # paid from the user's balance on every message of a conversation: 8 000 (about 30 000
 # characters of English) keeps a long conversation and a long pasted text, at a price a
 # balance of 30 000 can pay a few times. Fitted into smaller windows (MODEL_CONTEXT_WINDOW).
-DEFAULT_CONTEXT_LIMIT = 8_000
+# The core's own defaults are the settings' defaults: one place for each number.
+CORE = BotConfig(admin_id="")
+DEFAULT_CONTEXT_LIMIT = CORE.context_budget
 # A CPU server reads a long prompt before its first token: 16-20 s for a few thousand tokens
 # of a small model was measured, a larger model takes minutes.
 DEFAULT_FIRST_TOKEN_TIMEOUT = 120.0
@@ -122,8 +124,8 @@ def _effort(raw: str, name: str) -> str | None:
 
 def _language(raw: str, name: str) -> str:
     value = raw.strip().lower()
-    if value not in {"en", "ru"}:
-        raise ConfigError(f"{name} must be en or ru, got {raw!r}")
+    if value not in LANGUAGES:
+        raise ConfigError(f"{name} must be one of {', '.join(sorted(LANGUAGES))}, got {raw!r}")
     return value
 
 
@@ -249,13 +251,13 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     data_file = base / read.get("DATA_FILE", lambda raw, _: raw, "data.json")
     threads_default = data_file.with_name(data_file.stem + ".threads.db")
     threads_file = read.get("THREADS_FILE", lambda raw, _: base / raw, threads_default)
-    reply_limit = read.positive("REPLY_TOKEN_LIMIT", 3_000)
-    min_reply = read.positive("MIN_REPLY_TOKENS", 50)
+    reply_limit = read.positive("REPLY_TOKEN_LIMIT", CORE.reply_cap)
+    min_reply = read.positive("MIN_REPLY_TOKENS", CORE.min_reply_tokens)
     if min_reply > reply_limit:
         raise ConfigError(
             f"MIN_REPLY_TOKENS ({min_reply}) cannot exceed REPLY_TOKEN_LIMIT ({reply_limit})"
         )
-    starting = read.get("STARTING_BALANCE", _int, 30_000)
+    starting = read.get("STARTING_BALANCE", _int, CORE.starting_balance)
     if starting < 0:
         raise ConfigError(f"STARTING_BALANCE cannot be negative, got {starting}")
     if starting > MAX_BALANCE:
@@ -279,7 +281,7 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     if retries < 0:
         raise ConfigError(f"OPENAI_MAX_RETRIES cannot be negative, got {retries}")
     _within("OPENAI_MAX_RETRIES", retries, 0, 10)
-    default_prompt = read.get("DEFAULT_PROMPT", lambda raw, _: raw, DEFAULT_PROMPT)
+    default_prompt = read.get("DEFAULT_PROMPT", lambda raw, _: raw, CORE.default_prompt)
     context_limit = read.positive("CONTEXT_TOKEN_LIMIT", DEFAULT_CONTEXT_LIMIT, 10 * MAX_TOKENS)
     system = prompt_tokens(CharTokenCounter(), [Turn(Role.SYSTEM, default_prompt)])
     if context_limit < system + ROOM_FOR_A_MESSAGE:
@@ -330,12 +332,12 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         reply_token_limit=reply_limit,
         context_token_limit=context_limit,
         min_reply_tokens=min_reply,
-        prompt_max_chars=read.positive("PROMPT_MAX_CHARS", 2_000),
+        prompt_max_chars=read.positive("PROMPT_MAX_CHARS", CORE.prompt_max_chars),
         default_prompt=default_prompt,
-        default_language=read.get("DEFAULT_LANGUAGE", _language, "en"),
-        token_footer=read.get("TOKEN_FOOTER", _bool, True),
-        notify_new_users=read.get("NOTIFY_ADMIN_NEW_USERS", _bool, True),
-        notify_requests=read.get("NOTIFY_ADMIN_REQUESTS", _bool, False),
+        default_language=read.get("DEFAULT_LANGUAGE", _language, CORE.default_language),
+        token_footer=read.get("TOKEN_FOOTER", _bool, CORE.footer),
+        notify_new_users=read.get("NOTIFY_ADMIN_NEW_USERS", _bool, CORE.notify_new_users),
+        notify_requests=read.get("NOTIFY_ADMIN_REQUESTS", _bool, CORE.notify_requests),
         offline_delay=delay,
         log_level=level,
         openai_model=model,

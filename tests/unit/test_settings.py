@@ -27,7 +27,7 @@ def test_defaults_need_nothing(tmp_path: Path) -> None:
         ("ADMIN_CHAT_ID", "me", "ADMIN_CHAT_ID must be a whole number"),
         ("REPLY_TOKEN_LIMIT", "0", "REPLY_TOKEN_LIMIT must be greater than zero"),
         ("TOKEN_FOOTER", "maybe", "TOKEN_FOOTER must be true or false"),
-        ("DEFAULT_LANGUAGE", "de", "DEFAULT_LANGUAGE must be en or ru"),
+        ("DEFAULT_LANGUAGE", "de", "DEFAULT_LANGUAGE must be one of en, ru"),
         ("STARTING_BALANCE", "-1", "STARTING_BALANCE cannot be negative"),
         ("MIN_REPLY_TOKENS", "5000", "cannot exceed REPLY_TOKEN_LIMIT"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be"),
