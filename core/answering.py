@@ -261,6 +261,10 @@ class Answerer:
                 await self.accounts.release(hold)
             log.error("could not save the charge for user %s: %s", user_id, exc)
             self.notices.post("admin_storage", detail=str(exc))
+        except BaseException:
+            if hold is not None:  # a store's bug or a cancel: the hold must not outlive it
+                await self.accounts.release(hold)
+            raise
         if answer.unreachable:
             log.warning(
                 "chat %s became unreachable mid-answer; charged %s for what was shown",
