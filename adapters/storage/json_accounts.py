@@ -205,19 +205,17 @@ class JsonAccounts:
     @classmethod
     def _load(cls, path: Path, snapshot_every: int, journal_fd: int) -> Self:
         try:
-            text: bytes | None = path.read_bytes()
+            data: bytes | None = path.read_bytes()
         except FileNotFoundError:
-            text = None
+            data = None
         except OSError as exc:
             raise refuse(path, f"it cannot be read ({exc.strerror or exc})") from exc
-        except fmt.Invalid as exc:
-            raise refuse(path, str(exc)) from exc
         try:
-            contents = fmt.parse(text) if text is not None else fmt.Contents()
-            size = 0 if text is None else len(text)
+            contents = fmt.parse(data) if data is not None else fmt.Contents()
+            size = 0 if data is None else len(data)
         except fmt.Invalid as exc:
             raise refuse(path, str(exc)) from exc
-        del text
+        del data  # before anything else is built
         journal = journal_of(path)
         try:
             replayed, end = _replay(contents, journal.read_bytes())
