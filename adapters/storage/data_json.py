@@ -177,16 +177,19 @@ def whole_number(entry: dict[str, Any], field: str, where: str, default: int | N
     return value
 
 
+_from_iso = dt.datetime.fromisoformat
+
+
 def _date(raw: object) -> dt.datetime | None:
     """A date in any of the formats the bots wrote; None if unreadable or a placeholder."""
     if not isinstance(raw, str) or len(raw) != 19:
         return None
     if raw[2] in ".-" and raw[5] == raw[2]:  # dd.mm.YYYY: reordered for the fast parser
         raw = f"{raw[6:10]}-{raw[3:5]}-{raw[0:2]}{raw[10:]}"
-    if raw[4] != "-" or raw[10] != " " or not raw.isascii():
+    if raw[4] != "-" or raw[10] != " ":
         return None
     try:
-        date = dt.datetime.fromisoformat(raw)
+        date = _from_iso(raw)
     except ValueError:
         return None
     return None if date < _NEVER_BEFORE else date
@@ -232,9 +235,14 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         requests = whole_number(entry, "requests", where, 0)
         tokens = whole_number(entry, "tokens", where, 0)
     name, username, prompt = get("name"), get("username"), get("prompt")
-    for field, value in (("name", name), ("username", username), ("prompt", prompt)):
-        if value is not None and type(value) is not str:
-            raise Invalid(f"user {key}: {field!r} must be text, found {value!r}")
+    if (
+        (name is not None and type(name) is not str)
+        or (username is not None and type(username) is not str)
+        or (prompt is not None and type(prompt) is not str)
+    ):
+        for field, value in (("name", name), ("username", username), ("prompt", prompt)):
+            if value is not None and type(value) is not str:
+                raise Invalid(f"user {key}: {field!r} must be text, found {value!r}")
     extra = _NONE if entry.keys() <= _KNOWN else {k: v for k, v in entry.items() if k not in _KNOWN}
     if username in {"None", "@None", ""}:
         if username != "None":
@@ -249,10 +257,10 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
             # The usual dd.mm.YYYY, inline: start-up reads one per user.
             reordered = f"{raw_old[6:10]}-{raw_old[3:5]}-{raw_old[:2]}{raw_old[10:]}"
             try:
-                old = dt.datetime.fromisoformat(reordered)
+                old = _from_iso(reordered)  # ASCII digits only, like every parser here
             except ValueError:
                 old = None
-            if old is not None and (old < _NEVER_BEFORE or not raw_old.isascii()):
+            if old is not None and old < _NEVER_BEFORE:
                 old = None
         else:
             old = _date(raw_old)
@@ -264,8 +272,8 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         new = _date(raw_new)
         last = max(old, new) if old and new else old or new
         extra = _with(extra, "last_request", raw_new if new is None else True)
-    banned = get("blacklist", False)
-    if "blacklist" in entry:
+    banned = get("blacklist")
+    if banned is not None:
         extra = _with(extra, "blacklist", banned)
     account = Account(
         user_id=key,  # type: ignore[arg-type]  # ids are text (core v2)

@@ -3,8 +3,10 @@
 Rewriting the whole file on every change is what makes the older bots slow and fragile, so a
 change appends one line to a journal beside the file (``data.json.journal``) and fsyncs it;
 changes that arrive while a write is running are written together by the next one
-(``group_commit``). Every ``snapshot_every`` records, and when the store closes, data.json is
-rewritten atomically and the journal emptied. On start the journal is replayed over data.json.
+(``group_commit``). Every ``snapshot_every`` records, or sooner once the journal has grown
+larger than data.json (``FOLD_BYTES`` at least: a small file is then cheaper to rewrite than
+to keep replaying), and when the store closes, data.json is rewritten atomically and the
+journal emptied. On start the journal is replayed over data.json.
 
 A journal record is one JSON object per line, ``{"users": {"<id>": <entry>}, "global": {...}}``,
 with entries in the data.json format; records carry whole values, not increments, so replaying
@@ -29,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -56,6 +58,7 @@ from core.values import Account, Totals
 log = logging.getLogger(__name__)
 
 _RECORD_START = b'{"users": '
+FOLD_BYTES = 4_096
 
 
 def journal_of(path: Path) -> Path:
@@ -158,6 +161,8 @@ class JsonAccounts:
     _journal_fd: int | None
     snapshot_every: int = 10_000
     _journal_records: int = 0  # records in the journal since the last snapshot
+    _journal_bytes: int = 0
+    _data_bytes: int = 0  # the size of data.json when it was last read or written
     _holds: Holds = attrs.field(factory=Holds)
     _closing: bool = False  # no change is taken once close has begun
     _commits: GroupCommit[_Change] = attrs.field(init=False)
@@ -200,18 +205,17 @@ class JsonAccounts:
     @classmethod
     def _load(cls, path: Path, snapshot_every: int, journal_fd: int) -> Self:
         try:
-            text: bytes | None = path.read_bytes()
+            data: bytes | None = path.read_bytes()
         except FileNotFoundError:
-            text = None
+            data = None
         except OSError as exc:
             raise refuse(path, f"it cannot be read ({exc.strerror or exc})") from exc
-        except fmt.Invalid as exc:
-            raise refuse(path, str(exc)) from exc
         try:
-            contents = fmt.parse(text) if text is not None else fmt.Contents()
+            contents = fmt.parse(data) if data is not None else fmt.Contents()
+            size = 0 if data is None else len(data)
         except fmt.Invalid as exc:
             raise refuse(path, str(exc)) from exc
-        del text
+        del data  # before anything else is built
         journal = journal_of(path)
         try:
             replayed, end = _replay(contents, journal.read_bytes())
@@ -219,7 +223,7 @@ class JsonAccounts:
             raise refuse(journal, f"it cannot be read ({exc.strerror or exc})") from exc
         except fmt.Invalid as exc:
             raise refuse(journal, str(exc)) from exc
-        store = cls(path, contents, journal_fd, snapshot_every, replayed)
+        store = cls(path, contents, journal_fd, snapshot_every, replayed, end, size)
         try:
             os.ftruncate(journal_fd, end)  # a torn tail must not glue to the next append
             if replayed or not path.exists():
@@ -346,8 +350,9 @@ class JsonAccounts:
         if fd is None:
             raise OSError("the data file is closed")
         size = os.lseek(fd, 0, os.SEEK_END)
+        data = b"".join(step.line for step in batch)
         try:
-            view = memoryview(b"".join(step.line for step in batch))
+            view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
@@ -364,12 +369,14 @@ class JsonAccounts:
                 )
             raise
         self._journal_records += len(batch)
+        self._journal_bytes += len(data)
 
     # -- snapshots --------------------------------------------------------------------------
 
     async def _fold(self) -> None:
         """After each batch: fold the journal into data.json when it has grown enough."""
-        if self._journal_records >= self.snapshot_every:
+        grown = self._journal_bytes >= max(self._data_bytes, FOLD_BYTES)
+        if self._journal_records >= self.snapshot_every or grown:
             await self._snapshot()
 
     async def _snapshot(self) -> bool:
@@ -396,12 +403,22 @@ class JsonAccounts:
         return attrs.evolve(self._contents, accounts=accounts, totals=totals)
 
     def _write_snapshot(self, image: fmt.Contents) -> None:
-        write_atomically(self.path, fmt.serialize(image))
+        written = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal written
+            for chunk in fmt.serialize(image):
+                written += len(chunk)
+                yield chunk
+
+        write_atomically(self.path, counted())
         # Only now: until data.json holds them, the journal is the only copy of its records.
         if self._journal_fd is not None:
             os.ftruncate(self._journal_fd, 0)
             os.fsync(self._journal_fd)
-        self._journal_records = 0
+        self._journal_records = self._journal_bytes = 0
+        self._data_bytes = written
+        log.info("%s rewritten (%d bytes); its journal is empty again", self.path, written)
 
     async def close(self) -> None:
         """Write what is pending and leave everything in data.json (or, on a full disk, in the

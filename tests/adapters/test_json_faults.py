@@ -230,3 +230,20 @@ def test_git_ignores_every_data_file() -> None:
         ["git", "check-ignore", "--no-index", *names], cwd=root, capture_output=True, text=True
     )
     assert sorted(result.stdout.split()) == sorted(names)
+
+
+async def test_a_small_data_file_is_rewritten_once_the_journal_outgrows_it(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccounts.open(path)  # snapshot_every: 10 000 records
+    await store.register(user("5", 10**9))
+    journal = tmp_path / "data.json.journal"
+    sizes = []
+    for _ in range(200):
+        await store.change("5", charge(1), count(1))
+        sizes.append(journal.stat().st_size)
+    assert max(sizes) < 6_000  # folded at about 4 KB, far below 10 000 records
+    assert json.loads(path.read_text())["5"]["requests"] >= 100
+    crash(store)
+    again = JsonAccounts.open(path)
+    assert await again.get("5") == user("5", 10**9 - 200, requests=200, tokens=200)
+    await again.close()

@@ -57,6 +57,8 @@ ENV = {
     "CONTEXT_TOKEN_LIMIT": str(CONTEXT),
     # Small, so that the reply-chain file is compacted (rewritten) often, also under the kills.
     "THREAD_RETENTION": str(RETENTION),
+    # The store logs each rewrite of data.json: the test counts those that came mid-run.
+    "LOG_LEVEL": "INFO",
 }
 
 
@@ -416,6 +418,7 @@ def test_sigkill_at_random_moments_never_loses_a_printed_charge(tmp_path: Path) 
     rng = random.Random(SEED)
     (tmp_path / "bot").mkdir()
     expected = Expectations()
+    folds = 0  # data.json rewritten while the bot ran (the journal outgrew it), not at start
     answers: list[tuple[int, int]] = []
     for run in range(KILLS):
         bot = Bot.start(tmp_path, run)
@@ -443,6 +446,8 @@ def test_sigkill_at_random_moments_never_loses_a_printed_charge(tmp_path: Path) 
         expected.add(transcript)
         answers += transcript.answers
         check_threads(tmp_path, f"after kill {run + 1}")
+        log = bot.stderr()
+        folds += log[log.find("loaded ") :].count("its journal is empty again")
         assert "Traceback" not in bot.stderr(), bot.stderr()
 
     # A last start must recover everything, and a proper stop leaves data.json complete.
@@ -463,6 +468,7 @@ def test_sigkill_at_random_moments_never_loses_a_printed_charge(tmp_path: Path) 
     # Not a check of the bot, of the test: it must have seen the situations it is about.
     assert sum(expected.ever_answered.values()) >= 50, expected.ever_answered
     assert sum(expected.ever_unsettled.values()) > 0, "no kill ever caught a request in flight"
+    assert folds >= 5, f"data.json was rewritten mid-run only {folds} times"
     assert len(expected.ever_answered) >= 4, expected.ever_answered
 
 
