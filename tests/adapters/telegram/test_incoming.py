@@ -25,7 +25,7 @@ from tests.adapters.telegram.fakes import (
 )
 
 ME = BotIdentity(BOT.id, "thisbot")  # as the settings may spell it: case must not matter
-ALICE_SENDER = Sender(ALICE.id, "Alice Liddell", "alice", "ru")
+ALICE_SENDER = Sender(str(ALICE.id), "Alice Liddell", "alice", "ru")
 
 
 async def reading(message: types.Message, sent: Any = frozenset()) -> Reading | None:
@@ -61,20 +61,19 @@ def command(text: str, word: str) -> types.MessageEntityBotCommand:
 async def test_a_private_message_is_always_for_the_bot() -> None:
     result = await read(incoming("hello there", message_id=12, reply_to=11))
     assert result == Incoming(
-        chat_id=ALICE.id,
-        message_id=12,
+        chat_id=str(ALICE.id),
+        message_id="12",
         sender=ALICE_SENDER,
         text="hello there",
-        reply_to=11,
+        reply_to="11",
         private=True,
-        addressed=True,
     )
 
 
 async def test_a_sender_without_last_name_username_or_language() -> None:
     result = await read(incoming("hi", sender=BOB))
     assert isinstance(result, Incoming)
-    assert result.sender == Sender(BOB.id, "Bob", None, None)
+    assert result.sender == Sender(str(BOB.id), "Bob", None, None)
 
 
 @pytest.mark.parametrize("chat", [GROUP, BASIC])
@@ -87,7 +86,7 @@ async def test_a_mention_of_the_bot_is_for_it_and_is_taken_out() -> None:
     result = await read(incoming(text, chat=GROUP, entities=[types.MessageEntityMention(7, 8)]))
     assert isinstance(result, Incoming)
     assert result.text == "😀 hey , what is up?"
-    assert result.chat_id == GROUP_ID
+    assert result.chat_id == str(GROUP_ID)
     assert not result.private
     leading = "@ThisBot what is up?"
     result = await read(incoming(leading, chat=GROUP, entities=[mention(leading, "@ThisBot")]))
@@ -140,13 +139,13 @@ async def test_a_command_mid_sentence_in_a_private_chat_is_plain_text() -> None:
 async def test_a_reply_to_the_bot_that_telegram_flags_as_mentioning_it() -> None:
     result = await read(incoming("and then?", chat=GROUP, reply_to=50, mentioned=True))
     assert isinstance(result, Incoming)
-    assert result.reply_to == 50
+    assert result.reply_to == "50"
 
 
 async def test_a_reply_to_a_message_the_bot_sent_is_for_it() -> None:
     result = await read(incoming("and then?", chat=GROUP, reply_to=50), {(GROUP_ID, 50)})
     assert isinstance(result, Incoming)
-    assert result.reply_to == 50
+    assert result.reply_to == "50"
 
 
 async def test_any_other_reply_is_checked_against_the_replied_message() -> None:
@@ -163,7 +162,7 @@ async def test_a_forum_topic_message_is_no_reply_to_the_topic() -> None:
     answer = types.MessageReplyHeader(forum_topic=True, reply_to_msg_id=9, reply_to_top_id=3)
     result = await read(incoming("re", header=answer))
     assert isinstance(result, Incoming)
-    assert result.reply_to == 9
+    assert result.reply_to == "9"
 
 
 async def test_a_reply_to_another_chat_is_no_reply_here() -> None:

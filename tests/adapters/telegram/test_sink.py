@@ -9,6 +9,7 @@ from telethon import errors
 from telethon.tl import functions, types
 
 from adapters.telegram.flood import UNLIMITED
+from adapters.telegram.replies import TelegramReplies
 from adapters.telegram.sink import TelegramSink
 from adapters.telegram.stream import Mode
 from adapters.telegram.text import LIMIT, units
@@ -409,11 +410,13 @@ async def test_a_chat_found_closed_by_typing_fails_the_answer_without_a_request(
 async def test_lookup_tells_the_bot_own_messages_from_the_users(
     tg: FakeTelegram, sink: TelegramSink
 ) -> None:
-    question = tg.store(incoming("What is 2+2?", chat=None, message_id=40))
-    [answer] = await sink.send(ALICE.id, "4", reply_to=question.id)
-    assert await sink.lookup(ALICE.id, answer) == Node(ALICE.id, answer, Role.ASSISTANT, "4", 40)
-    assert await sink.lookup(ALICE.id, 40) == Node(ALICE.id, 40, Role.USER, "What is 2+2?", None)
-    assert await sink.lookup(ALICE.id, 41) is None
+    tg.store(incoming("What is 2+2?", chat=None, message_id=40))
+    replies = TelegramReplies(sink)  # the core's side: ids are text
+    alice = str(ALICE.id)
+    [answer] = await replies.send(alice, "4", reply_to="40")
+    assert await replies.lookup(alice, answer) == Node(alice, answer, Role.ASSISTANT, "4", "40")
+    assert await replies.lookup(alice, "40") == Node(alice, "40", Role.USER, "What is 2+2?")
+    assert await replies.lookup(alice, "41") is None
 
 
 async def test_lookup_of_a_channel_message_sent_by_the_bot_without_the_out_flag(
@@ -421,7 +424,7 @@ async def test_lookup_of_a_channel_message_sent_by_the_bot_without_the_out_flag(
 ) -> None:
     tg.store(incoming("mine", chat=GROUP, sender=BOT, message_id=7, reply_to=6))
     node = await sink.lookup(GROUP_ID, 7)
-    assert node == Node(GROUP_ID, 7, Role.ASSISTANT, "mine", 6)
+    assert node == Node(str(GROUP_ID), "7", Role.ASSISTANT, "mine", "6")
     assert tg.of(functions.channels.GetMessagesRequest)
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import attrs
 import pytest
 from telethon import errors
 from telethon.tl import functions, types
@@ -9,12 +13,16 @@ from telethon.tl import functions, types
 from adapters.clock import FakeClock
 from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
 from adapters.telegram.bot import TelegramBot
+from adapters.telegram.flood import UNLIMITED
+from adapters.telegram.operator import TelegramOperator
+from adapters.telegram.replies import TelegramReplies
 from adapters.telegram.sink import TelegramSink
 from adapters.telegram.stream import Mode
-from core.ports import MessageLookup, ReplySink
-from core.service import BotConfig, BotService
-from core.tokens import CharTokenCounter
-from core.values import Role
+from core.config import BotConfig
+from core.ports import ChatModel, MessageLookup, Operator, ReplySink
+from core.tokens import CharTokenCounter, prompt_tokens
+from core.values import Account, Chunk, ModelRequest, Role, Usage
+from entrypoints.bootstrap import Bot, assemble
 from tests.adapters.telegram.fakes import (
     ALICE,
     BOB,
@@ -29,44 +37,64 @@ from tests.adapters.telegram.fakes import (
 from tests.fakes import ScriptedModel
 
 
-def on_telegram(sink: TelegramSink, model: ScriptedModel, threads: MemoryThreadStore) -> BotService:
+def on_telegram(
+    sink: TelegramSink,
+    model: ChatModel,
+    threads: MemoryThreadStore | None = None,
+    *,
+    admin: int = 1,
+    operator: Operator | None = None,
+) -> Bot:
     """The real core answering through ``sink``, with no footer to keep texts comparable."""
-    return BotService(
-        # The old core awaits the new-user notice inside the request; admin 1 is unknown here.
-        config=BotConfig(admin_id=1, bot_username="thisbot", footer=False, notify_new_users=False),
-        model=model,
+    replies = TelegramReplies(sink)
+    ports: tuple[ReplySink, MessageLookup] = (replies, replies)  # mypy checks both ports fit
+    return assemble(
+        BotConfig(admin_id=str(admin), footer=False, notify_new_users=False),
+        sink=ports[0],
+        lookup=ports[1],
         accounts=MemoryAccountStore(),
-        threads=threads,
-        sink=sink,
+        threads=MemoryThreadStore() if threads is None else threads,
+        model=model,
         counter=CharTokenCounter(),
         clock=FakeClock(),
-        lookup=sink,
+        operator=operator,
     )
+
+
+async def served(bot: TelegramBot, app: Bot) -> None:
+    """Stop as ``serve`` does: no new messages, then every message taken handled."""
+    await bot.stop()
+    await app.service.drain()
+
+
+async def account(app: Bot, user: types.User) -> Account:
+    found = await app.accounts.get(str(user.id))
+    assert found is not None
+    return found
+
+
+async def until(condition: Callable[[], object]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
 
 
 async def test_a_mention_then_a_reply_to_the_answer_in_a_group() -> None:
     tg = FakeTelegram()
     ticker = Ticker()
     sink = TelegramSink(tg, clock=ticker, sleep=ticker.sleep)
-    ports: tuple[ReplySink, MessageLookup] = (sink, sink)  # mypy checks both ports fit
     threads = MemoryThreadStore()
     model = ScriptedModel(pieces=("**Hello**", ", ", "`world`"))
-    service = BotService(
-        config=BotConfig(admin_id=1, bot_username="thisbot", notify_new_users=False),
-        model=model,
-        accounts=MemoryAccountStore(),
-        threads=threads,
-        sink=ports[0],
-        counter=CharTokenCounter(),
-        clock=FakeClock(),
-        lookup=ports[1],
-    )
-    bot = TelegramBot(tg, service.handle, sink=sink)
+    app = on_telegram(sink, model, threads)
+    bot = TelegramBot(tg, app.service.submit, sink=sink)
     await bot.start()
 
     await tg.receive(incoming("just chatting", chat=GROUP, sender=BOB, message_id=1))
     mention = [types.MessageEntityMention(0, len("@thisbot"))]
     await tg.receive(incoming("@thisbot greet me", chat=GROUP, message_id=2, entities=mention))
+    await served(bot, app)
     await bot.close()
 
     [answer] = tg.shown(GROUP_ID)  # nothing for Bob's chatter
@@ -76,18 +104,19 @@ async def test_a_mention_then_a_reply_to_the_answer_in_a_group() -> None:
         ("Bold", "Hello"),
         ("Code", "world"),
     ]
-    node = threads.get(GROUP_ID, answer.id)
+    node = await threads.get(str(GROUP_ID), str(answer.id))
     assert node is not None
     assert node.role is Role.ASSISTANT
 
     # A reply Telegram did not flag as meant for the bot: the sink remembers sending it.
-    bot = TelegramBot(tg, service.handle, sink=sink)
+    bot = TelegramBot(tg, app.service.submit, sink=sink)
     await bot.start()
     await tg.receive(incoming("and again", chat=GROUP, message_id=3, reply_to=answer.id))
-    await bot.stop()
+    await served(bot, app)
     assert len(tg.shown(GROUP_ID)) == 2
     roles = [turn.role for turn in model.requests[-1].turns]
     assert roles[-3:] == [Role.USER, Role.ASSISTANT, Role.USER]
+    sink.close()
 
 
 async def test_a_reply_to_a_message_the_threads_forgot_is_fetched_from_telegram() -> None:
@@ -98,11 +127,11 @@ async def test_a_reply_to_a_message_the_threads_forgot_is_fetched_from_telegram(
     )
     sink = TelegramSink(tg)
     model = ScriptedModel(pieces=("Five?",))
-    service = on_telegram(sink, model, MemoryThreadStore())  # no nodes, as after losing its file
-    bot = TelegramBot(tg, service.handle, sink=sink)
+    app = on_telegram(sink, model)  # no nodes, as after losing its file
+    bot = TelegramBot(tg, app.service.submit, sink=sink)
     await bot.start()
     await tg.receive(incoming("Sure?", message_id=42, reply_to=old.id))
-    await bot.stop()
+    await served(bot, app)
     turns = [(t.role, t.text) for t in model.requests[-1].turns[1:]]
     assert turns == [
         (Role.USER, "What is 2+2?"),
@@ -110,6 +139,7 @@ async def test_a_reply_to_a_message_the_threads_forgot_is_fetched_from_telegram(
         (Role.USER, "Sure?"),
     ]
     assert [m.message for m in tg.shown(ALICE.id)] == ["It is 4.", "Five?"]
+    sink.close()
 
 
 async def test_a_reply_to_the_second_part_of_a_split_answer_continues_the_thread() -> None:
@@ -117,24 +147,26 @@ async def test_a_reply_to_the_second_part_of_a_split_answer_continues_the_thread
     sink = TelegramSink(tg)
     long_answer = "First half. " * 300 + "\n\n" + "Second half. " * 300  # over 4096 characters
     model = ScriptedModel(pieces=(long_answer,))
-    service = on_telegram(sink, model, MemoryThreadStore())
-    bot = TelegramBot(tg, service.handle, sink=sink)
+    app = on_telegram(sink, model)
+    bot = TelegramBot(tg, app.service.submit, sink=sink)
     await bot.start()
     await tg.receive(incoming("Tell me a long story", message_id=10))
-    await bot.close()  # returns once the message is handled
+    await served(bot, app)
+    await bot.close()
     first, second = tg.shown(ALICE.id)
     assert second.reply_to.reply_to_msg_id == first.id  # each part replies to the one before
     model.pieces = ("Short.",)
-    bot = TelegramBot(tg, service.handle, sink=sink)
+    bot = TelegramBot(tg, app.service.submit, sink=sink)
     await bot.start()
     await tg.receive(incoming("And then?", message_id=11, reply_to=second.id))
-    await bot.stop()
+    await served(bot, app)
     turns = [(t.role, t.text) for t in model.requests[-1].turns[1:]]
     assert turns == [
         (Role.USER, "Tell me a long story"),
         (Role.ASSISTANT, long_answer),
         (Role.USER, "And then?"),
     ]
+    sink.close()
 
 
 @pytest.mark.parametrize("mode", [Mode.AUTO, Mode.EDIT])
@@ -144,12 +176,151 @@ async def test_a_user_who_blocked_the_bot_is_not_charged(mode: Mode) -> None:
     tg.fail(functions.messages.SendMessageRequest, lambda r: errors.UserIsBlockedError(r), times=99)
     sink = TelegramSink(tg, mode=mode)
     model = ScriptedModel(pieces=("A long", " answer", " nobody sees"))
-    service = on_telegram(sink, model, MemoryThreadStore())
-    bot = TelegramBot(tg, service.handle, sink=sink)
+    app = on_telegram(sink, model)
+    bot = TelegramBot(tg, app.service.submit, sink=sink)
     await bot.start()
     await tg.receive(incoming("hello", message_id=5))
-    await bot.close()
-    account = service.accounts.get(ALICE.id)
-    assert account is not None
-    assert (account.balance, account.tokens, account.requests) == (30_000, 0, 0)
+    await served(bot, app)
+    alice = await account(app, ALICE)
+    assert (alice.balance, alice.tokens, alice.requests) == (30_000, 0, 0)
     assert tg.shown(ALICE.id) == []
+    assert model.closed_streams == 1  # the model was stopped at the first refused write
+    assert await app.accounts.held(str(ALICE.id)) == 0
+    sink.close()
+
+
+async def test_a_final_answer_that_cannot_be_delivered_is_refunded_and_the_admin_told() -> None:
+    tg = FakeTelegram()
+    # Alice blocks the bot while it writes: the draft went out, the final message cannot.
+    tg.fail(
+        functions.messages.SendMessageRequest,
+        lambda r: errors.UserIsBlockedError(r),
+        when=lambda r: getattr(r.peer, "user_id", None) == ALICE.id,
+        times=99,
+    )
+    sink = TelegramSink(tg, limits=UNLIMITED)
+    model = ScriptedModel(pieces=("Hello", ", world"))
+    app = on_telegram(sink, model, admin=BOB.id, operator=TelegramOperator(sink, BOB.id))
+    bot = TelegramBot(tg, app.service.submit, sink=sink)
+    await bot.start()
+    await tg.receive(incoming("hello", message_id=5))
+    await served(bot, app)  # the notice goes out in the background: drained here
+    alice = await account(app, ALICE)
+    assert (alice.balance, alice.tokens, alice.requests) == (30_000, 0, 0)
+    assert (await app.accounts.totals()).tokens == 0
+    assert tg.shown(ALICE.id) == []
+    assert [m.message for m in tg.shown(BOB.id)] == [
+        "An answer to Alice Liddell @alice (100) could not be delivered, so it was not charged."
+    ]
+    sink.close()
+
+
+@attrs.define
+class HeldModel:
+    """Says ``first``, waits for ``more``, then goes on with ``rest``; notes being closed."""
+
+    first: str
+    rest: tuple[str, ...]
+    more: asyncio.Event = attrs.field(factory=asyncio.Event)
+    requests: list[ModelRequest] = attrs.field(factory=list)
+    produced: str = ""
+    closed: bool = False
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        self.requests.append(request)
+        try:
+            for piece in (self.first, *self.rest):
+                self.produced += piece
+                yield Chunk(text=piece)
+                await self.more.wait()
+            yield Chunk(usage=Usage(1, 1))
+        except GeneratorExit:
+            self.closed = True
+            raise
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_the_stop_button_ends_the_answer_keeps_it_and_charges_what_was_produced() -> None:
+    tg = FakeTelegram()
+    ticker = Ticker()
+    sink = TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
+    model = HeldModel("A long answer that", (" goes on", " and on") * 50)
+    app = on_telegram(sink, model)
+    bot = TelegramBot(tg, app.service.submit, sink=sink)
+    await bot.start()
+    await tg.receive(incoming("tell me everything", sender=BOB, message_id=5))
+
+    def drafts() -> list[types.SendMessageTextDraftAction]:
+        return [
+            r.action
+            for r in tg.of(functions.messages.SetTypingRequest)
+            if isinstance(r.action, types.SendMessageTextDraftAction)
+        ]
+
+    await until(drafts)
+    [draft] = drafts()
+    assert draft.text.text == "A long answer that"
+    # Bob presses stop on the draft: his client tells Telegram, Telegram tells the bot.
+    stop = types.SendMessageStopDraftAction(random_id=draft.random_id)
+    await tg.receive_update(types.UpdateUserTyping(user_id=BOB.id, action=stop))
+    model.more.set()
+    await served(bot, app)
+
+    assert model.closed  # the model's request was stopped
+    produced = model.produced
+    assert produced == "A long answer that goes on"  # the piece in hand when stop was seen
+    [answer] = tg.shown(BOB.id)
+    assert answer.message == produced + "\n\n(Stopped at your request.)"
+    counter = CharTokenCounter()
+    cost = prompt_tokens(counter, model.requests[0].turns) + counter.count(produced)
+    bob = await account(app, BOB)
+    assert (bob.tokens, bob.balance, bob.requests) == (cost, 30_000 - cost, 1)
+    sink.close()
+
+
+async def test_a_bare_unknown_command_in_a_group_is_left_to_other_bots() -> None:
+    tg = FakeTelegram()
+    sink = TelegramSink(tg, limits=UNLIMITED)
+    model = ScriptedModel()
+    app = on_telegram(sink, model)
+    known = frozenset(app.service.commands.table)
+    bot = TelegramBot(tg, app.service.submit, sink=sink, known=known)
+    await bot.start()
+    for number, text in enumerate(["/weather", "/weather Paris", "/balance"], start=1):
+        command = [types.MessageEntityBotCommand(0, len(text.split()[0]))]
+        message = incoming(text, chat=GROUP, sender=BOB, message_id=number, entities=command)
+        await tg.receive(message)
+    await served(bot, app)
+    [answer] = tg.shown(GROUP_ID)
+    assert answer.reply_to.reply_to_msg_id == 3
+    assert answer.message.startswith("Your balance: 30")
+    assert model.requests == []  # "/weather" never reached the model either
+    sink.close()
+
+
+async def test_a_group_reply_checked_with_telegram_keeps_its_place_before_the_next_message() -> (
+    None
+):
+    tg = FakeTelegram(latency=0.01)  # the check of the replied message takes a while
+    tg.store(incoming("an old answer", chat=GROUP, sender=BOT, message_id=41))
+    sink = TelegramSink(tg, limits=UNLIMITED)
+    model = ScriptedModel(pieces=("ok",))
+    app = on_telegram(sink, model)
+    bot = TelegramBot(tg, app.service.submit, sink=sink)
+    await bot.start()
+    text = "@ThisBot and this"
+    mention = [types.MessageEntityMention(0, len("@ThisBot"))]
+    await tg.receive_all(
+        [
+            # Telegram did not flag it, and the bot has no memory of 41: only a fetch can tell.
+            incoming("what about this?", chat=GROUP, message_id=50, reply_to=41),
+            incoming(text, chat=GROUP, message_id=51, entities=mention),
+        ]
+    )
+    await served(bot, app)
+    assert [r.turns[-1].text for r in model.requests] == ["what about this?", "and this"]
+    assert [m.reply_to.reply_to_msg_id for m in tg.shown(GROUP_ID)] == [50, 51]
+    assert tg.of(functions.channels.GetMessagesRequest)  # it was checked with Telegram
+    sink.close()
