@@ -139,7 +139,7 @@ def check_account(account: Account) -> None:
         if type(value) is not int:
             raise Unwritable(f"{user}: {field} must be a whole number, not {value!r}")
         check_number(value, f"{user}: {field}")
-    if not is_user_key(str(account.user_id)):
+    if type(account.user_id) is not str or not is_user_key(account.user_id):
         raise Unwritable(f"the user id {str(account.user_id)[:40]!r} is not a plain number")
     for field in ("name", "username", "prompt"):
         value = getattr(account, field)
@@ -276,7 +276,7 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
     if banned is not None:
         extra = _with(extra, "blacklist", banned)
     account = Account(
-        user_id=key,  # type: ignore[arg-type]  # ids are text (core v2)
+        user_id=key,
         balance=balance,
         requests=requests,
         tokens=tokens,

@@ -131,7 +131,7 @@ def _replay(contents: fmt.Contents, journal: bytes) -> tuple[int, int]:
             continue
         changes, totals = _read_line(line, number)
         for account, extra in changes:
-            key = str(account.user_id)
+            key = account.user_id
             contents.accounts[key] = account
             if extra:
                 contents.extras[key] = extra
@@ -269,12 +269,10 @@ class JsonAccounts:
 
     async def register(self, account: Account) -> Account:
         """Store ``account`` if its id is new; the stored account wins otherwise."""
-        key = str(account.user_id)
-        existing = self._contents.accounts.get(key)
+        existing = self._contents.accounts.get(account.user_id)
         if existing is not None:
             return existing
-        account = attrs.evolve(account, user_id=key)  # type: ignore[arg-type]  # text ids (core v2)
-        await self._commit({key: account}, None, None)
+        await self._commit({account.user_id: account}, None, None)
         return account
 
     async def change(
@@ -292,7 +290,7 @@ class JsonAccounts:
         current = self._contents.accounts.get(user_id)
         if current is None:
             return None
-        account = attrs.evolve(change(current), user_id=user_id)  # type: ignore[arg-type]  # text ids (core v2)
+        account = attrs.evolve(change(current), user_id=user_id)  # its key, whatever ``change`` did
         new_totals = totals(self._contents.totals) if totals is not None else None
         await self._commit({user_id: account}, new_totals, release)
         return account
@@ -441,23 +439,3 @@ def _put_back(accounts: dict[str, Account], step: _Change) -> None:
             accounts.pop(key, None)
         else:
             accounts[key] = before
-
-
-class JsonAccountStore(JsonAccounts):
-    """The old core's view (int ids, synchronous reads, ``save``): goes when the core moves to
-    contract v2, which uses ``JsonAccounts`` directly."""
-
-    def get(self, user_id: int) -> Account | None:  # type: ignore[override]
-        account = self._contents.accounts.get(str(user_id))
-        return None if account is None else attrs.evolve(account, user_id=int(user_id))
-
-    def totals(self) -> Totals:  # type: ignore[override]
-        return self._contents.totals
-
-    def accounts(self) -> int:
-        return len(self._contents.accounts)
-
-    async def save(self, accounts: Sequence[Account], totals: Totals | None = None) -> None:
-        """Store these accounts (and the totals) together, all or nothing, memory included."""
-        text_ids = {str(a.user_id): attrs.evolve(a, user_id=str(a.user_id)) for a in accounts}  # type: ignore[arg-type]
-        await self._commit(text_ids, totals, None)

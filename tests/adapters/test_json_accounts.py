@@ -14,9 +14,10 @@ from pathlib import Path
 import attrs
 import pytest
 
-from adapters.storage.json_accounts import JsonAccountStore
+from adapters.storage.json_accounts import JsonAccounts
 from core.errors import CorruptData, StorageError
-from core.values import Account, Totals
+from core.values import Totals
+from tests.adapters.test_json_contract import crash, user
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,23 +33,15 @@ SEED = """{
 }"""
 
 
-def crash(store: JsonAccountStore) -> None:
-    """What dying does to an open store: its files are let go, and nothing more is written."""
-    assert store._journal_fd is not None
-    os.close(store._journal_fd)
-    store._journal_fd = None
-
-
-def test_seed_file_loads_with_every_field(tmp_path: Path) -> None:
+async def test_seed_file_loads_with_every_field(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
     path.write_text(SEED)
-    store = JsonAccountStore.open(path)
-    assert store.accounts() == 3
-    assert store.totals() == Totals(5, 200)
-    ivan = store.get(987654321)
-    assert ivan == Account(
-        user_id=987654321,
-        balance=-50,
+    store = JsonAccounts.open(path)
+    assert await store.count() == 3
+    assert await store.totals() == Totals(5, 200)
+    assert await store.get("987654321") == user(
+        "987654321",
+        -50,
         requests=2,
         tokens=80,
         name="Иван",
@@ -56,21 +49,20 @@ def test_seed_file_loads_with_every_field(tmp_path: Path) -> None:
         last_request=dt.datetime(2023, 4, 3, 5, 6, 7),
         prompt="You are Marv - a sarcastic reluctant assistant",
     )
-    admin = store.get(123456789)
+    admin = await store.get("123456789")
     assert admin is not None
     assert admin.last_request == dt.datetime(2023, 2, 1, 10, 11, 12)
-    john = store.get(555)
+    john = await store.get("555")
     assert john is not None
     assert john.username == "johndoe"
+    await store.close()
 
 
 async def test_seed_file_is_written_back_whole_in_the_documented_format(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
     path.write_text(SEED)
-    store = JsonAccountStore.open(path)
-    john = store.get(555)
-    assert john is not None
-    await store.save([attrs.evolve(john, balance=29_000)], Totals(6, 1_200))
+    store = JsonAccounts.open(path)
+    await store.change("555", lambda a: attrs.evolve(a, balance=29_000), lambda _: Totals(6, 1_200))
     await store.close()
     written = json.loads(path.read_text())
     assert list(written) == ["global", "settings", "123456789", "987654321", "555"]
@@ -90,74 +82,56 @@ async def test_seed_file_is_written_back_whole_in_the_documented_format(tmp_path
     assert written["555"]["username"] == "@johndoe"
     assert written["555"]["last_request"] == "2021-01-01 00:00:00"  # kept where it was found
     assert written["555"]["lastdate"] == "01.01.2021 00:00:00"
-    again = JsonAccountStore.open(path)
-    assert again.get(987654321) == store.get(987654321)
+    again = JsonAccounts.open(path)
+    assert await again.get("987654321") == await store.get("987654321")
+    await again.close()
 
 
-def test_missing_file_is_created_private(tmp_path: Path) -> None:
+async def test_missing_file_is_created_private(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
-    store = JsonAccountStore.open(path)
-    assert store.accounts() == 0
+    store = JsonAccounts.open(path)
+    assert await store.count() == 0
     assert json.loads(path.read_text()) == {"global": {"requests": 0, "tokens": 0}}
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    await store.close()
 
 
 async def test_close_leaves_everything_in_data_json(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
-    store = JsonAccountStore.open(path)
-    await store.save([Account(user_id=1, balance=5)], Totals(1, 2))
+    store = JsonAccounts.open(path)
+    await store.register(user("1", 5))
+    await store.change("1", lambda a: a, lambda _: Totals(1, 2))
     await store.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.json", "data.json.journal"]
     assert (tmp_path / "data.json.journal").read_bytes() == b""
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "data.json.journal").stat().st_mode) == 0o600
-    assert json.loads(path.read_text())["1"]["balance"] == 5
+    written = json.loads(path.read_text())
+    assert written["1"]["balance"] == 5
+    assert written["global"] == {"requests": 1, "tokens": 2}
 
 
-async def test_a_crash_loses_nothing_that_was_saved(tmp_path: Path) -> None:
+async def test_the_journal_is_folded_into_data_json_every_snapshot_every_records(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "data.json"
-    store = JsonAccountStore.open(path)
-    await store.save([Account(user_id=1, balance=5, tokens=3)], Totals(1, 3))
-    await store.save([Account(user_id=2, balance=7, tokens=4)], Totals(2, 7))
-    # no close: the process died here; data.json is stale, the journal is not
-    assert json.loads(path.read_text()) == {"global": {"requests": 0, "tokens": 0}}
-    with (tmp_path / "data.json.journal").open("ab") as journal:
-        journal.write(b'{"users": {"3": {"bala')  # torn by the crash
-    crash(store)
-    again = JsonAccountStore.open(path)
-    assert again.accounts() == 2
-    assert again.totals() == Totals(2, 7)
-    assert json.loads(path.read_text())["2"]["balance"] == 7  # replayed into data.json at start
-
-
-async def test_a_damaged_journal_record_before_the_last_refuses_to_start(tmp_path: Path) -> None:
-    path = tmp_path / "data.json"
-    store = JsonAccountStore.open(path)
-    await store.save([Account(user_id=1, balance=5)], Totals(1, 3))
-    journal = tmp_path / "data.json.journal"
-    journal.write_bytes(b"garbage\n" + journal.read_bytes())
-    crash(store)
-    with pytest.raises(CorruptData, match="record 1 is damaged"):
-        JsonAccountStore.open(path)
-
-
-async def test_the_journal_is_folded_into_data_json_periodically(tmp_path: Path) -> None:
-    path = tmp_path / "data.json"
-    store = JsonAccountStore.open(path, snapshot_every=10)
+    store = JsonAccounts.open(path, snapshot_every=10)
     for n in range(1, 26):
-        await store.save([Account(user_id=n, balance=n)], Totals(n, n))
+        await store.register(user(str(n), n))
     lines = (tmp_path / "data.json.journal").read_bytes().count(b"\n")
     assert lines == 5
     assert len(json.loads(path.read_text())) == 1 + 20
     crash(store)
-    assert JsonAccountStore.open(path).accounts() == 25
+    again = JsonAccounts.open(path)
+    assert await again.count() == 25
+    await again.close()
 
 
-async def test_concurrent_saves_are_grouped_and_all_land(
+async def test_concurrent_changes_are_grouped_and_all_land(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "data.json"
-    store = JsonAccountStore.open(path)
+    store = JsonAccounts.open(path)
     syncs = 0
     original = os.fsync
 
@@ -167,38 +141,39 @@ async def test_concurrent_saves_are_grouped_and_all_land(
         original(fd)
 
     monkeypatch.setattr(os, "fsync", counting_fsync)
-    await asyncio.gather(*(store.save([Account(user_id=n, balance=n)]) for n in range(1, 51)))
+    await asyncio.gather(*(store.register(user(str(n), n)) for n in range(1, 51)))
     assert syncs < 50
     crash(store)
-    reloaded = JsonAccountStore.open(path)
-    assert reloaded.accounts() == 50
+    reloaded = JsonAccounts.open(path)
+    assert await reloaded.count() == 50
+    await reloaded.close()
 
 
 async def test_a_second_bot_on_the_same_file_is_refused_until_the_first_stops(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "data.json"
-    first = JsonAccountStore.open(path)
-    await first.save([Account(user_id=1, balance=5)], Totals(1, 1))
+    first = JsonAccounts.open(path)
+    await first.register(user("1", 5))
     with pytest.raises(StorageError, match="in use by another running bot"):
-        JsonAccountStore.open(path)
-    assert first.get(1) is not None  # the running one goes on untouched
-    await first.save([Account(user_id=2, balance=6)], Totals(2, 2))
+        JsonAccounts.open(path)
+    assert await first.get("1") is not None  # the running one goes on untouched
+    await first.register(user("2", 6))
     await first.close()
-    second = JsonAccountStore.open(path)
-    assert second.accounts() == 2
+    second = JsonAccounts.open(path)
+    assert await second.count() == 2
     await second.close()
 
 
 def test_the_lock_is_held_across_processes(tmp_path: Path) -> None:
     """Another process (a second bot, the console) is refused while this one has the file."""
     path = tmp_path / "data.json"
-    store = JsonAccountStore.open(path)
+    store = JsonAccounts.open(path)
     code = (
         "import sys; from pathlib import Path\n"
-        "from adapters.storage.json_accounts import JsonAccountStore\n"
+        "from adapters.storage.json_accounts import JsonAccounts\n"
         "from core.errors import StorageError\n"
-        "try:\n    JsonAccountStore.open(Path(sys.argv[1]))\n"
+        "try:\n    JsonAccounts.open(Path(sys.argv[1]))\n"
         "except StorageError as exc:\n    print(exc); sys.exit(3)\n"
     )
     result = subprocess.run(
@@ -233,7 +208,7 @@ def test_corrupt_file_refuses_to_start_and_is_untouched(
     data = content.encode() if isinstance(content, str) else content
     path.write_bytes(data)
     with pytest.raises(CorruptData) as caught:
-        JsonAccountStore.open(path)
+        JsonAccounts.open(path)
     message = str(caught.value)
     assert str(path) in message
     assert problem in message
@@ -244,13 +219,14 @@ def test_corrupt_file_refuses_to_start_and_is_untouched(
     assert copies[0].read_bytes() == data
 
 
-def test_missing_global_is_rebuilt_from_the_users(tmp_path: Path) -> None:
+async def test_missing_global_is_rebuilt_from_the_users(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
     path.write_text(
         '{"5": {"balance": 1, "requests": 2, "tokens": 30}, "6": {"balance": 1, "tokens": 4}}'
     )
-    store = JsonAccountStore.open(path)
-    assert store.totals() == Totals(2, 34)
+    store = JsonAccounts.open(path)
+    assert await store.totals() == Totals(2, 34)
+    await store.close()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
@@ -259,30 +235,37 @@ def test_unreadable_file_refuses_to_start(tmp_path: Path) -> None:
     path.write_text("{}")
     path.chmod(0)
     with pytest.raises(CorruptData, match="cannot be read"):
-        JsonAccountStore.open(path)
+        JsonAccounts.open(path)
 
 
-async def test_a_full_disk_keeps_nothing_of_the_failed_save(tmp_path: Path) -> None:
+async def test_a_full_disk_keeps_nothing_of_the_failed_change(tmp_path: Path) -> None:
+    """/dev/full: the full disk of ``test_json_contract`` where no tmpfs can be mounted (its
+    small disk needs root), so this runs everywhere."""
     path = tmp_path / "data.json"
-    store = JsonAccountStore.open(path)
+    store = JsonAccounts.open(path)
+    await store.register(user("2", 20))
     fd = store._journal_fd
     assert fd is not None
     journal = os.dup(fd)
     full = os.open("/dev/full", os.O_WRONLY)  # every write fails with ENOSPC, as on a full disk
     os.dup2(full, fd)
     with pytest.raises(StorageError, match="No space left"):
-        await store.save([Account(user_id=1, balance=10)], Totals(1, 1))
-    assert store.get(1) is None  # reported failed: not in memory either
-    assert store.totals() == Totals()
+        await store.register(user("1", 10))
+    with pytest.raises(StorageError, match="No space left"):
+        await store.change("2", lambda a: attrs.evolve(a, balance=0), lambda _: Totals(1, 1))
+    assert await store.get("1") is None  # reported failed: not in memory either
+    assert await store.get("2") == user("2", 20)
+    assert await store.totals() == Totals()
     os.dup2(journal, fd)  # space again
     os.close(full)
     os.close(journal)
-    await store.save([Account(user_id=2, balance=20)], Totals(2, 2))
+    await store.change("2", lambda a: attrs.evolve(a, balance=19), lambda _: Totals(2, 2))
     crash(store)
-    reloaded = JsonAccountStore.open(path)  # from the journal
-    assert reloaded.accounts() == 1
-    assert reloaded.get(1) is None
-    assert reloaded.totals() == Totals(2, 2)
+    reloaded = JsonAccounts.open(path)  # from the journal
+    assert await reloaded.count() == 1
+    assert await reloaded.get("2") == user("2", 19)
+    assert await reloaded.totals() == Totals(2, 2)
+    await reloaded.close()
 
 
 @pytest.mark.parametrize(
@@ -293,13 +276,14 @@ async def test_a_full_disk_keeps_nothing_of_the_failed_save(tmp_path: Path) -> N
         '\ufeff{"5": {"balance": 3, "nested": {"a": [1, {"b": "}"}]}}, "global": {}}',
     ],
 )
-def test_any_json_layout_loads(tmp_path: Path, content: str) -> None:
+async def test_any_json_layout_loads(tmp_path: Path, content: str) -> None:
     path = tmp_path / "data.json"
     path.write_text(content, encoding="utf-8")
-    store = JsonAccountStore.open(path)
-    account = store.get(5)
+    store = JsonAccounts.open(path)
+    account = await store.get("5")
     assert account is not None
     assert account.balance == 3
+    await store.close()
 
 
 @pytest.mark.parametrize(
@@ -310,14 +294,14 @@ def test_broken_json_layouts_are_refused(tmp_path: Path, content: str) -> None:
     path = tmp_path / "data.json"
     path.write_text(content)
     with pytest.raises(CorruptData, match=r"not valid JSON|JSON object"):
-        JsonAccountStore.open(path)
+        JsonAccounts.open(path)
 
 
 def test_a_data_file_that_cannot_be_read_refuses_to_start(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
     path.mkdir()  # unreadable as a file even for root, unlike a chmod
     with pytest.raises(CorruptData) as caught:
-        JsonAccountStore.open(path)
+        JsonAccounts.open(path)
     message = str(caught.value)
     assert "cannot be read" in message
     assert "no copy could be made" in message

@@ -13,12 +13,12 @@ import attrs
 import pytest
 
 from adapters.storage.json_accounts import JsonAccounts
-from adapters.storage.memory import MemoryAccounts
+from adapters.storage.memory import MemoryAccountStore
 from core.errors import StorageError
 from core.values import Account, Totals
 from tests.small_disk import fill, small_disk
 
-Stores = Callable[[Path], JsonAccounts | MemoryAccounts]
+Stores = Callable[[Path], JsonAccounts | MemoryAccountStore]
 
 
 def crash(store: JsonAccounts) -> None:
@@ -51,7 +51,9 @@ def count(tokens: int) -> Callable[[Totals], Totals]:
 @pytest.fixture(params=["json", "memory"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[object]:
     opened = (
-        JsonAccounts.open(tmp_path / "data.json") if request.param == "json" else MemoryAccounts()
+        JsonAccounts.open(tmp_path / "data.json")
+        if request.param == "json"
+        else MemoryAccountStore()
     )
     yield opened
     await opened.close()

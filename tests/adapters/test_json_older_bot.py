@@ -77,7 +77,7 @@ async def test_a_file_this_bot_wrote_reads_in_the_older_bot(tmp_path: Path) -> N
     path = tmp_path / "data.json"
     path.write_text(json.dumps(OLDER))
     store = JsonAccounts.open(path)
-    assert await store.get("2") == Account(user_id="2", balance=30_000)  # type: ignore[arg-type]
+    assert await store.get("2") == Account(user_id="2", balance=30_000)
     three = await store.get("3")
     assert three is not None
     assert three.banned
@@ -85,9 +85,9 @@ async def test_a_file_this_bot_wrote_reads_in_the_older_bot(tmp_path: Path) -> N
     four = await store.get("4")
     assert four is not None
     assert four.last_request == dt.datetime(2023, 5, 5, 12)  # the newer of the two
-    new = Account(user_id="5", balance=100, name="Dee", last_request=dt.datetime(2024, 6, 1))  # type: ignore[arg-type]
+    new = Account(user_id="5", balance=100, name="Dee", last_request=dt.datetime(2024, 6, 1))
     await store.register(new)
-    await store.register(Account(user_id="6", balance=100))  # type: ignore[arg-type]
+    await store.register(Account(user_id="6", balance=100))
     asked = dt.datetime(2024, 7, 1, 8, 9, 10)
     await store.change(
         "1", lambda a: attrs.evolve(a, last_request=asked), lambda t: Totals(10, 900)
