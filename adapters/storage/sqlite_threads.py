@@ -172,12 +172,9 @@ class SqliteThreads:
         for message, role, text, parent in rows:
             if not isinstance(role, str) or role not in _ROLES or not isinstance(text, str):
                 break  # a damaged row is no link of a conversation, nor are its ancestors
+            # A numeric id comes back as a number: the columns are INTEGER.
             node = Node(
-                chat_id,  # type: ignore[arg-type]  # text ids (core v2)
-                str(message),  # type: ignore[arg-type]
-                _ROLES[role],  # type: ignore[arg-type]  # None: a pass-through node (core v2)
-                text,
-                None if parent is None else str(parent),  # type: ignore[arg-type]
+                chat_id, str(message), _ROLES[role], text, None if parent is None else str(parent)
             )
             self._cache.setdefault((chat_id, str(message)), node)
         return self._cache.get((chat_id, message_id))
@@ -200,7 +197,7 @@ class SqliteThreads:
         """Remember the nodes now; return once they are on disk. When they cannot be written
         (StorageError), they stay in memory for this run and go out with the next add."""
         for node in nodes:
-            self._pending[(str(node.chat_id), str(node.message_id))] = node
+            self._pending[(node.chat_id, node.message_id)] = node
         batch, self._retry = [*self._retry, *nodes], []
         outcomes = await asyncio.gather(
             *(self._commits.submit(node) for node in batch), return_exceptions=True
@@ -213,12 +210,12 @@ class SqliteThreads:
             if isinstance(outcome, BaseException):
                 raise outcome
         for node in batch:
-            key = (str(node.chat_id), str(node.message_id))
+            key = (node.chat_id, node.message_id)
             if self._pending.get(key) is node:
                 del self._pending[key]
                 if len(self._cache) >= CACHE:
                     self._cache.clear()
-                self._cache[key] = _text_ids(node)  # a reply to it, the likely next read
+                self._cache[key] = node  # a reply to it, the likely next read
 
     def _keep_for_retry(self, failed: Sequence[Node]) -> None:
         self._retry[:0] = reversed(failed)  # ``failed`` comes newest first
@@ -252,26 +249,6 @@ class SqliteThreads:
         with self._reading:
             self._reader.close()
         self._writer.close()
-
-
-def _text_ids(node: Node) -> Node:
-    parent = None if node.parent is None else str(node.parent)
-    return Node(str(node.chat_id), str(node.message_id), node.role, node.text, parent)  # type: ignore[arg-type]  # text ids (core v2)
-
-
-class SqliteThreadStore(SqliteThreads):
-    """The old core's view (int ids, synchronous ``get``): goes with contract v2, which uses
-    ``SqliteThreads`` directly."""
-
-    def get(self, chat_id: int, message_id: int) -> Node | None:  # type: ignore[override]
-        key = (str(chat_id), str(message_id))
-        node = self._pending.get(key) or self._cache.get(key)
-        if node is None:
-            node = self._remember(key[0], key[1], self._read(key[0], key[1]))
-        if node is None or node.role is None:
-            return None
-        parent = None if node.parent is None else int(node.parent)
-        return Node(int(node.chat_id), int(node.message_id), node.role, node.text, parent)
 
 
 def _damaged(exc: sqlite3.Error) -> bool:

@@ -7,20 +7,15 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from adapters.storage.memory import MemoryThreads
-from adapters.storage.sqlite_threads import SqliteThreads, SqliteThreadStore
+from adapters.storage.memory import MemoryThreadStore
+from adapters.storage.sqlite_threads import SqliteThreads
 from core.values import Node, Role
 
-
-def node(chat: str, message: str, role: Role | None, text: str, parent: str | None) -> Node:
-    return Node(chat, message, role, text, parent)  # type: ignore[arg-type]  # contract v2
-
-
 CHAIN = [
-    node("-100", "1", Role.USER, "hello", None),
-    node("-100", "2", None, "Something went wrong, please try again", "1"),  # pass-through
-    node("-100", "3", Role.USER, "again", "2"),
-    node("room-7", "msg-a", Role.USER, "ids that are not numbers", None),
+    Node("-100", "1", Role.USER, "hello", None),
+    Node("-100", "2", None, "Something went wrong, please try again", "1"),  # pass-through
+    Node("-100", "3", Role.USER, "again", "2"),
+    Node("room-7", "msg-a", Role.USER, "ids that are not numbers", None),
 ]
 
 
@@ -31,21 +26,13 @@ async def test_text_ids_and_pass_through_nodes_survive_a_restart(tmp_path: Path)
     await store.close()
     again = SqliteThreads.open(path)
     for expected in CHAIN:
-        assert await again.get(expected.chat_id, expected.message_id) == expected  # type: ignore[arg-type]
+        assert await again.get(expected.chat_id, expected.message_id) == expected
     assert await again.get("-100", "9") is None
     await again.close()
     raw = sqlite3.connect(path)
     kinds = dict(raw.execute("SELECT message, typeof(message) FROM nodes").fetchall())
     raw.close()
     assert kinds == {1: "integer", 2: "integer", 3: "integer", "msg-a": "text"}
-
-
-async def test_the_old_view_skips_pass_through_nodes(tmp_path: Path) -> None:
-    store = SqliteThreadStore.open(tmp_path / "threads.db")
-    await store.add(CHAIN[:3])
-    assert store.get(-100, 3) == Node(-100, 3, Role.USER, "again", 2)
-    assert store.get(-100, 2) is None
-    await store.close()
 
 
 async def test_reads_happen_off_the_event_loop(tmp_path: Path) -> None:
@@ -63,7 +50,7 @@ async def test_reads_happen_off_the_event_loop(tmp_path: Path) -> None:
 
 
 async def test_the_memory_store_keeps_text_ids_too() -> None:
-    store = MemoryThreads()
+    store = MemoryThreadStore()
     await store.add(CHAIN)
     assert await store.get("-100", "2") == CHAIN[1]
     assert await store.get("room-7", "msg-a") == CHAIN[3]
