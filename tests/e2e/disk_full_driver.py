@@ -65,7 +65,7 @@ async def run(folder: Path, number: int) -> None:
     for user in USERS:
         # On a full disk, charges to this user are "unknown" until a later run registers it.
         with contextlib.suppress(StorageError):
-            await store.register(Account(user_id=user, balance=10**9))  # type: ignore[arg-type]
+            await store.register(Account(user_id=user, balance=10**9))
     op = number * 1_000_000
     while True:
         batch = []
