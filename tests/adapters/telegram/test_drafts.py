@@ -140,10 +140,10 @@ async def test_a_blocked_user_fails_the_draft(tg: FakeTelegram, sink: TelegramSi
 
 
 async def test_the_stop_button_stops_the_stream(tg: FakeTelegram, sink: TelegramSink) -> None:
-    async def handle(message: Incoming) -> None:
+    def submit(message: Incoming) -> None:
         raise AssertionError("no message here")
 
-    bot = TelegramBot(tg, handle, sink=sink)
+    bot = TelegramBot(tg, submit, sink=sink)
     await bot.start()
     stream = sink.stream(ALICE.id, None)
     await stream.update("a long answer that")

@@ -28,13 +28,15 @@ ME = BotIdentity(BOT.id, "thisbot")  # as the settings may spell it: case must n
 ALICE_SENDER = Sender(str(ALICE.id), "Alice Liddell", "alice", "ru")
 
 
-async def reading(message: types.Message, sent: Any = frozenset()) -> Reading | None:
+async def reading(
+    message: types.Message, sent: Any = frozenset(), me: BotIdentity = ME
+) -> Reading | None:
     """What ``read_event`` makes of ``message`` after Telethon turned it into an event."""
     tg = FakeTelegram()
     seen: list[Reading | None] = []
 
     async def handler(event: events.NewMessage.Event) -> None:
-        seen.append(read_event(event, ME, sent))
+        seen.append(read_event(event, me, sent))
 
     tg.add_event_handler(handler, events.NewMessage())
     await tg.receive(message)
@@ -127,6 +129,30 @@ async def test_commands_in_groups(text: str, word: str, core_gets: str | None) -
     else:
         assert isinstance(result, Incoming)
         assert result.text == core_gets
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "chat", "core_gets"),
+    [
+        ("/weather", "/weather", GROUP, None),  # another bot's, bare: left to it
+        ("/weather Paris", "/weather", BASIC, None),
+        ("/balance", "/balance", GROUP, "/balance"),
+        ("/BALANCE", "/BALANCE", GROUP, "/BALANCE"),  # the core reads names in any case
+        ("/weather@thisbot", "/weather@thisbot", GROUP, "/weather"),  # named: ours to answer
+        ("/weather", "/weather", None, "/weather"),  # private: only we can be meant
+    ],
+)
+async def test_a_bare_command_the_bot_does_not_know_is_ignored_in_groups_only(
+    text: str, word: str, chat: Any, core_gets: str | None
+) -> None:
+    knows = BotIdentity(BOT.id, "thisbot", frozenset({"help", "balance"}))
+    result = await reading(incoming(text, chat=chat, entities=[command(text, word)]), me=knows)
+    if core_gets is None:
+        assert result is None
+    else:
+        assert result is not None
+        assert isinstance(result.item, Incoming)
+        assert result.item.text == core_gets
 
 
 async def test_a_command_mid_sentence_in_a_private_chat_is_plain_text() -> None:
