@@ -167,7 +167,8 @@ class TokenCounter(Protocol):
     """Counts how many tokens a text costs."""
 
     def count(self, text: str) -> int:
-        """Tokens in ``text``; an estimate must not be lower than the truth."""
+        """Tokens in ``text``: exact with the model's own tokenizer; otherwise an estimate,
+        which a calibrating counter corrects from what the server reports."""
         ...
 
 
