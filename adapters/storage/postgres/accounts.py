@@ -1,0 +1,278 @@
+"""Accounts in PostgreSQL: balances, holds and totals, with the money arithmetic in SQL.
+
+Nothing is kept in memory, so any number of processes can share one database:
+
+- ``reserve`` is one statement that locks the account's row, takes as much of
+  [minimum, maximum] as ``balance - held`` allows, and records the hold, or does nothing.
+- A hold has a lease (``expires_at``): the holds of a process that died between reserve and
+  settle are given back once they expire, by the next reserve that finds the balance short.
+  A hold is given back exactly once, by whichever comes first: its settlement, its release or
+  its expiry (each deletes the hold's row and subtracts only what it deleted).
+- ``change`` reads the account ``FOR UPDATE``, applies the caller's function, writes the
+  result, the totals and the hold's release, all in one transaction.
+
+Locks are always taken in one order: a hold's row, then its account's row, then the totals'
+row. Two transactions never wait for each other in a circle, so none is aborted as a deadlock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.storage.postgres.connect import failed, open_pool
+from adapters.storage.postgres.values import Hold, account, banned
+from core.errors import StorageError
+from core.values import Account, Totals
+
+COLUMNS = "id, balance, requests, tokens, name, username, last_request, prompt, banned"
+
+# The CTE's FOR UPDATE makes a reserve that waited for another one read the balance and held
+# tokens that other one left, not those of its own snapshot: without it, two reserves of the
+# same account could each take the same last tokens.
+_RESERVE = """
+WITH current AS (
+    SELECT id, LEAST(%(maximum)s, balance - held) AS amount
+    FROM accounts WHERE id = %(user)s FOR UPDATE
+), taken AS (
+    UPDATE accounts AS a SET held = a.held + current.amount
+    FROM current
+    WHERE a.id = current.id AND current.amount >= %(minimum)s
+    RETURNING a.id, current.amount
+)
+INSERT INTO holds (id, user_id, amount, expires_at)
+SELECT %(hold)s, id, amount, now() + %(lease)s FROM taken
+RETURNING amount
+"""
+_RELEASE = """
+WITH gone AS (DELETE FROM holds WHERE id = %s RETURNING user_id, amount)
+UPDATE accounts AS a SET held = a.held - gone.amount FROM gone WHERE a.id = gone.user_id
+"""
+_EXPIRE = """
+WITH gone AS (
+    DELETE FROM holds WHERE user_id = %s AND expires_at < now() RETURNING amount
+)
+UPDATE accounts SET held = held - (SELECT sum(amount) FROM gone)
+WHERE id = %s AND EXISTS (SELECT 1 FROM gone)
+"""
+_REGISTER = f"""
+INSERT INTO accounts (id, balance, requests, tokens, name, username, last_request, prompt, banned)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (id) DO NOTHING
+RETURNING {COLUMNS}
+"""
+_WRITE = """
+UPDATE accounts SET balance = %s, requests = %s, tokens = %s, name = %s, username = %s,
+    last_request = %s, prompt = %s, banned = %s, held = held - %s
+WHERE id = %s
+"""
+
+
+def row_to_account(row: tuple[Any, ...]) -> Account:
+    user_id, balance, requests, tokens, name, username, last, prompt, is_banned = row
+    return account(
+        user_id=user_id,
+        balance=balance,
+        requests=requests,
+        tokens=tokens,
+        name=name,
+        username=username,
+        last_request=last,
+        prompt=prompt,
+        banned=is_banned,
+    )
+
+
+def account_row(value: Account) -> tuple[Any, ...]:
+    """The columns of COLUMNS after the id, in order."""
+    return (
+        value.balance,
+        value.requests,
+        value.tokens,
+        value.name,
+        value.username,
+        value.last_request,
+        value.prompt,
+        banned(value),
+    )
+
+
+class PostgresAccountStore:
+    """``core.ports.AccountStore`` (core v2) on a PostgreSQL database."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        lease: dt.timedelta = dt.timedelta(minutes=15),
+        *,
+        owns_pool: bool = False,
+    ) -> None:
+        self._pool = pool
+        self.lease = lease
+        self._owns_pool = owns_pool
+
+    @classmethod
+    async def open(
+        cls, url: str, lease: dt.timedelta = dt.timedelta(minutes=15), pool_size: int = 10
+    ) -> PostgresAccountStore:
+        """Connect to ``url``, bring the schema up to date; StorageError when that fails.
+
+        ``lease``: how long a hold lives unless settled or released. It must be longer than
+        the longest request (the model's timeout and the whole stream); a hold that expires
+        early lets the user start more requests than the balance covers, never charges twice.
+        """
+        return cls(await open_pool(url, max_size=pool_size), lease, owns_pool=True)
+
+    async def _one(self, what: str, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(sql, params)
+                return await cursor.fetchone()
+        except psycopg.Error as exc:
+            raise failed(what, exc) from exc
+
+    async def get(self, user_id: str) -> Account | None:
+        row = await self._one(
+            "read an account", f"SELECT {COLUMNS} FROM accounts WHERE id = %s", (user_id,)
+        )
+        return None if row is None else row_to_account(row)
+
+    async def totals(self) -> Totals:
+        row = await self._one("read the totals", "SELECT requests, tokens FROM totals", ())
+        return Totals() if row is None else Totals(requests=row[0], tokens=row[1])
+
+    async def count(self) -> int:
+        row = await self._one("count the accounts", "SELECT count(*) FROM accounts", ())
+        return int(row[0]) if row else 0
+
+    async def held(self, user_id: str) -> int:
+        """Tokens held by live holds (an expired one no longer counts, even if not swept)."""
+        row = await self._one(
+            "read the holds",
+            "SELECT coalesce(sum(amount), 0) FROM holds WHERE user_id = %s AND expires_at >= now()",
+            (user_id,),
+        )
+        return int(row[0]) if row else 0
+
+    async def register(self, new: Account) -> Account:
+        user_id = str(new.user_id)
+        row = await self._one("register an account", _REGISTER, (user_id, *account_row(new)))
+        if row is None:  # the id was taken: the stored account wins
+            row = await self._one(
+                "read an account", f"SELECT {COLUMNS} FROM accounts WHERE id = %s", (user_id,)
+            )
+            if row is None:
+                raise StorageError(f"PostgreSQL: account {user_id} vanished while registering")
+        return row_to_account(row)
+
+    async def reserve(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
+        hold = await self._reserve(user_id, minimum, maximum)
+        if hold is None and await self._expire(user_id):
+            hold = await self._reserve(user_id, minimum, maximum)
+        return hold
+
+    async def _reserve(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
+        hold_id = uuid.uuid4().hex
+        params = {
+            "user": user_id,
+            "minimum": minimum,
+            "maximum": maximum,
+            "hold": hold_id,
+            "lease": self.lease,
+        }
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(_RESERVE, params)
+                row = await cursor.fetchone()
+        except psycopg.Error as exc:
+            raise failed("reserve tokens", exc) from exc
+        return None if row is None else Hold(user_id=user_id, amount=int(row[0]), id=hold_id)
+
+    async def _expire(self, user_id: str) -> bool:
+        """Give back this user's expired holds; whether there were any."""
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(_EXPIRE, (user_id, user_id))
+                return cursor.rowcount > 0
+        except psycopg.Error as exc:
+            raise failed("expire holds", exc) from exc
+
+    async def expire_holds(self) -> int:
+        """Give back every expired hold (a sweep for tools and tests); how many accounts."""
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(
+                    "SELECT DISTINCT user_id FROM holds WHERE expires_at < now()"
+                )
+                users = [row[0] for row in await cursor.fetchall()]
+        except psycopg.Error as exc:
+            raise failed("find expired holds", exc) from exc
+        # One account at a time: a hold's row is locked before its account's, as everywhere.
+        return sum([await self._expire(user) for user in users])
+
+    async def release(self, hold: Hold) -> None:
+        try:
+            async with self._pool.connection() as connection:
+                await connection.execute(_RELEASE, (hold.id,))
+        except psycopg.Error as exc:
+            raise failed("release a hold", exc) from exc
+
+    async def change(
+        self,
+        user_id: str,
+        change: Callable[[Account], Account],
+        totals: Callable[[Totals], Totals] | None = None,
+        release: Hold | None = None,
+    ) -> Account | None:
+        try:
+            async with self._pool.connection() as connection, connection.transaction():
+                return await self._change(connection, user_id, change, totals, release)
+        except psycopg.Error as exc:
+            raise failed("save a change to an account", exc) from exc
+
+    async def _change(
+        self,
+        connection: psycopg.AsyncConnection[Any],
+        user_id: str,
+        change: Callable[[Account], Account],
+        totals: Callable[[Totals], Totals] | None,
+        release: Hold | None,
+    ) -> Account | None:
+        released = 0
+        if release is not None:
+            # The hold's row first (the lock order). Gone already (expired, or released):
+            # nothing more to give back.
+            cursor = await connection.execute(
+                "DELETE FROM holds WHERE id = %s AND user_id = %s RETURNING amount",
+                (release.id, user_id),
+            )
+            row = await cursor.fetchone()
+            released = int(row[0]) if row else 0
+        cursor = await connection.execute(
+            f"SELECT {COLUMNS} FROM accounts WHERE id = %s FOR UPDATE", (user_id,)
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            return None
+        new = change(row_to_account(row))
+        if str(new.user_id) != user_id:
+            raise StorageError(f"a change of account {user_id} must not change its id")
+        await connection.execute(_WRITE, (*account_row(new), released, user_id))
+        if totals is not None:
+            # Last, so the one row every settlement needs stays locked only until the commit.
+            cursor = await connection.execute("SELECT requests, tokens FROM totals FOR UPDATE")
+            requests, tokens = await cursor.fetchone() or (0, 0)
+            after = totals(Totals(requests=requests, tokens=tokens))
+            await connection.execute(
+                "UPDATE totals SET requests = %s, tokens = %s", (after.requests, after.tokens)
+            )
+        return new
+
+    async def close(self) -> None:
+        if self._owns_pool:
+            await self._pool.close()
