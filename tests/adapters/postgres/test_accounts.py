@@ -13,24 +13,9 @@ from adapters.storage.postgres.accounts import PostgresAccountStore
 from adapters.storage.postgres.values import account
 from core.errors import StorageError
 from core.values import Totals
+from tests.adapters.postgres.helpers import charge, count_in
 
 pytestmark = pytest.mark.postgres
-
-
-def charge(cost: int):
-    def apply(current):
-        return attrs.evolve(
-            current,
-            balance=current.balance - cost,
-            requests=current.requests + 1,
-            tokens=current.tokens + cost,
-        )
-
-    return apply
-
-
-def count_in(cost: int):
-    return lambda t: Totals(requests=t.requests + 1, tokens=t.tokens + cost)
 
 
 async def test_register_stores_a_new_account_and_keeps_an_existing_one(accounts):
