@@ -10,14 +10,20 @@ Nothing is kept in memory, so any number of processes can share one database:
   its expiry (each deletes the hold's row and subtracts only what it deleted).
 - ``change`` reads the account ``FOR UPDATE``, applies the caller's function, writes the
   result, the totals and the hold's release, all in one transaction.
+- The totals are the sum of 16 rows (see the migration). A totals function that adds the same
+  to any totals (as a settlement's does) is applied as that increment to one row picked at
+  random, so concurrent settlements do not queue for one row; any other function gets all
+  the rows locked, the sum, and the result written back.
 
-Locks are always taken in one order: a hold's row, then its account's row, then the totals'
-row. Two transactions never wait for each other in a circle, so none is aborted as a deadlock.
+Locks are always taken in one order: a hold's row, then its account's row, then totals rows
+in ascending order. Two transactions never wait for each other in a circle, so none is aborted
+as a deadlock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -143,8 +149,12 @@ class PostgresAccountStore:
         return None if row is None else row_to_account(row)
 
     async def totals(self) -> Totals:
-        row = await self._one("read the totals", "SELECT requests, tokens FROM totals", ())
-        return Totals() if row is None else Totals(requests=row[0], tokens=row[1])
+        row = await self._one(
+            "read the totals",
+            "SELECT coalesce(sum(requests), 0), coalesce(sum(tokens), 0) FROM totals",
+            (),
+        )
+        return Totals() if row is None else Totals(requests=int(row[0]), tokens=int(row[1]))
 
     async def count(self) -> int:
         row = await self._one("count the accounts", "SELECT count(*) FROM accounts", ())
@@ -230,7 +240,13 @@ class PostgresAccountStore:
         release: Hold | None = None,
     ) -> Account | None:
         try:
-            async with self._pool.connection() as connection, connection.transaction():
+            # Pipelined: BEGIN, the hold's release and the read go out together, then the
+            # writes and COMMIT: two round trips, the statements still run in this order.
+            async with (
+                self._pool.connection() as connection,
+                connection.pipeline(),
+                connection.transaction(),
+            ):
                 return await self._change(connection, user_id, change, totals, release)
         except psycopg.Error as exc:
             raise failed("save a change to an account", exc) from exc
@@ -243,20 +259,20 @@ class PostgresAccountStore:
         totals: Callable[[Totals], Totals] | None,
         release: Hold | None,
     ) -> Account | None:
-        released = 0
+        gone = None
         if release is not None:
             # The hold's row first (the lock order). Gone already (expired, or released):
             # nothing more to give back.
-            cursor = await connection.execute(
+            gone = await connection.execute(
                 "DELETE FROM holds WHERE id = %s AND user_id = %s RETURNING amount",
                 (release.id, user_id),
             )
-            row = await cursor.fetchone()
-            released = int(row[0]) if row else 0
         cursor = await connection.execute(
             f"SELECT {COLUMNS} FROM accounts WHERE id = %s FOR UPDATE", (user_id,)
         )
         row = await cursor.fetchone()
+        given_back = await gone.fetchone() if gone is not None else None
+        released = int(given_back[0]) if given_back else 0
         if row is None:
             return None
         new = change(row_to_account(row))
@@ -264,15 +280,46 @@ class PostgresAccountStore:
             raise StorageError(f"a change of account {user_id} must not change its id")
         await connection.execute(_WRITE, (*account_row(new), released, user_id))
         if totals is not None:
-            # Last, so the one row every settlement needs stays locked only until the commit.
-            cursor = await connection.execute("SELECT requests, tokens FROM totals FOR UPDATE")
-            requests, tokens = await cursor.fetchone() or (0, 0)
-            after = totals(Totals(requests=requests, tokens=tokens))
-            await connection.execute(
-                "UPDATE totals SET requests = %s, tokens = %s", (after.requests, after.tokens)
-            )
+            await _apply_totals(connection, totals)
         return new
 
     async def close(self) -> None:
         if self._owns_pool:
             await self._pool.close()
+
+
+SHARDS = 16  # rows of the totals table
+# Totals far from any real ones, to tell an increment from any other function.
+_PROBE = Totals(requests=1_000_000_007, tokens=1_000_000_009)
+
+
+def increment(totals: Callable[[Totals], Totals]) -> Totals | None:
+    """What ``totals`` adds, if it adds the same to zero and to other totals; else None."""
+    delta = totals(Totals())
+    probed = totals(_PROBE)
+    if probed == Totals(_PROBE.requests + delta.requests, _PROBE.tokens + delta.tokens):
+        return delta
+    return None
+
+
+async def _apply_totals(
+    connection: psycopg.AsyncConnection[Any], totals: Callable[[Totals], Totals]
+) -> None:
+    delta = increment(totals)
+    if delta is not None:
+        # Last in the transaction, so the row stays locked only until the commit.
+        await connection.execute(
+            "UPDATE totals SET requests = requests + %s, tokens = tokens + %s WHERE shard = %s",
+            (delta.requests, delta.tokens, random.randrange(SHARDS)),
+        )
+        return
+    cursor = await connection.execute(
+        "SELECT requests, tokens FROM totals ORDER BY shard FOR UPDATE"
+    )
+    rows = await cursor.fetchall()
+    after = totals(Totals(requests=sum(r[0] for r in rows), tokens=sum(r[1] for r in rows)))
+    await connection.execute(
+        "UPDATE totals SET requests = CASE shard WHEN 0 THEN %s ELSE 0 END,"
+        " tokens = CASE shard WHEN 0 THEN %s ELSE 0 END",
+        (after.requests, after.tokens),
+    )

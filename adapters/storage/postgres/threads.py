@@ -9,6 +9,7 @@ answered with "not found", so the walk falls back to the messenger's own lookup.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.storage.postgres.connect import failed, open_pool
 from adapters.storage.postgres.values import node
+from core.errors import StorageError
 from core.values import Node, Role
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,10 @@ class PostgresThreadStore:
         # cached; nodes are not edited in practice, and a stale one only changes context.
         self._cache: dict[tuple[str, str], Node] = {}
         self._added = 0  # nodes added since the last prune
+        self._lock = asyncio.Lock()  # one write at a time; the others queue behind it
+        self._queue: list[Node] = []  # added, not yet being written
+        self._version = 0  # adds received
+        self._written = 0  # adds committed
 
     @classmethod
     async def open(
@@ -105,6 +111,31 @@ class PostgresThreadStore:
         return nodes[0] if nodes else None
 
     async def add(self, nodes: Sequence[Node]) -> None:
+        """Remember the nodes; return once they are committed.
+
+        Adds that arrive while a write is running go out together with the next one, in one
+        statement (group commit): a round trip per batch rather than per answer.
+        """
+        self._queue.extend(nodes)
+        self._version += 1
+        version = self._version
+        async with self._lock:
+            if self._written >= version:
+                return  # a write that started after our add already carried it
+            batch, target = self._queue, self._version
+            self._queue = []
+            try:
+                await self._write(batch)
+            except StorageError:
+                self._queue = batch + self._queue  # retried with the next add
+                raise
+            self._written = target
+        if len(self._cache) + len(batch) > CACHE:
+            self._cache.clear()
+        for each in batch:  # a reply to one of them, the likely next read, costs nothing
+            self._cache[(str(each.chat_id), str(each.message_id))] = each
+
+    async def _write(self, nodes: list[Node]) -> None:
         batch = {(str(n.chat_id), str(n.message_id)): n for n in nodes}  # the last one wins
         columns: list[list[str | None]] = [[], [], [], [], []]
         for (chat, message), each in batch.items():
@@ -114,20 +145,16 @@ class PostgresThreadStore:
                 columns, (chat, message, role, each.text, parent), strict=True
             ):
                 column.append(value)
-        self._added += len(batch)
-        prune = self._added > max(self.retention // 10, 1)
+        prune = self._added + len(batch) > max(self.retention // 10, 1)
         try:
-            async with self._pool.connection() as connection, connection.transaction():
-                await connection.execute(_ADD, columns)
+            async with self._pool.connection() as connection:
+                await connection.execute(_ADD, columns)  # one statement: all or nothing
+                self._added += len(batch)
                 if prune:
                     await connection.execute(_PRUNE, {"keep": self.retention})
+                    self._added = 0
         except psycopg.Error as exc:
             raise failed("save reply chains", exc) from exc
-        if prune:
-            self._added = 0
-        if len(self._cache) + len(batch) > CACHE:
-            self._cache.clear()
-        self._cache.update(batch)  # a reply to one of them, the likely next read, costs nothing
 
     async def count(self) -> int:
         """How many nodes are stored (a full count: for tests and tools)."""

@@ -79,10 +79,13 @@ async def _copy_in(connection: psycopg.AsyncConnection[Any], contents: _Contents
                 (str(user_id), *account_row(account), None if not extra else Json(extra))
             )
     await connection.execute(
-        "UPDATE totals SET requests = %s, tokens = %s, global_extra = %s, top_extra = %s",
+        "UPDATE totals SET requests = CASE shard WHEN 0 THEN %s ELSE 0 END,"
+        " tokens = CASE shard WHEN 0 THEN %s ELSE 0 END",
+        (contents.totals.requests, contents.totals.tokens),
+    )
+    await connection.execute(
+        "UPDATE document_extra SET global_extra = %s, top_extra = %s",
         (
-            contents.totals.requests,
-            contents.totals.tokens,
             Json(contents.global_extra) if contents.global_extra else None,
             Json(contents.top_extra) if contents.top_extra else None,
         ),
@@ -132,10 +135,9 @@ async def _read_all(connection: psycopg.AsyncConnection[Any]) -> _Contents:
         if row[-1]:
             extras[row[0]] = row[-1]
     totals = await connection.execute(
-        "SELECT requests, tokens, global_extra, top_extra FROM totals"
+        "SELECT (SELECT sum(requests) FROM totals), (SELECT sum(tokens) FROM totals),"
+        " global_extra, top_extra FROM document_extra"
     )
     requests, tokens, global_extra, top_extra = await totals.fetchone() or (0, 0, None, None)
-    return _Contents(
-        accounts, extras, Totals(requests=requests, tokens=tokens), global_extra or {},
-        top_extra or {},
-    )  # fmt: skip
+    summed = Totals(requests=int(requests or 0), tokens=int(tokens or 0))
+    return _Contents(accounts, extras, summed, global_extra or {}, top_extra or {})

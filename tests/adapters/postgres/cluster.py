@@ -21,7 +21,8 @@ import attrs
 def binaries() -> Path | None:
     """The folder of initdb and pg_ctl: $PG_BIN, Debian's newest, or the PATH's; None if none."""
     if os.environ.get("PG_BIN"):
-        return Path(os.environ["PG_BIN"])
+        chosen = Path(os.environ["PG_BIN"])
+        return chosen if (chosen / "initdb").exists() else None
     found = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
     )

@@ -51,7 +51,7 @@ def check_books(url: str, given: dict[str, int], users: int = USERS) -> None:
     with psycopg.connect(url) as connection:
         rows = connection.execute("SELECT id, balance, held, requests, tokens FROM accounts")
         accounts = {row[0]: row[1:] for row in rows.fetchall()}
-        totals = connection.execute("SELECT requests, tokens FROM totals").fetchone()
+        totals = connection.execute("SELECT sum(requests), sum(tokens) FROM totals").fetchone()
         holds = connection.execute("SELECT count(*) FROM holds").fetchone()
     assert len(accounts) == users
     for user, (balance, held, _requests, tokens) in accounts.items():
