@@ -136,3 +136,16 @@ async def test_a_sweep_gives_back_every_expired_hold(database_url):
 async def test_an_unreachable_server_is_a_storage_error_in_plain_words(cluster):
     with pytest.raises(StorageError, match="cannot connect to PostgreSQL"):
         await PostgresAccountStore.open(cluster.url("no_such_database"))
+
+
+async def test_totals_functions_that_are_no_increment_see_the_whole_totals(accounts):
+    await accounts.register(account(user_id="1", balance=1000))
+    for cost in (10, 20, 30):  # increments, spread over the rows of the totals
+        await accounts.change("1", charge(cost), totals=count_in(cost))
+    assert await accounts.totals() == Totals(requests=3, tokens=60)
+    await accounts.change(
+        "1", lambda a: a, totals=lambda t: Totals(requests=t.requests * 2, tokens=t.tokens + 1)
+    )
+    assert await accounts.totals() == Totals(requests=6, tokens=61)
+    await accounts.change("1", charge(4), totals=count_in(4))
+    assert await accounts.totals() == Totals(requests=7, tokens=65)

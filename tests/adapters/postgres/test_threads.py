@@ -100,3 +100,30 @@ async def test_a_failed_read_is_not_found_and_logged(threads, caplog):
     await threads.close()
     assert await threads.get("1", "1") is None
     assert "cannot read reply chains" in caplog.text
+
+
+async def test_adds_at_the_same_time_are_all_kept(database_url):
+    import asyncio
+
+    store = await PostgresThreadStore.open(database_url)
+    reader = await PostgresThreadStore.open(database_url)
+    try:
+        await asyncio.gather(
+            *(
+                store.add(
+                    [
+                        node(chat_id=str(i), message_id="1", role=Role.USER, text="q"),
+                        node(chat_id=str(i), message_id="2", role=None, text="e", parent="1"),
+                    ]
+                )
+                for i in range(50)
+            )
+        )
+        assert await reader.count() == 100
+        assert await reader.chain("49", "2", 5) == [
+            node(chat_id="49", message_id="2", role=None, text="e", parent="1"),
+            node(chat_id="49", message_id="1", role=Role.USER, text="q"),
+        ]
+    finally:
+        await store.close()
+        await reader.close()
