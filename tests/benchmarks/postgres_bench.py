@@ -115,6 +115,19 @@ async def throughput(url: str, users: int, messages: int) -> float:
         await threads.close()
 
 
+def two_processes(url: str, users: int, messages: int) -> float:
+    """Messages per second from two bot processes on one database, each doing half."""
+    command = [sys.executable, "-m", "tests.benchmarks.postgres_bench", "--load", url,
+               str(users), str(messages // 2)]  # fmt: skip
+    began = time.perf_counter()
+    children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    for child in children:
+        child.communicate()
+        if child.returncode:
+            raise RuntimeError("a load process failed")
+    return messages // 2 * 2 / (time.perf_counter() - began)
+
+
 def takeover(url: str) -> float:
     """Seconds from SIGKILL of the receiving process until a standby receives."""
     command = [sys.executable, "-m", "tests.adapters.postgres.worker", "receive", url, "bench"]
@@ -166,6 +179,8 @@ def rows(quick: bool) -> list[tuple[str, str, str]]:
                 f"{rate:,.0f} msg/s",
                 ">= 1,000 msg/s at 1,000,000 users",
             )
+            rate = two_processes(url, users, messages)
+            note("  the same from two processes on one database", f"{rate:,.0f} msg/s")
         times = [takeover(cluster.url()) for _ in range(3)]
         note("PostgreSQL: standby takes over after SIGKILL (worst of 3)", f"{max(times):.2f} s",
              "<= 5 s")  # fmt: skip
@@ -179,7 +194,12 @@ def rows(quick: bool) -> list[tuple[str, str, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--load", nargs=3, metavar=("URL", "USERS", "MESSAGES"), help="internal")
     args = parser.parse_args(argv)
+    if args.load:  # one of two_processes' children
+        url, users, messages = args.load
+        print(asyncio.run(throughput(url, int(users), int(messages))))
+        return 0
     print(
         f"gptbot PostgreSQL benchmarks, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}"
