@@ -22,12 +22,14 @@ as a deadlock.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
@@ -55,27 +57,50 @@ INSERT INTO holds (id, user_id, amount, expires_at)
 SELECT %(hold)s, id, amount, now() + %(lease)s FROM taken
 RETURNING amount
 """
+# The account's row is locked first, then its holds' rows (the lock order).
 _RELEASE = """
-WITH gone AS (DELETE FROM holds WHERE id = %s RETURNING user_id, amount)
-UPDATE accounts AS a SET held = a.held - gone.amount FROM gone WHERE a.id = gone.user_id
-"""
-_EXPIRE = """
-WITH gone AS (
-    DELETE FROM holds WHERE user_id = %s AND expires_at < now() RETURNING amount
+WITH owner AS (SELECT id FROM accounts WHERE id = %(user)s FOR UPDATE),
+gone AS (
+    DELETE FROM holds WHERE id = %(hold)s AND user_id = (SELECT id FROM owner) RETURNING amount
 )
 UPDATE accounts SET held = held - (SELECT sum(amount) FROM gone)
-WHERE id = %s AND EXISTS (SELECT 1 FROM gone)
+WHERE id = %(user)s AND EXISTS (SELECT 1 FROM gone)
+"""
+_EXPIRE = """
+WITH owner AS (SELECT id FROM accounts WHERE id = %(user)s FOR UPDATE),
+gone AS (
+    DELETE FROM holds WHERE user_id = (SELECT id FROM owner) AND expires_at < now()
+    RETURNING amount
+)
+UPDATE accounts SET held = held - (SELECT sum(amount) FROM gone)
+WHERE id = %(user)s AND EXISTS (SELECT 1 FROM gone)
+"""
+# A batch of settlements: the accounts' rows locked in the order of their ids, so two batches
+# never wait for each other in a circle; then the holds given back and the accounts written.
+_LOCK_ACCOUNTS = f"SELECT {COLUMNS} FROM accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+_SETTLE = """
+WITH gone AS (
+    DELETE FROM holds AS h USING unnest(%s::text[], %s::text[]) AS r (id, user_id)
+    WHERE h.id = r.id AND h.user_id = r.user_id
+    RETURNING h.user_id, h.amount
+), freed AS (
+    SELECT user_id, sum(amount) AS amount FROM gone GROUP BY user_id
+)
+UPDATE accounts AS a
+SET balance = v.balance, requests = v.requests, tokens = v.tokens, name = v.name,
+    username = v.username, last_request = v.last_request, prompt = v.prompt,
+    banned = v.banned,
+    held = a.held - coalesce((SELECT amount FROM freed WHERE freed.user_id = a.id), 0)
+FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
+            %s::timestamp[], %s::text[], %s::boolean[])
+    AS v (id, balance, requests, tokens, name, username, last_request, prompt, banned)
+WHERE a.id = v.id
 """
 _REGISTER = f"""
 INSERT INTO accounts (id, balance, requests, tokens, name, username, last_request, prompt, banned)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO NOTHING
 RETURNING {COLUMNS}
-"""
-_WRITE = """
-UPDATE accounts SET balance = %s, requests = %s, tokens = %s, name = %s, username = %s,
-    last_request = %s, prompt = %s, banned = %s, held = held - %s
-WHERE id = %s
 """
 
 
@@ -121,6 +146,8 @@ class PostgresAccountStore:
         self._pool = pool
         self.lease = lease
         self._owns_pool = owns_pool
+        self._lock = asyncio.Lock()  # one batch of changes written at a time
+        self._queue: list[_Pending] = []
 
     @classmethod
     async def open(
@@ -207,7 +234,7 @@ class PostgresAccountStore:
         """Give back this user's expired holds; whether there were any."""
         try:
             async with self._pool.connection() as connection:
-                cursor = await connection.execute(_EXPIRE, (user_id, user_id))
+                cursor = await connection.execute(_EXPIRE, {"user": user_id})
                 return cursor.rowcount > 0
         except psycopg.Error as exc:
             raise failed("expire holds", exc) from exc
@@ -228,7 +255,7 @@ class PostgresAccountStore:
     async def release(self, hold: Hold) -> None:
         try:
             async with self._pool.connection() as connection:
-                await connection.execute(_RELEASE, (hold.id,))
+                await connection.execute(_RELEASE, {"user": hold.user_id, "hold": hold.id})
         except psycopg.Error as exc:
             raise failed("release a hold", exc) from exc
 
@@ -239,49 +266,94 @@ class PostgresAccountStore:
         totals: Callable[[Totals], Totals] | None = None,
         release: Hold | None = None,
     ) -> Account | None:
-        try:
-            # Pipelined: BEGIN, the hold's release and the read go out together, then the
-            # writes and COMMIT: two round trips, the statements still run in this order.
-            async with (
-                self._pool.connection() as connection,
-                connection.pipeline(),
-                connection.transaction(),
-            ):
-                return await self._change(connection, user_id, change, totals, release)
-        except psycopg.Error as exc:
-            raise failed("save a change to an account", exc) from exc
+        """Changes that arrive while a batch is being written go out together in the next
+        one, in one transaction (group commit): a few round trips per batch, not per change.
+        Each change is all or nothing on its own: one whose function raises is left out of
+        its batch, hold included; a batch that cannot be written fails every change in it."""
+        pending = _Pending(user_id, change, totals, release)
+        self._queue.append(pending)
+        async with self._lock:
+            if not pending.outcome.done():
+                batch, self._queue = self._queue, []
+                try:
+                    await self._settle(batch)
+                finally:
+                    for each in batch:  # cancelled or failed part-way: no caller waits forever
+                        if not each.outcome.done():
+                            each.outcome.set_exception(
+                                StorageError("PostgreSQL: the change was interrupted")
+                            )
+        return pending.outcome.result()
 
-    async def _change(
-        self,
-        connection: psycopg.AsyncConnection[Any],
-        user_id: str,
-        change: Callable[[Account], Account],
-        totals: Callable[[Totals], Totals] | None,
-        release: Hold | None,
-    ) -> Account | None:
-        gone = None
-        if release is not None:
-            # The hold's row first (the lock order). Gone already (expired, or released):
-            # nothing more to give back.
-            gone = await connection.execute(
-                "DELETE FROM holds WHERE id = %s AND user_id = %s RETURNING amount",
-                (release.id, user_id),
+    async def _settle(self, batch: list[_Pending]) -> None:
+        try:
+            async with self._pool.connection() as connection, connection.transaction():
+                done = await self._settle_in(connection, batch)
+        except psycopg.Error as exc:
+            error = failed("save a change to an account", exc)
+            for each in batch:
+                if not each.outcome.done():
+                    each.outcome.set_exception(error)
+            return
+        for each, result in done:
+            each.outcome.set_result(result)
+
+    async def _settle_in(
+        self, connection: psycopg.AsyncConnection[Any], batch: list[_Pending]
+    ) -> list[tuple[_Pending, Account | None]]:
+        """Apply the batch's functions in order and write the results; the outcomes to give
+        once the transaction commits (a function's exception is given at once)."""
+        ids = sorted({each.user_id for each in batch})
+        cursor = await connection.execute(_LOCK_ACCOUNTS, (ids,))
+        current = {row[0]: row_to_account(row) for row in await cursor.fetchall()}
+        changed: dict[str, Account] = {}
+        holds: list[Hold] = []
+        added = Totals()
+        whole: Totals | None = None  # all the totals, once a function that is no increment came
+        done: list[tuple[_Pending, Account | None]] = []
+        for each in batch:
+            before = current.get(each.user_id)
+            if before is None:
+                done.append((each, None))
+                continue
+            try:
+                after = each.change(before)
+                if str(after.user_id) != each.user_id:
+                    raise StorageError(f"a change of account {each.user_id} must not change its id")
+                if each.totals is not None:
+                    delta = increment(each.totals)
+                    if delta is not None and whole is None:
+                        added = Totals(added.requests + delta.requests, added.tokens + delta.tokens)
+                    else:
+                        if whole is None:
+                            whole = _plus(await _lock_totals(connection), added)
+                        whole = each.totals(whole)
+            except Exception as exc:
+                each.outcome.set_exception(exc)
+                continue
+            current[each.user_id] = changed[each.user_id] = after
+            if each.release is not None:
+                holds.append(each.release)
+            done.append((each, after))
+        if changed:
+            rows = [(user, *account_row(value)) for user, value in changed.items()]
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            await connection.execute(
+                _SETTLE, ([h.id for h in holds], [h.user_id for h in holds], *columns)
             )
-        cursor = await connection.execute(
-            f"SELECT {COLUMNS} FROM accounts WHERE id = %s FOR UPDATE", (user_id,)
-        )
-        row = await cursor.fetchone()
-        given_back = await gone.fetchone() if gone is not None else None
-        released = int(given_back[0]) if given_back else 0
-        if row is None:
-            return None
-        new = change(row_to_account(row))
-        if str(new.user_id) != user_id:
-            raise StorageError(f"a change of account {user_id} must not change its id")
-        await connection.execute(_WRITE, (*account_row(new), released, user_id))
-        if totals is not None:
-            await _apply_totals(connection, totals)
-        return new
+        if whole is not None:
+            await connection.execute(
+                "UPDATE totals SET requests = CASE shard WHEN 0 THEN %s ELSE 0 END,"
+                " tokens = CASE shard WHEN 0 THEN %s ELSE 0 END",
+                (whole.requests, whole.tokens),
+            )
+        elif added != Totals():
+            # Last in the transaction, so the row stays locked only until the commit.
+            await connection.execute(
+                "UPDATE totals SET requests = requests + %s, tokens = tokens + %s WHERE shard = %s",
+                (added.requests, added.tokens, random.randrange(SHARDS)),
+            )
+        return done
 
     async def close(self) -> None:
         if self._owns_pool:
@@ -302,24 +374,26 @@ def increment(totals: Callable[[Totals], Totals]) -> Totals | None:
     return None
 
 
-async def _apply_totals(
-    connection: psycopg.AsyncConnection[Any], totals: Callable[[Totals], Totals]
-) -> None:
-    delta = increment(totals)
-    if delta is not None:
-        # Last in the transaction, so the row stays locked only until the commit.
-        await connection.execute(
-            "UPDATE totals SET requests = requests + %s, tokens = tokens + %s WHERE shard = %s",
-            (delta.requests, delta.tokens, random.randrange(SHARDS)),
-        )
-        return
+async def _lock_totals(connection: psycopg.AsyncConnection[Any]) -> Totals:
     cursor = await connection.execute(
         "SELECT requests, tokens FROM totals ORDER BY shard FOR UPDATE"
     )
     rows = await cursor.fetchall()
-    after = totals(Totals(requests=sum(r[0] for r in rows), tokens=sum(r[1] for r in rows)))
-    await connection.execute(
-        "UPDATE totals SET requests = CASE shard WHEN 0 THEN %s ELSE 0 END,"
-        " tokens = CASE shard WHEN 0 THEN %s ELSE 0 END",
-        (after.requests, after.tokens),
+    return Totals(requests=sum(r[0] for r in rows), tokens=sum(r[1] for r in rows))
+
+
+def _plus(totals: Totals, added: Totals) -> Totals:
+    return Totals(totals.requests + added.requests, totals.tokens + added.tokens)
+
+
+@attrs.define
+class _Pending:
+    """A change waiting for its batch."""
+
+    user_id: str
+    change: Callable[[Account], Account]
+    totals: Callable[[Totals], Totals] | None
+    release: Hold | None
+    outcome: asyncio.Future[Account | None] = attrs.field(
+        factory=lambda: asyncio.get_running_loop().create_future()
     )
