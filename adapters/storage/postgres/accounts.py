@@ -40,22 +40,29 @@ from core.values import Account, Totals
 
 COLUMNS = "id, balance, requests, tokens, name, username, last_request, prompt, banned"
 
-# The CTE's FOR UPDATE makes a reserve that waited for another one read the balance and held
-# tokens that other one left, not those of its own snapshot: without it, two reserves of the
-# same account could each take the same last tokens.
+# Reservations of several accounts at once, at most one per account (two of one account would
+# both read the same balance). The CTE's FOR UPDATE, in the order of the ids, makes a
+# reservation that waited for another read the balance and held tokens that other one left,
+# not those of its own snapshot: without it, two reservations of the same account could each
+# take the same last tokens.
 _RESERVE = """
-WITH current AS (
-    SELECT id, LEAST(%(maximum)s, balance - held) AS amount
-    FROM accounts WHERE id = %(user)s FOR UPDATE
+WITH wanted AS (
+    SELECT * FROM unnest(%(users)s::text[], %(minimums)s::bigint[], %(maximums)s::bigint[],
+                         %(holds)s::text[]) AS w (user_id, minimum, maximum, hold)
+), current AS (
+    SELECT a.id, w.hold, w.minimum, LEAST(w.maximum, a.balance - a.held) AS amount
+    FROM accounts AS a JOIN wanted AS w ON a.id = w.user_id
+    ORDER BY a.id
+    FOR UPDATE OF a
 ), taken AS (
     UPDATE accounts AS a SET held = a.held + current.amount
     FROM current
-    WHERE a.id = current.id AND current.amount >= %(minimum)s
-    RETURNING a.id, current.amount
+    WHERE a.id = current.id AND current.amount >= current.minimum
+    RETURNING a.id, current.hold, current.amount
 )
 INSERT INTO holds (id, user_id, amount, expires_at)
-SELECT %(hold)s, id, amount, now() + %(lease)s FROM taken
-RETURNING amount
+SELECT hold, id, amount, now() + %(lease)s FROM taken
+RETURNING id, amount
 """
 # The account's row is locked first, then its holds' rows (the lock order).
 _RELEASE = """
@@ -148,6 +155,8 @@ class PostgresAccountStore:
         self._owns_pool = owns_pool
         self._lock = asyncio.Lock()  # one batch of changes written at a time
         self._queue: list[_Pending] = []
+        self._reserving = asyncio.Lock()  # one batch of reservations made at a time
+        self._wanted: list[_Wanted] = []
 
     @classmethod
     async def open(
@@ -214,21 +223,53 @@ class PostgresAccountStore:
         return hold
 
     async def _reserve(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
-        hold_id = uuid.uuid4().hex
+        """Reservations that arrive while a batch is being made go out together in the next
+        one statement, one per account at a time."""
+        wanted = _Wanted(user_id, minimum, maximum)
+        self._wanted.append(wanted)
+        async with self._reserving:
+            while not wanted.outcome.done():
+                batch: dict[str, _Wanted] = {}
+                later = []
+                for each in self._wanted:
+                    if each.user_id in batch:
+                        later.append(each)
+                    else:
+                        batch[each.user_id] = each
+                self._wanted = later
+                try:
+                    await self._reserve_all(list(batch.values()))
+                finally:
+                    for each in batch.values():
+                        if not each.outcome.done():
+                            each.outcome.set_exception(
+                                StorageError("PostgreSQL: the reservation was interrupted")
+                            )
+        return wanted.outcome.result()
+
+    async def _reserve_all(self, batch: list[_Wanted]) -> None:
+        holds = {uuid.uuid4().hex: each for each in batch}
         params = {
-            "user": user_id,
-            "minimum": minimum,
-            "maximum": maximum,
-            "hold": hold_id,
+            "users": [each.user_id for each in holds.values()],
+            "minimums": [each.minimum for each in holds.values()],
+            "maximums": [each.maximum for each in holds.values()],
+            "holds": list(holds),
             "lease": self.lease,
         }
         try:
             async with self._pool.connection() as connection:
                 cursor = await connection.execute(_RESERVE, params)
-                row = await cursor.fetchone()
+                rows = await cursor.fetchall()
         except psycopg.Error as exc:
-            raise failed("reserve tokens", exc) from exc
-        return None if row is None else Hold(user_id=user_id, amount=int(row[0]), id=hold_id)
+            error = failed("reserve tokens", exc)
+            for each in batch:
+                each.outcome.set_exception(error)
+            return
+        for hold_id, amount in rows:
+            each = holds.pop(hold_id)
+            each.outcome.set_result(Hold(user_id=each.user_id, amount=int(amount), id=hold_id))
+        for each in holds.values():
+            each.outcome.set_result(None)
 
     async def _expire(self, user_id: str) -> bool:
         """Give back this user's expired holds; whether there were any."""
@@ -384,6 +425,18 @@ async def _lock_totals(connection: psycopg.AsyncConnection[Any]) -> Totals:
 
 def _plus(totals: Totals, added: Totals) -> Totals:
     return Totals(totals.requests + added.requests, totals.tokens + added.tokens)
+
+
+@attrs.define
+class _Wanted:
+    """A reservation waiting for its batch."""
+
+    user_id: str
+    minimum: int
+    maximum: int
+    outcome: asyncio.Future[Hold | None] = attrs.field(
+        factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 @attrs.define
