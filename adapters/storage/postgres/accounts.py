@@ -4,20 +4,25 @@ Nothing is kept in memory, so any number of processes can share one database:
 
 - ``reserve`` is one statement that locks the account's row, takes as much of
   [minimum, maximum] as ``balance - held`` allows, and records the hold, or does nothing.
+  Reservations that arrive while one is being made go out together in the next statement.
 - A hold has a lease (``expires_at``): the holds of a process that died between reserve and
   settle are given back once they expire, by the next reserve that finds the balance short.
   A hold is given back exactly once, by whichever comes first: its settlement, its release or
   its expiry (each deletes the hold's row and subtracts only what it deleted).
 - ``change`` reads the account ``FOR UPDATE``, applies the caller's function, writes the
-  result, the totals and the hold's release, all in one transaction.
+  result, the totals and the hold's release, all in one transaction. Changes that arrive
+  while one is being written go out together in the next transaction (group commit).
+
+Batching is what makes one process fast: psycopg's async path costs a fraction of a
+millisecond of CPU per round trip, and a message needs a reservation and a settlement.
 - The totals are the sum of 16 rows (see the migration). A totals function that adds the same
   to any totals (as a settlement's does) is applied as that increment to one row picked at
   random, so concurrent settlements do not queue for one row; any other function gets all
   the rows locked, the sum, and the result written back.
 
-Locks are always taken in one order: a hold's row, then its account's row, then totals rows
-in ascending order. Two transactions never wait for each other in a circle, so none is aborted
-as a deadlock.
+Locks are always taken in one order: accounts' rows in ascending id, then their holds' rows,
+then totals rows in ascending order. Two transactions never wait for each other in a circle,
+so none is aborted as a deadlock.
 """
 
 from __future__ import annotations

@@ -149,3 +149,33 @@ async def test_totals_functions_that_are_no_increment_see_the_whole_totals(accou
     assert await accounts.totals() == Totals(requests=6, tokens=61)
     await accounts.change("1", charge(4), totals=count_in(4))
     assert await accounts.totals() == Totals(requests=7, tokens=65)
+
+
+async def test_in_a_batch_a_failing_change_is_left_out_and_the_others_kept(accounts):
+    import asyncio
+
+    for user in ("1", "2", "3"):
+        await accounts.register(account(user_id=user, balance=1000))
+    holds = [await accounts.reserve(user, 100, 100) for user in ("1", "2", "3")]
+
+    def broken(current):
+        raise ValueError("no")
+
+    outcomes = await asyncio.gather(
+        accounts.change("1", charge(10), totals=count_in(10), release=holds[0]),
+        accounts.change("2", broken, totals=count_in(20), release=holds[1]),
+        accounts.change("3", charge(30), totals=count_in(30), release=holds[2]),
+        accounts.change("1", charge(1), totals=count_in(1)),  # sees the first one's result
+        accounts.change("nobody", charge(1), totals=count_in(1)),
+        return_exceptions=True,
+    )
+    assert [o.balance if o else o for o in outcomes if not isinstance(o, Exception)] == [
+        990,
+        970,
+        989,
+        None,
+    ]
+    assert isinstance(outcomes[1], ValueError)
+    assert [await accounts.held(u) for u in ("1", "2", "3")] == [0, 100, 0]
+    assert (await accounts.get("2")).balance == 1000
+    assert await accounts.totals() == Totals(requests=3, tokens=41)
