@@ -432,6 +432,14 @@ def _plus(totals: Totals, added: Totals) -> Totals:
     return Totals(totals.requests + added.requests, totals.tokens + added.tokens)
 
 
+def _future() -> asyncio.Future[Any]:
+    """The outcome of a batched call. A caller cancelled while it waits leaves the outcome
+    unread: reading it here keeps asyncio from logging an error nobody needs."""
+    outcome = asyncio.get_running_loop().create_future()
+    outcome.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return outcome
+
+
 @attrs.define
 class _Wanted:
     """A reservation waiting for its batch."""
@@ -439,9 +447,7 @@ class _Wanted:
     user_id: str
     minimum: int
     maximum: int
-    outcome: asyncio.Future[Hold | None] = attrs.field(
-        factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    outcome: asyncio.Future[Hold | None] = attrs.field(factory=lambda: _future())
 
 
 @attrs.define
@@ -452,6 +458,4 @@ class _Pending:
     change: Callable[[Account], Account]
     totals: Callable[[Totals], Totals] | None
     release: Hold | None
-    outcome: asyncio.Future[Account | None] = attrs.field(
-        factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    outcome: asyncio.Future[Account | None] = attrs.field(factory=lambda: _future())
