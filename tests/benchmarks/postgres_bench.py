@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--load", nargs=3, metavar=("URL", "USERS", "MESSAGES"), help="internal")
     args = parser.parse_args(argv)
+    # Stopped by a timeout or ^C: leave by the finally clauses, so the server is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if args.load:  # one of two_processes' children
         url, users, messages = args.load
         print(asyncio.run(throughput(url, int(users), int(messages))))
