@@ -1,0 +1,106 @@
+"""A throwaway PostgreSQL cluster: initdb in a temporary folder, a free port on 127.0.0.1, its
+unix socket in the same folder, stopped and deleted at the end. For the tests and the benchmark.
+
+PostgreSQL refuses to run as root; as root, its programs run as the ``postgres`` user that the
+Debian package creates (``runuser``).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import attrs
+
+
+def binaries() -> Path | None:
+    """The folder of initdb and pg_ctl: $PG_BIN, Debian's newest, or the PATH's; None if none."""
+    if os.environ.get("PG_BIN"):
+        chosen = Path(os.environ["PG_BIN"])
+        return chosen if (chosen / "initdb").exists() else None
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@attrs.define
+class Cluster:
+    folder: Path
+    port: int
+    bin: Path
+    _as_user: list[str]
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "data"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://gptbot@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *command: str) -> None:
+        subprocess.run(
+            [*self._as_user, *command], check=True, capture_output=True, text=True, timeout=120
+        )
+
+    @classmethod
+    def start(cls, *, durable: bool = False) -> Cluster:
+        """initdb and start. ``durable``: commits wait for the disk (the benchmark); the tests
+        run without fsync, since they test this code, not the server's durability."""
+        bin_folder = binaries()
+        if bin_folder is None:
+            raise FileNotFoundError("PostgreSQL's initdb was not found")
+        as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        folder = Path(tempfile.mkdtemp(prefix="gptbot-pg-"))
+        if as_user:
+            shutil.chown(folder, "postgres", "postgres")
+        cluster = cls(folder, _free_port(), bin_folder, as_user)
+        try:
+            cluster._run(
+                str(bin_folder / "initdb"), "-D", str(cluster.data), "-A", "trust", "-U",
+                "gptbot", "-E", "UTF8", "--locale=C", "--no-sync",
+            )  # fmt: skip
+            settings = [
+                f"port={cluster.port}",
+                "listen_addresses=127.0.0.1",
+                f"unix_socket_directories={folder}",
+                "max_connections=200",
+                "shared_buffers=256MB",
+            ]
+            if not durable:
+                settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+            cluster._run(
+                str(bin_folder / "pg_ctl"), "-D", str(cluster.data), "-l",
+                str(folder / "server.log"), "-w", "-t", "60",
+                "-o", " ".join(f"-c {s}" for s in settings), "start",
+            )  # fmt: skip
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return cluster
+
+    def stop(self) -> None:
+        try:
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def log(self) -> str:
+        try:
+            return (self.folder / "server.log").read_text(errors="replace")
+        except OSError:
+            return ""

@@ -1,0 +1,129 @@
+"""The PostgreSQL thread store against a real server."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from adapters.storage.postgres.threads import PostgresThreadStore
+from adapters.storage.postgres.values import node
+from core.values import Node, Role
+
+pytestmark = pytest.mark.postgres
+
+
+def chain_of(length: int, chat: str = "c") -> list[Node]:
+    return [
+        node(
+            chat_id=chat,
+            message_id=str(i),
+            role=Role.USER if i % 2 else Role.ASSISTANT,
+            text=f"turn {i}",
+            parent=str(i - 1) if i > 1 else None,
+        )
+        for i in range(1, length + 1)
+    ]
+
+
+async def test_nodes_are_found_by_chat_and_message(threads):
+    first = node(chat_id="-100", message_id="5", role=Role.USER, text="hi")
+    reply = node(chat_id="-100", message_id="6", role=Role.ASSISTANT, text="hello", parent="5")
+    elsewhere = node(chat_id="7", message_id="5", role=Role.USER, text="other chat")
+    await threads.add([first, reply, elsewhere])
+    assert await threads.get("-100", "6") == reply
+    assert await threads.get("-100", "5") == first
+    assert await threads.get("7", "5") == elsewhere
+    assert await threads.get("-100", "99") is None
+
+
+async def test_a_pass_through_node_keeps_role_none(database_url):
+    writer = await PostgresThreadStore.open(database_url)
+    reader = await PostgresThreadStore.open(database_url)  # nothing cached: read from the table
+    try:
+        error = node(chat_id="1", message_id="2", role=None, text="The model failed", parent="1")
+        await writer.add([error])
+        assert await reader.get("1", "2") == error
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def test_the_walk_is_one_query_up_to_the_limit(threads):
+    nodes = chain_of(10)
+    await threads.add(nodes)
+    walked = await threads.chain("c", "10", 4)
+    assert walked == nodes[::-1][:4]
+    assert await threads.chain("c", "10", 100) == nodes[::-1]
+    assert await threads.chain("c", "nope", 100) == []
+
+
+async def test_nodes_are_read_ahead_for_the_walk(database_url):
+    writer = await PostgresThreadStore.open(database_url)
+    reader = await PostgresThreadStore.open(database_url)
+    try:
+        nodes = chain_of(5)
+        await writer.add(nodes)
+        assert await reader.get("c", "5") == nodes[-1]
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            connection.execute("DELETE FROM nodes")
+        # Read with the first, from one query: the walk does not go back to the database.
+        assert [await reader.get("c", str(i)) for i in range(1, 5)] == nodes[:4]
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def test_adding_a_node_again_replaces_it(threads):
+    await threads.add([node(chat_id="1", message_id="1", role=Role.USER, text="draft")])
+    final = node(chat_id="1", message_id="1", role=Role.USER, text="final")
+    await threads.add([node(chat_id="1", message_id="1", role=Role.USER, text="x"), final])
+    assert await threads.chain("1", "1", 1) == [final]
+    assert await threads.count() == 1
+
+
+async def test_only_the_newest_nodes_are_kept(database_url):
+    store = await PostgresThreadStore.open(database_url, retention=20)
+    try:
+        for start in range(0, 100, 5):
+            await store.add(
+                [node(chat_id="c", message_id=str(i), role=Role.USER, text="t")
+                 for i in range(start, start + 5)]
+            )  # fmt: skip
+        assert await store.count() <= 22
+        assert await store.chain("c", "99", 1) != []
+        assert await store.chain("c", "0", 1) == []
+    finally:
+        await store.close()
+
+
+async def test_a_failed_read_is_not_found_and_logged(threads, caplog):
+    await threads.close()
+    assert await threads.get("1", "1") is None
+    assert "cannot read reply chains" in caplog.text
+
+
+async def test_adds_at_the_same_time_are_all_kept(database_url):
+    import asyncio
+
+    store = await PostgresThreadStore.open(database_url)
+    reader = await PostgresThreadStore.open(database_url)
+    try:
+        await asyncio.gather(
+            *(
+                store.add(
+                    [
+                        node(chat_id=str(i), message_id="1", role=Role.USER, text="q"),
+                        node(chat_id=str(i), message_id="2", role=None, text="e", parent="1"),
+                    ]
+                )
+                for i in range(50)
+            )
+        )
+        assert await reader.count() == 100
+        assert await reader.chain("49", "2", 5) == [
+            node(chat_id="49", message_id="2", role=None, text="e", parent="1"),
+            node(chat_id="49", message_id="1", role=Role.USER, text="q"),
+        ]
+    finally:
+        await store.close()
+        await reader.close()
