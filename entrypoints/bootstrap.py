@@ -8,6 +8,7 @@ test on in-memory ones) loads no store, tokenizer or SDK it does not use.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ import attrs
 
 from adapters.clock import SystemClock
 from core.config import BotConfig
+from core.errors import StorageError
 from core.ports import (
     AccountStore,
     ChatModel,
@@ -125,7 +127,42 @@ def build_model(settings: Settings, counter: TokenCounter) -> ModelChoice:
     return ModelChoice(model, f"model {settings.openai_model} at {where}")
 
 
-def build_bot(
+async def open_stores(settings: Settings) -> tuple[AccountStore, ThreadStore]:
+    """The account and thread stores the settings name: PostgreSQL when DATABASE_URL is set,
+    else data.json and the reply-chain database beside it. StorageError when they cannot be
+    used (nothing is left open then)."""
+    if settings.database_url is not None:
+        try:
+            from adapters.storage.postgres.accounts import PostgresAccountStore
+            from adapters.storage.postgres.threads import PostgresThreadStore
+        except ImportError as exc:
+            raise StorageError(
+                "DATABASE_URL is set but PostgreSQL support is not installed: "
+                "pip install 'gptbot[postgres]'"
+            ) from exc
+        url = settings.database_url.reveal()
+        # A hold outlives the longest request: waiting for the model, then the whole stream.
+        lease = dt.timedelta(seconds=settings.openai_first_token_timeout + 15 * 60)
+        accounts = await PostgresAccountStore.open(url, lease=lease)
+        try:
+            threads = await PostgresThreadStore.open(url, retention=settings.thread_retention)
+        except BaseException:
+            await accounts.close()
+            raise
+        return accounts, threads
+    from adapters.storage.json_accounts import JsonAccounts
+    from adapters.storage.sqlite_threads import SqliteThreads
+
+    json_accounts = JsonAccounts.open(settings.data_file)
+    try:
+        sqlite = SqliteThreads.open(settings.threads_file, settings.thread_retention)
+    except BaseException:
+        await json_accounts.close()
+        raise
+    return json_accounts, sqlite
+
+
+async def build_bot(
     settings: Settings,
     *,
     admin_id: str,
@@ -136,11 +173,7 @@ def build_bot(
 ) -> Bot:
     """A bot on the stores and model the settings name; StorageError when the data cannot be
     used."""
-    from adapters.storage.json_accounts import JsonAccounts
-    from adapters.storage.sqlite_threads import SqliteThreads
-
-    accounts = JsonAccounts.open(settings.data_file)
-    threads = SqliteThreads.open(settings.threads_file, settings.thread_retention)
+    accounts, threads = await open_stores(settings)
     counter = build_counter(settings)
     choice = build_model(settings, counter)
     return assemble(

@@ -1,24 +1,73 @@
-"""The ``gptbot`` command: ``gptbot console`` or ``gptbot telegram``."""
+"""The ``gptbot`` command.
+
+gptbot console                 the console bot
+gptbot telegram                the Telegram bot
+gptbot import data.json        copy data.json's accounts into PostgreSQL (DATABASE_URL)
+gptbot export data.json        write PostgreSQL's accounts to a data.json
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 
+from core.errors import StorageError
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gptbot", description=__doc__)
-    parser.add_argument("mode", choices=["console", "telegram"], help="which bot to run")
+    parser = argparse.ArgumentParser(
+        prog="gptbot", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "mode", choices=["console", "telegram", "import", "export"], help="what to do"
+    )
+    parser.add_argument("file", nargs="?", type=Path, help="data.json, for import and export")
     parser.add_argument("--env-file", type=Path, default=None, help="settings file (.env)")
     args = parser.parse_args(argv)
     if args.mode == "telegram":
         from entrypoints import telegram  # only the bot that runs is imported
 
         return telegram.main(env_file=args.env_file)
-    from entrypoints import console
+    if args.mode == "console":
+        from entrypoints import console
 
-    return console.main(env_file=args.env_file)
+        return console.main(env_file=args.env_file)
+    if args.file is None:
+        parser.error(f"{args.mode} needs the data.json file to read or write")
+    return transfer(args.mode, args.file, args.env_file)
+
+
+def transfer(mode: str, path: Path, env_file: Path | None) -> int:
+    """``gptbot import`` / ``gptbot export``; the exit status."""
+    from entrypoints.settings import ConfigError, load_environment, settings_from
+
+    try:
+        settings = settings_from(load_environment(env_file))
+    except ConfigError as exc:
+        print(f"gptbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if settings.database_url is None:
+        print("gptbot: set DATABASE_URL to the PostgreSQL database first", file=sys.stderr)
+        return 2
+    try:
+        from adapters.storage.postgres.transfer import export_data_json, import_data_json
+    except ImportError:
+        print("gptbot: pip install 'gptbot[postgres]' first", file=sys.stderr)
+        return 2
+    url = settings.database_url.reveal()
+    try:
+        if mode == "import":
+            count = asyncio.run(import_data_json(url, path))
+            print(f"imported {count} accounts from {path}")
+        else:
+            count = asyncio.run(export_data_json(url, path))
+            print(f"exported {count} accounts to {path}")
+    except StorageError as exc:
+        print(f"gptbot: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

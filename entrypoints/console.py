@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
@@ -46,7 +47,7 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     admin_id = str(admin) if admin is not None else CONSOLE_ADMIN_ID
     sink = ConsoleSink(stdout, numbering())
     try:
-        bot = build_bot(
+        bot = await build_bot(
             settings, admin_id=admin_id, sink=sink, operator=ConsoleOperator(sink, admin_id)
         )
     except StorageError as exc:
@@ -55,6 +56,8 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     if isinstance(bot.threads, SqliteThreads):
         # Continue numbering after the messages a previous run remembered.
         sink.ids = numbering(bot.threads.last_message_id() + 1)
+    else:  # a shared database: ids from the clock never meet a previous run's
+        sink.ids = numbering(time.time_ns() // 1_000_000)
     session = ConsoleSession(
         admin_id=admin_id, bot_username=BOT_USERNAME, ids=sink.ids, bot_messages=sink.sent
     )

@@ -172,6 +172,7 @@ class Settings:
     admin_chat_id: int | None
     data_file: Path
     threads_file: Path
+    database_url: Secret | None  # PostgreSQL instead of data.json (it may hold a password)
     thread_retention: int
     starting_balance: int
     reply_token_limit: int
@@ -311,6 +312,9 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         "OPENAI_REASONING_EFFORT", _effort, DEFAULT_EFFORT if model == DEFAULT_MODEL else None
     )
     notes: list[str] = []
+    database = read.secret("DATABASE_URL")
+    if database is not None and not database.reveal().startswith(("postgresql://", "postgres://")):
+        raise ConfigError("DATABASE_URL must be a postgresql://user:password@host/dbname address")
     admin = read.get("ADMIN_CHAT_ID", _int, None)
     if admin is None and read.get("ADMIN_ID", _int, None) is not None:
         # The older bot's name for it: an operator moving over keeps their .env.
@@ -327,6 +331,7 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         admin_chat_id=admin,
         data_file=data_file,
         threads_file=threads_file,
+        database_url=database,
         thread_retention=read.positive("THREAD_RETENTION", 100_000, 100_000_000),
         starting_balance=starting,
         reply_token_limit=reply_limit,

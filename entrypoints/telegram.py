@@ -11,8 +11,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from telethon import TelegramClient
 
@@ -26,14 +27,24 @@ from core.errors import StorageError
 from entrypoints.bootstrap import build_bot
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
 
+if TYPE_CHECKING:
+    from adapters.storage.postgres.receiver import ReceiverLock
+
 log = logging.getLogger(__name__)
 
 
-async def serve(settings: Settings, client: TelegramClient, *, handle_signals: bool = True) -> int:
+async def serve(
+    settings: Settings,
+    client: TelegramClient,
+    *,
+    handle_signals: bool = True,
+    lost: Callable[[], Awaitable[None]] | None = None,
+) -> int:
     """Run the bot on a logged-in client until /stop or SIGINT/SIGTERM; the exit status.
 
     On the way out: no new messages are taken, the answers in flight are finished, everything
-    is saved, the client disconnects.
+    is saved, the client disconnects. ``lost``, when given, returns when this process stops
+    being the one that receives the bot's messages (a standby takes over): the bot stops too.
     """
     login = settings.telegram()
     me = await client.get_me()
@@ -41,7 +52,7 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
     replies = TelegramReplies(sink)
     admin = str(login.admin_id)
     try:
-        bot = build_bot(
+        bot = await build_bot(
             settings,
             admin_id=admin,
             sink=replies,
@@ -66,6 +77,7 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
     if handle_signals:
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(number, bot.service.request_stop)
+    watch = asyncio.create_task(_watch(lost, bot.service.request_stop)) if lost else None
     try:
         await bot.service.wait_for_stop()
         log.warning("stopping: finishing the answers in flight")
@@ -80,8 +92,18 @@ async def serve(settings: Settings, client: TelegramClient, *, handle_signals: b
         if handle_signals:
             for number in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(number)
+        if watch is not None:
+            watch.cancel()
         await client.disconnect()
-    return 0
+    # Losing the receiver's lock is no clean stop: exit 1, and a supervisor restarts this
+    # process as a standby.
+    return 1 if watch is not None and watch.done() and not watch.cancelled() else 0
+
+
+async def _watch(lost: Callable[[], Awaitable[None]], stop: Callable[[], None]) -> None:
+    await lost()
+    log.error("this process is no longer the bot's receiver (its database connection failed)")
+    stop()
 
 
 async def run_telegram(settings: Settings) -> int:
@@ -96,6 +118,34 @@ async def run_telegram(settings: Settings) -> int:
     )
     with contextlib.suppress(OSError):  # the session holds the login: private before it is
         os.chmod(session, 0o600)  # written, not after
+    lock = await _receiver(settings)
+    try:
+        return await _log_in_and_serve(settings, client, lock)
+    finally:
+        if lock is not None:
+            await lock.release()
+
+
+async def _receiver(settings: Settings) -> ReceiverLock | None:
+    """With PostgreSQL, wait until this process may receive the bot's messages: Telegram gives
+    them to one connection, so one process serves and the others stand by."""
+    if settings.database_url is None:
+        return None
+    from adapters.storage.postgres.receiver import ReceiverLock
+
+    bot_id = settings.telegram().token.reveal().split(":", 1)[0]  # the bot's id: not secret
+    lock = ReceiverLock(settings.database_url.reveal(), name=f"telegram-bot-{bot_id}")
+    if not await lock.try_acquire():
+        log.warning("another process serves this bot: standing by until it stops")
+        await lock.acquire()
+    log.warning("this process receives the bot's messages")
+    return lock
+
+
+async def _log_in_and_serve(
+    settings: Settings, client: TelegramClient, lock: ReceiverLock | None
+) -> int:
+    login = settings.telegram()
     try:
         await client.start(bot_token=login.token.reveal())
     except Exception as exc:  # Telethon fails in many ways here; each means "not logged in"
@@ -107,7 +157,7 @@ async def run_telegram(settings: Settings) -> int:
         )
         await client.disconnect()
         return 1
-    return await serve(settings, client)
+    return await serve(settings, client, lost=lock.lost if lock is not None else None)
 
 
 def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> int:

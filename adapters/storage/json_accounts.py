@@ -242,6 +242,11 @@ class JsonAccounts:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def contents(self) -> fmt.Contents:
+        """Everything the file holds now, journal replayed: for copying it elsewhere (the
+        PostgreSQL import). Not a copy: do not change it."""
+        return self._contents
+
     async def get(self, user_id: str) -> Account | None:
         return self._contents.accounts.get(user_id)
 

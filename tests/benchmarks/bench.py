@@ -332,7 +332,7 @@ async def overhead(folder: Path, turns: int) -> tuple[float, float]:
         )
         assert settings.openai_reasoning_effort == "none"  # as the direct request below says
         sink = ConsoleSink(io.StringIO(), numbering())
-        bot = build_bot(settings, admin_id="1", sink=sink)
+        bot = await build_bot(settings, admin_id="1", sink=sink)
         client = openai.AsyncOpenAI(api_key="sk-bench", base_url=base_url, max_retries=0)
         sender = Sender("100", "Bench")
         ours: list[float] = []

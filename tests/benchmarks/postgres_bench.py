@@ -34,8 +34,7 @@ from adapters.storage.postgres.accounts import PostgresAccountStore
 from adapters.storage.postgres.connect import connect
 from adapters.storage.postgres.migrate import migrate
 from adapters.storage.postgres.threads import PostgresThreadStore
-from adapters.storage.postgres.values import node
-from core.values import Role
+from core.values import Node, Role
 from tests.adapters.postgres.cluster import Cluster
 from tests.adapters.postgres.helpers import charge, count_in
 
@@ -96,8 +95,8 @@ async def throughput(url: str, users: int, messages: int) -> float:
                 continue
             cost = random.randrange(50, hold.amount + 1)
             await accounts.change(user, charge(cost), totals=count_in(cost), release=hold)
-            asked = node(chat_id=str(chat), message_id=f"{number}q", role=Role.USER, text="hi")
-            answer = node(
+            asked = Node(chat_id=str(chat), message_id=f"{number}q", role=Role.USER, text="hi")
+            answer = Node(
                 chat_id=str(chat),
                 message_id=f"{number}a",
                 role=Role.ASSISTANT,

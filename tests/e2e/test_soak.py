@@ -63,7 +63,7 @@ async def soak(llm: LLMock, folder: Path, messages: int, seed: int = 7) -> SoakR
         folder,
     )
     sink = RecordingSink()
-    bot = build_bot(settings, admin_id="1", sink=sink)
+    bot = await build_bot(settings, admin_id="1", sink=sink)
     rng = random.Random(seed)
     faults: Counter[str] = Counter()
     loop = asyncio.get_running_loop()

@@ -39,9 +39,8 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.storage.postgres.connect import failed, open_pool
-from adapters.storage.postgres.values import Hold, account, banned
 from core.errors import StorageError
-from core.values import Account, Totals
+from core.values import Account, Hold, Totals
 
 COLUMNS = "id, balance, requests, tokens, name, username, last_request, prompt, banned"
 
@@ -118,7 +117,7 @@ RETURNING {COLUMNS}
 
 def row_to_account(row: tuple[Any, ...]) -> Account:
     user_id, balance, requests, tokens, name, username, last, prompt, is_banned = row
-    return account(
+    return Account(
         user_id=user_id,
         balance=balance,
         requests=requests,
@@ -141,7 +140,7 @@ def account_row(value: Account) -> tuple[Any, ...]:
         value.username,
         value.last_request,
         value.prompt,
-        banned(value),
+        value.banned,
     )
 
 

@@ -18,7 +18,6 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.storage.postgres.connect import failed, open_pool
-from adapters.storage.postgres.values import node
 from core.errors import StorageError
 from core.values import Node, Role
 
@@ -173,7 +172,7 @@ class PostgresThreadStore:
 
 def _node(chat_id: str, row: tuple[Any, ...]) -> Node:
     message, role, text, parent = row
-    return node(
+    return Node(
         chat_id=chat_id,
         message_id=message,
         role=None if role is None else Role(role),

@@ -17,8 +17,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Json
 
+from adapters.storage import data_json as fmt
 from adapters.storage.files import write_atomically
-from adapters.storage.json_accounts import JsonAccountStore, _Contents, _serialize
+from adapters.storage.json_accounts import JsonAccounts
 from adapters.storage.postgres.accounts import account_row, row_to_account
 from adapters.storage.postgres.connect import connect, failed
 from adapters.storage.postgres.migrate import migrate
@@ -41,9 +42,9 @@ async def import_data_json(url: str, path: Path) -> int:
         raise StorageError(f"{path}: no such file to import")
     # Opening it as the bot does replays its journal and locks it: a bot still running on
     # this file is refused rather than copied half-way through its changes.
-    store = await asyncio.to_thread(JsonAccountStore.open, path)
+    store = await asyncio.to_thread(JsonAccounts.open, path)
     try:
-        contents = store._contents
+        contents = store.contents()
         connection = await connect(url)
         try:
             await migrate(connection)
@@ -70,7 +71,7 @@ async def _refuse_unless_empty(connection: psycopg.AsyncConnection[Any]) -> None
         )
 
 
-async def _copy_in(connection: psycopg.AsyncConnection[Any], contents: _Contents) -> None:
+async def _copy_in(connection: psycopg.AsyncConnection[Any], contents: fmt.Contents) -> None:
     cursor = connection.cursor()
     async with cursor.copy(_COPY) as copy:
         for user_id, account in contents.accounts.items():
@@ -114,14 +115,14 @@ async def export_data_json(url: str, path: Path) -> int:
     finally:
         await connection.close()
     try:
-        await asyncio.to_thread(write_atomically, path, _serialize(contents))
+        await asyncio.to_thread(write_atomically, path, fmt.serialize(contents))
     except OSError as exc:
         raise StorageError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     log.info("exported %d accounts to %s", len(contents.accounts), path)
     return len(contents.accounts)
 
 
-async def _read_all(connection: psycopg.AsyncConnection[Any]) -> _Contents:
+async def _read_all(connection: psycopg.AsyncConnection[Any]) -> fmt.Contents:
     accounts: dict[Any, Any] = {}
     extras: dict[Any, dict[str, Any]] = {}
     cursor = connection.cursor(name="export")  # server-side: rows arrive in batches
@@ -140,4 +141,4 @@ async def _read_all(connection: psycopg.AsyncConnection[Any]) -> _Contents:
     )
     requests, tokens, global_extra, top_extra = await totals.fetchone() or (0, 0, None, None)
     summed = Totals(requests=int(requests or 0), tokens=int(tokens or 0))
-    return _Contents(accounts, extras, summed, global_extra or {}, top_extra or {})
+    return fmt.Contents(accounts, extras, summed, global_extra or {}, top_extra or {})

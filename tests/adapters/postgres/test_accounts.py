@@ -10,18 +10,17 @@ import psycopg
 import pytest
 
 from adapters.storage.postgres.accounts import PostgresAccountStore
-from adapters.storage.postgres.values import account
 from core.errors import StorageError
-from core.values import Totals
+from core.values import Account, Totals
 from tests.adapters.postgres.helpers import charge, count_in
 
 pytestmark = pytest.mark.postgres
 
 
 async def test_register_stores_a_new_account_and_keeps_an_existing_one(accounts):
-    first = account(user_id="42", balance=100, name="Ann", username="ann", prompt="Be brief")
+    first = Account(user_id="42", balance=100, name="Ann", username="ann", prompt="Be brief")
     assert await accounts.register(first) == first
-    again = await accounts.register(account(user_id="42", balance=5))
+    again = await accounts.register(Account(user_id="42", balance=5))
     assert again == first
     assert await accounts.get("42") == first
     assert await accounts.get("43") is None
@@ -30,14 +29,14 @@ async def test_register_stores_a_new_account_and_keeps_an_existing_one(accounts)
 
 async def test_ids_are_opaque_text(accounts):
     for user_id in ("7", "-100123", "matrix:@ann:example.org", "007"):
-        await accounts.register(account(user_id=user_id, balance=1))
+        await accounts.register(Account(user_id=user_id, balance=1))
     assert await accounts.count() == 4
     assert (await accounts.get("007")).user_id == "007"
     assert await accounts.get("7") != await accounts.get("007")
 
 
 async def test_reserve_takes_what_the_balance_allows_between_minimum_and_maximum(accounts):
-    await accounts.register(account(user_id="1", balance=1000))
+    await accounts.register(Account(user_id="1", balance=1000))
     full = await accounts.reserve("1", 100, 600)
     assert full is not None
     assert (full.user_id, full.amount) == ("1", 600)
@@ -54,7 +53,7 @@ async def test_reserve_takes_what_the_balance_allows_between_minimum_and_maximum
 
 
 async def test_change_settles_charges_and_counts_in_one_step(accounts):
-    await accounts.register(account(user_id="1", balance=1000))
+    await accounts.register(Account(user_id="1", balance=1000))
     hold = await accounts.reserve("1", 100, 500)
     after = await accounts.change("1", charge(120), totals=count_in(120), release=hold)
     assert after is not None
@@ -74,7 +73,7 @@ async def test_change_of_an_unknown_account_is_none(accounts):
 
 
 async def test_a_change_that_fails_leaves_everything_as_it_was(accounts):
-    await accounts.register(account(user_id="1", balance=1000))
+    await accounts.register(Account(user_id="1", balance=1000))
     hold = await accounts.reserve("1", 10, 300)
 
     def broken(current):
@@ -88,7 +87,7 @@ async def test_a_change_that_fails_leaves_everything_as_it_was(accounts):
 
 
 async def test_a_change_may_not_move_an_account_to_another_id(accounts):
-    await accounts.register(account(user_id="1", balance=10))
+    await accounts.register(Account(user_id="1", balance=10))
     with pytest.raises(StorageError, match="id"):
         await accounts.change("1", lambda a: attrs.evolve(a, user_id="2"))
     assert await accounts.get("2") is None
@@ -98,7 +97,7 @@ async def test_the_holds_of_a_dead_process_expire(database_url):
     # A lease that has ended by the time it is looked at: the holds of a process that never
     # settled them are given back to the next reservation that needs them.
     dead = await PostgresAccountStore.open(database_url, lease=dt.timedelta(seconds=-1))
-    await dead.register(account(user_id="1", balance=1000))
+    await dead.register(Account(user_id="1", balance=1000))
     forgotten = await dead.reserve("1", 1000, 1000)
     assert forgotten is not None
     await dead.close()
@@ -123,7 +122,7 @@ async def test_a_sweep_gives_back_every_expired_hold(database_url):
     store = await PostgresAccountStore.open(database_url, lease=dt.timedelta(seconds=-1))
     try:
         for user in ("1", "2", "3"):
-            await store.register(account(user_id=user, balance=10))
+            await store.register(Account(user_id=user, balance=10))
             await store.reserve(user, 5, 5)
         assert await store.expire_holds() == 3
         assert await store.expire_holds() == 0
@@ -139,7 +138,7 @@ async def test_an_unreachable_server_is_a_storage_error_in_plain_words(cluster):
 
 
 async def test_totals_functions_that_are_no_increment_see_the_whole_totals(accounts):
-    await accounts.register(account(user_id="1", balance=1000))
+    await accounts.register(Account(user_id="1", balance=1000))
     for cost in (10, 20, 30):  # increments, spread over the rows of the totals
         await accounts.change("1", charge(cost), totals=count_in(cost))
     assert await accounts.totals() == Totals(requests=3, tokens=60)
@@ -155,7 +154,7 @@ async def test_in_a_batch_a_failing_change_is_left_out_and_the_others_kept(accou
     import asyncio
 
     for user in ("1", "2", "3"):
-        await accounts.register(account(user_id=user, balance=1000))
+        await accounts.register(Account(user_id=user, balance=1000))
     holds = [await accounts.reserve(user, 100, 100) for user in ("1", "2", "3")]
 
     def broken(current):

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from adapters.storage.postgres.accounts import PostgresAccountStore
-from adapters.storage.postgres.values import account
+from core.values import Account
 from tests.adapters.postgres.helpers import charge, count_in, start_worker
 
 pytestmark = pytest.mark.postgres
@@ -24,7 +24,7 @@ START = 2_000
 
 async def seed(store: PostgresAccountStore, users: int = USERS) -> None:
     for user in range(users):
-        await store.register(account(user_id=str(user), balance=START))
+        await store.register(Account(user_id=str(user), balance=START))
 
 
 async def spend(store: PostgresAccountStore, rounds: int) -> None:

@@ -6,7 +6,6 @@ import psycopg
 import pytest
 
 from adapters.storage.postgres.threads import PostgresThreadStore
-from adapters.storage.postgres.values import node
 from core.values import Node, Role
 
 pytestmark = pytest.mark.postgres
@@ -14,7 +13,7 @@ pytestmark = pytest.mark.postgres
 
 def chain_of(length: int, chat: str = "c") -> list[Node]:
     return [
-        node(
+        Node(
             chat_id=chat,
             message_id=str(i),
             role=Role.USER if i % 2 else Role.ASSISTANT,
@@ -26,9 +25,9 @@ def chain_of(length: int, chat: str = "c") -> list[Node]:
 
 
 async def test_nodes_are_found_by_chat_and_message(threads):
-    first = node(chat_id="-100", message_id="5", role=Role.USER, text="hi")
-    reply = node(chat_id="-100", message_id="6", role=Role.ASSISTANT, text="hello", parent="5")
-    elsewhere = node(chat_id="7", message_id="5", role=Role.USER, text="other chat")
+    first = Node(chat_id="-100", message_id="5", role=Role.USER, text="hi")
+    reply = Node(chat_id="-100", message_id="6", role=Role.ASSISTANT, text="hello", parent="5")
+    elsewhere = Node(chat_id="7", message_id="5", role=Role.USER, text="other chat")
     await threads.add([first, reply, elsewhere])
     assert await threads.get("-100", "6") == reply
     assert await threads.get("-100", "5") == first
@@ -40,7 +39,7 @@ async def test_a_pass_through_node_keeps_role_none(database_url):
     writer = await PostgresThreadStore.open(database_url)
     reader = await PostgresThreadStore.open(database_url)  # nothing cached: read from the table
     try:
-        error = node(chat_id="1", message_id="2", role=None, text="The model failed", parent="1")
+        error = Node(chat_id="1", message_id="2", role=None, text="The model failed", parent="1")
         await writer.add([error])
         assert await reader.get("1", "2") == error
     finally:
@@ -74,9 +73,9 @@ async def test_nodes_are_read_ahead_for_the_walk(database_url):
 
 
 async def test_adding_a_node_again_replaces_it(threads):
-    await threads.add([node(chat_id="1", message_id="1", role=Role.USER, text="draft")])
-    final = node(chat_id="1", message_id="1", role=Role.USER, text="final")
-    await threads.add([node(chat_id="1", message_id="1", role=Role.USER, text="x"), final])
+    await threads.add([Node(chat_id="1", message_id="1", role=Role.USER, text="draft")])
+    final = Node(chat_id="1", message_id="1", role=Role.USER, text="final")
+    await threads.add([Node(chat_id="1", message_id="1", role=Role.USER, text="x"), final])
     assert await threads.chain("1", "1", 1) == [final]
     assert await threads.count() == 1
 
@@ -86,7 +85,7 @@ async def test_only_the_newest_nodes_are_kept(database_url):
     try:
         for start in range(0, 100, 5):
             await store.add(
-                [node(chat_id="c", message_id=str(i), role=Role.USER, text="t")
+                [Node(chat_id="c", message_id=str(i), role=Role.USER, text="t")
                  for i in range(start, start + 5)]
             )  # fmt: skip
         assert await store.count() <= 22
@@ -112,8 +111,8 @@ async def test_adds_at_the_same_time_are_all_kept(database_url):
             *(
                 store.add(
                     [
-                        node(chat_id=str(i), message_id="1", role=Role.USER, text="q"),
-                        node(chat_id=str(i), message_id="2", role=None, text="e", parent="1"),
+                        Node(chat_id=str(i), message_id="1", role=Role.USER, text="q"),
+                        Node(chat_id=str(i), message_id="2", role=None, text="e", parent="1"),
                     ]
                 )
                 for i in range(50)
@@ -121,8 +120,8 @@ async def test_adds_at_the_same_time_are_all_kept(database_url):
         )
         assert await reader.count() == 100
         assert await reader.chain("49", "2", 5) == [
-            node(chat_id="49", message_id="2", role=None, text="e", parent="1"),
-            node(chat_id="49", message_id="1", role=Role.USER, text="q"),
+            Node(chat_id="49", message_id="2", role=None, text="e", parent="1"),
+            Node(chat_id="49", message_id="1", role=Role.USER, text="q"),
         ]
     finally:
         await store.close()

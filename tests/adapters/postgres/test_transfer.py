@@ -8,11 +8,12 @@ import attrs
 import psycopg
 import pytest
 
-from adapters.storage.json_accounts import JsonAccountStore, _serialize
+from adapters.storage import data_json
+from adapters.storage.json_accounts import JsonAccounts
 from adapters.storage.postgres.accounts import PostgresAccountStore
 from adapters.storage.postgres.transfer import export_data_json, import_data_json
-from adapters.storage.postgres.values import account
 from core.errors import CorruptData, StorageError
+from core.values import Account
 
 pytestmark = pytest.mark.postgres
 
@@ -43,9 +44,9 @@ SEED = {
 
 async def embedded_rewrite(path) -> bytes:
     """data.json as the embedded store itself writes it after reading ``path``."""
-    store = JsonAccountStore.open(path)
+    store = JsonAccounts.open(path)
     try:
-        return _serialize(store._contents)
+        return data_json.joined(data_json.serialize(store.contents()))
     finally:
         await store.close()
 
@@ -82,7 +83,7 @@ async def test_imported_accounts_are_served_by_the_store(database_url, tmp_path)
         assert await store.count() == 4
         # A change made in PostgreSQL is in the next export, unknown keys still beside it.
         await store.change("77", lambda a: attrs.evolve(a, balance=a.balance + 10))
-        await store.register(account(user_id="999", balance=30000))
+        await store.register(Account(user_id="999", balance=30000))
     finally:
         await store.close()
     target = tmp_path / "out.json"

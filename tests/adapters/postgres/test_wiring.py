@@ -1,0 +1,79 @@
+"""PostgreSQL selected by DATABASE_URL: the console bot on it, `gptbot import` / `export`, and
+the Telegram bot standing by while another process receives."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from adapters.storage.postgres.accounts import PostgresAccountStore
+from adapters.storage.postgres.receiver import ReceiverLock
+from entrypoints import cli
+from entrypoints.console import run_console
+from entrypoints.settings import ConfigError, settings_from
+from entrypoints.telegram import _receiver
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_the_console_bot_charges_into_postgresql(database_url: str, tmp_path: Path) -> None:
+    settings = settings_from(
+        {"DATABASE_URL": database_url, "OFFLINE_MODEL_DELAY": "0", "ADMIN_CHAT_ID": "1"}, tmp_path
+    )
+    out = io.StringIO()
+    assert await run_console(settings, io.StringIO("hello\n/balance\n"), out) == 0
+    assert not (tmp_path / "data.json").exists()  # nothing went to the embedded store
+    store = await PostgresAccountStore.open(database_url)
+    try:
+        account = await store.get("100")
+        assert account is not None
+        assert account.requests == 1
+        assert account.balance == 30_000 - account.tokens
+        assert f"Your balance: {account.balance:,} tokens.".replace(",", " ") in out.getvalue()
+    finally:
+        await store.close()
+
+
+def test_import_and_export_from_the_command_line(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps({"global": {"requests": 1, "tokens": 9}, "42": {"balance": 7}}))
+    assert cli.main(["import", str(source)]) == 0
+    assert cli.main(["import", str(source)]) == 2  # never into a database that has accounts
+    target = tmp_path / "back.json"
+    assert cli.main(["export", str(target)]) == 0
+    exported = json.loads(target.read_text())
+    assert exported["42"]["balance"] == 7
+    assert exported["global"] == {"requests": 1, "tokens": 9}
+
+
+def test_a_database_url_must_be_postgresql() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        settings_from({"DATABASE_URL": "mysql://somewhere/db"})
+
+
+async def test_a_second_telegram_bot_stands_by_until_the_first_lets_go(database_url: str) -> None:
+    settings = settings_from(
+        {
+            "DATABASE_URL": database_url,
+            "TELEGRAM_API_KEY": "123456:secret-part",
+            "TELEGRAM_API_ID": "1",
+            "TELEGRAM_API_HASH": "hash",
+            "ADMIN_CHAT_ID": "1",
+        }
+    )
+    first = await _receiver(settings)
+    assert first is not None
+    second = asyncio.create_task(_receiver(settings))
+    await asyncio.sleep(1.0)
+    assert not second.done()  # standing by
+    await first.release()
+    lock = await asyncio.wait_for(second, timeout=5)
+    assert isinstance(lock, ReceiverLock)
+    await lock.release()
