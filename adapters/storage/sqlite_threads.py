@@ -10,9 +10,11 @@ loop; adds that arrive while one is being written are committed together with th
 (``group_commit``). The database is in WAL mode with full synchronisation: an add returns once
 its nodes are on disk, and a crash at any moment leaves the database as of the last commit.
 
-Ids are text in and out (contract v2); the columns stay INTEGER, so a numeric id is stored as a
-number, and any other text as text. A pass-through node (role None: an error message the bot
-sent, which a walk goes through without a turn) is stored with the role "".
+Ids are text in and out (contract v2); the columns stay INTEGER, so an id that is a number as
+``str(int)`` writes it is stored as a number, text that SQLite would turn into one ("05", "1.0")
+as its UTF-8 bytes, so that it comes back as written, and any other text as text. A
+pass-through node (role None: an error message the bot sent, which a walk goes through without
+a turn) is stored with the role "".
 
 Only about the newest ``retention`` nodes are kept: the oldest are deleted in batches. Reply
 chains are context, not money: a database that cannot be opened is set aside (renamed with
@@ -69,6 +71,25 @@ SELECT message, role, text, parent FROM up
 READ_AHEAD = 128  # nodes read with each one asked for: a walk goes on to their parents
 CACHE = 8_192  # nodes kept from reads ahead and adds; the reads are cheap, the memory is not
 _PUT = "INSERT OR REPLACE INTO nodes (chat, message, role, text, parent, seq) VALUES (?,?,?,?,?,?)"
+
+
+def _stored(value: str) -> str | bytes:
+    """How an id is stored. Text a number column would convert ("05" into 5, "1.0" into 1.0)
+    goes in as bytes, which no column converts; ``float`` accepts more than SQLite does, which
+    only sends a few more ids that way."""
+    try:
+        float(value)
+    except ValueError:
+        return value
+    try:
+        number = int(value)
+    except ValueError:
+        return value.encode()
+    return value if str(number) == value and -(2**63) <= number < 2**63 else value.encode()
+
+
+def _read_id(value: object) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _connect(path: Path, busy_timeout: float, *, thread_safe: bool = False) -> sqlite3.Connection:
@@ -159,7 +180,8 @@ class SqliteThreads:
         # point lookups cost about 3.5 ms, the same nodes read ahead about 1 ms.
         try:
             with self._reading:
-                return self._reader.execute(_CHAIN, (chat_id, message_id, READ_AHEAD)).fetchall()
+                query = (_stored(chat_id), _stored(message_id), READ_AHEAD)
+                return self._reader.execute(_CHAIN, query).fetchall()
         except sqlite3.Error as exc:
             log.error("%s: cannot read reply chains (%s)", self.path, exc)
             return []
@@ -172,11 +194,11 @@ class SqliteThreads:
         for message, role, text, parent in rows:
             if not isinstance(role, str) or role not in _ROLES or not isinstance(text, str):
                 break  # a damaged row is no link of a conversation, nor are its ancestors
-            # A numeric id comes back as a number: the columns are INTEGER.
+            found = _read_id(message)  # a number, text or bytes: see ``_stored``
             node = Node(
-                chat_id, str(message), _ROLES[role], text, None if parent is None else str(parent)
+                chat_id, found, _ROLES[role], text, None if parent is None else _read_id(parent)
             )
-            self._cache.setdefault((chat_id, str(message)), node)
+            self._cache.setdefault((chat_id, found), node)
         return self._cache.get((chat_id, message_id))
 
     def __len__(self) -> int:
@@ -223,7 +245,14 @@ class SqliteThreads:
     def _commit(self, batch: Sequence[Node]) -> None:
         first = self._next_seq
         rows = [
-            (n.chat_id, n.message_id, _CODES[n.role], n.text, n.parent, first + i)
+            (
+                _stored(n.chat_id),
+                _stored(n.message_id),
+                _CODES[n.role],
+                n.text,
+                None if n.parent is None else _stored(n.parent),
+                first + i,
+            )
             for i, n in enumerate(batch)
         ]
         # Keep about ``retention`` nodes: delete the oldest once a tenth more has piled up.

@@ -35,6 +35,29 @@ async def test_text_ids_and_pass_through_nodes_survive_a_restart(tmp_path: Path)
     assert kinds == {1: "integer", 2: "integer", 3: "integer", "msg-a": "text"}
 
 
+async def test_ids_that_only_look_like_numbers_come_back_as_written(tmp_path: Path) -> None:
+    """The INTEGER columns turn text such as "05" or "1.0" into a number, which read back as
+    "5" and "1.0" no longer matched: such ids are stored so that they stay as they were."""
+    path = tmp_path / "threads.db"
+    odd = ["05", "1.0", "1e3", "-0", "99999999999999999999", "007"]
+    chain = [
+        Node(chat, message, Role.USER, f"{chat}/{message}", parent)
+        for chat in ("042", "-100")
+        for message, parent in zip(odd, [None, *odd], strict=False)
+    ]
+    store = SqliteThreads.open(path)
+    await store.add(chain)
+    await store.close()
+    again = SqliteThreads.open(path)
+    assert await again.get("042", "007") == chain[5]  # its ancestors are read ahead with it
+    for expected in chain:
+        assert await again.get(expected.chat_id, expected.message_id) == expected
+    assert await again.get("42", "5") is None
+    assert await again.get("-100", "5") is None
+    assert await again.get("-100", "1") is None
+    await again.close()
+
+
 async def test_reads_happen_off_the_event_loop(tmp_path: Path) -> None:
     path = tmp_path / "threads.db"
     store = SqliteThreads.open(path)
