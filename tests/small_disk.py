@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import subprocess
 from collections.abc import Iterator
@@ -34,8 +35,14 @@ def fill(folder: Path, leave: int) -> Path:
     filler = folder / "filler"
     stats = os.statvfs(folder)
     free = stats.f_bavail * stats.f_frsize
-    with filler.open("ab") as file:
-        file.write(b"\0" * max(free - leave, 0))
+    # Unbuffered: a write that finds the disk fuller than measured (another process wrote
+    # meanwhile) stops short, or fails with ENOSPC, and leaves no buffer to flush on close.
+    with filler.open("ab", buffering=0) as file:
+        try:
+            file.write(b"\0" * max(free - leave, 0))
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
     return filler
 
 
