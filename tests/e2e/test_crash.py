@@ -469,7 +469,9 @@ def test_sigkill_at_random_moments_never_loses_a_printed_charge(tmp_path: Path) 
     # Not a check of the bot, of the test: it must have seen the situations it is about.
     assert sum(expected.ever_answered.values()) >= 50, expected.ever_answered
     assert sum(expected.ever_unsettled.values()) > 0, "no kill ever caught a request in flight"
-    assert folds >= 5, f"data.json was rewritten mid-run only {folds} times"
+    # 5-14 alone on this machine, 4 with three more copies of the test beside it: a run's
+    # length is timed, so under load it charges less and folds less.
+    assert folds >= 2, f"data.json was rewritten mid-run only {folds} times"
     assert len(expected.ever_answered) >= 4, expected.ever_answered
 
 
