@@ -71,6 +71,8 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
         self._sender.send = self._send_over_network  # the one replaced piece
         self.latency = latency  # seconds each request takes on the "network"
         self._mb_entity_cache.set_self_user(BOT.id, True, BOT.access_hash)
+        self._users: dict[int, types.User] = {}  # sent along with updates, as Telegram does
+        self._chats: dict[int, Any] = {}
         self.know(BOT, ALICE, BOB, OTHER_BOT, GROUP, BASIC)
         self.limit = limit
         self.requests: list[Any] = []
@@ -87,6 +89,8 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
         users = [e for e in entities if isinstance(e, types.User)]
         chats = [e for e in entities if not isinstance(e, types.User)]
         self._mb_entity_cache.extend(users, chats)
+        self._users.update((u.id, u) for u in users)
+        self._chats.update((c.id, c) for c in chats)
 
     def fail(
         self,
@@ -132,8 +136,7 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
 
     async def receive_update(self, update: Any) -> None:
         """Hand any update to Telethon's dispatch (a stop press on a draft, say)."""
-        users = [BOT, ALICE, BOB, OTHER_BOT]
-        chats = [GROUP, BASIC]
+        users, chats = list(self._users.values()), list(self._chats.values())
         [prepared] = await self._preprocess_updates([update], users, chats)
         await self._dispatch_update(prepared)
 
