@@ -173,6 +173,7 @@ class Settings:
     data_file: Path
     threads_file: Path
     database_url: Secret | None  # PostgreSQL instead of data.json (it may hold a password)
+    receiver_database_url: Secret | None  # the receiver lock's own address (not via PgBouncer)
     thread_retention: int
     starting_balance: int
     reply_token_limit: int
@@ -313,8 +314,10 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     )
     notes: list[str] = []
     database = read.secret("DATABASE_URL")
-    if database is not None and not database.reveal().startswith(("postgresql://", "postgres://")):
-        raise ConfigError("DATABASE_URL must be a postgresql://user:password@host/dbname address")
+    receiver = read.secret("RECEIVER_DATABASE_URL") or database
+    for name, url in (("DATABASE_URL", database), ("RECEIVER_DATABASE_URL", receiver)):
+        if url is not None and not url.reveal().startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"{name} must be a postgresql://user:password@host/dbname address")
     admin = read.get("ADMIN_CHAT_ID", _int, None)
     if admin is None and read.get("ADMIN_ID", _int, None) is not None:
         # The older bot's name for it: an operator moving over keeps their .env.
@@ -332,6 +335,7 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         data_file=data_file,
         threads_file=threads_file,
         database_url=database,
+        receiver_database_url=receiver,
         thread_retention=read.positive("THREAD_RETENTION", 100_000, 100_000_000),
         starting_balance=starting,
         reply_token_limit=reply_limit,

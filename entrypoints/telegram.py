@@ -129,12 +129,13 @@ async def run_telegram(settings: Settings) -> int:
 async def _receiver(settings: Settings) -> ReceiverLock | None:
     """With PostgreSQL, wait until this process may receive the bot's messages: Telegram gives
     them to one connection, so one process serves and the others stand by."""
-    if settings.database_url is None:
+    if settings.database_url is None or settings.receiver_database_url is None:
         return None
     from adapters.storage.postgres.receiver import ReceiverLock
 
     bot_id = settings.telegram().token.reveal().split(":", 1)[0]  # the bot's id: not secret
-    lock = ReceiverLock(settings.database_url.reveal(), name=f"telegram-bot-{bot_id}")
+    url = settings.receiver_database_url.reveal()
+    lock = ReceiverLock(url, name=f"telegram-bot-{bot_id}")
     if not await lock.try_acquire():
         log.warning("another process serves this bot: standing by until it stops")
         await lock.acquire()
