@@ -6,7 +6,7 @@ import pytest
 from adapters.clock import FakeClock
 from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
 from core.config import BotConfig
-from core.ports import AccountStore, MessageLookup, ReplySink
+from core.ports import AccountStore, MessageLookup, ReplySink, ThreadStore
 from core.service import BotService
 from core.tokens import CharTokenCounter
 from core.values import Account, Incoming, Sender, Totals
@@ -25,8 +25,8 @@ class Harness:
 
     service: BotService
     model: ScriptedModel
-    accounts: MemoryAccountStore
-    threads: MemoryThreadStore
+    accounts: AccountStore
+    threads: ThreadStore
     sink: RecordingSink
     operator: RecordingOperator
     next_id: int = 1
