@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import attrs
 
-from adapters.storage.memory import MemoryAccountStore
 from core.errors import AnswerStopped, DeliveryFailed, ModelError, StorageError
+from core.ports import AccountStore
 from core.values import Account, Chunk, Hold, ModelRequest, Totals, Usage
 
 
@@ -143,7 +143,7 @@ class FailingDisk:
     """An account store whose writes fail while ``broken`` (a full or read-only disk): the
     working store underneath is left unchanged, as the port demands."""
 
-    inner: MemoryAccountStore
+    inner: AccountStore
     broken: bool = True
 
     async def get(self, user_id: str) -> Account | None:
