@@ -29,7 +29,7 @@ from adapters.storage.files import write_atomically
 from adapters.storage.json_accounts import JsonAccounts
 from adapters.storage.sqlite_threads import SqliteThreads
 from core.config import BotConfig
-from core.ports import AccountStore, ChatModel
+from core.ports import AccountStore, ChatModel, ThreadStore
 from core.service import BotService
 from core.threads import Thread, build_thread
 from core.tokens import CharTokenCounter, prompt_tokens
@@ -134,7 +134,7 @@ def make_data_file(path: Path, users: int) -> None:
 
 
 def bot(
-    accounts: AccountStore, threads: SqliteThreads, model: ChatModel | None = None
+    accounts: AccountStore, threads: ThreadStore, model: ChatModel | None = None
 ) -> BotService:
     counter = CharTokenCounter()
     return assemble(
@@ -147,11 +147,14 @@ def bot(
     ).service
 
 
-async def _drive(service: BotService, chats: int, per_chat: int, users: int) -> float:
-    """Messages per second: ``chats`` conversations at once, each ``per_chat`` messages long."""
+async def _drive(
+    service: BotService, chats: int, per_chat: int, users: int, first_id: int = 10_000
+) -> float:
+    """Messages per second: ``chats`` conversations at once, each ``per_chat`` messages long,
+    from users whose ids start at ``first_id``."""
 
     async def conversation(chat: int) -> None:
-        sender = Sender(str(10_000 + (chat * 7919) % users), f"User {chat}")
+        sender = Sender(str(first_id + (chat * 7919) % users), f"User {chat}")
         for n in range(per_chat):
             message_id = str(chat * 1_000_000 + n)
             incoming = Incoming(sender.id, message_id, sender, f"message {n} in chat {chat}")
@@ -172,6 +175,47 @@ async def throughput(folder: Path, users: int, messages: int, old_way: bool) -> 
     await accounts.close()
     await threads.close()
     return rate
+
+
+def postgres_throughput(sizes: Sequence[int], messages: int) -> list[tuple[str, str, str]]:
+    """The same throughput through the whole core on the PostgreSQL stores (fsync on, every
+    charge committed before its final message), beside data.json's; empty without PostgreSQL."""
+    try:
+        from adapters.storage.postgres.accounts import PostgresAccountStore
+        from adapters.storage.postgres.threads import PostgresThreadStore
+        from tests.adapters.postgres.cluster import Cluster, binaries
+        from tests.benchmarks.postgres_bench import create_database, seed
+    except ImportError:
+        return [("PostgreSQL", "skipped", "pip install -e '.[postgres]'")]
+    if binaries() is None:
+        return [("PostgreSQL", "skipped", "no PostgreSQL server programs here")]
+
+    async def run(url: str, users: int) -> float:
+        await seed(url, users)
+        accounts = await PostgresAccountStore.open(url)
+        threads = await PostgresThreadStore.open(url)
+        try:
+            service = bot(accounts, threads)
+            return await _drive(service, 100, max(1, messages // 100), users, first_id=0)
+        finally:
+            await accounts.close()
+            await threads.close()
+
+    rows = []
+    cluster = Cluster.start(durable=True)
+    try:
+        for users in sizes:
+            rate = asyncio.run(run(create_database(cluster, f"core_{users}"), users))
+            rows.append(
+                (
+                    f"throughput on PostgreSQL, {users:,} users, 100 chats",
+                    f"{rate:,.0f} msg/s",
+                    ">= 1,000 msg/s at 1,000,000 users",
+                )
+            )
+    finally:
+        cluster.stop()
+    return rows
 
 
 async def concurrency(folder: Path, conversations: int) -> float:
@@ -410,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"ours is {ours / old:,.1f}x",
                 )
             )
+        pg_sizes = (10_000,) if args.quick else (100_000, 1_000_000)
+        rows.extend(postgres_throughput(pg_sizes, messages))
         conversations = 1_000
         wall = asyncio.run(concurrency(folder, conversations))
         rows.append(
@@ -446,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((f"fault soak, {soaked:,} messages, 1 in 10 fails", "consistent", outcome))
         rows.extend(token_rows(args.quick))
     rows += __import__("tests.benchmarks.telegram_flood", fromlist=["rows"]).rows(args.quick)
+    rows += __import__("tests.benchmarks.postgres_bench", fromlist=["rows"]).rows(args.quick)
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:>14}  {target}")
