@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.sqlite_threads import SqliteThreadStore
+from adapters.storage.sqlite_threads import SqliteThreads
 from core.values import Node, Role
 from entrypoints.console import run_console
 from entrypoints.settings import settings_from
@@ -232,12 +232,12 @@ def test_settings_come_from_the_env_file(tmp_path: Path) -> None:
 
 
 async def test_a_damaged_thread_file_with_a_cycle_does_not_hang(tmp_path: Path) -> None:
-    store = SqliteThreadStore.open(tmp_path / "data.threads.db")
+    store = SqliteThreads.open(tmp_path / "data.threads.db")
     await store.add(
         [
-            Node(100, 1, Role.USER, "one", 2),
-            Node(100, 2, Role.ASSISTANT, "two", 1),
-            Node(100, 3, Role.ASSISTANT, "dangling", 77),
+            Node("100", "1", Role.USER, "one", "2"),
+            Node("100", "2", Role.ASSISTANT, "two", "1"),
+            Node("100", "3", Role.ASSISTANT, "dangling", "77"),
         ]
     )
     await store.close()
