@@ -1,0 +1,66 @@
+"""The core's property scenarios (tests/unit/test_properties.py) on the embedded stores the bot
+really uses: data.json with its journal, and the SQLite reply chains. The same interleavings and
+invariants as on the in-memory fakes and on PostgreSQL, each write fsynced."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+
+from adapters.storage.json_accounts import JsonAccounts
+from adapters.storage.sqlite_threads import SqliteThreads
+from core.values import Account
+from tests.unit.conftest import make_harness
+from tests.unit.test_properties import _TWO_IN_FLIGHT, USERS, Router, Run, Scenario, scenarios
+
+_runs = itertools.count(1)
+
+
+async def play_on_files(scenario: Scenario, folder: Path) -> None:
+    folder.mkdir()
+    accounts = JsonAccounts.open(folder / "data.json", snapshot_every=7)  # rewrites mid-run
+    threads = SqliteThreads.open(folder / "data.threads.db")
+    try:
+        bot = make_harness(
+            starting_balance=scenario.starting_balance,
+            reply_cap=scenario.reply_cap,
+            min_reply_tokens=scenario.min_reply_tokens,
+            context_budget=scenario.context_budget,
+            notify_new_users=scenario.notify,
+            notify_requests=scenario.notify,
+        )
+        bot.accounts = accounts
+        bot.use_accounts(accounts)
+        bot.threads = bot.service.answerer.threads = threads
+        router = Router()
+        bot.service.answerer.model = router
+        for user, balance in scenario.seeded.items():
+            await accounts.register(Account.new(USERS[user], balance))
+        await Run(scenario, bot, router, slow=True).play()
+    finally:
+        await threads.close()
+        await accounts.close()
+    # What was acknowledged is what a restart reads back.
+    reopened = JsonAccounts.open(folder / "data.json")
+    try:
+        for user in USERS:
+            assert await reopened.get(user) == await accounts.get(user)
+        assert await reopened.totals() == await accounts.totals()
+    finally:
+        await reopened.close()
+
+
+def test_two_requests_in_flight_cannot_overdraw_on_data_json(tmp_path: Path) -> None:
+    asyncio.run(play_on_files(_TWO_IN_FLIGHT, tmp_path / "run"))
+
+
+def test_invariants_hold_for_any_interleaving_on_data_json(tmp_path: Path) -> None:
+    @settings(max_examples=25, suppress_health_check=list(HealthCheck))
+    @given(scenarios())
+    def check(scenario: Scenario) -> None:
+        asyncio.run(play_on_files(scenario, tmp_path / f"run{next(_runs)}"))
+
+    check()
