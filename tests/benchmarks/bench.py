@@ -133,9 +133,7 @@ def make_data_file(path: Path, users: int) -> None:
     path.write_text(json.dumps(entries))
 
 
-def bot(
-    accounts: AccountStore, threads: ThreadStore, model: ChatModel | None = None
-) -> BotService:
+def bot(accounts: AccountStore, threads: ThreadStore, model: ChatModel | None = None) -> BotService:
     counter = CharTokenCounter()
     return assemble(
         BotConfig(admin_id="1", notify_new_users=False, footer=True),
