@@ -12,9 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 from adapters.storage.json_accounts import JsonAccounts
 from adapters.storage.sqlite_threads import SqliteThreads
-from core.values import Account
-from tests.unit.conftest import make_harness
-from tests.unit.test_properties import _TWO_IN_FLIGHT, USERS, Router, Run, Scenario, scenarios
+from tests.unit.test_properties import _TWO_IN_FLIGHT, USERS, Scenario, play_on, scenarios
 
 _runs = itertools.count(1)
 
@@ -24,22 +22,7 @@ async def play_on_files(scenario: Scenario, folder: Path) -> None:
     accounts = JsonAccounts.open(folder / "data.json", snapshot_every=7)  # rewrites mid-run
     threads = SqliteThreads.open(folder / "data.threads.db")
     try:
-        bot = make_harness(
-            starting_balance=scenario.starting_balance,
-            reply_cap=scenario.reply_cap,
-            min_reply_tokens=scenario.min_reply_tokens,
-            context_budget=scenario.context_budget,
-            notify_new_users=scenario.notify,
-            notify_requests=scenario.notify,
-        )
-        bot.accounts = accounts
-        bot.use_accounts(accounts)
-        bot.threads = bot.service.answerer.threads = threads
-        router = Router()
-        bot.service.answerer.model = router
-        for user, balance in scenario.seeded.items():
-            await accounts.register(Account.new(USERS[user], balance))
-        await Run(scenario, bot, router, slow=True).play()
+        await play_on(scenario, accounts, threads)
     finally:
         await threads.close()
         await accounts.close()

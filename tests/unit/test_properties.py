@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
 from core import errors
+from core.ports import AccountStore, ThreadStore
 from core.threads import MAX_LOOKUPS, Thread, build_thread, shorten, turn_cost
 from core.tokens import TOKENS_PER_REQUEST, CharTokenCounter, prompt_tokens
 from core.values import Account, Chunk, Hold, ModelRequest, Node, Role, Sender, Totals, Usage
@@ -474,6 +475,16 @@ class Run:
 
 
 async def play(scenario: Scenario, *, slow: bool) -> None:
+    # Generous, yet finite: a walk reads each node once, and there are few nodes per request.
+    threads = BoundedThreads(limit=50 * (len(scenario.ops) + 1) ** 2)
+    await play_on(scenario, SlowSaves() if slow else MemoryAccountStore(), threads, slow=slow)
+
+
+async def play_on(
+    scenario: Scenario, accounts: AccountStore, threads: ThreadStore, *, slow: bool = True
+) -> None:
+    """Play ``scenario`` on these stores (the in-memory fakes, data.json, PostgreSQL...);
+    ``slow``: their writes yield, so invariants are checked only once charges settle."""
     bot = make_harness(
         starting_balance=scenario.starting_balance,
         reply_cap=scenario.reply_cap,
@@ -482,16 +493,13 @@ async def play(scenario: Scenario, *, slow: bool) -> None:
         notify_new_users=scenario.notify,
         notify_requests=scenario.notify,
     )
-    if slow:
-        bot.accounts = SlowSaves()
-        bot.use_accounts(bot.accounts)
-    # Generous, yet finite: a walk reads each node once, and there are few nodes per request.
-    threads = BoundedThreads(limit=50 * (len(scenario.ops) + 1) ** 2)
+    bot.accounts = accounts
+    bot.use_accounts(accounts)
     bot.threads = bot.service.answerer.threads = threads
     router = Router()
     bot.service.answerer.model = router
     for user, balance in scenario.seeded.items():
-        await bot.accounts.register(Account.new(USERS[user], balance))
+        await accounts.register(Account.new(USERS[user], balance))
     await Run(scenario, bot, router, slow).play()
 
 

@@ -14,10 +14,8 @@ from hypothesis import HealthCheck, given, settings
 
 from adapters.storage.postgres.accounts import PostgresAccountStore
 from adapters.storage.postgres.threads import PostgresThreadStore
-from core.values import Account
 from tests.adapters.postgres.cluster import Cluster
-from tests.unit.conftest import make_harness
-from tests.unit.test_properties import _TWO_IN_FLIGHT, USERS, Router, Run, Scenario, scenarios
+from tests.unit.test_properties import _TWO_IN_FLIGHT, Scenario, play_on, scenarios
 
 pytestmark = pytest.mark.postgres
 _names = itertools.count(1)
@@ -27,23 +25,7 @@ async def play_on_postgres(scenario: Scenario, url: str) -> None:
     accounts = await PostgresAccountStore.open(url)
     threads = await PostgresThreadStore.open(url)
     try:
-        bot = make_harness(
-            starting_balance=scenario.starting_balance,
-            reply_cap=scenario.reply_cap,
-            min_reply_tokens=scenario.min_reply_tokens,
-            context_budget=scenario.context_budget,
-            notify_new_users=scenario.notify,
-            notify_requests=scenario.notify,
-        )
-        bot.accounts = accounts
-        bot.use_accounts(accounts)
-        bot.threads = bot.service.answerer.threads = threads
-        router = Router()
-        bot.service.answerer.model = router
-        for user, balance in scenario.seeded.items():
-            await accounts.register(Account.new(USERS[user], balance))
-        # slow: a write to the database yields, as the journal's fsync does
-        await Run(scenario, bot, router, slow=True).play()
+        await play_on(scenario, accounts, threads)
     finally:
         await threads.close()
         await accounts.close()
