@@ -54,6 +54,7 @@ class BotService:
     commands: Commands = attrs.field(init=False)
     answerer: Answerer = attrs.field(init=False)
     _order: Sequencer = attrs.field(factory=Sequencer, init=False)
+    _farewells: set[asyncio.Future[None]] = attrs.field(factory=set, init=False)
     _stop: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -99,6 +100,8 @@ class BotService:
     async def drain(self) -> None:
         """Wait until every message taken is handled and every notice delivered or dropped."""
         await self._order.idle()
+        while self._farewells:
+            await asyncio.gather(*self._farewells, return_exceptions=True)
         await self.notices.flush()
 
     # -- messages ------------------------------------------------------------------------------
@@ -108,7 +111,10 @@ class BotService:
         person in the same chat), concurrently with other conversations. The future is done
         when it has been handled. Synchronous: the order of calls is the order of handling."""
         if self.stopping:
-            return asyncio.ensure_future(best_effort(self.replies.say(incoming, "shutting_down")))
+            done = asyncio.ensure_future(best_effort(self.replies.say(incoming, "shutting_down")))
+            self._farewells.add(done)
+            done.add_done_callback(self._farewells.discard)
+            return done
         key = (incoming.chat_id, incoming.sender.id)
         return self._order.submit(key, lambda: self._handle(incoming))
 

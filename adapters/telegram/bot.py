@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from telethon import TelegramClient, events
 from telethon.tl import functions, types
@@ -170,12 +170,20 @@ class TelegramBot:
             log.info("could not answer message %s: %r", refusal.message_id, exc)
 
     async def _farewell(self, reading: Reading) -> None:
+        """A message that came after ``stop``: the core (stopping too) answers a message meant
+        for it with its "shutting down, try again in a minute"; the adapter says the same to
+        what it would have refused."""
         item = reading.item
-        language = item.language if isinstance(item, Refusal) else item.sender.language
         try:
-            if await self._for_me(reading):
+            if not await self._for_me(reading):
+                return
+            if isinstance(item, Incoming):
+                done = self._submit(item)
+                if isinstance(done, Awaitable):
+                    await done
+            else:
                 await self._answer(
-                    reading.chat_id, int(item.message_id), item.private, language, "shutting_down"
+                    item.chat_id, item.message_id, item.private, item.language, "shutting_down"
                 )
         except Exception as exc:  # the bot is stopping: the log is all there is
             log.info("could not say goodbye to chat %s: %r", item.chat_id, exc)
