@@ -1,7 +1,7 @@
 """Commands: ``/name argument``, one handler per command, registered in a table.
 
 The messenger adapter has already decided that a command is meant for this bot and removed any
-platform addressing (Telegram's ``/cmd@bot``): the core sees ``/name argument`` only.
+platform's own addressing of commands: the core sees ``/name argument`` only.
 """
 
 from __future__ import annotations

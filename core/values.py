@@ -78,7 +78,7 @@ class Sender:
 class Incoming:
     """A message meant for the bot, reduced to what the core needs.
 
-    The messenger adapter decides whether a message addresses the bot (a mention, a command
+    The messenger adapter decides whether a message addresses the bot (its name, a command
     for it, a reply to it, its group rules) and hands over only those, with the platform's
     addressing removed from ``text``: a command arrives as ``/name argument``.
     """
