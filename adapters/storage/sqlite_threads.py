@@ -66,9 +66,10 @@ WITH RECURSIVE up (message, role, text, parent, depth) AS (
     FROM up JOIN nodes AS n ON n.chat = ?1 AND n.message = up.parent
     WHERE up.depth < ?3
 )
-SELECT message, role, text, parent FROM up
+SELECT CAST(message AS TEXT), role, text, CAST(parent AS TEXT) FROM up
 """
 READ_AHEAD = 128  # nodes read with each one asked for: a walk goes on to their parents
+DEEPEST_READ = 4_096  # a walk that goes on past a read-ahead reads twice as far next time
 CACHE = 8_192  # nodes kept from reads ahead and adds; the reads are cheap, the memory is not
 _PUT = "INSERT OR REPLACE INTO nodes (chat, message, role, text, parent, seq) VALUES (?,?,?,?,?,?)"
 
@@ -86,10 +87,6 @@ def _stored(value: str) -> str | bytes:
     except ValueError:
         return value.encode()
     return value if str(number) == value and -(2**63) <= number < 2**63 else value.encode()
-
-
-def _read_id(value: object) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _connect(path: Path, busy_timeout: float, *, thread_safe: bool = False) -> sqlite3.Connection:
@@ -117,6 +114,9 @@ class SqliteThreads:
         # so an entry is never stale: an add replaces it, and a node deleted by the retention
         # may still be served, which only gives a walk more context.
         self._cache: dict[_Key, Node] = {}
+        # Where the last read-ahead stopped, and how far it read: a walk asking for the parent
+        # there goes on deep, so it is read further ahead (fewer trips to the worker thread).
+        self._frontier: tuple[_Key | None, int] = (None, READ_AHEAD)
         self._commits: GroupCommit[Node] = GroupCommit(self._commit, self._keep_for_retry)
         self._retry: list[Node] = []  # failed to commit: tried again with the next add
         oldest, newest = reader.execute("SELECT min(seq), max(seq) FROM nodes").fetchone()
@@ -172,15 +172,19 @@ class SqliteThreads:
         node = self._pending.get(key) or self._cache.get(key)
         if node is not None:
             return node
-        rows = await asyncio.to_thread(self._read, chat_id, message_id)
+        frontier, previous = self._frontier
+        ahead = min(previous * 2, DEEPEST_READ) if frontier == key else READ_AHEAD
+        rows = await asyncio.to_thread(self._read, chat_id, message_id, ahead)
+        if len(rows) == ahead and rows[-1][3] is not None:
+            self._frontier = ((chat_id, str(rows[-1][3])), ahead)
         return self._remember(chat_id, message_id, rows)
 
-    def _read(self, chat_id: str, message_id: str) -> list[tuple[object, ...]]:
+    def _read(self, chat_id: str, message_id: str, ahead: int) -> list[tuple[object, ...]]:
         # One query reads the node and its ancestors, which a walk asks for next: a thousand
         # point lookups cost about 3.5 ms, the same nodes read ahead about 1 ms.
         try:
             with self._reading:
-                query = (_stored(chat_id), _stored(message_id), READ_AHEAD)
+                query = (_stored(chat_id), _stored(message_id), ahead)
                 return self._reader.execute(_CHAIN, query).fetchall()
         except sqlite3.Error as exc:
             log.error("%s: cannot read reply chains (%s)", self.path, exc)
@@ -194,10 +198,9 @@ class SqliteThreads:
         for message, role, text, parent in rows:
             if not isinstance(role, str) or role not in _ROLES or not isinstance(text, str):
                 break  # a damaged row is no link of a conversation, nor are its ancestors
-            found = _read_id(message)  # a number, text or bytes: see ``_stored``
-            node = Node(
-                chat_id, found, _ROLES[role], text, None if parent is None else _read_id(parent)
-            )
+            # Ids come back as text whether stored as numbers, text or bytes (see ``_stored``).
+            found = str(message)
+            node = Node(chat_id, found, _ROLES[role], text, None if parent is None else str(parent))
             self._cache.setdefault((chat_id, found), node)
         return self._cache.get((chat_id, message_id))
 
