@@ -174,6 +174,10 @@ def _valid(incoming: Incoming) -> Incoming:
         return None if text is None else _SURROGATE.sub("\ufffd", text)
 
     sender = incoming.sender
+    if not any(
+        _SURROGATE.search(text) for text in (incoming.text, sender.name, sender.username) if text
+    ):
+        return incoming  # the usual case: nothing to mend, nothing to copy
     return attrs.evolve(
         incoming,
         text=clean(incoming.text) or "",
