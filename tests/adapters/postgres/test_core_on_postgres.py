@@ -25,7 +25,9 @@ async def play_on_postgres(scenario: Scenario, url: str) -> None:
     accounts = await PostgresAccountStore.open(url)
     threads = await PostgresThreadStore.open(url)
     try:
-        await play_on(scenario, accounts, threads)
+        # The totals are compared with the sum over accounts once nothing is in flight: read
+        # one after the other from a database, they need not be of one moment before that.
+        await play_on(scenario, accounts, threads, snapshot_reads=False)
     finally:
         await threads.close()
         await accounts.close()
