@@ -26,17 +26,8 @@ def drafts(tg: FakeTelegram) -> list[types.SendMessageTextDraftAction]:
 
 
 @pytest.fixture
-def tg() -> FakeTelegram:
-    return FakeTelegram()
-
-
-@pytest.fixture
-def ticker() -> Ticker:
-    return Ticker()
-
-
-@pytest.fixture
 def sink(tg: FakeTelegram, ticker: Ticker) -> TelegramSink:
+    """The default streaming mode: drafts in private chats."""
     return TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
 
 

@@ -31,21 +31,6 @@ def in_group(request: object) -> bool:
     return getattr(getattr(request, "peer", None), "channel_id", None) is not None
 
 
-@pytest.fixture
-def tg() -> FakeTelegram:
-    return FakeTelegram()
-
-
-@pytest.fixture
-def ticker() -> Ticker:
-    return Ticker()
-
-
-@pytest.fixture
-def sink(tg: FakeTelegram, ticker: Ticker) -> TelegramSink:
-    return TelegramSink(tg, mode=Mode.EDIT, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
-
-
 async def test_a_group_flood_wait_does_not_hold_a_private_chat(
     tg: FakeTelegram, sink: TelegramSink, ticker: Ticker
 ) -> None:

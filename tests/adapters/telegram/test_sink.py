@@ -30,22 +30,6 @@ EditRequest = functions.messages.EditMessageRequest
 SendRequest = functions.messages.SendMessageRequest
 
 
-@pytest.fixture
-def tg() -> FakeTelegram:
-    return FakeTelegram()
-
-
-@pytest.fixture
-def ticker() -> Ticker:
-    return Ticker()
-
-
-@pytest.fixture
-def sink(tg: FakeTelegram, ticker: Ticker) -> TelegramSink:
-    """Edited messages everywhere, no rate limits: drafts and pacing have tests of their own."""
-    return TelegramSink(tg, mode=Mode.EDIT, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
-
-
 # -- send ----------------------------------------------------------------------------------------
 
 
