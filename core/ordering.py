@@ -37,11 +37,6 @@ class Sequencer:
             self._workers[key] = asyncio.create_task(self._serve(key))
         return done
 
-    @property
-    def busy(self) -> int:
-        """How many conversations have jobs queued or running."""
-        return len(self._workers)
-
     async def idle(self) -> None:
         """Return when no job is queued or running."""
         while self._workers:
