@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import attrs
 
+from core.models import ModelOption
 from core.prompts import DEFAULT_PROMPT
 from core.values import UserId
 
@@ -22,3 +23,16 @@ class BotConfig:
     notify_requests: bool = False
     prompt_max_chars: int = 2_000
     default_prompt: str = DEFAULT_PROMPT
+    # The models offered; the first is the default. Empty: one model, priced 1, that the
+    # composition root names.
+    models: tuple[ModelOption, ...] = ()
+    # Voice: charged by the second of speech, held before transcribing.
+    transcription_tokens_per_second: float = 10.0
+    max_voice_seconds: int = 600
+    max_voice_bytes: int = 25_000_000  # OpenAI's transcription API takes up to 25 MB
+    # Pictures: made by /image at a fixed price each; received ones sent to models that see.
+    image_price: int = 5_000
+    max_image_bytes: int = 10_000_000
+    max_thread_images: int = 4  # pictures of older turns sent again with a request
+    # Files read into a turn as text.
+    max_document_bytes: int = 1_000_000

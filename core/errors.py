@@ -17,6 +17,10 @@ the core turns each into a reply the user can act on and charges nothing for a f
     │                           as malformed: the operator must act
     ├── StorageError            data could not be read or written
     │   └── CorruptData         a data file exists but cannot be trusted
+    ├── MediaError              an attachment cannot be used
+    │   ├── MediaUnavailable    the messenger can no longer fetch it (deleted, expired)
+    │   ├── MediaTooLarge       it is larger than the bot accepts
+    │   └── UnreadableDocument  a file that is not text the bot can read (the reason says why)
     ├── DeliveryFailed          the messenger cannot reach the chat, or gave up delivering
     └── AnswerStopped           the person asked to stop the answer being streamed
 """
@@ -76,6 +80,29 @@ class StorageError(CoreError):
 
 class CorruptData(StorageError):
     """A data file exists but is not valid; it is never overwritten."""
+
+
+class MediaError(CoreError):
+    """An attachment could not be used; nothing was charged for it."""
+
+
+class MediaUnavailable(MediaError):
+    """The messenger could not fetch the attachment's bytes (deleted, expired, network)."""
+
+
+class MediaTooLarge(MediaError):
+    """The attachment is larger than the limit the core asked for."""
+
+
+class UnreadableDocument(MediaError):
+    """A file the bot cannot read as text. ``reason`` says why, for the person's reply:
+    ``"unsupported"`` (a kind of file the bot does not read), ``"not_text"`` (binary content
+    under a text name), ``"damaged"`` (a PDF that does not parse), ``"empty"`` (no text in it);
+    the message is for the log."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason
 
 
 class DeliveryFailed(CoreError):

@@ -11,13 +11,16 @@ from typing import Protocol
 
 from core.values import (
     Account,
+    Attachment,
     ChatId,
     Chunk,
     Hold,
     MessageId,
     ModelRequest,
     Node,
+    Picture,
     Totals,
+    Transcript,
     UserId,
 )
 
@@ -36,6 +39,43 @@ class ChatModel(Protocol):
 
     async def close(self) -> None:
         """Release connections; no stream is started afterwards."""
+        ...
+
+
+class Transcriber(Protocol):
+    """Speech to text."""
+
+    async def transcribe(
+        self, audio: bytes, *, name: str, mime: str | None, language: str | None
+    ) -> Transcript:
+        """The words spoken in ``audio`` (a file called ``name``, of type ``mime``); the
+        person's ``language`` is a hint. Raises a ``core.errors.ModelError`` on failure."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class ImageMaker(Protocol):
+    """Pictures from a description."""
+
+    async def make(self, prompt: str) -> Picture:
+        """One picture of ``prompt``. Raises a ``core.errors.ModelError`` on failure
+        (``ContentFiltered`` when the provider refuses the description)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class DocumentReader(Protocol):
+    """Files to text."""
+
+    async def read(self, data: bytes, *, name: str | None, mime: str | None) -> str:
+        """The text of a file; raises ``core.errors.UnreadableDocument`` when it is not one the
+        reader can turn into text."""
         ...
 
 
@@ -116,6 +156,16 @@ class MessageLookup(Protocol):
         ...
 
 
+class MediaSource(Protocol):
+    """The messenger's media: the bytes behind an ``Attachment``."""
+
+    async def fetch(self, chat_id: ChatId, attachment: Attachment, limit: int) -> bytes:
+        """The attachment's bytes, now or later (by ``attachment.ref``). Raises
+        ``MediaTooLarge`` when there are more than ``limit`` bytes (before downloading them
+        when the size is known), ``MediaUnavailable`` when it can no longer be fetched."""
+        ...
+
+
 class ReplyStream(Protocol):
     """One answer being written: shown as it grows, then finished."""
 
@@ -144,6 +194,13 @@ class ReplySink(Protocol):
         self, chat_id: ChatId, text: str, reply_to: MessageId | None = None
     ) -> Sequence[MessageId]:
         """Send a complete plain-text message; the ids of the messages sent."""
+        ...
+
+    async def send_picture(
+        self, chat_id: ChatId, picture: Picture, caption: str, reply_to: MessageId | None = None
+    ) -> Sequence[MessageId]:
+        """Send a picture with a short plain-text caption; the ids of the messages sent.
+        Raises ``DeliveryFailed`` when it cannot be delivered."""
         ...
 
     def stream(self, chat_id: ChatId, reply_to: MessageId | None) -> ReplyStream:

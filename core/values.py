@@ -24,12 +24,50 @@ class Role(StrEnum):
     ASSISTANT = "assistant"
 
 
+class MediaKind(StrEnum):
+    VOICE = "voice"  # speech to transcribe: a voice note or an audio file
+    IMAGE = "image"  # a picture a vision-capable model may see
+    DOCUMENT = "document"  # a file read into the turn as text
+
+
+@attrs.frozen
+class Attachment:
+    """Media that came with a message, as the messenger describes it before any download.
+
+    ``ref`` is the messenger's own reference, opaque to the core: enough for its
+    ``MediaSource`` to fetch the bytes again later (a thread remembers a picture by it, not by
+    its bytes). The other fields are what the messenger knows up front, None when it does not.
+    """
+
+    kind: MediaKind
+    ref: str
+    mime: str | None = None
+    name: str | None = None  # the file's name
+    size: int | None = None  # bytes
+    duration: float | None = None  # seconds of speech
+    width: int | None = None  # pixels
+    height: int | None = None
+
+
+@attrs.frozen
+class Image:
+    """A picture's bytes as the model receives them."""
+
+    data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
+    mime: str
+
+
 @attrs.frozen
 class Turn:
-    """One message of the conversation sent to the model."""
+    """One message of the conversation sent to the model.
+
+    ``attachments`` are the pictures the turn refers to; ``images`` their bytes, fetched just
+    before the request (a model that cannot see gets none)."""
 
     role: Role
     text: str
+    attachments: tuple[Attachment, ...] = ()
+    images: tuple[Image, ...] = ()
 
 
 @attrs.frozen
@@ -89,6 +127,7 @@ class Incoming:
     text: str
     reply_to: MessageId | None = None
     private: bool = True
+    attachments: tuple[Attachment, ...] = ()  # voice, pictures, files sent with the message
 
 
 @attrs.frozen
@@ -104,6 +143,7 @@ class Node:
     role: Role | None
     text: str
     parent: MessageId | None = None
+    attachments: tuple[Attachment, ...] = ()  # the pictures of this turn (IMAGE only)
 
 
 @attrs.frozen
@@ -119,6 +159,7 @@ class Account:
     last_request: dt.datetime | None = None
     prompt: str | None = None
     banned: bool = False  # the older bot's "blacklist": true
+    model: str | None = None  # the model the person chose (``lang_model``); None: the default
 
     @classmethod
     def new(cls, sender: Sender, balance: int) -> Account:
@@ -145,3 +186,19 @@ class Hold:
     user_id: UserId
     amount: int
     id: str
+
+
+@attrs.frozen
+class Transcript:
+    """What a transcriber heard; ``seconds`` is the audio's length when the server said it."""
+
+    text: str
+    seconds: float | None = None
+
+
+@attrs.frozen
+class Picture:
+    """A picture the bot made, to be sent."""
+
+    data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
+    mime: str = "image/png"
