@@ -7,17 +7,19 @@ request that fails holds nothing and costs nothing; an answer nobody saw costs n
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import attrs
 
 from core import budget, errors
 from core.config import BotConfig
+from core.models import Catalogue, ModelOption
 from core.notices import Notices
 from core.ports import (
     AccountStore,
     ChatModel,
     Clock,
+    MediaSource,
     MessageLookup,
     ReplyStream,
     ThreadStore,
@@ -27,7 +29,20 @@ from core.prompts import PromptPolicy
 from core.replies import Replies, reply_to, who
 from core.texts import close_code_block, without_footer
 from core.threads import Thread, TooLong, build_thread
-from core.values import Account, Chunk, Hold, Incoming, ModelRequest, Node, Role, Usage
+from core.values import (
+    Account,
+    Attachment,
+    Chunk,
+    Hold,
+    Image,
+    Incoming,
+    ModelRequest,
+    Node,
+    Role,
+    Turn,
+    Usage,
+    UserId,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +64,15 @@ _ALERTS: dict[type[errors.ModelError], str] = {
 }
 
 
+# What replaces an older picture of the conversation that can no longer be fetched.
+PICTURE_GONE = "[picture no longer available]"
+
+
+def error_key(exc: errors.ModelError) -> str:
+    """The text that explains ``exc`` to the person."""
+    return next((k for kind, k in _ERROR_TEXTS.items() if isinstance(exc, kind)), "err_other")
+
+
 @attrs.frozen
 class Answer:
     """What the model produced for one request."""
@@ -66,7 +90,8 @@ class Answer:
 @attrs.define
 class Answerer:
     config: BotConfig
-    model: ChatModel
+    models: Mapping[str, ChatModel]  # by the name of the option offered
+    catalogue: Catalogue
     accounts: AccountStore
     threads: ThreadStore
     replies: Replies
@@ -75,27 +100,46 @@ class Answerer:
     clock: Clock
     policy: PromptPolicy
     lookup: MessageLookup | None = None
+    media: MediaSource | None = None
     _alerted: set[type[errors.ModelError]] = attrs.field(factory=set, init=False)
 
-    async def answer(self, incoming: Incoming, account: Account, message: str) -> None:
-        thread = await self._thread(incoming, account, message, self.config.context_budget)
+    async def answer(
+        self,
+        incoming: Incoming,
+        account: Account,
+        message: str,
+        pictures: tuple[Attachment, ...] = (),
+    ) -> None:
+        option = self.catalogue.of(account)
+        if pictures and not option.vision:
+            await self.replies.say(incoming, "no_vision", model=option.name)
+            return
+        request = _Request(incoming, account, message, pictures, option)
+        thread = await self._thread(request, option.context_budget or self.config.context_budget)
         if isinstance(thread, TooLong):
             await self.replies.say(incoming, "too_long", tokens=thread.tokens, budget=thread.budget)
             return
+        seen = await self._see(incoming, thread)
+        if seen is None:
+            return
+        thread = seen
         hold: Hold | None = None
-        max_tokens = self.config.reply_cap
-        if account.user_id != self.config.admin_id:
-            limits = budget.bounds(
-                thread.prompt_tokens, self.config.reply_cap, self.config.min_reply_tokens
+        reply_cap = option.reply_cap or self.config.reply_cap
+        max_tokens = reply_cap
+        if account.user_id != self.config.admin_id and option.price > 0:
+            limits = budget.bounds(thread.prompt_tokens, reply_cap, self.config.min_reply_tokens)
+            minimum = budget.cost(limits.minimum, option.price)
+            hold = await self.accounts.reserve(
+                account.user_id, minimum, budget.cost(limits.maximum, option.price)
             )
-            hold = await self.accounts.reserve(account.user_id, limits.minimum, limits.maximum)
             if hold is None:
-                await self._refuse(incoming, limits.minimum)
+                await self._refuse(incoming, minimum)
                 return
-            max_tokens = hold.amount - thread.prompt_tokens
+            affordable = budget.affordable(hold.amount, option.price) - thread.prompt_tokens
+            max_tokens = min(reply_cap, affordable)
         stream = self.replies.sink.stream(incoming.chat_id, reply_to(incoming))
         try:
-            answer = await self._produce(incoming, account, message, thread, max_tokens, stream)
+            answer = await self._produce(request, thread, max_tokens, stream)
         except BaseException:
             if hold is not None:
                 await self.accounts.release(hold)
@@ -107,7 +151,7 @@ class Answerer:
             if answer is not None:
                 log.warning("chat %s unreachable; the answer was dropped unpaid", incoming.chat_id)
             return
-        await self._deliver(incoming, message, answer, hold, stream)
+        await self._deliver(request, answer, hold, stream)
 
     async def _refuse(self, incoming: Incoming, needed: int) -> None:
         current = await self.accounts.get(incoming.sender.id)
@@ -117,33 +161,71 @@ class Answerer:
             incoming, "no_balance", available=available, needed=needed, user=incoming.sender.id
         )
 
-    async def _thread(
-        self, incoming: Incoming, account: Account, message: str, budget_tokens: int
-    ) -> Thread | TooLong:
+    async def _thread(self, request: _Request, budget_tokens: int) -> Thread | TooLong:
+        sees = request.option.vision and self.media is not None
         return await build_thread(
             store=self.threads,
             lookup=self.lookup,
             counter=self.counter,
-            chat_id=incoming.chat_id,
-            reply_to=incoming.reply_to,
-            system_prompt=self.policy.prompt_for(account),
-            text=message,
+            chat_id=request.incoming.chat_id,
+            reply_to=request.incoming.reply_to,
+            system_prompt=self.policy.prompt_for(request.account),
+            text=request.message,
             budget=budget_tokens,
             clean=without_footer,
+            attachments=request.pictures,
+            pictures=self.config.max_thread_images if sees else 0,
         )
+
+    async def _see(self, incoming: Incoming, thread: Thread) -> Thread | None:
+        """``thread`` with the bytes of its pictures, fetched again from the messenger; None
+        when the new message's own picture cannot be had (the person was told). An older
+        picture that is gone becomes a note in its turn's text."""
+        if self.media is None or not any(t.attachments for t in thread.turns):
+            return thread
+        history = [await self._fetched(incoming, turn) for turn in thread.history]
+        try:
+            message = await self._fetched(incoming, thread.message, required=True)
+        except errors.MediaError as exc:
+            log.info("could not fetch the picture of message %s: %r", incoming.message_id, exc)
+            if isinstance(exc, errors.MediaTooLarge):
+                limit = f"{self.config.max_image_bytes / 1_000_000:g}"
+                await self.replies.say(incoming, "picture_too_large", megabytes=limit)
+            else:
+                await self.replies.say(incoming, "media_unavailable")
+            return None
+        return attrs.evolve(thread, history=tuple(history), message=message)
+
+    async def _fetched(self, incoming: Incoming, turn: Turn, *, required: bool = False) -> Turn:
+        assert self.media is not None
+        images: list[Image] = []
+        kept: list[Attachment] = []
+        gone = 0
+        for picture in turn.attachments:
+            try:
+                data = await self.media.fetch(
+                    incoming.chat_id, picture, self.config.max_image_bytes
+                )
+            except errors.MediaError:
+                if required:
+                    raise
+                gone += 1
+                continue
+            kept.append(picture)
+            images.append(Image(data, _image_type(data, picture.mime)))
+        text = turn.text
+        if gone:
+            text = " ".join([PICTURE_GONE] * gone) + (f"\n{text}" if text else "")
+        return Turn(turn.role, text, tuple(kept), tuple(images))
 
     # -- the model -----------------------------------------------------------------------------
 
     async def _produce(
-        self,
-        incoming: Incoming,
-        account: Account,
-        message: str,
-        thread: Thread,
-        max_tokens: int,
-        stream: ReplyStream,
+        self, request: _Request, thread: Thread, max_tokens: int, stream: ReplyStream
     ) -> Answer | None:
         """The model's answer, streamed; None when it failed and the person was told."""
+        incoming = request.incoming
+        model = self.models[request.option.name]
         try:
             await self.replies.sink.typing(incoming.chat_id)
         except errors.DeliveryFailed as exc:
@@ -153,20 +235,23 @@ class Answerer:
             log.warning("could not show typing in chat %s: %r", incoming.chat_id, exc)
         try:
             try:
-                return await self._stream(thread, max_tokens, stream)
+                return await self._stream(model, thread, max_tokens, stream)
             except errors.ContextTooLong:
                 # The server counts differently from our estimate: keep half the tokens and
                 # retry once; without history to leave out there is nothing left to try.
-                smaller = await self._thread(incoming, account, message, thread.prompt_tokens // 2)
+                smaller = await self._thread(request, thread.prompt_tokens // 2)
                 if (
                     not thread.history
                     or isinstance(smaller, TooLong)
                     or len(smaller.history) == len(thread.history)
                 ):
                     raise
-                return await self._stream(smaller, max_tokens, stream)
+                seen = await self._see(incoming, smaller)
+                if seen is None:
+                    return None
+                return await self._stream(model, seen, max_tokens, stream)
         except errors.ModelError as exc:
-            await self._failed(incoming, message, thread, exc, stream)
+            await self._failed(request, thread, exc, stream)
             return None
         except Exception:
             # A bug, or an adapter failing in a way it did not translate: the person still gets
@@ -175,8 +260,10 @@ class Answerer:
             await self._show_failure(incoming, stream, self.replies.text(incoming, "err_other"))
             return None
 
-    async def _stream(self, thread: Thread, max_tokens: int, stream: ReplyStream) -> Answer:
-        chunks = self.model.stream(ModelRequest(thread.turns, max_tokens))
+    async def _stream(
+        self, model: ChatModel, thread: Thread, max_tokens: int, stream: ReplyStream
+    ) -> Answer:
+        chunks = model.stream(ModelRequest(thread.turns, max_tokens))
         text = ""
         usage: Usage | None = None
         cut_off = stopped = unreachable = False
@@ -205,26 +292,21 @@ class Answerer:
         )
 
     async def _failed(
-        self,
-        incoming: Incoming,
-        message: str,
-        thread: Thread,
-        exc: errors.ModelError,
-        stream: ReplyStream,
+        self, request: _Request, thread: Thread, exc: errors.ModelError, stream: ReplyStream
     ) -> None:
+        incoming = request.incoming
         log.warning("model request from user %s failed: %r", incoming.sender.id, exc)
         for kind, key in _ALERTS.items():
             if isinstance(exc, kind) and kind not in self._alerted:
                 self._alerted.add(kind)  # once per run, not on every message
                 self.notices.post(key, detail=str(exc) or type(exc).__name__)
-        key = next((k for kind, k in _ERROR_TEXTS.items() if isinstance(exc, kind)), "err_other")
+        key = error_key(exc)
         if isinstance(exc, errors.ContextTooLong) and not thread.history:
             key = "err_context_single"  # it is a new conversation already
         ids = await self._show_failure(incoming, stream, self.replies.text(incoming, key))
         # A reply to the error continues the conversation the failed request belonged to.
-        user = Node(incoming.chat_id, incoming.message_id, Role.USER, message, incoming.reply_to)
         notes = [Node(incoming.chat_id, i, None, "", incoming.message_id) for i in ids]
-        await self._remember([user, *notes])
+        await self._remember([request.node(), *notes])
 
     async def _show_failure(
         self, incoming: Incoming, stream: ReplyStream, message: str
@@ -238,17 +320,16 @@ class Answerer:
     # -- the charge and the final answer -------------------------------------------------------
 
     async def _deliver(
-        self,
-        incoming: Incoming,
-        message: str,
-        answer: Answer,
-        hold: Hold | None,
-        stream: ReplyStream,
+        self, request: _Request, answer: Answer, hold: Hold | None, stream: ReplyStream
     ) -> None:
         """Charge, make the charge durable, then show the final answer and remember it."""
+        incoming = request.incoming
         user_id = incoming.sender.id
         settlement = budget.Settlement(
-            answer.usage, None if hold is None else hold.amount, self.clock.now()
+            answer.usage,
+            None if hold is None else hold.amount,
+            self.clock.now(),
+            price=request.option.price,
         )
         paid = True
         try:
@@ -282,7 +363,7 @@ class Answerer:
             # explain: saying "nothing was charged" now would be false, so the log has it.
             log.exception("could not show the final answer to message %s", incoming.message_id)
             return
-        nodes = [Node(incoming.chat_id, incoming.message_id, Role.USER, message, incoming.reply_to)]
+        nodes = [request.node()]
         nodes += [
             Node(incoming.chat_id, i, Role.ASSISTANT, answer.text, incoming.message_id) for i in ids
         ]
@@ -292,7 +373,7 @@ class Answerer:
                 "admin_request",
                 who=who(incoming.sender),
                 tokens=settlement.charged,
-                text=message[:200],
+                text=request.message[:200],
             )
 
     def _final(self, incoming: Incoming, answer: Answer, charged: int, paid: bool) -> str:
@@ -321,13 +402,7 @@ class Answerer:
         """The final answer cannot reach the person: the charge is reversed."""
         log.warning("answer to message %s not delivered (%s): refunding", incoming.message_id, exc)
         if charged:
-            account, totals = budget.refunded(charged, admin=hold is None)
-            try:
-                await self.accounts.change(incoming.sender.id, account, totals)
-            except errors.StorageError as failure:
-                log.error(
-                    "could not refund %s tokens to %s: %s", charged, incoming.sender.id, failure
-                )
+            await refund(self.accounts, incoming.sender.id, charged, admin=hold is None)
         self.notices.post("admin_not_delivered", who=who(incoming.sender))
 
     async def _remember(self, nodes: list[Node]) -> None:
@@ -339,7 +414,56 @@ class Answerer:
             self.notices.post("admin_storage", detail=str(exc))
 
 
+async def refund(accounts: AccountStore, user_id: UserId, charged: int, *, admin: bool) -> None:
+    """Undo a settled request whose result could not be delivered; a failure is logged."""
+    account, totals = budget.refunded(charged, admin=admin)
+    try:
+        await accounts.change(user_id, account, totals)
+    except errors.StorageError as failure:
+        log.error("could not refund %s tokens to %s: %s", charged, user_id, failure)
+
+
 async def _close(chunks: AsyncIterator[Chunk]) -> None:
     close = getattr(chunks, "aclose", None)
     if close is not None:
         await close()
+
+
+@attrs.frozen
+class _Request:
+    """One message being answered, and the model chosen for it."""
+
+    incoming: Incoming
+    account: Account
+    message: str
+    pictures: tuple[Attachment, ...]
+    option: ModelOption
+
+    def node(self) -> Node:
+        """The person's turn, as the thread remembers it."""
+        incoming = self.incoming
+        return Node(
+            incoming.chat_id,
+            incoming.message_id,
+            Role.USER,
+            self.message,
+            incoming.reply_to,
+            self.pictures,
+        )
+
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def _image_type(data: bytes, declared: str | None) -> str:
+    """The picture's type by its first bytes; what the messenger declared when they say
+    nothing known."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    found = next((kind for magic, kind in _SIGNATURES if data.startswith(magic)), None)
+    return found or declared or "image/jpeg"

@@ -8,6 +8,7 @@ can cost before the model runs; two requests in flight from one user can never o
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 
 import attrs
@@ -27,13 +28,27 @@ def bounds(prompt_tokens: int, reply_cap: int, min_reply_tokens: int) -> Bounds:
     return Bounds(prompt_tokens + min(min_reply_tokens, reply_cap), prompt_tokens + reply_cap)
 
 
-def charge(usage: Usage, held: int | None, balance: int) -> int:
-    """Tokens charged for ``usage``: never more than was held (``held`` None: the admin, whose
-    requests are counted but hold nothing), never more than a positive balance has."""
-    used = max(usage.total, 0)
+def charge(usage: Usage, held: int | None, balance: int, price: float = 1.0) -> int:
+    """Balance tokens charged for ``usage`` of a model of ``price``: never more than was held
+    (``held`` None: the admin, whose requests are counted but hold nothing), never more than a
+    positive balance has."""
+    used = cost(usage.total, price)
     if held is None:
         return used
     return min(used, held, max(balance, 0))
+
+
+def cost(tokens: int, price: float) -> int:
+    """Balance tokens for ``tokens`` of a model of ``price`` (balance tokens per model token),
+    rounded up."""
+    return math.ceil(max(tokens, 0) * price - 1e-9)
+
+
+def affordable(balance_tokens: int, price: float) -> int:
+    """Model tokens that ``balance_tokens`` pay for at ``price`` (a free model: any number)."""
+    if price <= 0:
+        return 2**62
+    return math.floor(balance_tokens / price + 1e-9)
 
 
 @attrs.define
@@ -47,10 +62,11 @@ class Settlement:
     usage: Usage
     held: int | None  # None: the admin, who holds nothing and is never debited
     now: dt.datetime
+    price: float = 1.0  # balance tokens per token of usage
     charged: int = 0
 
     def account(self, current: Account) -> Account:
-        self.charged = charge(self.usage, self.held, current.balance)
+        self.charged = charge(self.usage, self.held, current.balance, self.price)
         return attrs.evolve(
             current,
             balance=current.balance - (0 if self.held is None else self.charged),

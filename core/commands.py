@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable, Mapping
 import attrs
 
 from core import budget
+from core.models import Catalogue
 from core.notices import Notices
+from core.pictures import Painter
 from core.ports import AccountStore
 from core.prompts import PromptPolicy, PromptTooLong
 from core.replies import Replies, who
@@ -58,6 +60,8 @@ class Commands:
     notices: Notices
     policy: PromptPolicy
     request_stop: Callable[[], None]
+    catalogue: Catalogue
+    painter: Painter
     table: Mapping[str, Spec] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -67,6 +71,8 @@ class Commands:
             "balance": Spec(self.balance),
             "stats": Spec(self.stats),
             "prompt": Spec(self.prompt),
+            "model": Spec(self.model),
+            "image": Spec(self.image),
             "topup": Spec(self.topup, admin=True),
             "ban": Spec(self.ban, admin=True),
             "unban": Spec(self.unban, admin=True),
@@ -186,6 +192,40 @@ class Commands:
         prompt = checked.prompt
         await self.accounts.change(account.user_id, lambda a: attrs.evolve(a, prompt=prompt))
         await self.replies.say(incoming, "prompt_set")
+
+    async def model(self, incoming: Incoming, account: Account, argument: str) -> None:
+        """``/model``: the models offered and their prices; ``/model <name>``: choose one."""
+        current = self.catalogue.of(account)
+        if not argument:
+            await self.replies.say(incoming, "models", models=self._models(incoming, current.name))
+            return
+        chosen = self.catalogue.find(argument)
+        if chosen is None:
+            await self.replies.say(
+                incoming,
+                "model_unknown",
+                name=argument,
+                models=self._models(incoming, current.name),
+            )
+            return
+        name = chosen.name
+        await self.accounts.change(account.user_id, lambda a: attrs.evolve(a, model=name))
+        await self.replies.say(incoming, "model_set", model=name)
+
+    def _models(self, incoming: Incoming, current: str) -> str:
+        lines = []
+        for option in self.catalogue.options:
+            key = "model_line_current" if option.name == current else "model_line"
+            line = self.replies.text(incoming, key, model=option.name, price=f"{option.price:g}")
+            if option.vision:
+                line += self.replies.text(incoming, "model_sees")
+            if option.description:
+                line += f" — {option.description}"
+            lines.append(line)
+        return "\n".join(lines)
+
+    async def image(self, incoming: Incoming, account: Account, argument: str) -> None:
+        await self.painter.draw(incoming, account, argument)
 
     # -- the admin's ---------------------------------------------------------------------------
 

@@ -1,15 +1,15 @@
 """The models a bot offers, and what their tokens cost.
 
-A person picks one with /model; the first is the default. Each has a price multiplier: the
-balance is charged ``ceil(reported tokens × price)``, so a model ten times dearer costs ten
-times the tokens and a free local model (price 0) costs nothing.
+A person picks one with /model; the first offered is the default. Each has a price: the balance
+is charged ``ceil(reported tokens × price)``, so a model ten times dearer costs ten times the
+tokens and a free local model (price 0) costs nothing.
 """
 
 from __future__ import annotations
 
-import math
-
 import attrs
+
+from core.values import Account
 
 
 @attrs.frozen
@@ -23,12 +23,32 @@ class ModelOption:
     reply_cap: int | None = None  # most tokens one answer may use; None: the bot's default
     description: str = ""  # a few words shown by /model
 
-    def cost(self, tokens: int) -> int:
-        """Balance tokens for ``tokens`` of this model."""
-        return math.ceil(max(tokens, 0) * self.price - 1e-9)
 
-    def affordable(self, balance_tokens: int) -> int:
-        """Model tokens that ``balance_tokens`` pays for (a free model: any number)."""
-        if self.price <= 0:
-            return 2**62
-        return math.floor(balance_tokens / self.price + 1e-9)
+@attrs.frozen
+class Catalogue:
+    """The models offered, the default first."""
+
+    options: tuple[ModelOption, ...] = attrs.field()
+
+    @options.validator
+    def _check(self, attribute: object, value: tuple[ModelOption, ...]) -> None:
+        if not value:
+            raise ValueError("a bot offers at least one model")
+        names = [o.name.lower() for o in value]
+        if len(set(names)) != len(names):
+            raise ValueError("two models offered under one name")
+
+    @property
+    def default(self) -> ModelOption:
+        return self.options[0]
+
+    def find(self, name: str) -> ModelOption | None:
+        """The model offered as ``name`` (any case), or None."""
+        wanted = name.strip().lower()
+        return next((o for o in self.options if o.name.lower() == wanted), None)
+
+    def of(self, account: Account) -> ModelOption:
+        """The model ``account`` chose, or the default when it chose none or one no longer
+        offered."""
+        chosen = self.find(account.model) if account.model else None
+        return chosen or self.default

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Mapping
 
 import attrs
 
@@ -17,17 +18,24 @@ from core import errors
 from core.answering import Answerer
 from core.commands import Commands, parse_command
 from core.config import BotConfig
+from core.media import MediaReader
+from core.models import Catalogue
 from core.notices import Notices
 from core.ordering import Sequencer
+from core.pictures import Painter
 from core.ports import (
     AccountStore,
     ChatModel,
     Clock,
+    DocumentReader,
+    ImageMaker,
+    MediaSource,
     MessageLookup,
     Operator,
     ReplySink,
     ThreadStore,
     TokenCounter,
+    Transcriber,
 )
 from core.prompts import PromptPolicy
 from core.replies import Replies, best_effort, who
@@ -41,7 +49,7 @@ class BotService:
     """One bot on its ports."""
 
     config: BotConfig
-    model: ChatModel
+    models: Mapping[str, ChatModel]  # one per model offered (``config.models``), by name
     accounts: AccountStore
     threads: ThreadStore
     sink: ReplySink
@@ -49,10 +57,16 @@ class BotService:
     clock: Clock
     operator: Operator | None = None
     lookup: MessageLookup | None = None
+    media: MediaSource | None = None  # None: the messenger sends no media
+    transcriber: Transcriber | None = None  # None: voice messages are refused
+    image_maker: ImageMaker | None = None  # None: /image is refused
+    documents: DocumentReader | None = None  # None: files are refused
+    catalogue: Catalogue = attrs.field(init=False)
     replies: Replies = attrs.field(init=False)
     notices: Notices = attrs.field(init=False)
     commands: Commands = attrs.field(init=False)
     answerer: Answerer = attrs.field(init=False)
+    reader: MediaReader = attrs.field(init=False)
     _order: Sequencer = attrs.field(factory=Sequencer, init=False)
     _farewells: set[asyncio.Future[None]] = attrs.field(factory=set, init=False)
     _stop: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)
@@ -61,8 +75,21 @@ class BotService:
         policy = PromptPolicy(
             default=self.config.default_prompt, max_chars=self.config.prompt_max_chars
         )
+        self.catalogue = Catalogue(self.config.models)
+        missing = [o.name for o in self.config.models if o.name not in self.models]
+        if missing:
+            raise ValueError(f"no chat model given for {', '.join(missing)}")
         self.replies = Replies(self.sink, self.config.default_language)
         self.notices = Notices(self.operator, self.config.default_language)
+        painter = Painter(
+            self.config,
+            self.accounts,
+            self.threads,
+            self.replies,
+            self.notices,
+            self.clock,
+            self.image_maker,
+        )
         self.commands = Commands(
             self.config.admin_id,
             self.accounts,
@@ -70,10 +97,13 @@ class BotService:
             self.notices,
             policy,
             self.request_stop,
+            self.catalogue,
+            painter,
         )
         self.answerer = Answerer(
             self.config,
-            self.model,
+            self.models,
+            self.catalogue,
             self.accounts,
             self.threads,
             self.replies,
@@ -82,6 +112,18 @@ class BotService:
             self.clock,
             policy,
             self.lookup,
+            self.media,
+        )
+        self.reader = MediaReader(
+            self.config,
+            self.accounts,
+            self.threads,
+            self.replies,
+            self.notices,
+            self.clock,
+            self.media,
+            self.transcriber,
+            self.documents,
         )
 
     # -- lifetime ------------------------------------------------------------------------------
@@ -138,7 +180,7 @@ class BotService:
         incoming = _valid(incoming)
         message = incoming.text.strip()
         command = parse_command(message)
-        if command is None and not message:
+        if command is None and not message and not incoming.attachments:
             await self.replies.say(incoming, "empty_message")
             return
         account = await self._account(incoming.sender)
@@ -148,8 +190,10 @@ class BotService:
             return
         if command is not None:
             await self.commands.run(incoming, command, account)
-        else:
-            await self.answerer.answer(incoming, account, message)
+            return
+        prepared = await self.reader.prepare(incoming, account, message)
+        if prepared is not None:
+            await self.answerer.answer(incoming, account, prepared.text, prepared.pictures)
 
     async def _account(self, sender: Sender) -> Account:
         """The sender's account, registered on first contact with the starting balance."""

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import attrs
 
 from core.ports import MessageLookup, ThreadStore, TokenCounter
-from core.tokens import TOKENS_PER_REQUEST, TOKENS_PER_TURN
-from core.values import ChatId, MessageId, Role, Turn
+from core.tokens import TOKENS_PER_REQUEST, TOKENS_PER_TURN, turn_tokens
+from core.values import Attachment, ChatId, MessageId, Node, Role, Turn
 
 # A thread store can lose nodes (retention, a wiped file); the platform may still have them, but
 # each fetch is a network call, so only a few are made per request.
@@ -24,6 +24,9 @@ MAX_LOOKUPS = 3
 # A turn shortened to fewer tokens than this says too little to be worth sending.
 MIN_SHORTENED = 48
 GAP = "\n[… {count} characters left out …]\n"
+# What stands for a picture the model is not sent (it cannot see, or older pictures beyond the
+# number sent again): the conversation still says there was one.
+PICTURE = "[picture]"
 
 
 @attrs.frozen
@@ -85,15 +88,19 @@ async def build_thread(
     text: str,
     budget: int,
     clean: Callable[[str], str] = str,
+    attachments: tuple[Attachment, ...] = (),
+    pictures: int = 0,
 ) -> Thread | TooLong:
     """The thread for a new message replying to ``reply_to``, cut to ``budget`` tokens.
 
     ``clean`` tidies the text of a node fetched from the platform, which shows the bot's
-    answers as sent (with their footer), not as the model wrote them.
+    answers as sent (with their footer), not as the model wrote them. ``attachments`` are the
+    new message's pictures; ``pictures`` is how many the model is sent in all (0: it cannot
+    see): the newest first, older ones become a mark in their turn's text.
     """
     system = Turn(Role.SYSTEM, system_prompt)
-    message = Turn(Role.USER, text)
-    used = TOKENS_PER_REQUEST + turn_cost(counter, system_prompt) + turn_cost(counter, text)
+    message, pictures = _with_pictures(Role.USER, text, attachments, pictures)
+    used = TOKENS_PER_REQUEST + turn_cost(counter, system_prompt) + turn_tokens(counter, message)
     if used > budget:
         return TooLong(tokens=used, budget=budget)
 
@@ -115,15 +122,39 @@ async def build_thread(
         current = node.parent
         if node.role is None:  # an error the bot reported: no turn, the chain goes on above
             continue
-        cost = turn_cost(counter, node.text)
+        turn, left = _with_pictures(node.role, node.text, _pictures(node), pictures)
+        cost = turn_tokens(counter, turn)
         if used + cost > budget:
             dropped = True
-            short = shorten(counter, node.text, budget - used)
+            short = shorten(counter, _marked(turn.text, len(turn.attachments)), budget - used)
             if short is not None:
                 used += turn_cost(counter, short)
                 history.append(Turn(node.role, short))
             break
         used += cost
-        history.append(Turn(node.role, node.text))
+        pictures = left
+        history.append(turn)
     history.reverse()
     return Thread(system, tuple(history), message, used, dropped)
+
+
+def _pictures(node: Node) -> tuple[Attachment, ...]:
+    return tuple(a for a in node.attachments if a.kind == "image")
+
+
+def _with_pictures(
+    role: Role, text: str, attachments: tuple[Attachment, ...], left: int
+) -> tuple[Turn, int]:
+    """A turn keeping as many of its pictures as ``left`` allows (the first ones), the others
+    marked in its text; how many may still be sent. Only a person's turn carries pictures: the
+    chat format has no place for them in the bot's own."""
+    kept = attachments[: max(left, 0)] if role is Role.USER else ()
+    return Turn(role, _marked(text, len(attachments) - len(kept)), kept), left - len(kept)
+
+
+def _marked(text: str, pictures: int) -> str:
+    """``text`` after a mark for each of ``pictures`` not sent."""
+    if pictures <= 0:
+        return text
+    marks = " ".join([PICTURE] * pictures)
+    return f"{marks}\n{text}" if text else marks

@@ -30,8 +30,35 @@ class CharTokenCounter:
 
 
 def prompt_tokens(counter: TokenCounter, turns: Iterable[Turn]) -> int:
-    """Tokens a list of turns costs as a prompt, markup included."""
-    return TOKENS_PER_REQUEST + sum(counter.count(t.text) + TOKENS_PER_TURN for t in turns)
+    """Tokens a list of turns costs as a prompt, markup and pictures included."""
+    return TOKENS_PER_REQUEST + sum(turn_tokens(counter, t) for t in turns)
+
+
+def turn_tokens(counter: TokenCounter, turn: Turn) -> int:
+    """Tokens one turn costs: its text, its markup and an estimate for each of its pictures."""
+    pictures = sum(image_tokens(a.width, a.height) for a in turn.attachments)
+    return counter.count(turn.text) + TOKENS_PER_TURN + pictures
+
+
+# OpenAI's documented rule for a picture sent in detail (GPT-4o, 4.1, 5 and their kin): the
+# picture is scaled to fit 2048 x 2048, then so that its shorter side is at most 768; it costs
+# 85 tokens plus 170 for each 512-pixel tile that covers it. A picture of unknown size is
+# counted as the dearest a 4:3 photo can be (768 x 1024: 6 tiles).
+IMAGE_BASE_TOKENS = 85
+IMAGE_TILE_TOKENS = 170
+UNKNOWN_IMAGE_TOKENS = IMAGE_BASE_TOKENS + 6 * IMAGE_TILE_TOKENS
+
+
+def image_tokens(width: int | None, height: int | None) -> int:
+    """The estimated prompt tokens of a picture of ``width`` x ``height`` pixels."""
+    if not width or not height or width <= 0 or height <= 0:
+        return UNKNOWN_IMAGE_TOKENS
+    scale = min(1.0, 2048 / max(width, height))
+    w, h = width * scale, height * scale
+    scale = min(1.0, 768 / min(w, h))
+    w, h = w * scale, h * scale
+    tiles = math.ceil(w / 512) * math.ceil(h / 512)
+    return IMAGE_BASE_TOKENS + tiles * IMAGE_TILE_TOKENS
 
 
 class CalibratingCounter:

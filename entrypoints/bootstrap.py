@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -17,15 +18,20 @@ import attrs
 from adapters.clock import SystemClock
 from core.config import BotConfig
 from core.errors import StorageError
+from core.models import ModelOption
 from core.ports import (
     AccountStore,
     ChatModel,
     Clock,
+    DocumentReader,
+    ImageMaker,
+    MediaSource,
     MessageLookup,
     Operator,
     ReplySink,
     ThreadStore,
     TokenCounter,
+    Transcriber,
 )
 from core.service import BotService
 from core.tokens import CharTokenCounter
@@ -43,17 +49,27 @@ class Bot:
     service: BotService
     accounts: AccountStore
     threads: ThreadStore
-    model: ChatModel
-    model_name: str
+    models: Mapping[str, ChatModel]
+    model_name: str  # a phrase saying which model answers by default
+    closing: Sequence[Transcriber | ImageMaker] = ()
+
+    @property
+    def model(self) -> ChatModel:
+        """The default model."""
+        return self.models[self.service.catalogue.default.name]
 
     async def close(self) -> None:
-        """Wait for answers in flight, then save everything and release the model."""
+        """Wait for answers in flight, then save everything and release the models."""
         await self.service.drain()
         try:
             await self.accounts.close()
             await self.threads.close()
         finally:
-            await self.model.close()
+            for part in (*self.models.values(), *self.closing):
+                try:
+                    await part.close()
+                except Exception as exc:  # one that fails to close must not keep others open
+                    log.warning("could not close %r: %r", part, exc)
 
 
 def assemble(
@@ -62,17 +78,32 @@ def assemble(
     sink: ReplySink,
     accounts: AccountStore,
     threads: ThreadStore,
-    model: ChatModel,
+    model: ChatModel | None = None,
+    models: Mapping[str, ChatModel] | None = None,
     counter: TokenCounter,
     clock: Clock | None = None,
     operator: Operator | None = None,
     lookup: MessageLookup | None = None,
+    media: MediaSource | None = None,
+    transcriber: Transcriber | None = None,
+    image_maker: ImageMaker | None = None,
+    documents: DocumentReader | None = None,
     model_name: str = "model",
 ) -> Bot:
-    """A bot from its parts: what every entrypoint, test and benchmark calls."""
+    """A bot from its parts: what every entrypoint, test and benchmark calls.
+
+    ``models`` has one chat model per model the config offers; a bot of one model may pass it
+    as ``model`` instead (offered under its config's first name, or as ``model``, price 1)."""
+    if models is None:
+        if model is None:
+            raise ValueError("assemble needs a model or models")
+        name = config.models[0].name if config.models else "model"
+        models = {name: model}
+    if not config.models:
+        config = attrs.evolve(config, models=tuple(ModelOption(name) for name in models))
     service = BotService(
         config=config,
-        model=model,
+        models=models,
         accounts=accounts,
         threads=threads,
         sink=sink,
@@ -80,8 +111,13 @@ def assemble(
         clock=clock or SystemClock(),
         operator=operator,
         lookup=lookup,
+        media=media,
+        transcriber=transcriber,
+        image_maker=image_maker,
+        documents=documents,
     )
-    return Bot(service, accounts, threads, model, model_name)
+    closing = [part for part in (transcriber, image_maker) if part is not None]
+    return Bot(service, accounts, threads, models, model_name, closing)
 
 
 def build_counter(settings: Settings) -> TokenCounter:

@@ -10,7 +10,7 @@ import attrs
 
 from core.errors import AnswerStopped, DeliveryFailed, ModelError, StorageError
 from core.ports import AccountStore
-from core.values import Account, Chunk, Hold, ModelRequest, Totals, Usage
+from core.values import Account, Chunk, Hold, ModelRequest, Picture, Totals, Usage
 
 
 @attrs.define
@@ -22,6 +22,7 @@ class Sent:
     updates: list[str] = attrs.field(factory=list)
     streamed: bool = False
     markdown: bool = False
+    picture: Picture | None = None
 
 
 @attrs.define
@@ -41,8 +42,18 @@ class RecordingSink:
         self.sent.append(Sent(chat_id, text, reply_to, ids))
         return ids
 
+    async def send_picture(
+        self, chat_id: str, picture: Picture, caption: str, reply_to: str | None = None
+    ) -> Sequence[str]:
+        ids = self.new_ids(1)
+        self.sent.append(Sent(chat_id, caption, reply_to, ids, picture=picture))
+        return ids
+
     def stream(self, chat_id: str, reply_to: str | None) -> RecordingStream:
         return RecordingStream(self, chat_id, reply_to)
+
+    def pictures(self) -> list[Picture]:
+        return [s.picture for s in self.sent if s.picture is not None]
 
     async def typing(self, chat_id: str) -> None:
         self.typing_in.append(chat_id)
@@ -192,6 +203,11 @@ class BrokenMessenger:
     async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
         raise ConnectionError("messenger unreachable")
 
+    async def send_picture(
+        self, chat_id: str, picture: Picture, caption: str, reply_to: str | None = None
+    ) -> Sequence[str]:
+        raise ConnectionError("messenger unreachable")
+
     def stream(self, chat_id: str, reply_to: str | None) -> RecordingStream:
         raise ConnectionError("messenger unreachable")
 
@@ -208,6 +224,11 @@ class FinishFails:
 
     async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
         return await self.inner.send(chat_id, text, reply_to)
+
+    async def send_picture(
+        self, chat_id: str, picture: Picture, caption: str, reply_to: str | None = None
+    ) -> Sequence[str]:
+        return await self.inner.send_picture(chat_id, picture, caption, reply_to)
 
     def stream(self, chat_id: str, reply_to: str | None) -> _FailingStream:
         return _FailingStream(self.error)
@@ -243,6 +264,11 @@ class GoneChat:
     streams: list[_GoneStream] = attrs.field(factory=list)
 
     async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
+        raise DeliveryFailed("USER_IS_BLOCKED")
+
+    async def send_picture(
+        self, chat_id: str, picture: Picture, caption: str, reply_to: str | None = None
+    ) -> Sequence[str]:
         raise DeliveryFailed("USER_IS_BLOCKED")
 
     def stream(self, chat_id: str, reply_to: str | None) -> _GoneStream:
@@ -283,6 +309,11 @@ class StoppingSink:
 
     async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
         return await self.inner.send(chat_id, text, reply_to)
+
+    async def send_picture(
+        self, chat_id: str, picture: Picture, caption: str, reply_to: str | None = None
+    ) -> Sequence[str]:
+        return await self.inner.send_picture(chat_id, picture, caption, reply_to)
 
     def stream(self, chat_id: str, reply_to: str | None) -> _StoppedStream:
         return _StoppedStream(self.inner.stream(chat_id, reply_to), self.after)

@@ -159,4 +159,87 @@ TEXTS: Final = {
     ),
     "admin_storage": "Saving data failed: {detail}",
     "admin_not_delivered": "An answer to {who} could not be delivered, so it was not charged.",
+    "cmd_model": "show the models and their prices, or choose one: /model <name>",
+    "cmd_image": "<description>: draw a picture",
+    "models": (
+        "Models (the price is how many of your tokens one token of the model costs):\n{models}\n\n"
+        "Choose one: /model <name>"
+    ),
+    "model_line": "• {model} — ×{price}",
+    "model_line_current": "• {model} — ×{price} (yours)",
+    "model_sees": ", sees pictures",
+    "model_unknown": "There is no model called “{name}”. The models:\n{models}",
+    "model_set": "Your model is now {model}. It answers your next messages.",
+    "no_vision": (
+        "The model {model} cannot see pictures. Use /model to switch to one that can. "
+        "Nothing was charged."
+    ),
+    "images_off": "This bot does not draw pictures (the admin has not set it up).",
+    "image_usage": (
+        "Describe the picture after the command: /image a lighthouse at dawn, watercolour.\n"
+        "A picture costs {price:n} {price:p:token|tokens}."
+    ),
+    "no_balance_image": (
+        "Not enough tokens: a picture costs {needed:n} and you have {available:n} available. "
+        "Nothing was charged."
+    ),
+    "image_failed": "The picture could not be made. {reason}",
+    "image_caption": "{prompt}\n\nTokens used: {tokens:n}",
+    "image_caption_unpaid": (
+        "{prompt}\n\n(Not charged: the bot cannot save its data right now. The admin has been "
+        "told.)"
+    ),
+    "media_off": "I can only read text here.",
+    "media_unavailable": (
+        "I could not download your file from the chat. Please send it again. Nothing was charged."
+    ),
+    "voice_off": (
+        "This bot does not transcribe voice messages (the admin has not set it up). Please write "
+        "your message instead."
+    ),
+    "voice_too_long": (
+        "Your recording is {seconds:n} seconds long; the limit is {limit:n}. Please send a "
+        "shorter one. Nothing was charged."
+    ),
+    "voice_too_large": (
+        "Your recording is larger than {megabytes} MB, the most I can transcribe. Nothing was "
+        "charged."
+    ),
+    "no_balance_voice": (
+        "Not enough tokens: transcribing this recording costs about {needed:n} and you have "
+        "{available:n} available. Nothing was charged."
+    ),
+    "voice_empty": "I could not hear any words in your recording. Nothing was charged.",
+    "voice_failed": "Your recording could not be transcribed. {reason}",
+    "voice_heard": "🎤 “{text}”\n({seconds:n} s, {tokens:n} {tokens:p:token|tokens})",
+    "voice_heard_estimated": (
+        "🎤 “{text}”\n(about {seconds:n} s, ≈{tokens:n} {tokens:p:token|tokens}: the length is "
+        "estimated from the file's size)"
+    ),
+    "voice_heard_free": "🎤 “{text}”",
+    "voice_heard_unpaid": (
+        "🎤 “{text}”\n(Not charged: the bot cannot save its data right now. The admin has been "
+        "told.)"
+    ),
+    "picture_too_large": (
+        "Your picture is larger than {megabytes} MB, the most I accept. Nothing was charged."
+    ),
+    "files_off": "This bot does not read files. Please paste the text instead.",
+    "file_too_large": (
+        "Your file is larger than {megabytes} MB, the most I read. Please send a part of it. "
+        "Nothing was charged."
+    ),
+    "file_unsupported": (
+        "I cannot read {name}: I read text files (.txt, .md, code, .csv, .json…) and PDF. "
+        "Nothing was charged."
+    ),
+    "file_not_text": (
+        "{name} does not contain text I can read (it looks like a binary file). Nothing was "
+        "charged."
+    ),
+    "file_damaged": "{name} seems damaged: I could not open it. Nothing was charged.",
+    "file_empty": (
+        "I found no text in {name} (a scanned PDF holds pictures of pages, not text). Nothing was "
+        "charged."
+    ),
 }

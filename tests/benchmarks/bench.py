@@ -40,6 +40,7 @@ from core.values import (
     Incoming,
     ModelRequest,
     Node,
+    Picture,
     Role,
     Sender,
     Totals,
@@ -61,6 +62,11 @@ class NullSink:
     async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
         self.next_id += 1
         return (str(self.next_id),)
+
+    async def send_picture(
+        self, chat_id: str, picture: Picture, caption: str, reply_to: str | None = None
+    ) -> Sequence[str]:
+        return await self.send(chat_id, caption, reply_to)
 
     def stream(self, chat_id: str, reply_to: str | None) -> NullSink:
         return self

@@ -20,6 +20,7 @@ Markdown, so the bot's is sent as written. The admin is reached in their dm.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import re
 import uuid
@@ -28,7 +29,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from core.errors import DeliveryFailed
-from core.values import Incoming, Sender
+from core.values import Incoming, Picture, Sender
 
 BOT = "bot"
 _NAME = re.compile(r"[a-z0-9_]{1,32}")
@@ -142,6 +143,17 @@ class LineMessenger:
         message_id = _new_id()
         self.bot_messages.add(message_id)
         await self._post(_line("MSG", message_id, chat_id, BOT, reply_to, text), chat_id)
+        return (message_id,)
+
+    async def send_picture(
+        self, chat_id: str, picture: Picture, caption: str, reply_to: str | None = None
+    ) -> Sequence[str]:
+        """A picture as a ``PIC`` line: its type and bytes in base64, then the caption."""
+        message_id = _new_id()
+        self.bot_messages.add(message_id)
+        encoded = base64.b64encode(picture.data).decode()
+        text = f"{picture.mime};base64,{encoded} {caption}"
+        await self._post(_line("PIC", message_id, chat_id, BOT, reply_to, text), chat_id)
         return (message_id,)
 
     def stream(self, chat_id: str, reply_to: str | None) -> _LineStream:

@@ -510,7 +510,7 @@ async def play_on(
     bot.use_accounts(accounts)
     bot.threads = bot.service.answerer.threads = threads
     router = Router()
-    bot.service.answerer.model = router
+    bot.service.answerer.models = dict.fromkeys(bot.service.answerer.models, router)
     for user, balance in scenario.seeded.items():
         await accounts.register(Account.new(USERS[user], balance))
     await Run(scenario, bot, router, slow, snapshot_reads).play()

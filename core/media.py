@@ -1,0 +1,244 @@
+"""What comes with a message besides its text: speech to transcribe, files to read, pictures.
+
+Before a message with media is answered, its voice note is transcribed (charged by the second,
+held first, nothing charged when it fails) and its files are read into its text; its pictures
+go on with it to the answer, which sends them to a model that can see.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import attrs
+
+from core import budget, errors
+from core.answering import error_key
+from core.config import BotConfig
+from core.notices import Notices
+from core.ports import AccountStore, Clock, DocumentReader, MediaSource, ThreadStore, Transcriber
+from core.replies import Replies
+from core.texts import FALLBACK, LANGUAGES
+from core.values import Account, Attachment, Incoming, MediaKind, Node, Usage
+
+log = logging.getLogger(__name__)
+
+# When the messenger does not say how long a recording is, its length is estimated from its
+# size at the bit rate of a voice note (Opus at 16 kbit/s), and the charge is labelled "≈".
+VOICE_BYTES_PER_SECOND = 2_000
+# How much of a transcript is quoted back to the person before the answer.
+QUOTE_CHARS = 300
+
+
+@attrs.frozen
+class Prepared:
+    """A message ready to be answered: its text (transcript and files included) and its
+    pictures."""
+
+    text: str
+    pictures: tuple[Attachment, ...] = ()
+
+
+@attrs.define
+class MediaReader:
+    config: BotConfig
+    accounts: AccountStore
+    threads: ThreadStore
+    replies: Replies
+    notices: Notices
+    clock: Clock
+    media: MediaSource | None = None
+    transcriber: Transcriber | None = None
+    documents: DocumentReader | None = None
+
+    async def prepare(self, incoming: Incoming, account: Account, text: str) -> Prepared | None:
+        """The message to answer, or None when it cannot be (and the person was told)."""
+        if not incoming.attachments:
+            return Prepared(text)
+        if self.media is None:
+            await self.replies.say(incoming, "media_off")
+            return None
+        parts = [text] if text else []
+        for attachment in incoming.attachments:
+            if attachment.kind is MediaKind.VOICE:
+                heard = await self._transcribe(incoming, account, attachment)
+                if heard is None:
+                    return None
+                parts.append(heard)
+            elif attachment.kind is MediaKind.DOCUMENT:
+                content = await self._read(incoming, attachment)
+                if content is None:
+                    return None
+                parts.append(content)
+        pictures = tuple(a for a in incoming.attachments if a.kind is MediaKind.IMAGE)
+        return Prepared("\n\n".join(parts), pictures)
+
+    # -- voice ---------------------------------------------------------------------------------
+
+    async def _transcribe(
+        self, incoming: Incoming, account: Account, voice: Attachment
+    ) -> str | None:
+        """The transcript of ``voice``, charged; None when there is none (the person was told,
+        nothing was charged)."""
+        assert self.media is not None
+        if self.transcriber is None:
+            await self.replies.say(incoming, "voice_off")
+            return None
+        limit = self.config.max_voice_seconds
+        if voice.duration is not None and voice.duration > limit:
+            await self.replies.say(
+                incoming, "voice_too_long", seconds=math.ceil(voice.duration), limit=limit
+            )
+            return None
+        seconds = voice.duration
+        if seconds is None and voice.size is not None:
+            seconds = voice.size / VOICE_BYTES_PER_SECOND
+        cost = self._voice_cost(seconds if seconds is not None else limit)
+        hold = None
+        if account.user_id != self.config.admin_id and cost > 0:
+            hold = await self.accounts.reserve(account.user_id, cost, cost)
+            if hold is None:
+                current = await self.accounts.get(account.user_id)
+                held = await self.accounts.held(account.user_id)
+                available = (current.balance if current else 0) - held
+                await self.replies.say(
+                    incoming, "no_balance_voice", available=available, needed=cost
+                )
+                return None
+        try:
+            transcript = await self._hear(incoming, voice)
+        except BaseException:
+            if hold is not None:
+                await self.accounts.release(hold)
+            raise
+        if transcript is None or not transcript[0].strip():
+            if hold is not None:
+                await self.accounts.release(hold)
+            if transcript is not None:
+                await self.replies.say(incoming, "voice_empty")
+            return None
+        heard, measured = transcript
+        estimated = measured is None and voice.duration is None
+        if measured is not None or voice.duration is not None:
+            seconds = voice.duration if voice.duration is not None else measured
+        tokens = self._voice_cost(seconds or 0.0)
+        settlement = budget.Settlement(
+            Usage(tokens, 0, estimated=estimated),
+            None if hold is None else hold.amount,
+            self.clock.now(),
+        )
+        paid = True
+        try:
+            await self.accounts.change(
+                account.user_id, settlement.account, settlement.totals, release=hold
+            )
+        except errors.StorageError as exc:
+            paid = False
+            if hold is not None:
+                await self.accounts.release(hold)
+            log.error("could not save the charge for a transcript of %s: %s", account.user_id, exc)
+            self.notices.post("admin_storage", detail=str(exc))
+        await self._quote(incoming, heard, seconds or 0.0, settlement.charged, paid, estimated)
+        return heard
+
+    def _voice_cost(self, seconds: float) -> int:
+        return math.ceil(max(seconds, 0.0) * self.config.transcription_tokens_per_second - 1e-9)
+
+    async def _hear(self, incoming: Incoming, voice: Attachment) -> tuple[str, float | None] | None:
+        """The words and the measured length, or None when it failed (the person was told)."""
+        assert self.media is not None
+        assert self.transcriber is not None
+        try:
+            audio = await self.media.fetch(incoming.chat_id, voice, self.config.max_voice_bytes)
+        except errors.MediaError as exc:
+            await self._media_failed(incoming, exc, "voice", self.config.max_voice_bytes)
+            return None
+        try:
+            transcript = await self.transcriber.transcribe(
+                audio,
+                name=voice.name or _default_name(voice),
+                mime=voice.mime,
+                language=incoming.sender.language,
+            )
+        except errors.ModelError as exc:
+            log.warning("transcribing a voice message of %s failed: %r", incoming.sender.id, exc)
+            reason = self.replies.text(incoming, error_key(exc))
+            await self.replies.say(incoming, "voice_failed", reason=reason)
+            return None
+        return transcript.text.strip(), transcript.seconds
+
+    async def _quote(
+        self,
+        incoming: Incoming,
+        heard: str,
+        seconds: float,
+        tokens: int,
+        paid: bool,
+        estimated: bool,
+    ) -> None:
+        """Show the person what was heard, so that a misheard word explains an odd answer."""
+        quote = heard if len(heard) <= QUOTE_CHARS else heard[: QUOTE_CHARS - 1].rstrip() + "…"
+        if not paid:
+            key = "voice_heard_unpaid"
+        elif incoming.sender.id == self.config.admin_id or tokens == 0:
+            key = "voice_heard_free"
+        else:
+            key = "voice_heard_estimated" if estimated else "voice_heard"
+        try:
+            ids = await self.replies.say(
+                incoming, key, text=quote, seconds=math.ceil(seconds), tokens=tokens
+            )
+        except errors.DeliveryFailed as exc:
+            log.warning("could not quote a transcript in chat %s: %s", incoming.chat_id, exc)
+            return
+        # A reply to the quote continues the conversation of the voice message.
+        nodes = [Node(incoming.chat_id, i, None, "", incoming.message_id) for i in ids]
+        try:
+            await self.threads.add(nodes)
+        except errors.StorageError as exc:
+            log.error("could not save the reply chain: %s", exc)
+
+    # -- files ---------------------------------------------------------------------------------
+
+    async def _read(self, incoming: Incoming, document: Attachment) -> str | None:
+        """The file as a part of the message's text, or None (the person was told)."""
+        assert self.media is not None
+        name = document.name or _default_name(document)
+        if self.documents is None:
+            await self.replies.say(incoming, "files_off")
+            return None
+        limit = self.config.max_document_bytes
+        try:
+            data = await self.media.fetch(incoming.chat_id, document, limit)
+        except errors.MediaError as exc:
+            await self._media_failed(incoming, exc, "file", limit)
+            return None
+        try:
+            content = await self.documents.read(data, name=document.name, mime=document.mime)
+        except errors.UnreadableDocument as exc:
+            log.info("could not read %r from %s: %s", name, incoming.sender.id, exc)
+            key = f"file_{exc.reason}"
+            await self.replies.say(incoming, key if _known(key) else "file_unsupported", name=name)
+            return None
+        return f"[File: {name}]\n{content.strip()}\n[End of file: {name}]"
+
+    async def _media_failed(
+        self, incoming: Incoming, exc: errors.MediaError, what: str, limit: int
+    ) -> None:
+        log.info("could not fetch a %s from %s: %r", what, incoming.sender.id, exc)
+        if isinstance(exc, errors.MediaTooLarge):
+            await self.replies.say(incoming, f"{what}_too_large", megabytes=_megabytes(limit))
+        else:
+            await self.replies.say(incoming, "media_unavailable")
+
+
+def _default_name(attachment: Attachment) -> str:
+    return {"voice": "voice.ogg", "image": "picture.jpg"}.get(attachment.kind, "file")
+
+
+def _megabytes(limit: int) -> str:
+    return f"{limit / 1_000_000:g}"
+
+
+def _known(key: str) -> bool:
+    return key in LANGUAGES[FALLBACK].texts
