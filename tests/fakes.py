@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import struct
+import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import attrs
 
-from core.errors import AnswerStopped, DeliveryFailed, ModelError, StorageError
+from core.errors import (
+    AnswerStopped,
+    DeliveryFailed,
+    MediaTooLarge,
+    MediaUnavailable,
+    ModelError,
+    StorageError,
+    UnreadableDocument,
+)
 from core.ports import AccountStore
-from core.values import Account, Chunk, Hold, ModelRequest, Picture, Totals, Usage
+from core.values import (
+    Account,
+    Attachment,
+    Chunk,
+    Hold,
+    ModelRequest,
+    Picture,
+    Totals,
+    Transcript,
+    Usage,
+)
 
 
 @attrs.define
@@ -338,3 +358,91 @@ class _StoppedStream:
 
     async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
         return await self.inner.finish(text, markdown=markdown)
+
+
+@attrs.define
+class MemoryMedia:
+    """A messenger's media: bytes by reference, as a ``MediaSource``. A reference missing from
+    ``files`` is media the messenger lost (a deleted message)."""
+
+    files: dict[str, bytes] = attrs.field(factory=dict)
+    fetched: list[str] = attrs.field(factory=list)
+
+    async def fetch(self, chat_id: str, attachment: Attachment, limit: int) -> bytes:
+        if attachment.size is not None and attachment.size > limit:
+            raise MediaTooLarge(f"{attachment.size} bytes")
+        data = self.files.get(attachment.ref)
+        if data is None:
+            raise MediaUnavailable(f"no media {attachment.ref}")
+        if len(data) > limit:
+            raise MediaTooLarge(f"{len(data)} bytes")
+        self.fetched.append(attachment.ref)
+        return data
+
+
+@attrs.define
+class ScriptedTranscriber:
+    """A transcriber that hears ``text`` (or fails with the next of ``fail_with``)."""
+
+    text: str = "what is the capital of France"
+    seconds: float | None = None
+    fail_with: list[ModelError] = attrs.field(factory=list)
+    heard: list[tuple[bytes, str, str | None]] = attrs.field(factory=list)
+
+    async def transcribe(
+        self, audio: bytes, *, name: str, mime: str | None, language: str | None
+    ) -> Transcript:
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.heard.append((audio, name, language))
+        return Transcript(self.text, self.seconds)
+
+    async def close(self) -> None:
+        return None
+
+
+@attrs.define
+class ScriptedImageMaker:
+    """An image maker that draws a tiny fixed PNG (or fails with the next of ``fail_with``)."""
+
+    fail_with: list[ModelError] = attrs.field(factory=list)
+    prompts: list[str] = attrs.field(factory=list)
+
+    async def make(self, prompt: str) -> Picture:
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.prompts.append(prompt)
+        return Picture(PNG_1x1, "image/png")
+
+    async def close(self) -> None:
+        return None
+
+
+@attrs.define
+class Utf8Documents:
+    """Reads UTF-8 text files; anything else is not text."""
+
+    async def read(self, data: bytes, *, name: str | None, mime: str | None) -> str:
+        if name is not None and name.endswith(".exe"):
+            raise UnreadableDocument("unsupported", name)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UnreadableDocument("not_text", str(exc)) from exc
+
+
+def tiny_png() -> bytes:
+    """A valid one-pixel PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x80\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+PNG_1x1 = tiny_png()

@@ -1,0 +1,484 @@
+"""Voice, pictures, files, /image and /model on in-memory parts that really work."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from adapters.clock import FakeClock
+from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
+from core import errors
+from core.config import BotConfig
+from core.models import ModelOption
+from core.tokens import CharTokenCounter
+from core.values import Account, Attachment, Incoming, MediaKind, Role, Sender
+from entrypoints.bootstrap import assemble
+from tests.fakes import (
+    FailingDisk,
+    GoneChat,
+    MemoryMedia,
+    PNG_1x1,
+    RecordingOperator,
+    RecordingSink,
+    ScriptedImageMaker,
+    ScriptedModel,
+    ScriptedTranscriber,
+    Utf8Documents,
+)
+from tests.unit.conftest import ADMIN, ALICE, Harness
+
+PLAIN = ModelOption("plain", price=1.0)
+EYES = ModelOption("eyes", price=2.0, vision=True, description="the sharp one")
+FREE = ModelOption("free", price=0.0)
+
+
+@attrs.define
+class MediaBot(Harness):
+    media: MemoryMedia = attrs.field(factory=MemoryMedia)
+    transcriber: ScriptedTranscriber = attrs.field(factory=ScriptedTranscriber)
+    maker: ScriptedImageMaker = attrs.field(factory=ScriptedImageMaker)
+    models: dict[str, ScriptedModel] = attrs.field(factory=dict)
+
+    async def send(
+        self,
+        *attachments: Attachment,
+        text: str = "",
+        sender: Sender = ALICE,
+        reply_to: str | None = None,
+    ) -> Incoming:
+        incoming = attrs.evolve(
+            self.message(text, sender, reply_to=reply_to), attachments=attachments
+        )
+        await self.service.handle(incoming)
+        return incoming
+
+    def voice(self, ref: str, data: bytes, duration: float | None = 4.0) -> Attachment:
+        self.media.files[ref] = data
+        return Attachment(
+            MediaKind.VOICE, ref, "audio/ogg", "voice.ogg", len(data), duration=duration
+        )
+
+    def picture(self, ref: str, data: bytes = PNG_1x1) -> Attachment:
+        self.media.files[ref] = data
+        return Attachment(MediaKind.IMAGE, ref, "image/png", None, len(data), None, 1, 1)
+
+    def document(self, ref: str, data: bytes, name: str = "notes.txt") -> Attachment:
+        self.media.files[ref] = data
+        return Attachment(MediaKind.DOCUMENT, ref, "text/plain", name, len(data))
+
+    async def held(self, user_id: str) -> int:
+        return await self.accounts.held(user_id)
+
+
+def media_bot(*options: ModelOption, **config: object) -> MediaBot:
+    options = options or (PLAIN, EYES)
+    models = {o.name: ScriptedModel() for o in options}
+    settings: dict[str, object] = {
+        "admin_id": ADMIN,
+        "notify_new_users": False,
+        "models": options,
+        "transcription_tokens_per_second": 10.0,
+        "image_price": 1_000,
+    }
+    settings.update(config)
+    accounts = MemoryAccountStore()
+    threads = MemoryThreadStore()
+    sink = RecordingSink()
+    operator = RecordingOperator()
+    media, transcriber, maker = MemoryMedia(), ScriptedTranscriber(), ScriptedImageMaker()
+    built = assemble(
+        BotConfig(**settings),  # type: ignore[arg-type]
+        sink=sink,
+        accounts=accounts,
+        threads=threads,
+        models=models,
+        counter=CharTokenCounter(),
+        clock=FakeClock(),
+        operator=operator,
+        media=media,
+        transcriber=transcriber,
+        image_maker=maker,
+        documents=Utf8Documents(),
+    )
+    first = models[options[0].name]
+    return MediaBot(
+        built.service,
+        first,
+        accounts,
+        threads,
+        sink,
+        operator,
+        1,
+        media,
+        transcriber,
+        maker,
+        models,
+    )
+
+
+@pytest.fixture
+def bot() -> MediaBot:
+    return media_bot()
+
+
+# -- voice ---------------------------------------------------------------------------------------
+
+
+async def test_a_voice_message_is_transcribed_quoted_charged_and_answered(bot: MediaBot) -> None:
+    voice = bot.voice("v1", b"OggS fake opus", duration=4.2)
+    await bot.send(voice)
+    assert bot.transcriber.heard == [(b"OggS fake opus", "voice.ogg", "en")]
+    quote, answer = bot.sink.sent[-2:]
+    assert quote.text == "🎤 “what is the capital of France”\n(5 s, 42 tokens)"
+    request = bot.model.requests[-1]
+    assert request.turns[-1].text == "what is the capital of France"
+    # 4.2 s at 10 tokens a second, then the answer's 15 tokens
+    assert await bot.balance(ALICE.id) == 30_000 - 42 - 15
+    assert answer.text.endswith("Tokens used: 15")
+    assert await bot.held(ALICE.id) == 0
+
+
+async def test_a_reply_to_the_answer_of_a_voice_message_has_the_transcript(bot: MediaBot) -> None:
+    await bot.send(bot.voice("v1", b"audio"), text="please answer briefly")
+    answer = bot.sink.sent[-1].message_ids[0]
+    await bot.say("and Germany?", reply_to=answer)
+    turns = [(t.role, t.text) for t in bot.model.requests[-1].turns[1:]]
+    assert turns == [
+        (Role.USER, "please answer briefly\n\nwhat is the capital of France"),
+        (Role.ASSISTANT, "Hello, world"),
+        (Role.USER, "and Germany?"),
+    ]
+
+
+async def test_a_reply_to_the_quoted_transcript_continues_its_conversation(bot: MediaBot) -> None:
+    await bot.send(bot.voice("v1", b"audio"))
+    quote = bot.sink.sent[-2].message_ids[0]
+    await bot.say("more", reply_to=quote)
+    texts = [t.text for t in bot.model.requests[-1].turns[1:]]
+    assert texts == ["what is the capital of France", "more"]
+
+
+async def test_a_recording_too_long_is_refused_before_anything_is_fetched(bot: MediaBot) -> None:
+    await bot.send(bot.voice("v1", b"audio", duration=601))
+    assert "601 seconds long; the limit is 600" in bot.last()
+    assert bot.media.fetched == []
+    assert bot.model.requests == []
+    assert await bot.balance(ALICE.id) == 30_000
+
+
+async def test_a_recording_the_balance_cannot_pay_is_refused(bot: MediaBot) -> None:
+    await _set(bot, balance=30)
+    await bot.send(bot.voice("v1", b"audio", duration=4))
+    assert "costs about 40 and you have 30 available" in bot.last()
+    assert bot.media.fetched == []
+    assert await bot.balance(ALICE.id) == 30
+
+
+@pytest.mark.parametrize(
+    "failure", [errors.ModelUnavailable("500"), errors.RateLimited("429"), errors.AuthFailed("x")]
+)
+async def test_a_failed_transcription_costs_nothing(
+    bot: MediaBot, failure: errors.ModelError
+) -> None:
+    bot.transcriber.fail_with = [failure]
+    await bot.send(bot.voice("v1", b"audio"))
+    assert bot.last().startswith("Your recording could not be transcribed.")
+    assert "Nothing was charged" in bot.last()
+    assert bot.model.requests == []
+    assert await bot.balance(ALICE.id) == 30_000
+    assert await bot.held(ALICE.id) == 0
+    assert (await bot.totals()).requests == 0
+
+
+async def test_silence_costs_nothing(bot: MediaBot) -> None:
+    bot.transcriber.text = "  "
+    await bot.send(bot.voice("v1", b"audio"))
+    assert bot.last() == "I could not hear any words in your recording. Nothing was charged."
+    assert await bot.balance(ALICE.id) == 30_000
+
+
+async def test_a_recording_the_messenger_lost_costs_nothing(bot: MediaBot) -> None:
+    voice = bot.voice("v1", b"audio")
+    del bot.media.files["v1"]
+    await bot.send(voice)
+    assert "could not download your file" in bot.last()
+    assert await bot.balance(ALICE.id) == 30_000
+    assert await bot.held(ALICE.id) == 0
+
+
+async def test_a_recording_of_unknown_length_is_estimated_from_its_size(bot: MediaBot) -> None:
+    await bot.send(bot.voice("v1", b"x" * 6_000, duration=None))  # 3 s at 16 kbit/s
+    assert bot.sink.sent[-2].text.endswith(
+        "(about 3 s, ≈30 tokens: the length is estimated from the file's size)"
+    )
+    assert await bot.balance(ALICE.id) == 30_000 - 30 - 15
+
+
+async def test_the_length_the_server_measured_is_charged_when_the_messenger_gave_none(
+    bot: MediaBot,
+) -> None:
+    bot.transcriber.seconds = 2.0
+    await bot.send(bot.voice("v1", b"x" * 6_000, duration=None))
+    assert bot.sink.sent[-2].text.endswith("(2 s, 20 tokens)")
+    assert await bot.balance(ALICE.id) == 30_000 - 20 - 15
+
+
+async def test_a_bot_without_a_transcriber_says_so() -> None:
+    bot = media_bot()
+    bot.service.reader.transcriber = None
+    await bot.send(bot.voice("v1", b"audio"))
+    assert "does not transcribe voice messages" in bot.last()
+    assert await bot.balance(ALICE.id) == 30_000
+
+
+async def test_a_transcript_whose_charge_cannot_be_saved_is_marked_unpaid(bot: MediaBot) -> None:
+    await _account(bot)
+    disk = FailingDisk(bot.accounts)
+    bot.use_accounts(disk)
+    bot.service.reader.accounts = disk
+    await bot.send(bot.voice("v1", b"audio"))
+    assert "Not charged: the bot cannot save its data" in bot.sink.sent[-2].text
+    assert await bot.held(ALICE.id) == 0
+
+
+# -- pictures in ---------------------------------------------------------------------------------
+
+
+async def test_a_model_that_cannot_see_says_so_and_charges_nothing(bot: MediaBot) -> None:
+    await bot.send(bot.picture("p1"), text="what is this?")
+    assert bot.last() == (
+        "The model plain cannot see pictures. Use /model to switch to one that can. "
+        "Nothing was charged."
+    )
+    assert bot.model.requests == []
+    assert await bot.balance(ALICE.id) == 30_000
+
+
+async def test_a_picture_reaches_a_model_that_sees_and_is_charged_at_its_price(
+    bot: MediaBot,
+) -> None:
+    await bot.say("/model eyes")
+    await bot.send(bot.picture("p1"), text="what is this?")
+    request = bot.models["eyes"].requests[-1]
+    message = request.turns[-1]
+    assert message.text == "what is this?"
+    assert [(i.data, i.mime) for i in message.images] == [(PNG_1x1, "image/png")]
+    assert bot.models["plain"].requests == []
+    assert await bot.balance(ALICE.id) == 30_000 - 30  # 15 tokens at price 2
+    assert bot.last().endswith("Tokens used: 30")
+
+
+async def test_a_reply_sends_the_picture_again_fetched_by_its_reference(bot: MediaBot) -> None:
+    await bot.say("/model eyes")
+    await bot.send(bot.picture("p1"))
+    answer = bot.sink.sent[-1].message_ids[0]
+    await bot.say("and the colours?", reply_to=answer)
+    assert bot.media.fetched == ["p1", "p1"]
+    first = bot.models["eyes"].requests[-1].turns[1]
+    assert (first.role, first.text, len(first.images)) == (Role.USER, "", 1)
+
+
+async def test_an_older_picture_that_is_gone_becomes_a_note(bot: MediaBot) -> None:
+    await bot.say("/model eyes")
+    await bot.send(bot.picture("p1"), text="look")
+    answer = bot.sink.sent[-1].message_ids[0]
+    del bot.media.files["p1"]
+    await bot.say("and now?", reply_to=answer)
+    first = bot.models["eyes"].requests[-1].turns[1]
+    assert (first.text, first.images) == ("[picture no longer available]\nlook", ())
+    assert bot.last().startswith("Hello, world")
+
+
+async def test_a_picture_that_cannot_be_fetched_costs_nothing(bot: MediaBot) -> None:
+    await bot.say("/model eyes")
+    picture = bot.picture("p1")
+    del bot.media.files["p1"]
+    await bot.send(picture)
+    assert "could not download your file" in bot.last()
+    assert bot.models["eyes"].requests == []
+    assert await bot.balance(ALICE.id) == 30_000
+
+
+async def test_a_picture_too_large_is_refused_before_download() -> None:
+    bot = media_bot(EYES, max_image_bytes=10)
+    await bot.send(bot.picture("p1"))
+    assert bot.last() == (
+        "Your picture is larger than 1e-05 MB, the most I accept. Nothing was charged."
+    )
+    assert bot.media.fetched == []
+
+
+async def test_only_the_newest_pictures_of_a_conversation_are_sent_again() -> None:
+    bot = media_bot(EYES, max_thread_images=2)
+    reply_to = None
+    for n in range(3):
+        await bot.send(bot.picture(f"p{n}"), text=f"picture {n}", reply_to=reply_to)
+        reply_to = bot.sink.sent[-1].message_ids[0]
+    turns = bot.model.requests[-1].turns
+    users = [t for t in turns if t.role is Role.USER]
+    assert [(t.text, len(t.images)) for t in users] == [
+        ("[picture]\npicture 0", 0),
+        ("picture 1", 1),
+        ("picture 2", 1),
+    ]
+
+
+async def test_the_hold_counts_the_pictures(bot: MediaBot) -> None:
+    await bot.say("/model eyes")
+    await _set(bot, balance=500)
+    await bot.send(bot.picture("p1"))
+    # a 1x1 picture is 255 tokens, at price 2 more than 500 with the system prompt
+    assert "Not enough tokens" in bot.last()
+    assert bot.models["eyes"].requests == []
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+async def test_a_text_file_is_read_into_the_message(bot: MediaBot) -> None:
+    await bot.send(bot.document("d1", b"line one\nline two\n"), text="summarise")
+    assert bot.model.requests[-1].turns[-1].text == (
+        "summarise\n\n[File: notes.txt]\nline one\nline two\n[End of file: notes.txt]"
+    )
+
+
+async def test_a_binary_file_is_refused_plainly(bot: MediaBot) -> None:
+    await bot.send(bot.document("d1", b"\xff\xfe\x00bin", name="data.txt"))
+    assert bot.last() == (
+        "data.txt does not contain text I can read (it looks like a binary file). "
+        "Nothing was charged."
+    )
+    assert bot.model.requests == []
+
+
+async def test_an_unsupported_file_is_refused_plainly(bot: MediaBot) -> None:
+    await bot.send(bot.document("d1", b"MZ", name="setup.exe"))
+    assert bot.last().startswith("I cannot read setup.exe")
+
+
+async def test_a_file_too_large_is_refused_before_download() -> None:
+    bot = media_bot(max_document_bytes=1_000)
+    await bot.send(bot.document("d1", b"x" * 2_000))
+    assert "larger than 0.001 MB" in bot.last()
+    assert bot.media.fetched == []
+
+
+# -- /image --------------------------------------------------------------------------------------
+
+
+async def test_image_draws_charges_and_sends_the_picture(bot: MediaBot) -> None:
+    request = await bot.say("/image a red fox")
+    sent = bot.sink.sent[-1]
+    assert sent.picture is not None
+    assert sent.text == "a red fox\n\nTokens used: 1 000"
+    assert bot.maker.prompts == ["a red fox"]
+    assert await bot.balance(ALICE.id) == 29_000
+    await bot.say("make it blue", reply_to=sent.message_ids[0])
+    turns = [(t.role, t.text) for t in bot.model.requests[-1].turns[1:]]
+    assert turns == [
+        (Role.USER, "Draw a picture: a red fox"),
+        (Role.ASSISTANT, "[A picture drawn for the description: a red fox]"),
+        (Role.USER, "make it blue"),
+    ]
+    assert request.message_id != sent.message_ids[0]
+
+
+async def test_image_without_a_description_explains(bot: MediaBot) -> None:
+    await bot.say("/image")
+    assert bot.last().startswith("Describe the picture after the command")
+    assert bot.maker.prompts == []
+
+
+async def test_image_the_balance_cannot_pay_is_refused(bot: MediaBot) -> None:
+    await _set(bot, balance=999)
+    await bot.say("/image a fox")
+    assert "a picture costs 1 000 and you have 999 available" in bot.last()
+    assert bot.maker.prompts == []
+
+
+async def test_image_refused_by_the_provider_costs_nothing(bot: MediaBot) -> None:
+    bot.maker.fail_with = [errors.ContentFiltered("moderation_blocked")]
+    await bot.say("/image something")
+    assert bot.last().startswith("The picture could not be made.")
+    assert await bot.balance(ALICE.id) == 30_000
+    assert await bot.held(ALICE.id) == 0
+
+
+async def test_image_that_cannot_be_delivered_is_refunded(bot: MediaBot) -> None:
+    await _account(bot)
+    bot.use_sink(GoneChat(bot.sink, typing_works=True))
+    await bot.say("/image a fox")
+    assert await bot.balance(ALICE.id) == 30_000
+    assert (await bot.totals()).tokens == 0
+
+
+async def test_a_bot_without_an_image_maker_says_so() -> None:
+    bot = media_bot()
+    bot.service.commands.painter.maker = None
+    await bot.say("/image a fox")
+    assert bot.last() == "This bot does not draw pictures (the admin has not set it up)."
+
+
+# -- /model --------------------------------------------------------------------------------------
+
+
+async def test_model_lists_the_models_with_their_prices(bot: MediaBot) -> None:
+    await bot.say("/model")
+    assert bot.last() == (
+        "Models (the price is how many of your tokens one token of the model costs):\n"
+        "• plain — ×1 (yours)\n"
+        "• eyes — ×2, sees pictures — the sharp one\n\n"
+        "Choose one: /model <name>"
+    )
+
+
+async def test_model_switches_and_is_remembered(bot: MediaBot) -> None:
+    await bot.say("/model EYES")
+    assert bot.last() == "Your model is now eyes. It answers your next messages."
+    assert (await bot.account(ALICE.id)).model == "eyes"
+    await bot.say("hi")
+    assert len(bot.models["eyes"].requests) == 1
+    assert bot.models["plain"].requests == []
+
+
+async def test_an_unknown_model_is_refused_with_the_list(bot: MediaBot) -> None:
+    await bot.say("/model gpt-9")
+    assert bot.last().startswith("There is no model called “gpt-9”.")
+    assert (await bot.account(ALICE.id)).model is None
+
+
+async def test_a_model_no_longer_offered_falls_back_to_the_default(bot: MediaBot) -> None:
+    await _set(bot, model="retired")
+    await bot.say("hi")
+    assert len(bot.models["plain"].requests) == 1
+
+
+async def test_a_free_model_holds_and_charges_nothing() -> None:
+    bot = media_bot(FREE)
+    await _set(bot, balance=-5)
+    await bot.say("hi")
+    assert bot.last() == "Hello, world\n\nTokens used: 0"
+    assert await bot.balance(ALICE.id) == -5
+    assert (await bot.account(ALICE.id)).requests == 1
+
+
+async def test_a_dear_model_is_charged_its_price_rounded_up() -> None:
+    bot = media_bot(ModelOption("dear", price=1.5))
+    await bot.say("hi")  # 15 tokens
+    assert await bot.balance(ALICE.id) == 30_000 - 23
+
+
+async def _account(bot: MediaBot) -> Account:
+    """Alice's account, registered if new (by a message the bot answers)."""
+    account = await bot.accounts.get(ALICE.id)
+    if account is None:
+        await bot.say("/balance")
+        account = await bot.accounts.get(ALICE.id)
+    assert account is not None
+    return account
+
+
+async def _set(bot: MediaBot, **fields: object) -> None:
+    """Set fields of Alice's account (registering her first)."""
+    await _account(bot)
+    await bot.accounts.change(ALICE.id, lambda a: attrs.evolve(a, **fields))
