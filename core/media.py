@@ -180,7 +180,7 @@ class MediaReader:
         quote = heard if len(heard) <= QUOTE_CHARS else heard[: QUOTE_CHARS - 1].rstrip() + "…"
         if not paid:
             key = "voice_heard_unpaid"
-        elif incoming.sender.id == self.config.admin_id or tokens == 0:
+        elif tokens == 0:
             key = "voice_heard_free"
         else:
             key = "voice_heard_estimated" if estimated else "voice_heard"

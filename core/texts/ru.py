@@ -186,7 +186,7 @@ TEXTS: Final = {
         "Ничего не списано."
     ),
     "image_failed": "Не удалось нарисовать картинку. {reason}",
-    "image_caption": "{prompt}\n\nИспользовано токенов: {tokens:n}",
+    "image_caption": "{prompt}\n\nИзрасходовано токенов: {tokens:n}",
     "image_caption_unpaid": (
         "{prompt}\n\n(Не списано: бот сейчас не может сохранить данные. Администратор "
         "предупреждён.)"

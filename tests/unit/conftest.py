@@ -76,10 +76,24 @@ class Harness:
         """Swap the account store everywhere the service holds it (a failing disk, say)."""
         self.service.accounts = accounts
         self.service.commands.accounts = accounts
+        self.service.commands.painter.accounts = accounts
         self.service.answerer.accounts = accounts
+        self.service.reader.accounts = accounts
+
+    def use_threads(self, threads: ThreadStore) -> None:
+        """Swap the thread store everywhere the service holds it."""
+        self.threads = threads
+        self.service.threads = threads
+        self.service.answerer.threads = threads
+        self.service.reader.threads = threads
+        self.service.commands.painter.threads = threads
 
 
-def make_harness(lookup: MessageLookup | None = None, **config: object) -> Harness:
+def make_harness(
+    lookup: MessageLookup | None = None, parts: dict[str, object] | None = None, **config: object
+) -> Harness:
+    """A bot on in-memory parts; ``parts`` are more keyword arguments of ``assemble`` (a media
+    source, a transcriber...)."""
     model = ScriptedModel()
     accounts = MemoryAccountStore()
     threads = MemoryThreadStore()
@@ -97,6 +111,7 @@ def make_harness(lookup: MessageLookup | None = None, **config: object) -> Harne
         clock=FakeClock(),
         operator=operator,
         lookup=lookup,
+        **(parts or {}),  # type: ignore[arg-type]
     )
     return Harness(bot.service, model, accounts, threads, sink, operator)
 

@@ -235,7 +235,6 @@ async def test_a_transcript_whose_charge_cannot_be_saved_is_marked_unpaid(bot: M
     await _account(bot)
     disk = FailingDisk(bot.accounts)
     bot.use_accounts(disk)
-    bot.service.reader.accounts = disk
     await bot.send(bot.voice("v1", b"audio"))
     assert "Not charged: the bot cannot save its data" in bot.sink.sent[-2].text
     assert await bot.held(ALICE.id) == 0
@@ -481,4 +480,4 @@ async def _account(bot: MediaBot) -> Account:
 async def _set(bot: MediaBot, **fields: object) -> None:
     """Set fields of Alice's account (registering her first)."""
     await _account(bot)
-    await bot.accounts.change(ALICE.id, lambda a: attrs.evolve(a, **fields))
+    await bot.accounts.change(ALICE.id, lambda a: attrs.evolve(a, **fields))  # type: ignore[arg-type]

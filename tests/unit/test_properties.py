@@ -18,11 +18,27 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
-from core import errors
+from core import errors, pictures
+from core.budget import cost
+from core.models import ModelOption
 from core.ports import AccountStore, ThreadStore
 from core.threads import MAX_LOOKUPS, Thread, build_thread, shorten, turn_cost
 from core.tokens import TOKENS_PER_REQUEST, CharTokenCounter, prompt_tokens
-from core.values import Account, Chunk, Hold, ModelRequest, Node, Role, Sender, Totals, Usage
+from core.values import (
+    Account,
+    Attachment,
+    Chunk,
+    Hold,
+    MediaKind,
+    ModelRequest,
+    Node,
+    Picture,
+    Role,
+    Sender,
+    Totals,
+    Transcript,
+    Usage,
+)
 from tests.fakes import ScriptedModel
 from tests.unit.conftest import ADMIN, GROUP, Harness, make_harness
 
@@ -56,6 +72,8 @@ _STATS_GLOBAL = re.compile(
     r"(?:All requests|Всего запросов): (\d[\d ]*)\n(?:All tokens|Всего токенов): (\d[\d ]*)$"
 )
 _ANSWER = re.compile(r"^c(-?\d+): answer to (\d+)")
+# The quote of a transcript: its length and what it was charged.
+_HEARD = re.compile(r"^🎤 [“«][^\n]*[”»]\n\((?:about |около )?\d+ (?:s|с), ≈?(\d[\d ]*) ")
 _CUT_NOTE = re.compile(r"\n\n\((?:The answer|Ответ) .+\)\n\n")
 _TOPPED = re.compile(r"^.+ now has -?\d[\d ]* tokens?\.$")
 
@@ -83,6 +101,8 @@ class Ask:
     failures: tuple[type[errors.ModelError], ...]  # raised by this request's model calls
     after_text: bool  # the failure comes after some text was streamed
     cut_off: bool = False  # the answer stops at the reply cap (the bot adds a note)
+    voice: float | None = None  # sent as a recording of this many seconds, to be transcribed
+    deaf: bool = False  # the transcription fails
 
 
 @attrs.frozen
@@ -90,6 +110,16 @@ class Command:
     user: str
     group: bool
     text: str
+    wait: bool
+
+
+@attrs.frozen
+class Draw:
+    """/image: a picture at a fixed price, which the image maker may fail to make."""
+
+    user: str
+    group: bool
+    fails: bool
     wait: bool
 
 
@@ -115,7 +145,7 @@ class TopUp:
     tokens: int
 
 
-Op = Ask | Command | Release | Step | TopUp
+Op = Ask | Command | Draw | Release | Step | TopUp
 
 
 @attrs.frozen
@@ -127,6 +157,7 @@ class Scenario:
     notify: bool
     seeded: dict[str, int]  # users who exist before the first message, with their balance
     ops: tuple[Op, ...]
+    price: float = 1.0  # balance tokens per token of the model
 
 
 _usage = st.builds(Usage, st.integers(-50, 3_000), st.integers(-50, 3_000))
@@ -152,6 +183,8 @@ def _ops(users: Sequence[str]) -> st.SearchStrategy[Op]:
         | st.lists(st.sampled_from(FAILURES), min_size=1, max_size=2).map(tuple),
         after_text=st.booleans(),
         cut_off=st.booleans(),
+        voice=st.none() | st.none() | st.floats(0.1, 40),
+        deaf=st.booleans(),
     )
     commands = st.builds(
         Command,
@@ -167,6 +200,7 @@ def _ops(users: Sequence[str]) -> st.SearchStrategy[Op]:
         asks,
         asks,
         commands,
+        st.builds(Draw, speakers, st.booleans(), st.booleans(), st.booleans()),
         st.builds(Release, st.integers(0, 10)),
         st.builds(Step, st.integers(1, 4)),
         st.builds(TopUp, st.sampled_from([u for u in USERS if u != ADMIN]), st.integers(1, 400)),
@@ -191,6 +225,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         notify=draw(st.booleans()),
         seeded={user: draw(balances) for user in seeded_users},
         ops=tuple(draw(st.lists(_ops(speakers), min_size=10, max_size=60))),
+        price=draw(st.sampled_from([1.0, 1.0, 0.5, 2.5, 0.0])),
     )
 
 
@@ -211,6 +246,35 @@ class Router:
         number = re.search(r"#(\d+)", request.turns[-1].text)
         assert number is not None, request
         return self.models[int(number.group(1))].stream(request)
+
+    async def close(self) -> None:
+        return None
+
+
+@attrs.define
+class Voices:
+    """The recordings: each one's transcript, or a failure to transcribe it; as the media
+    source, the transcriber and the image maker of the bot."""
+
+    heard: dict[str, str | None] = attrs.field(factory=dict)  # by reference; None: fails
+    seconds: dict[str, float] = attrs.field(factory=dict)
+    failing_prompts: set[str] = attrs.field(factory=set)
+
+    async def fetch(self, chat_id: str, attachment: Attachment, limit: int) -> bytes:
+        return attachment.ref.encode()
+
+    async def transcribe(
+        self, audio: bytes, *, name: str, mime: str | None, language: str | None
+    ) -> Transcript:
+        heard = self.heard[audio.decode()]
+        if heard is None:
+            raise errors.ModelUnavailable("generated")
+        return Transcript(heard)
+
+    async def make(self, prompt: str) -> Picture:
+        if prompt in self.failing_prompts:
+            raise errors.ContentFiltered("generated")
+        return Picture(b"picture")
 
     async def close(self) -> None:
         return None
@@ -258,6 +322,7 @@ class Run:
     scenario: Scenario
     bot: Harness
     router: Router
+    voices: Voices
     slow: bool
     # Whether reading every account and then the totals sees one moment: true of stores in this
     # process's memory; a database commits other settlements between those reads.
@@ -281,6 +346,8 @@ class Run:
                 await self.top_up(op)
             elif isinstance(op, Command):
                 await self.command(op)
+            elif isinstance(op, Draw):
+                await self.draw(op)
             elif isinstance(op, Release):
                 if self.closed:
                     self.closed.pop(op.pick % len(self.closed)).set()
@@ -327,7 +394,21 @@ class Run:
             self.closed.append(gate)
         self.asks[number], self.chats[number] = op, chat
         text = f"c{chat}: #{number} " + "x" * op.padding
-        await self.send(text, op.user, op.group, op.wait, self._reply_to(op.reply, chat))
+        reply_to = self._reply_to(op.reply, chat)
+        if op.voice is None:
+            await self.send(text, op.user, op.group, op.wait, reply_to)
+            return
+        ref = f"voice{number}"
+        self.voices.heard[ref] = None if op.deaf else text
+        voice = Attachment(MediaKind.VOICE, ref, "audio/ogg", "voice.ogg", 1, op.voice)
+        await self.send("", op.user, op.group, op.wait, reply_to, (voice,))
+
+    async def draw(self, op: Draw) -> None:
+        chat = GROUP if op.group else op.user
+        prompt = f"c{chat}: picture {len(self.ids)}"
+        if op.fails:
+            self.voices.failing_prompts.add(prompt)
+        await self.send(f"/image {prompt}", op.user, op.group, op.wait, None)
 
     async def top_up(self, op: TopUp) -> None:
         """Send the admin's /topup and wait for it; count it if the bot says it was done."""
@@ -346,9 +427,16 @@ class Run:
             await self.check_command_reply(op)
 
     async def send(
-        self, text: str, user: str, group: bool, wait: bool, reply_to: str | None
+        self,
+        text: str,
+        user: str,
+        group: bool,
+        wait: bool,
+        reply_to: str | None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> None:
         incoming = self.bot.message(text, USERS[user], reply_to, GROUP if group else None)
+        incoming = attrs.evolve(incoming, attachments=attachments)
         self.senders[incoming.message_id] = user
         self.ids.append(incoming.message_id)
         done = self.bot.service.submit(incoming)
@@ -368,12 +456,12 @@ class Run:
     # -- checks --------------------------------------------------------------------------------
 
     def footers(self) -> tuple[Counter[str], Counter[str]]:
-        """Per user: answers with a footer, and the sum of those footers."""
+        """Per user: answers, transcripts and pictures with a charge shown, and its sum."""
         answered: Counter[str] = Counter()
         charged: Counter[str] = Counter()
         for sent in self.bot.sink.sent:
-            footer = _FOOTER.search(sent.text)
-            if not sent.streamed or footer is None:
+            footer = _FOOTER.search(sent.text) or _HEARD.search(sent.text)
+            if not (sent.streamed or sent.picture or _HEARD.search(sent.text)) or footer is None:
                 continue
             group = sent.chat_id.startswith("-")
             user = self.senders[sent.reply_to or ""] if group else sent.chat_id
@@ -427,7 +515,8 @@ class Run:
                 assert dialogue[-1].role is Role.USER
                 assert dialogue[-1].text.split()[:2] == [f"c{chat}:", f"#{number}"]
                 for turn in dialogue:
-                    assert turn.text.startswith(f"c{chat}:"), (number, request.turns)
+                    text = _drawn(turn.text)
+                    assert text.startswith(f"c{chat}:"), (number, request.turns)
 
     def check_charges(self) -> None:
         """Each answer once, charged what the model used, capped only by what was reserved.
@@ -438,6 +527,7 @@ class Run:
         """
         answers: Counter[int] = Counter()
         counter = CharTokenCounter()
+        price = self.scenario.price
         for sent in self.bot.sink.sent:
             answer, footer = _ANSWER.match(sent.text), _FOOTER.search(sent.text)
             if answer is None or footer is None:
@@ -450,9 +540,12 @@ class Run:
                 used = op.usage.total
             else:  # the bot's own estimate, for the thread of the call that answered
                 used = prompt_tokens(counter, calls[-1].turns) + counter.count(answer.group(0))
-            reserved = prompt_tokens(counter, calls[0].turns) + calls[0].max_tokens
-            expected = max(used, 0) if op.user == ADMIN else min(max(used, 0), reserved)
-            assert charged == expected, (number, op, calls)
+            # What the hold covered for sure: the first call's prompt and its reply cap.
+            covered = cost(prompt_tokens(counter, calls[0].turns) + calls[0].max_tokens, price)
+            if op.user == ADMIN or cost(used, price) <= covered:
+                assert charged == cost(used, price), (number, op, calls)
+            else:  # capped by the hold, which may cover a little more than the cap (rounding)
+                assert covered <= charged < cost(used, price), (number, op, calls)
             noted = _CUT_NOTE.search(sent.text) is not None
             assert noted == op.cut_off, (number, op, sent.text)
         assert all(count == 1 for count in answers.values()), answers
@@ -481,6 +574,15 @@ class Run:
                 assert shown_totals[:2] == attrs.astuple(await self.bot.accounts.totals())
 
 
+def _drawn(text: str) -> str:
+    """The description of a picture, if ``text`` is a turn that asked for or showed one."""
+    for form in (pictures.ASKED, pictures.DRAWN):
+        head, tail = form.split("{prompt}")
+        if text.startswith(head) and text.endswith(tail):
+            return text[len(head) : len(text) - len(tail)]
+    return text
+
+
 async def play(scenario: Scenario, *, slow: bool) -> None:
     # Generous, yet finite: a walk reads each node once, and there are few nodes per request.
     threads = BoundedThreads(limit=50 * (len(scenario.ops) + 1) ** 2)
@@ -498,7 +600,12 @@ async def play_on(
     """Play ``scenario`` on these stores (the in-memory fakes, data.json, PostgreSQL...);
     ``slow``: their writes yield, so invariants are checked only once charges settle;
     ``snapshot_reads``: see ``Run``."""
+    voices = Voices()
     bot = make_harness(
+        parts={"media": voices, "transcriber": voices, "image_maker": voices},
+        models=(ModelOption("model", price=scenario.price),),
+        image_price=150,
+        transcription_tokens_per_second=10.0,
         starting_balance=scenario.starting_balance,
         reply_cap=scenario.reply_cap,
         min_reply_tokens=scenario.min_reply_tokens,
@@ -508,12 +615,12 @@ async def play_on(
     )
     bot.accounts = accounts
     bot.use_accounts(accounts)
-    bot.threads = bot.service.answerer.threads = threads
+    bot.use_threads(threads)
     router = Router()
     bot.service.answerer.models = dict.fromkeys(bot.service.answerer.models, router)
     for user, balance in scenario.seeded.items():
         await accounts.register(Account.new(USERS[user], balance))
-    await Run(scenario, bot, router, slow, snapshot_reads).play()
+    await Run(scenario, bot, router, voices, slow, snapshot_reads).play()
 
 
 def _examples(at_least: int) -> int:
