@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import attrs
 
-from core import budget, errors
+from core import budget, charges, errors
 from core.config import BotConfig
 from core.models import Catalogue, ModelOption
 from core.notices import Notices
@@ -154,9 +154,7 @@ class Answerer:
         await self._deliver(request, answer, hold, stream)
 
     async def _refuse(self, incoming: Incoming, needed: int) -> None:
-        current = await self.accounts.get(incoming.sender.id)
-        held = await self.accounts.held(incoming.sender.id)
-        available = (current.balance if current else 0) - held
+        available = await charges.available(self.accounts, incoming.sender.id)
         await self.replies.say(
             incoming, "no_balance", available=available, needed=needed, user=incoming.sender.id
         )

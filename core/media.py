@@ -12,14 +12,15 @@ import math
 
 import attrs
 
-from core import budget, errors
+from core import charges, errors
 from core.answering import error_key
+from core.charges import FixedCharges
 from core.config import BotConfig
 from core.notices import Notices
 from core.ports import AccountStore, Clock, DocumentReader, MediaSource, ThreadStore, Transcriber
 from core.replies import Replies
 from core.texts import FALLBACK, LANGUAGES
-from core.values import Account, Attachment, Incoming, MediaKind, Node, Usage
+from core.values import Account, Attachment, Incoming, MediaKind, Node
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ class MediaReader:
     media: MediaSource | None = None
     transcriber: Transcriber | None = None
     documents: DocumentReader | None = None
+    charges: FixedCharges = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.charges = FixedCharges(self.config, self.accounts, self.notices, self.clock)
 
     async def prepare(self, incoming: Incoming, account: Account, text: str) -> Prepared | None:
         """The message to answer, or None when it cannot be (and the person was told)."""
@@ -94,58 +99,37 @@ class MediaReader:
         if seconds is None and voice.size is not None:
             seconds = voice.size / VOICE_BYTES_PER_SECOND
         cost = self._voice_cost(seconds if seconds is not None else limit)
-        hold = None
-        if account.user_id != self.config.admin_id and cost > 0:
-            hold = await self.accounts.reserve(account.user_id, cost, cost)
-            if hold is None:
-                current = await self.accounts.get(account.user_id)
-                held = await self.accounts.held(account.user_id)
-                available = (current.balance if current else 0) - held
-                await self.replies.say(
-                    incoming, "no_balance_voice", available=available, needed=cost
-                )
-                return None
-        try:
+        held = await self.charges.hold(account.user_id, cost)
+        if held is None:
+            available = await charges.available(self.accounts, account.user_id)
+            await self.replies.say(incoming, "no_balance_voice", available=available, needed=cost)
+            return None
+        async with self.charges.released_on_error(held):
             transcript = await self._hear(incoming, voice)
-        except BaseException:
-            if hold is not None:
-                await self.accounts.release(hold)
-            raise
         if transcript is None or not transcript[0].strip():
-            if hold is not None:
-                await self.accounts.release(hold)
+            await self.charges.release(held)
             if transcript is not None:
                 await self.replies.say(incoming, "voice_empty")
             return None
-        heard, measured = transcript
-        estimated = measured is None and voice.duration is None
-        if measured is not None or voice.duration is not None:
-            seconds = voice.duration if voice.duration is not None else measured
-        tokens = self._voice_cost(seconds or 0.0)
-        settlement = budget.Settlement(
-            Usage(tokens, 0, estimated=estimated),
-            None if hold is None else hold.amount,
-            self.clock.now(),
-        )
-        paid = True
-        try:
-            await self.accounts.change(
-                account.user_id, settlement.account, settlement.totals, release=hold
-            )
-        except errors.StorageError as exc:
-            paid = False
-            if hold is not None:
-                await self.accounts.release(hold)
-            log.error("could not save the charge for a transcript of %s: %s", account.user_id, exc)
-            self.notices.post("admin_storage", detail=str(exc))
-        await self._quote(incoming, heard, seconds or 0.0, settlement.charged, paid, estimated)
+        heard, measured, _ = transcript
+        # The messenger's length, else the server's, else an estimate from the bytes fetched.
+        seconds = voice.duration if voice.duration is not None else measured
+        estimated = seconds is None
+        if seconds is None:
+            seconds = transcript[2] / VOICE_BYTES_PER_SECOND
+        settled = await self.charges.settle(held, self._voice_cost(seconds), estimated=estimated)
+        paid = settled.paid
+        await self._quote(incoming, heard, seconds, settled.charged, paid, estimated)
         return heard
 
     def _voice_cost(self, seconds: float) -> int:
         return math.ceil(max(seconds, 0.0) * self.config.transcription_tokens_per_second - 1e-9)
 
-    async def _hear(self, incoming: Incoming, voice: Attachment) -> tuple[str, float | None] | None:
-        """The words and the measured length, or None when it failed (the person was told)."""
+    async def _hear(
+        self, incoming: Incoming, voice: Attachment
+    ) -> tuple[str, float | None, int] | None:
+        """The words, the length the server measured and the size of the recording; None when
+        it failed (the person was told)."""
         assert self.media is not None
         assert self.transcriber is not None
         try:
@@ -165,7 +149,7 @@ class MediaReader:
             reason = self.replies.text(incoming, error_key(exc))
             await self.replies.say(incoming, "voice_failed", reason=reason)
             return None
-        return transcript.text.strip(), transcript.seconds
+        return transcript.text.strip(), transcript.seconds, len(audio)
 
     async def _quote(
         self,

@@ -10,13 +10,14 @@ import logging
 
 import attrs
 
-from core import budget, errors
+from core import charges, errors
 from core.answering import error_key, refund
+from core.charges import FixedCharges
 from core.config import BotConfig
 from core.notices import Notices
 from core.ports import AccountStore, Clock, ImageMaker, ThreadStore
 from core.replies import Replies, reply_to, who
-from core.values import Account, Incoming, Node, Picture, Role, Usage
+from core.values import Account, Incoming, Node, Picture, Role
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,10 @@ class Painter:
     notices: Notices
     clock: Clock
     maker: ImageMaker | None = None
+    charges: FixedCharges = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.charges = FixedCharges(self.config, self.accounts, self.notices, self.clock)
 
     async def draw(self, incoming: Incoming, account: Account, prompt: str) -> None:
         if self.maker is None:
@@ -46,46 +51,19 @@ class Painter:
             await self.replies.say(incoming, "image_usage", price=self.config.image_price)
             return
         price = self.config.image_price
-        hold = None
-        if account.user_id != self.config.admin_id and price > 0:
-            hold = await self.accounts.reserve(account.user_id, price, price)
-            if hold is None:
-                current = await self.accounts.get(account.user_id)
-                held = await self.accounts.held(account.user_id)
-                available = (current.balance if current else 0) - held
-                await self.replies.say(
-                    incoming, "no_balance_image", available=available, needed=price
-                )
-                return
-        try:
-            picture = await self._make(incoming, prompt)
-        except BaseException:
-            if hold is not None:
-                await self.accounts.release(hold)
-            raise
-        if picture is None:
-            if hold is not None:
-                await self.accounts.release(hold)
+        held = await self.charges.hold(account.user_id, price)
+        if held is None:
+            available = await charges.available(self.accounts, account.user_id)
+            await self.replies.say(incoming, "no_balance_image", available=available, needed=price)
             return
-        settlement = budget.Settlement(
-            Usage(price, 0), None if hold is None else hold.amount, self.clock.now()
-        )
-        paid = True
-        try:
-            await self.accounts.change(
-                account.user_id, settlement.account, settlement.totals, release=hold
-            )
-        except errors.StorageError as exc:
-            paid = False
-            if hold is not None:
-                await self.accounts.release(hold)
-            log.error("could not save the charge for a picture of %s: %s", account.user_id, exc)
-            self.notices.post("admin_storage", detail=str(exc))
-        except BaseException:
-            if hold is not None:
-                await self.accounts.release(hold)
-            raise
-        charged = settlement.charged if paid else 0
+        async with self.charges.released_on_error(held):
+            picture = await self._make(incoming, prompt)
+        if picture is None:
+            await self.charges.release(held)
+            return
+        settled = await self.charges.settle(held, price)
+        charged = settled.charged
+        paid = settled.paid
         caption = self._caption(incoming, prompt, charged, paid)
         try:
             ids = await self.replies.sink.send_picture(
@@ -94,7 +72,7 @@ class Painter:
         except errors.DeliveryFailed as exc:
             log.warning("picture for message %s not delivered (%s)", incoming.message_id, exc)
             if charged:
-                await refund(self.accounts, incoming.sender.id, charged, admin=hold is None)
+                await refund(self.accounts, incoming.sender.id, charged, admin=held.hold is None)
             self.notices.post("admin_not_delivered", who=who(incoming.sender))
             return
         nodes = [

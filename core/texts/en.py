@@ -22,7 +22,9 @@ TEXTS: Final = {
         "Write a message and I answer it. To continue a conversation, reply to my answer: the "
         "whole reply chain is sent to the model. A message that replies to nothing starts a new "
         "conversation.\n"
-        "Each answer costs tokens from your balance (prompt and answer together).\n\n{commands}"
+        "Each answer costs tokens from your balance (prompt and answer together). You may also "
+        "send a voice message, a picture or a file, where the admin has set that up.\n\n"
+        "{commands}"
     ),
     "admin_commands_title": "Admin commands:",
     "cmd_start": "welcome and your balance",

@@ -76,9 +76,9 @@ class Harness:
         """Swap the account store everywhere the service holds it (a failing disk, say)."""
         self.service.accounts = accounts
         self.service.commands.accounts = accounts
-        self.service.commands.painter.accounts = accounts
         self.service.answerer.accounts = accounts
-        self.service.reader.accounts = accounts
+        for part in (self.service.commands.painter, self.service.reader):
+            part.accounts = part.charges.accounts = accounts
 
     def use_threads(self, threads: ThreadStore) -> None:
         """Swap the thread store everywhere the service holds it."""

@@ -481,3 +481,12 @@ async def _set(bot: MediaBot, **fields: object) -> None:
     """Set fields of Alice's account (registering her first)."""
     await _account(bot)
     await bot.accounts.change(ALICE.id, lambda a: attrs.evolve(a, **fields))  # type: ignore[arg-type]
+
+
+async def test_a_recording_of_unknown_length_and_size_is_estimated_once_fetched(
+    bot: MediaBot,
+) -> None:
+    voice = attrs.evolve(bot.voice("v1", b"x" * 4_000, duration=None), size=None)
+    await bot.send(voice)
+    assert "(about 2 s, ≈20 tokens" in bot.sink.sent[-2].text
+    assert await bot.balance(ALICE.id) == 30_000 - 20 - 15
