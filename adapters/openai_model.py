@@ -189,6 +189,10 @@ class OpenAIChatModel:
         # Taken before the request: a calibration sample must compare like with like, and the
         # ratio may move while this answer streams.
         calibrating = self._counter if isinstance(self._counter, CalibratingCounter) else None
+        if any(turn.images for turn in request.turns):
+            # The server counts the pictures' tokens in the prompt; the counter sees only text,
+            # and would learn that all text is dearer than it is.
+            calibrating = None
         uncorrected = calibrating.uncorrected(request.turns) if calibrating else 0
         loop = asyncio.get_running_loop()
         first_deadline = loop.time() + self._first_token_timeout

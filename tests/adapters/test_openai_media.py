@@ -96,6 +96,11 @@ async def test_a_transcript_and_its_seconds(server: MediaServer, transcriber) ->
     assert received.headers["authorization"] == f"Bearer {KEY}"
 
 
+async def test_a_whisper_servers_duration_is_the_length(server: MediaServer, transcriber) -> None:
+    server.say("words", seconds=7.25, whisper=True)
+    assert await hear(transcriber()) == Transcript("words", 7.25)
+
+
 async def test_no_duration_from_the_server_is_none(server: MediaServer, transcriber) -> None:
     server.say("words")  # AUDIO is not OGG/Opus: the server cannot tell its length
     assert await hear(transcriber()) == Transcript("words", None)

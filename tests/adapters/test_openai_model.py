@@ -490,6 +490,27 @@ async def test_reported_usage_teaches_a_calibrating_counter(llm: LLMock) -> None
     assert abs(prompt_tokens(CharTokenCounter(), long.turns) - truth) / truth > 0.5
 
 
+async def test_a_request_with_pictures_teaches_the_counter_nothing(llm: LLMock) -> None:
+    """The reported prompt includes the pictures' tokens, which the counter never sees."""
+    counter = CalibratingCounter(CharTokenCounter())
+    model = OpenAIChatModel.create(
+        api_key=KEY, model="local", counter=counter, base_url=llm.base_url("openai")
+    )
+    picture = Image(png_bytes(8, 8), "image/png")
+    seeing = ModelRequest(
+        turns=(Turn(Role.USER, "word " * 2_000, images=(picture,)),), max_tokens=CAP
+    )
+    try:
+        for _ in range(5):
+            llm.reply(ANSWER)
+            await drain(model, [], seeing)
+    finally:
+        await model.close()
+
+    assert counter.observations == 0
+    assert counter.ratio == 1.0
+
+
 async def test_a_chunk_that_is_not_json_is_a_provider_failure(llm: LLMock, make: Factory) -> None:
     llm.reply(ANSWER).corrupt(after_chunks=2)
     with pytest.raises(errors.ModelUnavailable):

@@ -68,6 +68,7 @@ class Received:
 class Say:
     text: str
     seconds: float | None = None
+    whisper: bool = False  # the length as a whisper server's "duration", not OpenAI's usage
 
 
 @attrs.frozen
@@ -129,9 +130,10 @@ class MediaServer:
             self.received.clear()
         return self
 
-    def say(self, text: str, *, seconds: float | None = None) -> MediaServer:
-        """The next transcription is ``text``, lasting ``seconds`` (None: measured)."""
-        return self._add(Say(text, seconds))
+    def say(self, text: str, *, seconds: float | None = None, whisper: bool = False) -> MediaServer:
+        """The next transcription is ``text``, lasting ``seconds`` (None: measured), reported
+        as OpenAI's duration usage or, with ``whisper``, as a whisper server's ``duration``."""
+        return self._add(Say(text, seconds, whisper))
 
     def picture(self, data: bytes) -> MediaServer:
         """The next picture is ``data``, base64-encoded."""
@@ -256,6 +258,8 @@ def _transcript(request: BaseHTTPRequestHandler, received: Received, say: Say) -
     if style == "verbose_json":
         answer |= {"task": "transcribe", "language": received.fields.get("language", "english")}
         answer |= {"duration": seconds, "segments": []}
+    elif say.whisper:
+        answer["duration"] = seconds
     elif seconds is not None:
         answer["usage"] = {"type": "duration", "seconds": seconds}
     _json(request, 200, answer)
