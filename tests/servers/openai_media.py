@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -100,8 +101,7 @@ class MediaServer:
         self._script: deque[Step] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._http.daemon_threads = True
+        self._http = _Quiet(("127.0.0.1", 0), _handler(self))
 
     @classmethod
     @contextmanager
@@ -157,7 +157,8 @@ class MediaServer:
         return self._add(Fail(status, {"error": error}, retry_after))
 
     def slow(self, seconds: float) -> MediaServer:
-        """The next request waits ``seconds`` before the next step (or the default) answers."""
+        """The next request waits ``seconds``, then gets the default answer. (It takes no later
+        step: a client that gave up long ago must not eat the script of a later test.)"""
         return self._add(Slow(seconds))
 
     def _add(self, step: Step) -> MediaServer:
@@ -187,7 +188,7 @@ class MediaServer:
         if isinstance(step, Slow):
             if self._stopping.wait(step.seconds):
                 return
-            step = self._next()
+            step = None
         if isinstance(step, Fail):
             extra = {} if step.retry_after is None else {"Retry-After": f"{step.retry_after:g}"}
             _json(request, step.status, step.body, extra)
@@ -200,6 +201,14 @@ class MediaServer:
             _json(request, 200, {"created": 1_700_000_000, "data": [item]})
         else:
             _json(request, 404, {"error": {"message": f"no route {path}", "type": "not_found"}})
+
+
+class _Quiet(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # a client that gave up is no news
 
 
 def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
