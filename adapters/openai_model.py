@@ -9,19 +9,24 @@ the way llama.cpp reports an overflow (HTTP 200, an empty stream), a ``ContextTo
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
-import re
 from collections.abc import AsyncGenerator, Mapping
 from typing import Literal, cast, get_args
 from urllib.parse import urlsplit
 
 import openai
-from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+from openai.types.chat import (
+    ChatCompletionChunk,
+    ChatCompletionContentPartParam,
+    ChatCompletionMessageParam,
+)
 
+from adapters.openai_errors import body_of, provider_message, translate
 from core import errors
 from core.ports import TokenCounter
 from core.tokens import CalibratingCounter, prompt_tokens
-from core.values import Chunk, ModelRequest, Role, Turn, Usage
+from core.values import Chunk, Image, ModelRequest, Role, Turn, Usage
 
 log = logging.getLogger(__name__)
 
@@ -52,26 +57,6 @@ _OFFICIAL_HOST_SUFFIXES = (".openai.azure.com",)
 # the reply cap exceeds it: estimates of a local model's tokens can be a fifth too low, and a
 # needless halving retry costs far less than telling the user to retry what cannot work.
 NEAR_WINDOW = 0.5
-
-# Error codes and wording that providers use for "the prompt does not fit". OpenAI sends the code;
-# llama.cpp sends the type; vLLM and others only say it in the message.
-_CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
-_CONTEXT_WORDING = re.compile(r"context[ _-]?(length|window|size)", re.IGNORECASE)
-# OpenAI's moderation codes, and Azure's content filter (whose detail sits in ``innererror``).
-_FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
-_AZURE_FILTER_CODE = "ResponsibleAIPolicyViolation"
-# A 429 with this code is an exhausted billing quota, not throttling: waiting does not help, the
-# operator has to act, which is what AuthFailed tells the core.
-_QUOTA_CODE = "insufficient_quota"
-# Wording of an unknown model in an error event that comes with HTTP 200 (some proxies).
-# Narrow on purpose: "the model is not available right now" or "the model hit an unknown error"
-# pass, and must not send the admin to fix a setting.
-_UNKNOWN_MODEL = re.compile(
-    r"\bmodel\b.*\b(not found|does not exist)|\b(unknown|invalid|no such) model\b",
-    re.IGNORECASE,
-)
-
-_MASK = "***"
 
 
 def guess_cap_parameter(base_url: str | None) -> CapParameter:
@@ -204,6 +189,10 @@ class OpenAIChatModel:
         # Taken before the request: a calibration sample must compare like with like, and the
         # ratio may move while this answer streams.
         calibrating = self._counter if isinstance(self._counter, CalibratingCounter) else None
+        if any(turn.images for turn in request.turns):
+            # The server counts the pictures' tokens in the prompt; the counter sees only text,
+            # and would learn that all text is dearer than it is.
+            calibrating = None
         uncorrected = calibrating.uncorrected(request.turns) if calibrating else 0
         loop = asyncio.get_running_loop()
         first_deadline = loop.time() + self._first_token_timeout
@@ -281,7 +270,7 @@ class OpenAIChatModel:
             log.warning(
                 "the server refuses stream_options (%s); asking without it from now on and "
                 "charging estimated usage",
-                _detail(exc),
+                provider_message(exc),
             )
             self._ask_usage = False
             return await self._create(request)
@@ -329,21 +318,31 @@ class OpenAIChatModel:
         )
 
     def _translate(self, exc: BaseException) -> errors.ModelError:
-        error = _translate(exc)
-        key = self._client.api_key
-        text = str(error)
-        if key and key in text:
-            # Some servers quote the key they rejected; the message may reach logs and the admin.
-            return type(error)(text.replace(key, _MASK))
-        return error
+        return translate(exc, key=self._client.api_key)
 
 
 def _message(turn: Turn) -> ChatCompletionMessageParam:
     if turn.role is Role.SYSTEM:
         return {"role": "system", "content": turn.text}
     if turn.role is Role.ASSISTANT:
+        # Chat APIs take pictures from the user only: one the bot drew is remembered by its text.
         return {"role": "assistant", "content": turn.text}
-    return {"role": "user", "content": turn.text}
+    if not turn.images:
+        # Plain text stays a string: servers without vision (many local ones) refuse parts.
+        return {"role": "user", "content": turn.text}
+    parts: list[ChatCompletionContentPartParam] = []
+    if turn.text:
+        parts.append({"type": "text", "text": turn.text})
+    parts.extend(
+        {"type": "image_url", "image_url": {"url": _data_url(image)}} for image in turn.images
+    )
+    return {"role": "user", "content": parts}
+
+
+def _data_url(image: Image) -> str:
+    """The picture inline, as every OpenAI-compatible vision server accepts it (a link to our
+    own files would have to be reachable from the provider)."""
+    return f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
 
 
 def _usage(chunk: ChatCompletionChunk) -> Usage | None:
@@ -370,83 +369,6 @@ def _timings(chunk: ChatCompletionChunk) -> Usage | None:
     return Usage(prompt + cached, predicted)
 
 
-def _translate(exc: BaseException) -> errors.ModelError:
-    """The core error for a failure of the SDK, the transport or the stream."""
-    # Timeouts first: the SDK's timeout error is a kind of connection error.
-    if isinstance(exc, openai.APITimeoutError | TimeoutError):
-        return errors.ModelTimeout("the model did not answer in time")
-    if isinstance(exc, openai.APIConnectionError):
-        return errors.ConnectionLost(f"the connection to the model broke: {_cause(exc)}")
-    if isinstance(exc, openai.APIStatusError):
-        return _from_status(exc.status_code, _body(exc.body), _detail(exc))
-    if isinstance(exc, openai.APIError):
-        # An error event in the middle of a stream: no status, only the provider's error object.
-        body = _body(exc.body)
-        classified = _classify(body, exc.message)
-        if classified is not None:
-            return classified
-        if _UNKNOWN_MODEL.search(exc.message):
-            return errors.ModelMisconfigured(f"the provider does not know the model: {exc.message}")
-        return errors.ModelUnavailable(f"the model failed while answering: {exc.message}")
-    if isinstance(exc, ValueError):
-        # The SDK parses each event itself and lets a JSON error through as it is.
-        return errors.ModelUnavailable("the model sent a response that could not be read")
-    return errors.ModelError(f"the model request failed: {type(exc).__name__}: {exc}")
-
-
-def _from_status(status: int, body: Mapping[str, object], detail: str) -> errors.ModelError:
-    if status == 429:
-        if body.get("code") == _QUOTA_CODE:
-            return errors.AuthFailed(f"the API account has no quota left (HTTP 429): {detail}")
-        return errors.RateLimited(f"the provider is throttling requests (HTTP 429): {detail}")
-    if status in (401, 403):
-        return errors.AuthFailed(f"the provider refused our credentials (HTTP {status}): {detail}")
-    if status >= 500:
-        return errors.ModelUnavailable(f"the provider failed (HTTP {status}): {detail}")
-    if status == 408:
-        return errors.ModelTimeout(f"the provider timed out (HTTP 408): {detail}")
-    if status == 413:
-        return errors.ContextTooLong(f"the request is too large (HTTP 413): {detail}")
-    if status == 409:  # a conflict on the provider's side, which the SDK already retried
-        return errors.ModelUnavailable(f"the provider failed (HTTP 409): {detail}")
-    classified = _classify(body, detail)
-    if classified is not None:
-        return classified
-    # 404 (no such model, or a wrong base URL), 400 for a parameter this server refuses, 422...:
-    # the same request fails the same way until the operator changes a setting.
-    return errors.ModelMisconfigured(f"the provider refused the request (HTTP {status}): {detail}")
-
-
-def _classify(body: Mapping[str, object], detail: str) -> errors.ModelError | None:
-    """Recognise the context-overflow and content-filter refusals whatever their status."""
-    codes = {body.get("code"), body.get("type")}
-    inner = body.get("innererror")
-    if isinstance(inner, Mapping):
-        codes.add(inner.get("code"))
-    if codes & _FILTER_CODES or _AZURE_FILTER_CODE in codes:
-        return errors.ContentFiltered(f"the provider's content filter refused: {detail}")
-    if codes & _CONTEXT_CODES or _CONTEXT_WORDING.search(detail):
-        return errors.ContextTooLong(f"the thread does not fit the model's context: {detail}")
-    return None
-
-
 def _refuses(exc: openai.APIStatusError, parameter: str) -> bool:
     """Whether the server rejected the request for not knowing ``parameter``."""
-    return _body(exc.body).get("param") == parameter or parameter in _detail(exc)
-
-
-def _body(body: object) -> Mapping[str, object]:
-    return body if isinstance(body, Mapping) else {}
-
-
-def _detail(exc: openai.APIStatusError) -> str:
-    """The provider's own message, without the SDK's ``Error code: ...`` dump of the body."""
-    message = _body(exc.body).get("message")
-    if isinstance(message, str) and message:
-        return message
-    return exc.message
-
-
-def _cause(exc: BaseException) -> str:
-    cause = exc.__cause__
-    return f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+    return body_of(exc.body).get("param") == parameter or parameter in provider_message(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -14,7 +15,8 @@ from adapters.openai_model import CapParameter, OpenAIChatModel, guess_cap_param
 from core import errors
 from core.ports import ChatModel
 from core.tokens import CalibratingCounter, CharTokenCounter, prompt_tokens
-from core.values import Chunk, ModelRequest, Role, Turn, Usage
+from core.values import Chunk, Image, ModelRequest, Role, Turn, Usage
+from tests.media import png_bytes
 
 KEY = "sk-test-0123456789abcdef"
 MODEL = "gpt-4o-mini"
@@ -129,6 +131,44 @@ async def test_request_carries_the_turns_in_order_with_their_roles(
     ]
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
+
+
+async def test_pictures_go_as_image_parts_after_the_text(llm: LLMock, make: Factory) -> None:
+    red, blue = png_bytes(2, 2, (255, 0, 0)), png_bytes(3, 1, (0, 0, 255))
+    seeing = Turn(
+        Role.USER, "Which is bigger?", images=(Image(red, "image/png"), Image(blue, "image/png"))
+    )
+    request = ModelRequest(turns=(*TURNS[:3], seeing), max_tokens=CAP)
+    await drain(make(), [], request)
+
+    messages = llm.last_request.body["messages"]
+    assert messages[:3] == [
+        {"role": "system", "content": "You are a terse assistant."},
+        {"role": "user", "content": "What is the capital of France?"},  # no pictures: a string
+        {"role": "assistant", "content": "Paris."},
+    ]
+    text, *pictures = messages[3]["content"]
+    assert messages[3]["role"] == "user"
+    assert text == {"type": "text", "text": "Which is bigger?"}
+    assert [part["type"] for part in pictures] == ["image_url", "image_url"]
+    received = [part["image_url"]["url"].partition(",") for part in pictures]
+    assert [head for head, _, _ in received] == ["data:image/png;base64"] * 2
+    assert [base64.b64decode(data) for _, _, data in received] == [red, blue]
+
+
+async def test_a_picture_without_words_is_only_the_picture(llm: LLMock, make: Factory) -> None:
+    jpeg = b"\xff\xd8\xff\xe0 a jpeg, as far as the server can tell"
+    request = ModelRequest(
+        turns=(Turn(Role.USER, "", images=(Image(jpeg, "image/jpeg"),)),), max_tokens=CAP
+    )
+    await drain(make(), [], request)
+
+    [message] = llm.last_request.body["messages"]
+    url = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+    assert message == {
+        "role": "user",
+        "content": [{"type": "image_url", "image_url": {"url": url}}],
+    }
 
 
 @pytest.mark.parametrize("name", ["max_completion_tokens", "max_tokens"])
@@ -448,6 +488,27 @@ async def test_reported_usage_teaches_a_calibrating_counter(llm: LLMock) -> None
     truth = len(long.turns[0].text) // 4
     assert abs(prompt_tokens(counter, long.turns) - truth) / truth < 0.10
     assert abs(prompt_tokens(CharTokenCounter(), long.turns) - truth) / truth > 0.5
+
+
+async def test_a_request_with_pictures_teaches_the_counter_nothing(llm: LLMock) -> None:
+    """The reported prompt includes the pictures' tokens, which the counter never sees."""
+    counter = CalibratingCounter(CharTokenCounter())
+    model = OpenAIChatModel.create(
+        api_key=KEY, model="local", counter=counter, base_url=llm.base_url("openai")
+    )
+    picture = Image(png_bytes(8, 8), "image/png")
+    seeing = ModelRequest(
+        turns=(Turn(Role.USER, "word " * 2_000, images=(picture,)),), max_tokens=CAP
+    )
+    try:
+        for _ in range(5):
+            llm.reply(ANSWER)
+            await drain(model, [], seeing)
+    finally:
+        await model.close()
+
+    assert counter.observations == 0
+    assert counter.ratio == 1.0
 
 
 async def test_a_chunk_that_is_not_json_is_a_provider_failure(llm: LLMock, make: Factory) -> None:
