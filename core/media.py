@@ -144,6 +144,12 @@ class MediaReader:
                 mime=voice.mime,
                 language=incoming.sender.language,
             )
+        except errors.ContextTooLong as exc:  # the server's word for a file too large for it
+            log.warning("the transcriber refused a recording as too large: %r", exc)
+            await self._media_failed(
+                incoming, errors.MediaTooLarge(str(exc)), "voice", self.config.max_voice_bytes
+            )
+            return None
         except errors.ModelError as exc:
             log.warning("transcribing a voice message of %s failed: %r", incoming.sender.id, exc)
             reason = self.replies.text(incoming, error_key(exc))

@@ -490,3 +490,12 @@ async def test_a_recording_of_unknown_length_and_size_is_estimated_once_fetched(
     await bot.send(voice)
     assert "(about 2 s, ≈20 tokens" in bot.sink.sent[-2].text
     assert await bot.balance(ALICE.id) == 30_000 - 20 - 15
+
+
+async def test_a_recording_the_transcriber_finds_too_large_says_so(bot: MediaBot) -> None:
+    bot.transcriber.fail_with = [errors.ContextTooLong("413 Request Entity Too Large")]
+    await bot.send(bot.voice("v1", b"audio"))
+    assert bot.last() == (
+        "Your recording is larger than 25 MB, the most I can transcribe. Nothing was charged."
+    )
+    assert await bot.balance(ALICE.id) == 30_000
