@@ -555,7 +555,12 @@ class Run:
         in_flight = self.closed or any(not task.done() for task in self.tasks)
         if in_flight and not self.snapshot_reads:
             return  # reading the account back from a database lets answers in flight settle
-        reply = self.bot.sink.sent[-1].text
+        last = self.bot.sink.sent[-1]
+        if last.picture is not None or _HEARD.search(last.text):
+            # A picture or a transcript of another conversation was settled after the reply:
+            # the numbers read now are not the ones the reply showed.
+            return
+        reply = last.text
         account = await self.bot.accounts.get(op.user)
         assert account is not None
         if op.text == "/balance":
