@@ -41,9 +41,12 @@ def _object(attachment: Attachment) -> dict[str, object]:
     return found
 
 
-def decode(text: str | None) -> tuple[Attachment, ...]:
+def decode(text: object) -> tuple[Attachment, ...]:
     """The attachments of a column's value; () for NULL. One that cannot be read is left out."""
-    if not text:
+    if text is None or text == "":
+        return ()
+    if not isinstance(text, str):
+        log.warning("a reply-chain node's attachments are not text (%.80r); left out", text)
         return ()
     try:
         items = json.loads(text)
