@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import attrs
 import psycopg
 import pytest
 
+from adapters.storage.postgres.accounts import PostgresAccountStore
 from adapters.storage.postgres.connect import connect
 from adapters.storage.postgres.migrate import migrate, migrations
+from adapters.storage.postgres.threads import PostgresThreadStore
+from core.values import Account, Attachment, MediaKind, Node, Role
 
 pytestmark = pytest.mark.postgres
 
@@ -35,3 +39,34 @@ async def test_each_migration_is_applied_once_even_by_processes_starting_togethe
         assert await migrate(last) == []
     finally:
         await last.close()
+
+
+async def test_a_database_of_the_previous_version_gets_the_model_and_attachments(database_url):
+    """Made by the version that had only the first migration, with an account and a node."""
+    first_number, first_name, first_sql = migrations()[0]
+    with psycopg.connect(database_url, autocommit=True) as old:
+        old.execute(first_sql.encode())
+        old.execute(
+            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        old.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (first_number, first_name))
+        old.execute("INSERT INTO accounts (id, balance) VALUES ('1', 5)")
+        old.execute("INSERT INTO nodes (chat, message, role, text) VALUES ('c', '1', 'user', 'hi')")
+    accounts = await PostgresAccountStore.open(database_url)
+    threads = await PostgresThreadStore.open(database_url)
+    try:
+        assert await accounts.get("1") == Account(user_id="1", balance=5)
+        await accounts.change("1", lambda a: attrs.evolve(a, model="gpt-vision"))
+        assert await accounts.get("1") == Account(user_id="1", balance=5, model="gpt-vision")
+        assert await threads.get("c", "1") == Node("c", "1", Role.USER, "hi")
+        photo = Attachment(MediaKind.IMAGE, "2")
+        look = Node("c", "2", Role.USER, "look", "1", (photo,))
+        await threads.add([look])
+        assert await threads.chain("c", "2", 1) == [look]
+    finally:
+        await accounts.close()
+        await threads.close()
+    with psycopg.connect(database_url) as check:
+        rows = check.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert [version for (version,) in rows] == [number for number, _, _ in migrations()]
