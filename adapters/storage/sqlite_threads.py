@@ -215,7 +215,7 @@ class SqliteThreads:
                 _ROLES[role],
                 text,
                 None if parent is None else str(parent),
-                media.decode(attachments),
+                () if attachments is None else media.decode(attachments),
             )
             self._cache.setdefault((chat_id, found), node)
         return self._cache.get((chat_id, message_id))
