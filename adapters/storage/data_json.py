@@ -10,8 +10,10 @@ account keeps the keys it was read with. ``lastdate`` is written in the older bo
 where it was found, and of the two the newer date counts. ``username`` is always written
 (``"None"`` when there is none, as the older bot does). Dates before 2015, the older bot's
 placeholders for "never" (``11-09-2001 00:00:00``), read as never and are written back as they
-were. ``"blacklist": true`` is the account's ``banned``. Keys this code does not know, in an
-entry or at the top level, are kept as they are.
+were. ``"blacklist": true`` is the account's ``banned``. ``lang_model`` (the older bot's later
+versions) is the account's ``model``, the name of the model the person chose: absent, ``null``
+or ``""`` is the default model (None), and a ``null`` or ``""`` is written back as it was. Keys
+this code does not know, in an entry or at the top level, are kept as they are.
 
 Everything read must be writable back, or a later save would fail on it: numbers are bounded
 (``LIMIT``), nesting is shallow, user ids are ASCII digits, text is valid Unicode. A file that
@@ -53,6 +55,7 @@ _KNOWN = frozenset(
         "lastdate",
         "prompt",
         "blacklist",
+        "lang_model",
     }
 )
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
@@ -141,9 +144,11 @@ def check_account(account: Account) -> None:
         check_number(value, f"{user}: {field}")
     if type(account.user_id) is not str or not is_user_key(account.user_id):
         raise Unwritable(f"the user id {str(account.user_id)[:40]!r} is not a plain number")
-    for field in ("name", "username", "prompt"):
+    for field in ("name", "username", "prompt", "model"):
         value = getattr(account, field)
         if value is not None:
+            if type(value) is not str:
+                raise Unwritable(f"{user}: {field} must be text, not {value!r:.40}")
             check_text(value, f"{user}: {field}")
 
 
@@ -206,7 +211,7 @@ def _with(extra: dict[str, Any], key: str, value: object) -> dict[str, Any]:
     if extra:
         return {**extra, key: value}
     marker = (key, value)
-    if isinstance(value, str | bool) and len(_SHARED) < 1_000:
+    if isinstance(value, str | bool | None) and len(_SHARED) < 1_000:
         return _SHARED.setdefault(marker, {key: value})
     return {key: value}
 
@@ -235,12 +240,15 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         requests = whole_number(entry, "requests", where, 0)
         tokens = whole_number(entry, "tokens", where, 0)
     name, username, prompt = get("name"), get("username"), get("prompt")
+    model = get("lang_model")
     if (
         (name is not None and type(name) is not str)
         or (username is not None and type(username) is not str)
         or (prompt is not None and type(prompt) is not str)
+        or (model is not None and type(model) is not str)
     ):
-        for field, value in (("name", name), ("username", username), ("prompt", prompt)):
+        texts = (("name", name), ("username", username), ("prompt", prompt), ("lang_model", model))
+        for field, value in texts:
             if value is not None and type(value) is not str:
                 raise Invalid(f"user {key}: {field!r} must be text, found {value!r}")
     extra = _NONE if entry.keys() <= _KNOWN else {k: v for k, v in entry.items() if k not in _KNOWN}
@@ -275,6 +283,8 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
     banned = get("blacklist")
     if banned is not None:
         extra = _with(extra, "blacklist", banned)
+    if not model and "lang_model" in entry:
+        extra = _with(extra, "lang_model", model)  # null or "": the default, written as it was
     account = Account(
         user_id=key,
         balance=balance,
@@ -285,6 +295,7 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         last_request=last,
         prompt=prompt or None,
         banned=banned is True,
+        model=model or None,
     )
     if check_texts or not extra.keys() <= _KNOWN:
         try:
@@ -320,6 +331,10 @@ def write_entry(account: Account, extra: dict[str, Any]) -> dict[str, Any]:
         entry["prompt"] = account.prompt
     if account.banned or "blacklist" in extra:
         entry["blacklist"] = account.banned
+    if account.model is not None:
+        entry["lang_model"] = account.model
+    elif "lang_model" in extra:
+        entry["lang_model"] = extra["lang_model"]
     for key, value in extra.items():
         if key not in _KNOWN:
             entry[key] = value

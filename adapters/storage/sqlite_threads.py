@@ -15,6 +15,9 @@ Ids are text in and out (contract v2); the columns stay INTEGER, so an id that i
 as its UTF-8 bytes, so that it comes back as written, and any other text as text. A
 pass-through node (role None: an error message the bot sent, which a walk goes through without
 a turn) is stored with the role "".
+A node's attachments (the pictures of its turn) are one nullable TEXT column in the format of
+``attachments``; databases made before it existed get the column when first opened (an older
+version of the bot still reads and writes such a database: it names its columns).
 
 Only about the newest ``retention`` nodes are kept: the oldest are deleted in batches. Reply
 chains are context, not money: a database that cannot be opened is set aside (renamed with
@@ -34,6 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
+from adapters.storage import attachments as media
 from adapters.storage.files import FILE_MODE, make_private
 from adapters.storage.group_commit import GroupCommit
 from core.errors import StorageError
@@ -52,6 +56,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     text TEXT NOT NULL,
     parent INTEGER,
     seq INTEGER NOT NULL,
+    attachments TEXT,
     PRIMARY KEY (chat, message)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS nodes_by_age ON nodes (seq);
@@ -59,19 +64,22 @@ CREATE INDEX IF NOT EXISTS nodes_by_age ON nodes (seq);
 # A node and up to ``?3 - 1`` of its ancestors, newest first. A damaged database with a cycle
 # repeats nodes until the limit; the walk in the core stops at the first one it has seen.
 _CHAIN = """
-WITH RECURSIVE up (message, role, text, parent, depth) AS (
-    SELECT message, role, text, parent, 1 FROM nodes WHERE chat = ?1 AND message = ?2
+WITH RECURSIVE up (message, role, text, parent, attachments, depth) AS (
+    SELECT message, role, text, parent, attachments, 1 FROM nodes WHERE chat = ?1 AND message = ?2
     UNION ALL
-    SELECT n.message, n.role, n.text, n.parent, up.depth + 1
+    SELECT n.message, n.role, n.text, n.parent, n.attachments, up.depth + 1
     FROM up JOIN nodes AS n ON n.chat = ?1 AND n.message = up.parent
     WHERE up.depth < ?3
 )
-SELECT CAST(message AS TEXT), role, text, CAST(parent AS TEXT) FROM up
+SELECT CAST(message AS TEXT), role, text, CAST(parent AS TEXT), attachments FROM up
 """
 READ_AHEAD = 128  # nodes read with each one asked for: a walk goes on to their parents
 DEEPEST_READ = 4_096  # a walk that goes on past a read-ahead reads twice as far next time
 CACHE = 8_192  # nodes kept from reads ahead and adds; the reads are cheap, the memory is not
-_PUT = "INSERT OR REPLACE INTO nodes (chat, message, role, text, parent, seq) VALUES (?,?,?,?,?,?)"
+_PUT = """
+INSERT OR REPLACE INTO nodes (chat, message, role, text, parent, seq, attachments)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
 
 
 def _stored(value: str) -> str | bytes:
@@ -158,6 +166,7 @@ class SqliteThreads:
         reader = None
         try:
             writer.executescript(_SCHEMA)
+            _add_attachments_column(writer)
             reader = _connect(path, busy_timeout, thread_safe=True)
             return cls(path, reader, writer, retention)
         except BaseException:
@@ -195,12 +204,19 @@ class SqliteThreads:
     ) -> Node | None:
         if len(self._cache) + len(rows) > CACHE:
             self._cache.clear()
-        for message, role, text, parent in rows:
+        for message, role, text, parent, attachments in rows:
             if not isinstance(role, str) or role not in _ROLES or not isinstance(text, str):
                 break  # a damaged row is no link of a conversation, nor are its ancestors
             # Ids come back as text whether stored as numbers, text or bytes (see ``_stored``).
             found = str(message)
-            node = Node(chat_id, found, _ROLES[role], text, None if parent is None else str(parent))
+            node = Node(
+                chat_id,
+                found,
+                _ROLES[role],
+                text,
+                None if parent is None else str(parent),
+                () if attachments is None else media.decode(attachments),
+            )
             self._cache.setdefault((chat_id, found), node)
         return self._cache.get((chat_id, message_id))
 
@@ -255,6 +271,7 @@ class SqliteThreads:
                 n.text,
                 None if n.parent is None else _stored(n.parent),
                 first + i,
+                media.encode(n.attachments),
             )
             for i, n in enumerate(batch)
         ]
@@ -281,6 +298,22 @@ class SqliteThreads:
         with self._reading:
             self._reader.close()
         self._writer.close()
+
+
+def _add_attachments_column(writer: sqlite3.Connection) -> None:
+    """Give a database made before attachments existed their column. Under the write lock, so
+    two processes opening the same old file do not both add it."""
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in writer.execute("PRAGMA table_info(nodes)")}
+        if "attachments" not in columns:
+            writer.execute("ALTER TABLE nodes ADD COLUMN attachments TEXT")
+            log.info("reply-chain database: added the attachments column")
+        writer.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            writer.execute("ROLLBACK")
+        raise
 
 
 def _damaged(exc: sqlite3.Error) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 
 from adapters.storage.json_accounts import JsonAccounts
 from core.errors import CorruptData, StorageError
-from core.values import Totals
+from core.values import Account, Totals
 from tests.adapters.test_json_contract import crash, user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,6 +187,44 @@ def test_the_lock_is_held_across_processes(tmp_path: Path) -> None:
     assert again.returncode == 0
 
 
+def test_a_model_chosen_survives_sigkill(tmp_path: Path) -> None:
+    """A process that reported the change saved is killed: the next start has the change."""
+    path = tmp_path / "data.json"
+    path.write_text('{"5": {"balance": 100, "lang_model": "old"}}')
+    code = (
+        "import asyncio, sys, time, attrs; from pathlib import Path\n"
+        "from adapters.storage.json_accounts import JsonAccounts\n"
+        "async def main():\n"
+        "    store = JsonAccounts.open(Path(sys.argv[1]))\n"
+        "    await store.change('5', lambda a: attrs.evolve(a, model='gpt-ünï', balance=99))\n"
+        "    print('saved', flush=True)\n"
+        "    time.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "saved\n"
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        process.kill()
+        process.wait()
+    assert json.loads(path.read_text())["5"]["lang_model"] == "old"  # only in the journal
+
+    async def reopened() -> Account | None:
+        again = JsonAccounts.open(path)
+        try:
+            return await again.get("5")
+        finally:
+            await again.close()
+
+    assert asyncio.run(reopened()) == user("5", 99, model="gpt-ünï")
+    assert json.loads(path.read_text())["5"]["lang_model"] == "gpt-ünï"
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
@@ -197,6 +236,8 @@ def test_the_lock_is_held_across_processes(tmp_path: Path) -> None:
         ('{"global": {}, "5": {"balance": 1}, "05": {"balance": 2}}', "'05' is not a plain"),
         ('{"global": [], "5": {"balance": 1}}', "'global' must be an object"),
         ('{"5": {"balance": 1, "name": 7}}', "'name' must be text"),
+        ('{"5": {"balance": 1, "lang_model": 4}}', "'lang_model' must be text, found 4"),
+        ('{"5": {"balance": 1, "lang_model": ["gpt-4"]}}', "'lang_model' must be text"),
         ('{"5": "hello"}', "expected an object"),
         (b"\xff\xfe{}", "not valid JSON"),
     ],

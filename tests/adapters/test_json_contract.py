@@ -108,12 +108,42 @@ async def test_changes_survive_a_crash(tmp_path: Path) -> None:
     await again.close()
 
 
+async def test_the_chosen_model_is_kept(store: JsonAccounts) -> None:
+    assert (await store.register(user("5", 100, model="gpt-mini 🚀"))).model == "gpt-mini 🚀"
+    assert (await store.register(user("6", 100))).model is None  # the default
+    await store.change("6", lambda a: attrs.evolve(a, model="local/llama"))
+    await store.change("5", lambda a: attrs.evolve(a, model=None))
+    assert await store.get("5") == user("5", 100)
+    assert await store.get("6") == user("6", 100, model="local/llama")
+
+
+async def test_a_model_change_survives_a_crash(tmp_path: Path) -> None:
+    """Through the journal, in the same group commits as the charges around it."""
+    path = tmp_path / "data.json"
+    store = JsonAccounts.open(path)
+    await store.register(user("5", 100))
+    await store.register(user("6", 100, model="first"))
+    await asyncio.gather(
+        store.change("5", charge(1), count(1)),
+        store.change("5", lambda a: attrs.evolve(a, model="gpt-vision")),
+        store.change("6", lambda a: attrs.evolve(a, model=None)),
+        store.change("5", charge(1), count(1)),
+    )
+    crash(store)
+    again = JsonAccounts.open(path)
+    assert await again.get("5") == user("5", 98, requests=2, tokens=2, model="gpt-vision")
+    assert await again.get("6") == user("6", 100)
+    await again.close()
+
+
 @pytest.mark.parametrize(
     "bad",
     [
         lambda a: attrs.evolve(a, balance=10**20),  # an admin's /topup of 21 digits
         lambda a: attrs.evolve(a, name="\udcff"),  # invalid UTF-8 from the console
         lambda a: attrs.evolve(a, tokens=1.5),
+        lambda a: attrs.evolve(a, model="gpt-\udcff"),  # invalid UTF-8 typed in the console
+        lambda a: attrs.evolve(a, model=4),
     ],
 )
 async def test_a_value_that_cannot_be_written_is_refused_and_changes_nothing(

@@ -73,6 +73,7 @@ def test_other_damage_in_the_journal_refuses_to_start(tmp_path: Path, line: byte
         ('{"5": {"balance": 1, "x": ' + "[" * 80 + "]" * 80 + "}}", "nested more than"),
         ('{"5": {"balance": 1, "name": "\\ud800"}}', "not valid text"),
         ('{"5": {"balance": 1, "lang": "\\udfff"}}', "not valid text"),
+        ('{"5": {"balance": 1, "lang_model": "\\udfff"}}', "not valid text"),
         ('{"\\ud800": 1}', "not valid text"),
     ],
 )

@@ -122,3 +122,44 @@ async def test_the_older_bots_file_reads_back_the_same(tmp_path: Path) -> None:
     again = JsonAccounts.open(path)
     assert {key: await again.get(key) for key in before} == before
     await again.close()
+
+
+# The older bot's later versions kept the model a person chose as "lang_model".
+WITH_MODELS = {
+    "global": {"requests": 0, "tokens": 0},
+    "1": {"requests": 0, "tokens": 0, "balance": 1, "username": "None", "lang_model": "gpt-4"},
+    "2": {"requests": 0, "tokens": 0, "balance": 2, "username": "None", "lang_model": ""},
+    "3": {"requests": 0, "tokens": 0, "balance": 3, "username": "None", "lang_model": None},
+    "4": {"requests": 0, "tokens": 0, "balance": 4, "username": "None"},
+    "5": {"requests": 0, "tokens": 0, "balance": 5, "username": "None", "lang_model": "Модель"},
+}
+
+
+async def test_the_model_a_person_chose_in_the_older_bot_is_theirs(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(WITH_MODELS))
+    store = JsonAccounts.open(path)
+    models = {key: (await store.get(key)).model for key in "12345"}  # type: ignore[union-attr]
+    assert models == {"1": "gpt-4", "2": None, "3": None, "4": None, "5": "Модель"}
+    await store.change("4", lambda a: a)  # a change, so the file is rewritten on close
+    await store.close()
+    assert json.loads(path.read_text()) == WITH_MODELS  # every entry as it was, null and ""
+
+
+async def test_a_model_chosen_here_is_written_for_the_older_bot(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(WITH_MODELS))
+    store = JsonAccounts.open(path)
+    for key, model in (("1", None), ("2", "gpt-5"), ("3", None), ("4", "local")):
+        await store.change(key, lambda a, model=model: attrs.evolve(a, model=model))  # type: ignore[misc]
+    await store.close()
+    written = json.loads(path.read_text())
+    assert "lang_model" not in written["1"]  # the default: no key, as for a new user
+    assert written["2"]["lang_model"] == "gpt-5"
+    assert written["3"]["lang_model"] is None  # the default still, as it was written
+    assert written["4"]["lang_model"] == "local"
+    assert written["5"] == WITH_MODELS["5"]
+    again = JsonAccounts.open(path)
+    models = {key: (await again.get(key)).model for key in "12345"}  # type: ignore[union-attr]
+    assert models == {"1": None, "2": "gpt-5", "3": None, "4": "local", "5": "Модель"}
+    await again.close()

@@ -7,9 +7,11 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from adapters.storage.memory import MemoryThreadStore
 from adapters.storage.sqlite_threads import SqliteThreads
-from core.values import Node, Role
+from core.values import Attachment, MediaKind, Node, Role
 
 CHAIN = [
     Node("-100", "1", Role.USER, "hello", None),
@@ -77,3 +79,23 @@ async def test_the_memory_store_keeps_text_ids_too() -> None:
     await store.add(CHAIN)
     assert await store.get("-100", "2") == CHAIN[1]
     assert await store.get("room-7", "msg-a") == CHAIN[3]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+async def test_both_stores_keep_a_nodes_attachments_exactly(kind: str, tmp_path: Path) -> None:
+    photo = Attachment(MediaKind.IMAGE, "msg-9", mime="image/webp", name="ü.webp", size=0)
+    nodes = [
+        Node("room-7", "msg-9", Role.USER, "what is this?", None, (photo,)),
+        Node("room-7", "msg-10", Role.ASSISTANT, "a cat", "msg-9"),
+        # Replaced by a later add: its pictures go with it.
+        Node("room-7", "msg-11", Role.USER, "and this?", "msg-10", (photo, photo)),
+        Node("room-7", "msg-11", Role.USER, "never mind", "msg-10"),
+    ]
+    store = SqliteThreads.open(tmp_path / "threads.db") if kind == "sqlite" else MemoryThreadStore()
+    await store.add(nodes)
+    await store.close()
+    if kind == "sqlite":
+        store = SqliteThreads.open(tmp_path / "threads.db")
+    for expected in nodes[:2] + nodes[3:]:
+        assert await store.get(expected.chat_id, expected.message_id) == expected
+    await store.close()

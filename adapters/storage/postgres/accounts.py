@@ -42,7 +42,7 @@ from adapters.storage.postgres.connect import failed, open_pool
 from core.errors import StorageError
 from core.values import Account, Hold, Totals
 
-COLUMNS = "id, balance, requests, tokens, name, username, last_request, prompt, banned"
+COLUMNS = "id, balance, requests, tokens, name, username, last_request, prompt, banned, model"
 
 # Reservations of several accounts at once, at most one per account (two of one account would
 # both read the same balance). The CTE's FOR UPDATE, in the order of the ids, makes a
@@ -100,23 +100,23 @@ WITH gone AS (
 UPDATE accounts AS a
 SET balance = v.balance, requests = v.requests, tokens = v.tokens, name = v.name,
     username = v.username, last_request = v.last_request, prompt = v.prompt,
-    banned = v.banned,
+    banned = v.banned, model = v.model,
     held = a.held - coalesce((SELECT amount FROM freed WHERE freed.user_id = a.id), 0)
 FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
-            %s::timestamp[], %s::text[], %s::boolean[])
-    AS v (id, balance, requests, tokens, name, username, last_request, prompt, banned)
+            %s::timestamp[], %s::text[], %s::boolean[], %s::text[])
+    AS v (id, balance, requests, tokens, name, username, last_request, prompt, banned, model)
 WHERE a.id = v.id
 """
 _REGISTER = f"""
-INSERT INTO accounts (id, balance, requests, tokens, name, username, last_request, prompt, banned)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+INSERT INTO accounts ({COLUMNS})
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO NOTHING
 RETURNING {COLUMNS}
 """
 
 
 def row_to_account(row: tuple[Any, ...]) -> Account:
-    user_id, balance, requests, tokens, name, username, last, prompt, is_banned = row
+    user_id, balance, requests, tokens, name, username, last, prompt, is_banned, model = row
     return Account(
         user_id=user_id,
         balance=balance,
@@ -127,6 +127,7 @@ def row_to_account(row: tuple[Any, ...]) -> Account:
         last_request=last,
         prompt=prompt,
         banned=is_banned,
+        model=model,
     )
 
 
@@ -141,6 +142,7 @@ def account_row(value: Account) -> tuple[Any, ...]:
         value.last_request,
         value.prompt,
         value.banned,
+        value.model,
     )
 
 

@@ -4,7 +4,8 @@ A node asked for is read with up to ``read_ahead - 1`` of its ancestors in one r
 (``chain``), since a walk up a reply chain asks for them next; they are kept in a small cache.
 Only the newest ``retention`` nodes are kept: the oldest are deleted once a tenth more have
 been added by this process. Reply chains are context, not money: a failed read is logged and
-answered with "not found", so the walk falls back to the messenger's own lookup.
+answered with "not found", so the walk falls back to the messenger's own lookup. A node's
+attachments are one text column in the format of ``adapters/storage/attachments``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.storage import attachments as media
 from adapters.storage.postgres.connect import failed, open_pool
 from core.errors import StorageError
 from core.values import Node, Role
@@ -26,21 +28,23 @@ log = logging.getLogger(__name__)
 # The node and its ancestors, newest first. A damaged table with a cycle repeats nodes until
 # the limit; the walk in the core stops at the first one it has seen.
 _CHAIN = """
-WITH RECURSIVE up (message, role, text, parent, depth) AS (
-    SELECT message, role, text, parent, 1 FROM nodes WHERE chat = %(chat)s AND message = %(message)s
+WITH RECURSIVE up (message, role, text, parent, attachments, depth) AS (
+    SELECT message, role, text, parent, attachments, 1
+    FROM nodes WHERE chat = %(chat)s AND message = %(message)s
     UNION ALL
-    SELECT n.message, n.role, n.text, n.parent, up.depth + 1
+    SELECT n.message, n.role, n.text, n.parent, n.attachments, up.depth + 1
     FROM up JOIN nodes AS n ON n.chat = %(chat)s AND n.message = up.parent
     WHERE up.depth < %(limit)s
 )
-SELECT message, role, text, parent FROM up ORDER BY depth
+SELECT message, role, text, parent, attachments FROM up ORDER BY depth
 """
 # One statement for a whole batch, whatever its size.
 _ADD = """
-INSERT INTO nodes (chat, message, role, text, parent)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+INSERT INTO nodes (chat, message, role, text, parent, attachments)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
 ON CONFLICT (chat, message) DO UPDATE
-SET role = excluded.role, text = excluded.text, parent = excluded.parent
+SET role = excluded.role, text = excluded.text, parent = excluded.parent,
+    attachments = excluded.attachments
 """
 _PRUNE = """
 DELETE FROM nodes
@@ -136,13 +140,12 @@ class PostgresThreadStore:
 
     async def _write(self, nodes: list[Node]) -> None:
         batch = {(str(n.chat_id), str(n.message_id)): n for n in nodes}  # the last one wins
-        columns: list[list[str | None]] = [[], [], [], [], []]
+        columns: list[list[str | None]] = [[], [], [], [], [], []]
         for (chat, message), each in batch.items():
             role = None if each.role is None else Role(each.role).value
             parent = None if each.parent is None else str(each.parent)
-            for column, value in zip(
-                columns, (chat, message, role, each.text, parent), strict=True
-            ):
+            row = (chat, message, role, each.text, parent, media.encode(each.attachments))
+            for column, value in zip(columns, row, strict=True):
                 column.append(value)
         prune = self._added + len(batch) > max(self.retention // 10, 1)
         try:
@@ -171,11 +174,12 @@ class PostgresThreadStore:
 
 
 def _node(chat_id: str, row: tuple[Any, ...]) -> Node:
-    message, role, text, parent = row
+    message, role, text, parent, attachments = row
     return Node(
         chat_id=chat_id,
         message_id=message,
         role=None if role is None else Role(role),
         text=text,
         parent=parent,
+        attachments=media.decode(attachments),
     )

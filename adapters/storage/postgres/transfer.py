@@ -20,7 +20,7 @@ from psycopg.types.json import Json
 from adapters.storage import data_json as fmt
 from adapters.storage.files import write_atomically
 from adapters.storage.json_accounts import JsonAccounts
-from adapters.storage.postgres.accounts import account_row, row_to_account
+from adapters.storage.postgres.accounts import COLUMNS, account_row, row_to_account
 from adapters.storage.postgres.connect import connect, failed
 from adapters.storage.postgres.migrate import migrate
 from core.errors import StorageError
@@ -28,10 +28,7 @@ from core.values import Totals
 
 log = logging.getLogger(__name__)
 
-_COPY = (
-    "COPY accounts (id, balance, requests, tokens, name, username, last_request, prompt,"
-    " banned, extra) FROM STDIN"
-)
+_COPY = f"COPY accounts ({COLUMNS}, extra) FROM STDIN"
 
 
 async def import_data_json(url: str, path: Path) -> int:
@@ -126,10 +123,7 @@ async def _read_all(connection: psycopg.AsyncConnection[Any]) -> fmt.Contents:
     accounts: dict[Any, Any] = {}
     extras: dict[Any, dict[str, Any]] = {}
     cursor = connection.cursor(name="export")  # server-side: rows arrive in batches
-    await cursor.execute(
-        "SELECT id, balance, requests, tokens, name, username, last_request, prompt, banned,"
-        " extra FROM accounts ORDER BY seq"
-    )
+    await cursor.execute(f"SELECT {COLUMNS}, extra FROM accounts ORDER BY seq")
     async for row in cursor:
         account = row_to_account(row[:-1])
         accounts[row[0]] = account

@@ -174,3 +174,27 @@ async def test_in_a_batch_a_failing_change_is_left_out_and_the_others_kept(accou
     assert [await accounts.held(u) for u in ("1", "2", "3")] == [0, 100, 0]
     assert (await accounts.get("2")).balance == 1000
     assert await accounts.totals() == Totals(requests=3, tokens=41)
+
+
+async def test_the_chosen_model_is_kept_through_every_path(database_url):
+    """Registered, changed alone and in a batch with charges, read by another process's
+    store; None is the default model."""
+    import asyncio
+
+    writer = await PostgresAccountStore.open(database_url)
+    reader = await PostgresAccountStore.open(database_url)
+    try:
+        chosen = Account(user_id="1", balance=100, model="gpt-vision 👁")
+        assert await writer.register(chosen) == chosen
+        assert (await writer.register(Account(user_id="2", balance=100))).model is None
+        await asyncio.gather(
+            writer.change("1", charge(5), count_in(5)),
+            writer.change("2", lambda a: attrs.evolve(a, model="local/llama")),
+            writer.change("1", lambda a: attrs.evolve(a, model=None)),
+            writer.change("1", charge(5), count_in(5)),
+        )
+        assert await reader.get("1") == Account(user_id="1", balance=90, requests=2, tokens=10)
+        assert await reader.get("2") == Account(user_id="2", balance=100, model="local/llama")
+    finally:
+        await writer.close()
+        await reader.close()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import attrs
 import psycopg
 import pytest
 
 from adapters.storage.postgres.threads import PostgresThreadStore
-from core.values import Node, Role
+from core.values import Attachment, MediaKind, Node, Role
 
 pytestmark = pytest.mark.postgres
 
@@ -125,4 +126,37 @@ async def test_adds_at_the_same_time_are_all_kept(database_url):
         ]
     finally:
         await store.close()
+        await reader.close()
+
+
+PHOTO = Attachment(
+    MediaKind.IMAGE, "1001", mime="image/png", name="кот 🐈\x00.png", size=0, width=640, height=480
+)
+VOICE = Attachment(MediaKind.VOICE, "1002", mime="audio/ogg", duration=0.1 + 0.2)
+
+
+async def test_attachments_come_back_exactly(database_url):
+    writer = await PostgresThreadStore.open(database_url)
+    reader = await PostgresThreadStore.open(database_url)  # nothing cached: read from the table
+    try:
+        nodes = [
+            attrs.evolve(node, attachments=(PHOTO, VOICE) if node.message_id == "1" else (PHOTO,))
+            if node.role is Role.USER
+            else node
+            for node in chain_of(6)
+        ]
+        await writer.add(nodes)
+        assert await reader.chain("c", "6", 10) == nodes[::-1]
+        assert [await reader.get("c", str(i)) for i in range(1, 7)] == nodes
+        replaced = attrs.evolve(nodes[0], attachments=())
+        await writer.add([replaced])
+        assert await reader.chain("c", "1", 1) == [replaced]
+        with psycopg.connect(database_url) as connection:
+            stored = connection.execute("SELECT message, attachments FROM nodes ORDER BY seq")
+            values: dict[str, str | None] = dict(stored.fetchall())
+        assert values["1"] is None  # no attachments: NULL
+        assert values["2"] is None
+        assert values["3"] is not None
+    finally:
+        await writer.close()
         await reader.close()

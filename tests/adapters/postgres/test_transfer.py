@@ -40,6 +40,15 @@ SEED = {
     },
     "88": {"balance": 1, "lastdate": "not a date", "tokens": 400, "requests": 2},
 }
+# The older bot's later versions: the model each person chose.
+WITH_MODELS = {
+    "global": {"requests": 0, "tokens": 0},
+    "1": {"requests": 0, "tokens": 0, "balance": 1, "username": "None", "lang_model": "gpt-4"},
+    "2": {"requests": 0, "tokens": 0, "balance": 2, "username": "None", "lang_model": ""},
+    "3": {"requests": 0, "tokens": 0, "balance": 3, "username": "None", "lang_model": None},
+    "4": {"requests": 0, "tokens": 0, "balance": 4, "username": "None"},
+    "5": {"lang_model": "Модель 🚀", "requests": 0, "tokens": 0, "balance": 5, "username": "None"},
+}
 
 
 async def embedded_rewrite(path) -> bytes:
@@ -137,3 +146,33 @@ async def test_export_refuses_a_file_whose_journal_holds_changes(database_url, t
     with pytest.raises(StorageError, match="journal"):
         await export_data_json(database_url, target)
     assert not target.exists()
+
+
+async def test_the_model_each_person_chose_goes_in_and_out_exactly(database_url, tmp_path):
+    source = tmp_path / "data.json"
+    source.write_text(json.dumps(WITH_MODELS, ensure_ascii=False), encoding="utf-8")
+    assert await import_data_json(database_url, source) == 5
+    target = tmp_path / "exported.json"
+    await export_data_json(database_url, target)
+    assert target.read_bytes() == await embedded_rewrite(source)
+    assert json.loads(target.read_bytes()) == WITH_MODELS  # null and "" as they were
+    store = await PostgresAccountStore.open(database_url)
+    try:
+        models = {key: getattr(await store.get(key), "model", "absent") for key in "12345"}
+        assert models == {"1": "gpt-4", "2": None, "3": None, "4": None, "5": "Модель 🚀"}
+        await store.change("1", lambda a: attrs.evolve(a, model=None))
+        await store.change("2", lambda a: attrs.evolve(a, model="local"))
+        await store.change("4", lambda a: attrs.evolve(a, model="gpt-5"))
+    finally:
+        await store.close()
+    await export_data_json(database_url, target)
+    exported = json.loads(target.read_bytes())
+    assert "lang_model" not in exported["1"]
+    assert exported["2"]["lang_model"] == "local"
+    assert exported["3"]["lang_model"] is None
+    assert exported["4"]["lang_model"] == "gpt-5"
+    again = JsonAccounts.open(target)
+    try:
+        assert await again.get("4") == Account(user_id="4", balance=4, model="gpt-5")
+    finally:
+        await again.close()
