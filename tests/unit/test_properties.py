@@ -556,9 +556,10 @@ class Run:
         if in_flight and not self.snapshot_reads:
             return  # reading the account back from a database lets answers in flight settle
         last = self.bot.sink.sent[-1]
-        if last.picture is not None or _HEARD.search(last.text):
-            # A picture or a transcript of another conversation was settled after the reply:
-            # the numbers read now are not the ones the reply showed.
+        pattern = _BALANCE if op.text == "/balance" else _STATS
+        if last.chat_id != (GROUP if op.group else op.user) or not pattern.match(last.text):
+            # Another conversation said something after the reply (a picture, a transcript, a
+            # refusal, another command's reply): the numbers read now may not be the ones shown.
             return
         reply = last.text
         account = await self.bot.accounts.get(op.user)
