@@ -56,7 +56,7 @@ async def deliver_picture(
                     chat_id,
                     types.InputMediaUploadedPhoto(file=upload),
                     caption=caption,
-                    formatting_entities=[],  # plain text: Telethon would parse Markdown
+                    parse_mode=None,  # plain text: Telethon would parse Markdown
                     reply_to=reply_to,
                 )
         except FLOODS as exc:

@@ -16,6 +16,7 @@ from adapters.telegram.bot import TelegramBot
 from adapters.telegram.replies import TelegramReplies
 from adapters.telegram.sink import TelegramSink
 from core.errors import MediaTooLarge, MediaUnavailable
+from core.ports import MediaSource
 from core.values import Attachment, Incoming, MediaKind
 from tests.adapters.telegram.fakes import ALICE, GROUP, GROUP_ID, FakeTelegram, Ticker, incoming
 from tests.adapters.telegram.media_bytes import png_bytes, silent_ogg
@@ -28,7 +29,7 @@ MB = 1 << 20
 @attrs.define
 class Scene:
     tg: FakeTelegram
-    replies: TelegramReplies
+    replies: MediaSource  # TelegramReplies, as the core sees it
     ticker: Ticker
     seen: list[Incoming]
 
