@@ -110,7 +110,7 @@ def read_event(
     if attachment is UNSUPPORTED:
         # Without a caption, in a group: a reaction (a sticker answering the bot), not a request.
         return refuse("unsupported") if private or text.strip() else None
-    attachments = () if not isinstance(attachment, Attachment) else (attachment,)
+    attachments = (attachment,) if isinstance(attachment, Attachment) else ()
     if not text.strip() and not attachments:
         return refuse("unsupported") if private else None  # a service message, say
     sender = _sender(int(sender_id), user)

@@ -17,6 +17,7 @@ from typing import Any
 from telethon import TelegramClient, errors
 from telethon.tl import functions, types
 
+from adapters.telegram.attachments import describe
 from adapters.telegram.flood import TELEGRAM_LIMITS, Limits, Pacer
 from adapters.telegram.incoming import replied_id
 from adapters.telegram.markdown import to_entities
@@ -26,7 +27,7 @@ from adapters.telegram.split import Part, split
 from adapters.telegram.stream import Mode, TelegramStream
 from adapters.telegram.text import LIMIT
 from adapters.telegram.writer import GONE, MAX_WAIT, SentMessages, Writer
-from core.values import Node, Picture, Role
+from core.values import Attachment, MediaKind, Node, Picture, Role
 
 log = logging.getLogger(__name__)
 
@@ -206,12 +207,17 @@ class TelegramSink:
         if message is None:
             return None
         parent = replied_id(message)
+        picture = describe(int(message.id), message.media)
         return Node(
             chat_id=str(chat_id),
             message_id=str(message.id),
             role=Role.ASSISTANT if await self.is_mine(message) else Role.USER,
             text=message.message or "",
             parent=None if parent is None else str(parent),
+            # A thread keeps the pictures of its turns (a caption is the turn's text).
+            attachments=(picture,)
+            if isinstance(picture, Attachment) and picture.kind is MediaKind.IMAGE
+            else (),
         )
 
     async def fetch(self, chat_id: int, message_id: int) -> Any:

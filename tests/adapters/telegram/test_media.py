@@ -16,7 +16,7 @@ from adapters.telegram.bot import TelegramBot
 from adapters.telegram.replies import TelegramReplies
 from adapters.telegram.sink import TelegramSink
 from core.errors import MediaTooLarge, MediaUnavailable
-from core.ports import MediaSource
+from core.ports import MediaSource, MessageLookup
 from core.values import Attachment, Incoming, MediaKind
 from tests.adapters.telegram.fakes import ALICE, GROUP, GROUP_ID, FakeTelegram, Ticker, incoming
 from tests.adapters.telegram.media_bytes import png_bytes, silent_ogg
@@ -167,3 +167,21 @@ async def test_a_long_flood_wait_makes_every_chats_media_unavailable_until_it_en
     scene.ticker.advance(3600 - 100)  # close enough to the end to wait for it
     assert await scene.replies.fetch(group.chat_id, group.attachments[0], MB) == audio
     assert scene.ticker.sleeps == [100]
+
+
+async def test_a_picture_message_looked_up_keeps_its_picture(
+    scene: Scene, tg: FakeTelegram
+) -> None:
+    picture = png_bytes(6, 6)
+    tg.store(incoming("what is it?", media=tg.photo(picture, 6, 6), message_id=70, reply_to=69))
+    tg.store(incoming("", media=tg.voice(silent_ogg(1), duration=1), message_id=71))
+    lookup: MessageLookup = TelegramReplies(TelegramSink(tg))
+    node = await lookup.lookup(str(ALICE.id), "70")
+    assert node is not None
+    assert (node.text, node.parent) == ("what is it?", "69")
+    assert node.attachments == (
+        Attachment(MediaKind.IMAGE, "70", "image/jpeg", size=len(picture), width=6, height=6),
+    )
+    voice = await lookup.lookup(str(ALICE.id), "71")
+    assert voice is not None
+    assert voice.attachments == ()  # a thread remembers a voice note by its transcript
