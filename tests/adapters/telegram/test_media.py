@@ -86,11 +86,15 @@ async def test_a_later_fetch_asks_for_the_message_again_and_gets_the_largest_pho
     assert scene.asked(GetMessages) == 1
 
 
-async def test_an_old_file_reference_is_renewed_by_fetching_the_message(scene: Scene) -> None:
-    picture = png_bytes(10, 10)
-    got = await scene.send(incoming("", media=scene.tg.photo(picture, 10, 10), message_id=9))
+@pytest.mark.parametrize("kind", ["photo", "voice"])
+async def test_an_old_file_reference_is_renewed_by_fetching_the_message(
+    scene: Scene, kind: str
+) -> None:
+    data = png_bytes(10, 10) if kind == "photo" else silent_ogg(1)
+    media = scene.tg.photo(data, 10, 10) if kind == "photo" else scene.tg.voice(data, duration=1)
+    got = await scene.send(incoming("", media=media, message_id=9))
     scene.tg.renew_references()
-    assert await scene.replies.fetch(got.chat_id, got.attachments[0], MB) == picture
+    assert await scene.replies.fetch(got.chat_id, got.attachments[0], MB) == data
     assert scene.asked(GetMessages) == 1
     assert scene.asked(GetFile) == 2  # refused with the old reference, then served
 
