@@ -109,6 +109,8 @@ class TelegramBot:
             return
         chat_id = reading.chat_id
         self._sink.reachable(chat_id)
+        if isinstance(reading.item, Incoming) and reading.item.attachments:
+            self._sink.media.remember(chat_id, event.message)  # fetched in a moment
         if not self._accepting:
             task = asyncio.create_task(self._farewell(reading))
             self._farewells.add(task)

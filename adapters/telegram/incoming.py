@@ -8,10 +8,15 @@ group a message is for the bot when it
 - replies to one of the bot's messages.
 The core then gets the text without the bot's mention and with its commands as ``/name rest``.
 
-Messages the core cannot act on get an answer from the adapter itself (``Refusal``): pictures
-("I can't see pictures yet", captions included), other media in private chats, and messages
+Voice notes, audio files, photos and other files come to the core as an ``Attachment``
+(``attachments``), their caption as the text (empty when there is none). In a group they follow
+the same rules: a caption that addresses the bot, or a reply to the bot, a voice note too.
+
+Messages the core cannot act on get an answer from the adapter itself (``Refusal``): stickers,
+videos, polls and other media it cannot use (in private chats, or in a group when the caption
+addresses the bot: a sticker answering the bot in a group is someone's reaction), and messages
 sent on behalf of a group or channel (anonymous admins, channel senders), which have no
-person's balance to pay for an answer. Media in groups without text are ignored.
+person's balance to pay for an answer.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import attrs
 from telethon import events, helpers
 from telethon.tl import types
 
-from core.values import Incoming, Sender
+from adapters.telegram.attachments import UNSUPPORTED, describe
+from core.values import Attachment, Incoming, Sender
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +54,7 @@ class Refusal:
     message_id: int
     private: bool
     language: str | None
-    key: str  # "not_text", "no_pictures", "anonymous"
+    key: str  # "unsupported", "anonymous"
 
 
 @attrs.frozen
@@ -100,10 +106,13 @@ def read_event(
         )
         return refuse("anonymous")
     text: str = message.message or ""
-    if _picture(message.media):
-        return refuse("no_pictures")
-    if not text.strip():
-        return refuse("not_text") if private else None  # README: ignored in groups
+    attachment = describe(int(message.id), message.media)
+    if attachment is UNSUPPORTED:
+        # Without a caption, in a group: a reaction (a sticker answering the bot), not a request.
+        return refuse("unsupported") if private or text.strip() else None
+    attachments = (attachment,) if isinstance(attachment, Attachment) else ()
+    if not text.strip() and not attachments:
+        return refuse("unsupported") if private else None  # a service message, say
     sender = _sender(int(sender_id), user)
     cleaned = _clean(message, text, bot)
     replied = replied_id(message)
@@ -114,6 +123,7 @@ def read_event(
         text=cleaned,
         reply_to=None if replied is None else str(replied),
         private=private,
+        attachments=attachments,
     )
     return Reading(incoming, check_reply)
 
@@ -144,17 +154,6 @@ def _sender(user_id: int, user: Any) -> Sender:
         username=(user.username or "").lstrip("@") or None,
         language=user.lang_code or None,
     )
-
-
-def _picture(media: Any) -> bool:
-    if isinstance(media, types.MessageMediaPhoto):
-        return True
-    document = getattr(media, "document", None)
-    mime = getattr(document, "mime_type", "") or ""
-    is_sticker = any(
-        isinstance(a, types.DocumentAttributeSticker) for a in getattr(document, "attributes", ())
-    )
-    return mime.startswith("image/") and not is_sticker
 
 
 def _addressed(

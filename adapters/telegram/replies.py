@@ -1,5 +1,6 @@
-"""The core's ``ReplySink`` and ``MessageLookup`` on Telegram: Telegram numbers chats and
-messages, the core's ids are text, and this is the one place that turns one into the other."""
+"""The core's ``ReplySink``, ``MessageLookup`` and ``MediaSource`` on Telegram: Telegram numbers
+chats and messages, the core's ids are text, and this is the one place that turns one into the
+other."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 
 from adapters.telegram.sink import TelegramSink
 from adapters.telegram.stream import TelegramStream
-from core.values import Node
+from core.values import Attachment, Node, Picture
 
 
 class TelegramReplies:
@@ -16,6 +17,16 @@ class TelegramReplies:
 
     async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> list[str]:
         return _text(await self.sink.send(int(chat_id), text, _number(reply_to)))
+
+    async def send_picture(
+        self, chat_id: str, picture: Picture, caption: str, reply_to: str | None = None
+    ) -> list[str]:
+        return _text(
+            await self.sink.send_picture(int(chat_id), picture, caption, _number(reply_to))
+        )
+
+    async def fetch(self, chat_id: str, attachment: Attachment, limit: int) -> bytes:
+        return await self.sink.media.fetch(int(chat_id), attachment, limit)
 
     def stream(self, chat_id: str, reply_to: str | None) -> Answer:
         return Answer(self.sink.stream(int(chat_id), _number(reply_to)))

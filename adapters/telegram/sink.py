@@ -17,14 +17,17 @@ from typing import Any
 from telethon import TelegramClient, errors
 from telethon.tl import functions, types
 
+from adapters.telegram.attachments import describe
 from adapters.telegram.flood import TELEGRAM_LIMITS, Limits, Pacer
 from adapters.telegram.incoming import replied_id
 from adapters.telegram.markdown import to_entities
+from adapters.telegram.media import TelegramMedia
+from adapters.telegram.pictures import deliver_picture, fits_caption
 from adapters.telegram.split import Part, split
 from adapters.telegram.stream import Mode, TelegramStream
 from adapters.telegram.text import LIMIT
 from adapters.telegram.writer import GONE, MAX_WAIT, SentMessages, Writer
-from core.values import Node, Role
+from core.values import Attachment, MediaKind, Node, Picture, Role
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,8 @@ class TelegramSink:
         self._typing_every = typing_every
         self._typing_delay = typing_delay
         self._drafts: dict[tuple[int, int], TelegramStream] = {}
+        # The media of the chats' messages; messages with media seen lately are kept in it.
+        self.media = TelegramMedia(client, self.fetch, clock=clock, sleep=sleep)
 
     @property
     def sent(self) -> SentMessages:
@@ -103,6 +108,21 @@ class TelegramSink:
         return await self.writer.deliver(
             chat_id, self.parts(text, markdown=False), reply_to=reply_to
         )
+
+    async def send_picture(
+        self, chat_id: int, picture: Picture, caption: str, reply_to: int | None = None
+    ) -> list[int]:
+        """Send a picture as a photo with a plain-text caption; a caption too long for a photo
+        follows as text answering it. Raises ``DeliveryFailed``."""
+        short = fits_caption(caption)
+        message = await deliver_picture(
+            self.writer, chat_id, picture, caption if short else "", reply_to
+        )
+        self.media.remember(chat_id, message)  # a reply to it may need the picture soon
+        ids = [int(message.id)]
+        if not short:
+            ids += await self.send(chat_id, caption, ids[0])
+        return ids
 
     def stream(self, chat_id: int, reply_to: int | None) -> TelegramStream:
         private = self._is_private(chat_id)
@@ -187,12 +207,17 @@ class TelegramSink:
         if message is None:
             return None
         parent = replied_id(message)
+        picture = describe(int(message.id), message.media)
         return Node(
             chat_id=str(chat_id),
             message_id=str(message.id),
             role=Role.ASSISTANT if await self.is_mine(message) else Role.USER,
             text=message.message or "",
             parent=None if parent is None else str(parent),
+            # A thread keeps the pictures of its turns (a caption is the turn's text).
+            attachments=(picture,)
+            if isinstance(picture, Attachment) and picture.kind is MediaKind.IMAGE
+            else (),
         )
 
     async def fetch(self, chat_id: int, message_id: int) -> Any:

@@ -10,10 +10,9 @@ from typing import Final
 
 _TEXTS: Final[dict[str, dict[str, str]]] = {
     "en": {
-        "not_text": "I can only read text for now. Please write your question in words.",
-        "no_pictures": (
-            "I can't see pictures yet, so I haven't answered this one. "
-            "Please send your question as a text message."
+        "unsupported": (
+            "I can't use this kind of message (stickers, videos, polls and the like). "
+            "I understand text, voice messages, pictures and text files."
         ),
         "anonymous": (
             "I can't answer messages sent on behalf of a group or a channel: answers are paid "
@@ -23,10 +22,9 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
         "started": "The bot is running as @{bot}, answering with the {model}.",
     },
     "ru": {
-        "not_text": "Пока я понимаю только текст. Напишите, пожалуйста, вопрос словами.",
-        "no_pictures": (
-            "Я пока не вижу картинок, поэтому на это сообщение не ответил. "
-            "Пришлите, пожалуйста, вопрос текстом."
+        "unsupported": (
+            "С такими сообщениями я не работаю (стикеры, видео, опросы и подобное). "
+            "Я понимаю текст, голосовые сообщения, картинки и текстовые файлы."
         ),
         "anonymous": (
             "Я не отвечаю на сообщения от имени группы или канала: ответы оплачиваются с баланса "

@@ -127,7 +127,7 @@ class Writer:
         floods = 0
         troubles = 0
         while True:
-            await self._wait_out_flood(chat_id, until)
+            await self.wait_out_flood(chat_id, until)
             await self.pacer.turn(chat_id, private=self.is_private(chat_id))
             try:
                 return await self.write(chat_id, part, edit=edit, reply_to=reply_to)
@@ -174,7 +174,7 @@ class Writer:
                     return []
                 await self.sleep(delay)
 
-    async def _wait_out_flood(self, chat_id: int, until: float) -> None:
+    async def wait_out_flood(self, chat_id: int, until: float) -> None:
         wait = self.pacer.quiet_for(chat_id)
         if not wait:
             return

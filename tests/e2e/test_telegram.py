@@ -13,7 +13,7 @@ from telethon.tl import functions, types
 
 from entrypoints.settings import ConfigError, Settings, settings_from
 from entrypoints.telegram import main, serve
-from tests.adapters.telegram.fakes import ALICE, BOB, FakeTelegram, incoming
+from tests.adapters.telegram.fakes import ALICE, BOB, STICKER, FakeTelegram, incoming
 
 ADMIN = BOB
 
@@ -72,10 +72,9 @@ async def test_a_sticker_gets_a_polite_answer_in_private(tmp_path: Path) -> None
     tg = FakeTelegram()
     bot = asyncio.create_task(serve(settings_for(tmp_path), tg, handle_signals=False))
     await until(lambda: tg.shown(ADMIN.id), "start")
-    sticker = types.MessageMediaDocument(document=types.DocumentEmpty(id=1))
-    await tg.receive(incoming("", message_id=5, media=sticker))
+    await tg.receive(incoming("", message_id=5, media=STICKER))
     await until(lambda: tg.shown(ALICE.id), "the answer to the sticker")
-    assert "только текст" in tg.shown(ALICE.id)[0].message  # Alice's client speaks Russian
+    assert "стикеры" in tg.shown(ALICE.id)[0].message  # Alice's client speaks Russian
     await tg.receive(incoming("/stop", sender=ADMIN, message_id=6))
     assert await asyncio.wait_for(bot, 10) == 0
 

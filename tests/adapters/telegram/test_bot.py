@@ -25,9 +25,17 @@ from core.config import BotConfig
 from core.tokens import CharTokenCounter
 from core.values import Chunk, Incoming, ModelRequest, Usage
 from entrypoints.bootstrap import Bot, assemble
-from tests.adapters.telegram.fakes import ALICE, BOB, BOT, GROUP, GROUP_ID, FakeTelegram, incoming
+from tests.adapters.telegram.fakes import (
+    ALICE,
+    BOB,
+    BOT,
+    GROUP,
+    GROUP_ID,
+    STICKER,
+    FakeTelegram,
+    incoming,
+)
 
-STICKER = types.MessageMediaDocument(document=types.DocumentEmpty(id=1))
 MENTION = [types.MessageEntityMention(0, len("@ThisBot"))]
 
 
@@ -269,7 +277,7 @@ async def test_a_sticker_gets_a_polite_answer_in_private_and_is_ignored_in_group
     await bot.close()  # waits for the adapter's own answers
     assert handled == []
     [private] = tg.sent()
-    assert private.message.startswith("I can only read text")
+    assert private.message.startswith("I can't use this kind of message (stickers")
     assert isinstance(private.peer, types.InputPeerUser)
     assert private.peer.user_id == BOB.id
 

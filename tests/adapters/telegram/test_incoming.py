@@ -11,7 +11,7 @@ from telethon import events
 from telethon.tl import types
 
 from adapters.telegram.incoming import BotIdentity, Reading, Refusal, read_event
-from core.values import Incoming, Sender
+from core.values import Attachment, Incoming, MediaKind, Sender
 from tests.adapters.telegram.fakes import (
     ALICE,
     BASIC,
@@ -20,9 +20,11 @@ from tests.adapters.telegram.fakes import (
     GROUP,
     GROUP_ID,
     OTHER_BOT,
+    STICKER,
     FakeTelegram,
     incoming,
 )
+from tests.adapters.telegram.media_bytes import png_bytes, silent_ogg
 
 ME = BotIdentity(BOT.id, "thisbot")  # as the settings may spell it: case must not matter
 ALICE_SENDER = Sender(str(ALICE.id), "Alice Liddell", "alice", "ru")
@@ -198,22 +200,156 @@ async def test_a_reply_to_another_chat_is_no_reply_here() -> None:
     assert result.reply_to is None
 
 
-async def test_a_sticker_gets_the_not_text_answer_in_private_only() -> None:
-    sticker = types.MessageMediaDocument(document=types.DocumentEmpty(id=1))
-    result = await read(incoming("", media=sticker, message_id=8))
-    assert result == Refusal(ALICE.id, 8, True, "ru", "not_text")
-    # In a group, even replying to the bot: ignored, as the README says.
-    assert await read(incoming("", chat=GROUP, media=sticker, reply_to=3, mentioned=True)) is None
+async def test_a_sticker_gets_the_unsupported_answer_in_private_only() -> None:
+    result = await read(incoming("", media=STICKER, message_id=8))
+    assert result == Refusal(ALICE.id, 8, True, "ru", "unsupported")
+    # In a group, even replying to the bot: a reaction, ignored.
+    assert await read(incoming("", chat=GROUP, media=STICKER, reply_to=3, mentioned=True)) is None
 
 
-@pytest.mark.parametrize("chat", [None, GROUP])
-async def test_a_photo_with_a_caption_gets_i_cannot_see_pictures(chat: Any) -> None:
-    photo = types.MessageMediaPhoto(photo=types.PhotoEmpty(id=1))
+VIDEO = types.MessageMediaDocument(
+    document=types.Document(
+        id=1,
+        access_hash=1,
+        file_reference=b"",
+        date=None,
+        mime_type="video/mp4",
+        size=10,
+        dc_id=2,
+        attributes=[types.DocumentAttributeVideo(duration=3, w=640, h=480)],
+    )
+)
+ROUND = types.MessageMediaDocument(
+    document=types.Document(
+        id=2,
+        access_hash=2,
+        file_reference=b"",
+        date=None,
+        mime_type="video/mp4",
+        size=10,
+        dc_id=2,
+        attributes=[types.DocumentAttributeVideo(duration=3, w=240, h=240, round_message=True)],
+    ),
+    round=True,
+)
+POLL = types.MessageMediaPoll(
+    poll=types.Poll(
+        id=1,
+        question=types.TextWithEntities("Lunch?", []),
+        answers=[types.PollAnswer(types.TextWithEntities("yes", []), b"1")],
+        hash=0,
+    ),
+    results=types.PollResults(),
+)
+SECRET_PHOTO = types.MessageMediaPhoto(photo=None, ttl_seconds=10)  # self-destructed
+
+
+@pytest.mark.parametrize(
+    "media", [VIDEO, ROUND, POLL, SECRET_PHOTO, types.MessageMediaDice(3, "🎲")]
+)
+async def test_media_the_bot_cannot_use_is_refused(media: Any) -> None:
+    result = await read(incoming("", media=media, message_id=8))
+    assert result == Refusal(ALICE.id, 8, True, "ru", "unsupported")
+    text = "@ThisBot what is in it?"
+    in_group = incoming(text, chat=GROUP, media=media, entities=[mention(text, "@ThisBot")])
+    refused = await read(in_group)
+    assert isinstance(refused, Refusal)
+    assert refused.key == "unsupported"
+
+
+async def test_a_voice_note_is_a_voice_attachment(tg: FakeTelegram) -> None:
+    audio = silent_ogg(3)
+    result = await read(incoming("", media=tg.voice(audio, duration=3), message_id=8))
+    assert result == Incoming(
+        chat_id=str(ALICE.id),
+        message_id="8",
+        sender=ALICE_SENDER,
+        text="",
+        private=True,
+        attachments=(
+            Attachment(
+                MediaKind.VOICE,
+                "8",
+                mime="audio/ogg",
+                name="voice.ogg",  # a voice note has no name: one the server can tell it by
+                size=len(audio),
+                duration=3.0,
+            ),
+        ),
+    )
+
+
+async def test_an_audio_file_is_voice_too_with_its_name_and_caption(tg: FakeTelegram) -> None:
+    media = tg.voice(b"ID3" + bytes(500), duration=61, mime="audio/mpeg", voice=False, name="a.mp3")
+    result = await read(incoming("what is said here?", media=media, message_id=9))
+    assert isinstance(result, Incoming)
+    assert result.text == "what is said here?"
+    assert result.attachments == (
+        Attachment(MediaKind.VOICE, "9", "audio/mpeg", "a.mp3", 503, duration=61.0),
+    )
+
+
+async def test_a_photo_is_an_image_of_its_largest_size(tg: FakeTelegram) -> None:
+    picture = png_bytes(40, 30)
     text = "@ThisBot what is this?"
-    entities = [mention(text, "@ThisBot")]
-    result = await read(incoming(text, chat=chat, media=photo, entities=entities))
-    assert isinstance(result, Refusal)
-    assert result.key == "no_pictures"
+    message = incoming(
+        text, chat=GROUP, media=tg.photo(picture, 40, 30), entities=[mention(text, "@ThisBot")]
+    )
+    result = await read(message)
+    assert isinstance(result, Incoming)
+    assert result.text == "what is this?"  # the caption, without the bot's mention
+    assert result.attachments == (
+        Attachment(MediaKind.IMAGE, "1", "image/jpeg", size=len(picture), width=40, height=30),
+    )
+
+
+async def test_a_picture_sent_as_a_file_is_an_image(tg: FakeTelegram) -> None:
+    picture = png_bytes(8, 6)
+    media = tg.document(picture, "chart.png", "image/png", types.DocumentAttributeImageSize(8, 6))
+    result = await read(incoming("", media=media))
+    assert isinstance(result, Incoming)
+    assert result.attachments == (
+        Attachment(MediaKind.IMAGE, "1", "image/png", "chart.png", len(picture), None, 8, 6),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "mime"),
+    [("notes.txt", "text/plain"), ("report.pdf", "application/pdf"), ("logo.svg", "image/svg+xml")],
+)
+async def test_any_other_file_is_a_document(tg: FakeTelegram, name: str, mime: str) -> None:
+    media = tg.document(b"<svg/> or words", name, mime)
+    result = await read(incoming("summarise it", media=media, message_id=4))
+    assert isinstance(result, Incoming)
+    assert result.text == "summarise it"
+    assert result.attachments == (Attachment(MediaKind.DOCUMENT, "4", mime, name, 15),)
+
+
+async def test_a_link_preview_is_no_attachment() -> None:
+    preview = types.MessageMediaWebPage(webpage=types.WebPageEmpty(id=1))
+    result = await read(incoming("see https://example.org", media=preview))
+    assert isinstance(result, Incoming)
+    assert result.attachments == ()
+
+
+async def test_media_in_groups_follows_the_rules_for_text(tg: FakeTelegram) -> None:
+    photo = tg.photo(png_bytes(2, 2), 2, 2)
+    voice = tg.voice(silent_ogg(1), duration=1)
+    # Not addressed: a photo without caption, a caption about something else.
+    assert await read(incoming("", chat=GROUP, media=photo)) is None
+    assert await read(incoming("look at this", chat=BASIC, media=photo)) is None
+    # A reply to the bot, with no caption at all: for the bot.
+    replying = await read(incoming("", chat=GROUP, media=voice, reply_to=50), {(GROUP_ID, 50)})
+    assert isinstance(replying, Incoming)
+    assert replying.reply_to == "50"
+    assert [a.kind for a in replying.attachments] == [MediaKind.VOICE]
+    flagged = await read(incoming("", chat=BASIC, media=photo, reply_to=7, mentioned=True))
+    assert isinstance(flagged, Incoming)
+    assert [a.kind for a in flagged.attachments] == [MediaKind.IMAGE]
+    # A reply to someone Telegram did not say: only the replied message can tell.
+    unsure = await reading(incoming("", chat=GROUP, media=voice, reply_to=51))
+    assert unsure is not None
+    assert unsure.check_reply == 51
 
 
 @pytest.mark.parametrize(
