@@ -49,7 +49,15 @@ async def test_serves_answers_refuses_stop_to_users_and_stops_for_the_admin(
     assert "is running as @ThisBot" in tg.shown(ADMIN.id)[0].message
     menus = tg.of(functions.bots.SetBotCommandsRequest)
     assert {m.lang_code for m in menus} == {"", "ru"}
-    assert [c.command for c in menus[0].commands] == ["start", "help", "balance", "stats", "prompt"]
+    assert [c.command for c in menus[0].commands] == [
+        "start",
+        "help",
+        "balance",
+        "stats",
+        "prompt",
+        "model",
+        "image",
+    ]
 
     await tg.receive(incoming("**hello** there", message_id=1))
     await until(lambda: any("Offline model" in m.message for m in tg.shown(ALICE.id)), "answer")
