@@ -18,8 +18,10 @@ def test_no_models_listed_offers_openai_model_with_vision_guessed(tmp_path: Path
 
     (entry,) = settings.models
     assert entry.option == ModelOption("gpt-4o-mini", price=1.0, vision=True)
-    assert entry.api_key is not None and entry.api_key.reveal() == "sk-main"
-    assert entry.base_url is None and entry.reasoning_effort is None
+    assert entry.api_key is not None
+    assert entry.api_key.reveal() == "sk-main"
+    assert entry.base_url is None
+    assert entry.reasoning_effort is None
     assert entry.context_window() == 128_000
     blind = settings_from({**KEY, "OPENAI_MODEL": "llama3.2"}, tmp_path).models[0]
     assert blind.option.vision is False
@@ -28,7 +30,8 @@ def test_no_models_listed_offers_openai_model_with_vision_guessed(tmp_path: Path
 def test_without_a_key_the_offline_model_is_offered_and_sees(tmp_path: Path) -> None:
     (entry,) = settings_from({}, tmp_path).models
 
-    assert entry.offline and entry.option.vision
+    assert entry.offline
+    assert entry.option.vision
     assert entry.option.name == "offline"
     config = settings_from({}, tmp_path).bot_config("1")
     assert config.models == (entry.option,)  # nothing to fit: no window
@@ -56,12 +59,17 @@ def test_a_list_of_models_with_their_own_endpoints(tmp_path: Path) -> None:
     assert luna.reasoning_effort == "none"  # the bot's default model, as before
     assert big.option == ModelOption("gpt-5", price=10.0, vision=True, description="the big one")
     assert big.base_url == "https://x.test/v1"
-    assert big.api_key is not None and big.api_key.reveal() == "sk-main"
-    assert local.option.price == 0.0 and local.option.vision is False
+    assert big.api_key is not None
+    assert big.api_key.reveal() == "sk-main"
+    assert local.option.price == 0.0
+    assert local.option.vision is False
     assert local.base_url == "http://127.0.0.1:11434/v1"
-    assert local.api_key is not None and local.api_key.reveal() == "ollama"
-    assert qwen.option.vision is False and qwen.reasoning_effort == "low"
-    assert "ollama" not in repr(settings) and "sk-main" not in repr(settings)
+    assert local.api_key is not None
+    assert local.api_key.reveal() == "ollama"
+    assert qwen.option.vision is False
+    assert qwen.reasoning_effort == "low"
+    assert "ollama" not in repr(settings)
+    assert "sk-main" not in repr(settings)
 
 
 def test_each_models_budgets_fit_its_window(tmp_path: Path) -> None:
@@ -84,7 +92,8 @@ def test_a_model_without_any_key_is_answered_offline(tmp_path: Path) -> None:
     settings = settings_from({"MODELS": "sees vision; blind"}, tmp_path)
 
     sees, blind = settings.models
-    assert sees.offline and blind.offline
+    assert sees.offline
+    assert blind.offline
     assert (sees.option.vision, blind.option.vision) == (True, False)
     assert settings.token_counter == "heuristic"
 
@@ -128,7 +137,8 @@ def test_media_settings_default_to_the_cores_and_reach_it(tmp_path: Path) -> Non
     settings = settings_from(KEY, tmp_path)
 
     assert settings.transcription_model == "gpt-transcribe"
-    assert settings.image_model == "gpt-image-2" and settings.image_size == "1024x1024"
+    assert settings.image_model == "gpt-image-2"
+    assert settings.image_size == "1024x1024"
     assert settings.transcription_api_key is not None
     assert settings.transcription_api_key.reveal() == "sk-main"
     config = settings.bot_config("1")
@@ -161,7 +171,8 @@ def test_media_settings_are_read(tmp_path: Path) -> None:
     assert settings.transcription_base_url == "http://127.0.0.1:8000/v1"
     assert settings.transcription_api_key is not None
     assert settings.transcription_api_key.reveal() == "local"
-    assert settings.image_model == "gpt-image-2-mini" and settings.image_size == "1536x1024"
+    assert settings.image_model == "gpt-image-2-mini"
+    assert settings.image_size == "1536x1024"
     assert config.transcription_tokens_per_second == 2.5
     assert (config.max_voice_seconds, config.image_price) == (120, 0)
     assert config.max_document_bytes == 2_000_000
