@@ -8,7 +8,7 @@ import pytest
 
 from core.config import BotConfig
 from core.models import ModelOption
-from entrypoints.settings import ConfigError, settings_from
+from entrypoints.settings import ConfigError, load_environment, settings_from
 
 KEY = {"OPENAI_API_KEY": "sk-main"}
 
@@ -202,3 +202,44 @@ def test_media_settings_are_read(tmp_path: Path) -> None:
 def test_a_bad_media_setting_is_named(name: str, value: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         settings_from({name: value})
+
+
+EXAMPLE_ENV = Path(__file__).parents[2] / "example.env"
+
+
+def test_example_env_documents_every_new_setting_and_loads() -> None:
+    text = EXAMPLE_ENV.read_text(encoding="utf-8")
+    for name in (
+        "MODELS",
+        "TRANSCRIPTION_MODEL",
+        "TRANSCRIPTION_BASE_URL",
+        "TRANSCRIPTION_API_KEY",
+        "TRANSCRIPTION_TOKENS_PER_SECOND",
+        "MAX_VOICE_SECONDS",
+        "IMAGE_MODEL",
+        "IMAGE_SIZE",
+        "IMAGE_PRICE",
+        "MAX_DOCUMENT_BYTES",
+    ):
+        assert f"\n{name}=" in text, name
+    settings = settings_from(load_environment(EXAMPLE_ENV) | {"OPENAI_API_KEY": ""})
+    assert settings.models[0].option.name == "offline"
+
+
+def test_the_example_list_of_models_in_example_env_works(tmp_path: Path) -> None:
+    lines = EXAMPLE_ENV.read_text(encoding="utf-8").splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("# MODELS="))
+    example = [lines[start][2:], lines[start + 1][2:]]
+    env_file = tmp_path / ".env"
+    env_file.write_text("\n".join(example) + "\n", encoding="utf-8")
+
+    settings = settings_from(dict(load_environment(env_file)) | KEY, tmp_path)
+
+    luna, big, local = settings.models
+    assert luna.option.description == "fast, inexpensive"
+    assert big.option.price == 10.0
+    assert (local.option.price, local.window, local.base_url) == (
+        0.0,
+        8_192,
+        "http://127.0.0.1:11434/v1",
+    )
