@@ -349,6 +349,13 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     if counter not in {"heuristic", "tiktoken"}:
         raise ConfigError(f"TOKEN_COUNTER must be tiktoken or heuristic, got {counter!r}")
     notes: list[str] = []
+    if not all(entry.offline for entry in models):
+        notes += [
+            f"MODELS: {entry.name} has no api_key and OPENAI_API_KEY is empty: "
+            "the offline model answers for it"
+            for entry in models
+            if entry.offline
+        ]
     database = read.secret("DATABASE_URL")
     receiver = read.secret("RECEIVER_DATABASE_URL") or database
     for name, url in (("DATABASE_URL", database), ("RECEIVER_DATABASE_URL", receiver)):
@@ -409,7 +416,8 @@ def _media(read: _Reader, base_url: str | None, api_key: Secret | None) -> dict[
     )
     _within("TRANSCRIPTION_TOKENS_PER_SECOND", per_second, 0, MAX_TOKENS_PER_SECOND)
     image_price = read.get("IMAGE_PRICE", _int, CORE.image_price)
-    _within("IMAGE_PRICE", image_price, 0, MAX_BALANCE)
+    if not 0 <= image_price <= MAX_BALANCE:
+        raise ConfigError(f"IMAGE_PRICE must be between 0 and {MAX_BALANCE:,}, got {image_price:,}")
     return {
         "transcription_model": read.get("TRANSCRIPTION_MODEL", _word, DEFAULT_TRANSCRIPTION_MODEL),
         "transcription_base_url": read.get("TRANSCRIPTION_BASE_URL", _url, base_url),

@@ -243,3 +243,13 @@ def test_the_example_list_of_models_in_example_env_works(tmp_path: Path) -> None
         8_192,
         "http://127.0.0.1:11434/v1",
     )
+
+
+def test_an_offline_model_among_real_ones_is_noted(tmp_path: Path) -> None:
+    settings = settings_from({"MODELS": "real api_key=sk-x; pretend"}, tmp_path)
+
+    assert settings.notes == (
+        "MODELS: pretend has no api_key and OPENAI_API_KEY is empty: "
+        "the offline model answers for it",
+    )
+    assert settings.token_counter == "tiktoken"
