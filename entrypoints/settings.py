@@ -230,6 +230,10 @@ class Settings:
 
         return resolve_window(self.openai_model, self.model_context_window)
 
+    def pictures_dir(self) -> Path:
+        """Where the console saves the pictures the bot sends: beside DATA_FILE."""
+        return self.data_file.with_name(self.data_file.stem + ".pictures")
+
     def bot_config(self, admin_id: str) -> BotConfig:
         """The core's settings, each model's prompt budget and reply cap fitted inside its
         window (the offline model has none to fit, unless MODELS gives it one); the bot-wide

@@ -253,3 +253,9 @@ def test_an_offline_model_among_real_ones_is_noted(tmp_path: Path) -> None:
         "the offline model answers for it",
     )
     assert settings.token_counter == "tiktoken"
+
+
+def test_the_consoles_pictures_go_beside_the_data_file(tmp_path: Path) -> None:
+    settings = settings_from({"DATA_FILE": "bot/data.json"}, tmp_path)
+
+    assert settings.pictures_dir() == tmp_path / "bot" / "data.pictures"
