@@ -53,7 +53,7 @@ def attachment_for(path: Path, command: str) -> Attachment:
     """The attachment ``:voice``, ``:photo`` or ``:file`` sends for ``path``; NotSent when the
     file is missing, unreadable or not of that kind. ``:file`` sends pictures and recordings
     as a messenger does (as pictures and voice), anything else as a document."""
-    path = path.expanduser().absolute()
+    path = Path(os.path.abspath(path.expanduser()))  # "..", "." out; symlinks kept as named
     try:
         size = path.stat().st_size
         if not path.is_file():

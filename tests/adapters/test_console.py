@@ -71,7 +71,7 @@ def test_files_go_as_a_messenger_sends_them(
     voice_note(tmp_path, 1.0, name="memo.opus")
     console = session()
 
-    document = sent(console.parse("& :file notes.md summarise it"))
+    document = sent(console.parse("& :file ./sub/../notes.md summarise it"))
     picture = sent(console.parse(":FILE photo.jpg"))
     recording = sent(console.parse(":file memo.opus"))
 
