@@ -319,9 +319,6 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
             f"{system + ROOM_FOR_A_MESSAGE:,}"
         )
     base_url = read.get("OPENAI_BASE_URL", _url, None)
-    # tiktoken: the model's own tokenizer for OpenAI models, the calibrated heuristic for others.
-    # Without a key the offline model answers: its tokens are notional, and the heuristic spares
-    # the 0.4 s of loading a tokenizer table.
     window = read.get("MODEL_CONTEXT_WINDOW", _int, None)
     if window is not None and window < 256:
         raise ConfigError(f"MODEL_CONTEXT_WINDOW must be at least 256 tokens, got {window}")
@@ -345,6 +342,9 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     )
     listed = read.get("MODELS", lambda raw, _: raw, "")
     models = parse_models(listed, env, defaults) if listed else (default_entry(defaults),)
+    # tiktoken: the model's own tokenizer for OpenAI models, the calibrated heuristic for others.
+    # When only the offline model answers: its tokens are notional, and the heuristic spares
+    # the 0.4 s of loading a tokenizer table.
     counter = read.get(
         "TOKEN_COUNTER",
         lambda raw, _: raw.lower(),
