@@ -12,6 +12,12 @@ reply to it. The syntax of a line:
                          @BOT, a /command, or a reply to one of its messages
     :private             speak in your private chat with the bot
     :lang CODE           the language your messenger reports (en, ru, ...)
+    :photo FILE [TEXT]   send a picture (PNG, JPEG, WebP, GIF), TEXT its caption
+    :voice FILE [TEXT]   send a voice message: a recording (.ogg/.opus like Telegram's, .mp3...)
+    :file FILE [TEXT]    send a file: text files and PDFs are read; pictures and recordings go
+                         as :photo and :voice send them. FILE in "quotes" if it has spaces;
+                         >ID and & may come first. The bot's pictures are saved as files and
+                         their paths printed.
     :wait                wait for every answer still coming
     :help                this text
     :quit                leave (end of input does the same)
@@ -19,14 +25,20 @@ reply to it. The syntax of a line:
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
+import tempfile
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TextIO
 
 import attrs
 
-from core.values import Incoming, Sender
+from adapters.console_files import NotSent, attachment_for, describe, read_limited, save_picture
+from adapters.media_info import describe_size, picture_size
+from core.errors import DeliveryFailed
+from core.values import Attachment, Incoming, Picture, Sender
 
 HELP = __doc__.split("\n\n", 2)[2].rstrip() if __doc__ else ""
 DEFAULT_GROUP = "-100"
@@ -61,6 +73,8 @@ class Quit:
 Action = Send | Note | Wait | Quit
 
 _REPLY = re.compile(r"^>\s*(\d+)\s+(.*)$", re.DOTALL)
+_MEDIA = re.compile(r"^:(voice|photo|file)(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
+_FILE_AND_CAPTION = re.compile(r'^(?:"([^"]+)"|\'([^\']+)\'|(\S+))\s*(.*)$', re.DOTALL)
 
 
 @attrs.define
@@ -86,16 +100,33 @@ class ConsoleSession:
         line = line.rstrip("\r\n")
         if not line.strip():
             return None
+        wait, text = True, line
+        if text.startswith("&"):
+            wait, text = False, text[1:].lstrip()
+        reply_to = None
+        match = _REPLY.match(text)
+        if match:
+            reply_to, text = match.group(1), match.group(2)
+        media = _MEDIA.match(text.strip())
+        if media:
+            return self._send_file(media.group(1).lower(), media.group(2) or "", reply_to, wait)
         if line.startswith(":"):
             return self._console_command(line[1:].split())
-        wait = True
-        if line.startswith("&"):
-            wait, line = False, line[1:].lstrip()
-        reply_to = None
-        match = _REPLY.match(line)
-        if match:
-            reply_to, line = match.group(1), match.group(2)
-        return self._send(line, reply_to, wait)
+        return self._send(text, reply_to, wait)
+
+    def _send_file(self, command: str, rest: str, reply_to: str | None, wait: bool) -> Action:
+        """``:voice``, ``:photo`` or ``:file``: the file as an attachment, the rest of the line
+        as its caption; a Note, and nothing sent, when the file cannot be."""
+        match = _FILE_AND_CAPTION.match(rest.strip())
+        if match is None:
+            return Note(f"Usage: :{command} FILE [TEXT]. Type :help.")
+        name = match.group(1) or match.group(2) or match.group(3)
+        try:
+            attachment = attachment_for(Path(name), command)
+        except NotSent as exc:
+            return Note(str(exc))
+        send = self._send(match.group(4).strip(), reply_to, wait)
+        return attrs.evolve(send, incoming=attrs.evolve(send.incoming, attachments=(attachment,)))
 
     def _send(self, text: str, reply_to: str | None, wait: bool) -> Send:
         """The console's own group rules: in a group, the bot answers a mention of it (which
@@ -153,7 +184,8 @@ def _label(chat_id: str, reply_to: str | None) -> str:
 
 @attrs.define
 class ConsoleSink:
-    """Prints the bot's messages (implements ``core.ports.ReplySink``).
+    """Prints the bot's messages (implements ``core.ports.ReplySink``), and fetches the files
+    people send (``core.ports.MediaSource``).
 
     One answer at a time streams live, word by word. Everything else printed meanwhile (other
     answers, notices, the echo of typed lines) waits until that answer's line is finished, so
@@ -163,6 +195,8 @@ class ConsoleSink:
     out: TextIO
     ids: Iterator[int]
     sent: set[str] = attrs.field(factory=set)  # ids of every message the bot sent
+    # Where the bot's pictures are written; None: a temporary directory made when needed.
+    pictures: Path | None = None
     _live: _ConsoleStream | None = None
     _held: list[str] = attrs.field(factory=list)
 
@@ -206,10 +240,8 @@ class ConsoleSink:
         where = "" if incoming.private else f" in group {incoming.chat_id}"
         reply = f" ↪ {incoming.reply_to}" if incoming.reply_to is not None else ""
         name = incoming.sender.name or incoming.sender.id
-        self.write(
-            f"[{incoming.message_id}] {name} ({incoming.sender.id}){where}{reply}: "
-            f"{incoming.text}\n"
-        )
+        text = " ".join([*(describe(a) for a in incoming.attachments), incoming.text]).strip()
+        self.write(f"[{incoming.message_id}] {name} ({incoming.sender.id}){where}{reply}: {text}\n")
 
     def new_id(self) -> str:
         message_id = str(next(self.ids))
@@ -220,6 +252,29 @@ class ConsoleSink:
         message_id = self.new_id()
         self.write(f"[{message_id}] {_label(chat_id, reply_to)}: {text}\n")
         return (message_id,)
+
+    async def send_picture(
+        self, chat_id: str, picture: Picture, caption: str, reply_to: str | None = None
+    ) -> Sequence[str]:
+        """Write the picture to a file and print its path with the caption."""
+        if self.pictures is None:
+            self.pictures = Path(tempfile.mkdtemp(prefix="gptbot-pictures-"))
+        message_id = self.new_id()
+        try:
+            path = await asyncio.to_thread(save_picture, self.pictures, message_id, picture)
+        except OSError as exc:
+            self.sent.discard(message_id)
+            raise DeliveryFailed(f"cannot save the picture in {self.pictures}: {exc}") from exc
+        size = picture_size(picture.data)
+        facts = [picture.mime, *([f"{size[0]}×{size[1]}"] if size else [])]
+        facts.append(describe_size(len(picture.data)))
+        line = f"[picture {path}, {', '.join(facts)}] {caption}".rstrip()
+        self.write(f"[{message_id}] {_label(chat_id, reply_to)}: {line}\n")
+        return (message_id,)
+
+    async def fetch(self, chat_id: str, attachment: Attachment, limit: int) -> bytes:
+        """The file behind an attachment (implements ``core.ports.MediaSource``)."""
+        return await asyncio.to_thread(read_limited, attachment, limit)
 
     def stream(self, chat_id: str, reply_to: str | None) -> _ConsoleStream:
         return _ConsoleStream(self, chat_id, reply_to)

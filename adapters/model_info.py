@@ -1,4 +1,4 @@
-"""What the bot knows about OpenAI's model names: their tokenizer and their context window.
+"""What the bot knows about model names: their tokenizer, their context window, whether they see.
 
 Names are matched by prefix after any provider or fine-tune decoration ("openai/gpt-4o",
 "ft:gpt-4o-mini:org::id"), so dated snapshots ("gpt-4o-2024-08-06") match their family.
@@ -76,3 +76,24 @@ def resolve_window(model: str, configured: int | None) -> int:
         return configured
     known = context_window(model)
     return UNKNOWN_WINDOW if known is None else known
+
+
+# Models known to take pictures: OpenAI's vision families (not o1-mini, o3-mini, gpt-oss, gpt-3.5
+# or the first gpt-4), newer OpenAI names, and the usual vision models of other providers and of
+# local servers. A guess from the name only: MODELS says "vision" (or not) when it is wrong.
+_NOT_VISION = re.compile(
+    r"o1-(mini|preview)|o3-mini|gpt-oss|gpt-4-turbo-preview|gpt-4-\d{4}-preview"
+)
+_VISION = re.compile(
+    r"gpt-4o|chatgpt-4o|gpt-4\.[15]|gpt-4-turbo|gpt-4-vision|o[134]\b|o[134]-|"
+    r"claude-|gemini|pixtral|llava|bakllava|moondream|minicpm-v|internvl|gemma-?3|llama-?4|"
+    r"mistral-small-?3\.[12]|.*vision|.*-vl\b|.*-vl-|.*vl:|qwen[\d.]*-?vl"
+)
+
+
+def sees_pictures(model: str) -> bool:
+    """Whether the model can most likely be sent pictures, from its name."""
+    name = base_name(model)
+    if _NOT_VISION.match(name):
+        return False
+    return bool(_VISION.match(name) or _NEWER_OPENAI.match(name))

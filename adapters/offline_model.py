@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 
 import attrs
 
+from adapters.media_info import describe_size, picture_size
 from core.ports import TokenCounter
 from core.tokens import prompt_tokens
-from core.values import Chunk, ModelRequest, Role, Usage
+from core.values import Chunk, Image, ModelRequest, Role, Turn, Usage
 
 _QUOTE_LIMIT = 300
 
@@ -23,19 +24,37 @@ def _quote(text: str) -> str:
     return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 1] + "…"
 
 
+def describe_pictures(images: tuple[Image, ...]) -> str:
+    """What a model that sees would be given: how many pictures, their type, size, bytes."""
+    parts = []
+    for image in images:
+        size = picture_size(image.data)
+        pixels = f" {size[0]}×{size[1]}" if size else ""
+        parts.append(f"{image.mime}{pixels}, {describe_size(len(image.data))}")
+    return f"{len(images)} picture(s): " + "; ".join(parts)
+
+
+def _turn_line(n: int, turn: Turn) -> str:
+    line = f"Turn {n}, {turn.role.value}: «{_quote(turn.text)}»"
+    return line + (f" with {describe_pictures(turn.images)}" if turn.images else "")
+
+
 def compose_answer(request: ModelRequest) -> str:
-    """The answer for a request: how many turns, which system prompt, what the user said."""
+    """The answer for a request: how many turns, which system prompt, what the user said, and
+    the pictures it was given."""
     system = next((t.text for t in request.turns if t.role is Role.SYSTEM), "")
     dialogue = [t for t in request.turns if t.role is not Role.SYSTEM]
     earlier = dialogue[:-1]
-    message = dialogue[-1].text if dialogue else ""
+    last = dialogue[-1] if dialogue else Turn(Role.USER, "")
     lines = [
         f"Offline model: I received {len(dialogue)} turn(s): "
         f"{len(earlier)} earlier and your message.",
         f"System prompt: «{_quote(system)}»",
     ]
-    lines += [f"Turn {n}, {t.role.value}: «{_quote(t.text)}»" for n, t in enumerate(earlier, 1)]
-    lines.append(f"You said: «{_quote(message)}»")
+    lines += [_turn_line(n, t) for n, t in enumerate(earlier, 1)]
+    lines.append(f"You said: «{_quote(last.text)}»")
+    if last.images:
+        lines.append(f"With your message I received {describe_pictures(last.images)}.")
     return "\n".join(lines)
 
 

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 from dotenv import dotenv_values
 
 from core.config import BotConfig
+from core.models import ModelOption
 from core.texts import LANGUAGES
 from core.tokens import CharTokenCounter, fit_budgets, prompt_tokens
 from core.values import Role, Turn
+from entrypoints.model_list import REASONING_EFFORTS as REASONING_EFFORTS
+from entrypoints.model_list import Defaults, ModelEntry, default_entry, parse_models
+from entrypoints.setting_types import ConfigError as ConfigError
+from entrypoints.setting_types import Secret as Secret
 
 T = TypeVar("T")
 
@@ -27,9 +33,6 @@ T = TypeVar("T")
 # thinking, so it is asked for no reasoning.
 DEFAULT_MODEL = "gpt-6-luna"
 DEFAULT_EFFORT = "none"
-# What OPENAI_REASONING_EFFORT may say (adapters.openai_model.ReasoningEffort; not imported
-# here, so that settings never load the OpenAI SDK). "default" sends nothing.
-REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 # Most prompt tokens per request. Today's models take 128 000 and more, but every prompt token is
 # paid from the user's balance on every message of a conversation: 8 000 (about 30 000
 # characters of English) keeps a long conversation and a long pasted text, at a price a
@@ -40,25 +43,14 @@ DEFAULT_CONTEXT_LIMIT = CORE.context_budget
 # A CPU server reads a long prompt before its first token: 16-20 s for a few thousand tokens
 # of a small model was measured, a larger model takes minutes.
 DEFAULT_FIRST_TOKEN_TIMEOUT = 120.0
-
-
-class ConfigError(Exception):
-    """A setting is missing or malformed; the message names it."""
-
-
-@attrs.frozen(repr=False)
-class Secret:
-    """A value that must not leak: ``str`` and ``repr`` show stars, ``reveal`` shows it."""
-
-    _value: str
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
+# OpenAI's current transcription and image models (whisper-1, the gpt-4o-*-transcribe models,
+# dall-e-* and gpt-image-1 are shut down).
+DEFAULT_TRANSCRIPTION_MODEL = "gpt-transcribe"
+DEFAULT_IMAGE_MODEL = "gpt-image-2"
+DEFAULT_IMAGE_SIZE = "1024x1024"
+MAX_VOICE_SECONDS = 24 * 3_600
+MAX_TOKENS_PER_SECOND = 10_000.0
+MAX_DOCUMENT_BYTES = 50_000_000  # the text of a file this size is far beyond any prompt budget
 
 
 def _int(raw: str, name: str) -> int:
@@ -199,6 +191,19 @@ class Settings:
     telegram_session: Path = Path("gptbot.session")
     notes: tuple[str, ...] = ()  # things worth a line in the log once logging is set up
     stream_mode: str = "auto"  # STREAM_MODE: auto, draft or edit (adapters.telegram.stream.Mode)
+    # The models offered, the default first (MODELS; empty: OPENAI_MODEL, or the offline model).
+    models: tuple[ModelEntry, ...] = ()
+    # Voice: an OpenAI-compatible transcription server; no key anywhere: the offline one.
+    transcription_model: str = DEFAULT_TRANSCRIPTION_MODEL
+    transcription_base_url: str | None = None
+    transcription_api_key: Secret | None = None
+    transcription_tokens_per_second: float = CORE.transcription_tokens_per_second
+    max_voice_seconds: int = CORE.max_voice_seconds
+    # Pictures made by /image, through OPENAI_BASE_URL with OPENAI_API_KEY (none: offline).
+    image_model: str = DEFAULT_IMAGE_MODEL
+    image_size: str = DEFAULT_IMAGE_SIZE
+    image_price: int = CORE.image_price
+    max_document_bytes: int = CORE.max_document_bytes
 
     def telegram(self) -> TelegramLogin:
         """What the Telegram bot needs to log in; ConfigError naming whatever is missing."""
@@ -225,25 +230,46 @@ class Settings:
 
         return resolve_window(self.openai_model, self.model_context_window)
 
+    def pictures_dir(self) -> Path:
+        """Where the console saves the pictures the bot sends: beside DATA_FILE."""
+        return self.data_file.with_name(self.data_file.stem + ".pictures")
+
     def bot_config(self, admin_id: str) -> BotConfig:
-        """The core's settings, the prompt budget and the reply cap fitted inside the window
-        of the model that answers (the offline model has no window to fit)."""
+        """The core's settings, each model's prompt budget and reply cap fitted inside its
+        window (the offline model has none to fit, unless MODELS gives it one); the bot-wide
+        ones are the default model's."""
+        options = tuple(self._fitted(entry) for entry in self.models)
         context, reply = self.context_token_limit, self.reply_token_limit
-        if self.openai_api_key is not None:
-            context, reply = fit_budgets(self.model_window(), context, reply)
+        if options and options[0].context_budget is not None:
+            context = options[0].context_budget
+        if options and options[0].reply_cap is not None:
+            reply = options[0].reply_cap
+        smallest_reply = min([reply, *(o.reply_cap for o in options if o.reply_cap)])
         return BotConfig(
             admin_id=admin_id,
             starting_balance=self.starting_balance,
             reply_cap=reply,
             context_budget=context,
-            min_reply_tokens=min(self.min_reply_tokens, reply),
+            min_reply_tokens=min(self.min_reply_tokens, smallest_reply),
             default_language=self.default_language,
             footer=self.token_footer,
             notify_new_users=self.notify_new_users,
             notify_requests=self.notify_requests,
             prompt_max_chars=self.prompt_max_chars,
             default_prompt=self.default_prompt,
+            models=options,
+            transcription_tokens_per_second=self.transcription_tokens_per_second,
+            max_voice_seconds=self.max_voice_seconds,
+            image_price=self.image_price,
+            max_document_bytes=self.max_document_bytes,
         )
+
+    def _fitted(self, entry: ModelEntry) -> ModelOption:
+        window = entry.context_window()
+        if window is None:
+            return entry.option
+        context, reply = fit_budgets(window, self.context_token_limit, self.reply_token_limit)
+        return attrs.evolve(entry.option, context_budget=context, reply_cap=reply)
 
 
 def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
@@ -293,26 +319,47 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
             f"{system + ROOM_FOR_A_MESSAGE:,}"
         )
     base_url = read.get("OPENAI_BASE_URL", _url, None)
-    # tiktoken: the model's own tokenizer for OpenAI models, the calibrated heuristic for others.
-    # Without a key the offline model answers: its tokens are notional, and the heuristic spares
-    # the 0.4 s of loading a tokenizer table.
-    counter = read.get(
-        "TOKEN_COUNTER",
-        lambda raw, _: raw.lower(),
-        "tiktoken" if read.secret("OPENAI_API_KEY") else "heuristic",
-    )
-    if counter not in {"heuristic", "tiktoken"}:
-        raise ConfigError(f"TOKEN_COUNTER must be tiktoken or heuristic, got {counter!r}")
     window = read.get("MODEL_CONTEXT_WINDOW", _int, None)
     if window is not None and window < 256:
         raise ConfigError(f"MODEL_CONTEXT_WINDOW must be at least 256 tokens, got {window}")
     model = read.get("OPENAI_MODEL", lambda raw, _: raw, DEFAULT_MODEL)
     # The default model answers best for chat without a reasoning pass; another model gets the
     # parameter only when asked, since models that do not reason refuse it.
+    effort_set = bool(env.get("OPENAI_REASONING_EFFORT", "").strip())
     effort = read.get(
         "OPENAI_REASONING_EFFORT", _effort, DEFAULT_EFFORT if model == DEFAULT_MODEL else None
     )
+    api_key = read.secret("OPENAI_API_KEY")
+    defaults = Defaults(
+        base_url=base_url,
+        api_key=api_key,
+        window=window,
+        model=model,
+        effort=effort,
+        effort_set=effort_set,
+        default_model=DEFAULT_MODEL,
+        default_effort=DEFAULT_EFFORT,
+    )
+    listed = read.get("MODELS", lambda raw, _: raw, "")
+    models = parse_models(listed, env, defaults) if listed else (default_entry(defaults),)
+    # tiktoken: the model's own tokenizer for OpenAI models, the calibrated heuristic for others.
+    # When only the offline model answers: its tokens are notional, and the heuristic spares
+    # the 0.4 s of loading a tokenizer table.
+    counter = read.get(
+        "TOKEN_COUNTER",
+        lambda raw, _: raw.lower(),
+        "heuristic" if all(entry.offline for entry in models) else "tiktoken",
+    )
+    if counter not in {"heuristic", "tiktoken"}:
+        raise ConfigError(f"TOKEN_COUNTER must be tiktoken or heuristic, got {counter!r}")
     notes: list[str] = []
+    if not all(entry.offline for entry in models):
+        notes += [
+            f"MODELS: {entry.name} has no api_key and OPENAI_API_KEY is empty: "
+            "the offline model answers for it"
+            for entry in models
+            if entry.offline
+        ]
     database = read.secret("DATABASE_URL")
     receiver = read.secret("RECEIVER_DATABASE_URL") or database
     for name, url in (("DATABASE_URL", database), ("RECEIVER_DATABASE_URL", receiver)):
@@ -327,7 +374,7 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
     return Settings(
-        openai_api_key=read.secret("OPENAI_API_KEY"),
+        openai_api_key=api_key,
         telegram_api_key=read.secret("TELEGRAM_API_KEY"),
         telegram_api_id=read.get("TELEGRAM_API_ID", _int, None),
         telegram_api_hash=read.secret("TELEGRAM_API_HASH"),
@@ -361,7 +408,58 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         telegram_session=base / read.get("TELEGRAM_SESSION", lambda raw, _: raw, "gptbot.session"),
         notes=tuple(notes),
         stream_mode=read.get("STREAM_MODE", _stream_mode, "auto"),
+        models=models,
+        **_media(read, base_url, api_key),
     )
+
+
+def _media(read: _Reader, base_url: str | None, api_key: Secret | None) -> dict[str, Any]:
+    """The settings of voice, pictures and files."""
+    per_second = read.get(
+        "TRANSCRIPTION_TOKENS_PER_SECOND", _float, CORE.transcription_tokens_per_second
+    )
+    _within("TRANSCRIPTION_TOKENS_PER_SECOND", per_second, 0, MAX_TOKENS_PER_SECOND)
+    image_price = read.get("IMAGE_PRICE", _int, CORE.image_price)
+    if not 0 <= image_price <= MAX_BALANCE:
+        raise ConfigError(f"IMAGE_PRICE must be between 0 and {MAX_BALANCE:,}, got {image_price:,}")
+    return {
+        "transcription_model": read.get("TRANSCRIPTION_MODEL", _word, DEFAULT_TRANSCRIPTION_MODEL),
+        "transcription_base_url": read.get("TRANSCRIPTION_BASE_URL", _url, base_url),
+        "transcription_api_key": read.secret("TRANSCRIPTION_API_KEY") or api_key,
+        "transcription_tokens_per_second": per_second,
+        "max_voice_seconds": read.positive(
+            "MAX_VOICE_SECONDS", CORE.max_voice_seconds, MAX_VOICE_SECONDS
+        ),
+        "image_model": read.get("IMAGE_MODEL", _word, DEFAULT_IMAGE_MODEL),
+        "image_size": read.get("IMAGE_SIZE", _image_size, DEFAULT_IMAGE_SIZE),
+        "image_price": image_price,
+        "max_document_bytes": read.positive(
+            "MAX_DOCUMENT_BYTES", CORE.max_document_bytes, MAX_DOCUMENT_BYTES
+        ),
+    }
+
+
+def _word(raw: str, name: str) -> str:
+    if len(raw.split()) != 1:
+        raise ConfigError(f"{name} must be one word (a model's name), got {raw!r}")
+    return raw
+
+
+_SIZE = re.compile(r"(\d{2,5})x(\d{2,5})")
+
+
+def _image_size(raw: str, name: str) -> str:
+    """WIDTHxHEIGHT as the images API takes it, or auto (the model chooses)."""
+    value = raw.strip().lower()
+    if value == "auto":
+        return value
+    match = _SIZE.fullmatch(value)
+    if match is None or not all(64 <= int(side) <= 8_192 for side in match.groups()):
+        raise ConfigError(
+            f"{name} must be WIDTHxHEIGHT (each 64 to 8192 pixels, as 1024x1024) or auto, "
+            f"got {raw!r}"
+        )
+    return value
 
 
 def _stream_mode(raw: str, name: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.model_info import context_window, resolve_window
+from adapters.model_info import context_window, resolve_window, sees_pictures
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,31 @@ def test_the_setting_wins_and_unknown_models_get_4096() -> None:
     assert resolve_window("llama3.2", None) == 4_096
     assert resolve_window("llama3.2", 32_768) == 32_768
     assert resolve_window("gpt-4o", 16_000) == 16_000
+
+
+@pytest.mark.parametrize(
+    ("model", "sees"),
+    [
+        ("gpt-4o-mini", True),
+        ("openai/gpt-4.1", True),
+        ("gpt-5-chat-latest", True),
+        ("gpt-6-luna", True),  # a newer OpenAI name: its models see
+        ("o3", True),
+        ("o4-mini", True),
+        ("o1-mini", False),
+        ("o3-mini", False),
+        ("gpt-oss-20b", False),
+        ("gpt-3.5-turbo", False),
+        ("gpt-4", False),
+        ("llava:7b", True),
+        ("gemma3:4b", True),
+        ("qwen2.5-vl:7b", True),
+        ("Qwen2.5-VL-7B-Instruct", True),
+        ("llama3.2-vision", True),
+        ("llama3.2", False),
+        ("qwen2.5:7b", False),
+        ("SmolLM2-135M-Instruct", False),
+    ],
+)
+def test_which_models_see_pictures(model: str, sees: bool) -> None:
+    assert sees_pictures(model) is sees

@@ -1,0 +1,254 @@
+"""The MODELS setting: which models the bot offers, each with its price, window and endpoint.
+
+Entries are separated by ``;`` or new lines; each is a name, then ``key=value`` words and the
+bare word ``vision``::
+
+    MODELS=gpt-6-luna; gpt-5 price=10 vision; llama3.2 price=0 window=8192
+           base_url=http://127.0.0.1:11434/v1 api_key=ollama description="local, free"
+
+Values with spaces are quoted with ``"``. ``api_key=$NAME`` reads the key from the variable
+NAME, so a key need not be written into the list. An error names the entry by its number and
+name, never by its text: the text may hold a key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+import attrs
+
+from adapters.model_info import resolve_window, sees_pictures
+from core.models import ModelOption
+from entrypoints.setting_types import ConfigError, Secret
+
+# What OPENAI_REASONING_EFFORT may say (adapters.openai_model.ReasoningEffort; not imported
+# here, so that settings never load the OpenAI SDK). "default" sends nothing.
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+KEYS = ("price", "window", "base_url", "api_key", "description", "vision", "effort")
+# Bounds far beyond sensible values, to catch a typo (an extra zero) at start-up.
+MAX_PRICE = 1_000.0
+MIN_WINDOW = 256
+MAX_WINDOW = 100_000_000
+MAX_DESCRIPTION = 200
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@attrs.frozen
+class ModelEntry:
+    """One model offered: what the core knows of it (``option``) and how to reach it.
+
+    ``api_key`` None: no key anywhere, so the offline model answers under this name.
+    ``window`` is the operator's setting (None: the table in adapters.model_info)."""
+
+    option: ModelOption
+    base_url: str | None = None
+    api_key: Secret | None = None
+    window: int | None = None
+    reasoning_effort: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.option.name
+
+    @property
+    def offline(self) -> bool:
+        return self.api_key is None
+
+    def context_window(self) -> int | None:
+        """The window to fit this model's budgets in; None for an offline model not given
+        one (the offline model has no window)."""
+        if self.offline:
+            return self.window
+        return resolve_window(self.option.name, self.window)
+
+
+@attrs.frozen
+class Defaults:
+    """What an entry does not say: the OPENAI_* settings."""
+
+    base_url: str | None
+    api_key: Secret | None
+    window: int | None  # MODEL_CONTEXT_WINDOW, for the model named by OPENAI_MODEL only
+    model: str  # OPENAI_MODEL
+    effort: str | None  # OPENAI_REASONING_EFFORT, when set
+    effort_set: bool
+    default_model: str  # the bot's own default model, asked for no reasoning
+    default_effort: str
+
+
+def parse_models(raw: str, env: Mapping[str, str], defaults: Defaults) -> tuple[ModelEntry, ...]:
+    """The entries of MODELS, completed from ``defaults``; ConfigError naming a bad entry."""
+    entries: list[ModelEntry] = []
+    seen: dict[str, int] = {}
+    for number, words in enumerate(_entries(raw), 1):
+        entry = _entry(number, words, env, defaults)
+        key = entry.name.lower()
+        if key in seen:
+            raise ConfigError(
+                f"MODELS entry {number} ({entry.name}) repeats the name of entry {seen[key]}: "
+                "each model is offered once"
+            )
+        seen[key] = number
+        entries.append(entry)
+    if not entries:
+        raise ConfigError("MODELS names no model: leave it empty to offer OPENAI_MODEL")
+    return tuple(entries)
+
+
+def default_entry(defaults: Defaults) -> ModelEntry:
+    """MODELS empty: OPENAI_MODEL at price 1, or the offline model when there is no key."""
+    if defaults.api_key is None:
+        option = ModelOption(
+            "offline", vision=True, description="no network: it describes what it receives"
+        )
+        return ModelEntry(option)
+    return _complete(ModelOption(defaults.model, vision=sees_pictures(defaults.model)), defaults)
+
+
+def _complete(option: ModelOption, defaults: Defaults) -> ModelEntry:
+    """The entry with what it does not say taken from the OPENAI_* settings."""
+    name = option.name
+    effort = defaults.effort if defaults.effort_set else None
+    if not defaults.effort_set and name == defaults.default_model:
+        effort = defaults.default_effort  # the bot's default model answers chat best so
+    return ModelEntry(
+        option,
+        base_url=defaults.base_url,
+        api_key=defaults.api_key,
+        window=defaults.window if name == defaults.model else None,
+        reasoning_effort=effort,
+    )
+
+
+def _entry(number: int, words: list[str], env: Mapping[str, str], defaults: Defaults) -> ModelEntry:
+    name, rest = words[0], words[1:]
+    where = f"MODELS entry {number} ({name})"
+    if "=" in name or name.lower() == "vision":
+        raise ConfigError(f"MODELS entry {number} must start with the model's name")
+    given: dict[str, str] = {}
+    for word in rest:
+        key, has_value, value = word.partition("=")
+        key = key.lower()
+        if key not in KEYS:
+            raise ConfigError(f"{where}: unknown word {key!r}; it may say {', '.join(KEYS)}")
+        if not has_value and key != "vision":
+            raise ConfigError(f"{where}: {key} needs a value ({key}=...)")
+        if key in given:
+            raise ConfigError(f"{where}: {key} is given twice")
+        given[key] = value if has_value else "yes"
+    option = ModelOption(
+        name,
+        price=_price(given.get("price"), where),
+        vision=_vision(given.get("vision"), name, where),
+        description=_description(given.get("description"), where),
+    )
+    entry = _complete(option, defaults)
+    if "window" in given:
+        entry = attrs.evolve(entry, window=_window(given["window"], where))
+    if "base_url" in given:
+        url = given["base_url"]
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: base_url must be an http:// or https:// address")
+        entry = attrs.evolve(entry, base_url=url)
+    if "api_key" in given:
+        entry = attrs.evolve(entry, api_key=_key(given["api_key"], env, where))
+    if "effort" in given:
+        entry = attrs.evolve(entry, reasoning_effort=_effort(given["effort"], where))
+    return entry
+
+
+def _price(raw: str | None, where: str) -> float:
+    if raw is None:
+        return 1.0
+    try:
+        price = float(raw)
+    except ValueError:
+        raise ConfigError(f"{where}: price must be a number, got {raw!r}") from None
+    if not math.isfinite(price) or not 0 <= price <= MAX_PRICE:
+        raise ConfigError(f"{where}: price must be between 0 and {MAX_PRICE:g}, got {raw!r}")
+    return price
+
+
+def _window(raw: str, where: str) -> int:
+    try:
+        window = int(raw.replace("_", ""))
+    except ValueError:
+        raise ConfigError(f"{where}: window must be a whole number of tokens") from None
+    if not MIN_WINDOW <= window <= MAX_WINDOW:
+        raise ConfigError(
+            f"{where}: window must be between {MIN_WINDOW} and {MAX_WINDOW:,} tokens, "
+            f"got {window:,}"
+        )
+    return window
+
+
+def _vision(raw: str | None, name: str, where: str) -> bool:
+    if raw is None:
+        return sees_pictures(name)
+    value = raw.lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{where}: vision must be yes or no, got {raw!r}")
+
+
+def _description(raw: str | None, where: str) -> str:
+    text = " ".join((raw or "").split())
+    if len(text) > MAX_DESCRIPTION:
+        raise ConfigError(f"{where}: description must be at most {MAX_DESCRIPTION} characters")
+    return text
+
+
+def _key(raw: str, env: Mapping[str, str], where: str) -> Secret:
+    if raw.startswith("$"):
+        variable = raw[1:]
+        value = env.get(variable, "").strip()
+        if not value:
+            raise ConfigError(f"{where}: api_key names ${variable}, which is not set")
+        return Secret(value)
+    if not raw:
+        raise ConfigError(f"{where}: api_key is empty")
+    return Secret(raw)
+
+
+def _effort(raw: str, where: str) -> str | None:
+    value = raw.lower()
+    if value == "default":
+        return None
+    if value not in REASONING_EFFORTS:
+        raise ConfigError(
+            f"{where}: effort must be default, {', '.join(REASONING_EFFORTS)}; got {raw!r}"
+        )
+    return value
+
+
+_TOKEN = re.compile(r'"[^"]*"|[^\s";]+|;|\n|"')
+
+
+def _entries(raw: str) -> list[list[str]]:
+    """The words of each entry: split at ``;`` and new lines, and at spaces outside quotes."""
+    entries: list[list[str]] = [[]]
+    word: str | None = None
+    position = 0
+    for match in _TOKEN.finditer(raw):
+        piece = match.group()
+        gap = raw[position : match.start()]
+        position = match.end()
+        if gap or piece in {";", "\n"}:  # a space or a separator ends the word
+            if word is not None:
+                entries[-1].append(word)
+            word = None
+        if piece in {";", "\n"}:
+            entries.append([])
+            continue
+        if piece == '"':
+            raise ConfigError('MODELS has a quote (") that is not closed')
+        text = piece[1:-1] if piece.startswith('"') else piece
+        word = text if word is None else word + text
+    if word is not None:
+        entries[-1].append(word)
+    return [words for words in entries if words]

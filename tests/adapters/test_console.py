@@ -1,0 +1,219 @@
+"""The console as a messenger of files: :photo, :voice and :file on real files, the files
+fetched again by reference, and the bot's pictures written to files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from adapters.console import HELP, ConsoleSession, ConsoleSink, Note, Send, numbering
+from adapters.offline_media import pattern_png
+from core.errors import DeliveryFailed, MediaTooLarge, MediaUnavailable
+from core.ports import MediaSource, ReplySink
+from core.values import Attachment, MediaKind, Picture
+from tests.adapters.media_files import jpeg_head, png_file, voice_note
+
+
+def session() -> ConsoleSession:
+    return ConsoleSession(admin_id="1", bot_username="gptbot", ids=numbering(10))
+
+
+def sent(action: object) -> Send:
+    assert isinstance(action, Send), action
+    return action
+
+
+def test_a_photo_with_a_caption(tmp_path: Path) -> None:
+    picture = png_file(tmp_path / "cat.png", size=64)
+
+    send = sent(session().parse(f":photo {picture} what is this?\n"))
+
+    assert send.incoming.text == "what is this?"
+    assert send.incoming.attachments == (
+        Attachment(
+            MediaKind.IMAGE,
+            str(picture),
+            "image/png",
+            "cat.png",
+            picture.stat().st_size,
+            width=64,
+            height=64,
+        ),
+    )
+    assert send.wait
+    assert send.addressed
+
+
+def test_a_voice_note_replying_to_a_message_knows_its_length(tmp_path: Path) -> None:
+    note = voice_note(tmp_path, 3.2, name="my voice.ogg")
+
+    send = sent(session().parse(f'>5 :voice "{note}"'))
+
+    (attachment,) = send.incoming.attachments
+    assert (attachment.kind, attachment.mime, attachment.name) == (
+        MediaKind.VOICE,
+        "audio/ogg",
+        "my voice.ogg",
+    )
+    assert attachment.duration == 3.2
+    assert attachment.size == note.stat().st_size
+    assert (send.incoming.reply_to, send.incoming.text) == ("5", "")
+
+
+def test_files_go_as_a_messenger_sends_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # relative names are relative to where the console runs
+    Path("notes.md").write_text("# Notes\n", encoding="utf-8")
+    Path("photo.jpg").write_bytes(jpeg_head(640, 480))
+    voice_note(tmp_path, 1.0, name="memo.opus")
+    console = session()
+
+    document = sent(console.parse("& :file ./sub/../notes.md summarise it"))
+    picture = sent(console.parse(":FILE photo.jpg"))
+    recording = sent(console.parse(":file memo.opus"))
+
+    assert not document.wait
+    assert document.incoming.text == "summarise it"
+    (doc,) = document.incoming.attachments
+    assert (doc.kind, doc.ref, doc.mime) == (
+        MediaKind.DOCUMENT,
+        str(tmp_path / "notes.md"),
+        "text/markdown",
+    )
+    (jpeg,) = picture.incoming.attachments
+    assert (jpeg.kind, jpeg.mime, jpeg.width, jpeg.height) == (
+        MediaKind.IMAGE,
+        "image/jpeg",
+        640,
+        480,
+    )
+    (opus,) = recording.incoming.attachments
+    assert opus.kind is MediaKind.VOICE
+    assert opus.duration == 1.0
+
+
+def test_a_file_that_cannot_be_sent_is_explained_and_nothing_is_sent(tmp_path: Path) -> None:
+    console = session()
+    text = tmp_path / "notes.txt"
+    text.write_text("words", encoding="utf-8")
+
+    missing = console.parse(f":photo {tmp_path / 'gone.png'} caption")
+    directory = console.parse(f":file {tmp_path}")
+    not_a_picture = console.parse(f":photo {text}")
+    not_a_recording = console.parse(f":voice {text}")
+    nothing = console.parse(":voice")
+
+    assert missing == Note(f"No file {tmp_path / 'gone.png'}: nothing was sent.")
+    assert directory == Note(f"{tmp_path} is not a file.")
+    assert isinstance(not_a_picture, Note)
+    assert "not a picture" in not_a_picture.text
+    assert isinstance(not_a_recording, Note)
+    assert "not a recording" in not_a_recording.text
+    assert nothing == Note("Usage: :voice FILE [TEXT]. Type :help.")
+    # No message id was spent on them.
+    assert sent(console.parse("hello")).incoming.message_id == "10"
+
+
+def test_in_a_group_a_photo_needs_the_bot_addressed(tmp_path: Path) -> None:
+    picture = png_file(tmp_path / "p.png")
+    console = session()
+    console.parse(":group")
+
+    ignored = sent(console.parse(f":photo {picture} nice, right?"))
+    asked = sent(console.parse(f":photo {picture} @gptbot what is it?"))
+
+    assert not ignored.addressed
+    assert asked.addressed
+    assert asked.incoming.text == "what is it?"
+    assert not asked.incoming.private
+
+
+def test_the_help_lists_the_file_commands() -> None:
+    for command in (":photo FILE", ":voice FILE", ":file FILE"):
+        assert command in HELP
+    assert session().parse(":help") == Note(HELP)
+
+
+async def test_the_sink_fetches_a_file_by_its_reference(tmp_path: Path) -> None:
+    picture = png_file(tmp_path / "p.png")
+    attachment = sent(session().parse(f":photo {picture}")).incoming.attachments[0]
+    media: MediaSource = ConsoleSink(io.StringIO(), numbering())
+
+    assert await media.fetch("100", attachment, limit=1_000_000) == picture.read_bytes()
+    with pytest.raises(MediaTooLarge):
+        await media.fetch("100", attachment, limit=100)
+    # The file grew after it was sent: its size now, not the one sent, is what counts.
+    picture.write_bytes(bytes(5_000))
+    with pytest.raises(MediaTooLarge):
+        await media.fetch("100", attachment, limit=4_999)
+    picture.unlink()
+    with pytest.raises(MediaUnavailable):
+        await media.fetch("100", attachment, limit=1_000_000)
+    with pytest.raises(MediaUnavailable):
+        await media.fetch("100", Attachment(MediaKind.IMAGE, "12345"), limit=1_000)
+
+
+async def test_the_sinks_pictures_are_written_whole_and_their_paths_printed(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+    sink = ConsoleSink(out, numbering(7), pictures=tmp_path / "pictures")
+    port: ReplySink = sink
+    picture = Picture(pattern_png("a lighthouse", 32))
+
+    ids = await port.send_picture("100", picture, "a lighthouse", reply_to="6")
+
+    saved = tmp_path / "pictures" / "7.png"
+    assert ids == ("7",)
+    assert "7" in sink.sent
+    assert saved.read_bytes() == picture.data
+    assert out.getvalue() == (
+        f"[7] bot → user 100 ↪ 6: [picture {saved}, image/png, 32×32, "
+        f"{len(picture.data)} bytes] a lighthouse\n"
+    )
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["7.png"]  # no temporary left
+
+
+async def test_a_picture_that_cannot_be_saved_is_not_delivered(tmp_path: Path) -> None:
+    blocker = tmp_path / "pictures"
+    blocker.write_text("a file where the directory should be", encoding="utf-8")
+    out = io.StringIO()
+    sink = ConsoleSink(out, numbering(7), pictures=blocker)
+
+    with pytest.raises(DeliveryFailed):
+        await sink.send_picture("100", Picture(b"\x89PNG"), "x")
+
+    assert sink.sent == set()
+    assert out.getvalue() == ""
+
+
+async def test_without_a_directory_pictures_go_to_a_temporary_one() -> None:
+    out = io.StringIO()
+    sink = ConsoleSink(out, numbering(1))
+
+    await sink.send_picture("100", Picture(pattern_png("x", 8)), "")
+
+    assert sink.pictures is not None
+    path = sink.pictures / "1.png"
+    assert path.read_bytes() == pattern_png("x", 8)
+    assert out.getvalue().endswith(
+        f"[picture {path}, image/png, 8×8, {path.stat().st_size} bytes]\n"
+    )
+    path.unlink()
+    sink.pictures.rmdir()
+
+
+def test_the_echo_shows_what_was_attached(tmp_path: Path) -> None:
+    picture = png_file(tmp_path / "p.png", size=16)
+    out = io.StringIO()
+    sink = ConsoleSink(out, numbering())
+
+    sink.echo(sent(session().parse(f":photo {picture} look")).incoming)
+
+    size = picture.stat().st_size
+    assert out.getvalue() == (
+        f"[10] You (100): [image {picture}, image/png, 16×16, {size} bytes] look\n"
+    )
