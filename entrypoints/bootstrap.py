@@ -120,47 +120,100 @@ def assemble(
     return Bot(service, accounts, threads, models, model_name, closing)
 
 
-def build_counter(settings: Settings) -> TokenCounter:
+def build_counter(settings: Settings, model: str | None = None) -> TokenCounter:
+    """The token counter for ``model`` (the default model when None)."""
     if settings.token_counter == "tiktoken":
         from adapters.tiktoken_counter import token_counter_for
 
-        return token_counter_for(settings.openai_model)
+        return token_counter_for(model or settings.models[0].name)
     return CharTokenCounter()
 
 
 @attrs.frozen
 class ModelChoice:
-    model: ChatModel
-    name: str  # a phrase saying which model answers
+    models: dict[str, ChatModel]  # one per model offered, by name
+    name: str  # a phrase saying which model answers by default
 
 
-def build_model(settings: Settings, counter: TokenCounter) -> ModelChoice:
-    """The chat model for these settings."""
-    if settings.openai_api_key is None:
-        from adapters.offline_model import OfflineModel
+def build_models(settings: Settings, counter: TokenCounter) -> ModelChoice:
+    """A chat model for each model the settings offer; ``counter`` is the default model's."""
+    models: dict[str, ChatModel] = {}
+    for index, entry in enumerate(settings.models):
+        # Each model estimates with (and calibrates) a counter of its own: tokenizers differ.
+        own = counter if index == 0 else build_counter(settings, entry.name)
+        if entry.api_key is None:
+            from adapters.offline_model import OfflineModel
 
-        offline = OfflineModel(counter, delay=settings.offline_delay)
-        return ModelChoice(
-            offline, "offline model (no OPENAI_API_KEY: it describes what it receives)"
+            models[entry.name] = OfflineModel(own, delay=settings.offline_delay)
+            continue
+        # Imported here: the SDK takes a quarter of a second and 25 MB to load, which the
+        # offline console, the tests and the benchmarks of start-up do not need to pay.
+        from adapters.openai_model import OpenAIChatModel
+
+        models[entry.name] = OpenAIChatModel.create(
+            api_key=entry.api_key.reveal(),
+            model=entry.name,
+            counter=own,
+            base_url=entry.base_url,
+            timeout=settings.openai_timeout,
+            max_retries=settings.openai_max_retries,
+            stall_timeout=settings.openai_stall_timeout,
+            reasoning_effort=entry.reasoning_effort,
+            first_token_timeout=settings.openai_first_token_timeout,
+            context_window=entry.context_window(),
         )
-    # Imported here: the SDK takes a quarter of a second and 25 MB to load, which the offline
-    # console, the tests and the benchmarks of start-up do not need to pay.
-    from adapters.openai_model import OpenAIChatModel
+    default = settings.models[0]
+    if default.api_key is None:
+        name = "offline model (no OPENAI_API_KEY: it describes what it receives)"
+    else:
+        name = f"model {default.name} at {default.base_url or 'OpenAI'}"
+    if len(models) > 1:
+        name += f", and {len(models) - 1} more to choose with /model"
+    return ModelChoice(models, name)
 
-    model = OpenAIChatModel.create(
-        api_key=settings.openai_api_key.reveal(),
-        model=settings.openai_model,
-        counter=counter,
-        base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout,
-        max_retries=settings.openai_max_retries,
-        stall_timeout=settings.openai_stall_timeout,
-        reasoning_effort=settings.openai_reasoning_effort,
-        first_token_timeout=settings.openai_first_token_timeout,
-        context_window=settings.model_window(),
-    )
-    where = settings.openai_base_url or "OpenAI"
-    return ModelChoice(model, f"model {settings.openai_model} at {where}")
+
+@attrs.frozen
+class MediaParts:
+    transcriber: Transcriber
+    image_maker: ImageMaker
+    documents: DocumentReader
+
+
+def build_media(settings: Settings) -> MediaParts:
+    """The transcriber, the image maker and the file reader the settings name: OpenAI's (or a
+    compatible server's) with a key, offline ones without."""
+    from adapters.documents import TextAndPdfReader
+
+    transcriber: Transcriber
+    maker: ImageMaker
+    if settings.transcription_api_key is None:
+        from adapters.offline_media import OfflineTranscriber
+
+        transcriber = OfflineTranscriber()
+    else:
+        from adapters.openai_media import OpenAITranscriber
+
+        transcriber = OpenAITranscriber.create(
+            api_key=settings.transcription_api_key.reveal(),
+            base_url=settings.transcription_base_url,
+            model=settings.transcription_model,
+            max_retries=settings.openai_max_retries,
+        )
+    if settings.openai_api_key is None:
+        from adapters.offline_media import OfflineImageMaker
+
+        maker = OfflineImageMaker()
+    else:
+        from adapters.openai_media import OpenAIImageMaker
+
+        maker = OpenAIImageMaker.create(
+            api_key=settings.openai_api_key.reveal(),
+            base_url=settings.openai_base_url,
+            model=settings.image_model,
+            size=settings.image_size,
+            max_retries=settings.openai_max_retries,
+        )
+    return MediaParts(transcriber, maker, TextAndPdfReader())
 
 
 async def open_stores(settings: Settings) -> tuple[AccountStore, ThreadStore]:
@@ -206,21 +259,27 @@ async def build_bot(
     operator: Operator | None = None,
     lookup: MessageLookup | None = None,
     clock: Clock | None = None,
+    media: MediaSource | None = None,
 ) -> Bot:
-    """A bot on the stores and model the settings name; StorageError when the data cannot be
-    used."""
+    """A bot on the stores, models and media parts the settings name; StorageError when the
+    data cannot be used. ``media`` is the messenger's (None: it sends no media)."""
     accounts, threads = await open_stores(settings)
     counter = build_counter(settings)
-    choice = build_model(settings, counter)
+    choice = build_models(settings, counter)
+    parts = build_media(settings)
     return assemble(
         settings.bot_config(admin_id),
         sink=sink,
         accounts=accounts,
         threads=threads,
-        model=choice.model,
+        models=choice.models,
         counter=counter,
         clock=clock,
         operator=operator,
         lookup=lookup,
+        media=media,
+        transcriber=parts.transcriber,
+        image_maker=parts.image_maker,
+        documents=parts.documents,
         model_name=choice.name,
     )

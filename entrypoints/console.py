@@ -45,10 +45,14 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     """Run the console bot until the input ends or the admin stops it; the exit status."""
     admin = settings.admin_chat_id
     admin_id = str(admin) if admin is not None else CONSOLE_ADMIN_ID
-    sink = ConsoleSink(stdout, numbering())
+    sink = ConsoleSink(stdout, numbering(), pictures=settings.pictures_dir())
     try:
         bot = await build_bot(
-            settings, admin_id=admin_id, sink=sink, operator=ConsoleOperator(sink, admin_id)
+            settings,
+            admin_id=admin_id,
+            sink=sink,
+            operator=ConsoleOperator(sink, admin_id),
+            media=sink,
         )
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)

@@ -58,6 +58,7 @@ async def serve(
             sink=replies,
             operator=TelegramOperator(sink, login.admin_id),
             lookup=replies,
+            media=replies,
         )
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
