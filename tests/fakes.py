@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import struct
-import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import attrs
@@ -31,6 +29,7 @@ from core.values import (
     Transcript,
     Usage,
 )
+from tests.media import png_bytes
 
 
 @attrs.define
@@ -431,18 +430,4 @@ class Utf8Documents:
             raise UnreadableDocument("not_text", str(exc)) from exc
 
 
-def tiny_png() -> bytes:
-    """A valid one-pixel PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x80\x00")
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
-
-
-PNG_1x1 = tiny_png()
+PNG_1x1 = png_bytes(1, 1)  # a valid PNG of one pixel

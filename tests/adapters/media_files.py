@@ -4,15 +4,13 @@ voice notes are), a PNG, and a JPEG's header."""
 from __future__ import annotations
 
 import math
-import shutil
 import struct
 import subprocess
 import wave
 from pathlib import Path
 
-import pytest
-
 from adapters.offline_media import pattern_png
+from tests.media import OPUSENC, require
 
 
 def tone_wav(path: Path, seconds: float, rate: int = 16_000) -> Path:
@@ -31,13 +29,11 @@ def tone_wav(path: Path, seconds: float, rate: int = 16_000) -> Path:
 
 def voice_note(directory: Path, seconds: float, name: str = "voice.ogg") -> Path:
     """An Ogg/Opus recording of ``seconds`` made by opusenc (opus-tools, a Debian package)."""
-    opusenc = shutil.which("opusenc")
-    if opusenc is None:
-        pytest.skip("opusenc is not installed (apt-get install opus-tools)")
+    require(OPUSENC)  # fails instead of skipping in CI
     source = tone_wav(directory / "tone.wav", seconds)
     target = directory / name
     subprocess.run(
-        [opusenc, "--quiet", "--bitrate", "16", str(source), str(target)],
+        [OPUSENC, "--quiet", "--bitrate", "16", str(source), str(target)],
         check=True,
         timeout=60,
     )

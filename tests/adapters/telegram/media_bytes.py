@@ -4,24 +4,10 @@ silence, as Telegram's clients record them (Opus in Ogg, 48 kHz, mono)."""
 from __future__ import annotations
 
 import struct
-import zlib
 
+from tests.media import png_bytes
 
-def png_bytes(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 60)) -> bytes:
-    """A valid PNG of one colour."""
-    row = b"\x00" + bytes(rgb) * width  # filter "none", then the pixels
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(row * height))
-        + _chunk(b"IEND", b"")
-    )
-
-
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    crc = zlib.crc32(kind + payload)
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+__all__ = ["png_bytes", "silent_ogg"]
 
 
 _SILENCE = b"\xf8\xff\xfe"  # one 20 ms Opus frame (CELT, fullband) of digital silence
