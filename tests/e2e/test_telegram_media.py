@@ -67,7 +67,7 @@ async def test_voice_photo_file_and_image_offline(tmp_path: Path, speech: bytes)
     await until(lambda: len(texts(tg)) >= 3, "the answer to the photo")
     assert "I received 1 picture(s): image/png 64×48" in texts(tg)[2]
 
-    notes = "# Shopping\n- milk\n".encode()
+    notes = b"# Shopping\n- milk\n"
     await tg.receive(
         incoming("", media=tg.document(notes, "notes.md", "text/markdown"), message_id=3)
     )
