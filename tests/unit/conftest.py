@@ -93,8 +93,9 @@ def make_harness(
     lookup: MessageLookup | None = None, parts: dict[str, object] | None = None, **config: object
 ) -> Harness:
     """A bot on in-memory parts; ``parts`` are more keyword arguments of ``assemble`` (a media
-    source, a transcriber...)."""
-    model = ScriptedModel()
+    source, a transcriber, ``models``...); the harness's ``model`` is the default one."""
+    models = (parts or {}).get("models")
+    model = next(iter(models.values())) if isinstance(models, dict) else ScriptedModel()
     accounts = MemoryAccountStore()
     threads = MemoryThreadStore()
     sink = RecordingSink()

@@ -5,27 +5,20 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from adapters.clock import FakeClock
-from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
 from core import errors
-from core.config import BotConfig
 from core.models import ModelOption
-from core.tokens import CharTokenCounter
 from core.values import Account, Attachment, Incoming, MediaKind, Role, Sender
-from entrypoints.bootstrap import assemble
 from tests.fakes import (
     FailingDisk,
     GoneChat,
     MemoryMedia,
     PNG_1x1,
-    RecordingOperator,
-    RecordingSink,
     ScriptedImageMaker,
     ScriptedModel,
     ScriptedTranscriber,
     Utf8Documents,
 )
-from tests.unit.conftest import ADMIN, ALICE, Harness
+from tests.unit.conftest import ALICE, Harness, make_harness
 
 PLAIN = ModelOption("plain", price=1.0)
 EYES = ModelOption("eyes", price=2.0, vision=True, description="the sharp one")
@@ -73,42 +66,29 @@ class MediaBot(Harness):
 def media_bot(*options: ModelOption, **config: object) -> MediaBot:
     options = options or (PLAIN, EYES)
     models = {o.name: ScriptedModel() for o in options}
+    media, transcriber, maker = MemoryMedia(), ScriptedTranscriber(), ScriptedImageMaker()
+    parts = {
+        "models": models,
+        "media": media,
+        "transcriber": transcriber,
+        "image_maker": maker,
+        "documents": Utf8Documents(),
+    }
     settings: dict[str, object] = {
-        "admin_id": ADMIN,
-        "notify_new_users": False,
         "models": options,
         "transcription_tokens_per_second": 10.0,
         "image_price": 1_000,
+        **config,
     }
-    settings.update(config)
-    accounts = MemoryAccountStore()
-    threads = MemoryThreadStore()
-    sink = RecordingSink()
-    operator = RecordingOperator()
-    media, transcriber, maker = MemoryMedia(), ScriptedTranscriber(), ScriptedImageMaker()
-    built = assemble(
-        BotConfig(**settings),  # type: ignore[arg-type]
-        sink=sink,
-        accounts=accounts,
-        threads=threads,
-        models=models,
-        counter=CharTokenCounter(),
-        clock=FakeClock(),
-        operator=operator,
-        media=media,
-        transcriber=transcriber,
-        image_maker=maker,
-        documents=Utf8Documents(),
-    )
-    first = models[options[0].name]
+    bot = make_harness(None, parts, **settings)
     return MediaBot(
-        built.service,
-        first,
-        accounts,
-        threads,
-        sink,
-        operator,
-        1,
+        bot.service,
+        bot.model,
+        bot.accounts,
+        bot.threads,
+        bot.sink,
+        bot.operator,
+        bot.next_id,
         media,
         transcriber,
         maker,
