@@ -128,7 +128,9 @@ class TelegramMedia:
         into = _Capped(limit)
         media = message.media
         # A photo: the size described to the core and checked above, not whatever is largest.
-        thumb = largest_size(media.photo) if isinstance(media, types.MessageMediaPhoto) else None
+        # Asked for by its type: Telethon takes a PhotoSizeProgressive object for no size at all.
+        largest = largest_size(media.photo) if isinstance(media, types.MessageMediaPhoto) else None
+        thumb = None if largest is None else largest.type
         done = await self._client.download_media(message, file=into, thumb=thumb)
         if done is None:
             raise MediaUnavailable(f"message {message.id} has nothing to download")

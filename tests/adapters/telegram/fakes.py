@@ -176,9 +176,12 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
         attributes = [types.DocumentAttributeFilename(name), *extra]
         return types.MessageMediaDocument(document=self._document(data, mime, attributes))
 
-    def photo(self, data: bytes, width: int, height: int) -> types.MessageMediaPhoto:
-        """A photo whose largest size is ``data``; the smaller sizes are other bytes."""
-        return types.MessageMediaPhoto(photo=self._photo(data, width, height))
+    def photo(
+        self, data: bytes, width: int, height: int, *, progressive: bool = False
+    ) -> types.MessageMediaPhoto:
+        """A photo whose largest size is ``data``; the smaller sizes are other bytes. With
+        ``progressive`` the largest is a ``PhotoSizeProgressive``, as current clients send."""
+        return types.MessageMediaPhoto(photo=self._photo(data, width, height, progressive))
 
     def renew_references(self) -> None:
         """Telegram renews file references now and then: the old ones stop working, and a
@@ -214,9 +217,16 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
             attributes=attributes,
         )
 
-    def _photo(self, data: bytes, width: int, height: int) -> types.Photo:
+    def _photo(
+        self, data: bytes, width: int, height: int, progressive: bool = False
+    ) -> types.Photo:
         small = b"a smaller size of the same photo"
-        file = self._file({"m": small, "x": data})
+        file = self._file({"m": small, "y" if progressive else "x": data})
+        largest: Any = (
+            types.PhotoSizeProgressive("y", width, height, [len(data) // 2, len(data)])
+            if progressive
+            else types.PhotoSize("x", width, height, len(data))
+        )
         return types.Photo(
             id=file,
             access_hash=self.files[file].access_hash,
@@ -225,7 +235,7 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
             sizes=[
                 types.PhotoStrippedSize("i", b"\x01\x02\x03"),
                 types.PhotoSize("m", max(1, width // 4), max(1, height // 4), len(small)),
-                types.PhotoSize("x", width, height, len(data)),
+                largest,
             ],
             dc_id=DC,
         )

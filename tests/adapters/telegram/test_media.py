@@ -189,3 +189,16 @@ async def test_a_picture_message_looked_up_keeps_its_picture(
     voice = await lookup.lookup(str(ALICE.id), "71")
     assert voice is not None
     assert voice.attachments == ()  # a thread remembers a voice note by its transcript
+
+
+async def test_a_progressive_photo_is_downloaded_whole(scene: Scene) -> None:
+    # Current clients send photos whose largest size is progressive; Telethon downloads it
+    # only when asked for it by its type.
+    picture = png_bytes(64, 48)
+    media = scene.tg.photo(picture, 64, 48, progressive=True)
+    got = await scene.send(incoming("", media=media, message_id=9))
+    [image] = got.attachments
+    assert (image.size, image.width, image.height) == (len(picture), 64, 48)
+    assert await scene.replies.fetch(got.chat_id, image, 10 * MB) == picture
+    [download] = scene.tg.of(GetFile)
+    assert download.location.thumb_size == "y"
