@@ -174,36 +174,43 @@ def build_models(settings: Settings, counter: TokenCounter) -> ModelChoice:
 
 @attrs.frozen
 class MediaParts:
-    transcriber: Transcriber
-    image_maker: ImageMaker
+    transcriber: Transcriber | None  # None: voice messages are refused
+    image_maker: ImageMaker | None  # None: /image is refused
     documents: DocumentReader
 
 
 def build_media(settings: Settings) -> MediaParts:
-    """The transcriber, the image maker and the file reader the settings name: OpenAI's (or a
-    compatible server's) with a key, offline ones without."""
+    """The transcriber, the image maker and the file reader the settings name.
+
+    A bot with no key at all (the console to try things) gets offline ones that say what they
+    received. A bot that answers with real models never gets those, which would charge real
+    tokens for a placeholder: without a transcription key or server voice messages are
+    refused, and without ``OPENAI_API_KEY`` /image is."""
     from adapters.documents import TextAndPdfReader
 
-    transcriber: Transcriber
-    maker: ImageMaker
-    if settings.transcription_api_key is None:
-        from adapters.offline_media import OfflineTranscriber
+    documents = TextAndPdfReader()
+    if all(entry.offline for entry in settings.models) and settings.openai_api_key is None:
+        from adapters.offline_media import OfflineImageMaker, OfflineTranscriber
 
-        transcriber = OfflineTranscriber()
-    else:
+        return MediaParts(OfflineTranscriber(), OfflineImageMaker(), documents)
+    transcriber: Transcriber | None = None
+    maker: ImageMaker | None = None
+    key = settings.transcription_api_key
+    if key is not None or settings.transcription_base_url is not None:
         from adapters.openai_media import OpenAITranscriber
 
         transcriber = OpenAITranscriber.create(
-            api_key=settings.transcription_api_key.reveal(),
+            # A local whisper server needs no key; the SDK needs some text.
+            api_key=key.reveal() if key is not None else "none",
             base_url=settings.transcription_base_url,
             model=settings.transcription_model,
             max_retries=settings.openai_max_retries,
         )
-    if settings.openai_api_key is None:
-        from adapters.offline_media import OfflineImageMaker
-
-        maker = OfflineImageMaker()
     else:
+        log.warning(
+            "voice messages are refused: set TRANSCRIPTION_API_KEY or TRANSCRIPTION_BASE_URL"
+        )
+    if settings.openai_api_key is not None:
         from adapters.openai_media import OpenAIImageMaker
 
         maker = OpenAIImageMaker.create(
@@ -213,7 +220,9 @@ def build_media(settings: Settings) -> MediaParts:
             size=settings.image_size,
             max_retries=settings.openai_max_retries,
         )
-    return MediaParts(transcriber, maker, TextAndPdfReader())
+    else:
+        log.warning("/image is refused: it needs OPENAI_API_KEY")
+    return MediaParts(transcriber, maker, documents)
 
 
 async def open_stores(settings: Settings) -> tuple[AccountStore, ThreadStore]:
