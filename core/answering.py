@@ -109,19 +109,21 @@ class Answerer:
         account: Account,
         message: str,
         pictures: tuple[Attachment, ...] = (),
-    ) -> None:
+    ) -> bool:
+        """Answer ``message``; whether an answer was given and charged (False: the person was
+        told why not, and nothing was charged)."""
         option = self.catalogue.of(account)
         if pictures and not option.vision:
             await self.replies.say(incoming, "no_vision", model=option.name)
-            return
+            return False
         request = _Request(incoming, account, message, pictures, option)
         thread = await self._thread(request, option.context_budget or self.config.context_budget)
         if isinstance(thread, TooLong):
             await self.replies.say(incoming, "too_long", tokens=thread.tokens, budget=thread.budget)
-            return
+            return False
         seen = await self._see(incoming, thread)
         if seen is None:
-            return
+            return False
         thread = seen
         hold: Hold | None = None
         reply_cap = option.reply_cap or self.config.reply_cap
@@ -134,7 +136,7 @@ class Answerer:
             )
             if hold is None:
                 await self._refuse(incoming, minimum)
-                return
+                return False
             affordable = budget.affordable(hold.amount, option.price) - thread.prompt_tokens
             max_tokens = min(reply_cap, affordable)
         stream = self.replies.sink.stream(incoming.chat_id, reply_to(incoming))
@@ -150,8 +152,8 @@ class Answerer:
                 await self.accounts.release(hold)
             if answer is not None:
                 log.warning("chat %s unreachable; the answer was dropped unpaid", incoming.chat_id)
-            return
-        await self._deliver(request, answer, hold, stream)
+            return False
+        return await self._deliver(request, answer, hold, stream)
 
     async def _refuse(self, incoming: Incoming, needed: int) -> None:
         available = await charges.available(self.accounts, incoming.sender.id)
@@ -319,8 +321,9 @@ class Answerer:
 
     async def _deliver(
         self, request: _Request, answer: Answer, hold: Hold | None, stream: ReplyStream
-    ) -> None:
-        """Charge, make the charge durable, then show the final answer and remember it."""
+    ) -> bool:
+        """Charge, make the charge durable, then show the final answer and remember it;
+        False when it could not be delivered (and the charge was reversed)."""
         incoming = request.incoming
         user_id = incoming.sender.id
         settlement = budget.Settlement(
@@ -350,17 +353,17 @@ class Answerer:
                 incoming.chat_id,
                 settlement.charged if paid else 0,
             )
-            return
+            return True
         try:
             ids = await stream.finish(self._final(incoming, answer, settlement.charged, paid))
         except errors.DeliveryFailed as exc:
             await self._undelivered(incoming, settlement.charged if paid else 0, hold, exc)
-            return
+            return False
         except Exception:
             # Charged and streamed, but the last edit failed in a way the adapter did not
             # explain: saying "nothing was charged" now would be false, so the log has it.
             log.exception("could not show the final answer to message %s", incoming.message_id)
-            return
+            return True
         nodes = [request.node()]
         nodes += [
             Node(incoming.chat_id, i, Role.ASSISTANT, answer.text, incoming.message_id) for i in ids
@@ -373,6 +376,7 @@ class Answerer:
                 tokens=settlement.charged,
                 text=request.message[:200],
             )
+        return True
 
     def _final(self, incoming: Incoming, answer: Answer, charged: int, paid: bool) -> str:
         """The answer as shown: the model's text and the bot's notes below it."""

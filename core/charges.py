@@ -20,16 +20,20 @@ log = logging.getLogger(__name__)
 
 @attrs.frozen
 class Held:
-    """What is held for one piece of work: nothing for the admin or a free one."""
+    """What is held for one piece of work: nothing for the admin (never debited, their use
+    counted) or for work that costs nothing."""
 
     user_id: UserId
     hold: Hold | None
+    admin: bool = False
 
 
 @attrs.frozen
 class Settled:
+    user_id: UserId
     charged: int  # what the person pays (what the admin's statistics count)
     paid: bool  # False: the charge could not be saved, and nothing was charged
+    admin: bool = False  # counted, never debited
 
 
 async def available(accounts: AccountStore, user_id: UserId) -> int:
@@ -47,7 +51,9 @@ class FixedCharges:
 
     async def hold(self, user_id: UserId, amount: int) -> Held | None:
         """Hold ``amount`` tokens; None when the balance cannot pay them (nothing held)."""
-        if user_id == self.config.admin_id or amount <= 0:
+        if user_id == self.config.admin_id:
+            return Held(user_id, None, admin=True)
+        if amount <= 0:
             return Held(user_id, None)
         hold = await self.accounts.reserve(user_id, amount, amount)
         return None if hold is None else Held(user_id, hold)
@@ -69,9 +75,9 @@ class FixedCharges:
         """Charge ``tokens`` (at most what is held) and give the hold back, durably. When the
         charge cannot be saved, nothing is charged and the admin is told."""
         hold = held.hold
-        settlement = budget.Settlement(
-            Usage(tokens, 0, estimated), None if hold is None else hold.amount, self.clock.now()
-        )
+        # Not the admin: never more than is held (nothing, for work held as free).
+        cap = None if held.admin else (0 if hold is None else hold.amount)
+        settlement = budget.Settlement(Usage(tokens, 0, estimated), cap, self.clock.now())
         try:
             async with self.released_on_error(held):
                 await self.accounts.change(
@@ -80,5 +86,5 @@ class FixedCharges:
         except errors.StorageError as exc:
             log.error("could not save a charge of %s tokens to %s: %s", tokens, held.user_id, exc)
             self.notices.post("admin_storage", detail=str(exc))
-            return Settled(0, paid=False)
-        return Settled(settlement.charged, paid=True)
+            return Settled(held.user_id, 0, paid=False, admin=held.admin)
+        return Settled(held.user_id, settlement.charged, paid=True, admin=held.admin)

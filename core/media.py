@@ -14,7 +14,7 @@ import attrs
 
 from core import charges, errors
 from core.answering import error_key
-from core.charges import FixedCharges
+from core.charges import FixedCharges, Settled
 from core.config import BotConfig
 from core.notices import Notices
 from core.ports import AccountStore, Clock, DocumentReader, MediaSource, ThreadStore, Transcriber
@@ -38,6 +38,9 @@ class Prepared:
 
     text: str
     pictures: tuple[Attachment, ...] = ()
+    # What transcribing cost, to be given back if the message is not answered after all: a
+    # request reported as failed ("Nothing was charged") must have changed nothing.
+    charged: Settled | None = None
 
 
 @attrs.define
@@ -63,42 +66,48 @@ class MediaReader:
         if self.media is None:
             await self.replies.say(incoming, "media_off")
             return None
-        parts = [text] if text else []
-        for attachment in incoming.attachments:
-            if attachment.kind is MediaKind.VOICE:
-                heard = await self._transcribe(incoming, account, attachment)
-                if heard is None:
-                    return None
-                parts.append(heard)
-            elif attachment.kind is MediaKind.DOCUMENT:
-                content = await self._read(incoming, attachment)
-                if content is None:
-                    return None
-                parts.append(content)
+        # Files first: one that cannot be read is refused before a recording is paid for.
+        files: list[str] = []
+        for document in (a for a in incoming.attachments if a.kind is MediaKind.DOCUMENT):
+            content = await self._read(incoming, document)
+            if content is None:
+                return None
+            files.append(content)
+        spoken: list[str] = []
+        charged: Settled | None = None
+        voice = next((a for a in incoming.attachments if a.kind is MediaKind.VOICE), None)
+        if voice is not None:  # a messenger sends one recording a message
+            heard = await self._transcribe(incoming, account, voice)
+            if heard is None:
+                return None
+            spoken.append(heard[0])
+            charged = heard[1]
+        parts = [part for part in (text, *spoken, *files) if part]
         pictures = tuple(a for a in incoming.attachments if a.kind is MediaKind.IMAGE)
-        return Prepared("\n\n".join(parts), pictures)
+        return Prepared("\n\n".join(parts), pictures, charged)
 
     # -- voice ---------------------------------------------------------------------------------
 
     async def _transcribe(
         self, incoming: Incoming, account: Account, voice: Attachment
-    ) -> str | None:
-        """The transcript of ``voice``, charged; None when there is none (the person was told,
-        nothing was charged)."""
+    ) -> tuple[str, Settled] | None:
+        """The transcript of ``voice`` and what it was charged; None when there is none (the
+        person was told, nothing was charged)."""
         assert self.media is not None
         if self.transcriber is None:
             await self.replies.say(incoming, "voice_off")
             return None
         limit = self.config.max_voice_seconds
-        if voice.duration is not None and voice.duration > limit:
+        declared = _length(voice.duration)
+        if declared is not None and declared > limit:
             await self.replies.say(
-                incoming, "voice_too_long", seconds=math.ceil(voice.duration), limit=limit
+                incoming, "voice_too_long", seconds=math.ceil(declared), limit=limit
             )
             return None
-        seconds = voice.duration
-        if seconds is None and voice.size is not None:
-            seconds = voice.size / VOICE_BYTES_PER_SECOND
-        cost = self._voice_cost(seconds if seconds is not None else limit)
+        guess = declared
+        if guess is None and voice.size is not None:
+            guess = min(voice.size / VOICE_BYTES_PER_SECOND, limit)
+        cost = self._voice_cost(guess if guess is not None else limit)
         held = await self.charges.hold(account.user_id, cost)
         if held is None:
             available = await charges.available(self.accounts, account.user_id)
@@ -106,24 +115,24 @@ class MediaReader:
             return None
         async with self.charges.released_on_error(held):
             transcript = await self._hear(incoming, voice)
-        if transcript is None or not transcript[0].strip():
-            await self.charges.release(held)
-            if transcript is not None:
-                await self.replies.say(incoming, "voice_empty")
-            return None
-        heard, measured, _ = transcript
-        # The messenger's length, else the server's, else an estimate from the bytes fetched.
-        seconds = voice.duration if voice.duration is not None else measured
-        estimated = seconds is None
-        if seconds is None:
-            seconds = transcript[2] / VOICE_BYTES_PER_SECOND
-        settled = await self.charges.settle(held, self._voice_cost(seconds), estimated=estimated)
-        paid = settled.paid
-        await self._quote(incoming, heard, seconds, settled.charged, paid, estimated)
-        return heard
+            if transcript is None or not transcript[0].strip():
+                await self.charges.release(held)
+                if transcript is not None:
+                    await self.replies.say(incoming, "voice_empty")
+                return None
+            heard, measured, size = transcript
+            # The longer of what the messenger and the server say (a client may declare less
+            # than it sent); neither: an estimate from the bytes, labelled as one.
+            known = [s for s in (declared, _length(measured)) if s is not None]
+            seconds = max(known) if known else size / VOICE_BYTES_PER_SECOND
+            tokens = self._voice_cost(seconds)
+        settled = await self.charges.settle(held, tokens, estimated=not known)
+        await self._quote(incoming, heard, seconds, settled.charged, settled.paid, not known)
+        return heard, settled
 
     def _voice_cost(self, seconds: float) -> int:
-        return math.ceil(max(seconds, 0.0) * self.config.transcription_tokens_per_second - 1e-9)
+        seconds = min(max(seconds, 0.0), 1e9)  # a server's absurd length stays a number
+        return math.ceil(seconds * self.config.transcription_tokens_per_second - 1e-9)
 
     async def _hear(
         self, incoming: Incoming, voice: Attachment
@@ -220,6 +229,13 @@ class MediaReader:
             await self.replies.say(incoming, f"{what}_too_large", megabytes=_megabytes(limit))
         else:
             await self.replies.say(incoming, "media_unavailable")
+
+
+def _length(seconds: float | None) -> float | None:
+    """A length of speech that can be charged: None for one unknown, negative or not finite."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
 
 
 def _default_name(attachment: Attachment) -> str:

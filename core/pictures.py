@@ -72,7 +72,7 @@ class Painter:
         except errors.DeliveryFailed as exc:
             log.warning("picture for message %s not delivered (%s)", incoming.message_id, exc)
             if charged:
-                await refund(self.accounts, incoming.sender.id, charged, admin=held.hold is None)
+                await refund(self.accounts, incoming.sender.id, charged, admin=held.admin)
             self.notices.post("admin_not_delivered", who=who(incoming.sender))
             return
         nodes = [

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import attrs
 
 from core import errors
-from core.answering import Answerer
+from core.answering import Answerer, refund
 from core.commands import Commands, parse_command
 from core.config import BotConfig
 from core.media import MediaReader
@@ -192,8 +192,19 @@ class BotService:
             await self.commands.run(incoming, command, account)
             return
         prepared = await self.reader.prepare(incoming, account, message)
-        if prepared is not None:
-            await self.answerer.answer(incoming, account, prepared.text, prepared.pictures)
+        if prepared is None:
+            return
+        answered = False
+        try:
+            answered = await self.answerer.answer(
+                incoming, account, prepared.text, prepared.pictures
+            )
+        finally:
+            spent = prepared.charged
+            if not answered and spent is not None and spent.charged:
+                # The answer was refused or failed, and said "Nothing was charged": the
+                # recording it would have answered is given back too.
+                await refund(self.accounts, spent.user_id, spent.charged, admin=spent.admin)
 
     async def _account(self, sender: Sender) -> Account:
         """The sender's account, registered on first contact with the starting balance."""

@@ -479,3 +479,45 @@ async def test_a_recording_the_transcriber_finds_too_large_says_so(bot: MediaBot
         "Your recording is larger than 25 MB, the most I can transcribe. Nothing was charged."
     )
     assert await bot.balance(ALICE.id) == 30_000
+
+
+async def test_a_transcript_whose_answer_is_refused_is_given_back(bot: MediaBot) -> None:
+    await _set(bot, balance=60)  # pays the recording (40), not an answer to it
+    await bot.send(bot.voice("v1", b"audio", duration=4))
+    assert bot.sink.sent[-2].text.endswith("(4 s, 40 tokens)")
+    assert "Nothing was charged" in bot.last()
+    assert await bot.balance(ALICE.id) == 60
+    account = await bot.account(ALICE.id)
+    assert (account.requests, account.tokens) == (0, 0)
+    assert await bot.held(ALICE.id) == 0
+
+
+async def test_a_transcript_whose_answer_fails_is_given_back(bot: MediaBot) -> None:
+    bot.model.fail_with = [errors.ModelUnavailable("500")]
+    await bot.send(bot.voice("v1", b"audio", duration=4))
+    assert "Nothing was charged" in bot.last()
+    assert await bot.balance(ALICE.id) == 30_000
+    assert (await bot.totals()).tokens == 0
+
+
+async def test_the_longer_of_the_declared_and_measured_lengths_is_charged(bot: MediaBot) -> None:
+    bot.transcriber.seconds = 7.0
+    await bot.send(bot.voice("v1", b"x" * 100, duration=1))  # the client declared 1 s
+    assert bot.sink.sent[-2].text.endswith("(7 s, 10 tokens)")  # but no more than was held
+    assert await bot.balance(ALICE.id) == 30_000 - 10 - 15
+
+
+@pytest.mark.parametrize("seconds", [float("inf"), float("nan"), -3.0, 1e308])
+async def test_an_absurd_measured_length_holds_nothing_after(bot: MediaBot, seconds: float) -> None:
+    bot.transcriber.seconds = seconds
+    await bot.send(bot.voice("v1", b"x" * 4_000, duration=None))
+    assert await bot.held(ALICE.id) == 0
+    assert bot.last().startswith("Hello, world")
+
+
+async def test_a_free_recording_is_shown_and_charged_as_free() -> None:
+    bot = media_bot(transcription_tokens_per_second=0.0)
+    await bot.send(bot.voice("v1", b"audio", duration=4))
+    assert bot.sink.sent[-2].text == "🎤 “what is the capital of France”"
+    assert await bot.balance(ALICE.id) == 30_000 - 15
+    assert (await bot.account(ALICE.id)).tokens == 15

@@ -459,9 +459,21 @@ class Run:
         """Per user: answers, transcripts and pictures with a charge shown, and its sum."""
         answered: Counter[str] = Counter()
         charged: Counter[str] = Counter()
+        # A transcript is paid for only once its answer is: an answer refused or failed gives
+        # the recording back ("Nothing was charged").
+        paid = {
+            int(answer.group(2))
+            for sent in self.bot.sink.sent
+            if sent.streamed
+            and _FOOTER.search(sent.text)
+            and (answer := _ANSWER.match(sent.text)) is not None
+        }
         for sent in self.bot.sink.sent:
-            footer = _FOOTER.search(sent.text) or _HEARD.search(sent.text)
-            if not (sent.streamed or sent.picture or _HEARD.search(sent.text)) or footer is None:
+            heard = _HEARD.search(sent.text)
+            footer = _FOOTER.search(sent.text) or heard
+            if not (sent.streamed or sent.picture or heard) or footer is None:
+                continue
+            if heard is not None and _number(sent.text) not in paid:
                 continue
             group = sent.chat_id.startswith("-")
             user = self.senders[sent.reply_to or ""] if group else sent.chat_id
@@ -578,6 +590,12 @@ class Run:
             if totals is not None:
                 shown_totals = (_int(totals.group(1)), _int(totals.group(2)))
                 assert shown_totals[:2] == attrs.astuple(await self.bot.accounts.totals())
+
+
+def _number(text: str) -> int | None:
+    """The request number a transcript or a message carries (``#12``)."""
+    found = re.search(r"#(\d+)", text)
+    return None if found is None else int(found.group(1))
 
 
 def _drawn(text: str) -> str:
