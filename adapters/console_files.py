@@ -53,7 +53,10 @@ def attachment_for(path: Path, command: str) -> Attachment:
     """The attachment ``:voice``, ``:photo`` or ``:file`` sends for ``path``; NotSent when the
     file is missing, unreadable or not of that kind. ``:file`` sends pictures and recordings
     as a messenger does (as pictures and voice), anything else as a document."""
-    path = Path(os.path.abspath(path.expanduser()))  # "..", "." out; symlinks kept as named
+    try:
+        path = Path(os.path.abspath(path.expanduser()))  # "..", "." out; symlinks kept as named
+    except RuntimeError as exc:  # "~nobody/x": no such user's home
+        raise NotSent(f"Cannot find {path}: {exc}. Nothing was sent.") from None
     try:
         size = path.stat().st_size
         if not path.is_file():
@@ -68,6 +71,8 @@ def attachment_for(path: Path, command: str) -> Attachment:
         raise NotSent(f"No file {path}: nothing was sent.") from None
     except OSError as exc:
         raise NotSent(f"Cannot read {path}: {exc.strerror or exc}. Nothing was sent.") from None
+    except ValueError as exc:  # a NUL in the path
+        raise NotSent(f"Cannot read {path!r}: {exc}. Nothing was sent.") from None
     mime = guess_mime(path, head)
     audio = (mime or "").startswith("audio/")
     if command == "photo" and mime not in PHOTO_MIMES:

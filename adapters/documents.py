@@ -132,7 +132,7 @@ def pdf_text(data: bytes, max_chars: int) -> str:
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise UnreadableDocument("unsupported", "the PDF is protected by a password")
+            raise UnreadableDocument("protected", "the PDF is protected by a password")
         pages: list[str] = []
         length = 0
         for page in reader.pages:

@@ -355,7 +355,7 @@ class Answerer:
             )
             return True
         try:
-            ids = await stream.finish(self._final(incoming, answer, settlement.charged, paid))
+            ids = await stream.finish(self._final(request, answer, settlement.charged, paid))
         except errors.DeliveryFailed as exc:
             await self._undelivered(incoming, settlement.charged if paid else 0, hold, exc)
             return False
@@ -378,13 +378,14 @@ class Answerer:
             )
         return True
 
-    def _final(self, incoming: Incoming, answer: Answer, charged: int, paid: bool) -> str:
+    def _final(self, request: _Request, answer: Answer, charged: int, paid: bool) -> str:
         """The answer as shown: the model's text and the bot's notes below it."""
+        incoming = request.incoming
         final = answer.text if answer.text.strip() else self.replies.text(incoming, "empty_answer")
         notes: list[str] = []
         if answer.cut_off:
             # Say why it ends mid-sentence, and how to get the rest.
-            lowered = answer.max_tokens < self.config.reply_cap
+            lowered = answer.max_tokens < (request.option.reply_cap or self.config.reply_cap)
             key = "cut_off_balance" if lowered else "cut_off"
             notes.append(self.replies.text(incoming, key, limit=answer.max_tokens))
         if answer.stopped:

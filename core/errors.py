@@ -97,7 +97,8 @@ class MediaTooLarge(MediaError):
 class UnreadableDocument(MediaError):
     """A file the bot cannot read as text. ``reason`` says why, for the person's reply:
     ``"unsupported"`` (a kind of file the bot does not read), ``"not_text"`` (binary content
-    under a text name), ``"damaged"`` (a PDF that does not parse), ``"empty"`` (no text in it);
+    under a text name), ``"damaged"`` (a PDF that does not parse), ``"protected"`` (a PDF
+    locked by a password), ``"empty"`` (no text in it);
     the message is for the log."""
 
     def __init__(self, reason: str, message: str = "") -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 import attrs
 
@@ -29,6 +30,14 @@ log = logging.getLogger(__name__)
 VOICE_BYTES_PER_SECOND = 2_000
 # How much of a transcript is quoted back to the person before the answer.
 QUOTE_CHARS = 300
+# A lone surrogate cannot be stored nor sent (it is no UTF-8): text from outside (a message, a
+# server's transcript, a file's name) has each replaced by U+FFFD first.
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def mend(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD."""
+    return SURROGATE.sub("\ufffd", text)
 
 
 @attrs.frozen
@@ -164,7 +173,7 @@ class MediaReader:
             reason = self.replies.text(incoming, error_key(exc))
             await self.replies.say(incoming, "voice_failed", reason=reason)
             return None
-        return transcript.text.strip(), transcript.seconds, len(audio)
+        return mend(transcript.text).strip(), transcript.seconds, len(audio)
 
     async def _quote(
         self,
@@ -219,7 +228,7 @@ class MediaReader:
             key = f"file_{exc.reason}"
             await self.replies.say(incoming, key if _known(key) else "file_unsupported", name=name)
             return None
-        return f"[File: {name}]\n{content.strip()}\n[End of file: {name}]"
+        return mend(f"[File: {name}]\n{content.strip()}\n[End of file: {name}]")
 
     async def _media_failed(
         self, incoming: Incoming, exc: errors.MediaError, what: str, limit: int

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Mapping
 
 import attrs
@@ -18,7 +17,7 @@ from core import errors
 from core.answering import Answerer, refund
 from core.commands import Commands, parse_command
 from core.config import BotConfig
-from core.media import MediaReader
+from core.media import SURROGATE, MediaReader, mend
 from core.models import Catalogue
 from core.notices import Notices
 from core.ordering import Sequencer
@@ -217,24 +216,25 @@ class BotService:
         return account
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _valid(incoming: Incoming) -> Incoming:
     """``incoming`` with text that can be stored and sent: a lone surrogate (invalid UTF-8 read
     from a terminal, a broken client) becomes U+FFFD instead of failing every later write of the
     account or the conversation it would be stored in."""
 
     def clean(text: str | None) -> str | None:
-        return None if text is None else _SURROGATE.sub("\ufffd", text)
+        return None if text is None else mend(text)
 
     sender = incoming.sender
+    names = [a.name for a in incoming.attachments]
     if not any(
-        _SURROGATE.search(text) for text in (incoming.text, sender.name, sender.username) if text
+        SURROGATE.search(text)
+        for text in (incoming.text, sender.name, sender.username, *names)
+        if text
     ):
         return incoming  # the usual case: nothing to mend, nothing to copy
     return attrs.evolve(
         incoming,
         text=clean(incoming.text) or "",
         sender=attrs.evolve(sender, name=clean(sender.name), username=clean(sender.username)),
+        attachments=tuple(attrs.evolve(a, name=clean(a.name)) for a in incoming.attachments),
     )

@@ -126,7 +126,7 @@ def _complete(option: ModelOption, defaults: Defaults) -> ModelEntry:
 def _entry(number: int, words: list[str], env: Mapping[str, str], defaults: Defaults) -> ModelEntry:
     name, rest = words[0], words[1:]
     where = f"MODELS entry {number} ({name})"
-    if "=" in name or name.lower() == "vision":
+    if "=" in name or name.lower() == "vision" or not name.strip():
         raise ConfigError(f"MODELS entry {number} must start with the model's name")
     given: dict[str, str] = {}
     for word in rest:

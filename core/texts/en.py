@@ -244,4 +244,8 @@ TEXTS: Final = {
         "I found no text in {name} (a scanned PDF holds pictures of pages, not text). Nothing was "
         "charged."
     ),
+    "file_protected": (
+        "{name} is protected by a password, so I cannot read it. Send a copy without the "
+        "password. Nothing was charged."
+    ),
 }

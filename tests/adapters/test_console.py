@@ -105,9 +105,15 @@ def test_a_file_that_cannot_be_sent_is_explained_and_nothing_is_sent(tmp_path: P
     not_a_picture = console.parse(f":photo {text}")
     not_a_recording = console.parse(f":voice {text}")
     nothing = console.parse(":voice")
+    no_such_home = console.parse(":file ~no-such-user-here/notes.txt")
+    nul = console.parse(":file /tmp/a\x00b")
 
     assert missing == Note(f"No file {tmp_path / 'gone.png'}: nothing was sent.")
     assert directory == Note(f"{tmp_path} is not a file.")
+    assert isinstance(no_such_home, Note)
+    assert no_such_home.text.startswith("Cannot find ~no-such-user-here/notes.txt")
+    assert isinstance(nul, Note)
+    assert "Nothing was sent" in nul.text
     assert isinstance(not_a_picture, Note)
     assert "not a picture" in not_a_picture.text
     assert isinstance(not_a_recording, Note)

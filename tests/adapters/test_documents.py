@@ -154,7 +154,7 @@ async def test_a_pdf_without_text_is_empty(tmp_path: Path) -> None:
     assert await reason(path) == "empty"
 
 
-async def test_a_pdf_with_a_password_is_unsupported(tmp_path: Path) -> None:
+async def test_a_pdf_with_a_password_is_protected(tmp_path: Path) -> None:
     writer = PdfWriter()
     writer.add_blank_page(width=612, height=792)
     writer.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")
@@ -163,4 +163,4 @@ async def test_a_pdf_with_a_password_is_unsupported(tmp_path: Path) -> None:
     path = tmp_path / "locked.pdf"
     path.write_bytes(out.getvalue())
 
-    assert await reason(path) == "unsupported"
+    assert await reason(path) == "protected"

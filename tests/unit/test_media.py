@@ -521,3 +521,19 @@ async def test_a_free_recording_is_shown_and_charged_as_free() -> None:
     assert bot.sink.sent[-2].text == "🎤 “what is the capital of France”"
     assert await bot.balance(ALICE.id) == 30_000 - 15
     assert (await bot.account(ALICE.id)).tokens == 15
+
+
+async def test_lone_surrogates_from_a_file_name_or_a_transcript_are_mended(bot: MediaBot) -> None:
+    bot.transcriber.text = "caf\udce9"  # a server's JSON may hold "\udce9"
+    document = bot.document("d1", b"hello", name="notes\udcff.txt")
+    await bot.send(bot.voice("v1", b"audio"), document)
+    message = bot.model.requests[-1].turns[-1].text
+    assert message == "caf\ufffd\n\n[File: notes\ufffd.txt]\nhello\n[End of file: notes\ufffd.txt]"
+    message.encode("utf-8")  # storable and sendable
+
+
+async def test_a_model_with_a_smaller_cap_says_the_cap_not_the_balance_cut_it() -> None:
+    bot = media_bot(ModelOption("small", reply_cap=100), reply_cap=3_000)
+    bot.model.cut_off = True
+    await bot.say("tell me everything")
+    assert "(The answer reached the length limit of 100 tokens." in bot.last()

@@ -259,3 +259,9 @@ def test_the_consoles_pictures_go_beside_the_data_file(tmp_path: Path) -> None:
     settings = settings_from({"DATA_FILE": "bot/data.json"}, tmp_path)
 
     assert settings.pictures_dir() == tmp_path / "bot" / "data.pictures"
+
+
+@pytest.mark.parametrize("listed", ['""', '" "', 'gpt-5; ""'])
+def test_a_blank_model_name_is_refused(listed: str) -> None:
+    with pytest.raises(ConfigError, match="must start with the model's name"):
+        settings_from({"OPENAI_API_KEY": "sk-test", "MODELS": listed})
