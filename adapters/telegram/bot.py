@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from telethon import TelegramClient, events
 from telethon.tl import functions, types
 
+from adapters.telegram.albums import ALBUM_WAIT, Album, Albums, grouped
 from adapters.telegram.incoming import BotIdentity, Reading, Refusal, read_event
 from adapters.telegram.sink import TelegramSink
 from adapters.telegram.texts import language_of, say
@@ -39,11 +40,13 @@ class TelegramBot:
         language: str = "en",
         commands: Mapping[str, Sequence[tuple[str, str]]] | None = None,
         known: frozenset[str] | None = None,
+        album_wait: float = ALBUM_WAIT,
     ) -> None:
         """``language``: for people whose language Telegram does not report or the bot does
         not speak; ``commands``: the command menu by language code ("" for everyone else);
         ``known``: every command name the bot takes (a bare unknown command in a group is
-        another bot's); None takes any."""
+        another bot's); None takes any; ``album_wait``: how long after an album's last part
+        it is handed over as one message."""
         self._client = client
         self._submit = submit
         self._sink = sink
@@ -53,7 +56,8 @@ class TelegramBot:
         self._identity: BotIdentity | None = None
         self._accepting = False
         self._listening = False
-        self._waiting: dict[int, collections.deque[Reading]] = {}
+        self._waiting: dict[int, collections.deque[Reading | Album]] = {}
+        self._albums = Albums(album_wait)
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._farewells: set[asyncio.Task[None]] = set()
 
@@ -105,12 +109,26 @@ class TelegramBot:
         if self._identity is None:
             return
         reading = read_event(event, self._identity, self._sink.sent)
+        album = grouped(event.message)
+        if album is not None and self._accepting:
+            key = (int(event.chat_id), album)
+            if self._albums.add(key, event.message, reading):
+                self._sink.media.remember(key[0], event.message)
+                return  # a later part of an album already on its way
         if reading is None:
             return
         chat_id = reading.chat_id
         self._sink.reachable(chat_id)
         if isinstance(reading.item, Incoming) and reading.item.attachments:
             self._sink.media.remember(chat_id, event.message)  # fetched in a moment
+        if album is not None and self._accepting:
+            started = self._albums.start((chat_id, album), reading)
+            if started is not None:
+                # Queued in the chat's order now; handed over once its last part came.
+                self._waiting.setdefault(chat_id, collections.deque()).append(started)
+                if chat_id not in self._workers:
+                    self._workers[chat_id] = asyncio.create_task(self._serve(chat_id))
+                return
         if not self._accepting:
             task = asyncio.create_task(self._farewell(reading))
             self._farewells.add(task)
@@ -132,7 +150,11 @@ class TelegramBot:
             del self._waiting[chat_id]
             del self._workers[chat_id]
 
-    async def _one(self, reading: Reading) -> None:
+    async def _one(self, waiting: Reading | Album) -> None:
+        if isinstance(waiting, Album):
+            await waiting.complete.wait()
+            waiting = waiting.reading()
+        reading = waiting
         item = reading.item
         try:
             if await self._for_me(reading):
