@@ -122,8 +122,12 @@ async def build_thread(
         current = node.parent
         if node.role is None:  # an error the bot reported: no turn, the chain goes on above
             continue
-        turn, left = _with_pictures(node.role, node.text, _pictures(node), pictures)
-        cost = turn_tokens(counter, turn)
+        if node.attachments:
+            turn, left = _with_pictures(node.role, node.text, _pictures(node), pictures)
+            cost = turn_tokens(counter, turn)
+        else:  # the usual turn, on the path of every deep walk: no picture to weigh
+            turn, left = Turn(node.role, node.text), pictures
+            cost = turn_cost(counter, node.text)
         if used + cost > budget:
             dropped = True
             short = shorten(counter, _marked(turn.text, len(turn.attachments)), budget - used)

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
+import attrs
+
 from adapters.storage import attachments as media
 from adapters.storage.files import FILE_MODE, make_private
 from adapters.storage.group_commit import GroupCommit
@@ -209,14 +211,9 @@ class SqliteThreads:
                 break  # a damaged row is no link of a conversation, nor are its ancestors
             # Ids come back as text whether stored as numbers, text or bytes (see ``_stored``).
             found = str(message)
-            node = Node(
-                chat_id,
-                found,
-                _ROLES[role],
-                text,
-                None if parent is None else str(parent),
-                () if attachments is None else media.decode(attachments),
-            )
+            node = Node(chat_id, found, _ROLES[role], text, None if parent is None else str(parent))
+            if attachments is not None:  # the rare node with pictures
+                node = attrs.evolve(node, attachments=media.decode(attachments))
             self._cache.setdefault((chat_id, found), node)
         return self._cache.get((chat_id, message_id))
 
