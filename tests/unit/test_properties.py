@@ -332,6 +332,8 @@ class Run:
     chats: dict[int, str] = attrs.field(factory=dict)  # request number → chat
     senders: dict[str, str] = attrs.field(factory=dict)  # message id → user
     ids: list[str] = attrs.field(factory=list)  # every incoming message id so far
+    handled: dict[str, asyncio.Future[None]] = attrs.field(factory=dict)  # by message id
+    voices_sent: dict[int, str] = attrs.field(factory=dict)  # request number → message id
     closed: list[asyncio.Event] = attrs.field(factory=list)  # gates not opened yet
     tasks: list[asyncio.Task[None]] = attrs.field(factory=list)
 
@@ -402,6 +404,7 @@ class Run:
         self.voices.heard[ref] = None if op.deaf else text
         voice = Attachment(MediaKind.VOICE, ref, "audio/ogg", "voice.ogg", 1, op.voice)
         await self.send("", op.user, op.group, op.wait, reply_to, (voice,))
+        self.voices_sent[number] = self.ids[-1]
 
     async def draw(self, op: Draw) -> None:
         chat = GROUP if op.group else op.user
@@ -440,6 +443,7 @@ class Run:
         self.senders[incoming.message_id] = user
         self.ids.append(incoming.message_id)
         done = self.bot.service.submit(incoming)
+        self.handled[incoming.message_id] = done
         if not wait:
             self.tasks.append(asyncio.ensure_future(done))
             return
@@ -459,8 +463,8 @@ class Run:
         """Per user: answers, transcripts and pictures with a charge shown, and its sum."""
         answered: Counter[str] = Counter()
         charged: Counter[str] = Counter()
-        # A transcript is paid for only once its answer is: an answer refused or failed gives
-        # the recording back ("Nothing was charged").
+        # A transcript is paid for when its answer is, or while that answer is still to come:
+        # an answer refused or failed gives the recording back ("Nothing was charged").
         paid = {
             int(answer.group(2))
             for sent in self.bot.sink.sent
@@ -473,13 +477,18 @@ class Run:
             footer = _FOOTER.search(sent.text) or heard
             if not (sent.streamed or sent.picture or heard) or footer is None:
                 continue
-            if heard is not None and _number(sent.text) not in paid:
+            number = _number(sent.text)
+            if heard is not None and number not in paid and self.settled(number):
                 continue
             group = sent.chat_id.startswith("-")
             user = self.senders[sent.reply_to or ""] if group else sent.chat_id
             answered[user] += 1
             charged[user] += _int(footer.group(1))
         return answered, charged
+
+    def settled(self, number: int | None) -> bool:
+        """Whether recording ``number`` has been handled to the end (answered or given back)."""
+        return number is None or self.handled[self.voices_sent[number]].done()
 
     async def check(self, *, settled: bool) -> None:
         """The invariants; with ``settled``, no charge may be waiting for its footer."""
