@@ -459,12 +459,14 @@ class Run:
 
     # -- checks --------------------------------------------------------------------------------
 
-    def footers(self) -> tuple[Counter[str], Counter[str]]:
+    def footers(self, *, settled: bool = True) -> tuple[Counter[str], Counter[str]]:
         """Per user: answers, transcripts and pictures with a charge shown, and its sum."""
         answered: Counter[str] = Counter()
         charged: Counter[str] = Counter()
         # A transcript is paid for when its answer is, or while that answer is still to come:
-        # an answer refused or failed gives the recording back ("Nothing was charged").
+        # an answer refused or failed gives the recording back ("Nothing was charged"). Before
+        # charges settle (saves that take time), a recording being given back may already be:
+        # only the paid ones are a lower bound then.
         paid = {
             int(answer.group(2))
             for sent in self.bot.sink.sent
@@ -478,7 +480,7 @@ class Run:
             if not (sent.streamed or sent.picture or heard) or footer is None:
                 continue
             number = _number(sent.text)
-            if heard is not None and number not in paid and self.settled(number):
+            if heard is not None and number not in paid and (not settled or self.settled(number)):
                 continue
             group = sent.chat_id.startswith("-")
             user = self.senders[sent.reply_to or ""] if group else sent.chat_id
@@ -492,7 +494,7 @@ class Run:
 
     async def check(self, *, settled: bool) -> None:
         """The invariants; with ``settled``, no charge may be waiting for its footer."""
-        answered, charged = self.footers()
+        answered, charged = self.footers(settled=settled)
         accounts = self.bot.accounts
         for user in USERS:
             account = await accounts.get(user)
@@ -574,8 +576,10 @@ class Run:
     async def check_command_reply(self, op: Command) -> None:
         """/balance and /stats show the numbers as they are (the reply was the last thing)."""
         in_flight = self.closed or any(not task.done() for task in self.tasks)
-        if in_flight and not self.snapshot_reads:
-            return  # reading the account back from a database lets answers in flight settle
+        if in_flight and (self.slow or not self.snapshot_reads):
+            # Reading the account back lets answers in flight settle meanwhile: a database
+            # commits them, and saves that take time apply a charge before they return.
+            return
         last = self.bot.sink.sent[-1]
         pattern = _BALANCE if op.text == "/balance" else _STATS
         if last.chat_id != (GROUP if op.group else op.user) or not pattern.match(last.text):
