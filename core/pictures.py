@@ -16,7 +16,7 @@ from core.charges import FixedCharges
 from core.config import BotConfig
 from core.notices import Notices
 from core.ports import AccountStore, Clock, ImageMaker, ThreadStore
-from core.replies import Replies, reply_to, who
+from core.replies import Replies, who
 from core.values import Account, Incoming, Node, Picture, Role
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,11 @@ class Painter:
         caption = self._caption(incoming, prompt, charged, paid)
         try:
             ids = await self.replies.sink.send_picture(
-                incoming.chat_id, picture, caption, reply_to(incoming)
+                # Always a reply, in a private chat too: the picture shows what it was made of.
+                incoming.chat_id,
+                picture,
+                caption,
+                incoming.message_id,
             )
         except errors.DeliveryFailed as exc:
             log.warning("picture for message %s not delivered (%s)", incoming.message_id, exc)

@@ -79,7 +79,7 @@ async def test_voice_photo_file_and_image_offline(tmp_path: Path, speech: bytes)
     [sent] = tg.of(functions.messages.SendMediaRequest)
     assert isinstance(sent.media, types.InputMediaUploadedPhoto)
     assert sent.message.startswith("a red fox\n\nИзрасходовано токенов: 5 000")
-    assert sent.reply_to is None  # a private chat: no reply needed
+    assert sent.reply_to.reply_to_msg_id == 4  # a reply to the request, in private too
 
     alice = await stop(tg, bot, tmp_path)
     spent = shown_charges(tg)  # the picture's caption included

@@ -359,7 +359,7 @@ async def test_image_draws_charges_and_sends_the_picture(bot: MediaBot) -> None:
         (Role.ASSISTANT, "[A picture drawn for the description: a red fox]"),
         (Role.USER, "make it blue"),
     ]
-    assert request.message_id != sent.message_ids[0]
+    assert sent.reply_to == request.message_id  # a reply to the request, in private too
 
 
 async def test_image_without_a_description_explains(bot: MediaBot) -> None:
