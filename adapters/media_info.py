@@ -56,11 +56,15 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 
 def picture_mime(head: bytes) -> str | None:
-    """The type of a PNG or JPEG from its first bytes."""
+    """The type of a PNG, JPEG, WebP or GIF picture from its first bytes."""
     if head.startswith(_PNG):
         return "image/png"
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
     return None
 
 

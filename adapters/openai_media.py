@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import openai
 
+from adapters.media_info import picture_mime
 from adapters.openai_errors import translate
 from adapters.openai_model import CONNECT_TIMEOUT, OPENAI_BASE_URL
 from core import errors
@@ -228,14 +229,9 @@ def _decode(b64: str | None, url: str | None) -> bytes:
 
 def _picture_type(data: bytes) -> str | None:
     """The picture's type by its first bytes (what it is, whatever the server said)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
+    known = picture_mime(data)
+    if known is not None:
+        return known
     if b"<svg" in data[:1024] and data.lstrip()[:1] == b"<":
         return "image/svg+xml"  # what LLMock draws; OpenAI only on request
     return None

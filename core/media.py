@@ -248,7 +248,7 @@ def _length(seconds: float | None) -> float | None:
 
 
 def _default_name(attachment: Attachment) -> str:
-    return {"voice": "voice.ogg", "image": "picture.jpg"}.get(attachment.kind, "file")
+    return "voice.ogg" if attachment.kind is MediaKind.VOICE else "file"
 
 
 def _megabytes(limit: int) -> str:

@@ -53,11 +53,6 @@ class Bot:
     model_name: str  # a phrase saying which model answers by default
     closing: Sequence[Transcriber | ImageMaker] = ()
 
-    @property
-    def model(self) -> ChatModel:
-        """The default model."""
-        return self.models[self.service.catalogue.default.name]
-
     async def close(self) -> None:
         """Wait for answers in flight, then save everything and release the models."""
         await self.service.drain()
