@@ -1,6 +1,6 @@
 """Token arithmetic the core needs: the heuristic counter, prompt cost, calibration, budgets.
 
-Pure code: the exact tokenizers live in ``adapters.tiktoken_counter``.
+Pure code: the exact tokenizers live in ``adapters.models.openai.tokens``.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def assemble(
 def build_counter(settings: Settings, model: str | None = None) -> TokenCounter:
     """The token counter for ``model`` (the default model when None)."""
     if settings.token_counter == "tiktoken":
-        from adapters.tiktoken_counter import token_counter_for
+        from adapters.models.openai.tokens import token_counter_for
 
         return token_counter_for(model or settings.models[0].name)
     return CharTokenCounter()
@@ -137,13 +137,13 @@ def build_models(settings: Settings, counter: TokenCounter) -> ModelChoice:
         # Each model estimates with (and calibrates) a counter of its own: tokenizers differ.
         own = counter if index == 0 else build_counter(settings, entry.name)
         if entry.api_key is None:
-            from adapters.offline_model import OfflineModel
+            from adapters.models.offline.chat import OfflineModel
 
             models[entry.name] = OfflineModel(own, delay=settings.offline_delay)
             continue
         # Imported here: the SDK takes a quarter of a second and 25 MB to load, which the
         # offline console, the tests and the benchmarks of start-up do not need to pay.
-        from adapters.openai_model import OpenAIChatModel
+        from adapters.models.openai.chat import OpenAIChatModel
 
         models[entry.name] = OpenAIChatModel.create(
             api_key=entry.api_key.reveal(),
@@ -181,18 +181,18 @@ def build_media(settings: Settings) -> MediaParts:
     received. A bot that answers with real models never gets those, which would charge real
     tokens for a placeholder: without a transcription key or server voice messages are
     refused, and without ``OPENAI_API_KEY`` /image is."""
-    from adapters.documents import TextAndPdfReader
+    from adapters.documents.reader import TextAndPdfReader
 
     documents = TextAndPdfReader()
     if all(entry.offline for entry in settings.models) and settings.openai_api_key is None:
-        from adapters.offline_media import OfflineImageMaker, OfflineTranscriber
+        from adapters.models.offline.media import OfflineImageMaker, OfflineTranscriber
 
         return MediaParts(OfflineTranscriber(), OfflineImageMaker(), documents)
     transcriber: Transcriber | None = None
     maker: ImageMaker | None = None
     key = settings.transcription_api_key
     if key is not None or settings.transcription_base_url is not None:
-        from adapters.openai_media import OpenAITranscriber
+        from adapters.models.openai.media import OpenAITranscriber
 
         transcriber = OpenAITranscriber.create(
             # A local whisper server needs no key; the SDK needs some text.
@@ -206,7 +206,7 @@ def build_media(settings: Settings) -> MediaParts:
             "voice messages are refused: set TRANSCRIPTION_API_KEY or TRANSCRIPTION_BASE_URL"
         )
     if settings.openai_api_key is not None:
-        from adapters.openai_media import OpenAIImageMaker
+        from adapters.models.openai.media import OpenAIImageMaker
 
         maker = OpenAIImageMaker.create(
             api_key=settings.openai_api_key.reveal(),
@@ -243,8 +243,8 @@ async def open_stores(settings: Settings) -> tuple[AccountStore, ThreadStore]:
             await accounts.close()
             raise
         return accounts, threads
-    from adapters.storage.json_accounts import JsonAccounts
-    from adapters.storage.sqlite_threads import SqliteThreads
+    from adapters.storage.json.accounts import JsonAccounts
+    from adapters.storage.sqlite.threads import SqliteThreads
 
     json_accounts = JsonAccounts.open(settings.data_file)
     try:

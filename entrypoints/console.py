@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from adapters.console import (
+from adapters.messengers.console.session import (
     ConsoleOperator,
     ConsoleSession,
     ConsoleSink,
@@ -30,7 +30,7 @@ from adapters.console import (
     Wait,
     numbering,
 )
-from adapters.storage.sqlite_threads import SqliteThreads
+from adapters.storage.sqlite.threads import SqliteThreads
 from core.errors import StorageError
 from entrypoints.bootstrap import build_bot
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from

@@ -19,11 +19,11 @@ from collections.abc import Mapping
 
 import attrs
 
-from adapters.model_info import resolve_window, sees_pictures
+from adapters.models.openai.facts import resolve_window, sees_pictures
 from core.models import ModelOption
 from entrypoints.setting_types import ConfigError, Secret
 
-# What OPENAI_REASONING_EFFORT may say (adapters.openai_model.ReasoningEffort; not imported
+# What OPENAI_REASONING_EFFORT may say (adapters.models.openai.chat.ReasoningEffort; not imported
 # here, so that settings never load the OpenAI SDK). "default" sends nothing.
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 KEYS = ("price", "window", "base_url", "api_key", "description", "vision", "effort")
@@ -41,7 +41,7 @@ class ModelEntry:
     """One model offered: what the core knows of it (``option``) and how to reach it.
 
     ``api_key`` None: no key anywhere, so the offline model answers under this name.
-    ``window`` is the operator's setting (None: the table in adapters.model_info)."""
+    ``window`` is the operator's setting (None: the table in adapters.models.openai.facts)."""
 
     option: ModelOption
     base_url: str | None = None

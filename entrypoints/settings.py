@@ -75,7 +75,7 @@ def _float(raw: str, name: str) -> float:
 MAX_SECONDS = 3_600.0
 MAX_OFFLINE_DELAY = 10.0
 MAX_TOKENS = 1_000_000
-MAX_BALANCE = 10**15 - 1  # what data.json keeps (adapters.storage.data_json.LIMIT)
+MAX_BALANCE = 10**15 - 1  # what data.json keeps (adapters.storage.json.format.LIMIT)
 # A message needs some room after the system prompt, or every one would be refused.
 ROOM_FOR_A_MESSAGE = 100
 
@@ -185,12 +185,14 @@ class Settings:
     openai_timeout: float = 60.0
     openai_stall_timeout: float = 30.0
     openai_first_token_timeout: float = DEFAULT_FIRST_TOKEN_TIMEOUT
-    model_context_window: int | None = None  # None: the table in adapters.model_info
+    model_context_window: int | None = None  # None: the table in adapters.models.openai.facts
     openai_max_retries: int = 2
     token_counter: str = "tiktoken"
     telegram_session: Path = Path("gptbot.session")
     notes: tuple[str, ...] = ()  # things worth a line in the log once logging is set up
-    stream_mode: str = "auto"  # STREAM_MODE: auto, draft or edit (adapters.telegram.stream.Mode)
+    stream_mode: str = (
+        "auto"  # STREAM_MODE: auto, draft or edit (adapters.messengers.telegram.stream.Mode)
+    )
     # The models offered, the default first (MODELS; empty: OPENAI_MODEL, or the offline model).
     models: tuple[ModelEntry, ...] = ()
     # Voice: an OpenAI-compatible transcription server; no key anywhere: the offline one.
@@ -226,7 +228,7 @@ class Settings:
 
     def model_window(self) -> int:
         """The model's context window: MODEL_CONTEXT_WINDOW, else the known table, else 4 096."""
-        from adapters.model_info import resolve_window  # plain data; no SDK is imported
+        from adapters.models.openai.facts import resolve_window  # plain data; no SDK is imported
 
         return resolve_window(self.openai_model, self.model_context_window)
 

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from telethon import TelegramClient
 
-from adapters.telegram.bot import TelegramBot
-from adapters.telegram.operator import TelegramOperator
-from adapters.telegram.replies import TelegramReplies
-from adapters.telegram.sink import TelegramSink
-from adapters.telegram.stream import Mode
-from adapters.telegram.texts import command_menu, say
+from adapters.messengers.telegram.bot import TelegramBot
+from adapters.messengers.telegram.operator import TelegramOperator
+from adapters.messengers.telegram.replies import TelegramReplies
+from adapters.messengers.telegram.sink import TelegramSink
+from adapters.messengers.telegram.stream import Mode
+from adapters.messengers.telegram.texts import command_menu, say
 from core.errors import StorageError
 from entrypoints.bootstrap import build_bot
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from

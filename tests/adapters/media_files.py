@@ -9,7 +9,7 @@ import subprocess
 import wave
 from pathlib import Path
 
-from adapters.offline_media import pattern_png
+from adapters.models.offline.media import pattern_png
 from tests.media import OPUSENC, require
 
 

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from adapters.console import HELP, ConsoleSession, ConsoleSink, Note, Send, numbering
-from adapters.offline_media import pattern_png
+from adapters.messengers.console.session import (
+    HELP,
+    ConsoleSession,
+    ConsoleSink,
+    Note,
+    Send,
+    numbering,
+)
+from adapters.models.offline.media import pattern_png
 from core.errors import DeliveryFailed, MediaTooLarge, MediaUnavailable
 from core.ports import MediaSource, ReplySink
 from core.values import Attachment, MediaKind, Picture

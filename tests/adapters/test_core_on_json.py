@@ -10,8 +10,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
-from adapters.storage.json_accounts import JsonAccounts
-from adapters.storage.sqlite_threads import SqliteThreads
+from adapters.storage.json.accounts import JsonAccounts
+from adapters.storage.sqlite.threads import SqliteThreads
 from tests.unit.test_properties import _TWO_IN_FLIGHT, USERS, Scenario, play_on, scenarios
 
 _runs = itertools.count(1)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
-from adapters.documents import TextAndPdfReader
+from adapters.documents.reader import TextAndPdfReader
 from core.errors import UnreadableDocument
 from core.ports import DocumentReader
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from adapters.storage.json_accounts import JsonAccounts
+from adapters.storage.json.accounts import JsonAccounts
 from core.errors import CorruptData, StorageError
 from core.values import Account, Totals
 from tests.adapters.test_json_contract import crash, user
@@ -172,7 +172,7 @@ def test_the_lock_is_held_across_processes(tmp_path: Path) -> None:
     store = JsonAccounts.open(path)
     code = (
         "import sys; from pathlib import Path\n"
-        "from adapters.storage.json_accounts import JsonAccounts\n"
+        "from adapters.storage.json.accounts import JsonAccounts\n"
         "from core.errors import StorageError\n"
         "try:\n    JsonAccounts.open(Path(sys.argv[1]))\n"
         "except StorageError as exc:\n    print(exc); sys.exit(3)\n"
@@ -193,7 +193,7 @@ def test_a_model_chosen_survives_sigkill(tmp_path: Path) -> None:
     path.write_text('{"5": {"balance": 100, "lang_model": "old"}}')
     code = (
         "import asyncio, sys, time, attrs; from pathlib import Path\n"
-        "from adapters.storage.json_accounts import JsonAccounts\n"
+        "from adapters.storage.json.accounts import JsonAccounts\n"
         "async def main():\n"
         "    store = JsonAccounts.open(Path(sys.argv[1]))\n"
         "    await store.change('5', lambda a: attrs.evolve(a, model='gpt-ünï', balance=99))\n"

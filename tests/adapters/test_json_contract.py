@@ -12,8 +12,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from adapters.storage.json_accounts import JsonAccounts
-from adapters.storage.memory import MemoryAccountStore
+from adapters.storage.json.accounts import JsonAccounts
+from adapters.storage.memory.stores import MemoryAccountStore
 from core.errors import StorageError
 from core.values import Account, Totals
 from tests.small_disk import fill, small_disk

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.json_accounts import JsonAccounts
-from adapters.storage.sqlite_threads import SqliteThreads
+from adapters.storage.json.accounts import JsonAccounts
+from adapters.storage.sqlite.threads import SqliteThreads
 from core.errors import CorruptData
 from tests.adapters.test_json_contract import charge, count, crash, user
 

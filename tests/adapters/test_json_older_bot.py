@@ -13,7 +13,7 @@ from pathlib import Path
 
 import attrs
 
-from adapters.storage.json_accounts import JsonAccounts
+from adapters.storage.json.accounts import JsonAccounts
 from core.values import Account, Totals
 
 OLDER = {

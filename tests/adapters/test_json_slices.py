@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.storage import data_json
-from adapters.storage.data_json import Invalid, top_level_pairs
+from adapters.storage.json import format as data_json
+from adapters.storage.json.format import Invalid, top_level_pairs
 
 # Characters that make a cut look like a boundary when it is not.
 _TRICKY = st.text(st.sampled_from('ab}{][,":\\ \n\t/é😀'), max_size=12)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.model_info import context_window, resolve_window, sees_pictures
+from adapters.models.openai.facts import context_window, resolve_window, sees_pictures
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import struct
 import zlib
 from pathlib import Path
 
-from adapters.media_info import ogg_seconds, picture_size
-from adapters.offline_media import OfflineImageMaker, OfflineTranscriber, pattern_png
-from adapters.offline_model import OfflineModel, compose_answer
+from adapters.media.headers import ogg_seconds, picture_size
+from adapters.models.offline.chat import OfflineModel, compose_answer
+from adapters.models.offline.media import OfflineImageMaker, OfflineTranscriber, pattern_png
 from core.ports import ImageMaker, Transcriber
 from core.tokens import CharTokenCounter
 from core.values import Image, ModelRequest, Role, Turn

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.offline_model import OfflineModel
+from adapters.models.offline.chat import OfflineModel
 from core.ports import ChatModel
 from core.tokens import CharTokenCounter, prompt_tokens
 from core.values import ModelRequest, Role, Turn, Usage

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from adapters.openai_model import OpenAIChatModel
+from adapters.models.openai.chat import OpenAIChatModel
 from core import errors
 from core.ports import TokenCounter
 from core.tokens import CalibratingCounter, CharTokenCounter, prompt_tokens

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from llmock.pytest_plugin import LLMock
 
-from adapters.openai_media import OpenAIImageMaker, OpenAITranscriber
+from adapters.models.openai.media import OpenAIImageMaker, OpenAITranscriber
 from core import errors
 from core.ports import ImageMaker, Transcriber
 from core.values import Picture, Transcript

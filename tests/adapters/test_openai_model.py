@@ -11,7 +11,7 @@ import pytest
 from llmock.pytest_plugin import LLMock
 from llmock.scenarios import Reply
 
-from adapters.openai_model import CapParameter, OpenAIChatModel, guess_cap_parameter
+from adapters.models.openai.chat import CapParameter, OpenAIChatModel, guess_cap_parameter
 from core import errors
 from core.ports import ChatModel
 from core.tokens import CalibratingCounter, CharTokenCounter, prompt_tokens

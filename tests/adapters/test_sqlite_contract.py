@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.memory import MemoryThreadStore
-from adapters.storage.sqlite_threads import SqliteThreads
+from adapters.storage.memory.stores import MemoryThreadStore
+from adapters.storage.sqlite.threads import SqliteThreads
 from core.values import Attachment, MediaKind, Node, Role
 
 CHAIN = [

@@ -13,8 +13,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from adapters.storage import sqlite_threads
-from adapters.storage.sqlite_threads import SqliteThreads
+from adapters.storage.sqlite import threads as sqlite_threads
+from adapters.storage.sqlite.threads import SqliteThreads
 from core.errors import StorageError
 from core.values import Attachment, MediaKind, Node, Role
 
@@ -307,7 +307,7 @@ async def test_two_processes_opening_an_old_database_add_the_column_once(tmp_pat
     old_database(path)
     code = (
         "import sys; from pathlib import Path\n"
-        "from adapters.storage.sqlite_threads import SqliteThreads\n"
+        "from adapters.storage.sqlite.threads import SqliteThreads\n"
         "SqliteThreads.open(Path(sys.argv[1]))\n"
     )
     runs = [

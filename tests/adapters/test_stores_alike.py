@@ -18,9 +18,9 @@ import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.storage.json_accounts import JsonAccounts
-from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
-from adapters.storage.sqlite_threads import SqliteThreads
+from adapters.storage.json.accounts import JsonAccounts
+from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
+from adapters.storage.sqlite.threads import SqliteThreads
 from core.ports import AccountStore, ThreadStore
 from core.values import Account, Node, Role, Totals
 from tests.adapters.test_storage_attachments import attachments

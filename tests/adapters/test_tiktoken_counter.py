@@ -14,12 +14,12 @@ from typing import Any
 import attrs
 import pytest
 
-from adapters import tiktoken_counter
-from adapters.model_info import CL100K, O200K, encoding_name
-from adapters.tiktoken_counter import TiktokenCounter, load_encoding, token_counter_for
+from adapters.models.openai import tokens as tiktoken_counter
+from adapters.models.openai.facts import CL100K, O200K, encoding_name
+from adapters.models.openai.tokens import TiktokenCounter, load_encoding, token_counter_for
 from core.tokens import CalibratingCounter, CharTokenCounter
 
-LOGGER = "adapters.tiktoken_counter"
+LOGGER = "adapters.models.openai.tokens"
 
 TEXTS = {
     "english": (

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import attrs
 
-from adapters.offline_model import OfflineModel
-from adapters.storage.data_json import serialize
+from adapters.models.offline.chat import OfflineModel
 from adapters.storage.files import write_atomically
-from adapters.storage.json_accounts import JsonAccounts
-from adapters.storage.sqlite_threads import SqliteThreads
+from adapters.storage.json.accounts import JsonAccounts
+from adapters.storage.json.format import serialize
+from adapters.storage.sqlite.threads import SqliteThreads
 from core.config import BotConfig
 from core.ports import AccountStore, ChatModel, ThreadStore
 from core.service import BotService
@@ -244,9 +244,9 @@ import sys, time
 start = time.perf_counter()
 from pathlib import Path
 # What the Telegram bot with an API key loads before it can answer.
-import adapters.openai_model, entrypoints.telegram
-from adapters.storage.json_accounts import JsonAccounts
-from adapters.storage.sqlite_threads import SqliteThreads
+import adapters.models.openai.chat, entrypoints.telegram
+from adapters.storage.json.accounts import JsonAccounts
+from adapters.storage.sqlite.threads import SqliteThreads
 accounts = JsonAccounts.open(Path(sys.argv[1]))
 threads = SqliteThreads.open(Path(sys.argv[2]))
 ready = time.perf_counter() - start
@@ -260,7 +260,7 @@ print(ready, peak, asyncio.run(accounts.count()))
 _SNAPSHOT = """
 import asyncio, sys, time
 from pathlib import Path
-from adapters.storage.json_accounts import JsonAccounts
+from adapters.storage.json.accounts import JsonAccounts
 
 def peak():
     return int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
@@ -368,7 +368,7 @@ async def overhead(folder: Path, turns: int) -> tuple[float, float]:
     import openai
     from llmock.testing import LLMockServer
 
-    from adapters.console import ConsoleSink, numbering
+    from adapters.messengers.console.session import ConsoleSink, numbering
     from entrypoints.bootstrap import build_bot
     from entrypoints.settings import settings_from
 

@@ -7,8 +7,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-from adapters.model_info import O200K
-from adapters.tiktoken_counter import TiktokenCounter
+from adapters.models.openai.facts import O200K
+from adapters.models.openai.tokens import TiktokenCounter
 from core.ports import TokenCounter
 from core.tokens import CalibratingCounter, CharTokenCounter
 

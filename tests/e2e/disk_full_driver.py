@@ -22,7 +22,7 @@ from pathlib import Path
 
 import attrs
 
-from adapters.storage.json_accounts import JsonAccounts
+from adapters.storage.json.accounts import JsonAccounts
 from core.errors import StorageError
 from core.values import Account, Totals
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.storage.sqlite_threads import SqliteThreads
+from adapters.storage.sqlite.threads import SqliteThreads
 from core.values import Node, Role
 from entrypoints.console import run_console
 from entrypoints.settings import settings_from

@@ -27,9 +27,9 @@ from typing import IO
 
 import attrs
 
-from adapters.console import ConsoleSink, numbering
-from adapters.storage.json_accounts import JsonAccounts
-from adapters.storage.sqlite_threads import SqliteThreads
+from adapters.messengers.console.session import ConsoleSink, numbering
+from adapters.storage.json.accounts import JsonAccounts
+from adapters.storage.sqlite.threads import SqliteThreads
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import attrs
 import pytest
 
-from adapters.offline_model import OfflineModel
+from adapters.models.offline.chat import OfflineModel
 from core.config import BotConfig
 from core.ports import ChatModel
 from core.tokens import CharTokenCounter

@@ -6,7 +6,7 @@ import asyncio
 
 import attrs
 
-from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
+from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
 from core.config import BotConfig
 from core.ports import ChatModel
 from core.tokens import CharTokenCounter

@@ -4,7 +4,7 @@ import attrs
 import pytest
 
 from adapters.clock import FakeClock
-from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
+from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
 from core.config import BotConfig
 from core.ports import AccountStore, MessageLookup, ReplySink, ThreadStore
 from core.service import BotService

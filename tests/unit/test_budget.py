@@ -7,7 +7,7 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.storage.memory import MemoryAccountStore
+from adapters.storage.memory.stores import MemoryAccountStore
 from core import budget
 from core.values import Account, Hold, Usage
 

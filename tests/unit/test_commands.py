@@ -7,7 +7,7 @@ import asyncio
 import attrs
 import pytest
 
-from adapters.storage.memory import MemoryAccountStore
+from adapters.storage.memory.stores import MemoryAccountStore
 from core.commands import parse_command
 from core.texts import LANGUAGES, text
 from core.values import Account, Sender

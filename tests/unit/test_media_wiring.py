@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from adapters.offline_media import OfflineImageMaker, OfflineTranscriber
-from adapters.openai_media import OpenAIImageMaker, OpenAITranscriber
+from adapters.models.offline.media import OfflineImageMaker, OfflineTranscriber
+from adapters.models.openai.media import OpenAIImageMaker, OpenAITranscriber
 from entrypoints.bootstrap import MediaParts, build_media
 from entrypoints.settings import settings_from
 

@@ -17,7 +17,7 @@ import attrs
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
+from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
 from core import errors, pictures
 from core.budget import cost
 from core.models import ModelOption

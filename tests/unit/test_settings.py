@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.openai_model import REASONING_EFFORTS
+from adapters.models.openai.chat import REASONING_EFFORTS
 from entrypoints import settings as settings_module
 from entrypoints.settings import ConfigError, load_environment, settings_from
 

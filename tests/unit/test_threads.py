@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from adapters.storage.memory import MemoryThreadStore
+from adapters.storage.memory.stores import MemoryThreadStore
 from core.texts import text, without_footer
 from core.threads import Thread, TooLong, build_thread
 from core.tokens import CharTokenCounter

@@ -17,9 +17,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Json
 
-from adapters.storage import data_json as fmt
 from adapters.storage.files import write_atomically
-from adapters.storage.json_accounts import JsonAccounts
+from adapters.storage.json import format as fmt
+from adapters.storage.json.accounts import JsonAccounts
 from adapters.storage.postgres.accounts import COLUMNS, account_row, row_to_account
 from adapters.storage.postgres.connect import connect, failed
 from adapters.storage.postgres.migrate import migrate

@@ -8,8 +8,8 @@ import attrs
 import psycopg
 import pytest
 
-from adapters.storage import data_json
-from adapters.storage.json_accounts import JsonAccounts
+from adapters.storage.json import format as data_json
+from adapters.storage.json.accounts import JsonAccounts
 from adapters.storage.postgres.accounts import PostgresAccountStore
 from adapters.storage.postgres.transfer import export_data_json, import_data_json
 from core.errors import CorruptData, StorageError

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.telegram.flood import UNLIMITED
-from adapters.telegram.sink import TelegramSink
-from adapters.telegram.stream import Mode
+from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.sink import TelegramSink
+from adapters.messengers.telegram.stream import Mode
 from tests.adapters.telegram.fakes import FakeTelegram, Ticker
 
 

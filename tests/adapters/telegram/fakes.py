@@ -29,7 +29,7 @@ from telethon import TelegramClient, errors, helpers, utils
 from telethon.sessions import MemorySession
 from telethon.tl import functions, types
 
-from adapters.telegram.text import LIMIT, units
+from adapters.messengers.telegram.text import LIMIT, units
 
 DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 BOT = types.User(

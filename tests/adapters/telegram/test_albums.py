@@ -6,8 +6,8 @@ from typing import Any
 
 from telethon.tl import types
 
-from adapters.telegram.bot import TelegramBot
-from adapters.telegram.sink import TelegramSink
+from adapters.messengers.telegram.bot import TelegramBot
+from adapters.messengers.telegram.sink import TelegramSink
 from core.values import Incoming, MediaKind
 from tests.adapters.telegram.fakes import GROUP, FakeTelegram, incoming
 from tests.media import png_bytes

@@ -15,12 +15,12 @@ import pytest
 from telethon.tl import functions, types
 
 from adapters.clock import FakeClock
-from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
-from adapters.telegram.bot import Submit, TelegramBot
-from adapters.telegram.flood import UNLIMITED
-from adapters.telegram.incoming import BotIdentity
-from adapters.telegram.replies import TelegramReplies
-from adapters.telegram.sink import TelegramSink
+from adapters.messengers.telegram.bot import Submit, TelegramBot
+from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.incoming import BotIdentity
+from adapters.messengers.telegram.replies import TelegramReplies
+from adapters.messengers.telegram.sink import TelegramSink
+from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
 from core.config import BotConfig
 from core.tokens import CharTokenCounter
 from core.values import Chunk, Incoming, ModelRequest, Usage

@@ -6,10 +6,10 @@ import pytest
 from telethon import errors
 from telethon.tl import functions, types
 
-from adapters.telegram.bot import TelegramBot
-from adapters.telegram.flood import UNLIMITED
-from adapters.telegram.sink import TelegramSink
-from adapters.telegram.stream import DRAFT_REFRESH, Mode
+from adapters.messengers.telegram.bot import TelegramBot
+from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.sink import TelegramSink
+from adapters.messengers.telegram.stream import DRAFT_REFRESH, Mode
 from core.errors import AnswerStopped, DeliveryFailed
 from core.values import Incoming
 from tests.adapters.telegram.fakes import ALICE, GROUP_ID, FakeTelegram, Ticker, entity_texts

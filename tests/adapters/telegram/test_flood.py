@@ -9,9 +9,9 @@ import pytest
 from telethon import errors
 from telethon.tl import functions
 
-from adapters.telegram.flood import UNLIMITED, Window
-from adapters.telegram.sink import TelegramSink
-from adapters.telegram.stream import Mode
+from adapters.messengers.telegram.flood import UNLIMITED, Window
+from adapters.messengers.telegram.sink import TelegramSink
+from adapters.messengers.telegram.stream import Mode
 from core.errors import DeliveryFailed
 from tests.adapters.telegram.fakes import (
     ALICE,

@@ -10,7 +10,7 @@ import pytest
 from telethon import events
 from telethon.tl import types
 
-from adapters.telegram.incoming import BotIdentity, Reading, Refusal, read_event
+from adapters.messengers.telegram.incoming import BotIdentity, Reading, Refusal, read_event
 from core.values import Attachment, Incoming, MediaKind, Sender
 from tests.adapters.telegram.fakes import (
     ALICE,

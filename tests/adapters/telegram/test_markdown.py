@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from telethon import helpers
 from telethon.tl import types
 
-from adapters.telegram import markdown
-from adapters.telegram.markdown import to_entities
-from adapters.telegram.text import units
+from adapters.messengers.telegram import markdown
+from adapters.messengers.telegram.markdown import to_entities
+from adapters.messengers.telegram.text import units
 from tests.adapters.telegram.fakes import entity_texts
 
 

@@ -12,9 +12,9 @@ import pytest
 from telethon import errors
 from telethon.tl import functions, types
 
-from adapters.telegram.bot import TelegramBot
-from adapters.telegram.replies import TelegramReplies
-from adapters.telegram.sink import TelegramSink
+from adapters.messengers.telegram.bot import TelegramBot
+from adapters.messengers.telegram.replies import TelegramReplies
+from adapters.messengers.telegram.sink import TelegramSink
 from core.errors import MediaTooLarge, MediaUnavailable
 from core.ports import MediaSource, MessageLookup
 from core.values import Attachment, Incoming, MediaKind

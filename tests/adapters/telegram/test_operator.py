@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.telegram.flood import UNLIMITED
-from adapters.telegram.operator import TelegramOperator
-from adapters.telegram.sink import TelegramSink
+from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.operator import TelegramOperator
+from adapters.messengers.telegram.sink import TelegramSink
 from core.errors import DeliveryFailed
 from tests.adapters.telegram.fakes import BOB, FakeTelegram
 

@@ -8,8 +8,8 @@ import pytest
 from telethon import errors
 from telethon.tl import functions, types
 
-from adapters.telegram.replies import TelegramReplies
-from adapters.telegram.sink import TelegramSink
+from adapters.messengers.telegram.replies import TelegramReplies
+from adapters.messengers.telegram.sink import TelegramSink
 from core.errors import DeliveryFailed
 from core.values import Attachment, MediaKind, Picture
 from tests.adapters.telegram.fakes import ALICE, BOB, GROUP_ID, FakeTelegram, Ticker, incoming

@@ -8,11 +8,11 @@ import pytest
 from telethon import errors
 from telethon.tl import functions, types
 
-from adapters.telegram.flood import UNLIMITED
-from adapters.telegram.replies import TelegramReplies
-from adapters.telegram.sink import TelegramSink
-from adapters.telegram.stream import Mode
-from adapters.telegram.text import LIMIT, units
+from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.replies import TelegramReplies
+from adapters.messengers.telegram.sink import TelegramSink
+from adapters.messengers.telegram.stream import Mode
+from adapters.messengers.telegram.text import LIMIT, units
 from core.errors import DeliveryFailed
 from core.values import Node, Role
 from tests.adapters.telegram.fakes import (

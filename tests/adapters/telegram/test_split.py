@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from telethon.tl import types
 
-from adapters.telegram.markdown import to_entities
-from adapters.telegram.split import Part, split
-from adapters.telegram.text import LIMIT, units
+from adapters.messengers.telegram.markdown import to_entities
+from adapters.messengers.telegram.split import Part, split
+from adapters.messengers.telegram.text import LIMIT, units
 from tests.adapters.telegram.fakes import entity_texts
 
 

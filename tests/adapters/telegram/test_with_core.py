@@ -11,13 +11,13 @@ from telethon import errors
 from telethon.tl import functions, types
 
 from adapters.clock import FakeClock
-from adapters.storage.memory import MemoryAccountStore, MemoryThreadStore
-from adapters.telegram.bot import TelegramBot
-from adapters.telegram.flood import UNLIMITED
-from adapters.telegram.operator import TelegramOperator
-from adapters.telegram.replies import TelegramReplies
-from adapters.telegram.sink import TelegramSink
-from adapters.telegram.stream import Mode
+from adapters.messengers.telegram.bot import TelegramBot
+from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.operator import TelegramOperator
+from adapters.messengers.telegram.replies import TelegramReplies
+from adapters.messengers.telegram.sink import TelegramSink
+from adapters.messengers.telegram.stream import Mode
+from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
 from core.config import BotConfig
 from core.ports import ChatModel, MessageLookup, Operator, ReplySink
 from core.tokens import CharTokenCounter, prompt_tokens

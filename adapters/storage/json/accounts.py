@@ -42,7 +42,6 @@ try:
 except ImportError:  # pragma: no cover - not on Windows
     fcntl = None  # type: ignore[assignment]
 
-from adapters.storage import data_json as fmt
 from adapters.storage.files import (
     FILE_MODE,
     make_private,
@@ -52,6 +51,7 @@ from adapters.storage.files import (
 )
 from adapters.storage.group_commit import GroupCommit
 from adapters.storage.holds import Hold, Holds
+from adapters.storage.json import format as fmt
 from core.errors import StorageError
 from core.values import Account, Totals
 

@@ -14,7 +14,7 @@ from pathlib import PurePath
 
 import attrs
 
-from adapters.media_info import HEAD_BYTES, TAIL_BYTES, describe_size, ogg_seconds
+from adapters.media.headers import HEAD_BYTES, TAIL_BYTES, describe_size, ogg_seconds
 from core.values import Picture, Transcript
 
 

@@ -17,16 +17,16 @@ from typing import Any
 from telethon import TelegramClient, errors
 from telethon.tl import functions, types
 
-from adapters.telegram.attachments import describe
-from adapters.telegram.flood import TELEGRAM_LIMITS, Limits, Pacer
-from adapters.telegram.incoming import replied_id
-from adapters.telegram.markdown import to_entities
-from adapters.telegram.media import TelegramMedia
-from adapters.telegram.pictures import deliver_picture, fits_caption
-from adapters.telegram.split import Part, split
-from adapters.telegram.stream import Mode, TelegramStream
-from adapters.telegram.text import LIMIT
-from adapters.telegram.writer import GONE, MAX_WAIT, SentMessages, Writer
+from adapters.messengers.telegram.attachments import describe
+from adapters.messengers.telegram.flood import TELEGRAM_LIMITS, Limits, Pacer
+from adapters.messengers.telegram.incoming import replied_id
+from adapters.messengers.telegram.markdown import to_entities
+from adapters.messengers.telegram.media import TelegramMedia
+from adapters.messengers.telegram.pictures import deliver_picture, fits_caption
+from adapters.messengers.telegram.split import Part, split
+from adapters.messengers.telegram.stream import Mode, TelegramStream
+from adapters.messengers.telegram.text import LIMIT
+from adapters.messengers.telegram.writer import GONE, MAX_WAIT, SentMessages, Writer
 from core.values import Attachment, MediaKind, Node, Picture, Role
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import attrs
 from telethon.tl import types
 
-from adapters.telegram.text import (
+from adapters.messengers.telegram.text import (
     LIMIT,
     MAX_ENTITIES,
     Entity,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.telegram.sink import TelegramSink
-from adapters.telegram.stream import TelegramStream
+from adapters.messengers.telegram.sink import TelegramSink
+from adapters.messengers.telegram.stream import TelegramStream
 from core.values import Attachment, Node, Picture
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from adapters.telegram.attachments import describe
-from adapters.telegram.incoming import Reading
+from adapters.messengers.telegram.attachments import describe
+from adapters.messengers.telegram.incoming import Reading
 from core.values import Attachment, Incoming
 
 # Telegram sends an album's messages within a fraction of a second of each other.

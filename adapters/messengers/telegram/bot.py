@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from telethon import TelegramClient, events
 from telethon.tl import functions, types
 
-from adapters.telegram.albums import ALBUM_WAIT, Album, Albums, grouped
-from adapters.telegram.incoming import BotIdentity, Reading, Refusal, read_event
-from adapters.telegram.sink import TelegramSink
-from adapters.telegram.texts import language_of, say
+from adapters.messengers.telegram.albums import ALBUM_WAIT, Album, Albums, grouped
+from adapters.messengers.telegram.incoming import BotIdentity, Reading, Refusal, read_event
+from adapters.messengers.telegram.sink import TelegramSink
+from adapters.messengers.telegram.texts import language_of, say
 from core.values import Incoming
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import attrs
 
-from adapters.media_info import describe_size, picture_size
+from adapters.media.headers import describe_size, picture_size
 from core.ports import TokenCounter
 from core.tokens import prompt_tokens
 from core.values import Chunk, Image, ModelRequest, Role, Turn, Usage

@@ -22,7 +22,7 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
 )
 
-from adapters.openai_errors import body_of, provider_message, translate
+from adapters.models.openai.errors import body_of, provider_message, translate
 from core import errors
 from core.ports import TokenCounter
 from core.tokens import CalibratingCounter, prompt_tokens

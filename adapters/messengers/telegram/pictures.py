@@ -15,8 +15,8 @@ from typing import Any, Final
 from telethon import errors
 from telethon.tl import functions, types
 
-from adapters.telegram.text import units
-from adapters.telegram.writer import FLOODS, GONE, Writer
+from adapters.messengers.telegram.text import units
+from adapters.messengers.telegram.writer import FLOODS, GONE, Writer
 from core.errors import DeliveryFailed
 from core.values import Picture
 

@@ -18,7 +18,7 @@ from typing import TypeAlias
 import attrs
 from telethon.tl import types
 
-from adapters.telegram.text import Entity, units
+from adapters.messengers.telegram.text import Entity, units
 
 log = logging.getLogger(__name__)
 

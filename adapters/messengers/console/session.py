@@ -35,8 +35,14 @@ from typing import TextIO
 
 import attrs
 
-from adapters.console_files import NotSent, attachment_for, describe, read_limited, save_picture
-from adapters.media_info import describe_size, picture_size
+from adapters.media.headers import describe_size, picture_size
+from adapters.messengers.console.files import (
+    NotSent,
+    attachment_for,
+    describe,
+    read_limited,
+    save_picture,
+)
 from core.errors import DeliveryFailed
 from core.values import Attachment, Incoming, Picture, Sender
 

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 from telethon import errors
 from telethon.tl import functions, types
 
-from adapters.telegram.split import Part
-from adapters.telegram.text import head, tail
-from adapters.telegram.writer import FLOODS
+from adapters.messengers.telegram.split import Part
+from adapters.messengers.telegram.text import head, tail
+from adapters.messengers.telegram.writer import FLOODS
 from core.errors import AnswerStopped
 
 if TYPE_CHECKING:
-    from adapters.telegram.sink import TelegramSink
+    from adapters.messengers.telegram.sink import TelegramSink
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from adapters.media_info import (
+from adapters.media.headers import (
     HEAD_BYTES,
     TAIL_BYTES,
     describe_size,

@@ -22,7 +22,7 @@ from typing import Protocol
 
 import attrs
 
-from adapters.model_info import CL100K, O200K, encoding_name
+from adapters.models.openai.facts import CL100K, O200K, encoding_name
 from core.ports import TokenCounter
 from core.tokens import CalibratingCounter, CharTokenCounter
 

@@ -7,7 +7,7 @@ which the core logs.
 
 from __future__ import annotations
 
-from adapters.telegram.sink import TelegramSink
+from adapters.messengers.telegram.sink import TelegramSink
 
 
 class TelegramOperator:

@@ -23,9 +23,9 @@ from typing import Any
 from telethon import TelegramClient, errors
 from telethon.tl import functions, types
 
-from adapters.telegram.attachments import file_size, has_file, largest_size
-from adapters.telegram.flood import forget_flood
-from adapters.telegram.writer import FLOODS
+from adapters.messengers.telegram.attachments import file_size, has_file, largest_size
+from adapters.messengers.telegram.flood import forget_flood
+from adapters.messengers.telegram.writer import FLOODS
 from core.errors import MediaTooLarge, MediaUnavailable
 from core.values import Attachment
 

@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from telethon import TelegramClient, errors
 from telethon.tl import functions
 
-from adapters.telegram.flood import Pacer, forget_flood
-from adapters.telegram.split import Part, split
-from adapters.telegram.text import units
+from adapters.messengers.telegram.flood import Pacer, forget_flood
+from adapters.messengers.telegram.split import Part, split
+from adapters.messengers.telegram.text import units
 from core.errors import DeliveryFailed
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ import attrs
 from telethon import events, helpers
 from telethon.tl import types
 
-from adapters.telegram.attachments import UNSUPPORTED, describe
+from adapters.messengers.telegram.attachments import UNSUPPORTED, describe
 from core.values import Attachment, Incoming, Sender
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 import openai
 
-from adapters.media_info import picture_mime
-from adapters.openai_errors import translate
-from adapters.openai_model import CONNECT_TIMEOUT, OPENAI_BASE_URL
+from adapters.media.headers import picture_mime
+from adapters.models.openai.chat import CONNECT_TIMEOUT, OPENAI_BASE_URL
+from adapters.models.openai.errors import translate
 from core import errors
 from core.values import Picture, Transcript
 

@@ -1,0 +1,1 @@
+"""Files people send, turned into text for the model."""

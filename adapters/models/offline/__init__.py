@@ -1,0 +1,1 @@
+"""The offline model and media makers: no network, no key; the console's default."""

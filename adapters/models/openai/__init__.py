@@ -1,0 +1,1 @@
+"""OpenAI and every OpenAI-compatible server, through the official SDK."""

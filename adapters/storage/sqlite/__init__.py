@@ -1,0 +1,1 @@
+"""Reply-chain nodes in an SQLite file beside data.json."""
