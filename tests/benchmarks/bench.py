@@ -187,7 +187,7 @@ def postgres_throughput(sizes: Sequence[int], messages: int) -> list[tuple[str, 
     try:
         from adapters.storage.postgres.accounts import PostgresAccountStore
         from adapters.storage.postgres.threads import PostgresThreadStore
-        from tests.adapters.postgres.cluster import Cluster, binaries
+        from tests.adapters.storage.postgres.cluster import Cluster, binaries
         from tests.benchmarks.postgres_bench import create_database, seed
     except ImportError:
         return [("PostgreSQL", "skipped", "pip install -e '.[postgres]'")]

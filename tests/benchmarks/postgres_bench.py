@@ -1,6 +1,6 @@
 """PostgreSQL benchmarks: ``python -m tests.benchmarks.postgres_bench [--quick]`` prints a table.
 
-A throwaway cluster is started for the run (tests/adapters/postgres/cluster.py) with the
+A throwaway cluster is started for the run (tests/adapters/storage/postgres/cluster.py) with the
 server's durability on (fsync, synchronous commit): every charge is on disk when its change
 returns. Measured, at 100 000 and 1 000 000 users (seeded with COPY):
 
@@ -35,8 +35,8 @@ from adapters.storage.postgres.connect import connect
 from adapters.storage.postgres.migrate import migrate
 from adapters.storage.postgres.threads import PostgresThreadStore
 from core.values import Node, Role
-from tests.adapters.postgres.cluster import Cluster
-from tests.adapters.postgres.helpers import charge, count_in
+from tests.adapters.storage.postgres.cluster import Cluster
+from tests.adapters.storage.postgres.helpers import charge, count_in
 
 START = 30_000
 CONVERSATIONS = 64  # messages in flight at once, as from many chats
@@ -129,7 +129,14 @@ def two_processes(url: str, users: int, messages: int) -> float:
 
 def takeover(url: str) -> float:
     """Seconds from SIGKILL of the receiving process until a standby receives."""
-    command = [sys.executable, "-m", "tests.adapters.postgres.worker", "receive", url, "bench"]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.adapters.storage.postgres.worker",
+        "receive",
+        url,
+        "bench",
+    ]
     holder = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     standby = None
     try:

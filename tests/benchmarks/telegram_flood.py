@@ -29,7 +29,7 @@ from core.tokens import CharTokenCounter
 from entrypoints.bootstrap import assemble
 from entrypoints.settings import settings_from
 from entrypoints.telegram import serve
-from tests.adapters.telegram.fakes import BOB, FakeTelegram, incoming
+from tests.adapters.messengers.telegram.fakes import BOB, FakeTelegram, incoming
 from tests.fakes import ScriptedModel
 
 LATENCY = 0.03  # seconds per request on the fake network

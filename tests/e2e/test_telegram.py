@@ -13,7 +13,7 @@ from telethon.tl import functions, types
 
 from entrypoints.settings import ConfigError, Settings, settings_from
 from entrypoints.telegram import main, serve
-from tests.adapters.telegram.fakes import ALICE, BOB, STICKER, FakeTelegram, incoming
+from tests.adapters.messengers.telegram.fakes import ALICE, BOB, STICKER, FakeTelegram, incoming
 
 ADMIN = BOB
 

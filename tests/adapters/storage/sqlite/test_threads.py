@@ -1,0 +1,339 @@
+"""The reply-chain database: survives restarts, reads chains ahead, keeps to its retention,
+and a damaged file costs the context, never the start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import stat
+import sys
+from pathlib import Path
+
+import attrs
+import pytest
+
+from adapters.storage.sqlite import threads as sqlite_threads
+from adapters.storage.sqlite.threads import SqliteThreads
+from core.errors import StorageError
+from core.values import Attachment, MediaKind, Node, Role
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def chain(chat: int, first: int, last: int) -> list[Node]:
+    return [
+        Node(
+            str(chat),
+            str(n),
+            Role.USER if n % 2 else Role.ASSISTANT,
+            f"{chat}:{n}",
+            str(n - 1) if n > 1 else None,
+        )
+        for n in range(first, last + 1)
+    ]
+
+
+async def written(path: Path, nodes: list[Node]) -> None:
+    """A database holding ``nodes``, closed: the next open starts with nothing cached."""
+    store = SqliteThreads.open(path)
+    await store.add(nodes)
+    await store.close()
+
+
+async def test_nodes_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    store = SqliteThreads.open(path)
+    await store.add(
+        [Node("-5", "1", Role.USER, "привет 🙂", None), Node("-5", "2", Role.ASSISTANT, "hi", "1")]
+    )
+    await store.close()
+    again = SqliteThreads.open(path)
+    assert await again.get("-5", "1") == Node("-5", "1", Role.USER, "привет 🙂", None)
+    assert await again.get("-5", "2") == Node("-5", "2", Role.ASSISTANT, "hi", "1")
+    assert await again.get("5", "1") is None
+    assert again.last_message_id() == 2
+    await again.close()
+
+
+async def test_an_add_is_on_disk_when_it_returns(tmp_path: Path) -> None:
+    """No close: another connection (another process after a crash) sees the nodes."""
+    path = tmp_path / "threads.db"
+    store = SqliteThreads.open(path)
+    await store.add(chain(7, 1, 3))
+    other = sqlite3.connect(path)
+    assert other.execute("SELECT count(*) FROM nodes").fetchone() == (3,)
+    other.close()
+    await store.close()
+
+
+async def test_the_files_are_the_owners_only(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    store = SqliteThreads.open(path)
+    await store.add(chain(7, 1, 1))
+    for file in tmp_path.iterdir():
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    await store.close()
+
+
+async def test_adds_in_flight_are_read_at_once_and_written_together(tmp_path: Path) -> None:
+    store = SqliteThreads.open(tmp_path / "threads.db")
+    statements: list[str] = []
+    store._writer.set_trace_callback(statements.append)
+    adds = [asyncio.create_task(store.add([node])) for node in chain(3, 1, 40)]
+    await asyncio.sleep(0)
+    assert await store.get("3", "40") == chain(3, 40, 40)[0]  # before anything is written
+    await asyncio.gather(*adds)
+    assert 1 <= statements.count("COMMIT") < 40
+    assert len(store) == 40
+    await store.close()
+
+
+async def test_a_walk_reads_ahead_instead_of_one_query_per_node(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    await written(path, chain(1, 1, 300))
+    store = SqliteThreads.open(path)
+    queries: list[str] = []
+    store._reader.set_trace_callback(queries.append)
+    message: str | None = "300"
+    walked = []
+    while message is not None:
+        node = await store.get("1", message)
+        assert node is not None
+        walked.append(node)
+        message = node.parent
+    assert walked == chain(1, 1, 300)[::-1]
+    # 128 nodes read ahead, then, as the walk goes on past them, twice as many.
+    assert len(queries) == 2
+    assert sqlite_threads.READ_AHEAD + 2 * sqlite_threads.READ_AHEAD >= 300
+    await store.close()
+
+
+async def test_retention_deletes_the_oldest(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    store = SqliteThreads.open(path, retention=10)
+    for node in chain(1, 1, 35):
+        await store.add([node])
+    await store.close()
+    store = SqliteThreads.open(path, retention=10)
+    kept = {m for m in range(1, 36) if await store.get("1", str(m)) is not None}
+    assert set(range(26, 36)) <= kept
+    assert len(kept) <= 10 + 10 // 10 + 1
+    await store.close()
+
+
+async def test_a_node_added_again_replaces_the_old_one(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    store = SqliteThreads.open(path)
+    await store.add([Node("1", "1", Role.USER, "old", None)])
+    assert await store.get("1", "1") is not None
+    await store.add([Node("1", "1", Role.USER, "new", None)])
+    assert await store.get("1", "1") == Node("1", "1", Role.USER, "new", None)
+    await store.close()
+    again = SqliteThreads.open(path)
+    assert await again.get("1", "1") == Node("1", "1", Role.USER, "new", None)
+    assert len(again) == 1
+    await again.close()
+
+
+async def test_damaged_rows_end_a_chain_without_breaking_it(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    await written(path, chain(1, 1, 6))
+    raw = sqlite3.connect(path)
+    with raw:
+        raw.execute("UPDATE nodes SET role = '?' WHERE message = 3")
+        raw.execute("UPDATE nodes SET parent = 6 WHERE message = 4")  # a cycle: 4 → 6 → 5 → 4
+    raw.close()
+    store = SqliteThreads.open(path)
+    assert [await store.get("1", m) is None for m in "65432"] == [False] * 3 + [True, False]
+    assert await store.get("1", "4") == Node("1", "4", Role.ASSISTANT, "1:4", "6")
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    "content", [b"not a database at all" * 100, b"SQLite format 3\x00" + bytes(90)]
+)
+async def test_a_damaged_file_is_set_aside_and_a_new_one_started(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "threads.db"
+    path.write_bytes(content)
+    store = SqliteThreads.open(path)
+    assert await store.get("1", "1") is None
+    await store.add(chain(1, 1, 2))
+    assert await store.get("1", "2") is not None
+    await store.close()
+    (aside,) = tmp_path.glob("threads.db.corrupt-*")
+    assert aside.read_bytes() == content
+
+
+def test_a_database_in_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match=r"threads\.db"):
+        SqliteThreads.open(tmp_path / "missing" / "threads.db")
+
+
+async def test_a_failed_write_is_a_storage_error_and_retried_with_the_next_add(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "threads.db"
+    store = SqliteThreads.open(path, busy_timeout=0.05)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process holds the file: writes cannot happen
+    with pytest.raises(StorageError, match="cannot save reply chains"):
+        await store.add(chain(2, 1, 1))
+    assert await store.get("2", "1") is not None  # still there for this run
+    other.execute("ROLLBACK")
+    other.close()
+    await store.add(chain(2, 2, 2))
+    await store.close()
+    again = SqliteThreads.open(path)
+    assert await again.get("2", "1") is not None
+    assert await again.get("2", "2") is not None
+    await again.close()
+
+
+# -- attachments ------------------------------------------------------------------------------
+
+PHOTO = Attachment(
+    MediaKind.IMAGE, "1001", mime="image/png", name="кот 🐈.png", size=0, width=640, height=480
+)
+VOICE = Attachment(MediaKind.VOICE, "1002", mime="audio/ogg", size=9_000, duration=2.75)
+
+
+def pictured(chat: int, first: int, last: int) -> list[Node]:
+    """A chain whose user turns carry pictures (two on the first)."""
+    return [
+        attrs.evolve(node, attachments=(PHOTO, VOICE) if n == first else (PHOTO,))
+        if node.role is Role.USER
+        else node
+        for n, node in zip(range(first, last + 1), chain(chat, first, last), strict=True)
+    ]
+
+
+async def test_attachments_survive_a_restart_and_come_with_the_read_ahead(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    nodes = pictured(4, 1, 9)
+    await written(path, nodes)
+    store = SqliteThreads.open(path)
+    queries: list[str] = []
+    store._reader.set_trace_callback(queries.append)
+    for expected in reversed(nodes):  # the walk up the chain: one query reads it all
+        assert await store.get("4", expected.message_id) == expected
+    assert len(queries) == 1
+    await store.close()
+    raw = sqlite3.connect(path)
+    kinds = raw.execute("SELECT message % 2, typeof(attachments) FROM nodes").fetchall()
+    raw.close()
+    assert set(kinds) == {(1, "text"), (0, "null")}  # a node without attachments stores NULL
+
+
+async def test_attachments_are_served_before_and_after_their_commit(tmp_path: Path) -> None:
+    store = SqliteThreads.open(tmp_path / "threads.db")
+    nodes = pictured(5, 1, 30)
+    adds = [asyncio.create_task(store.add([node])) for node in nodes]  # grouped commits
+    await asyncio.sleep(0)
+    assert await store.get("5", "1") == nodes[0]  # pending
+    await asyncio.gather(*adds)
+    assert await store.get("5", "29") == nodes[28]  # cached
+    await store.close()
+    again = SqliteThreads.open(tmp_path / "threads.db")
+    assert [await again.get("5", str(n)) for n in range(1, 31)] == nodes
+    await again.close()
+
+
+# The schema of the previous version, as it created its file, and how it wrote a node.
+_OLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+    chat INTEGER NOT NULL,
+    message INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    parent INTEGER,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (chat, message)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS nodes_by_age ON nodes (seq);
+"""
+_OLD_PUT = (
+    "INSERT OR REPLACE INTO nodes (chat, message, role, text, parent, seq) VALUES (?,?,?,?,?,?)"
+)
+
+
+def old_database(path: Path) -> None:
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA journal_mode = WAL")
+    raw.executescript(_OLD_SCHEMA)
+    raw.executemany(_OLD_PUT, [(7, 1, "u", "hello", None, 1), (7, 2, "a", "hi", 1, 2)])
+    raw.close()
+
+
+def columns(path: Path) -> list[str]:
+    raw = sqlite3.connect(path)
+    try:
+        return [row[1] for row in raw.execute("PRAGMA table_info(nodes)")]
+    finally:
+        raw.close()
+
+
+async def test_a_database_of_the_previous_version_gets_the_attachments_column(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "threads.db"
+    old_database(path)
+    assert "attachments" not in columns(path)
+    store = SqliteThreads.open(path)
+    assert columns(path)[-1] == "attachments"
+    assert await store.get("7", "2") == Node("7", "2", Role.ASSISTANT, "hi", "1")
+    new = Node("7", "3", Role.USER, "look", "2", (PHOTO,))
+    await store.add([new])
+    await store.close()
+    again = SqliteThreads.open(path)  # opened again: nothing more to add
+    assert await again.get("7", "3") == new
+    assert await again.get("7", "1") == Node("7", "1", Role.USER, "hello", None)
+    await again.close()
+    # The previous version, started again on the file, still writes its nodes (it names its
+    # columns): a node it replaces loses its pictures, nothing else.
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute(_OLD_PUT, (7, 4, "a", "nice", 3, 4))
+    raw.close()
+    third = SqliteThreads.open(path)
+    assert await third.get("7", "4") == Node("7", "4", Role.ASSISTANT, "nice", "3")
+    assert await third.get("7", "3") == new
+    await third.close()
+
+
+async def test_two_processes_opening_an_old_database_add_the_column_once(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    old_database(path)
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from adapters.storage.sqlite.threads import SqliteThreads\n"
+        "SqliteThreads.open(Path(sys.argv[1]))\n"
+    )
+    runs = [
+        await asyncio.create_subprocess_exec(sys.executable, "-c", code, str(path), cwd=ROOT)
+        for _ in range(4)
+    ]
+    assert [await run.wait() for run in runs] == [0] * 4
+    assert columns(path).count("attachments") == 1
+
+
+async def test_damaged_attachments_cost_the_pictures_not_the_node(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "threads.db"
+    nodes = pictured(8, 1, 3)
+    await written(path, nodes)
+    raw = sqlite3.connect(path)
+    with raw:
+        raw.execute('UPDATE nodes SET attachments = \'[{"kind": "image"\' WHERE message = 1')
+        raw.execute("UPDATE nodes SET attachments = x'00ff' WHERE message = 3")
+    raw.close()
+    store = SqliteThreads.open(path)
+    with caplog.at_level(logging.WARNING):
+        assert await store.get("8", "3") == attrs.evolve(nodes[2], attachments=())
+        assert await store.get("8", "2") == nodes[1]
+        assert await store.get("8", "1") == attrs.evolve(nodes[0], attachments=())
+    assert "are not JSON" in caplog.text
+    assert "are not text (b'\\x00\\xff')" in caplog.text
+    await store.close()

@@ -1,0 +1,157 @@
+"""The in-memory stores and the real ones keep the same accounts and reply chains, the chosen
+model and a node's attachments included, and a restart reads back what was acknowledged.
+
+Generated steps of changes, each step's changes made at the same time (so they go out in group
+commits together), played on the memory stores and on data.json with the SQLite reply chains;
+tests/adapters/storage/postgres/test_stores_alike.py plays them on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import attrs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.storage.json.accounts import JsonAccounts
+from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
+from adapters.storage.sqlite.threads import SqliteThreads
+from core.ports import AccountStore, ThreadStore
+from core.values import Account, Node, Role, Totals
+from tests.adapters.storage.test_attachments import attachments
+
+USERS = ("1", "2", "3")
+CHATS = ("1", "-5")
+MESSAGES = tuple(str(n) for n in range(1, 7))
+
+# A model name as a person may pick one; text a database can hold (no lone surrogates, no NUL).
+models = st.none() | st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
+    min_size=1,
+    max_size=20,
+)
+
+
+@attrs.frozen
+class Register:
+    user: str
+    model: str | None
+
+
+@attrs.frozen
+class Choose:
+    user: str
+    model: str | None
+
+
+@attrs.frozen
+class Charge:
+    user: str
+    tokens: int
+
+
+@attrs.frozen
+class Add:
+    nodes: tuple[Node, ...]
+
+
+nodes = st.builds(
+    Node,
+    chat_id=st.sampled_from(CHATS),
+    message_id=st.sampled_from(MESSAGES),
+    role=st.sampled_from([Role.USER, Role.ASSISTANT, None]),
+    text=st.sampled_from(["hi", "ответ 🙂"]),
+    parent=st.none() | st.sampled_from(MESSAGES),
+    attachments=st.lists(attachments, max_size=3).map(tuple),
+)
+users = st.sampled_from(USERS)
+changes = st.one_of(
+    st.builds(Register, users, models),
+    st.builds(Choose, users, models),
+    st.builds(Charge, users, st.integers(0, 50)),
+    st.builds(Add, st.lists(nodes, min_size=1, max_size=4).map(tuple)),
+)
+steps = st.lists(st.lists(changes, min_size=1, max_size=4), min_size=1, max_size=8)
+
+
+async def make(change: object, accounts: AccountStore, threads: ThreadStore) -> None:
+    match change:
+        case Register(user, model):
+            await accounts.register(Account(user_id=user, balance=100, model=model))
+        case Choose(user, model):
+            await accounts.change(user, lambda a: attrs.evolve(a, model=model))
+        case Charge(user, tokens):
+            await accounts.change(
+                user,
+                lambda a: attrs.evolve(a, balance=a.balance - tokens, tokens=a.tokens + tokens),
+                lambda t: Totals(t.requests + 1, t.tokens + tokens),
+            )
+        case Add(added):
+            await threads.add(added)
+
+
+async def everything(accounts: AccountStore, threads: ThreadStore) -> object:
+    return (
+        [await accounts.get(user) for user in USERS],
+        await accounts.totals(),
+        [await threads.get(chat, message) for chat in CHATS for message in MESSAGES],
+    )
+
+
+Stores = tuple[AccountStore, ThreadStore]
+
+
+async def play_alike(
+    played: list[list[object]],
+    open_real: Callable[[], Awaitable[Stores]],
+) -> None:
+    """Play on memory and on the real stores: the same at the end, and after reopening."""
+    memory: Stores = (MemoryAccountStore(), MemoryThreadStore())
+    real = await open_real()
+    try:
+        for step in played:
+            # Registrations first: one made at the same time as a change of the same account
+            # may land before or after it in a database shared by connections.
+            first = [change for change in step if isinstance(change, Register)]
+            rest = [change for change in step if not isinstance(change, Register)]
+            for stores in (memory, real):
+                for change in first:
+                    await make(change, *stores)
+                await asyncio.gather(*(make(change, *stores) for change in rest))
+        expected = await everything(*memory)
+        assert await everything(*real) == expected
+    finally:
+        for store in real:
+            await store.close()
+    again = await open_real()
+    try:
+        assert await everything(*again) == expected
+    finally:
+        for store in again:
+            await store.close()
+
+
+_runs = itertools.count()
+
+
+def test_data_json_and_sqlite_keep_what_the_memory_stores_keep() -> None:
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(steps)
+    def check(played: list[list[object]]) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+
+            async def open_files() -> Stores:
+                # snapshot_every=3: data.json is rewritten mid-run, the journal replayed after
+                return (
+                    JsonAccounts.open(Path(folder) / "data.json", snapshot_every=3),
+                    SqliteThreads.open(Path(folder) / "data.threads.db"),
+                )
+
+            asyncio.run(play_alike(played, open_files))
+
+    check()
