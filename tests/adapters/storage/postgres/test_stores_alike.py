@@ -1,6 +1,6 @@
 """The PostgreSQL stores keep what the in-memory stores keep, the chosen model and a node's
-attachments included (the steps of tests/adapters/storage/test_stores_alike.py), and a second opening
-reads back what was acknowledged."""
+attachments included (the steps of tests/adapters/storage/test_stores_alike.py), and a second
+opening reads back what was acknowledged."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A bot-like process for the multi-process tests: ``python -m tests.adapters.storage.postgres.worker``.
+"""A bot-like process for the multi-process tests:
+``python -m tests.adapters.storage.postgres.worker``.
 
 load URL USERS ROUNDS LEASE_SECONDS   reserve -> settle (charging the whole hold) on random
                                       users; prints "ready" after the first settlement
