@@ -12,21 +12,11 @@ from collections.abc import AsyncIterator, Mapping
 import attrs
 
 from core import budget, charges, errors
-from core.config import BotConfig
 from core.models import Catalogue, ModelOption
-from core.notices import Notices
-from core.ports import (
-    AccountStore,
-    ChatModel,
-    Clock,
-    MediaSource,
-    MessageLookup,
-    ReplyStream,
-    ThreadStore,
-    TokenCounter,
-)
+from core.parts import Parts
+from core.ports import ChatModel, MessageLookup, ReplyStream, TokenCounter
 from core.prompts import PromptPolicy
-from core.replies import Replies, reply_to, who
+from core.replies import reply_to, who
 from core.texts import close_code_block, without_footer
 from core.threads import Thread, TooLong, build_thread
 from core.values import (
@@ -41,36 +31,12 @@ from core.values import (
     Role,
     Turn,
     Usage,
-    UserId,
 )
 
 log = logging.getLogger(__name__)
 
-_ERROR_TEXTS: dict[type[errors.ModelError], str] = {
-    errors.RateLimited: "err_rate_limited",
-    errors.ModelUnavailable: "err_unavailable",
-    errors.AuthFailed: "err_auth",
-    errors.ModelMisconfigured: "err_misconfigured",
-    errors.ModelTimeout: "err_timeout",
-    errors.ConnectionLost: "err_connection",
-    errors.ContextTooLong: "err_context",
-    errors.ContentFiltered: "err_filtered",
-    errors.TruncatedAnswer: "err_truncated",
-}
-# Failures only the operator can mend: the admin is told once per run, with the server's words.
-_ALERTS: dict[type[errors.ModelError], str] = {
-    errors.AuthFailed: "admin_auth",
-    errors.ModelMisconfigured: "admin_misconfigured",
-}
-
-
 # What replaces an older picture of the conversation that can no longer be fetched.
 PICTURE_GONE = "[picture no longer available]"
-
-
-def error_key(exc: errors.ModelError) -> str:
-    """The text that explains ``exc`` to the person."""
-    return next((k for kind, k in _ERROR_TEXTS.items() if isinstance(exc, kind)), "err_other")
 
 
 @attrs.frozen
@@ -89,19 +55,12 @@ class Answer:
 
 @attrs.define
 class Answerer:
-    config: BotConfig
+    parts: Parts
     models: Mapping[str, ChatModel]  # by the name of the option offered
     catalogue: Catalogue
-    accounts: AccountStore
-    threads: ThreadStore
-    replies: Replies
-    notices: Notices
     counter: TokenCounter
-    clock: Clock
     policy: PromptPolicy
     lookup: MessageLookup | None = None
-    media: MediaSource | None = None
-    _alerted: set[type[errors.ModelError]] = attrs.field(factory=set, init=False)
 
     async def answer(
         self,
@@ -114,24 +73,30 @@ class Answerer:
         told why not, and nothing was charged)."""
         option = self.catalogue.of(account)
         if pictures and not option.vision:
-            await self.replies.say(incoming, "no_vision", model=option.name)
+            await self.parts.replies.say(incoming, "no_vision", model=option.name)
             return False
         request = _Request(incoming, account, message, pictures, option)
-        thread = await self._thread(request, option.context_budget or self.config.context_budget)
+        thread = await self._thread(
+            request, option.context_budget or self.parts.config.context_budget
+        )
         if isinstance(thread, TooLong):
-            await self.replies.say(incoming, "too_long", tokens=thread.tokens, budget=thread.budget)
+            await self.parts.replies.say(
+                incoming, "too_long", tokens=thread.tokens, budget=thread.budget
+            )
             return False
         seen = await self._see(incoming, thread)
         if seen is None:
             return False
         thread = seen
         hold: Hold | None = None
-        reply_cap = option.reply_cap or self.config.reply_cap
+        reply_cap = option.reply_cap or self.parts.config.reply_cap
         max_tokens = reply_cap
-        if account.user_id != self.config.admin_id and option.price > 0:
-            limits = budget.bounds(thread.prompt_tokens, reply_cap, self.config.min_reply_tokens)
+        if account.user_id != self.parts.config.admin_id and option.price > 0:
+            limits = budget.bounds(
+                thread.prompt_tokens, reply_cap, self.parts.config.min_reply_tokens
+            )
             minimum = budget.cost(limits.minimum, option.price)
-            hold = await self.accounts.reserve(
+            hold = await self.parts.accounts.hold(
                 account.user_id, minimum, budget.cost(limits.maximum, option.price)
             )
             if hold is None:
@@ -139,32 +104,32 @@ class Answerer:
                 return False
             affordable = budget.affordable(hold.amount, option.price) - thread.prompt_tokens
             max_tokens = min(reply_cap, affordable)
-        stream = self.replies.sink.stream(incoming.chat_id, reply_to(incoming))
+        stream = self.parts.replies.sink.stream(incoming.chat_id, reply_to(incoming))
         try:
             answer = await self._produce(request, thread, max_tokens, stream)
         except BaseException:
             if hold is not None:
-                await self.accounts.release(hold)
+                await self.parts.accounts.release(hold)
             raise
         if answer is None or (answer.unreachable and not answer.shown):
             # Failed (and said so), or nobody saw a word of it: nothing is charged.
             if hold is not None:
-                await self.accounts.release(hold)
+                await self.parts.accounts.release(hold)
             if answer is not None:
                 log.warning("chat %s unreachable; the answer was dropped unpaid", incoming.chat_id)
             return False
         return await self._deliver(request, answer, hold, stream)
 
     async def _refuse(self, incoming: Incoming, needed: int) -> None:
-        available = await charges.available(self.accounts, incoming.sender.id)
-        await self.replies.say(
+        available = await charges.available(self.parts.accounts, incoming.sender.id)
+        await self.parts.replies.say(
             incoming, "no_balance", available=available, needed=needed, user=incoming.sender.id
         )
 
     async def _thread(self, request: _Request, budget_tokens: int) -> Thread | TooLong:
-        sees = request.option.vision and self.media is not None
+        sees = request.option.vision and self.parts.media is not None
         return await build_thread(
-            store=self.threads,
+            store=self.parts.threads,
             lookup=self.lookup,
             counter=self.counter,
             chat_id=request.incoming.chat_id,
@@ -174,14 +139,14 @@ class Answerer:
             budget=budget_tokens,
             clean=without_footer,
             attachments=request.pictures,
-            pictures=self.config.max_thread_images if sees else 0,
+            pictures=self.parts.config.max_thread_images if sees else 0,
         )
 
     async def _see(self, incoming: Incoming, thread: Thread) -> Thread | None:
         """``thread`` with the bytes of its pictures, fetched again from the messenger; None
         when the new message's own picture cannot be had (the person was told). An older
         picture that is gone becomes a note in its turn's text."""
-        if self.media is None or not any(t.attachments for t in thread.turns):
+        if self.parts.media is None or not any(t.attachments for t in thread.turns):
             return thread
         history = [await self._fetched(incoming, turn) for turn in thread.history]
         try:
@@ -189,22 +154,22 @@ class Answerer:
         except errors.MediaError as exc:
             log.info("could not fetch the picture of message %s: %r", incoming.message_id, exc)
             if isinstance(exc, errors.MediaTooLarge):
-                limit = f"{self.config.max_image_bytes / 1_000_000:g}"
-                await self.replies.say(incoming, "picture_too_large", megabytes=limit)
+                limit = f"{self.parts.config.max_image_bytes / 1_000_000:g}"
+                await self.parts.replies.say(incoming, "picture_too_large", megabytes=limit)
             else:
-                await self.replies.say(incoming, "media_unavailable")
+                await self.parts.replies.say(incoming, "media_unavailable")
             return None
         return attrs.evolve(thread, history=tuple(history), message=message)
 
     async def _fetched(self, incoming: Incoming, turn: Turn, *, required: bool = False) -> Turn:
-        assert self.media is not None
+        assert self.parts.media is not None
         images: list[Image] = []
         kept: list[Attachment] = []
         gone = 0
         for picture in turn.attachments:
             try:
-                data = await self.media.fetch(
-                    incoming.chat_id, picture, self.config.max_image_bytes
+                data = await self.parts.media.fetch(
+                    incoming.chat_id, picture, self.parts.config.max_image_bytes
                 )
             except errors.MediaError:
                 if required:
@@ -226,13 +191,8 @@ class Answerer:
         """The model's answer, streamed; None when it failed and the person was told."""
         incoming = request.incoming
         model = self.models[request.option.name]
-        try:
-            await self.replies.sink.typing(incoming.chat_id)
-        except errors.DeliveryFailed as exc:
-            log.warning("chat %s unreachable before the model ran: %s", incoming.chat_id, exc)
-            return None
-        except Exception as exc:  # "typing…" is a courtesy; the answer can do without it
-            log.warning("could not show typing in chat %s: %r", incoming.chat_id, exc)
+        if not await self.parts.typing(incoming.chat_id):
+            return None  # nobody to answer: the model is not asked
         try:
             try:
                 return await self._stream(model, thread, max_tokens, stream)
@@ -257,7 +217,9 @@ class Answerer:
             # A bug, or an adapter failing in a way it did not translate: the person still gets
             # an answer instead of a message stuck half-written, and pays nothing.
             log.exception("answering message %s failed", incoming.message_id)
-            await self._show_failure(incoming, stream, self.replies.text(incoming, "err_other"))
+            await self._show_failure(
+                incoming, stream, self.parts.replies.text(incoming, "err_other")
+            )
             return None
 
     async def _stream(
@@ -296,17 +258,14 @@ class Answerer:
     ) -> None:
         incoming = request.incoming
         log.warning("model request from user %s failed: %r", incoming.sender.id, exc)
-        for kind, key in _ALERTS.items():
-            if isinstance(exc, kind) and kind not in self._alerted:
-                self._alerted.add(kind)  # once per run, not on every message
-                self.notices.post(key, detail=str(exc) or type(exc).__name__)
-        key = error_key(exc)
+        self.parts.notices.model_failed(exc)
+        key = errors.explanation(exc)
         if isinstance(exc, errors.ContextTooLong) and not thread.history:
             key = "err_context_single"  # it is a new conversation already
-        ids = await self._show_failure(incoming, stream, self.replies.text(incoming, key))
+        ids = await self._show_failure(incoming, stream, self.parts.replies.text(incoming, key))
         # A reply to the error continues the conversation the failed request belonged to.
         notes = [Node(incoming.chat_id, i, None, "", incoming.message_id) for i in ids]
-        await self._remember([request.node(), *notes])
+        await self.parts.remember([request.node(), *notes])
 
     async def _show_failure(
         self, incoming: Incoming, stream: ReplyStream, message: str
@@ -329,35 +288,37 @@ class Answerer:
         settlement = budget.Settlement(
             answer.usage,
             None if hold is None else hold.amount,
-            self.clock.now(),
+            self.parts.clock.now(),
             price=request.option.price,
         )
         paid = True
+        charged = 0
         try:
-            await self.accounts.change(user_id, settlement.account, settlement.totals, release=hold)
+            posted = await self.parts.accounts.settle(user_id, settlement, hold)
+            charged = 0 if posted is None else posted.charged
         except errors.StorageError as exc:
             # The answer exists and the person waited for it: it is shown, marked as not
             # charged, and the operator is told to mend the disk.
             paid = False
             if hold is not None:
-                await self.accounts.release(hold)
+                await self.parts.accounts.release(hold)
             log.error("could not save the charge for user %s: %s", user_id, exc)
-            self.notices.post("admin_storage", detail=str(exc))
+            self.parts.notices.post("admin_storage", detail=str(exc))
         except BaseException:
             if hold is not None:  # a store's bug or a cancel: the hold must not outlive it
-                await self.accounts.release(hold)
+                await self.parts.accounts.release(hold)
             raise
         if answer.unreachable:
             log.warning(
                 "chat %s became unreachable mid-answer; charged %s for what was shown",
                 incoming.chat_id,
-                settlement.charged if paid else 0,
+                charged,
             )
             return True
         try:
-            ids = await stream.finish(self._final(request, answer, settlement.charged, paid))
+            ids = await stream.finish(self._final(request, answer, charged, paid))
         except errors.DeliveryFailed as exc:
-            await self._undelivered(incoming, settlement.charged if paid else 0, hold, exc)
+            await self._undelivered(incoming, charged, hold, exc)
             return False
         except Exception:
             # Charged and streamed, but the last edit failed in a way the adapter did not
@@ -368,12 +329,12 @@ class Answerer:
         nodes += [
             Node(incoming.chat_id, i, Role.ASSISTANT, answer.text, incoming.message_id) for i in ids
         ]
-        await self._remember(nodes)
-        if self.config.notify_requests and user_id != self.config.admin_id:
-            self.notices.post(
+        await self.parts.remember(nodes)
+        if self.parts.config.notify_requests and user_id != self.parts.config.admin_id:
+            self.parts.notices.post(
                 "admin_request",
                 who=who(incoming.sender),
-                tokens=settlement.charged,
+                tokens=charged,
                 text=request.message[:200],
             )
         return True
@@ -381,22 +342,26 @@ class Answerer:
     def _final(self, request: _Request, answer: Answer, charged: int, paid: bool) -> str:
         """The answer as shown: the model's text and the bot's notes below it."""
         incoming = request.incoming
-        final = answer.text if answer.text.strip() else self.replies.text(incoming, "empty_answer")
+        final = (
+            answer.text
+            if answer.text.strip()
+            else self.parts.replies.text(incoming, "empty_answer")
+        )
         notes: list[str] = []
         if answer.cut_off:
             # Say why it ends mid-sentence, and how to get the rest.
-            lowered = answer.max_tokens < (request.option.reply_cap or self.config.reply_cap)
+            lowered = answer.max_tokens < (request.option.reply_cap or self.parts.config.reply_cap)
             key = "cut_off_balance" if lowered else "cut_off"
-            notes.append(self.replies.text(incoming, key, limit=answer.max_tokens))
+            notes.append(self.parts.replies.text(incoming, key, limit=answer.max_tokens))
         if answer.stopped:
-            notes.append(self.replies.text(incoming, "stopped"))
+            notes.append(self.parts.replies.text(incoming, "stopped"))
         if answer.thread.dropped:
-            notes.append(self.replies.text(incoming, "dropped"))
+            notes.append(self.parts.replies.text(incoming, "dropped"))
         if not paid:
-            notes.append(self.replies.text(incoming, "not_charged_storage"))
-        elif self.config.footer:
+            notes.append(self.parts.replies.text(incoming, "not_charged_storage"))
+        elif self.parts.config.footer:
             key = "footer_estimated" if answer.usage.estimated else "footer"
-            notes.append(self.replies.text(incoming, key, tokens=charged))
+            notes.append(self.parts.replies.text(incoming, key, tokens=charged))
         return close_code_block(final) + "".join(notes) if notes else final
 
     async def _undelivered(
@@ -405,25 +370,10 @@ class Answerer:
         """The final answer cannot reach the person: the charge is reversed."""
         log.warning("answer to message %s not delivered (%s): refunding", incoming.message_id, exc)
         if charged:
-            await refund(self.accounts, incoming.sender.id, charged, admin=hold is None)
-        self.notices.post("admin_not_delivered", who=who(incoming.sender))
-
-    async def _remember(self, nodes: list[Node]) -> None:
-        try:
-            await self.threads.add(nodes)
-        except errors.StorageError as exc:
-            # The answer is delivered and paid; only replies to it will lack this context.
-            log.error("could not save the reply chain: %s", exc)
-            self.notices.post("admin_storage", detail=str(exc))
-
-
-async def refund(accounts: AccountStore, user_id: UserId, charged: int, *, admin: bool) -> None:
-    """Undo a settled request whose result could not be delivered; a failure is logged."""
-    account, totals = budget.refunded(charged, admin=admin)
-    try:
-        await accounts.change(user_id, account, totals)
-    except errors.StorageError as failure:
-        log.error("could not refund %s tokens to %s: %s", charged, user_id, failure)
+            await charges.refund(
+                self.parts.accounts, incoming.sender.id, charged, admin=hold is None
+            )
+        self.parts.notices.post("admin_not_delivered", who=who(incoming.sender))
 
 
 async def _close(chunks: AsyncIterator[Chunk]) -> None:

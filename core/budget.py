@@ -1,6 +1,6 @@
 """Token budgeting: what a request may hold, what it is charged, and the account after.
 
-The account store holds and settles atomically (``AccountStore.reserve`` / ``change``); this
+The account store holds and settles atomically (``AccountStore.hold`` / ``settle``); this
 module is the arithmetic, pure, so that every store charges alike. A request holds the most it
 can cost before the model runs; two requests in flight from one user can never overdraw.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable
+from typing import Protocol
 
 import attrs
 
@@ -51,53 +52,61 @@ def affordable(balance_tokens: int, price: float) -> int:
     return math.floor(balance_tokens / price + 1e-9)
 
 
-@attrs.define
-class Settlement:
-    """The change of an account and of the totals that settles one answer.
+@attrs.frozen
+class Posting:
+    """One money change as a store applies it to the stored account, in one atomic step with
+    the totals: the account after, what it adds to the bot's totals, and the balance tokens
+    charged (negative: given back)."""
 
-    A store applies ``account`` and then ``totals`` in one atomic step, each to the stored
-    value; ``charged`` is what ``account`` charged, which ``totals`` counts and the footer shows.
-    """
+    account: Account
+    counted: Totals
+    charged: int
+
+
+@attrs.frozen
+class Settlement:
+    """What settles one request: ``usage`` charged at ``price``, within what was held."""
 
     usage: Usage
     held: int | None  # None: the admin, who holds nothing and is never debited
     now: dt.datetime
     price: float = 1.0  # balance tokens per token of usage
-    charged: int = 0
 
-    def account(self, current: Account) -> Account:
-        self.charged = charge(self.usage, self.held, current.balance, self.price)
-        return attrs.evolve(
+    def post(self, current: Account) -> Posting:
+        charged = charge(self.usage, self.held, current.balance, self.price)
+        account = attrs.evolve(
             current,
-            balance=current.balance - (0 if self.held is None else self.charged),
+            balance=current.balance - (0 if self.held is None else charged),
             requests=current.requests + 1,
-            tokens=current.tokens + self.charged,
+            tokens=current.tokens + charged,
             last_request=self.now,
         )
-
-    def totals(self, current: Totals) -> Totals:
-        return Totals(requests=current.requests + 1, tokens=current.tokens + self.charged)
+        return Posting(account, Totals(requests=1, tokens=charged), charged)
 
 
-def refunded(
-    charged: int, admin: bool
-) -> tuple[Callable[[Account], Account], Callable[[Totals], Totals]]:
-    """The changes that undo a settled request whose answer could not be delivered."""
+@attrs.frozen
+class Refund:
+    """What undoes a settled request whose result could not be delivered."""
 
-    def account(current: Account) -> Account:
-        return attrs.evolve(
+    charged: int
+    admin: bool  # the admin was counted, never debited: nothing goes back to the balance
+
+    def post(self, current: Account) -> Posting:
+        account = attrs.evolve(
             current,
-            balance=current.balance + (0 if admin else charged),
+            balance=current.balance + (0 if self.admin else self.charged),
             requests=max(current.requests - 1, 0),
-            tokens=max(current.tokens - charged, 0),
+            tokens=max(current.tokens - self.charged, 0),
         )
+        return Posting(account, Totals(requests=-1, tokens=-self.charged), -self.charged)
 
-    def totals(current: Totals) -> Totals:
-        return Totals(
-            requests=max(current.requests - 1, 0), tokens=max(current.tokens - charged, 0)
-        )
 
-    return account, totals
+class Entry(Protocol):
+    """A money change a store applies atomically: a settlement, a refund."""
+
+    def post(self, current: Account) -> Posting:
+        """The posting for the stored account ``current``; pure (a store may call it again)."""
+        ...
 
 
 def topped_up(tokens: int) -> Callable[[Account], Account]:

@@ -1,5 +1,9 @@
-"""Charges whose amount is known before the work is done: a picture at its price, a recording
-by its length. Held first, settled after, released when the work fails, as answers are."""
+"""Charges: held first, settled after, given back when the work fails or cannot be delivered.
+
+``FixedCharges`` is for work whose price is known before it is done (a picture at its price, a
+recording by its length); answers hold and settle the same way in ``core.answering``. ``refund``
+undoes a settled charge whose result never reached the person.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +14,17 @@ from contextlib import asynccontextmanager
 import attrs
 
 from core import budget, errors
-from core.config import BotConfig
-from core.notices import Notices
-from core.ports import AccountStore, Clock
+from core.parts import Parts
+from core.ports import AccountStore
 from core.values import Hold, Usage, UserId
 
 log = logging.getLogger(__name__)
 
 
 @attrs.frozen
-class Held:
-    """What is held for one piece of work: nothing for the admin (never debited, their use
-    counted) or for work that costs nothing."""
+class Charge:
+    """A charge in progress: what is held for one piece of work. Nothing is held for the admin
+    (never debited, their use counted) or for work that costs nothing."""
 
     user_id: UserId
     hold: Hold | None
@@ -29,7 +32,9 @@ class Held:
 
 
 @attrs.frozen
-class Settled:
+class Charged:
+    """What a charge came to."""
+
     user_id: UserId
     charged: int  # what the person pays (what the admin's statistics count)
     paid: bool  # False: the charge could not be saved, and nothing was charged
@@ -42,49 +47,53 @@ async def available(accounts: AccountStore, user_id: UserId) -> int:
     return (current.balance if current else 0) - await accounts.held(user_id)
 
 
+async def refund(accounts: AccountStore, user_id: UserId, charged: int, *, admin: bool) -> None:
+    """Undo a settled charge whose result could not be delivered; a failure is logged."""
+    try:
+        await accounts.settle(user_id, budget.Refund(charged, admin))
+    except errors.StorageError as failure:
+        log.error("could not refund %s tokens to %s: %s", charged, user_id, failure)
+
+
 @attrs.define
 class FixedCharges:
-    config: BotConfig
-    accounts: AccountStore
-    notices: Notices
-    clock: Clock
+    parts: Parts
 
-    async def hold(self, user_id: UserId, amount: int) -> Held | None:
+    async def hold(self, user_id: UserId, amount: int) -> Charge | None:
         """Hold ``amount`` tokens; None when the balance cannot pay them (nothing held)."""
-        if user_id == self.config.admin_id:
-            return Held(user_id, None, admin=True)
+        if user_id == self.parts.config.admin_id:
+            return Charge(user_id, None, admin=True)
         if amount <= 0:
-            return Held(user_id, None)
-        hold = await self.accounts.reserve(user_id, amount, amount)
-        return None if hold is None else Held(user_id, hold)
+            return Charge(user_id, None)
+        hold = await self.parts.accounts.hold(user_id, amount, amount)
+        return None if hold is None else Charge(user_id, hold)
 
     @asynccontextmanager
-    async def released_on_error(self, held: Held) -> AsyncIterator[None]:
+    async def released_on_error(self, charge: Charge) -> AsyncIterator[None]:
         """Give the hold back when the work in the block raises."""
         try:
             yield
         except BaseException:
-            await self.release(held)
+            await self.release(charge)
             raise
 
-    async def release(self, held: Held) -> None:
-        if held.hold is not None:
-            await self.accounts.release(held.hold)
+    async def release(self, charge: Charge) -> None:
+        if charge.hold is not None:
+            await self.parts.accounts.release(charge.hold)
 
-    async def settle(self, held: Held, tokens: int, *, estimated: bool = False) -> Settled:
+    async def settle(self, charge: Charge, tokens: int, *, estimated: bool = False) -> Charged:
         """Charge ``tokens`` (at most what is held) and give the hold back, durably. When the
         charge cannot be saved, nothing is charged and the admin is told."""
-        hold = held.hold
+        hold = charge.hold
         # Not the admin: never more than is held (nothing, for work held as free).
-        cap = None if held.admin else (0 if hold is None else hold.amount)
-        settlement = budget.Settlement(Usage(tokens, 0, estimated), cap, self.clock.now())
+        cap = None if charge.admin else (0 if hold is None else hold.amount)
+        settlement = budget.Settlement(Usage(tokens, 0, estimated), cap, self.parts.clock.now())
         try:
-            async with self.released_on_error(held):
-                await self.accounts.change(
-                    held.user_id, settlement.account, settlement.totals, release=hold
-                )
+            async with self.released_on_error(charge):
+                posted = await self.parts.accounts.settle(charge.user_id, settlement, hold)
         except errors.StorageError as exc:
-            log.error("could not save a charge of %s tokens to %s: %s", tokens, held.user_id, exc)
-            self.notices.post("admin_storage", detail=str(exc))
-            return Settled(held.user_id, 0, paid=False, admin=held.admin)
-        return Settled(held.user_id, settlement.charged, paid=True, admin=held.admin)
+            log.error("could not save a charge of %s tokens to %s: %s", tokens, charge.user_id, exc)
+            self.parts.notices.post("admin_storage", detail=str(exc))
+            return Charged(charge.user_id, 0, paid=False, admin=charge.admin)
+        charged = 0 if posted is None else posted.charged
+        return Charged(charge.user_id, charged, paid=True, admin=charge.admin)

@@ -13,11 +13,10 @@ import attrs
 
 from core import budget
 from core.models import Catalogue
-from core.notices import Notices
+from core.parts import Parts
 from core.pictures import Painter
-from core.ports import AccountStore
 from core.prompts import PromptPolicy, PromptTooLong
-from core.replies import Replies, who
+from core.replies import who
 from core.texts import text
 from core.values import Account, Incoming, Sender
 
@@ -54,10 +53,7 @@ class Spec:
 class Commands:
     """The bot's commands; ``table`` maps each name to its handler."""
 
-    admin_id: str
-    accounts: AccountStore
-    replies: Replies
-    notices: Notices
+    parts: Parts
     policy: PromptPolicy
     request_stop: Callable[[], None]
     catalogue: Catalogue
@@ -90,31 +86,31 @@ class Commands:
     async def run(self, incoming: Incoming, command: Command, account: Account) -> None:
         spec = self.table.get(command.name)
         if spec is None:
-            await self.replies.say(incoming, "unknown_command", command="/" + command.name)
+            await self.parts.replies.say(incoming, "unknown_command", command="/" + command.name)
             return
-        if spec.admin and account.user_id != self.admin_id:
+        if spec.admin and account.user_id != self.parts.config.admin_id:
             key = "stop_admin_only" if command.name == "stop" else "admin_only"
-            await self.replies.say(incoming, key)
+            await self.parts.replies.say(incoming, key)
             return
         await spec.handler(incoming, account, command.argument)
 
     def _commands(self, incoming: Incoming) -> str:
-        language = self.replies.language(incoming)
+        language = self.parts.replies.language(incoming)
         lines = [f"/{name} - {about}" for name, about in self.menu(language)]
-        if incoming.sender.id == self.admin_id:
+        if incoming.sender.id == self.parts.config.admin_id:
             lines += ["", text(language, "admin_commands_title")]
             lines += [f"/{name} {about}" for name, about in self.menu(language, admin=True)]
         return "\n".join(lines)
 
     async def _fresh(self, account: Account) -> Account:
         """The account as stored now: answers may have been charged since it was read."""
-        return await self.accounts.get(account.user_id) or account
+        return await self.parts.accounts.get(account.user_id) or account
 
     # -- everyone ------------------------------------------------------------------------------
 
     async def start(self, incoming: Incoming, account: Account, argument: str) -> None:
         sender = incoming.sender
-        await self.replies.say(
+        await self.parts.replies.say(
             incoming,
             "welcome",
             name=sender.name or sender.username or sender.id,
@@ -123,27 +119,29 @@ class Commands:
         )
 
     async def help(self, incoming: Incoming, account: Account, argument: str) -> None:
-        await self.replies.say(incoming, "help", commands=self._commands(incoming))
+        await self.parts.replies.say(incoming, "help", commands=self._commands(incoming))
 
     async def balance(self, incoming: Incoming, account: Account, argument: str) -> None:
         account = await self._fresh(account)
-        if account.user_id == self.admin_id:
-            await self.replies.say(incoming, "balance_admin", balance=account.balance)
+        if account.user_id == self.parts.config.admin_id:
+            await self.parts.replies.say(incoming, "balance_admin", balance=account.balance)
             return
-        held = await self.accounts.held(account.user_id)
+        held = await self.parts.accounts.held(account.user_id)
         if held:
-            await self.replies.say(incoming, "balance_held", balance=account.balance, held=held)
+            await self.parts.replies.say(
+                incoming, "balance_held", balance=account.balance, held=held
+            )
         else:
-            await self.replies.say(incoming, "balance", balance=account.balance)
+            await self.parts.replies.say(incoming, "balance", balance=account.balance)
 
     async def stats(self, incoming: Incoming, account: Account, argument: str) -> None:
         account = await self._fresh(account)
         last = (
             account.last_request.strftime("%Y-%m-%d %H:%M:%S")
             if account.last_request
-            else self.replies.text(incoming, "never")
+            else self.parts.replies.text(incoming, "never")
         )
-        message = self.replies.text(
+        message = self.parts.replies.text(
             incoming,
             "stats",
             requests=account.requests,
@@ -151,28 +149,28 @@ class Commands:
             balance=account.balance,
             last=last,
         )
-        if account.user_id == self.admin_id:
-            totals = await self.accounts.totals()
-            overall = self.replies.text(
+        if account.user_id == self.parts.config.admin_id:
+            totals = await self.parts.accounts.totals()
+            overall = self.parts.replies.text(
                 incoming,
                 "stats_global",
-                users=await self.accounts.count(),
+                users=await self.parts.accounts.count(),
                 requests=totals.requests,
                 tokens=totals.tokens,
             )
             if incoming.private:
                 message += overall
             else:  # the totals are the admin's business, not the group's
-                self.notices.post_text(overall.strip())
-                message += "\n\n" + self.replies.text(incoming, "stats_global_private")
-        await self.replies.send(incoming, message)
+                self.parts.notices.post_text(overall.strip())
+                message += "\n\n" + self.parts.replies.text(incoming, "stats_global_private")
+        await self.parts.replies.send(incoming, message)
 
     async def prompt(self, incoming: Incoming, account: Account, argument: str) -> None:
         if not argument:
             if account.prompt:
-                await self.replies.say(incoming, "prompt_own", prompt=account.prompt)
+                await self.parts.replies.say(incoming, "prompt_own", prompt=account.prompt)
             else:
-                await self.replies.say(
+                await self.parts.replies.say(
                     incoming,
                     "prompt_default",
                     prompt=self.policy.default,
@@ -180,28 +178,30 @@ class Commands:
                 )
             return
         if argument.lower() == "reset":
-            await self.accounts.change(account.user_id, self.policy.reset)
-            await self.replies.say(incoming, "prompt_reset", prompt=self.policy.default)
+            await self.parts.accounts.change(account.user_id, self.policy.reset)
+            await self.parts.replies.say(incoming, "prompt_reset", prompt=self.policy.default)
             return
         checked = self.policy.set_prompt(account, argument)
         if isinstance(checked, PromptTooLong):
-            await self.replies.say(
+            await self.parts.replies.say(
                 incoming, "prompt_too_long", length=checked.length, limit=checked.limit
             )
             return
         prompt = checked.prompt
-        await self.accounts.change(account.user_id, lambda a: attrs.evolve(a, prompt=prompt))
-        await self.replies.say(incoming, "prompt_set")
+        await self.parts.accounts.change(account.user_id, lambda a: attrs.evolve(a, prompt=prompt))
+        await self.parts.replies.say(incoming, "prompt_set")
 
     async def model(self, incoming: Incoming, account: Account, argument: str) -> None:
         """``/model``: the models offered and their prices; ``/model <name>``: choose one."""
         current = self.catalogue.of(account)
         if not argument:
-            await self.replies.say(incoming, "models", models=self._models(incoming, current.name))
+            await self.parts.replies.say(
+                incoming, "models", models=self._models(incoming, current.name)
+            )
             return
         chosen = self.catalogue.find(argument)
         if chosen is None:
-            await self.replies.say(
+            await self.parts.replies.say(
                 incoming,
                 "model_unknown",
                 name=argument,
@@ -209,16 +209,18 @@ class Commands:
             )
             return
         name = chosen.name
-        await self.accounts.change(account.user_id, lambda a: attrs.evolve(a, model=name))
-        await self.replies.say(incoming, "model_set", model=name)
+        await self.parts.accounts.change(account.user_id, lambda a: attrs.evolve(a, model=name))
+        await self.parts.replies.say(incoming, "model_set", model=name)
 
     def _models(self, incoming: Incoming, current: str) -> str:
         lines = []
         for option in self.catalogue.options:
             key = "model_line_current" if option.name == current else "model_line"
-            line = self.replies.text(incoming, key, model=option.name, price=f"{option.price:g}")
+            line = self.parts.replies.text(
+                incoming, key, model=option.name, price=f"{option.price:g}"
+            )
             if option.vision:
-                line += self.replies.text(incoming, "model_sees")
+                line += self.parts.replies.text(incoming, "model_sees")
             if option.description:
                 line += f" — {option.description}"
             lines.append(line)
@@ -234,13 +236,15 @@ class Commands:
         words = argument.split()
         amount = _amount(words[1]) if len(words) == 2 else None
         if amount is None:
-            await self.replies.say(incoming, "topup_usage")
+            await self.parts.replies.say(incoming, "topup_usage")
             return
-        changed = await self.accounts.change(words[0], budget.topped_up(amount))
+        changed = await self.parts.accounts.change(words[0], budget.topped_up(amount))
         if changed is None:
-            await self.replies.say(incoming, "unknown_user", user=words[0])
+            await self.parts.replies.say(incoming, "unknown_user", user=words[0])
             return
-        await self.replies.say(incoming, "topup_done", who=_who(changed), balance=changed.balance)
+        await self.parts.replies.say(
+            incoming, "topup_done", who=_who(changed), balance=changed.balance
+        )
 
     async def ban(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self._ban(incoming, argument, banned=True)
@@ -250,17 +254,21 @@ class Commands:
 
     async def _ban(self, incoming: Incoming, argument: str, *, banned: bool) -> None:
         words = argument.split()
-        if len(words) != 1 or words[0] == self.admin_id:
-            await self.replies.say(incoming, "ban_usage")
+        if len(words) != 1 or words[0] == self.parts.config.admin_id:
+            await self.parts.replies.say(incoming, "ban_usage")
             return
-        changed = await self.accounts.change(words[0], lambda a: attrs.evolve(a, banned=banned))
+        changed = await self.parts.accounts.change(
+            words[0], lambda a: attrs.evolve(a, banned=banned)
+        )
         if changed is None:
-            await self.replies.say(incoming, "unknown_user", user=words[0])
+            await self.parts.replies.say(incoming, "unknown_user", user=words[0])
             return
-        await self.replies.say(incoming, "ban_done" if banned else "unban_done", who=_who(changed))
+        await self.parts.replies.say(
+            incoming, "ban_done" if banned else "unban_done", who=_who(changed)
+        )
 
     async def stop(self, incoming: Incoming, account: Account, argument: str) -> None:
-        await self.replies.say(incoming, "stopping")
+        await self.parts.replies.say(incoming, "stopping")
         self.request_stop()
 
 

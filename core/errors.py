@@ -114,3 +114,33 @@ class DeliveryFailed(CoreError):
 class AnswerStopped(CoreError):
     """The person pressed "stop" on an answer being streamed: the model is to stop, and what it
     produced so far is kept."""
+
+
+# What explains each model failure to the person: a text key of ``core.texts``.
+_EXPLAINED: tuple[tuple[type[ModelError], str], ...] = (
+    (RateLimited, "err_rate_limited"),
+    (ModelUnavailable, "err_unavailable"),
+    (AuthFailed, "err_auth"),
+    (ModelMisconfigured, "err_misconfigured"),
+    (ModelTimeout, "err_timeout"),
+    (ConnectionLost, "err_connection"),
+    (ContextTooLong, "err_context"),
+    (ContentFiltered, "err_filtered"),
+    (TruncatedAnswer, "err_truncated"),
+)
+# Failures only the operator can mend: the admin is told, with the server's words.
+_OPERATORS: tuple[tuple[type[ModelError], str], ...] = (
+    (AuthFailed, "admin_auth"),
+    (ModelMisconfigured, "admin_misconfigured"),
+)
+
+
+def explanation(exc: ModelError) -> str:
+    """The text key that explains ``exc`` to the person."""
+    return next((key for kind, key in _EXPLAINED if isinstance(exc, kind)), "err_other")
+
+
+def alert(exc: ModelError) -> tuple[type[ModelError], str] | None:
+    """The kind and the text key of the notice the admin gets for ``exc``; None when the
+    failure is not the operator's to mend."""
+    return next(((kind, key) for kind, key in _OPERATORS if isinstance(exc, kind)), None)

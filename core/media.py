@@ -14,12 +14,9 @@ import re
 import attrs
 
 from core import charges, errors
-from core.answering import error_key
-from core.charges import FixedCharges, Settled
-from core.config import BotConfig
-from core.notices import Notices
-from core.ports import AccountStore, Clock, DocumentReader, MediaSource, ThreadStore, Transcriber
-from core.replies import Replies
+from core.charges import Charged, FixedCharges
+from core.parts import Parts
+from core.ports import DocumentReader, Transcriber
 from core.texts import FALLBACK, LANGUAGES
 from core.values import Account, Attachment, Incoming, MediaKind, Node
 
@@ -49,31 +46,25 @@ class Prepared:
     pictures: tuple[Attachment, ...] = ()
     # What transcribing cost, to be given back if the message is not answered after all: a
     # request reported as failed ("Nothing was charged") must have changed nothing.
-    charged: Settled | None = None
+    charged: Charged | None = None
 
 
 @attrs.define
 class MediaReader:
-    config: BotConfig
-    accounts: AccountStore
-    threads: ThreadStore
-    replies: Replies
-    notices: Notices
-    clock: Clock
-    media: MediaSource | None = None
+    parts: Parts
     transcriber: Transcriber | None = None
     documents: DocumentReader | None = None
     charges: FixedCharges = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.charges = FixedCharges(self.config, self.accounts, self.notices, self.clock)
+        self.charges = FixedCharges(self.parts)
 
     async def prepare(self, incoming: Incoming, account: Account, text: str) -> Prepared | None:
         """The message to answer, or None when it cannot be (and the person was told)."""
         if not incoming.attachments:
             return Prepared(text)
-        if self.media is None:
-            await self.replies.say(incoming, "media_off")
+        if self.parts.media is None:
+            await self.parts.replies.say(incoming, "media_off")
             return None
         # Files first: one that cannot be read is refused before a recording is paid for.
         files: list[str] = []
@@ -83,7 +74,7 @@ class MediaReader:
                 return None
             files.append(content)
         spoken: list[str] = []
-        charged: Settled | None = None
+        charged: Charged | None = None
         voice = next((a for a in incoming.attachments if a.kind is MediaKind.VOICE), None)
         if voice is not None:  # a messenger sends one recording a message
             heard = await self._transcribe(incoming, account, voice)
@@ -99,17 +90,17 @@ class MediaReader:
 
     async def _transcribe(
         self, incoming: Incoming, account: Account, voice: Attachment
-    ) -> tuple[str, Settled] | None:
+    ) -> tuple[str, Charged] | None:
         """The transcript of ``voice`` and what it was charged; None when there is none (the
         person was told, nothing was charged)."""
-        assert self.media is not None
+        assert self.parts.media is not None
         if self.transcriber is None:
-            await self.replies.say(incoming, "voice_off")
+            await self.parts.replies.say(incoming, "voice_off")
             return None
-        limit = self.config.max_voice_seconds
+        limit = self.parts.config.max_voice_seconds
         declared = _length(voice.duration)
         if declared is not None and declared > limit:
-            await self.replies.say(
+            await self.parts.replies.say(
                 incoming, "voice_too_long", seconds=math.ceil(declared), limit=limit
             )
             return None
@@ -117,17 +108,19 @@ class MediaReader:
         if guess is None and voice.size is not None:
             guess = min(voice.size / VOICE_BYTES_PER_SECOND, limit)
         cost = self._voice_cost(guess if guess is not None else limit)
-        held = await self.charges.hold(account.user_id, cost)
-        if held is None:
-            available = await charges.available(self.accounts, account.user_id)
-            await self.replies.say(incoming, "no_balance_voice", available=available, needed=cost)
+        charge = await self.charges.hold(account.user_id, cost)
+        if charge is None:
+            available = await charges.available(self.parts.accounts, account.user_id)
+            await self.parts.replies.say(
+                incoming, "no_balance_voice", available=available, needed=cost
+            )
             return None
-        async with self.charges.released_on_error(held):
+        async with self.charges.released_on_error(charge):
             transcript = await self._hear(incoming, voice)
             if transcript is None or not transcript[0].strip():
-                await self.charges.release(held)
+                await self.charges.release(charge)
                 if transcript is not None:
-                    await self.replies.say(incoming, "voice_empty")
+                    await self.parts.replies.say(incoming, "voice_empty")
                 return None
             heard, measured, size = transcript
             # The longer of what the messenger and the server say (a client may declare less
@@ -135,25 +128,27 @@ class MediaReader:
             known = [s for s in (declared, _length(measured)) if s is not None]
             seconds = max(known) if known else size / VOICE_BYTES_PER_SECOND
             tokens = self._voice_cost(seconds)
-        settled = await self.charges.settle(held, tokens, estimated=not known)
+        settled = await self.charges.settle(charge, tokens, estimated=not known)
         await self._quote(incoming, heard, seconds, settled.charged, settled.paid, not known)
         return heard, settled
 
     def _voice_cost(self, seconds: float) -> int:
         seconds = min(max(seconds, 0.0), 1e9)  # a server's absurd length stays a number
-        return math.ceil(seconds * self.config.transcription_tokens_per_second - 1e-9)
+        return math.ceil(seconds * self.parts.config.transcription_tokens_per_second - 1e-9)
 
     async def _hear(
         self, incoming: Incoming, voice: Attachment
     ) -> tuple[str, float | None, int] | None:
         """The words, the length the server measured and the size of the recording; None when
         it failed (the person was told)."""
-        assert self.media is not None
+        assert self.parts.media is not None
         assert self.transcriber is not None
         try:
-            audio = await self.media.fetch(incoming.chat_id, voice, self.config.max_voice_bytes)
+            audio = await self.parts.media.fetch(
+                incoming.chat_id, voice, self.parts.config.max_voice_bytes
+            )
         except errors.MediaError as exc:
-            await self._media_failed(incoming, exc, "voice", self.config.max_voice_bytes)
+            await self._media_failed(incoming, exc, "voice", self.parts.config.max_voice_bytes)
             return None
         try:
             transcript = await self.transcriber.transcribe(
@@ -165,13 +160,14 @@ class MediaReader:
         except errors.ContextTooLong as exc:  # the server's word for a file too large for it
             log.warning("the transcriber refused a recording as too large: %r", exc)
             await self._media_failed(
-                incoming, errors.MediaTooLarge(str(exc)), "voice", self.config.max_voice_bytes
+                incoming, errors.MediaTooLarge(str(exc)), "voice", self.parts.config.max_voice_bytes
             )
             return None
         except errors.ModelError as exc:
             log.warning("transcribing a voice message of %s failed: %r", incoming.sender.id, exc)
-            reason = self.replies.text(incoming, error_key(exc))
-            await self.replies.say(incoming, "voice_failed", reason=reason)
+            self.parts.notices.model_failed(exc)
+            reason = self.parts.replies.text(incoming, errors.explanation(exc))
+            await self.parts.replies.say(incoming, "voice_failed", reason=reason)
             return None
         return mend(transcript.text).strip(), transcript.seconds, len(audio)
 
@@ -193,7 +189,7 @@ class MediaReader:
         else:
             key = "voice_heard_estimated" if estimated else "voice_heard"
         try:
-            ids = await self.replies.say(
+            ids = await self.parts.replies.say(
                 incoming, key, text=quote, seconds=math.ceil(seconds), tokens=tokens
             )
         except errors.DeliveryFailed as exc:
@@ -201,23 +197,20 @@ class MediaReader:
             return
         # A reply to the quote continues the conversation of the voice message.
         nodes = [Node(incoming.chat_id, i, None, "", incoming.message_id) for i in ids]
-        try:
-            await self.threads.add(nodes)
-        except errors.StorageError as exc:
-            log.error("could not save the reply chain: %s", exc)
+        await self.parts.remember(nodes)
 
     # -- files ---------------------------------------------------------------------------------
 
     async def _read(self, incoming: Incoming, document: Attachment) -> str | None:
         """The file as a part of the message's text, or None (the person was told)."""
-        assert self.media is not None
+        assert self.parts.media is not None
         name = document.name or _default_name(document)
         if self.documents is None:
-            await self.replies.say(incoming, "files_off")
+            await self.parts.replies.say(incoming, "files_off")
             return None
-        limit = self.config.max_document_bytes
+        limit = self.parts.config.max_document_bytes
         try:
-            data = await self.media.fetch(incoming.chat_id, document, limit)
+            data = await self.parts.media.fetch(incoming.chat_id, document, limit)
         except errors.MediaError as exc:
             await self._media_failed(incoming, exc, "file", limit)
             return None
@@ -226,7 +219,9 @@ class MediaReader:
         except errors.UnreadableDocument as exc:
             log.info("could not read %r from %s: %s", name, incoming.sender.id, exc)
             key = f"file_{exc.reason}"
-            await self.replies.say(incoming, key if _known(key) else "file_unsupported", name=name)
+            await self.parts.replies.say(
+                incoming, key if _known(key) else "file_unsupported", name=name
+            )
             return None
         return mend(f"[File: {name}]\n{content.strip()}\n[End of file: {name}]")
 
@@ -235,9 +230,9 @@ class MediaReader:
     ) -> None:
         log.info("could not fetch a %s from %s: %r", what, incoming.sender.id, exc)
         if isinstance(exc, errors.MediaTooLarge):
-            await self.replies.say(incoming, f"{what}_too_large", megabytes=_megabytes(limit))
+            await self.parts.replies.say(incoming, f"{what}_too_large", megabytes=_megabytes(limit))
         else:
-            await self.replies.say(incoming, "media_unavailable")
+            await self.parts.replies.say(incoming, "media_unavailable")
 
 
 def _length(seconds: float | None) -> float | None:

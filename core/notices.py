@@ -13,6 +13,7 @@ import logging
 
 import attrs
 
+from core import errors
 from core.ports import Operator
 from core.texts import text
 
@@ -29,6 +30,7 @@ class Notices:
     _queue: list[str | _NewUser] = attrs.field(factory=list, init=False)
     _task: asyncio.Task[None] | None = attrs.field(default=None, init=False)
     dropped: int = attrs.field(default=0, init=False)
+    _alerted: set[type[errors.ModelError]] = attrs.field(factory=set, init=False)
 
     def post(self, key: str, **values: object) -> None:
         """Queue the text ``key`` for the admin."""
@@ -38,6 +40,16 @@ class Notices:
         """Queue a ready-made text for the admin."""
         self._queue.append(message)
         self._wake()
+
+    def model_failed(self, exc: errors.ModelError) -> None:
+        """Tell the admin of a model failure only they can mend (a rejected key, an unknown
+        model), with the server's words: once per kind and run, not on every message."""
+        found = errors.alert(exc)
+        if found is None or found[0] in self._alerted:
+            return
+        kind, key = found
+        self._alerted.add(kind)
+        self.post(key, detail=str(exc) or type(exc).__name__)
 
     def new_user(self, who: str) -> None:
         """Queue "new user: who", to be merged with others that arrive meanwhile."""

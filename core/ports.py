@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
+from core.budget import Entry, Posting
 from core.values import (
     Account,
     Attachment,
@@ -106,7 +107,7 @@ class AccountStore(Protocol):
         """Store ``account`` if its id is new; the stored account either way."""
         ...
 
-    async def reserve(self, user_id: UserId, minimum: int, maximum: int) -> Hold | None:
+    async def hold(self, user_id: UserId, minimum: int, maximum: int) -> Hold | None:
         """Hold as much of ``maximum`` tokens as the balance net of other holds allows, at
         least ``minimum``; None (and nothing held) when even that is not available."""
         ...
@@ -115,16 +116,18 @@ class AccountStore(Protocol):
         """Give a hold back: its request failed."""
         ...
 
-    async def change(
-        self,
-        user_id: UserId,
-        change: Callable[[Account], Account],
-        totals: Callable[[Totals], Totals] | None = None,
-        release: Hold | None = None,
-    ) -> Account | None:
-        """Apply ``change`` to the stored account (and ``totals`` to the totals), give
-        ``release`` back in the same step, durably; the new account, None for an unknown id.
-        ``change`` and ``totals`` must be pure: a store may call them more than once."""
+    async def settle(
+        self, user_id: UserId, entry: Entry, release: Hold | None = None
+    ) -> Posting | None:
+        """Apply ``entry`` (a settlement or a refund) to the stored account, add what it counts
+        to the totals and give ``release`` back, in one durable step; what it posted (the
+        charge), None for an unknown id. Raises StorageError when it cannot be saved: then
+        nothing of it remains and ``release`` is still held."""
+        ...
+
+    async def change(self, user_id: UserId, change: Callable[[Account], Account]) -> Account | None:
+        """Apply ``change`` to the stored account, durably; the new account, None for an
+        unknown id. ``change`` must be pure: a store may call it more than once."""
         ...
 
     async def close(self) -> None:

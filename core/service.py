@@ -14,13 +14,15 @@ from collections.abc import Mapping
 import attrs
 
 from core import errors
-from core.answering import Answerer, refund
+from core.answering import Answerer
+from core.charges import refund
 from core.commands import Commands, parse_command
 from core.config import BotConfig
 from core.media import SURROGATE, MediaReader, mend
 from core.models import Catalogue
 from core.notices import Notices
 from core.ordering import Sequencer
+from core.parts import Parts
 from core.pictures import Painter
 from core.ports import (
     AccountStore,
@@ -71,59 +73,30 @@ class BotService:
     _stop: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)
 
     def __attrs_post_init__(self) -> None:
-        policy = PromptPolicy(
-            default=self.config.default_prompt, max_chars=self.config.prompt_max_chars
-        )
-        self.catalogue = Catalogue(self.config.models)
         missing = [o.name for o in self.config.models if o.name not in self.models]
         if missing:
             raise ValueError(f"no chat model given for {', '.join(missing)}")
+        self.catalogue = Catalogue(self.config.models)
         self.replies = Replies(self.sink, self.config.default_language)
         self.notices = Notices(self.operator, self.config.default_language)
-        painter = Painter(
+        parts = Parts(
             self.config,
             self.accounts,
             self.threads,
             self.replies,
             self.notices,
             self.clock,
-            self.image_maker,
+            self.media,
         )
-        self.commands = Commands(
-            self.config.admin_id,
-            self.accounts,
-            self.replies,
-            self.notices,
-            policy,
-            self.request_stop,
-            self.catalogue,
-            painter,
+        policy = PromptPolicy(
+            default=self.config.default_prompt, max_chars=self.config.prompt_max_chars
         )
+        painter = Painter(parts, self.image_maker)
+        self.commands = Commands(parts, policy, self.request_stop, self.catalogue, painter)
         self.answerer = Answerer(
-            self.config,
-            self.models,
-            self.catalogue,
-            self.accounts,
-            self.threads,
-            self.replies,
-            self.notices,
-            self.counter,
-            self.clock,
-            policy,
-            self.lookup,
-            self.media,
+            parts, self.models, self.catalogue, self.counter, policy, self.lookup
         )
-        self.reader = MediaReader(
-            self.config,
-            self.accounts,
-            self.threads,
-            self.replies,
-            self.notices,
-            self.clock,
-            self.media,
-            self.transcriber,
-            self.documents,
-        )
+        self.reader = MediaReader(parts, self.transcriber, self.documents)
 
     # -- lifetime ------------------------------------------------------------------------------
 

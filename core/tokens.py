@@ -22,7 +22,7 @@ class CharTokenCounter:
     Real tokenizers give about four ASCII characters per token, so English is over-counted by
     about half; a Cyrillic letter (two bytes) counts 0.8 of a token and an emoji (four bytes)
     1.6, both at or above what the OpenAI tokenizers produce. Over-counting only makes a
-    reservation a little larger; the charge is always the usage the model reports.
+    hold a little larger; the charge is always the usage the model reports.
     """
 
     def count(self, text: str) -> int:

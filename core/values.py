@@ -178,6 +178,13 @@ class Totals:
     requests: int = 0
     tokens: int = 0
 
+    def plus(self, counted: Totals) -> Totals:
+        """These totals with ``counted`` added (a refund counts negative), never below zero."""
+        return Totals(
+            requests=max(self.requests + counted.requests, 0),
+            tokens=max(self.tokens + counted.tokens, 0),
+        )
+
 
 @attrs.frozen
 class Hold:

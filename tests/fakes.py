@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import attrs
 
+from core import budget
+from core.budget import Posting
 from core.errors import (
     AnswerStopped,
     DeliveryFailed,
@@ -193,22 +195,23 @@ class FailingDisk:
             raise StorageError("disk full")
         return await self.inner.register(account)
 
-    async def reserve(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
-        return await self.inner.reserve(user_id, minimum, maximum)
+    async def hold(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
+        return await self.inner.hold(user_id, minimum, maximum)
 
     async def release(self, hold: Hold) -> None:
         await self.inner.release(hold)
 
-    async def change(
-        self,
-        user_id: str,
-        change: Callable[[Account], Account],
-        totals: Callable[[Totals], Totals] | None = None,
-        release: Hold | None = None,
-    ) -> Account | None:
+    async def settle(
+        self, user_id: str, entry: budget.Entry, release: Hold | None = None
+    ) -> Posting | None:
         if self.broken:
             raise StorageError("disk full")
-        return await self.inner.change(user_id, change, totals, release)
+        return await self.inner.settle(user_id, entry, release)
+
+    async def change(self, user_id: str, change: Callable[[Account], Account]) -> Account | None:
+        if self.broken:
+            raise StorageError("disk full")
+        return await self.inner.change(user_id, change)
 
     async def close(self) -> None:
         if self.broken:
@@ -431,3 +434,31 @@ class Utf8Documents:
 
 
 PNG_1x1 = png_bytes(1, 1)  # a valid PNG of one pixel
+
+
+@attrs.frozen
+class Spend:
+    """A settlement of ``tokens``, as the core makes one: the balance debited, the request and
+    its tokens counted in the account and in the totals."""
+
+    tokens: int
+
+    def post(self, current: Account) -> Posting:
+        account = attrs.evolve(
+            current,
+            balance=current.balance - self.tokens,
+            tokens=current.tokens + self.tokens,
+            requests=current.requests + 1,
+        )
+        return Posting(account, Totals(requests=1, tokens=self.tokens), self.tokens)
+
+
+@attrs.frozen
+class Entry:
+    """Any change of an account posted as money is: ``counted`` added to the totals."""
+
+    change: Callable[[Account], Account]
+    counted: Totals = attrs.field(factory=Totals)
+
+    def post(self, current: Account) -> Posting:
+        return Posting(self.change(current), self.counted, 0)

@@ -13,11 +13,11 @@ import attrs
 
 from core.values import Hold
 
-__all__ = ["Hold", "Holds"]
+__all__ = ["Hold", "HoldLedger"]
 
 
 @attrs.define
-class Holds:
+class HoldLedger:
     """Who holds how much; the account stores decide against which balance."""
 
     _holds: dict[str, Hold] = attrs.field(factory=dict)
@@ -27,7 +27,7 @@ class Holds:
     def held(self, user_id: str) -> int:
         return self._held.get(user_id, 0)
 
-    def reserve(self, user_id: str, balance: int, minimum: int, maximum: int) -> Hold | None:
+    def hold(self, user_id: str, balance: int, minimum: int, maximum: int) -> Hold | None:
         """Hold as much of [minimum, maximum] as ``balance`` minus what is held allows."""
         available = balance - self.held(user_id)
         if available < minimum or maximum < minimum:
@@ -36,7 +36,7 @@ class Holds:
         self.take(hold)
         return hold
 
-    def holds(self, hold: Hold | None) -> bool:
+    def has(self, hold: Hold | None) -> bool:
         return hold is not None and hold.id in self._holds
 
     def take(self, hold: Hold) -> None:

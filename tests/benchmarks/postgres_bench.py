@@ -4,7 +4,7 @@ A throwaway cluster is started for the run (tests/adapters/storage/postgres/clus
 server's durability on (fsync, synchronous commit): every charge is on disk when its change
 returns. Measured, at 100 000 and 1 000 000 users (seeded with COPY):
 
-- messages/s: what the stores do per message, from many conversations at once: reserve, the
+- messages/s: what the stores do per message, from many conversations at once: hold, the
   settlement (``change`` with the totals and the hold's release, one transaction), the two
   reply-chain nodes. The core and the model are left out: their cost is the same for every
   store and is in bench.py's figures.
@@ -36,7 +36,7 @@ from adapters.storage.postgres.migrate import migrate
 from adapters.storage.postgres.threads import PostgresThreadStore
 from core.values import Node, Role
 from tests.adapters.storage.postgres.cluster import Cluster
-from tests.adapters.storage.postgres.helpers import charge, count_in
+from tests.fakes import Spend
 
 START = 30_000
 CONVERSATIONS = 64  # messages in flight at once, as from many chats
@@ -82,7 +82,7 @@ async def startup(url: str) -> float:
 
 
 async def throughput(url: str, users: int, messages: int) -> float:
-    """Messages per second: reserve -> settle -> nodes, CONVERSATIONS at a time."""
+    """Messages per second: hold -> settle -> nodes, CONVERSATIONS at a time."""
     accounts = await PostgresAccountStore.open(url, pool_size=CONVERSATIONS // 2)
     threads = await PostgresThreadStore.open(url, pool_size=CONVERSATIONS // 4)
     numbers = iter(range(messages))
@@ -90,11 +90,11 @@ async def throughput(url: str, users: int, messages: int) -> float:
     async def conversation(chat: int) -> None:
         for number in numbers:
             user = str(random.randrange(users))
-            hold = await accounts.reserve(user, 100, 1_000)
+            hold = await accounts.hold(user, 100, 1_000)
             if hold is None:
                 continue
             cost = random.randrange(50, hold.amount + 1)
-            await accounts.change(user, charge(cost), totals=count_in(cost), release=hold)
+            await accounts.settle(user, Spend(cost), hold)
             asked = Node(chat_id=str(chat), message_id=f"{number}q", role=Role.USER, text="hi")
             answer = Node(
                 chat_id=str(chat),
@@ -181,7 +181,7 @@ def rows(quick: bool) -> list[tuple[str, str, str]]:
             note(f"PostgreSQL: start-up, {users:,} users", f"{opened:.3f} s", "<= 0.5 s")
             rate = asyncio.run(throughput(url, users, messages))
             note(
-                f"PostgreSQL: reserve+settle+nodes, {users:,} users, fsync on",
+                f"PostgreSQL: hold+settle+nodes, {users:,} users, fsync on",
                 f"{rate:,.0f} msg/s",
                 ">= 1,000 msg/s at 1,000,000 users",
             )

@@ -25,6 +25,7 @@ import attrs
 from adapters.storage.json.accounts import JsonAccounts
 from core.errors import StorageError
 from core.values import Account, Totals
+from tests.fakes import Entry
 
 USERS = [str(n) for n in range(1, 9)]
 SNAPSHOT_EVERY = 5  # small, so that kills and full disks land in snapshots too
@@ -46,12 +47,9 @@ async def charge(store: JsonAccounts, op: int, user: str, amount: int, pad: int)
             prompt=f"op {op} " + "x" * pad,
         )
 
-    def count(totals: Totals) -> Totals:
-        return Totals(totals.requests + 1, totals.tokens + amount)
-
     say(f"start {op} {user} {amount}")
     try:
-        changed = await store.change(user, apply, count)
+        changed = await store.settle(user, Entry(apply, Totals(1, amount)))
     except StorageError:
         say(f"failed {op}")
         return

@@ -39,7 +39,7 @@ ADMIN = 1
 START = 20_000  # small enough that the busiest users run out and get refused along the way
 REPLY_CAP = 300
 CONTEXT = 500
-# The most one request can be charged: its reservation, the prompt plus the reply cap.
+# The most one request can be charged: its hold, the prompt plus the reply cap.
 MAX_CHARGE = CONTEXT + REPLY_CAP
 GROUP = 7  # the console turns it into chat -7, like Telegram's negative group ids
 USERS = {100: "You", 200: "Bea", 300: "Cy", 400: "Dee", ADMIN: "Boss"}

@@ -75,18 +75,21 @@ class Harness:
     def use_accounts(self, accounts: AccountStore) -> None:
         """Swap the account store everywhere the service holds it (a failing disk, say)."""
         self.service.accounts = accounts
-        self.service.commands.accounts = accounts
-        self.service.answerer.accounts = accounts
-        for part in (self.service.commands.painter, self.service.reader):
-            part.accounts = part.charges.accounts = accounts
+        self._use_parts(accounts=accounts)
 
     def use_threads(self, threads: ThreadStore) -> None:
         """Swap the thread store everywhere the service holds it."""
         self.threads = threads
         self.service.threads = threads
-        self.service.answerer.threads = threads
-        self.service.reader.threads = threads
-        self.service.commands.painter.threads = threads
+        self._use_parts(threads=threads)
+
+    def _use_parts(self, **changes: object) -> None:
+        """The use cases share one frozen bundle of parts: each gets the changed one."""
+        service = self.service
+        parts = attrs.evolve(service.answerer.parts, **changes)  # type: ignore[arg-type]
+        service.answerer.parts = service.commands.parts = parts
+        for case in (service.commands.painter, service.reader):
+            case.parts = case.charges.parts = parts
 
 
 def make_harness(

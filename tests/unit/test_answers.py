@@ -140,7 +140,7 @@ async def test_two_requests_in_flight_cannot_overdraw(balance: int, refusals: in
     await bot.say("register")
     await set_balance(bot, ALICE.id, balance)
     bot.model.gate = asyncio.Event()
-    bot.model.usage = Usage(100, 3_000)  # the model claims as much as was reserved
+    bot.model.usage = Usage(100, 3_000)  # the model claims as much as was held
     first = asyncio.create_task(bot.say("one"))
     second = asyncio.create_task(bot.say("two", chat_id="-5"))
     for _ in range(5):  # let both reach the model and wait at the gate
@@ -153,7 +153,7 @@ async def test_two_requests_in_flight_cannot_overdraw(balance: int, refusals: in
     assert await bot.accounts.held(ALICE.id) == 0  # nothing left on hold
 
 
-async def test_charge_never_exceeds_the_reservation(bot: Harness) -> None:
+async def test_charge_never_exceeds_the_hold(bot: Harness) -> None:
     await bot.say("hi")
     await set_balance(bot, ALICE.id, 200)
     bot.model.usage = Usage(5_000, 5_000)  # a model misreporting wildly

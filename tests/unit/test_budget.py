@@ -14,11 +14,11 @@ from core.values import Account, Hold, Usage
 NOW = dt.datetime(2026, 1, 1)
 
 
-async def test_reserve_holds_prompt_and_cap() -> None:
+async def test_hold_holds_prompt_and_cap() -> None:
     store = MemoryAccountStore()
     await store.register(Account("2", balance=10_000))
     limits = budget.bounds(100, reply_cap=3_000, min_reply_tokens=50)
-    hold = await store.reserve("2", limits.minimum, limits.maximum)
+    hold = await store.hold("2", limits.minimum, limits.maximum)
     assert hold is not None
     assert hold.amount == 3_100
     assert await store.held("2") == 3_100
@@ -29,10 +29,10 @@ async def test_reserve_holds_prompt_and_cap() -> None:
 async def test_a_low_balance_lowers_the_hold_and_refuses_below_the_minimum() -> None:
     store = MemoryAccountStore()
     await store.register(Account("2", balance=500))
-    hold = await store.reserve("2", 150, 3_100)
+    hold = await store.hold("2", 150, 3_100)
     assert hold is not None
     assert hold.amount == 500
-    assert await store.reserve("2", 150, 3_100) is None  # nothing left beside the first hold
+    assert await store.hold("2", 150, 3_100) is None  # nothing left beside the first hold
 
 
 def test_topup_takes_away_never_below_zero() -> None:
@@ -63,7 +63,7 @@ async def test_balance_never_below_zero_and_charges_add_up(
     charged = 0
     for prompt, used, fails in steps:
         limits = budget.bounds(prompt, 3_000, 50)
-        hold = None if admin else await store.reserve("7", limits.minimum, limits.maximum)
+        hold = None if admin else await store.hold("7", limits.minimum, limits.maximum)
         if hold is not None or admin:
             held.append(hold)
         if len(held) > 2 or (hold is None and not admin):
@@ -77,8 +77,9 @@ async def test_balance_never_below_zero_and_charges_add_up(
                 settlement = budget.Settlement(
                     Usage(used, 0), None if oldest is None else oldest.amount, NOW
                 )
-                await store.change("7", settlement.account, settlement.totals, release=oldest)
-                charged += settlement.charged
+                posted = await store.settle("7", settlement, oldest)
+                assert posted is not None
+                charged += posted.charged
         account = await store.get("7")
         assert account is not None
         assert account.balance - await store.held("7") >= min(balance, 0) or admin

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
-from core import errors, pictures
+from core import budget, errors, pictures
 from core.budget import cost
 from core.models import ModelOption
 from core.ports import AccountStore, ThreadStore
@@ -289,16 +289,17 @@ class SlowSaves(MemoryAccountStore):
         await asyncio.sleep(0)
         return stored
 
-    async def change(
-        self,
-        user_id: str,
-        change: Callable[[Account], Account],
-        totals: Callable[[Totals], Totals] | None = None,
-        release: Hold | None = None,
-    ) -> Account | None:
-        changed = await super().change(user_id, change, totals, release)
+    async def change(self, user_id: str, change: Callable[[Account], Account]) -> Account | None:
+        changed = await super().change(user_id, change)
         await asyncio.sleep(0)
         return changed
+
+    async def settle(
+        self, user_id: str, entry: budget.Entry, release: Hold | None = None
+    ) -> budget.Posting | None:
+        posted = await super().settle(user_id, entry, release)
+        await asyncio.sleep(0)
+        return posted
 
 
 @attrs.define
@@ -542,10 +543,10 @@ class Run:
                     assert text.startswith(f"c{chat}:"), (number, request.turns)
 
     def check_charges(self) -> None:
-        """Each answer once, charged what the model used, capped only by what was reserved.
+        """Each answer once, charged what the model used, capped only by what was held.
 
-        The reservation is the first call's prompt plus its reply cap. The balance never caps a
-        charge: holds keep every reservation covered, so a charge that had to be cut to the
+        The hold is the first call's prompt plus its reply cap. The balance never caps a
+        charge: holds keep every hold covered, so a charge that had to be cut to the
         balance means two requests in flight were allowed to overdraw it.
         """
         answers: Counter[int] = Counter()
@@ -678,7 +679,7 @@ _TWO_IN_FLIGHT = Scenario(
     min_reply_tokens=10,
     context_budget=300,
     notify=False,
-    seeded={"100": 200},  # enough for one request's reservation, not for two
+    seeded={"100": 200},  # enough for one request's hold, not for two
     ops=(
         Ask("100", False, True, None, 0, False, Usage(100, 100), (), False),
         Ask("100", True, True, None, 0, False, Usage(100, 100), (), False),

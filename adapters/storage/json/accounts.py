@@ -50,8 +50,9 @@ from adapters.storage.files import (
     write_atomically,
 )
 from adapters.storage.group_commit import GroupCommit
-from adapters.storage.holds import Hold, Holds
+from adapters.storage.holds import Hold, HoldLedger
 from adapters.storage.json import format as fmt
+from core.budget import Entry, Posting
 from core.errors import StorageError
 from core.values import Account, Totals
 
@@ -163,7 +164,7 @@ class JsonAccounts:
     _journal_records: int = 0  # records in the journal since the last snapshot
     _journal_bytes: int = 0
     _data_bytes: int = 0  # the size of data.json when it was last read or written
-    _holds: Holds = attrs.field(factory=Holds)
+    _holds: HoldLedger = attrs.field(factory=HoldLedger)
     _closing: bool = False  # no change is taken once close has begun
     _commits: GroupCommit[_Change] = attrs.field(init=False)
 
@@ -259,12 +260,12 @@ class JsonAccounts:
     async def held(self, user_id: str) -> int:
         return self._holds.held(user_id)
 
-    async def reserve(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
+    async def hold(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
         """Held in memory only: a hold dies with the process."""
         account = self._contents.accounts.get(user_id)
         if account is None:
             return None
-        return self._holds.reserve(user_id, account.balance, minimum, maximum)
+        return self._holds.hold(user_id, account.balance, minimum, maximum)
 
     async def release(self, hold: Hold) -> None:
         """Give ``hold`` back; a hold already given back (or settled) is ignored."""
@@ -280,14 +281,11 @@ class JsonAccounts:
         await self._commit({account.user_id: account}, None, None)
         return account
 
-    async def change(
-        self,
-        user_id: str,
-        change: Callable[[Account], Account],
-        totals: Callable[[Totals], Totals] | None = None,
-        release: Hold | None = None,
-    ) -> Account | None:
-        """Apply ``change`` (and ``totals``) to what is stored now and make it durable.
+    async def settle(
+        self, user_id: str, entry: Entry, release: Hold | None = None
+    ) -> Posting | None:
+        """Apply ``entry`` to what is stored now, count it in the totals, give ``release``
+        back, durably.
 
         None for an unknown id. Raises StorageError when it cannot be saved: then nothing of it
         remains, in memory either, and ``release`` is still held (release it to give it back).
@@ -295,9 +293,20 @@ class JsonAccounts:
         current = self._contents.accounts.get(user_id)
         if current is None:
             return None
+        posting = entry.post(current)
+        account = attrs.evolve(posting.account, user_id=user_id)
+        totals = self._contents.totals.plus(posting.counted)
+        await self._commit({user_id: account}, totals, release)
+        return attrs.evolve(posting, account=account)
+
+    async def change(self, user_id: str, change: Callable[[Account], Account]) -> Account | None:
+        """Apply ``change`` to what is stored now and make it durable; None for an unknown id.
+        Raises StorageError when it cannot be saved: then nothing of it remains."""
+        current = self._contents.accounts.get(user_id)
+        if current is None:
+            return None
         account = attrs.evolve(change(current), user_id=user_id)  # its key, whatever ``change`` did
-        new_totals = totals(self._contents.totals) if totals is not None else None
-        await self._commit({user_id: account}, new_totals, release)
+        await self._commit({user_id: account}, None, None)
         return account
 
     async def _commit(
@@ -325,7 +334,7 @@ class JsonAccounts:
             line,
             {key: contents.accounts.get(key) for key in accounts},
             contents.totals,
-            release if self._holds.holds(release) else None,
+            release if self._holds.has(release) else None,
         )
         contents.accounts.update(accounts)
         if totals is not None:

@@ -6,7 +6,8 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from adapters.storage.holds import Holds
+from adapters.storage.holds import HoldLedger
+from core.budget import Entry, Posting
 from core.values import Account, Hold, Node, Totals
 
 
@@ -16,7 +17,7 @@ class MemoryAccountStore:
 
     _accounts: dict[str, Account] = attrs.field(factory=dict)
     _totals: Totals = attrs.field(factory=Totals)
-    _holds: Holds = attrs.field(factory=Holds)
+    _holds: HoldLedger = attrs.field(factory=HoldLedger)
 
     async def get(self, user_id: str) -> Account | None:
         return self._accounts.get(user_id)
@@ -33,31 +34,33 @@ class MemoryAccountStore:
     async def register(self, account: Account) -> Account:
         return self._accounts.setdefault(account.user_id, account)
 
-    async def reserve(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
+    async def hold(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
         account = self._accounts.get(user_id)
         if account is None:
             return None
-        return self._holds.reserve(user_id, account.balance, minimum, maximum)
+        return self._holds.hold(user_id, account.balance, minimum, maximum)
 
     async def release(self, hold: Hold) -> None:
         self._holds.give_back(hold)
 
-    async def change(
-        self,
-        user_id: str,
-        change: Callable[[Account], Account],
-        totals: Callable[[Totals], Totals] | None = None,
-        release: Hold | None = None,
-    ) -> Account | None:
+    async def settle(
+        self, user_id: str, entry: Entry, release: Hold | None = None
+    ) -> Posting | None:
         current = self._accounts.get(user_id)
         if current is None:
             return None
-        changed = change(current)
-        new_totals = totals(self._totals) if totals is not None else self._totals
-        self._accounts[user_id] = changed
-        self._totals = new_totals
+        posting = entry.post(current)
+        self._accounts[user_id] = posting.account
+        self._totals = self._totals.plus(posting.counted)
         if release is not None:
             self._holds.give_back(release)
+        return posting
+
+    async def change(self, user_id: str, change: Callable[[Account], Account]) -> Account | None:
+        current = self._accounts.get(user_id)
+        if current is None:
+            return None
+        self._accounts[user_id] = changed = change(current)
         return changed
 
     def all(self) -> list[Account]:

@@ -2,11 +2,11 @@
 
 Nothing is kept in memory, so any number of processes can share one database:
 
-- ``reserve`` is one statement that locks the account's row, takes as much of
+- ``hold`` is one statement that locks the account's row, takes as much of
   [minimum, maximum] as ``balance - held`` allows, and records the hold, or does nothing.
-  Reservations that arrive while one is being made go out together in the next statement.
-- A hold has a lease (``expires_at``): the holds of a process that died between reserve and
-  settle are given back once they expire, by the next reserve that finds the balance short.
+  Holds that arrive while one is being made go out together in the next statement.
+- A hold has a lease (``expires_at``): the holds of a process that died between hold and
+  settle are given back once they expire, by the next hold that finds the balance short.
   A hold is given back exactly once, by whichever comes first: its settlement, its release or
   its expiry (each deletes the hold's row and subtracts only what it deleted).
 - ``change`` reads the account ``FOR UPDATE``, applies the caller's function, writes the
@@ -14,7 +14,7 @@ Nothing is kept in memory, so any number of processes can share one database:
   while one is being written go out together in the next transaction (group commit).
 
 Batching is what makes one process fast: psycopg's async path costs a fraction of a
-millisecond of CPU per round trip, and a message needs a reservation and a settlement.
+millisecond of CPU per round trip, and a message needs a hold and a settlement.
 - The totals are the sum of 16 rows (see the migration). A totals function that adds the same
   to any totals (as a settlement's does) is applied as that increment to one row picked at
   random, so concurrent settlements do not queue for one row; any other function gets all
@@ -39,15 +39,16 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.storage.postgres.connect import failed, open_pool
+from core.budget import Entry, Posting
 from core.errors import StorageError
 from core.values import Account, Hold, Totals
 
 COLUMNS = "id, balance, requests, tokens, name, username, last_request, prompt, banned, model"
 
-# Reservations of several accounts at once, at most one per account (two of one account would
+# Holds of several accounts at once, at most one per account (two of one account would
 # both read the same balance). The CTE's FOR UPDATE, in the order of the ids, makes a
-# reservation that waited for another read the balance and held tokens that other one left,
-# not those of its own snapshot: without it, two reservations of the same account could each
+# hold that waited for another read the balance and held tokens that other one left,
+# not those of its own snapshot: without it, two holds of the same account could each
 # take the same last tokens.
 _RESERVE = """
 WITH wanted AS (
@@ -161,7 +162,7 @@ class PostgresAccountStore:
         self._owns_pool = owns_pool
         self._lock = asyncio.Lock()  # one batch of changes written at a time
         self._queue: list[_Pending] = []
-        self._reserving = asyncio.Lock()  # one batch of reservations made at a time
+        self._holding = asyncio.Lock()  # one batch of holds made at a time
         self._wanted: list[_Wanted] = []
 
     @classmethod
@@ -222,18 +223,18 @@ class PostgresAccountStore:
                 raise StorageError(f"PostgreSQL: account {user_id} vanished while registering")
         return row_to_account(row)
 
-    async def reserve(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
-        hold = await self._reserve(user_id, minimum, maximum)
+    async def hold(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
+        hold = await self._hold(user_id, minimum, maximum)
         if hold is None and await self._expire(user_id):
-            hold = await self._reserve(user_id, minimum, maximum)
+            hold = await self._hold(user_id, minimum, maximum)
         return hold
 
-    async def _reserve(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
-        """Reservations that arrive while a batch is being made go out together in the next
+    async def _hold(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
+        """Holds that arrive while a batch is being made go out together in the next
         one statement, one per account at a time."""
         wanted = _Wanted(user_id, minimum, maximum)
         self._wanted.append(wanted)
-        async with self._reserving:
+        async with self._holding:
             while not wanted.outcome.done():
                 batch: dict[str, _Wanted] = {}
                 later = []
@@ -244,16 +245,16 @@ class PostgresAccountStore:
                         batch[each.user_id] = each
                 self._wanted = later
                 try:
-                    await self._reserve_all(list(batch.values()))
+                    await self._hold_all(list(batch.values()))
                 finally:
                     for each in batch.values():
                         if not each.outcome.done():
                             each.outcome.set_exception(
-                                StorageError("PostgreSQL: the reservation was interrupted")
+                                StorageError("PostgreSQL: the hold was interrupted")
                             )
         return wanted.outcome.result()
 
-    async def _reserve_all(self, batch: list[_Wanted]) -> None:
+    async def _hold_all(self, batch: list[_Wanted]) -> None:
         holds = {uuid.uuid4().hex: each for each in batch}
         params = {
             "users": [each.user_id for each in holds.values()],
@@ -267,7 +268,7 @@ class PostgresAccountStore:
                 cursor = await connection.execute(_RESERVE, params)
                 rows = await cursor.fetchall()
         except psycopg.Error as exc:
-            error = failed("reserve tokens", exc)
+            error = failed("hold tokens", exc)
             for each in batch:
                 each.outcome.set_exception(error)
             return
@@ -306,18 +307,25 @@ class PostgresAccountStore:
         except psycopg.Error as exc:
             raise failed("release a hold", exc) from exc
 
-    async def change(
-        self,
-        user_id: str,
-        change: Callable[[Account], Account],
-        totals: Callable[[Totals], Totals] | None = None,
-        release: Hold | None = None,
-    ) -> Account | None:
+    async def settle(
+        self, user_id: str, entry: Entry, release: Hold | None = None
+    ) -> Posting | None:
+        """See ``change``: the same batches, the totals counted in the same transaction."""
+        return await self._apply(_Pending(user_id, entry.post, release))
+
+    async def change(self, user_id: str, change: Callable[[Account], Account]) -> Account | None:
         """Changes that arrive while a batch is being written go out together in the next
         one, in one transaction (group commit): a few round trips per batch, not per change.
         Each change is all or nothing on its own: one whose function raises is left out of
         its batch, hold included; a batch that cannot be written fails every change in it."""
-        pending = _Pending(user_id, change, totals, release)
+
+        def post(current: Account) -> Posting:
+            return Posting(change(current), Totals(), 0)
+
+        posting = await self._apply(_Pending(user_id, post, None))
+        return None if posting is None else posting.account
+
+    async def _apply(self, pending: _Pending) -> Posting | None:
         self._queue.append(pending)
         async with self._lock:
             if not pending.outcome.done():
@@ -347,7 +355,7 @@ class PostgresAccountStore:
 
     async def _settle_in(
         self, connection: psycopg.AsyncConnection[Any], batch: list[_Pending]
-    ) -> list[tuple[_Pending, Account | None]]:
+    ) -> list[tuple[_Pending, Posting | None]]:
         """Apply the batch's functions in order and write the results; the outcomes to give
         once the transaction commits (a function's exception is given at once)."""
         ids = sorted({each.user_id for each in batch})
@@ -355,50 +363,40 @@ class PostgresAccountStore:
         current = {row[0]: row_to_account(row) for row in await cursor.fetchall()}
         changed: dict[str, Account] = {}
         holds: list[Hold] = []
-        added = Totals()
-        whole: Totals | None = None  # all the totals, once a function that is no increment came
-        done: list[tuple[_Pending, Account | None]] = []
+        counted = Totals()
+        done: list[tuple[_Pending, Posting | None]] = []
         for each in batch:
             before = current.get(each.user_id)
             if before is None:
                 done.append((each, None))
                 continue
             try:
-                after = each.change(before)
-                if str(after.user_id) != each.user_id:
+                posting = each.post(before)
+                if str(posting.account.user_id) != each.user_id:
                     raise StorageError(f"a change of account {each.user_id} must not change its id")
-                if each.totals is not None:
-                    delta = increment(each.totals)
-                    if delta is not None and whole is None:
-                        added = Totals(added.requests + delta.requests, added.tokens + delta.tokens)
-                    else:
-                        if whole is None:
-                            whole = _plus(await _lock_totals(connection), added)
-                        whole = each.totals(whole)
             except Exception as exc:
                 each.outcome.set_exception(exc)
                 continue
-            current[each.user_id] = changed[each.user_id] = after
+            current[each.user_id] = changed[each.user_id] = posting.account
+            # Summed as they come: the shards' sum is the totals, never below zero since a
+            # refund only follows its charge.
+            counted = Totals(
+                counted.requests + posting.counted.requests, counted.tokens + posting.counted.tokens
+            )
             if each.release is not None:
                 holds.append(each.release)
-            done.append((each, after))
+            done.append((each, posting))
         if changed:
             rows = [(user, *account_row(value)) for user, value in changed.items()]
             columns = [list(column) for column in zip(*rows, strict=True)]
             await connection.execute(
                 _SETTLE, ([h.id for h in holds], [h.user_id for h in holds], *columns)
             )
-        if whole is not None:
-            await connection.execute(
-                "UPDATE totals SET requests = CASE shard WHEN 0 THEN %s ELSE 0 END,"
-                " tokens = CASE shard WHEN 0 THEN %s ELSE 0 END",
-                (whole.requests, whole.tokens),
-            )
-        elif added != Totals():
+        if counted != Totals():
             # Last in the transaction, so the row stays locked only until the commit.
             await connection.execute(
                 "UPDATE totals SET requests = requests + %s, tokens = tokens + %s WHERE shard = %s",
-                (added.requests, added.tokens, random.randrange(SHARDS)),
+                (counted.requests, counted.tokens, random.randrange(SHARDS)),
             )
         return done
 
@@ -408,29 +406,6 @@ class PostgresAccountStore:
 
 
 SHARDS = 16  # rows of the totals table
-# Totals far from any real ones, to tell an increment from any other function.
-_PROBE = Totals(requests=1_000_000_007, tokens=1_000_000_009)
-
-
-def increment(totals: Callable[[Totals], Totals]) -> Totals | None:
-    """What ``totals`` adds, if it adds the same to zero and to other totals; else None."""
-    delta = totals(Totals())
-    probed = totals(_PROBE)
-    if probed == Totals(_PROBE.requests + delta.requests, _PROBE.tokens + delta.tokens):
-        return delta
-    return None
-
-
-async def _lock_totals(connection: psycopg.AsyncConnection[Any]) -> Totals:
-    cursor = await connection.execute(
-        "SELECT requests, tokens FROM totals ORDER BY shard FOR UPDATE"
-    )
-    rows = await cursor.fetchall()
-    return Totals(requests=sum(r[0] for r in rows), tokens=sum(r[1] for r in rows))
-
-
-def _plus(totals: Totals, added: Totals) -> Totals:
-    return Totals(totals.requests + added.requests, totals.tokens + added.tokens)
 
 
 def _future() -> asyncio.Future[Any]:
@@ -443,7 +418,7 @@ def _future() -> asyncio.Future[Any]:
 
 @attrs.define
 class _Wanted:
-    """A reservation waiting for its batch."""
+    """A hold waiting for its batch."""
 
     user_id: str
     minimum: int
@@ -456,7 +431,6 @@ class _Pending:
     """A change waiting for its batch."""
 
     user_id: str
-    change: Callable[[Account], Account]
-    totals: Callable[[Totals], Totals] | None
+    post: Callable[[Account], Posting]
     release: Hold | None
-    outcome: asyncio.Future[Account | None] = attrs.field(factory=lambda: _future())
+    outcome: asyncio.Future[Posting | None] = attrs.field(factory=lambda: _future())

@@ -24,6 +24,7 @@ from adapters.storage.sqlite.threads import SqliteThreads
 from core.ports import AccountStore, ThreadStore
 from core.values import Account, Node, Role, Totals
 from tests.adapters.storage.test_attachments import attachments
+from tests.fakes import Entry
 
 USERS = ("1", "2", "3")
 CHATS = ("1", "-5")
@@ -86,10 +87,12 @@ async def make(change: object, accounts: AccountStore, threads: ThreadStore) -> 
         case Choose(user, model):
             await accounts.change(user, lambda a: attrs.evolve(a, model=model))
         case Charge(user, tokens):
-            await accounts.change(
+            await accounts.settle(
                 user,
-                lambda a: attrs.evolve(a, balance=a.balance - tokens, tokens=a.tokens + tokens),
-                lambda t: Totals(t.requests + 1, t.tokens + tokens),
+                Entry(
+                    lambda a: attrs.evolve(a, balance=a.balance - tokens, tokens=a.tokens + tokens),
+                    Totals(1, tokens),
+                ),
             )
         case Add(added):
             await threads.add(added)

@@ -19,6 +19,7 @@ from adapters.storage.json.accounts import JsonAccounts
 from core.errors import CorruptData, StorageError
 from core.values import Account, Totals
 from tests.adapters.storage.json.test_contract import crash, user
+from tests.fakes import Entry
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -63,7 +64,7 @@ async def test_seed_file_is_written_back_whole_in_the_documented_format(tmp_path
     path = tmp_path / "data.json"
     path.write_text(SEED)
     store = JsonAccounts.open(path)
-    await store.change("555", lambda a: attrs.evolve(a, balance=29_000), lambda _: Totals(6, 1_200))
+    await store.settle("555", Entry(lambda a: attrs.evolve(a, balance=29_000), Totals(1, 1_000)))
     await store.close()
     written = json.loads(path.read_text())
     assert list(written) == ["global", "settings", "123456789", "987654321", "555"]
@@ -101,7 +102,7 @@ async def test_close_leaves_everything_in_data_json(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
     store = JsonAccounts.open(path)
     await store.register(user("1", 5))
-    await store.change("1", lambda a: a, lambda _: Totals(1, 2))
+    await store.settle("1", Entry(lambda a: a, Totals(1, 2)))
     await store.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.json", "data.json.journal"]
     assert (tmp_path / "data.json.journal").read_bytes() == b""
@@ -293,14 +294,14 @@ async def test_a_full_disk_keeps_nothing_of_the_failed_change(tmp_path: Path) ->
     with pytest.raises(StorageError, match="No space left"):
         await store.register(user("1", 10))
     with pytest.raises(StorageError, match="No space left"):
-        await store.change("2", lambda a: attrs.evolve(a, balance=0), lambda _: Totals(1, 1))
+        await store.settle("2", Entry(lambda a: attrs.evolve(a, balance=0), Totals(1, 1)))
     assert await store.get("1") is None  # reported failed: not in memory either
     assert await store.get("2") == user("2", 20)
     assert await store.totals() == Totals()
     os.dup2(journal, fd)  # space again
     os.close(full)
     os.close(journal)
-    await store.change("2", lambda a: attrs.evolve(a, balance=19), lambda _: Totals(2, 2))
+    await store.settle("2", Entry(lambda a: attrs.evolve(a, balance=19), Totals(2, 2)))
     crash(store)
     reloaded = JsonAccounts.open(path)  # from the journal
     assert await reloaded.count() == 1

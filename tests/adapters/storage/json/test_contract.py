@@ -16,6 +16,7 @@ from adapters.storage.json.accounts import JsonAccounts
 from adapters.storage.memory.stores import MemoryAccountStore
 from core.errors import StorageError
 from core.values import Account, Totals
+from tests.fakes import Entry, Spend
 from tests.small_disk import fill, small_disk
 
 Stores = Callable[[Path], JsonAccounts | MemoryAccountStore]
@@ -30,22 +31,6 @@ def crash(store: JsonAccounts) -> None:
 
 def user(user_id: str, balance: int = 100, **fields: object) -> Account:
     return Account(user_id=user_id, balance=balance, **fields)  # type: ignore[arg-type]
-
-
-def charge(tokens: int) -> Callable[[Account], Account]:
-    def apply(account: Account) -> Account:
-        return attrs.evolve(
-            account,
-            balance=account.balance - tokens,
-            tokens=account.tokens + tokens,
-            requests=account.requests + 1,
-        )
-
-    return apply
-
-
-def count(tokens: int) -> Callable[[Totals], Totals]:
-    return lambda totals: Totals(totals.requests + 1, totals.tokens + tokens)
 
 
 @pytest.fixture(params=["json", "memory"])
@@ -71,36 +56,38 @@ async def test_register_keeps_the_first_account(store: JsonAccounts) -> None:
 
 async def test_holds_take_what_the_balance_allows(store: JsonAccounts) -> None:
     await store.register(user("5", 100))
-    first = await store.reserve("5", 10, 80)
+    first = await store.hold("5", 10, 80)
     assert first is not None
     assert first.amount == 80
     assert await store.held("5") == 80
-    second = await store.reserve("5", 10, 80)
+    second = await store.hold("5", 10, 80)
     assert second is not None
     assert second.amount == 20  # what is left
-    assert await store.reserve("5", 1, 5) is None  # nothing left
+    assert await store.hold("5", 1, 5) is None  # nothing left
     await store.release(first)
     await store.release(first)  # twice: harmless
     assert await store.held("5") == 20
-    assert await store.reserve("unknown", 1, 5) is None
+    assert await store.hold("unknown", 1, 5) is None
 
 
 async def test_change_settles_a_hold_in_the_same_step(store: JsonAccounts) -> None:
     await store.register(user("5", 100))
-    hold = await store.reserve("5", 50, 50)
+    hold = await store.hold("5", 50, 50)
     assert hold is not None
-    changed = await store.change("5", charge(30), count(30), release=hold)
-    assert changed == user("5", 70, requests=1, tokens=30)
+    posted = await store.settle("5", Spend(30), hold)
+    assert posted is not None
+    assert posted.account == user("5", 70, requests=1, tokens=30)
+    assert posted.charged == 30
     assert await store.held("5") == 0
     assert await store.totals() == Totals(1, 30)
-    assert await store.change("6", charge(1)) is None
+    assert await store.settle("6", Spend(1)) is None
 
 
 async def test_changes_survive_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
     store = JsonAccounts.open(path)
     await store.register(user("5", 100))
-    await asyncio.gather(*(store.change("5", charge(1), count(1)) for _ in range(20)))
+    await asyncio.gather(*(store.settle("5", Spend(1)) for _ in range(20)))
     crash(store)
     again = JsonAccounts.open(path)
     assert await again.get("5") == user("5", 80, requests=20, tokens=20)
@@ -124,10 +111,10 @@ async def test_a_model_change_survives_a_crash(tmp_path: Path) -> None:
     await store.register(user("5", 100))
     await store.register(user("6", 100, model="first"))
     await asyncio.gather(
-        store.change("5", charge(1), count(1)),
+        store.settle("5", Spend(1)),
         store.change("5", lambda a: attrs.evolve(a, model="gpt-vision")),
         store.change("6", lambda a: attrs.evolve(a, model=None)),
-        store.change("5", charge(1), count(1)),
+        store.settle("5", Spend(1)),
     )
     crash(store)
     again = JsonAccounts.open(path)
@@ -153,10 +140,10 @@ async def test_a_value_that_cannot_be_written_is_refused_and_changes_nothing(
     store = JsonAccounts.open(path)
     await store.register(user("5", 100))
     with pytest.raises(StorageError, match="cannot be stored"):
-        await store.change("5", bad, count(1))
+        await store.settle("5", Entry(bad, Totals(1, 1)))
     assert await store.get("5") == user("5", 100)
     assert await store.totals() == Totals()
-    await store.change("5", charge(1), count(1))  # the account is not poisoned
+    await store.settle("5", Spend(1))  # the account is not poisoned
     await store.close()
     again = JsonAccounts.open(path)
     assert await again.get("5") == user("5", 99, requests=1, tokens=1)
@@ -181,16 +168,16 @@ async def test_a_full_disk_undoes_the_change_and_every_one_queued_behind_it(
         path = disk / "data.json"
         store = JsonAccounts.open(path)
         await store.register(user("5", 1_000))
-        hold = await store.reserve("5", 10, 10)
+        hold = await store.hold("5", 10, 10)
         assert hold is not None
         filler = fill(disk, 6_000)
         big = asyncio.create_task(
-            store.change("5", lambda a: attrs.evolve(a, prompt="x" * 50_000), release=hold)
+            store.settle("5", Entry(lambda a: attrs.evolve(a, prompt="x" * 50_000)), hold)
         )
         await asyncio.sleep(0)  # the change is in memory and queued ...
         await asyncio.sleep(0)  # ... and being written
         assert (await store.get("5")).prompt is not None  # type: ignore[union-attr]
-        small = asyncio.create_task(store.change("5", charge(1), count(1)))
+        small = asyncio.create_task(store.settle("5", Spend(1)))
         outcomes = await asyncio.gather(big, small, return_exceptions=True)
         assert all(isinstance(o, StorageError) for o in outcomes), outcomes
         assert await store.get("5") == user("5", 1_000)
@@ -199,7 +186,7 @@ async def test_a_full_disk_undoes_the_change_and_every_one_queued_behind_it(
         journal = path.with_name("data.json.journal")
         assert b"x" * 100 not in journal.read_bytes()  # the torn append was cut off again
         filler.unlink()  # space again
-        await store.change("5", charge(2), count(2), release=hold)
+        await store.settle("5", Spend(2), hold)
         crash(store)
         again = JsonAccounts.open(path)
         assert await again.get("5") == user("5", 998, requests=1, tokens=2)
@@ -213,7 +200,7 @@ async def test_the_bot_starts_on_a_full_disk_and_loses_nothing(tmp_path: Path) -
         store = JsonAccounts.open(path)
         await store.register(user("5", 1_000))
         for _ in range(5):
-            await store.change("5", charge(1), count(1))
+            await store.settle("5", Spend(1))
         crash(store)
         filler = fill(disk, 0)
         again = JsonAccounts.open(path)  # cannot rewrite data.json: starts on the journal
@@ -222,7 +209,7 @@ async def test_the_bot_starts_on_a_full_disk_and_loses_nothing(tmp_path: Path) -
             await again.change("5", lambda a: attrs.evolve(a, prompt="x" * 9_000))
         assert await again.get("5") == user("5", 995, requests=5, tokens=5)
         filler.unlink()
-        await again.change("5", charge(1), count(1))
+        await again.settle("5", Spend(1))
         await again.close()
         assert json.loads(path.read_text())["5"]["balance"] == 994
 
@@ -235,7 +222,7 @@ async def test_a_change_while_closing_is_refused_not_lost(tmp_path: Path) -> Non
     closing = asyncio.create_task(store.close())
     await asyncio.sleep(0)  # close has begun: writing the last snapshot
     with pytest.raises(StorageError, match="closed"):
-        await store.change("5", charge(1), count(1))
+        await store.settle("5", Spend(1))
     await closing
     again = JsonAccounts.open(path)
     assert await again.get("5") == user("5", 100)

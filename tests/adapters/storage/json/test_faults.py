@@ -16,7 +16,8 @@ import pytest
 from adapters.storage.json.accounts import JsonAccounts
 from adapters.storage.sqlite.threads import SqliteThreads
 from core.errors import CorruptData
-from tests.adapters.storage.json.test_contract import charge, count, crash, user
+from tests.adapters.storage.json.test_contract import crash, user
+from tests.fakes import Spend
 
 RECORD = b'{"users": {"%d": {"requests": 0, "tokens": 0, "balance": %d}}, "global": {"requests": 0, "tokens": 0}}'  # noqa: E501
 
@@ -127,7 +128,7 @@ async def test_a_snapshot_writes_what_is_durable_while_changes_go_on(tmp_path: P
     await asyncio.sleep(0)
     await asyncio.sleep(0)  # being written: the next ones queue behind it
     more = [asyncio.create_task(store.register(user(str(200_000 + n), n))) for n in range(50)]
-    bumps = [asyncio.create_task(store.change("7", charge(1), count(1))) for _ in range(10)]
+    bumps = [asyncio.create_task(store.settle("7", Spend(1))) for _ in range(10)]
     while not all(task.done() for task in [first, *more, *bumps]):
         await store.register(user(str(300_000 + len(store._contents.accounts)), 1))
     await asyncio.gather(first, *more, *bumps)
@@ -160,7 +161,7 @@ async def test_every_save_is_fsynced_before_it_returns(
     monkeypatch.setattr(os, "fsync", observed)
     await store.register(user("5", 100))
     for n in range(30):
-        await asyncio.gather(*(store.change("5", charge(1), count(1)) for _ in range(n % 4 + 1)))
+        await asyncio.gather(*(store.settle("5", Spend(1)) for _ in range(n % 4 + 1)))
         assert synced == journal.stat().st_size
     await store.close()
 
@@ -240,7 +241,7 @@ async def test_a_small_data_file_is_rewritten_once_the_journal_outgrows_it(tmp_p
     journal = tmp_path / "data.json.journal"
     sizes = []
     for _ in range(200):
-        await store.change("5", charge(1), count(1))
+        await store.settle("5", Spend(1))
         sizes.append(journal.stat().st_size)
     assert max(sizes) < 6_000  # folded at about 4 KB, far below 10 000 records
     assert json.loads(path.read_text())["5"]["requests"] >= 100

@@ -15,6 +15,7 @@ import attrs
 
 from adapters.storage.json.accounts import JsonAccounts
 from core.values import Account, Totals
+from tests.fakes import Entry
 
 OLDER = {
     "global": {"requests": 9, "tokens": 900},
@@ -89,9 +90,7 @@ async def test_a_file_this_bot_wrote_reads_in_the_older_bot(tmp_path: Path) -> N
     await store.register(new)
     await store.register(Account(user_id="6", balance=100))
     asked = dt.datetime(2024, 7, 1, 8, 9, 10)
-    await store.change(
-        "1", lambda a: attrs.evolve(a, last_request=asked), lambda t: Totals(10, 900)
-    )
+    await store.settle("1", Entry(lambda a: attrs.evolve(a, last_request=asked), Totals(10, 900)))
     await store.change("3", lambda a: attrs.evolve(a, banned=False))
     await store.close()
 

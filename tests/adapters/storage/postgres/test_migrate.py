@@ -32,7 +32,9 @@ async def test_each_migration_is_applied_once_even_by_processes_starting_togethe
         for connection in connections:
             await connection.close()
     names = [name for _, name, _ in migrations()]
-    assert sorted(applied, key=len) == [[], [], [], names]
+    # Each migration once, by whichever process took the lock first (on a busy machine that
+    # may be a different process for each one).
+    assert sorted(name for each in applied for name in each) == names
     with psycopg.connect(database_url) as check:
         rows = check.execute("SELECT version, name FROM schema_migrations ORDER BY version")
         assert [name for _, name in rows.fetchall()] == names

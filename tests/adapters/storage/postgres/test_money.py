@@ -14,7 +14,8 @@ import pytest
 
 from adapters.storage.postgres.accounts import PostgresAccountStore
 from core.values import Account
-from tests.adapters.storage.postgres.helpers import charge, count_in, start_worker
+from tests.adapters.storage.postgres.helpers import start_worker
+from tests.fakes import Spend
 
 pytestmark = pytest.mark.postgres
 
@@ -32,10 +33,10 @@ async def spend(store: PostgresAccountStore, rounds: int) -> None:
     shows up as a negative balance."""
     for _ in range(rounds):
         user = str(random.randrange(USERS))
-        hold = await store.reserve(user, 10, 100)
+        hold = await store.hold(user, 10, 100)
         if hold is None:
             continue
-        await store.change(user, charge(hold.amount), totals=count_in(hold.amount), release=hold)
+        await store.settle(user, Spend(hold.amount), hold)
 
 
 async def top_up(store: PostgresAccountStore, times: int, given: dict[str, int]) -> None:

@@ -1,7 +1,7 @@
 """A bot-like process for the multi-process tests:
 ``python -m tests.adapters.storage.postgres.worker``.
 
-load URL USERS ROUNDS LEASE_SECONDS   reserve -> settle (charging the whole hold) on random
+load URL USERS ROUNDS LEASE_SECONDS   hold -> settle (charging the whole hold) on random
                                       users; prints "ready" after the first settlement
 receive URL NAME                      takes the receiver lock, prints "receiving", waits
 """
@@ -15,7 +15,7 @@ import sys
 
 from adapters.storage.postgres.accounts import PostgresAccountStore
 from adapters.storage.postgres.receiver import ReceiverLock
-from tests.adapters.storage.postgres.helpers import charge, count_in
+from tests.fakes import Spend
 
 
 async def load(url: str, users: int, rounds: int, lease: float, tasks: int = 8) -> None:
@@ -25,12 +25,10 @@ async def load(url: str, users: int, rounds: int, lease: float, tasks: int = 8) 
     async def one_task() -> None:
         for _ in range(rounds):
             user = str(random.randrange(users))
-            hold = await store.reserve(user, 10, 100)
+            hold = await store.hold(user, 10, 100)
             if hold is None:
                 continue
-            await store.change(
-                user, charge(hold.amount), totals=count_in(hold.amount), release=hold
-            )
+            await store.settle(user, Spend(hold.amount), hold)
             if not ready.is_set():
                 ready.set()
                 print("ready", flush=True)
