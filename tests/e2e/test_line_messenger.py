@@ -1,4 +1,4 @@
-"""The core in a third messenger (tests/messenger/line_protocol.py), driven end to end through
+"""The core in a third messenger (examples/line_messenger.py), driven end to end through
 real TCP sockets on 127.0.0.1: the console's scenarios, with ids that look nothing like
 Telegram's ("u:alice", "room:lobby", "m-<uuid hex>") and the messenger's own addressing rule."""
 
@@ -17,7 +17,7 @@ from core.config import BotConfig
 from core.ports import ChatModel
 from core.tokens import CharTokenCounter
 from core.values import Chunk, ModelRequest
-from tests.messenger.line_bot import LineBot, start_line_bot
+from examples.line_messenger import LineBot, start_line_bot
 
 ADMIN = "u:root"
 TIMEOUT = 10.0  # seconds to wait for a line before the test fails (never reached when it passes)
