@@ -230,7 +230,7 @@ class LineBot:
             await self.server.wait_closed()
 
 
-async def start_line_bot(config: BotConfig, model: ChatModel) -> LineBot:
+async def start_line_bot(config: BotConfig, model: ChatModel, port: int = 0) -> LineBot:
     messenger = LineMessenger(config.admin_id)
     accounts = MemoryAccountStore()
     bot = assemble(
@@ -243,5 +243,21 @@ async def start_line_bot(config: BotConfig, model: ChatModel) -> LineBot:
         counter=CharTokenCounter(),
     )
     messenger.submit = bot.service.submit
-    server = await asyncio.start_server(messenger.serve, "127.0.0.1", 0)
+    server = await asyncio.start_server(messenger.serve, "127.0.0.1", port)
     return LineBot(bot, messenger, server, accounts)
+
+
+async def serve(port: int) -> None:
+    """The example on the offline model: try it with ``nc 127.0.0.1 PORT``, ``HELLO you``,
+    ``SAY hello``; ``HELLO admin`` then ``SAY /stop`` stops it."""
+    from adapters.models.offline.chat import OfflineModel
+
+    line = await start_line_bot(BotConfig(admin_id="u:admin"), OfflineModel(CharTokenCounter()))
+    print(f"line messenger on 127.0.0.1:{line.port}", flush=True)
+    await line.run()
+
+
+if __name__ == "__main__":  # python -m examples.line_messenger [PORT]
+    import sys
+
+    asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 7777))
