@@ -4,7 +4,7 @@ the core, which keeps each conversation's order."""
 from __future__ import annotations
 
 import asyncio
-import collections
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
@@ -15,6 +15,7 @@ from adapters.messengers.telegram.albums import ALBUM_WAIT, Album, Albums, group
 from adapters.messengers.telegram.incoming import BotIdentity, Reading, Refusal, read_event
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.texts import language_of, say
+from core.ordering import Sequencer
 from core.values import Incoming
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,10 @@ class TelegramBot:
     """Feeds a started client's new messages to ``submit`` (the core's ``BotService.submit``).
 
     The core keeps each conversation in order; this class only keeps a chat's messages in the
-    order they came while it reads them: a group reply that only Telegram can tell is meant for
-    the bot waits for that answer, and the messages after it wait too. Stop presses on live
-    drafts go to the sink.
+    order they came while it reads them, with the core's ``Sequencer`` keyed by chat: a group
+    reply that only Telegram can tell is meant for the bot waits for that answer, an album for
+    its last part, and the messages after them wait too. Stop presses on live drafts go to the
+    sink.
     """
 
     def __init__(
@@ -56,9 +58,9 @@ class TelegramBot:
         self._identity: BotIdentity | None = None
         self._accepting = False
         self._listening = False
-        self._waiting: dict[int, collections.deque[Reading | Album]] = {}
+        # The core's per-key order, by chat: a message waits for the earlier ones' checks.
+        self._reading = Sequencer()
         self._albums = Albums(album_wait)
-        self._workers: dict[int, asyncio.Task[None]] = {}
         self._farewells: set[asyncio.Task[None]] = set()
 
     @property
@@ -84,8 +86,7 @@ class TelegramBot:
         """Take no new messages (they get "shutting down, try again in a minute" until
         ``close``); return when every message already taken has been handled."""
         self._accepting = False
-        while self._workers:
-            await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        await self._reading.idle()
 
     async def close(self) -> None:
         """Stop listening; wait for the shutdown notices already being sent."""
@@ -125,30 +126,17 @@ class TelegramBot:
             started = self._albums.start((chat_id, album), reading)
             if started is not None:
                 # Queued in the chat's order now; handed over once its last part came.
-                self._waiting.setdefault(chat_id, collections.deque()).append(started)
-                if chat_id not in self._workers:
-                    self._workers[chat_id] = asyncio.create_task(self._serve(chat_id))
+                self._reading.submit(chat_id, functools.partial(self._one, started))
                 return
         if not self._accepting:
             task = asyncio.create_task(self._farewell(reading))
             self._farewells.add(task)
             task.add_done_callback(self._farewells.discard)
             return
-        if chat_id not in self._workers and reading.check_reply is None:
+        if reading.check_reply is None and not self._reading.busy(chat_id):
             self._pass_on(reading)  # nothing to wait for: straight to the core, in order
             return
-        self._waiting.setdefault(chat_id, collections.deque()).append(reading)
-        if chat_id not in self._workers:
-            self._workers[chat_id] = asyncio.create_task(self._serve(chat_id))
-
-    async def _serve(self, chat_id: int) -> None:
-        waiting = self._waiting[chat_id]
-        try:
-            while waiting:
-                await self._one(waiting.popleft())
-        finally:
-            del self._waiting[chat_id]
-            del self._workers[chat_id]
+        self._reading.submit(chat_id, functools.partial(self._one, reading))
 
     async def _one(self, waiting: Reading | Album) -> None:
         if isinstance(waiting, Album):
