@@ -14,8 +14,8 @@ from telethon.tl import functions, types
 from adapters.messengers.telegram.albums import ALBUM_WAIT, Album, Albums, grouped
 from adapters.messengers.telegram.incoming import BotIdentity, Reading, Refusal, read_event
 from adapters.messengers.telegram.sink import TelegramSink
-from adapters.messengers.telegram.texts import language_of, say
 from core.ordering import Sequencer
+from core.texts import choose_language, text
 from core.values import Incoming
 
 log = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ class TelegramBot:
     async def _answer(
         self, chat_id: int, message_id: int, private: bool, language: str | None, key: str
     ) -> None:
-        words = say(language_of(language, self._language), key)
+        words = text(choose_language(language, self._language), key)
         await self._sink.send(chat_id, words, None if private else message_id)
 
     async def _publish_commands(self) -> None:
