@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 from telethon import TelegramClient, events
 from telethon.tl import functions, types
@@ -61,7 +62,7 @@ class TelegramBot:
         # The core's per-key order, by chat: a message waits for the earlier ones' checks.
         self._reading = Sequencer()
         self._albums = Albums(album_wait)
-        self._farewells: set[asyncio.Task[None]] = set()
+        self._own_answers: set[asyncio.Task[None]] = set()
 
     @property
     def identity(self) -> BotIdentity:
@@ -89,14 +90,15 @@ class TelegramBot:
         await self._reading.idle()
 
     async def close(self) -> None:
-        """Stop listening; wait for the shutdown notices already being sent."""
+        """Stop listening; wait for the adapter's own answers already being sent (refusals,
+        "shutting down")."""
         await self.stop()
         if self._listening:
             self._client.remove_event_handler(self._on_message)
             self._client.remove_event_handler(self._on_typing)
             self._listening = False
-        if self._farewells:
-            await asyncio.gather(*self._farewells, return_exceptions=True)
+        if self._own_answers:
+            await asyncio.gather(*self._own_answers, return_exceptions=True)
 
     async def _on_typing(self, update: types.UpdateUserTyping) -> None:
         action = update.action
@@ -129,9 +131,7 @@ class TelegramBot:
                 self._reading.submit(chat_id, functools.partial(self._one, started))
                 return
         if not self._accepting:
-            task = asyncio.create_task(self._farewell(reading))
-            self._farewells.add(task)
-            task.add_done_callback(self._farewells.discard)
+            self._answer_aside(self._farewell(reading))
             return
         if reading.check_reply is None and not self._reading.busy(chat_id):
             self._pass_on(reading)  # nothing to wait for: straight to the core, in order
@@ -155,9 +155,14 @@ class TelegramBot:
         if isinstance(item, Incoming):
             self._submit(item)
         else:
-            task = asyncio.create_task(self._refuse(item))
-            self._farewells.add(task)
-            task.add_done_callback(self._farewells.discard)
+            self._answer_aside(self._refuse(item))
+
+    def _answer_aside(self, answer: Coroutine[Any, Any, None]) -> None:
+        """Send one of the adapter's own answers without holding up the chat's next messages;
+        ``close`` waits for it."""
+        task = asyncio.create_task(answer)
+        self._own_answers.add(task)
+        task.add_done_callback(self._own_answers.discard)
 
     async def _for_me(self, reading: Reading) -> bool:
         """Whether the message is meant for the bot: for a reply the bot cannot place from
