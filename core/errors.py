@@ -98,7 +98,8 @@ class UnreadableDocument(MediaError):
     """A file the bot cannot read as text. ``reason`` says why, for the person's reply:
     ``"unsupported"`` (a kind of file the bot does not read), ``"not_text"`` (binary content
     under a text name), ``"damaged"`` (a PDF that does not parse), ``"protected"`` (a PDF
-    locked by a password), ``"empty"`` (no text in it);
+    locked by a password), ``"empty"`` (no text in it), ``"too_complex"`` (reading it went
+    past the time or memory one file may take), ``"busy"`` (too many files being read);
     the message is for the log."""
 
     def __init__(self, reason: str, message: str = "") -> None:

@@ -248,4 +248,12 @@ TEXTS: Final = {
         "{name} is protected by a password, so I cannot read it. Send a copy without the "
         "password. Nothing was charged."
     ),
+    "file_too_complex": (
+        "{name} takes more time or memory to read than I allow for one file, so I did not read "
+        "it. Nothing was charged."
+    ),
+    "file_busy": (
+        "I am reading too many files right now. Please send {name} again in a minute. Nothing "
+        "was charged."
+    ),
 }
