@@ -19,6 +19,7 @@ from core.ports import (
     AccountStore,
     ChatModel,
     Clock,
+    MediaProbe,
     MediaSource,
     MessageLookup,
     ReplyStream,
@@ -101,6 +102,7 @@ class Answerer:
     policy: PromptPolicy
     lookup: MessageLookup | None = None
     media: MediaSource | None = None
+    probe: MediaProbe | None = None  # None: pictures are taken for what they are declared
     _alerted: set[type[errors.ModelError]] = attrs.field(factory=set, init=False)
 
     async def answer(
@@ -191,6 +193,8 @@ class Answerer:
             if isinstance(exc, errors.MediaTooLarge):
                 limit = f"{self.config.max_image_bytes / 1_000_000:g}"
                 await self.replies.say(incoming, "picture_too_large", megabytes=limit)
+            elif isinstance(exc, errors.NotMedia):
+                await self.replies.say(incoming, "picture_unreadable")
             else:
                 await self.replies.say(incoming, "media_unavailable")
             return None
@@ -211,8 +215,18 @@ class Answerer:
                     raise
                 gone += 1
                 continue
+            kind = _image_type(data, picture.mime)
+            if self.probe is not None:
+                # Checked before anything is held: a file called .png may hold anything.
+                checked = await self.probe.picture(data)
+                if checked is None:
+                    if required:
+                        raise errors.NotMedia(f"{picture.ref}: no decoder opens it as a picture")
+                    gone += 1
+                    continue
+                kind = checked
             kept.append(picture)
-            images.append(Image(data, _image_type(data, picture.mime)))
+            images.append(Image(data, kind))
         text = turn.text
         if gone:
             text = " ".join([PICTURE_GONE] * gone) + (f"\n{text}" if text else "")

@@ -94,6 +94,11 @@ class MediaTooLarge(MediaError):
     """The attachment is larger than the limit the core asked for."""
 
 
+class NotMedia(MediaError):
+    """The attachment's bytes are not what it was sent as: a "picture" that no decoder can
+    open, a "recording" with no sound that can be measured."""
+
+
 class UnreadableDocument(MediaError):
     """A file the bot cannot read as text. ``reason`` says why, for the person's reply:
     ``"unsupported"`` (a kind of file the bot does not read), ``"not_text"`` (binary content

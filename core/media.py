@@ -18,7 +18,15 @@ from core.answering import error_key
 from core.charges import FixedCharges, Settled
 from core.config import BotConfig
 from core.notices import Notices
-from core.ports import AccountStore, Clock, DocumentReader, MediaSource, ThreadStore, Transcriber
+from core.ports import (
+    AccountStore,
+    Clock,
+    DocumentReader,
+    MediaProbe,
+    MediaSource,
+    ThreadStore,
+    Transcriber,
+)
 from core.replies import Replies
 from core.texts import FALLBACK, LANGUAGES
 from core.values import Account, Attachment, Incoming, MediaKind, Node
@@ -63,6 +71,7 @@ class MediaReader:
     media: MediaSource | None = None
     transcriber: Transcriber | None = None
     documents: DocumentReader | None = None
+    probe: MediaProbe | None = None  # None: recordings are taken for what they are declared
     charges: FixedCharges = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -113,27 +122,50 @@ class MediaReader:
                 incoming, "voice_too_long", seconds=math.ceil(declared), limit=limit
             )
             return None
-        guess = declared
-        if guess is None and voice.size is not None:
-            guess = min(voice.size / VOICE_BYTES_PER_SECOND, limit)
-        cost = self._voice_cost(guess if guess is not None else limit)
+        # The recording is fetched and measured before anything is held: the hold, and so the
+        # charge, follow the longer of what the client declared and what the data holds.
+        try:
+            audio = await self.media.fetch(incoming.chat_id, voice, self.config.max_voice_bytes)
+        except errors.MediaError as exc:
+            await self._media_failed(incoming, exc, "voice", self.config.max_voice_bytes)
+            return None
+        measured: float | None = None
+        if self.probe is not None:
+            measured = _length(await self.probe.recording(audio))
+            if measured is None:
+                log.info("not a recording from %s: %s bytes", incoming.sender.id, len(audio))
+                await self.replies.say(incoming, "voice_unreadable")
+                return None
+        known = [s for s in (declared, measured) if s is not None]
+        if known:
+            seconds = max(known)
+            if seconds > limit:
+                await self.replies.say(
+                    incoming, "voice_too_long", seconds=math.ceil(seconds), limit=limit
+                )
+                return None
+        else:  # no probe and no declared length: an estimate from the bytes, held at most
+            seconds = min(len(audio) / VOICE_BYTES_PER_SECOND, limit)
+        cost = self._voice_cost(seconds)
         held = await self.charges.hold(account.user_id, cost)
         if held is None:
             available = await charges.available(self.accounts, account.user_id)
             await self.replies.say(incoming, "no_balance_voice", available=available, needed=cost)
             return None
         async with self.charges.released_on_error(held):
-            transcript = await self._hear(incoming, voice)
+            transcript = await self._hear(incoming, voice, audio)
             if transcript is None or not transcript[0].strip():
                 await self.charges.release(held)
                 if transcript is not None:
                     await self.replies.say(incoming, "voice_empty")
                 return None
-            heard, measured, size = transcript
-            # The longer of what the messenger and the server say (a client may declare less
-            # than it sent); neither: an estimate from the bytes, labelled as one.
-            known = [s for s in (declared, _length(measured)) if s is not None]
-            seconds = max(known) if known else size / VOICE_BYTES_PER_SECOND
+            heard, reported = transcript
+            # The longest of what the client, the data and the server say; none of them: the
+            # estimate from the bytes, labelled as one.
+            server = _length(reported)
+            if server is not None:
+                known.append(server)
+            seconds = max(known) if known else len(audio) / VOICE_BYTES_PER_SECOND
             tokens = self._voice_cost(seconds)
         settled = await self.charges.settle(held, tokens, estimated=not known)
         await self._quote(incoming, heard, seconds, settled.charged, settled.paid, not known)
@@ -144,17 +176,11 @@ class MediaReader:
         return math.ceil(seconds * self.config.transcription_tokens_per_second - 1e-9)
 
     async def _hear(
-        self, incoming: Incoming, voice: Attachment
-    ) -> tuple[str, float | None, int] | None:
-        """The words, the length the server measured and the size of the recording; None when
-        it failed (the person was told)."""
-        assert self.media is not None
+        self, incoming: Incoming, voice: Attachment, audio: bytes
+    ) -> tuple[str, float | None] | None:
+        """The words and the length the server measured; None when it failed (the person was
+        told)."""
         assert self.transcriber is not None
-        try:
-            audio = await self.media.fetch(incoming.chat_id, voice, self.config.max_voice_bytes)
-        except errors.MediaError as exc:
-            await self._media_failed(incoming, exc, "voice", self.config.max_voice_bytes)
-            return None
         try:
             transcript = await self.transcriber.transcribe(
                 audio,
@@ -173,7 +199,7 @@ class MediaReader:
             reason = self.replies.text(incoming, error_key(exc))
             await self.replies.say(incoming, "voice_failed", reason=reason)
             return None
-        return mend(transcript.text).strip(), transcript.seconds, len(audio)
+        return mend(transcript.text).strip(), transcript.seconds
 
     async def _quote(
         self,

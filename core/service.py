@@ -28,6 +28,7 @@ from core.ports import (
     Clock,
     DocumentReader,
     ImageMaker,
+    MediaProbe,
     MediaSource,
     MessageLookup,
     Operator,
@@ -60,6 +61,7 @@ class BotService:
     transcriber: Transcriber | None = None  # None: voice messages are refused
     image_maker: ImageMaker | None = None  # None: /image is refused
     documents: DocumentReader | None = None  # None: files are refused
+    probe: MediaProbe | None = None  # None: media is taken for what it is declared
     catalogue: Catalogue = attrs.field(init=False)
     replies: Replies = attrs.field(init=False)
     notices: Notices = attrs.field(init=False)
@@ -112,6 +114,7 @@ class BotService:
             policy,
             self.lookup,
             self.media,
+            self.probe,
         )
         self.reader = MediaReader(
             self.config,
@@ -123,6 +126,7 @@ class BotService:
             self.media,
             self.transcriber,
             self.documents,
+            self.probe,
         )
 
     # -- lifetime ------------------------------------------------------------------------------

@@ -212,6 +212,10 @@ TEXTS: Final = {
         "{available:n} available. Nothing was charged."
     ),
     "voice_empty": "I could not hear any words in your recording. Nothing was charged.",
+    "voice_unreadable": (
+        "Your file does not seem to be a sound recording I can measure and transcribe (I take "
+        "voice messages and Ogg/Opus, MP3, M4A, WAV or FLAC files). Nothing was charged."
+    ),
     "voice_failed": "Your recording could not be transcribed. {reason}",
     "voice_heard": "🎤 “{text}”\n({seconds:n} s, {tokens:n} {tokens:p:token|tokens})",
     "voice_heard_estimated": (
@@ -225,6 +229,10 @@ TEXTS: Final = {
     ),
     "picture_too_large": (
         "Your picture is larger than {megabytes} MB, the most I accept. Nothing was charged."
+    ),
+    "picture_unreadable": (
+        "Your file does not seem to be a picture I can show the model (I take PNG, JPEG, WebP "
+        "and GIF pictures). Nothing was charged."
     ),
     "files_off": "This bot does not read files. Please paste the text instead.",
     "file_too_large": (
