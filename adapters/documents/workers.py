@@ -128,8 +128,13 @@ def _joined(
     pages: list[str], total: int | None, finished: bool, code: int | None, limits: ReadingLimits
 ) -> str:
     text = "\n\n".join(page for page in pages if page)[: limits.chars]
-    if not finished:
+    if not finished and code is not None and code > 0:
+        # Not stopped by a signal (a limit, or the bot's kill): the reader failed on its own, a
+        # bug or memory running out where pypdf does not expect it. Still a refusal.
+        log.warning("the PDF reader failed (exit %s) after %d of %s pages", code, len(pages), total)
+    elif not finished:
         log.info("a PDF reader stopped (exit %s) after %d of %s pages", code, len(pages), total)
+    if not finished:
         if not text:
             raise UnreadableDocument("too_complex", "stopped by a limit before any text")
     elif not text:
