@@ -75,22 +75,11 @@ class PdfWorkers:
 
     async def _read(self, data: bytes, deadline: float) -> str:
         limits = self.limits
-        worker = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-P",  # nothing imported from the working directory
-            "-m",
-            "adapters.documents.worker",
-            *(
-                str(n)
-                for n in (limits.pages, limits.chars, limits.memory_bytes, limits.cpu_seconds)
-            ),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            env={"PYTHONPATH": _ROOT, "PYTHONDONTWRITEBYTECODE": "1"},
-            # A line is a page's text, \u-escaped: at most six bytes a character.
-            limit=6 * limits.chars + 65_536,
-        )
+        try:
+            worker = await self._start()
+        except OSError as exc:  # no process to be had now (a limit of the machine's)
+            log.error("could not start a PDF reader: %r", exc)
+            raise UnreadableDocument("busy", f"no reader process: {exc!r}") from exc
         assert worker.stdin is not None
         assert worker.stdout is not None
         pages: list[str] = []
@@ -122,6 +111,27 @@ class PdfWorkers:
                     worker.kill()
             await worker.wait()
         return _joined(pages, total, finished, worker.returncode, limits)
+
+    async def _start(self) -> asyncio.subprocess.Process:
+        """A worker for one file, its limits on its command line."""
+        limits = self.limits
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-P",  # nothing imported from the working directory
+            "-m",
+            "adapters.documents.worker",
+            *(
+                str(n)
+                for n in (limits.pages, limits.chars, limits.memory_bytes, limits.cpu_seconds)
+            ),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={"PYTHONPATH": _ROOT, "PYTHONDONTWRITEBYTECODE": "1"},
+            # A line is a page's text, \u-escaped: at most twelve bytes a character (a pair of
+            # surrogates for one outside the BMP).
+            limit=12 * limits.chars + 65_536,
+        )
 
 
 def _joined(
