@@ -80,6 +80,21 @@ class DocumentReader(Protocol):
         ...
 
 
+class MediaProbe(Protocol):
+    """What media bytes really are, read from their content before anything is held: a name,
+    a type or a length the sender declared is their word, not a fact."""
+
+    async def picture(self, data: bytes) -> str | None:
+        """The type of the picture ``data`` holds (``image/png``, ``image/jpeg``,
+        ``image/webp``, ``image/gif``), checked by a decoder; None when it holds none."""
+        ...
+
+    async def recording(self, data: bytes) -> float | None:
+        """The seconds of sound ``data`` holds, measured from the data itself; None when it is
+        no recording the probe can measure."""
+        ...
+
+
 class AccountStore(Protocol):
     """Accounts, global totals and the tokens held by requests in flight.
 

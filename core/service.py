@@ -30,6 +30,7 @@ from core.ports import (
     Clock,
     DocumentReader,
     ImageMaker,
+    MediaProbe,
     MediaSource,
     MessageLookup,
     Operator,
@@ -62,6 +63,7 @@ class BotService:
     transcriber: Transcriber | None = None  # None: voice messages are refused
     image_maker: ImageMaker | None = None  # None: /image is refused
     documents: DocumentReader | None = None  # None: files are refused
+    probe: MediaProbe | None = None  # None: media is taken for what it is declared
     catalogue: Catalogue = attrs.field(init=False)
     replies: Replies = attrs.field(init=False)
     notices: Notices = attrs.field(init=False)
@@ -87,6 +89,7 @@ class BotService:
             self.notices,
             self.clock,
             self.media,
+            self.probe,
         )
         policy = PromptPolicy(
             default=self.config.default_prompt, max_chars=self.config.prompt_max_chars

@@ -31,7 +31,7 @@ from core.values import (
     Transcript,
     Usage,
 )
-from tests.media import png_bytes
+from tests.media import png_bytes, png_size
 
 
 @attrs.define
@@ -431,6 +431,28 @@ class Utf8Documents:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UnreadableDocument("not_text", str(exc)) from exc
+
+
+@attrs.define
+class KnownMedia:
+    """A ``MediaProbe`` that knows PNG pictures (by their header and its CRC) and the
+    recordings in ``recordings`` (their bytes and their length in seconds); anything else is
+    not media."""
+
+    recordings: dict[bytes, float] = attrs.field(factory=dict)
+    probed: list[bytes] = attrs.field(factory=list)
+
+    async def picture(self, data: bytes) -> str | None:
+        self.probed.append(data)
+        try:
+            png_size(data)
+        except ValueError:
+            return None
+        return "image/png"
+
+    async def recording(self, data: bytes) -> float | None:
+        self.probed.append(data)
+        return self.recordings.get(data)
 
 
 PNG_1x1 = png_bytes(1, 1)  # a valid PNG of one pixel

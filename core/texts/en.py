@@ -222,6 +222,10 @@ TEXTS: Final = {
         "{available:n} available. Nothing was charged."
     ),
     "voice_empty": "I could not hear any words in your recording. Nothing was charged.",
+    "voice_unreadable": (
+        "Your file does not seem to be a sound recording I can measure and transcribe (I take "
+        "voice messages and Ogg/Opus, MP3, M4A, WAV or FLAC files). Nothing was charged."
+    ),
     "voice_failed": "Your recording could not be transcribed. {reason}",
     "voice_heard": "🎤 “{text}”\n({seconds:n} s, {tokens:n} {tokens:p:token|tokens})",
     "voice_heard_estimated": (
@@ -235,6 +239,10 @@ TEXTS: Final = {
     ),
     "picture_too_large": (
         "Your picture is larger than {megabytes} MB, the most I accept. Nothing was charged."
+    ),
+    "picture_unreadable": (
+        "Your file does not seem to be a picture I can show the model (I take PNG, JPEG, WebP "
+        "and GIF pictures). Nothing was charged."
     ),
     "files_off": "This bot does not read files. Please paste the text instead.",
     "file_too_large": (
@@ -257,5 +265,13 @@ TEXTS: Final = {
     "file_protected": (
         "{name} is protected by a password, so I cannot read it. Send a copy without the "
         "password. Nothing was charged."
+    ),
+    "file_too_complex": (
+        "{name} takes more time or memory to read than I allow for one file, so I did not read "
+        "it. Nothing was charged."
+    ),
+    "file_busy": (
+        "I am reading too many files right now. Please send {name} again in a minute. Nothing "
+        "was charged."
     ),
 }
