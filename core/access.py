@@ -19,7 +19,7 @@ import attrs
 
 from core.parts import Parts
 from core.replies import who
-from core.values import AccessList, Incoming, UserId
+from core.values import AccessList, Incoming, UserId, access_key
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ class Gate:
         if self._seeded:
             return await self.parts.accounts.access()
         config = self.parts.config
-        users = frozenset(config.allowed_users)
-        chats = frozenset(config.allowed_chats)
+        users = frozenset(access_key(entry) for entry in config.allowed_users)
+        chats = frozenset(access_key(entry) for entry in config.allowed_chats)
         access = await self.parts.accounts.change_access(lambda a: a.seeded(users, chats))
         self._seeded = True
         return access
