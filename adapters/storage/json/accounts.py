@@ -183,6 +183,7 @@ class JsonAccounts:
     _data_bytes: int = 0  # the size of data.json when it was last read or written
     _holds: HoldLedger = attrs.field(factory=HoldLedger)
     _closing: bool = False  # no change is taken once close has begun
+    _access_read: tuple[Any, AccessList] | None = None  # the stored list, and it parsed
     _commits: GroupCommit[_Change] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -282,7 +283,11 @@ class JsonAccounts:
         return list(itertools.islice(accounts, offset, offset + limit))
 
     async def access(self) -> AccessList:
-        return access_format.from_json(self._contents.global_extra.get(access_format.KEY))
+        # Read for every message while the bot is restricted: parsed again only once changed.
+        raw = self._contents.global_extra.get(access_format.KEY)
+        if self._access_read is None or self._access_read[0] is not raw:
+            self._access_read = (raw, access_format.from_json(raw))
+        return self._access_read[1]
 
     async def hold(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
         """Held in memory only: a hold dies with the process."""
