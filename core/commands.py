@@ -401,8 +401,9 @@ class Commands:
 
     async def _find(self, word: str) -> Account | None:
         """The account of an id or an @username (compared without case)."""
-        if not word.startswith("@"):
-            return await self.parts.accounts.get(word)
+        found = await self.parts.accounts.get(word)
+        if found is not None or not word.startswith("@"):
+            return found
         wanted = access_key(word)
         offset = 0
         while batch := await self.parts.accounts.page(offset, 500):

@@ -195,6 +195,10 @@ class AccessList:
     def allows(self, sender: Sender, chat_id: ChatId) -> bool:
         if sender.id in self.users or chat_id in self.chats:
             return True
+        # An entry written with "@" compares without case: a username, or a messenger's id
+        # that starts with "@".
+        if sender.id.startswith("@") and access_key(sender.id) in self.users:
+            return True
         return bool(sender.username) and access_key("@" + str(sender.username)) in self.users
 
     def seeded(self, users: frozenset[str], chats: frozenset[str]) -> AccessList:

@@ -195,3 +195,14 @@ def test_seeding_applies_exactly_the_settings_changes(
             assert (entry in changed.users) == (entry in edited.users)
     assert changed.seeded_users == after
     assert changed.seeded(after, frozenset()) == changed  # the same settings again: no change
+
+
+async def test_an_id_that_starts_with_the_username_sign_is_still_an_id() -> None:
+    """A messenger whose ids look like "@name:server": listed (in any case), they are let in,
+    and /allowance finds them by id."""
+    someone = Sender("@ann:example.org", "Ann")
+    bot = make_harness(allowed_users=("@Ann:Example.org",))
+    await bot.say("hi", sender=someone)
+    assert len(bot.model.requests) == 1
+    await bot.say("/allowance @ann:example.org 500", sender=ADMIN_SENDER)
+    assert "gets 500 tokens each month" in bot.last()
