@@ -82,6 +82,15 @@ TEXTS: Final = {
         "Nothing was charged."
     ),
     "unknown_command": "Unknown command {command}. See /help.",
+    # Said by a messenger adapter to a message it cannot hand to the core.
+    "message_unsupported": (
+        "I can't use this kind of message (stickers, videos, polls and the like). "
+        "I understand text, voice messages, pictures and text files."
+    ),
+    "anonymous_sender": (
+        "I can't answer messages sent on behalf of a group or a channel: answers are paid "
+        "from a person's token balance. Please write as yourself."
+    ),
     "empty_message": "Send me some text and I will answer it.",
     "too_long": (
         "Your message is too long: with your system prompt it is about {tokens:n} tokens and "
@@ -150,6 +159,7 @@ TEXTS: Final = {
         "been told. Nothing was changed and nothing was charged."
     ),
     "err_other": "Something went wrong. Please try again. Nothing was charged.",
+    "admin_started": "The bot is running as {bot}, answering with the {model}.",
     "admin_new_user": "New user: {who}",
     "admin_new_users": "{count:n} new users: {who}",
     "admin_more": "… and {count:n} more",
