@@ -11,6 +11,7 @@ from typing import Protocol
 
 from core.budget import Entry, Posting
 from core.values import (
+    AccessList,
     Account,
     Attachment,
     ChatId,
@@ -143,6 +144,21 @@ class AccountStore(Protocol):
     async def change(self, user_id: UserId, change: Callable[[Account], Account]) -> Account | None:
         """Apply ``change`` to the stored account, durably; the new account, None for an
         unknown id. ``change`` must be pure: a store may call it more than once."""
+        ...
+
+    async def page(self, offset: int, limit: int) -> Sequence[Account]:
+        """At most ``limit`` accounts in the order they were registered, skipping the first
+        ``offset`` (the admin's /users)."""
+        ...
+
+    async def access(self) -> AccessList:
+        """Who may use the bot when it is not open to everyone (an empty list if never set)."""
+        ...
+
+    async def change_access(self, change: Callable[[AccessList], AccessList]) -> AccessList:
+        """Apply ``change`` to the stored access list, atomically and durably; the new list.
+        ``change`` must be pure: a store may call it more than once. Raises StorageError when
+        it cannot be saved: then nothing of it remains."""
         ...
 
     async def close(self) -> None:

@@ -21,6 +21,7 @@ from core.errors import (
 )
 from core.ports import AccountStore
 from core.values import (
+    AccessList,
     Account,
     Attachment,
     Chunk,
@@ -212,6 +213,17 @@ class FailingDisk:
         if self.broken:
             raise StorageError("disk full")
         return await self.inner.change(user_id, change)
+
+    async def page(self, offset: int, limit: int) -> Sequence[Account]:
+        return await self.inner.page(offset, limit)
+
+    async def access(self) -> AccessList:
+        return await self.inner.access()
+
+    async def change_access(self, change: Callable[[AccessList], AccessList]) -> AccessList:
+        if self.broken:
+            raise StorageError("disk full")
+        return await self.inner.change_access(change)
 
     async def close(self) -> None:
         if self.broken:

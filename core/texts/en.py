@@ -274,4 +274,49 @@ TEXTS: Final = {
         "I am reading too many files right now. Please send {name} again in a minute. Nothing "
         "was charged."
     ),
+    # Access and allowances (core.access, core.allowances).
+    "cmd_allow": "<id or username>: let a person use the bot (in a group, alone: the group)",
+    "cmd_disallow": "<id or username>: take a person or a chat off the access list",
+    "cmd_users": "[page]: the users, their balances and last requests",
+    "cmd_allowance": "<id or username> <tokens | default>: a person's own allowance",
+    "stranger": (
+        "Sorry, this bot serves only the people its admin has let in. To ask for access, send "
+        "the admin your id: {id}"
+    ),
+    "admin_stranger": (
+        "Asked to use the bot (not on the access list): {who}\nTo let them in: /allow <id>"
+    ),
+    "admin_strangers": (
+        "{count:n} people asked to use the bot (not on the access list): {who}\n"
+        "To let one in: /allow <id>"
+    ),
+    "allow_usage": (
+        "Usage: /allow <id or username>, /disallow <id or username>. Sent alone in a group, "
+        "/allow lets everyone in that group use the bot, /disallow takes the group off the list."
+    ),
+    "allow_done": "{entry} may use the bot.",
+    "allow_chat_done": "Everyone in this chat may use the bot.",
+    "disallow_done": "{entry} is no longer on the access list.",
+    "disallow_missing": "{entry} was not on the access list; nothing changed.",
+    "access_open": (
+        "\n(The bot is open to everyone for now: the access list counts once ALLOWED_USERS or "
+        "ALLOWED_CHATS is set.)"
+    ),
+    "users_page": "Users {first:n}–{last:n} of {count:n}:\n{lines}",
+    "users_line": "{who}: {balance:n}, last request {last}",
+    "users_next": "\nNext page: /users {page}",
+    "users_none": "No users on page {page}.",
+    "users_access": "Access list: {entries}",
+    "users_private": "The list of users is in your private chat with the bot.",
+    "allowance_usage": (
+        "Usage: /allowance <id or username> <tokens>, for example /allowance 123456789 20000 "
+        "(0: none; default: the bot's setting)."
+    ),
+    "allowance_done": "{who} gets {tokens:n} tokens each {period} from the next refill on.",
+    "allowance_none": "{who} gets no allowance from now on.",
+    "period_day": "day",
+    "period_week": "week",
+    "period_month": "month",
+    "balance_refill": "\nRefills to {tokens:n} on {when}.",
+    "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
 }
