@@ -33,6 +33,7 @@ from tests.adapters.messengers.telegram.fakes import (
     GROUP_ID,
     STICKER,
     FakeTelegram,
+    Ticker,
     incoming,
 )
 
@@ -78,7 +79,10 @@ class OnCore:
 
 
 async def on_core(tg: FakeTelegram, probe: Callable[[str], Awaitable[None]]) -> OnCore:
-    sink = TelegramSink(tg, limits=UNLIMITED)
+    # A clock that moves only when slept on: a stream's edit interval (3 s in a group) passes
+    # at once instead of for real, 60 messages would otherwise take a minute.
+    ticker = Ticker()
+    sink = TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
     app = assemble(
         BotConfig(admin_id="1", footer=False, notify_new_users=False),
         sink=TelegramReplies(sink),
