@@ -35,6 +35,7 @@ from tests.adapters.messengers.telegram.fakes import (
     FakeTelegram,
     Ticker,
     incoming,
+    until,
 )
 
 MENTION = [types.MessageEntityMention(0, len("@ThisBot"))]
@@ -95,14 +96,6 @@ async def on_core(tg: FakeTelegram, probe: Callable[[str], Awaitable[None]]) -> 
     bot = TelegramBot(tg, app.service.submit, sink=sink)
     await bot.start()
     return OnCore(tg, sink, app, bot)
-
-
-async def until(condition: Callable[[], object]) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 async def test_start_learns_who_the_bot_is_and_publishes_the_menu() -> None:

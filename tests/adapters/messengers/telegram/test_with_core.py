@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import attrs
 import pytest
@@ -33,6 +33,7 @@ from tests.adapters.messengers.telegram.fakes import (
     Ticker,
     entity_texts,
     incoming,
+    until,
 )
 from tests.fakes import ScriptedModel
 
@@ -71,14 +72,6 @@ async def account(app: Bot, user: types.User) -> Account:
     found = await app.accounts.get(str(user.id))
     assert found is not None
     return found
-
-
-async def until(condition: Callable[[], object]) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 async def test_a_mention_then_a_reply_to_the_answer_in_a_group() -> None:
