@@ -13,6 +13,8 @@ from llmock.pytest_plugin import LLMock
 from entrypoints.console import run_console
 from entrypoints.settings import settings_from
 
+pytestmark = pytest.mark.slow  # the console bot in subprocesses against a real server
+
 KEY = "sk-test-console-0123456789"
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 import attrs
+import pytest
 
 from adapters.messengers.console.session import ConsoleSink, numbering
 from adapters.storage.json.accounts import JsonAccounts
@@ -425,6 +426,7 @@ def check_threads(folder: Path, when: str) -> None:
 # -- the test -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # 24 SIGKILLs of the console bot
 def test_sigkill_at_random_moments_never_loses_a_printed_charge(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     (tmp_path / "bot").mkdir()

@@ -18,8 +18,11 @@ from collections import Counter
 from pathlib import Path
 
 import attrs
+import pytest
 
 from tests.small_disk import fill, small_disk
+
+pytestmark = pytest.mark.slow  # kills and a full disk, in subprocesses
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 20

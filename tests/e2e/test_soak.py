@@ -16,12 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import attrs
+import pytest
 from llmock.pytest_plugin import LLMock
 
 from core.values import Incoming, Sender
 from entrypoints.bootstrap import build_bot
 from entrypoints.settings import settings_from
 from tests.fakes import RecordingSink
+
+pytestmark = pytest.mark.slow  # a soak with faults
 
 Fault = Callable[[LLMock], object]
 FAULTS: dict[str, Fault] = {

@@ -21,6 +21,8 @@ from tests.adapters.messengers.telegram.fakes import (
     until,
 )
 
+pytestmark = pytest.mark.slow  # a whole bot through its entrypoint
+
 ADMIN = BOB
 
 

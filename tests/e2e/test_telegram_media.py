@@ -21,6 +21,8 @@ from tests.e2e.test_telegram import ADMIN, settings_for
 from tests.media import png_bytes, speech_ogg
 from tests.servers.openai_media import MediaServer
 
+pytestmark = pytest.mark.slow  # a whole bot through its entrypoint, with media servers
+
 QUESTION = "what is the capital of France"
 _CHARGED = re.compile(r"(?:Израсходовано токенов: |\(\d+ с, )≈?(\d[\d ]*)")
 

@@ -16,7 +16,7 @@ from adapters.storage.postgres.accounts import PostgresAccountStore
 from core.values import Account
 from tests.adapters.storage.postgres.helpers import charge, count_in, start_worker
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # slow: processes killed under load
 
 USERS = 5
 START = 2_000
