@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run check install bench
+.PHONY: run check check-fast install bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ check: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The same checks without the slow tests (marked ``slow``: subprocesses, crashes, PostgreSQL
+# under load, big property runs): under a minute, for while you work. CI runs ``check``.
+check-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest -m "not slow"
 
 # Benchmarks: prints a table of figures (takes a few minutes; QUICK=1 for a smoke run).
 bench: install

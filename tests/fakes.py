@@ -145,9 +145,11 @@ class ScriptedModel:
     requests: list[ModelRequest] = attrs.field(factory=list)
     closed_streams: int = 0  # streams stopped before their end
     finished_streams: int = 0
+    arrived: asyncio.Event = attrs.field(factory=asyncio.Event)  # set when a request has begun
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         self.requests.append(request)
+        self.arrived.set()
         if self.gate is not None:
             await self.gate.wait()
         if self.delay:
@@ -174,10 +176,20 @@ class ScriptedModel:
 @attrs.define
 class FailingDisk:
     """An account store whose writes fail while ``broken`` (a full or read-only disk): the
-    working store underneath is left unchanged, as the port demands."""
+    working store underneath is left unchanged, as the port demands. A change is computed
+    before it fails, as a real store computes it before writing (a ``Settlement`` then says
+    what it would have charged). ``heals_after``: the disk works again after that many failed
+    writes (space was freed); None: it stays broken."""
 
     inner: AccountStore
     broken: bool = True
+    heals_after: int | None = None
+
+    def _fail(self) -> StorageError:
+        if self.heals_after is not None:
+            self.heals_after -= 1
+            self.broken = self.heals_after > 0
+        return StorageError("disk full")
 
     async def get(self, user_id: str) -> Account | None:
         return await self.inner.get(user_id)
@@ -193,7 +205,7 @@ class FailingDisk:
 
     async def register(self, account: Account) -> Account:
         if self.broken and await self.inner.get(account.user_id) is None:
-            raise StorageError("disk full")
+            raise self._fail()
         return await self.inner.register(account)
 
     async def hold(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
@@ -206,12 +218,18 @@ class FailingDisk:
         self, user_id: str, entry: budget.Entry, release: Hold | None = None
     ) -> Posting | None:
         if self.broken:
-            raise StorageError("disk full")
+            current = await self.inner.get(user_id)
+            if current is not None:
+                entry.post(current)  # computed as a real store would, then not saved
+            raise self._fail()
         return await self.inner.settle(user_id, entry, release)
 
     async def change(self, user_id: str, change: Callable[[Account], Account]) -> Account | None:
         if self.broken:
-            raise StorageError("disk full")
+            current = await self.inner.get(user_id)
+            if current is not None:
+                change(current)
+            raise self._fail()
         return await self.inner.change(user_id, change)
 
     async def page(self, offset: int, limit: int) -> Sequence[Account]:
@@ -222,7 +240,7 @@ class FailingDisk:
 
     async def change_access(self, change: Callable[[AccessList], AccessList]) -> AccessList:
         if self.broken:
-            raise StorageError("disk full")
+            raise self._fail()
         return await self.inner.change_access(change)
 
     async def close(self) -> None:
@@ -402,10 +420,15 @@ class ScriptedTranscriber:
     seconds: float | None = None
     fail_with: list[ModelError] = attrs.field(factory=list)
     heard: list[tuple[bytes, str, str | None]] = attrs.field(factory=list)
+    gate: asyncio.Event | None = None  # when set, every transcription waits for it to open
+    arrived: asyncio.Event = attrs.field(factory=asyncio.Event)  # set when one has begun
 
     async def transcribe(
         self, audio: bytes, *, name: str, mime: str | None, language: str | None
     ) -> Transcript:
+        self.arrived.set()
+        if self.gate is not None:
+            await self.gate.wait()
         if self.fail_with:
             raise self.fail_with.pop(0)
         self.heard.append((audio, name, language))
@@ -421,8 +444,13 @@ class ScriptedImageMaker:
 
     fail_with: list[ModelError] = attrs.field(factory=list)
     prompts: list[str] = attrs.field(factory=list)
+    gate: asyncio.Event | None = None  # when set, every picture waits for it to open
+    arrived: asyncio.Event = attrs.field(factory=asyncio.Event)  # set when one has begun
 
     async def make(self, prompt: str) -> Picture:
+        self.arrived.set()
+        if self.gate is not None:
+            await self.gate.wait()
         if self.fail_with:
             raise self.fail_with.pop(0)
         self.prompts.append(prompt)

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from core.errors import CorruptData
@@ -14,6 +14,10 @@ from core.errors import CorruptData
 log = logging.getLogger(__name__)
 
 FILE_MODE = 0o600
+
+# What makes a file's written bytes durable. A parameter where it is called, so that a test can
+# watch what was on disk when (a power cut cannot be staged in a test; its ordering can).
+Fsync = Callable[[int], None]
 
 
 def temporary_name(path: Path) -> Path:
@@ -42,7 +46,7 @@ def make_private(path: Path, fd: int | None = None) -> None:
         log.warning("cannot make %s private to its owner (%s)", path, exc)
 
 
-def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
+def write_atomically(path: Path, data: bytes | Iterable[bytes], fsync: Fsync = os.fsync) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves either the old file or the new one.
 
     The temporary file lives in the same folder (``os.replace`` is atomic only within one file
@@ -58,18 +62,18 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
             for chunk in [data] if isinstance(data, bytes) else data:
                 file.write(chunk)
             file.flush()
-            os.fsync(file.fileno())
+            fsync(file.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_folder(path.parent)
+    fsync_folder(path.parent, fsync)
 
 
-def fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path, fsync: Fsync = os.fsync) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        fsync(fd)
     finally:
         os.close(fd)
 

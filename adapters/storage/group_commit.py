@@ -49,15 +49,22 @@ class GroupCommit(Generic[T]):
         """Items submitted and not yet known to be written, oldest first (being written too)."""
         return [item for item, _ in self._batch + self._queue]
 
+    def enqueue(self, item: T) -> asyncio.Future[None]:
+        """Queue ``item`` (already applied in memory) now, before the caller awaits anything
+        (so a ``drain`` that follows waits for it); the future is done once it is written, or
+        has what the write raised."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._run())
+        return done
+
     async def submit(self, item: T) -> None:
         """Queue ``item`` (already applied in memory) and return once it is written.
 
         Raises what the write raised. A caller cancelled while waiting does not stop the write.
         """
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._run())
+        done = self.enqueue(item)
         try:
             await asyncio.shield(done)
         except asyncio.CancelledError:

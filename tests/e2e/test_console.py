@@ -16,6 +16,8 @@ from core.values import Node, Role
 from entrypoints.console import run_console
 from entrypoints.settings import settings_from
 
+pytestmark = pytest.mark.slow  # the console bot in subprocesses
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

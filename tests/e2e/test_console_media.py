@@ -23,6 +23,8 @@ from entrypoints.settings import settings_from
 from tests.media import png, speech_ogg
 from tests.servers.openai_media import MediaServer
 
+pytestmark = pytest.mark.slow  # the console bot in subprocesses, with media servers
+
 KEY = "sk-test-console-media-0123456789"
 QUESTION = "what is the capital of France"
 _SHOWN = re.compile(r"(?:Tokens used: |\(\d+ s, )≈?(\d[\d ]*)")

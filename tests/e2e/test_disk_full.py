@@ -18,11 +18,15 @@ from collections import Counter
 from pathlib import Path
 
 import attrs
+import pytest
 
 from tests.small_disk import fill, small_disk
 
+pytestmark = pytest.mark.slow  # kills and a full disk, in subprocesses
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 20
+MAX_RUNS = 200  # a hang guard: a loaded machine needs more runs, not hundreds
 SEED = 20_261_125
 
 
@@ -121,7 +125,12 @@ def test_a_full_disk_and_kills_lose_no_acknowledged_charge(tmp_path: Path) -> No
     with small_disk(tmp_path / "disk", "300k") as disk:
         before = dump(disk)
         totals: Counter[str] = Counter()
-        for number in range(1, RUNS + 1):
+        number = 0
+        # At least RUNS runs, and more until the test has seen what it is about: a run's length
+        # is timed, and on a loaded machine the driver starts later and charges less in it.
+        while number < RUNS or not seen_enough(totals):
+            number += 1
+            assert number <= MAX_RUNS, f"{MAX_RUNS} runs and still not enough seen: {totals}"
             weather = Weather(disk, random.Random(rng.random()))
             weather.start()
             process = subprocess.Popen(
@@ -145,7 +154,9 @@ def test_a_full_disk_and_kills_lose_no_acknowledged_charge(tmp_path: Path) -> No
             before = after
             totals.update(ok=len(run.ok), failed=len(run.failed), unsettled=len(run.unsettled()))
             totals.update(started=run.started)
-        # Not a check of the store, of the test: it must have seen what it is about.
-        assert totals["ok"] >= 200, totals
-        assert totals["failed"] >= 20, totals
-        assert totals["started"] >= RUNS // 2, totals
+        assert seen_enough(totals), totals
+
+
+def seen_enough(totals: Counter[str]) -> bool:
+    """Not a check of the store, of the test: it must have seen what it is about."""
+    return totals["ok"] >= 200 and totals["failed"] >= 20 and totals["started"] >= RUNS // 2

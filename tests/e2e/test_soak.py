@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import attrs
+import pytest
 from llmock.pytest_plugin import LLMock
 
 from core.values import Incoming, Sender
@@ -23,13 +24,18 @@ from entrypoints.bootstrap import build_bot
 from entrypoints.settings import settings_from
 from tests.fakes import RecordingSink
 
+pytestmark = pytest.mark.slow  # a soak with faults
+
 Fault = Callable[[LLMock], object]
+# The bot's timeouts leave a healthy answer room on a loaded machine; a slow or stalled server
+# stays silent well past them, so those faults are always felt as timeouts.
+TIMEOUT, STALL_TIMEOUT, FAULT_SECONDS = 1.0, 0.6, 2.0
 FAULTS: dict[str, Fault] = {
     "429": lambda llm: llm.rate_limit(retry_after=0.01),
     "500": lambda llm: llm.fail(500),
     "401": lambda llm: llm.fail(401),
-    "slow": lambda llm: llm.delay(1.0),
-    "stall": lambda llm: llm.stall(after_chunks=2, seconds=1.0),
+    "slow": lambda llm: llm.delay(FAULT_SECONDS),
+    "stall": lambda llm: llm.stall(after_chunks=2, seconds=FAULT_SECONDS),
     "disconnect": lambda llm: llm.disconnect(after_chunks=2),
     "cut": lambda llm: llm.truncate(after_chunks=2),
     "overflow": lambda llm: llm.context_overflow(),
@@ -54,8 +60,8 @@ async def soak(llm: LLMock, folder: Path, messages: int, seed: int = 7) -> SoakR
             "OPENAI_API_KEY": "sk-soak",
             "OPENAI_BASE_URL": llm.base_url("openai"),
             "OPENAI_MAX_RETRIES": "0",
-            "OPENAI_TIMEOUT": "0.5",
-            "OPENAI_STALL_TIMEOUT": "0.3",
+            "OPENAI_TIMEOUT": str(TIMEOUT),
+            "OPENAI_STALL_TIMEOUT": str(STALL_TIMEOUT),
             "ADMIN_CHAT_ID": "1",
             "STARTING_BALANCE": str(START),
             "NOTIFY_ADMIN_NEW_USERS": "false",

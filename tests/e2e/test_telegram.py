@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,16 @@ from telethon.tl import functions, types
 
 from entrypoints.settings import ConfigError, Settings, settings_from
 from entrypoints.telegram import main, serve
-from tests.adapters.messengers.telegram.fakes import ALICE, BOB, STICKER, FakeTelegram, incoming
+from tests.adapters.messengers.telegram.fakes import (
+    ALICE,
+    BOB,
+    STICKER,
+    FakeTelegram,
+    incoming,
+    until,
+)
+
+pytestmark = pytest.mark.slow  # a whole bot through its entrypoint
 
 ADMIN = BOB
 
@@ -30,14 +38,6 @@ def settings_for(tmp_path: Path, **env: str) -> Settings:
         },
         tmp_path,
     )
-
-
-async def until(condition: Callable[[], object], what: str) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_serves_answers_refuses_stop_to_users_and_stops_for_the_admin(
@@ -116,7 +116,9 @@ async def test_a_second_bot_on_the_same_data_is_refused_and_the_first_goes_on(
     assert json.loads((tmp_path / "data.json").read_text())[str(ALICE.id)]["requests"] == 1
 
 
-async def test_a_message_after_stop_is_told_the_bot_is_shutting_down(tmp_path: Path) -> None:
+async def test_a_message_after_stop_is_told_the_bot_is_shutting_down(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     tg = FakeTelegram()
     settings = settings_for(tmp_path, OFFLINE_MODEL_DELAY="0.2", STREAM_MODE="edit")
     bot = asyncio.create_task(serve(settings, tg, handle_signals=False))
@@ -127,7 +129,8 @@ async def test_a_message_after_stop_is_told_the_bot_is_shutting_down(tmp_path: P
     # The admin's chat also gets the new-user notice, in the background: wait for the reply.
     stopping = "Stopping: finishing the answers in flight"
     await until(lambda: any(stopping in m.message for m in tg.shown(ADMIN.id)), "stopping")
-    await asyncio.sleep(0.1)  # the bot has stopped taking messages, the answer is in flight
+    # The bot has stopped taking messages (it logs so once it has), the answer is in flight.
+    await until(lambda: "finishing the answers in flight" in caplog.text, "the stop taken")
     await tg.receive(incoming("are you there?", message_id=3))
     assert await asyncio.wait_for(bot, 10) == 0
     texts = [m.message for m in tg.shown(ALICE.id)]

@@ -16,10 +16,12 @@ from llmock.pytest_plugin import LLMock
 from telethon.tl import functions, types
 
 from entrypoints.telegram import serve
-from tests.adapters.messengers.telegram.fakes import ALICE, FakeTelegram, incoming
-from tests.e2e.test_telegram import ADMIN, settings_for, until
+from tests.adapters.messengers.telegram.fakes import ALICE, FakeTelegram, incoming, until
+from tests.e2e.test_telegram import ADMIN, settings_for
 from tests.media import png_bytes, speech_ogg
 from tests.servers.openai_media import MediaServer
+
+pytestmark = pytest.mark.slow  # a whole bot through its entrypoint, with media servers
 
 QUESTION = "what is the capital of France"
 _CHARGED = re.compile(r"(?:Израсходовано токенов: |\(\d+ с, )≈?(\d[\d ]*)")

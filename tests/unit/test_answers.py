@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import attrs
 import pytest
 
 from core import errors
-from core.values import Role, Usage
+from core.values import Role, Sender, Usage
 from tests.fakes import BrokenMessenger, FailingDisk, FinishFails, UnreachableOperator
 from tests.unit.conftest import ADMIN, ALICE, BOB, Harness, make_harness
 
@@ -356,3 +357,55 @@ async def test_an_answer_cut_off_by_the_balance_says_that_instead() -> None:
 async def test_an_answer_that_ended_by_itself_gets_no_note(bot: Harness) -> None:
     await bot.say("hi")
     assert "length limit" not in bot.last()
+
+
+# -- money at the edges: the least a hold needs, tokens taken away, a cancelled answer -----------
+
+
+async def test_a_balance_of_exactly_the_least_an_answer_holds_is_answered(bot: Harness) -> None:
+    await bot.say("register")
+    await set_balance(bot, ALICE.id, 1)
+    await bot.say("how are you?")
+    found = re.search(r"needs about (\S+)\. ", bot.last())
+    assert found is not None, bot.last()
+    needed = int(re.sub(r"\D", "", found[1]))
+    await set_balance(bot, ALICE.id, needed)
+    await bot.say("how are you?")  # the same thread: the same least hold
+    assert bot.last().startswith("Hello, world"), bot.last()
+    assert await bot.balance(ALICE.id) == needed - 15
+    assert await bot.accounts.held(ALICE.id) == 0
+
+
+async def test_tokens_taken_away_mid_answer_leave_the_balance_at_zero_not_below() -> None:
+    bot = make_harness()
+    await bot.say("register")  # 15 tokens
+    bot.model.gate, bot.model.arrived = asyncio.Event(), asyncio.Event()
+    bot.model.usage = Usage(100, 2_000)
+    answer = asyncio.create_task(bot.say("tell me everything"))
+    await bot.model.arrived.wait()  # held, and waiting for the model
+    await bot.say(f"/topup {ALICE.id} -29900", sender=Sender(ADMIN, "Admin"))
+    assert await bot.balance(ALICE.id) == 85
+    bot.model.gate.set()
+    await answer
+    account = await bot.account(ALICE.id)
+    assert account.balance == 0  # charged what the balance still had, not the 2 100 used
+    assert account.tokens == 15 + 85
+    assert (await bot.totals()).tokens == 15 + 85
+    assert await bot.accounts.held(ALICE.id) == 0
+
+
+async def test_an_answer_cancelled_mid_stream_holds_and_charges_nothing(bot: Harness) -> None:
+    await bot.say("register")
+    before, totals = await bot.account(ALICE.id), await bot.totals()
+    bot.model.gate, bot.model.arrived = asyncio.Event(), asyncio.Event()
+    incoming = bot.message("tell me a long story")
+    # The use case itself, as a shutdown cancels it (the ordering's worker is its caller).
+    answering = asyncio.create_task(bot.service.answerer.answer(incoming, before, incoming.text))
+    await bot.model.arrived.wait()
+    assert await bot.accounts.held(ALICE.id) > 0  # the premise: it was holding tokens
+    answering.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await answering
+    assert await bot.accounts.held(ALICE.id) == 0
+    assert await bot.account(ALICE.id) == before
+    assert await bot.totals() == totals

@@ -95,3 +95,17 @@ async def test_balance_never_below_zero_and_charges_add_up(
         assert account.balance == balance - charged
     assert account.tokens == charged == (await store.totals()).tokens
     assert await store.held("7") == 0
+
+
+@given(
+    balance=st.integers(min_value=0, max_value=10**9),
+    price=st.one_of(
+        st.sampled_from([0.1, 0.25, 1 / 3, 0.5, 1.0, 1.5, 2.0, 3.0, 7.0, 8.0, 30.0]),
+        st.floats(min_value=0.01, max_value=1_000.0),
+    ),
+)
+def test_affordable_is_the_most_model_tokens_a_balance_pays_for(balance: int, price: float) -> None:
+    """An answer capped at ``affordable`` tokens can never cost more than was held for it."""
+    tokens = budget.affordable(balance, price)
+    assert budget.cost(tokens, price) <= balance
+    assert budget.cost(tokens + 1, price) > balance  # and not fewer than it pays for

@@ -7,8 +7,9 @@ import asyncio
 import re
 
 from core import errors
-from tests.fakes import FinishFails, GoneChat, StoppingSink, UnreachableOperator
-from tests.unit.conftest import ALICE, BOB, GROUP, Harness, make_harness
+from core.values import Sender
+from tests.fakes import FailingDisk, FinishFails, GoneChat, StoppingSink, UnreachableOperator
+from tests.unit.conftest import ADMIN, ALICE, BOB, GROUP, Harness, make_harness
 
 
 async def test_a_chat_gone_before_the_model_ran_costs_nothing(bot: Harness) -> None:
@@ -253,3 +254,36 @@ class _SlowOperator:
     async def notify(self, text: str) -> None:
         await self.arrived.wait()
         self.notices.append(text)
+
+
+async def test_a_charge_that_was_not_saved_is_not_refunded_when_the_answer_is_lost_too() -> None:
+    """The charge fails to save (the answer is shown "Not charged"), the disk comes back, and
+    then the final message fails: there is nothing to give back, so nothing is."""
+    bot = make_harness()
+    await bot.say("register")
+    before, totals = await bot.account(ALICE.id), await bot.totals()
+    bot.use_accounts(FailingDisk(bot.accounts, heals_after=1))
+    bot.use_sink(FinishFails(bot.sink, errors.DeliveryFailed("USER_IS_BLOCKED")))
+    await bot.say("hi")
+    await bot.service.drain()
+    after = await bot.account(ALICE.id)
+    assert (after.balance, after.requests, after.tokens) == (
+        before.balance,
+        before.requests,
+        before.tokens,
+    )
+    assert await bot.totals() == totals
+    assert await bot.accounts.held(ALICE.id) == 0
+
+
+async def test_an_admin_answer_that_cannot_be_delivered_credits_the_admin_nothing() -> None:
+    bot = make_harness()
+    admin = Sender(ADMIN, "Admin")
+    await bot.say("register", sender=admin)
+    before = await bot.account(ADMIN)
+    bot.use_sink(FinishFails(bot.sink, errors.DeliveryFailed("flood waits for 20 minutes")))
+    await bot.say("hi", sender=admin)
+    await bot.service.drain()
+    after = await bot.account(ADMIN)
+    assert after.balance == before.balance == 30_000  # never debited, so never credited
+    assert (after.requests, after.tokens) == (before.requests, before.tokens)  # uncounted

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import attrs
 import pytest
 
@@ -448,6 +450,43 @@ async def test_a_dear_model_is_charged_its_price_rounded_up() -> None:
     bot = media_bot(ModelOption("dear", price=1.5))
     await bot.say("hi")  # 15 tokens
     assert await bot.balance(ALICE.id) == 30_000 - 23
+
+
+# -- cancelled mid-work: what a shutdown does to work in flight ----------------------------------
+
+
+async def test_a_picture_cancelled_while_being_made_holds_and_charges_nothing(
+    bot: MediaBot,
+) -> None:
+    account = await _account(bot)
+    totals = await bot.totals()
+    bot.maker.gate = asyncio.Event()
+    incoming = bot.message("/image a fox")
+    drawing = asyncio.create_task(bot.service.commands.painter.draw(incoming, account, "a fox"))
+    await bot.maker.arrived.wait()
+    assert await bot.held(ALICE.id) == 1_000  # the premise: the price is held
+    drawing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await drawing
+    assert await bot.held(ALICE.id) == 0
+    assert await bot.account(ALICE.id) == account
+    assert await bot.totals() == totals
+
+
+async def test_a_transcription_cancelled_midway_holds_and_charges_nothing(bot: MediaBot) -> None:
+    account = await _account(bot)
+    totals = await bot.totals()
+    bot.transcriber.gate = asyncio.Event()
+    incoming = attrs.evolve(bot.message(""), attachments=(bot.voice("v1", b"audio"),))
+    hearing = asyncio.create_task(bot.service.reader.prepare(incoming, account, ""))
+    await bot.transcriber.arrived.wait()
+    assert await bot.held(ALICE.id) == 40  # the premise: 4 s at 10 tokens a second are held
+    hearing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await hearing
+    assert await bot.held(ALICE.id) == 0
+    assert await bot.account(ALICE.id) == account
+    assert await bot.totals() == totals
 
 
 async def _account(bot: MediaBot) -> Account:

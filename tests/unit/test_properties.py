@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -690,6 +691,7 @@ _TWO_IN_FLIGHT = Scenario(
 )
 
 
+@pytest.mark.slow  # a big property run
 @SETTINGS
 @given(scenarios())
 @example(_TWO_IN_FLIGHT)
@@ -712,6 +714,7 @@ _FIRST_PROMPT_RACE = Scenario(
 )
 
 
+@pytest.mark.slow  # a big property run
 @SETTINGS
 @given(scenarios())
 @example(_FIRST_PROMPT_RACE)
@@ -830,6 +833,7 @@ _LOST_CHAIN = Lookup(
 )
 
 
+@pytest.mark.slow  # a big property run
 @settings(max_examples=_examples(500))
 @example(nodes=[], platform=_LOST_CHAIN, chat="42", start="7", budget=3_000)  # > 3 lookups
 @given(

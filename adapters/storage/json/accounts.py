@@ -47,6 +47,7 @@ except ImportError:  # pragma: no cover - not on Windows
 from adapters.storage import access as access_format
 from adapters.storage.files import (
     FILE_MODE,
+    Fsync,
     make_private,
     refuse,
     remove_stale_temporaries,
@@ -184,6 +185,7 @@ class JsonAccounts:
     _holds: HoldLedger = attrs.field(factory=HoldLedger)
     _closing: bool = False  # no change is taken once close has begun
     _access_read: tuple[Any, AccessList] | None = None  # the stored list, and it parsed
+    _fsync: Fsync = attrs.field(default=os.fsync, kw_only=True)
     _commits: GroupCommit[_Change] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -194,8 +196,9 @@ class JsonAccounts:
         return journal_of(self.path)
 
     @classmethod
-    def open(cls, path: Path, snapshot_every: int = 10_000) -> Self:
-        """Load ``path`` and its journal, creating them when missing.
+    def open(cls, path: Path, snapshot_every: int = 10_000, *, fsync: Fsync = os.fsync) -> Self:
+        """Load ``path`` and its journal, creating them when missing. ``fsync``: what makes
+        written bytes durable (a test passes one that watches the real one).
 
         A symlinked data.json is followed: the target is what gets rewritten, and the journal
         lives beside it. Raises CorruptData when a file cannot be trusted, StorageError when it
@@ -215,14 +218,14 @@ class JsonAccounts:
             make_private(journal, journal_fd)
             make_private(path)
             remove_stale_temporaries(path)
-            store = cls._load(path, snapshot_every, journal_fd)
+            store = cls._load(path, snapshot_every, journal_fd, fsync)
         except BaseException:
             os.close(journal_fd)
             raise
         return store
 
     @classmethod
-    def _load(cls, path: Path, snapshot_every: int, journal_fd: int) -> Self:
+    def _load(cls, path: Path, snapshot_every: int, journal_fd: int, fsync: Fsync) -> Self:
         try:
             data: bytes | None = path.read_bytes()
         except FileNotFoundError:
@@ -242,7 +245,7 @@ class JsonAccounts:
             raise refuse(journal, f"it cannot be read ({exc.strerror or exc})") from exc
         except fmt.Invalid as exc:
             raise refuse(journal, str(exc)) from exc
-        store = cls(path, contents, journal_fd, snapshot_every, replayed, end, size)
+        store = cls(path, contents, journal_fd, snapshot_every, replayed, end, size, fsync=fsync)
         try:
             os.ftruncate(journal_fd, end)  # a torn tail must not glue to the next append
             if replayed or not path.exists():
@@ -414,11 +417,11 @@ class JsonAccounts:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            self._fsync(fd)
         except OSError:
             try:
                 os.ftruncate(fd, size)
-                os.fsync(fd)
+                self._fsync(fd)
             except OSError as again:
                 log.critical(
                     "%s: a failed write could not be cut off the journal (%s): the next start "
@@ -475,11 +478,11 @@ class JsonAccounts:
                 written += len(chunk)
                 yield chunk
 
-        write_atomically(self.path, counted())
+        write_atomically(self.path, counted(), self._fsync)
         # Only now: until data.json holds them, the journal is the only copy of its records.
         if self._journal_fd is not None:
             os.ftruncate(self._journal_fd, 0)
-            os.fsync(self._journal_fd)
+            self._fsync(self._journal_fd)
         self._journal_records = self._journal_bytes = 0
         self._data_bytes = written
         log.info("%s rewritten (%d bytes); its journal is empty again", self.path, written)

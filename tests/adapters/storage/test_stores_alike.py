@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -168,6 +169,7 @@ async def play_alike(
 _runs = itertools.count()
 
 
+@pytest.mark.slow  # a property run on real files
 def test_data_json_and_sqlite_keep_what_the_memory_stores_keep() -> None:
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     @given(steps)

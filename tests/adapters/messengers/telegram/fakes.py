@@ -21,6 +21,7 @@ import copy
 import datetime as dt
 import itertools
 import struct
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -554,3 +555,14 @@ class Ticker:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+async def until(condition: Callable[[], object], what: str = "a condition") -> None:
+    """Wait until ``condition()`` holds, polling; the deadline only stops a hang (a loaded
+    machine is slow, and a test must not fail for that)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -33,7 +33,9 @@ from tests.adapters.messengers.telegram.fakes import (
     GROUP_ID,
     STICKER,
     FakeTelegram,
+    Ticker,
     incoming,
+    until,
 )
 
 MENTION = [types.MessageEntityMention(0, len("@ThisBot"))]
@@ -78,7 +80,10 @@ class OnCore:
 
 
 async def on_core(tg: FakeTelegram, probe: Callable[[str], Awaitable[None]]) -> OnCore:
-    sink = TelegramSink(tg, limits=UNLIMITED)
+    # A clock that moves only when slept on: a stream's edit interval (3 s in a group) passes
+    # at once instead of for real, 60 messages would otherwise take a minute.
+    ticker = Ticker()
+    sink = TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
     app = assemble(
         BotConfig(admin_id="1", footer=False, notify_new_users=False),
         sink=TelegramReplies(sink),
@@ -91,14 +96,6 @@ async def on_core(tg: FakeTelegram, probe: Callable[[str], Awaitable[None]]) -> 
     bot = TelegramBot(tg, app.service.submit, sink=sink)
     await bot.start()
     return OnCore(tg, sink, app, bot)
-
-
-async def until(condition: Callable[[], object]) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 async def test_start_learns_who_the_bot_is_and_publishes_the_menu() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import attrs
 import pytest
@@ -33,6 +33,7 @@ from tests.adapters.messengers.telegram.fakes import (
     Ticker,
     entity_texts,
     incoming,
+    until,
 )
 from tests.fakes import ScriptedModel
 
@@ -71,14 +72,6 @@ async def account(app: Bot, user: types.User) -> Account:
     found = await app.accounts.get(str(user.id))
     assert found is not None
     return found
-
-
-async def until(condition: Callable[[], object]) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 async def test_a_mention_then_a_reply_to_the_answer_in_a_group() -> None:
@@ -125,7 +118,8 @@ async def test_a_reply_to_a_message_the_threads_forgot_is_fetched_from_telegram(
     old = tg.store(
         incoming("It is 4.", chat=ALICE, sender=BOT, out=True, message_id=41, reply_to=question.id)
     )
-    sink = TelegramSink(tg)
+    ticker = Ticker()  # edit intervals pass at once, not for real
+    sink = TelegramSink(tg, clock=ticker, sleep=ticker.sleep)
     model = ScriptedModel(pieces=("Five?",))
     app = on_telegram(sink, model)  # no nodes, as after losing its file
     bot = TelegramBot(tg, app.service.submit, sink=sink)
@@ -144,7 +138,8 @@ async def test_a_reply_to_a_message_the_threads_forgot_is_fetched_from_telegram(
 
 async def test_a_reply_to_the_second_part_of_a_split_answer_continues_the_thread() -> None:
     tg = FakeTelegram()
-    sink = TelegramSink(tg)
+    ticker = Ticker()  # edit intervals pass at once, not for real
+    sink = TelegramSink(tg, clock=ticker, sleep=ticker.sleep)
     long_answer = "First half. " * 300 + "\n\n" + "Second half. " * 300  # over 4096 characters
     model = ScriptedModel(pieces=(long_answer,))
     app = on_telegram(sink, model)
@@ -174,7 +169,8 @@ async def test_a_user_who_blocked_the_bot_is_not_charged(mode: Mode) -> None:
     tg = FakeTelegram()
     tg.fail(functions.messages.SetTypingRequest, lambda r: errors.UserIsBlockedError(r), times=99)
     tg.fail(functions.messages.SendMessageRequest, lambda r: errors.UserIsBlockedError(r), times=99)
-    sink = TelegramSink(tg, mode=mode)
+    ticker = Ticker()  # edit intervals pass at once, not for real
+    sink = TelegramSink(tg, mode=mode, clock=ticker, sleep=ticker.sleep)
     model = ScriptedModel(pieces=("A long", " answer", " nobody sees"))
     app = on_telegram(sink, model)
     bot = TelegramBot(tg, app.service.submit, sink=sink)
@@ -198,7 +194,8 @@ async def test_a_final_answer_that_cannot_be_delivered_is_refunded_and_the_admin
         when=lambda r: getattr(r.peer, "user_id", None) == ALICE.id,
         times=99,
     )
-    sink = TelegramSink(tg, limits=UNLIMITED)
+    ticker = Ticker()  # edit intervals pass at once, not for real
+    sink = TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
     model = ScriptedModel(pieces=("Hello", ", world"))
     app = on_telegram(sink, model, admin=BOB.id, operator=TelegramOperator(sink, BOB.id))
     bot = TelegramBot(tg, app.service.submit, sink=sink)
@@ -282,7 +279,8 @@ async def test_the_stop_button_ends_the_answer_keeps_it_and_charges_what_was_pro
 
 async def test_a_bare_unknown_command_in_a_group_is_left_to_other_bots() -> None:
     tg = FakeTelegram()
-    sink = TelegramSink(tg, limits=UNLIMITED)
+    ticker = Ticker()  # edit intervals pass at once, not for real
+    sink = TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
     model = ScriptedModel()
     app = on_telegram(sink, model)
     known = frozenset(app.service.commands.table)
@@ -305,7 +303,8 @@ async def test_a_group_reply_checked_with_telegram_keeps_its_place_before_the_ne
 ):
     tg = FakeTelegram(latency=0.01)  # the check of the replied message takes a while
     tg.store(incoming("an old answer", chat=GROUP, sender=BOT, message_id=41))
-    sink = TelegramSink(tg, limits=UNLIMITED)
+    ticker = Ticker()  # edit intervals pass at once, not for real
+    sink = TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
     model = ScriptedModel(pieces=("ok",))
     app = on_telegram(sink, model)
     bot = TelegramBot(tg, app.service.submit, sink=sink)

@@ -155,12 +155,12 @@ async def test_a_slow_first_token_waits_for_the_first_token_timeout() -> None:
 
 
 async def test_no_first_token_in_time_is_a_timeout() -> None:
-    async with llama_server(first_token_delay=3.0) as server:
+    async with llama_server(first_token_delay=10.0) as server:
         started = time.monotonic()
         with pytest.raises(errors.ModelTimeout, match="OPENAI_FIRST_TOKEN_TIMEOUT"):
             await answer(model_for(server.base_url, stall=5.0, first_token=0.3), request(10))
 
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 8  # not waiting for the server's 10 s
 
 
 # -- errors in the stream ---------------------------------------------------------------------

@@ -176,7 +176,7 @@ async def test_a_slow_server_is_given_up_at_the_timeout(server: MediaServer, tra
     started = time.monotonic()
     with pytest.raises(errors.ModelTimeout):
         await hear(transcriber(timeout=0.3))
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 8  # the server: 10 s
 
 
 async def test_no_server_is_a_lost_connection(transcriber) -> None:
@@ -326,7 +326,7 @@ async def test_a_slow_painter_is_given_up_at_the_timeout(server: MediaServer, pa
     started = time.monotonic()
     with pytest.raises(errors.ModelTimeout):
         await painter(timeout=0.3).make("a cat")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 8  # the server: 10 s
 
 
 async def test_a_throttled_painter(server: MediaServer, painter) -> None:

@@ -70,6 +70,20 @@ async def test_holds_take_what_the_balance_allows(store: JsonAccounts) -> None:
     assert await store.hold("unknown", 1, 5) is None
 
 
+async def test_a_balance_of_exactly_the_minimum_is_held_whole(store: JsonAccounts) -> None:
+    await store.register(user("5", 150))
+    hold = await store.hold("5", 150, 3_100)
+    assert hold is not None
+    assert hold.amount == 150
+    await store.release(hold)
+    first = await store.hold("5", 100, 100)
+    assert first is not None
+    second = await store.hold("5", 50, 80)  # exactly what is left beside the first
+    assert second is not None
+    assert second.amount == 50
+    assert await store.hold("5", 1, 1) is None
+
+
 async def test_change_settles_a_hold_in_the_same_step(store: JsonAccounts) -> None:
     await store.register(user("5", 100))
     hold = await store.hold("5", 50, 50)
@@ -92,6 +106,18 @@ async def test_changes_survive_a_crash(tmp_path: Path) -> None:
     again = JsonAccounts.open(path)
     assert await again.get("5") == user("5", 80, requests=20, tokens=20)
     assert await again.totals() == Totals(20, 20)
+    await again.close()
+
+
+async def test_close_writes_the_changes_still_queued(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccounts.open(path)
+    await store.register(user("5", 100))
+    # Started before close, not yet written when it begins: close must wait for them.
+    await asyncio.gather(*(store.settle("5", Spend(1)) for _ in range(5)), store.close())
+    again = JsonAccounts.open(path)
+    assert await again.get("5") == user("5", 95, requests=5, tokens=5)
+    assert await again.totals() == Totals(5, 5)
     await again.close()
 
 

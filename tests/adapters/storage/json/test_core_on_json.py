@@ -9,6 +9,7 @@ import datetime as dt
 import itertools
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from adapters.clock import FakeClock
@@ -44,6 +45,7 @@ def test_two_requests_in_flight_cannot_overdraw_on_data_json(tmp_path: Path) -> 
     asyncio.run(play_on_files(_TWO_IN_FLIGHT, tmp_path / "run"))
 
 
+@pytest.mark.slow  # a property run on real files
 def test_invariants_hold_for_any_interleaving_on_data_json(tmp_path: Path) -> None:
     @settings(max_examples=25, suppress_health_check=list(HealthCheck))
     @given(scenarios())

@@ -11,6 +11,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import attrs
 import pytest
 
 from adapters.storage.json.accounts import JsonAccounts
@@ -42,6 +43,23 @@ def test_a_fragment_glued_before_a_record_is_repaired(
     assert "dropped 49 bytes of an append torn before it" in caplog.text
     assert "cutting off a torn last journal record" in caplog.text
     assert (tmp_path / "data.json.journal").read_bytes() == b""  # folded into data.json
+
+
+async def test_a_torn_first_append_is_cut_off_before_the_next_one(tmp_path: Path) -> None:
+    """Killed 4 bytes into the journal's first append (nothing to replay, so no snapshot
+    empties the journal at start), then one change and another kill: the next start must
+    find that change, not a fragment glued in front of it."""
+    path = tmp_path / "data.json"
+    store = JsonAccounts.open(path)
+    await store.register(user("5", 100))
+    await store.close()
+    (tmp_path / "data.json.journal").write_bytes(record(5, 90)[:4])
+    store = JsonAccounts.open(path)
+    await store.settle("5", Spend(10))
+    crash(store)
+    again = JsonAccounts.open(path)
+    assert await again.get("5") == user("5", 90, requests=1, tokens=10)
+    await again.close()
 
 
 @pytest.mark.parametrize(
@@ -141,29 +159,70 @@ async def test_a_snapshot_writes_what_is_durable_while_changes_go_on(tmp_path: P
     await again.close()
 
 
-async def test_every_save_is_fsynced_before_it_returns(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A power cut cannot be staged in a test; what it would lose can: a save that returns
-    before the journal holding it was fsynced. The fsyncs are observed, not replaced."""
+@attrs.frozen
+class Synced:
+    """One fsync, and the files as they were when it returned."""
+
+    inode: int  # of the file synced
+    size: int
+    data_inode: int | None  # what was called data.json then
+    journal_size: int
+
+
+@attrs.define
+class Disk:
+    """The real fsync, watched: a power cut cannot be staged in a test, but what it would
+    lose can be read from what was on disk when."""
+
+    path: Path
+    synced: list[Synced] = attrs.field(factory=list)
+
+    def __call__(self, fd: int) -> None:
+        os.fsync(fd)
+        stat = os.fstat(fd)
+        data = self.path.stat().st_ino if self.path.exists() else None
+        journal = self.path.with_name(self.path.name + ".journal").stat().st_size
+        self.synced.append(Synced(stat.st_ino, stat.st_size, data, journal))
+
+
+async def test_every_save_is_fsynced_before_it_returns(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
-    store = JsonAccounts.open(path)
+    disk = Disk(path)
+    store = JsonAccounts.open(path, fsync=disk)
     journal = tmp_path / "data.json.journal"
-    synced = 0  # journal bytes known to be on disk
-    real_fsync = os.fsync
-
-    def observed(fd: int) -> None:
-        nonlocal synced
-        real_fsync(fd)
-        if os.path.sameopenfile(fd, store._journal_fd):  # type: ignore[arg-type]
-            synced = os.fstat(fd).st_size
-
-    monkeypatch.setattr(os, "fsync", observed)
     await store.register(user("5", 100))
     for n in range(30):
         await asyncio.gather(*(store.settle("5", Spend(1)) for _ in range(n % 4 + 1)))
-        assert synced == journal.stat().st_size
+        inode = journal.stat().st_ino
+        synced = [s.size for s in disk.synced if s.inode == inode]
+        assert synced[-1] == journal.stat().st_size  # every byte of the journal on disk
     await store.close()
+
+
+async def test_a_new_data_json_is_on_disk_before_it_takes_the_name_and_the_journal_empties(
+    tmp_path: Path,
+) -> None:
+    """The journal is emptied right after a snapshot: a data.json not yet on disk would leave
+    a power cut nothing but an empty journal and the old file."""
+    path = tmp_path / "data.json"
+    disk = Disk(path)
+    store = JsonAccounts.open(path, fsync=disk)
+    await store.register(user("5", 100))
+    for _ in range(3):
+        await store.settle("5", Spend(1))
+    await store.close()  # folds the journal into a new data.json, as a snapshot mid-run does
+    written = path.stat()
+    assert (tmp_path / "data.json.journal").stat().st_size == 0
+    assert any(
+        s.inode == written.st_ino
+        and s.size == written.st_size
+        and s.data_inode != written.st_ino  # still under its temporary name
+        and s.journal_size > 0  # the journal still held the records
+        for s in disk.synced
+    ), disk.synced
+    again = JsonAccounts.open(path)
+    assert await again.get("5") == user("5", 97, requests=3, tokens=3)
+    await again.close()
 
 
 # -- files -------------------------------------------------------------------------------------

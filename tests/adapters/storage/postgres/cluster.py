@@ -38,6 +38,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _scratch(durable: bool) -> str | None:
+    """Where a cluster lives: in memory (/dev/shm) when it need not survive a crash, since each
+    test's CREATE DATABASE copies a 7 MB template: 0.06 s there, 0.2-0.7 s on a busy disk."""
+    shm = "/dev/shm"
+    if not durable and os.path.isdir(shm) and os.access(shm, os.W_OK):
+        return shm
+    return None
+
+
 @attrs.define
 class Cluster:
     folder: Path
@@ -65,7 +74,7 @@ class Cluster:
         if bin_folder is None:
             raise FileNotFoundError("PostgreSQL's initdb was not found")
         as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        folder = Path(tempfile.mkdtemp(prefix="gptbot-pg-"))
+        folder = Path(tempfile.mkdtemp(prefix="gptbot-pg-", dir=_scratch(durable)))
         if as_user:
             shutil.chown(folder, "postgres", "postgres")
         cluster = cls(folder, _free_port(), bin_folder, as_user)

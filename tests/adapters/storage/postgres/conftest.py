@@ -7,6 +7,7 @@ Where PostgreSQL is not installed the tests are skipped, and the run says so lou
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import warnings
@@ -48,12 +49,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture
-def database_url(cluster: Cluster) -> str:
-    """The address of a new, empty database."""
+def database_url(cluster: Cluster) -> Iterator[str]:
+    """The address of a new, empty database, dropped after the test (the cluster lives in
+    memory where it can: a hundred tests' databases would take most of a gigabyte)."""
     name = f"test_{os.getpid()}_{next(_names)}"
     with psycopg.connect(cluster.url(), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
-    return cluster.url(name)
+    yield cluster.url(name)
+    with (
+        contextlib.suppress(psycopg.Error),
+        psycopg.connect(cluster.url(), autocommit=True) as connection,
+    ):
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

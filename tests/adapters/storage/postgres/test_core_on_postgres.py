@@ -17,7 +17,7 @@ from adapters.storage.postgres.threads import PostgresThreadStore
 from tests.adapters.storage.postgres.cluster import Cluster
 from tests.unit.test_properties import _TWO_IN_FLIGHT, Scenario, play_on, scenarios
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # slow: property runs on PostgreSQL
 _names = itertools.count(1)
 
 

@@ -17,7 +17,7 @@ from core.values import Account
 from tests.adapters.storage.postgres.helpers import start_worker
 from tests.fakes import Spend
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # slow: processes killed under load
 
 USERS = 5
 START = 2_000

@@ -15,7 +15,7 @@ from tests.adapters.storage.postgres.cluster import Cluster
 from tests.adapters.storage.postgres.test_core_on_postgres import _fresh_database
 from tests.adapters.storage.test_stores_alike import Stores, play_alike, steps
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # slow: a property run on PostgreSQL
 
 
 def test_postgresql_keeps_what_the_memory_stores_keep(cluster: Cluster) -> None:

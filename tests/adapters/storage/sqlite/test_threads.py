@@ -57,14 +57,26 @@ async def test_nodes_survive_a_restart(tmp_path: Path) -> None:
 
 
 async def test_an_add_is_on_disk_when_it_returns(tmp_path: Path) -> None:
-    """No close: another connection (another process after a crash) sees the nodes."""
+    """No close: another connection (another process after a crash) sees the nodes, and the
+    writer syncs each commit (WAL at NORMAL would leave a power cut free to take it back)."""
     path = tmp_path / "threads.db"
     store = SqliteThreads.open(path)
     await store.add(chain(7, 1, 3))
     other = sqlite3.connect(path)
     assert other.execute("SELECT count(*) FROM nodes").fetchone() == (3,)
     other.close()
+    assert store.durability() == ("wal", 2)  # FULL
     await store.close()
+
+
+async def test_close_writes_the_adds_still_queued(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    store = SqliteThreads.open(path)
+    # Started before close, not yet written when it begins: close must wait for them.
+    await asyncio.gather(*(store.add([node]) for node in chain(7, 1, 5)), store.close())
+    again = SqliteThreads.open(path)
+    assert len(again) == 5
+    await again.close()
 
 
 async def test_the_files_are_the_owners_only(tmp_path: Path) -> None:
