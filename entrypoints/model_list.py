@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from adapters.models.openai.facts import resolve_window, sees_pictures
+from adapters.models.openai.facts import on_openai, resolve_window, sees_pictures
 from core.models import ModelOption
 from entrypoints.setting_types import ConfigError, Secret
 
@@ -41,13 +41,15 @@ class ModelEntry:
     """One model offered: what the core knows of it (``option``) and how to reach it.
 
     ``api_key`` None: no key anywhere, so the offline model answers under this name.
-    ``window`` is the operator's setting (None: the table in adapters.models.openai.facts)."""
+    ``window`` is the operator's setting, ``reported_window`` what the model's server said at
+    start-up (None: it was not asked, or said nothing)."""
 
     option: ModelOption
     base_url: str | None = None
     api_key: Secret | None = None
     window: int | None = None
     reasoning_effort: str | None = None
+    reported_window: int | None = None
 
     @property
     def name(self) -> str:
@@ -57,12 +59,18 @@ class ModelEntry:
     def offline(self) -> bool:
         return self.api_key is None
 
+    @property
+    def asks_its_server(self) -> bool:
+        """Whether to ask its server for its window: none was set, and the server is not
+        OpenAI's (where the name says it)."""
+        return self.window is None and not self.offline and not on_openai(self.base_url)
+
     def context_window(self) -> int | None:
         """The window to fit this model's budgets in; None for an offline model not given
         one (the offline model has no window)."""
         if self.offline:
             return self.window
-        return resolve_window(self.option.name, self.window)
+        return resolve_window(self.option.name, self.window, self.base_url, self.reported_window)
 
 
 @attrs.frozen
@@ -105,7 +113,10 @@ def default_entry(defaults: Defaults) -> ModelEntry:
             "offline", vision=True, description="no network: it describes what it receives"
         )
         return ModelEntry(option)
-    return _complete(ModelOption(defaults.model, vision=sees_pictures(defaults.model)), defaults)
+    # On OpenAI's API a name says whether the model sees; a local server's "llava" may have
+    # been started without its projector, so there only MODELS (with "vision") says it does.
+    sees = on_openai(defaults.base_url) and sees_pictures(defaults.model)
+    return _complete(ModelOption(defaults.model, vision=sees), defaults)
 
 
 def _complete(option: ModelOption, defaults: Defaults) -> ModelEntry:
@@ -142,7 +153,7 @@ def _entry(number: int, words: list[str], env: Mapping[str, str], defaults: Defa
     option = ModelOption(
         name,
         price=_price(given.get("price"), where),
-        vision=_vision(given.get("vision"), name, where),
+        vision=_vision(given.get("vision"), where),
         description=_description(given.get("description"), where),
     )
     entry = _complete(option, defaults)
@@ -185,9 +196,9 @@ def _window(raw: str, where: str) -> int:
     return window
 
 
-def _vision(raw: str | None, name: str, where: str) -> bool:
+def _vision(raw: str | None, where: str) -> bool:
     if raw is None:
-        return sees_pictures(name)
+        return False  # the entry says "vision" when it sees: a name is no proof
     value = raw.lower()
     if value in _TRUE:
         return True

@@ -227,10 +227,11 @@ class Settings:
         return TelegramLogin(token, api_id, api_hash, admin, self.telegram_session)
 
     def model_window(self) -> int:
-        """The model's context window: MODEL_CONTEXT_WINDOW, else the known table, else 4 096."""
+        """The model's context window: MODEL_CONTEXT_WINDOW, else on OpenAI's API the known
+        table, else 4 096 (what its server reports is learned at start-up, in the bootstrap)."""
         from adapters.models.openai.facts import resolve_window  # plain data; no SDK is imported
 
-        return resolve_window(self.openai_model, self.model_context_window)
+        return resolve_window(self.openai_model, self.model_context_window, self.openai_base_url)
 
     def pictures_dir(self) -> Path:
         """Where the console saves the pictures the bot sends: beside DATA_FILE."""

@@ -63,6 +63,9 @@ def test_malformed_model_setting_is_named(name: str, value: str, words: str) -> 
         ({"OPENAI_MODEL": "SmolLM2-135M-Instruct"}, 4_096),
         ({"OPENAI_MODEL": "SmolLM2-135M-Instruct", "MODEL_CONTEXT_WINDOW": "8192"}, 8_192),
         ({"OPENAI_MODEL": "gpt-4o", "MODEL_CONTEXT_WINDOW": "32000"}, 32_000),
+        # Another server: the name says nothing (its report is learned at start-up).
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"}, 4_096),
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1", "MODEL_CONTEXT_WINDOW": "8192"}, 8_192),
     ],
 )
 def test_the_models_window(env: dict[str, str], window: int, tmp_path: Path) -> None:

@@ -25,6 +25,9 @@ def test_no_models_listed_offers_openai_model_with_vision_guessed(tmp_path: Path
     assert entry.context_window() == 128_000
     blind = settings_from({**KEY, "OPENAI_MODEL": "llama3.2"}, tmp_path).models[0]
     assert blind.option.vision is False
+    # On another server a name is no proof: a llava may run without its projector.
+    local = {**KEY, "OPENAI_MODEL": "llava", "OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"}
+    assert settings_from(local, tmp_path).models[0].option.vision is False
 
 
 def test_without_a_key_the_offline_model_is_offered_and_sees(tmp_path: Path) -> None:
@@ -40,9 +43,9 @@ def test_without_a_key_the_offline_model_is_offered_and_sees(tmp_path: Path) -> 
 
 def test_a_list_of_models_with_their_own_endpoints(tmp_path: Path) -> None:
     models = (
-        'gpt-6-luna; gpt-5 price=10 description="the big one"\n'
+        'gpt-6-luna; gpt-5 price=10 vision description="the big one"\n'
         "  llama3.2 price=0 window=4096 base_url=http://127.0.0.1:11434/v1 api_key=$LOCAL_KEY\n"
-        "qwen2.5-vl:7b vision=no effort=low;"
+        "qwen2.5-vl:7b effort=low;"
     )
     settings = settings_from(
         {**KEY, "MODELS": models, "LOCAL_KEY": "ollama", "OPENAI_BASE_URL": "https://x.test/v1"},
@@ -66,7 +69,8 @@ def test_a_list_of_models_with_their_own_endpoints(tmp_path: Path) -> None:
     assert local.base_url == "http://127.0.0.1:11434/v1"
     assert local.api_key is not None
     assert local.api_key.reveal() == "ollama"
-    assert qwen.option.vision is False
+    assert qwen.option.vision is False  # a vision model's name, but the entry does not say so
+    assert luna.option.vision is False
     assert qwen.reasoning_effort == "low"
     assert "ollama" not in repr(settings)
     assert "sk-main" not in repr(settings)
