@@ -124,3 +124,16 @@ async def test_a_models_entry_with_a_window_is_held_to_it(tmp_path: Path) -> Non
     assert server.requests[0]["max_tokens"] == 1_024
     assert "too long for the model" in out
     assert "try again" not in out.lower()
+
+
+@pytest.mark.parametrize(
+    ("reports", "cap"), [("llama.cpp", 3_000), ("vllm", 3_000), ("nothing", 1_024)]
+)
+async def test_the_window_a_server_reports_is_the_one_fitted(
+    tmp_path: Path, reports: str, cap: int
+) -> None:
+    async with llama_server(n_ctx=16_384, reports=reports) as server:
+        out = await console(tmp_path, "hello\n", recipe(server))
+    assert "Hello there, how can I help?" in out
+    # 16 384 tokens hold the whole reply cap; 4 096, assumed when nothing is said, a quarter.
+    assert server.requests[0]["max_tokens"] == cap
