@@ -19,6 +19,7 @@ from core.prompts import PromptPolicy
 from core.replies import reply_to, who
 from core.texts import close_code_block, without_footer
 from core.threads import Thread, TooLong, build_thread
+from core.tokens import prompt_tokens
 from core.values import (
     Account,
     Attachment,
@@ -207,15 +208,20 @@ class Answerer:
         model = self.models[request.option.name]
         if not await self.parts.typing(incoming.chat_id):
             return None  # nobody to answer: the model is not asked
+        streamed = _Streamed()
         try:
             try:
-                return await self._stream(model, thread, max_tokens, stream)
+                return await self._stream(model, thread, max_tokens, stream, streamed)
             except errors.ContextTooLong:
-                # The server counts differently from our estimate: keep half the tokens and
-                # retry once; without history to leave out there is nothing left to try.
-                smaller = await self._thread(request, thread.prompt_tokens // 2)
+                # The server counts differently from our estimate: keep half the tokens (all
+                # that the new message leaves, when it is more than half) and retry once;
+                # without history to leave out there is nothing left to try, and an answer
+                # already under way was no overflow.
+                alone = prompt_tokens(self.counter, (thread.system, thread.message))
+                smaller = await self._thread(request, max(thread.prompt_tokens // 2, alone))
                 if (
-                    not thread.history
+                    streamed.text
+                    or not thread.history
                     or isinstance(smaller, TooLong)
                     or len(smaller.history) == len(thread.history)
                 ):
@@ -223,21 +229,25 @@ class Answerer:
                 seen = await self._see(incoming, smaller)
                 if seen is None:
                     return None
-                return await self._stream(model, seen, max_tokens, stream)
+                return await self._stream(model, seen, max_tokens, stream, streamed)
         except errors.ModelError as exc:
-            await self._failed(request, thread, exc, stream)
+            await self._failed(request, thread, exc, stream, streamed.text)
             return None
         except Exception:
             # A bug, or an adapter failing in a way it did not translate: the person still gets
             # an answer instead of a message stuck half-written, and pays nothing.
             log.exception("answering message %s failed", incoming.message_id)
-            await self._show_failure(
-                incoming, stream, self.parts.replies.text(incoming, "err_other")
-            )
+            failure = self.parts.replies.text(incoming, "err_other")
+            await self._show_failure(incoming, stream, failure, streamed.text)
             return None
 
     async def _stream(
-        self, model: ChatModel, thread: Thread, max_tokens: int, stream: ReplyStream
+        self,
+        model: ChatModel,
+        thread: Thread,
+        max_tokens: int,
+        stream: ReplyStream,
+        streamed: _Streamed,
     ) -> ModelAnswer:
         chunks = model.stream(ModelRequest(thread.turns, max_tokens))
         text = ""
@@ -247,6 +257,7 @@ class Answerer:
             async for chunk in chunks:
                 if chunk.text:
                     text += chunk.text
+                    streamed.text = text
                     try:
                         await stream.update(text)
                     except errors.AnswerStopped:
@@ -268,7 +279,12 @@ class Answerer:
         )
 
     async def _failed(
-        self, request: _Request, thread: Thread, exc: errors.ModelError, stream: ReplyStream
+        self,
+        request: _Request,
+        thread: Thread,
+        exc: errors.ModelError,
+        stream: ReplyStream,
+        streamed: str,
     ) -> None:
         incoming = request.incoming
         log.warning("model request from user %s failed: %r", incoming.sender.id, exc)
@@ -276,16 +292,21 @@ class Answerer:
         key = errors.explanation(exc)
         if isinstance(exc, errors.ContextTooLong) and not thread.history:
             key = "err_context_single"  # it is a new conversation already
-        ids = await self._show_failure(incoming, stream, self.parts.replies.text(incoming, key))
+        failure = self.parts.replies.text(incoming, key)
+        ids = await self._show_failure(incoming, stream, failure, streamed)
         # A reply to the error continues the conversation the failed request belonged to.
         notes = [Node(incoming.chat_id, i, None, "", incoming.message_id) for i in ids]
         await self.parts.remember([request.node(), *notes])
 
     async def _show_failure(
-        self, incoming: Incoming, stream: ReplyStream, message: str
+        self, incoming: Incoming, stream: ReplyStream, failure: str, streamed: str = ""
     ) -> list[str]:
+        """Finish the answer with ``failure``; below the text ``streamed`` so far, when the
+        model broke off mid-answer: what the person was reading stays (unpaid)."""
         try:
-            return list(await stream.finish(message, markdown=False))
+            if not streamed.strip():
+                return list(await stream.finish(failure, markdown=False))
+            return list(await stream.finish(f"{close_code_block(streamed)}\n\n({failure})"))
         except Exception as exc:
             log.error("could not tell chat %s of a failure: %r", incoming.chat_id, exc)
             return []
@@ -388,6 +409,13 @@ class Answerer:
                 self.parts.accounts, incoming.sender.id, charged, admin=hold is None
             )
         self.parts.notices.post("admin_not_delivered", who=who(incoming.sender))
+
+
+@attrs.define
+class _Streamed:
+    """The text of the answer as far as the model streamed it: what stays shown if it breaks."""
+
+    text: str = ""
 
 
 async def _close(chunks: AsyncIterator[Chunk]) -> None:

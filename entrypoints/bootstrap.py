@@ -8,6 +8,7 @@ test on in-memory ones) loads no store, tokenizer or SDK it does not use.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ from core.service import BotService
 from core.tokens import CharTokenCounter
 
 if TYPE_CHECKING:
+    from entrypoints.model_list import ModelEntry
     from entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -158,7 +160,6 @@ def build_models(settings: Settings, counter: TokenCounter) -> ModelChoice:
             stall_timeout=settings.openai_stall_timeout,
             reasoning_effort=entry.reasoning_effort,
             first_token_timeout=settings.openai_first_token_timeout,
-            context_window=entry.context_window(),
         )
     default = settings.models[0]
     if default.api_key is None:
@@ -261,6 +262,34 @@ async def open_stores(settings: Settings) -> tuple[AccountStore, ThreadStore]:
     return json_accounts, sqlite
 
 
+async def with_reported_windows(settings: Settings) -> Settings:
+    """``settings`` with the window each model's server reports, for every model given no
+    window on a server other than OpenAI's (a name says nothing of a local server's window); a
+    server that says nothing leaves its model at 4 096."""
+    asked = [entry for entry in settings.models if entry.asks_its_server]
+    if not asked:
+        return settings
+    from adapters.models.openai.server_facts import reported_window
+
+    async def ask(entry: ModelEntry) -> ModelEntry:
+        assert entry.base_url is not None
+        assert entry.api_key is not None
+        window = await reported_window(entry.base_url, entry.api_key.reveal(), entry.name)
+        if window is None:
+            log.warning(
+                "the server of %s reports no context window: assuming %d tokens (set window= "
+                "in MODELS or MODEL_CONTEXT_WINDOW if it has more)",
+                entry.name,
+                entry.context_window(),
+            )
+            return entry
+        return attrs.evolve(entry, reported_window=window)
+
+    learned = iter(await asyncio.gather(*(ask(entry) for entry in asked)))
+    models = tuple(next(learned) if e.asks_its_server else e for e in settings.models)
+    return attrs.evolve(settings, models=models)
+
+
 async def build_bot(
     settings: Settings,
     *,
@@ -273,6 +302,7 @@ async def build_bot(
 ) -> Bot:
     """A bot on the stores, models and media parts the settings name; StorageError when the
     data cannot be used. ``media`` is the messenger's (None: it sends no media)."""
+    settings = await with_reported_windows(settings)
     accounts, threads = await open_stores(settings)
     counter = build_counter(settings)
     choice = build_models(settings, counter)

@@ -6,34 +6,29 @@ bare word ``vision``::
     MODELS=gpt-6-luna; gpt-5 price=10 vision; llama3.2 price=0 window=8192
            base_url=http://127.0.0.1:11434/v1 api_key=ollama description="local, free"
 
-Values with spaces are quoted with ``"``. ``api_key=$NAME`` reads the key from the variable
-NAME, so a key need not be written into the list. An error names the entry by its number and
-name, never by its text: the text may hold a key.
+Values with spaces are quoted with ``"`` (the words are split by ``shlex``: no other quote, no
+escapes, no comments, so a key is read as written). ``api_key=$NAME`` reads the key from the
+variable NAME, so a key need not be written into the list. An error names the entry by its
+number and name, never by its text: the text may hold a key.
 """
 
 from __future__ import annotations
 
-import math
-import re
+import shlex
 from collections.abc import Mapping
 
 import attrs
 
-from adapters.models.openai.facts import resolve_window, sees_pictures
+from adapters.models.openai.facts import on_openai, resolve_window, sees_pictures
 from core.models import ModelOption
+from entrypoints import setting_types as kinds
 from entrypoints.setting_types import ConfigError, Secret
 
-# What OPENAI_REASONING_EFFORT may say (adapters.models.openai.chat.ReasoningEffort; not imported
-# here, so that settings never load the OpenAI SDK). "default" sends nothing.
-REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 KEYS = ("price", "window", "base_url", "api_key", "description", "vision", "effort")
 # Bounds far beyond sensible values, to catch a typo (an extra zero) at start-up.
 MAX_PRICE = 1_000.0
-MIN_WINDOW = 256
-MAX_WINDOW = 100_000_000
 MAX_DESCRIPTION = 200
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+_SEPARATORS = ";\n"
 
 
 @attrs.frozen
@@ -41,13 +36,15 @@ class ModelEntry:
     """One model offered: what the core knows of it (``option``) and how to reach it.
 
     ``api_key`` None: no key anywhere, so the offline model answers under this name.
-    ``window`` is the operator's setting (None: the table in adapters.models.openai.facts)."""
+    ``window`` is the operator's setting, ``reported_window`` what the model's server said at
+    start-up (None: it was not asked, or said nothing)."""
 
     option: ModelOption
     base_url: str | None = None
     api_key: Secret | None = None
     window: int | None = None
     reasoning_effort: str | None = None
+    reported_window: int | None = None
 
     @property
     def name(self) -> str:
@@ -57,12 +54,18 @@ class ModelEntry:
     def offline(self) -> bool:
         return self.api_key is None
 
+    @property
+    def asks_its_server(self) -> bool:
+        """Whether to ask its server for its window: none was set, and the server is not
+        OpenAI's (where the name says it)."""
+        return self.window is None and not self.offline and not on_openai(self.base_url)
+
     def context_window(self) -> int | None:
         """The window to fit this model's budgets in; None for an offline model not given
         one (the offline model has no window)."""
         if self.offline:
             return self.window
-        return resolve_window(self.option.name, self.window)
+        return resolve_window(self.option.name, self.window, self.base_url, self.reported_window)
 
 
 @attrs.frozen
@@ -105,7 +108,10 @@ def default_entry(defaults: Defaults) -> ModelEntry:
             "offline", vision=True, description="no network: it describes what it receives"
         )
         return ModelEntry(option)
-    return _complete(ModelOption(defaults.model, vision=sees_pictures(defaults.model)), defaults)
+    # On OpenAI's API a name says whether the model sees; a local server's "llava" may have
+    # been started without its projector, so there only MODELS (with "vision") says it does.
+    sees = on_openai(defaults.base_url) and sees_pictures(defaults.model)
+    return _complete(ModelOption(defaults.model, vision=sees), defaults)
 
 
 def _complete(option: ModelOption, defaults: Defaults) -> ModelEntry:
@@ -141,59 +147,28 @@ def _entry(number: int, words: list[str], env: Mapping[str, str], defaults: Defa
         given[key] = value if has_value else "yes"
     option = ModelOption(
         name,
-        price=_price(given.get("price"), where),
-        vision=_vision(given.get("vision"), name, where),
+        price=_price(given["price"], where) if "price" in given else 1.0,
+        # A name is no proof that a model sees: the entry says "vision" when it does.
+        vision=kinds.yes_or_no(given["vision"], f"{where}: vision") if "vision" in given else False,
         description=_description(given.get("description"), where),
     )
     entry = _complete(option, defaults)
     if "window" in given:
-        entry = attrs.evolve(entry, window=_window(given["window"], where))
+        entry = attrs.evolve(entry, window=kinds.window(given["window"], f"{where}: window"))
     if "base_url" in given:
-        url = given["base_url"]
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}: base_url must be an http:// or https:// address")
-        entry = attrs.evolve(entry, base_url=url)
+        entry = attrs.evolve(entry, base_url=kinds.url(given["base_url"], f"{where}: base_url"))
     if "api_key" in given:
         entry = attrs.evolve(entry, api_key=_key(given["api_key"], env, where))
     if "effort" in given:
-        entry = attrs.evolve(entry, reasoning_effort=_effort(given["effort"], where))
+        effort = kinds.effort(given["effort"], f"{where}: effort")
+        entry = attrs.evolve(entry, reasoning_effort=effort)
     return entry
 
 
-def _price(raw: str | None, where: str) -> float:
-    if raw is None:
-        return 1.0
-    try:
-        price = float(raw)
-    except ValueError:
-        raise ConfigError(f"{where}: price must be a number, got {raw!r}") from None
-    if not math.isfinite(price) or not 0 <= price <= MAX_PRICE:
-        raise ConfigError(f"{where}: price must be between 0 and {MAX_PRICE:g}, got {raw!r}")
+def _price(raw: str, where: str) -> float:
+    price = kinds.number(raw, f"{where}: price")
+    kinds.within(f"{where}: price", price, 0, MAX_PRICE)
     return price
-
-
-def _window(raw: str, where: str) -> int:
-    try:
-        window = int(raw.replace("_", ""))
-    except ValueError:
-        raise ConfigError(f"{where}: window must be a whole number of tokens") from None
-    if not MIN_WINDOW <= window <= MAX_WINDOW:
-        raise ConfigError(
-            f"{where}: window must be between {MIN_WINDOW} and {MAX_WINDOW:,} tokens, "
-            f"got {window:,}"
-        )
-    return window
-
-
-def _vision(raw: str | None, name: str, where: str) -> bool:
-    if raw is None:
-        return sees_pictures(name)
-    value = raw.lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{where}: vision must be yes or no, got {raw!r}")
 
 
 def _description(raw: str | None, where: str) -> str:
@@ -215,40 +190,21 @@ def _key(raw: str, env: Mapping[str, str], where: str) -> Secret:
     return Secret(raw)
 
 
-def _effort(raw: str, where: str) -> str | None:
-    value = raw.lower()
-    if value == "default":
-        return None
-    if value not in REASONING_EFFORTS:
-        raise ConfigError(
-            f"{where}: effort must be default, {', '.join(REASONING_EFFORTS)}; got {raw!r}"
-        )
-    return value
-
-
-_TOKEN = re.compile(r'"[^"]*"|[^\s";]+|;|\n|"')
-
-
 def _entries(raw: str) -> list[list[str]]:
     """The words of each entry: split at ``;`` and new lines, and at spaces outside quotes."""
+    lexer = shlex.shlex(raw, posix=True, punctuation_chars=_SEPARATORS)
+    lexer.whitespace = " \t\r"  # a new line separates entries, as ";" does
+    lexer.whitespace_split = True
+    lexer.quotes = '"'
+    lexer.escape = ""
+    lexer.commenters = ""
     entries: list[list[str]] = [[]]
-    word: str | None = None
-    position = 0
-    for match in _TOKEN.finditer(raw):
-        piece = match.group()
-        gap = raw[position : match.start()]
-        position = match.end()
-        if gap or piece in {";", "\n"}:  # a space or a separator ends the word
-            if word is not None:
-                entries[-1].append(word)
-            word = None
-        if piece in {";", "\n"}:
-            entries.append([])
-            continue
-        if piece == '"':
-            raise ConfigError('MODELS has a quote (") that is not closed')
-        text = piece[1:-1] if piece.startswith('"') else piece
-        word = text if word is None else word + text
-    if word is not None:
-        entries[-1].append(word)
+    try:
+        for token in lexer:
+            if token and set(token) <= set(_SEPARATORS):
+                entries.append([])
+            else:
+                entries[-1].append(token)
+    except ValueError:  # shlex's "No closing quotation"
+        raise ConfigError('MODELS has a quote (") that is not closed') from None
     return [words for words in entries if words]

@@ -2,17 +2,23 @@
 
 Every setting is read here, once, into a frozen object; a missing or malformed one is a
 ``ConfigError`` naming it. Secrets are wrapped so they never show in a repr or a log line.
+
+The settings that stand alone are a table (``_TABLE``: field, variable, kind, default), each
+kind parsed by one function of ``entrypoints.setting_types``; the few that depend on others
+(paths, the models, the token counter, the admin) are read after it, in a few lines each.
+A blank value is the default. environ-config was considered: it would bring a second way to
+declare the same frozen class, treat a blank value as a value, and word its own errors, while
+the operator's messages here say what is wrong in the setting's own terms.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic
 
 import attrs
 from dotenv import dotenv_values
@@ -22,23 +28,23 @@ from core.models import ModelOption
 from core.texts import LANGUAGES
 from core.tokens import CharTokenCounter, fit_budgets, prompt_tokens
 from core.values import Role, Turn, access_key
-from entrypoints.model_list import REASONING_EFFORTS as REASONING_EFFORTS
+from entrypoints import setting_types as kinds
 from entrypoints.model_list import Defaults, ModelEntry, default_entry, parse_models
+from entrypoints.setting_types import REASONING_EFFORTS as REASONING_EFFORTS
 from entrypoints.setting_types import ConfigError as ConfigError
+from entrypoints.setting_types import Parser, T
 from entrypoints.setting_types import Secret as Secret
-
-T = TypeVar("T")
 
 # A current, inexpensive OpenAI chat model (gpt-4o-mini, the default before, shuts down on
 # 2027-01-14). It reasons by default, which would make chat slow and spend the reply cap on
 # thinking, so it is asked for no reasoning.
 DEFAULT_MODEL = "gpt-6-luna"
 DEFAULT_EFFORT = "none"
-# Most prompt tokens per request. Today's models take 128 000 and more, but every prompt token is
-# paid from the user's balance on every message of a conversation: 8 000 (about 30 000
-# characters of English) keeps a long conversation and a long pasted text, at a price a
-# balance of 30 000 can pay a few times. Fitted into smaller windows (MODEL_CONTEXT_WINDOW).
-# The core's own defaults are the settings' defaults: one place for each number.
+# The core's own defaults are the settings' defaults: one place for each number. Most prompt
+# tokens per request (CONTEXT_TOKEN_LIMIT, 8 000): today's models take 128 000 and more, but
+# every prompt token is paid from the user's balance on every message of a conversation; 8 000
+# (about 30 000 characters of English) keeps a long conversation and a long pasted text, at a
+# price a balance of 30 000 can pay a few times. Fitted into smaller windows.
 CORE = BotConfig(admin_id="")
 DEFAULT_CONTEXT_LIMIT = CORE.context_budget
 # A CPU server reads a long prompt before its first token: 16-20 s for a few thousand tokens
@@ -49,100 +55,164 @@ DEFAULT_FIRST_TOKEN_TIMEOUT = 120.0
 DEFAULT_TRANSCRIPTION_MODEL = "gpt-transcribe"
 DEFAULT_IMAGE_MODEL = "gpt-image-2"
 DEFAULT_IMAGE_SIZE = "1024x1024"
-MAX_VOICE_SECONDS = 24 * 3_600
-MAX_TOKENS_PER_SECOND = 10_000.0
-MAX_DOCUMENT_BYTES = 50_000_000  # the text of a file this size is far beyond any prompt budget
-
-
-def _int(raw: str, name: str) -> int:
-    try:
-        return int(raw.replace("_", "").replace(" ", ""))
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-
-
-def _float(raw: str, name: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
-    return value
-
-
 # Bounds far beyond any sensible value, so a typo (an extra zero, a unit mistaken) is caught
 # before it is sent to the model as max_tokens or waits for ever.
 MAX_SECONDS = 3_600.0
 MAX_OFFLINE_DELAY = 10.0
 MAX_TOKENS = 1_000_000
 MAX_BALANCE = 10**15 - 1  # what data.json keeps (adapters.storage.json.format.LIMIT)
+MAX_VOICE_SECONDS = 24 * 3_600
+MAX_TOKENS_PER_SECOND = 10_000.0
+MAX_DOCUMENT_BYTES = 50_000_000  # the text of a file this size is far beyond any prompt budget
+MAX_RETRIES = 10
 # A message needs some room after the system prompt, or every one would be refused.
 ROOM_FOR_A_MESSAGE = 100
 
 
-def _within(name: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+@attrs.frozen
+class Setting(Generic[T]):
+    """One variable of the environment: its kind and its default (blank: the default)."""
+
+    variable: str
+    parse: Parser[T]
+    default: T
+
+    def read(self, env: Mapping[str, str]) -> T:
+        raw = env.get(self.variable)
+        if raw is None or not raw.strip():
+            return self.default
+        return self.parse(raw.strip(), self.variable)
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+def _fraction_of_seconds(most: float) -> Parser[float]:
+    """Seconds from 0 to ``most``."""
+
+    def parse(raw: str, name: str) -> float:
+        value = kinds.number(raw, name)
+        kinds.within(name, value, 0, most)
+        return value
+
+    return parse
 
 
-def _bool(raw: str, name: str) -> bool:
+_SIZE = re.compile(r"(\d{2,5})x(\d{2,5})")
+
+
+def _image_size(raw: str, name: str) -> str:
+    """WIDTHxHEIGHT as the images API takes it, or auto (the model chooses)."""
     value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    if value == "auto":
+        return value
+    match = _SIZE.fullmatch(value)
+    if match is None or not all(64 <= int(side) <= 8_192 for side in match.groups()):
+        raise ConfigError(
+            f"{name} must be WIDTHxHEIGHT (each 64 to 8192 pixels, as 1024x1024) or auto, "
+            f"got {raw!r}"
+        )
+    return value
 
 
-def _url(raw: str, name: str) -> str:
-    if not raw.startswith(("http://", "https://")):
-        raise ConfigError(f"{name} must be an http:// or https:// address, got {raw!r}")
+# The settings that stand alone: the field of Settings each fills, and how it is read.
+def _entries(raw: str, name: str) -> tuple[str, ...]:
+    """Ids or @usernames, separated by commas (or spaces), as the access list keeps them."""
+    entries = [access_key(word) for word in re.split(r"[,\s]+", raw) if word.strip()]
+    for entry in entries:
+        if entry == "@" or (not entry.startswith("@") and not entry.lstrip("-").isalnum()):
+            raise ConfigError(f"{name} must list ids or @usernames, got {entry!r}")
+    return tuple(dict.fromkeys(entries))
+
+
+def _time_zone(raw: str, name: str) -> str:
+    """An IANA time zone the standard library knows (Europe/Berlin, UTC)."""
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name} must be an IANA time zone such as UTC or Europe/Berlin, got {raw!r}"
+        ) from None
     return raw
 
 
-def _effort(raw: str, name: str) -> str | None:
-    value = raw.lower()
-    if value == "default":
-        return None
-    if value not in REASONING_EFFORTS:
-        choices = ", ".join(REASONING_EFFORTS)
-        raise ConfigError(f"{name} must be default, {choices}; got {raw!r}")
-    return value
+_TABLE: dict[str, Setting[Any]] = {
+    "telegram_api_id": Setting("TELEGRAM_API_ID", kinds.whole, None),
+    "thread_retention": Setting("THREAD_RETENTION", kinds.count(1, 100_000_000), 100_000),
+    "starting_balance": Setting(
+        "STARTING_BALANCE", kinds.count(0, MAX_BALANCE), CORE.starting_balance
+    ),
+    "reply_token_limit": Setting("REPLY_TOKEN_LIMIT", kinds.count(1, MAX_TOKENS), CORE.reply_cap),
+    "context_token_limit": Setting(
+        "CONTEXT_TOKEN_LIMIT", kinds.count(1, 10 * MAX_TOKENS), DEFAULT_CONTEXT_LIMIT
+    ),
+    "min_reply_tokens": Setting(
+        "MIN_REPLY_TOKENS", kinds.count(1, MAX_TOKENS), CORE.min_reply_tokens
+    ),
+    "prompt_max_chars": Setting(
+        "PROMPT_MAX_CHARS", kinds.count(1, MAX_TOKENS), CORE.prompt_max_chars
+    ),
+    "default_prompt": Setting("DEFAULT_PROMPT", kinds.text, CORE.default_prompt),
+    "default_language": Setting(
+        "DEFAULT_LANGUAGE",
+        kinds.one_of(LANGUAGES, f"one of {', '.join(sorted(LANGUAGES))}"),
+        CORE.default_language,
+    ),
+    "token_footer": Setting("TOKEN_FOOTER", kinds.boolean, CORE.footer),
+    "notify_new_users": Setting("NOTIFY_ADMIN_NEW_USERS", kinds.boolean, CORE.notify_new_users),
+    "notify_requests": Setting("NOTIFY_ADMIN_REQUESTS", kinds.boolean, CORE.notify_requests),
+    "offline_delay": Setting("OFFLINE_MODEL_DELAY", _fraction_of_seconds(MAX_OFFLINE_DELAY), 0.02),
+    "log_level": Setting(
+        "LOG_LEVEL",
+        kinds.one_of(
+            {"DEBUG", "INFO", "WARNING", "ERROR"}, "DEBUG, INFO, WARNING or ERROR", upper=True
+        ),
+        "WARNING",
+    ),
+    "openai_model": Setting("OPENAI_MODEL", kinds.text, DEFAULT_MODEL),
+    "openai_base_url": Setting("OPENAI_BASE_URL", kinds.url, None),
+    "openai_timeout": Setting("OPENAI_TIMEOUT", kinds.seconds(MAX_SECONDS), 60.0),
+    "openai_stall_timeout": Setting("OPENAI_STALL_TIMEOUT", kinds.seconds(MAX_SECONDS), 30.0),
+    "openai_first_token_timeout": Setting(
+        "OPENAI_FIRST_TOKEN_TIMEOUT", kinds.seconds(MAX_SECONDS), DEFAULT_FIRST_TOKEN_TIMEOUT
+    ),
+    "model_context_window": Setting("MODEL_CONTEXT_WINDOW", kinds.window, None),
+    "openai_max_retries": Setting("OPENAI_MAX_RETRIES", kinds.count(0, MAX_RETRIES), 2),
+    "stream_mode": Setting(
+        "STREAM_MODE", kinds.one_of({"auto", "draft", "edit"}, "auto, draft or edit"), "auto"
+    ),
+    "transcription_model": Setting("TRANSCRIPTION_MODEL", kinds.word, DEFAULT_TRANSCRIPTION_MODEL),
+    "transcription_tokens_per_second": Setting(
+        "TRANSCRIPTION_TOKENS_PER_SECOND",
+        _fraction_of_seconds(MAX_TOKENS_PER_SECOND),
+        CORE.transcription_tokens_per_second,
+    ),
+    "max_voice_seconds": Setting(
+        "MAX_VOICE_SECONDS", kinds.count(1, MAX_VOICE_SECONDS), CORE.max_voice_seconds
+    ),
+    "image_model": Setting("IMAGE_MODEL", kinds.word, DEFAULT_IMAGE_MODEL),
+    "image_size": Setting("IMAGE_SIZE", _image_size, DEFAULT_IMAGE_SIZE),
+    "image_price": Setting("IMAGE_PRICE", kinds.count(0, MAX_BALANCE), CORE.image_price),
+    "max_document_bytes": Setting(
+        "MAX_DOCUMENT_BYTES", kinds.count(1, MAX_DOCUMENT_BYTES), CORE.max_document_bytes
+    ),  # Who may use the bot (empty: everyone), and the allowance each period (0: none).
+    "allowed_users": Setting("ALLOWED_USERS", _entries, CORE.allowed_users),
+    "allowed_chats": Setting("ALLOWED_CHATS", _entries, CORE.allowed_chats),
+    "allowance": Setting("ALLOWANCE", kinds.count(0, MAX_BALANCE), CORE.allowance),
+    "allowance_period": Setting(
+        "ALLOWANCE_PERIOD",
+        kinds.one_of({"day", "week", "month"}, "day, week or month"),
+        CORE.allowance_period,
+    ),
+    "allowance_tz": Setting("ALLOWANCE_TZ", _time_zone, CORE.allowance_tz),
+}
+_SECRETS = {
+    "openai_api_key": "OPENAI_API_KEY",
+    "telegram_api_key": "TELEGRAM_API_KEY",
+    "telegram_api_hash": "TELEGRAM_API_HASH",
+}
 
 
-def _language(raw: str, name: str) -> str:
-    value = raw.strip().lower()
-    if value not in LANGUAGES:
-        raise ConfigError(f"{name} must be one of {', '.join(sorted(LANGUAGES))}, got {raw!r}")
-    return value
-
-
-@attrs.define
-class _Reader:
-    env: Mapping[str, str]
-
-    def get(self, name: str, parse: Callable[[str, str], T], default: T) -> T:
-        raw = self.env.get(name)
-        if raw is None or not raw.strip():
-            return default
-        return parse(raw.strip(), name)
-
-    def positive(self, name: str, default: int, most: int = MAX_TOKENS) -> int:
-        value = self.get(name, _int, default)
-        if value <= 0:
-            raise ConfigError(f"{name} must be greater than zero, got {value}")
-        if value > most:
-            raise ConfigError(f"{name} must be at most {most:,}, got {value:,}")
-        return value
-
-    def secret(self, name: str) -> Secret | None:
-        raw = self.env.get(name, "").strip()
-        return Secret(raw) if raw else None
+def _secret(env: Mapping[str, str], variable: str) -> Secret | None:
+    raw = env.get(variable, "").strip()
+    return Secret(raw) if raw else None
 
 
 @attrs.frozen
@@ -234,10 +304,11 @@ class Settings:
         return TelegramLogin(token, api_id, api_hash, admin, self.telegram_session)
 
     def model_window(self) -> int:
-        """The model's context window: MODEL_CONTEXT_WINDOW, else the known table, else 4 096."""
+        """The model's context window: MODEL_CONTEXT_WINDOW, else on OpenAI's API the known
+        table, else 4 096 (what its server reports is learned at start-up, in the bootstrap)."""
         from adapters.models.openai.facts import resolve_window  # plain data; no SDK is imported
 
-        return resolve_window(self.openai_model, self.model_context_window)
+        return resolve_window(self.openai_model, self.model_context_window, self.openai_base_url)
 
     def pictures_dir(self) -> Path:
         """Where the console saves the pictures the bot sends: beside DATA_FILE."""
@@ -288,241 +359,114 @@ class Settings:
 
 def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     """Build the settings from ``env``; relative paths are relative to ``base`` (the cwd)."""
-    read = _Reader(env)
     base = base or Path.cwd()
-    data_file = base / read.get("DATA_FILE", lambda raw, _: raw, "data.json")
-    threads_default = data_file.with_name(data_file.stem + ".threads.db")
-    threads_file = read.get("THREADS_FILE", lambda raw, _: base / raw, threads_default)
-    reply_limit = read.positive("REPLY_TOKEN_LIMIT", CORE.reply_cap)
-    min_reply = read.positive("MIN_REPLY_TOKENS", CORE.min_reply_tokens)
-    if min_reply > reply_limit:
+    values: dict[str, Any] = {field: setting.read(env) for field, setting in _TABLE.items()}
+    values |= {field: _secret(env, variable) for field, variable in _SECRETS.items()}
+    _check_limits(values)
+    notes: list[str] = []
+    values |= _paths(env, base)
+    values |= _models(env, values, notes)
+    values |= _admin(env, notes)
+    database = _database(env, "DATABASE_URL", None)
+    # Voice goes to the chat's server with the chat's key unless told otherwise.
+    transcription_url = Setting("TRANSCRIPTION_BASE_URL", kinds.url, values["openai_base_url"])
+    return Settings(
+        **values,
+        database_url=database,
+        receiver_database_url=_database(env, "RECEIVER_DATABASE_URL", database),
+        transcription_base_url=transcription_url.read(env),
+        transcription_api_key=_secret(env, "TRANSCRIPTION_API_KEY") or values["openai_api_key"],
+        notes=tuple(notes),
+    )
+
+
+def _database(env: Mapping[str, str], variable: str, default: Secret | None) -> Secret | None:
+    """A PostgreSQL address (a secret: it may hold a password, so it is never quoted back)."""
+    address = _secret(env, variable) or default
+    if address is not None and not address.reveal().startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{variable} must be a postgresql://user:password@host/dbname address")
+    return address
+
+
+def _check_limits(values: Mapping[str, Any]) -> None:
+    """The token limits that depend on each other."""
+    reply, least = values["reply_token_limit"], values["min_reply_tokens"]
+    if least > reply:
+        raise ConfigError(f"MIN_REPLY_TOKENS ({least}) cannot exceed REPLY_TOKEN_LIMIT ({reply})")
+    context = values["context_token_limit"]
+    system = prompt_tokens(CharTokenCounter(), [Turn(Role.SYSTEM, values["default_prompt"])])
+    if context < system + ROOM_FOR_A_MESSAGE:
         raise ConfigError(
-            f"MIN_REPLY_TOKENS ({min_reply}) cannot exceed REPLY_TOKEN_LIMIT ({reply_limit})"
-        )
-    starting = read.get("STARTING_BALANCE", _int, CORE.starting_balance)
-    if starting < 0:
-        raise ConfigError(f"STARTING_BALANCE cannot be negative, got {starting}")
-    if starting > MAX_BALANCE:
-        raise ConfigError(f"STARTING_BALANCE must be at most {MAX_BALANCE:,}, got {starting:,}")
-    delay = read.get("OFFLINE_MODEL_DELAY", _float, 0.02)
-    if delay < 0:
-        raise ConfigError(f"OFFLINE_MODEL_DELAY cannot be negative, got {delay}")
-    _within("OFFLINE_MODEL_DELAY", delay, 0, MAX_OFFLINE_DELAY)
-    timeout = read.get("OPENAI_TIMEOUT", _float, 60.0)
-    stall = read.get("OPENAI_STALL_TIMEOUT", _float, 30.0)
-    first_token = read.get("OPENAI_FIRST_TOKEN_TIMEOUT", _float, DEFAULT_FIRST_TOKEN_TIMEOUT)
-    for name, value in (
-        ("OPENAI_TIMEOUT", timeout),
-        ("OPENAI_STALL_TIMEOUT", stall),
-        ("OPENAI_FIRST_TOKEN_TIMEOUT", first_token),
-    ):
-        if value <= 0:
-            raise ConfigError(f"{name} must be greater than zero, got {value}")
-        _within(name, value, 0, MAX_SECONDS)
-    retries = read.get("OPENAI_MAX_RETRIES", _int, 2)
-    if retries < 0:
-        raise ConfigError(f"OPENAI_MAX_RETRIES cannot be negative, got {retries}")
-    _within("OPENAI_MAX_RETRIES", retries, 0, 10)
-    default_prompt = read.get("DEFAULT_PROMPT", lambda raw, _: raw, CORE.default_prompt)
-    context_limit = read.positive("CONTEXT_TOKEN_LIMIT", DEFAULT_CONTEXT_LIMIT, 10 * MAX_TOKENS)
-    system = prompt_tokens(CharTokenCounter(), [Turn(Role.SYSTEM, default_prompt)])
-    if context_limit < system + ROOM_FOR_A_MESSAGE:
-        raise ConfigError(
-            f"CONTEXT_TOKEN_LIMIT ({context_limit:,}) leaves no room for a message: the system "
+            f"CONTEXT_TOKEN_LIMIT ({context:,}) leaves no room for a message: the system "
             f"prompt (DEFAULT_PROMPT) alone costs {system:,} tokens; set it to at least "
             f"{system + ROOM_FOR_A_MESSAGE:,}"
         )
-    base_url = read.get("OPENAI_BASE_URL", _url, None)
-    window = read.get("MODEL_CONTEXT_WINDOW", _int, None)
-    if window is not None and window < 256:
-        raise ConfigError(f"MODEL_CONTEXT_WINDOW must be at least 256 tokens, got {window}")
-    model = read.get("OPENAI_MODEL", lambda raw, _: raw, DEFAULT_MODEL)
+
+
+def _paths(env: Mapping[str, str], base: Path) -> dict[str, Path]:
+    """The files, relative to ``base``; the reply chains beside data.json by default."""
+    data_file = base / Setting("DATA_FILE", kinds.text, "data.json").read(env)
+    threads = Setting("THREADS_FILE", kinds.text, "").read(env)
+    return {
+        "data_file": data_file,
+        "threads_file": base / threads
+        if threads
+        else data_file.with_name(data_file.stem + ".threads.db"),
+        "telegram_session": base
+        / Setting("TELEGRAM_SESSION", kinds.text, "gptbot.session").read(env),
+    }
+
+
+def _models(env: Mapping[str, str], values: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The models offered, their reasoning effort, and how their tokens are counted."""
+    model = values["openai_model"]
     # The default model answers best for chat without a reasoning pass; another model gets the
     # parameter only when asked, since models that do not reason refuse it.
     effort_set = bool(env.get("OPENAI_REASONING_EFFORT", "").strip())
-    effort = read.get(
-        "OPENAI_REASONING_EFFORT", _effort, DEFAULT_EFFORT if model == DEFAULT_MODEL else None
-    )
-    api_key = read.secret("OPENAI_API_KEY")
+    unset = DEFAULT_EFFORT if model == DEFAULT_MODEL else None
+    effort = Setting("OPENAI_REASONING_EFFORT", kinds.effort, unset).read(env)
     defaults = Defaults(
-        base_url=base_url,
-        api_key=api_key,
-        window=window,
+        base_url=values["openai_base_url"],
+        api_key=values["openai_api_key"],
+        window=values["model_context_window"],
         model=model,
         effort=effort,
         effort_set=effort_set,
         default_model=DEFAULT_MODEL,
         default_effort=DEFAULT_EFFORT,
     )
-    listed = read.get("MODELS", lambda raw, _: raw, "")
+    listed = Setting("MODELS", kinds.text, "").read(env)
     models = parse_models(listed, env, defaults) if listed else (default_entry(defaults),)
-    # tiktoken: the model's own tokenizer for OpenAI models, the calibrated heuristic for others.
-    # When only the offline model answers: its tokens are notional, and the heuristic spares
-    # the 0.4 s of loading a tokenizer table.
-    counter = read.get(
-        "TOKEN_COUNTER",
-        lambda raw, _: raw.lower(),
-        "heuristic" if all(entry.offline for entry in models) else "tiktoken",
-    )
-    if counter not in {"heuristic", "tiktoken"}:
-        raise ConfigError(f"TOKEN_COUNTER must be tiktoken or heuristic, got {counter!r}")
-    notes: list[str] = []
-    if not all(entry.offline for entry in models):
+    offline = [entry for entry in models if entry.offline]
+    if len(offline) < len(models):
         notes += [
             f"MODELS: {entry.name} has no api_key and OPENAI_API_KEY is empty: "
             "the offline model answers for it"
-            for entry in models
-            if entry.offline
+            for entry in offline
         ]
-    database = read.secret("DATABASE_URL")
-    receiver = read.secret("RECEIVER_DATABASE_URL") or database
-    for name, url in (("DATABASE_URL", database), ("RECEIVER_DATABASE_URL", receiver)):
-        if url is not None and not url.reveal().startswith(("postgresql://", "postgres://")):
-            raise ConfigError(f"{name} must be a postgresql://user:password@host/dbname address")
-    admin = read.get("ADMIN_CHAT_ID", _int, None)
-    if admin is None and read.get("ADMIN_ID", _int, None) is not None:
+    # tiktoken: the model's own tokenizer for OpenAI models, the calibrated heuristic for others.
+    # When only the offline model answers: its tokens are notional, and the heuristic spares
+    # the 0.4 s of loading a tokenizer table.
+    counter = Setting(
+        "TOKEN_COUNTER",
+        kinds.one_of({"heuristic", "tiktoken"}, "tiktoken or heuristic"),
+        "heuristic" if len(offline) == len(models) else "tiktoken",
+    ).read(env)
+    return {
+        "models": models,
+        "openai_reasoning_effort": effort,
+        "token_counter": counter,
+    }
+
+
+def _admin(env: Mapping[str, str], notes: list[str]) -> dict[str, int | None]:
+    admin = Setting("ADMIN_CHAT_ID", kinds.whole, None).read(env)
+    older = Setting("ADMIN_ID", kinds.whole, None).read(env)
+    if admin is None and older is not None:
         # The older bot's name for it: an operator moving over keeps their .env.
-        admin = read.get("ADMIN_ID", _int, None)
+        admin = older
         notes.append("ADMIN_ID is read as ADMIN_CHAT_ID (the older bot's name for it)")
-    level = read.get("LOG_LEVEL", lambda raw, _: raw.upper(), "WARNING")
-    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
-    return Settings(
-        openai_api_key=api_key,
-        telegram_api_key=read.secret("TELEGRAM_API_KEY"),
-        telegram_api_id=read.get("TELEGRAM_API_ID", _int, None),
-        telegram_api_hash=read.secret("TELEGRAM_API_HASH"),
-        admin_chat_id=admin,
-        data_file=data_file,
-        threads_file=threads_file,
-        database_url=database,
-        receiver_database_url=receiver,
-        thread_retention=read.positive("THREAD_RETENTION", 100_000, 100_000_000),
-        starting_balance=starting,
-        reply_token_limit=reply_limit,
-        context_token_limit=context_limit,
-        min_reply_tokens=min_reply,
-        prompt_max_chars=read.positive("PROMPT_MAX_CHARS", CORE.prompt_max_chars),
-        default_prompt=default_prompt,
-        default_language=read.get("DEFAULT_LANGUAGE", _language, CORE.default_language),
-        token_footer=read.get("TOKEN_FOOTER", _bool, CORE.footer),
-        notify_new_users=read.get("NOTIFY_ADMIN_NEW_USERS", _bool, CORE.notify_new_users),
-        notify_requests=read.get("NOTIFY_ADMIN_REQUESTS", _bool, CORE.notify_requests),
-        offline_delay=delay,
-        log_level=level,
-        openai_model=model,
-        openai_reasoning_effort=effort,
-        openai_base_url=base_url,
-        openai_timeout=timeout,
-        openai_stall_timeout=stall,
-        openai_first_token_timeout=first_token,
-        model_context_window=window,
-        openai_max_retries=retries,
-        token_counter=counter,
-        telegram_session=base / read.get("TELEGRAM_SESSION", lambda raw, _: raw, "gptbot.session"),
-        notes=tuple(notes),
-        stream_mode=read.get("STREAM_MODE", _stream_mode, "auto"),
-        models=models,
-        **_media(read, base_url, api_key),
-        **_access(read),
-    )
-
-
-def _media(read: _Reader, base_url: str | None, api_key: Secret | None) -> dict[str, Any]:
-    """The settings of voice, pictures and files."""
-    per_second = read.get(
-        "TRANSCRIPTION_TOKENS_PER_SECOND", _float, CORE.transcription_tokens_per_second
-    )
-    _within("TRANSCRIPTION_TOKENS_PER_SECOND", per_second, 0, MAX_TOKENS_PER_SECOND)
-    image_price = read.get("IMAGE_PRICE", _int, CORE.image_price)
-    if not 0 <= image_price <= MAX_BALANCE:
-        raise ConfigError(f"IMAGE_PRICE must be between 0 and {MAX_BALANCE:,}, got {image_price:,}")
-    return {
-        "transcription_model": read.get("TRANSCRIPTION_MODEL", _word, DEFAULT_TRANSCRIPTION_MODEL),
-        "transcription_base_url": read.get("TRANSCRIPTION_BASE_URL", _url, base_url),
-        "transcription_api_key": read.secret("TRANSCRIPTION_API_KEY") or api_key,
-        "transcription_tokens_per_second": per_second,
-        "max_voice_seconds": read.positive(
-            "MAX_VOICE_SECONDS", CORE.max_voice_seconds, MAX_VOICE_SECONDS
-        ),
-        "image_model": read.get("IMAGE_MODEL", _word, DEFAULT_IMAGE_MODEL),
-        "image_size": read.get("IMAGE_SIZE", _image_size, DEFAULT_IMAGE_SIZE),
-        "image_price": image_price,
-        "max_document_bytes": read.positive(
-            "MAX_DOCUMENT_BYTES", CORE.max_document_bytes, MAX_DOCUMENT_BYTES
-        ),
-    }
-
-
-def _access(read: _Reader) -> dict[str, Any]:
-    """Who may use the bot, and the allowances."""
-    allowance = read.get("ALLOWANCE", _int, CORE.allowance)
-    if not 0 <= allowance <= MAX_BALANCE:
-        raise ConfigError(f"ALLOWANCE must be between 0 and {MAX_BALANCE:,}, got {allowance:,}")
-    return {
-        "allowed_users": read.get("ALLOWED_USERS", _entries, CORE.allowed_users),
-        "allowed_chats": read.get("ALLOWED_CHATS", _entries, CORE.allowed_chats),
-        "allowance": allowance,
-        "allowance_period": read.get("ALLOWANCE_PERIOD", _period, CORE.allowance_period),
-        "allowance_tz": read.get("ALLOWANCE_TZ", _time_zone, CORE.allowance_tz),
-    }
-
-
-def _entries(raw: str, name: str) -> tuple[str, ...]:
-    """Ids or @usernames, separated by commas (or spaces), as the access list keeps them."""
-    entries = [access_key(word) for word in re.split(r"[,\s]+", raw) if word.strip()]
-    for entry in entries:
-        if entry == "@" or (not entry.startswith("@") and not entry.lstrip("-").isalnum()):
-            raise ConfigError(f"{name} must list ids or @usernames, got {entry!r}")
-    return tuple(dict.fromkeys(entries))
-
-
-def _period(raw: str, name: str) -> str:
-    value = raw.lower()
-    if value not in {"day", "week", "month"}:
-        raise ConfigError(f"{name} must be day, week or month, got {raw!r}")
-    return value
-
-
-def _time_zone(raw: str, name: str) -> str:
-    """An IANA time zone the standard library knows (Europe/Berlin, UTC)."""
-    try:
-        zoneinfo.ZoneInfo(raw)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{name} must be an IANA time zone such as UTC or Europe/Berlin, got {raw!r}"
-        ) from None
-    return raw
-
-
-def _word(raw: str, name: str) -> str:
-    if len(raw.split()) != 1:
-        raise ConfigError(f"{name} must be one word (a model's name), got {raw!r}")
-    return raw
-
-
-_SIZE = re.compile(r"(\d{2,5})x(\d{2,5})")
-
-
-def _image_size(raw: str, name: str) -> str:
-    """WIDTHxHEIGHT as the images API takes it, or auto (the model chooses)."""
-    value = raw.strip().lower()
-    if value == "auto":
-        return value
-    match = _SIZE.fullmatch(value)
-    if match is None or not all(64 <= int(side) <= 8_192 for side in match.groups()):
-        raise ConfigError(
-            f"{name} must be WIDTHxHEIGHT (each 64 to 8192 pixels, as 1024x1024) or auto, "
-            f"got {raw!r}"
-        )
-    return value
-
-
-def _stream_mode(raw: str, name: str) -> str:
-    value = raw.strip().lower()
-    if value not in {"auto", "draft", "edit"}:
-        raise ConfigError(f"{name} must be auto, draft or edit, got {raw!r}")
-    return value
+    return {"admin_chat_id": admin}
 
 
 def load_environment(env_file: Path | None = None) -> dict[str, str]:

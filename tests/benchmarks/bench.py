@@ -375,7 +375,12 @@ async def overhead(folder: Path, turns: int) -> tuple[float, float]:
     with LLMockServer() as server:
         base_url = server.base_url("openai")
         settings = settings_from(
-            {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": base_url, "ADMIN_CHAT_ID": "1"},
+            {
+                "OPENAI_API_KEY": "sk-bench",
+                "OPENAI_BASE_URL": base_url,
+                "MODEL_CONTEXT_WINDOW": "128000",  # as OpenAI's; a proxy reports no window
+                "ADMIN_CHAT_ID": "1",
+            },
             folder,
         )
         assert settings.openai_reasoning_effort == "none"  # as the direct request below says

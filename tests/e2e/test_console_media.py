@@ -108,7 +108,8 @@ async def test_voice_and_pictures_through_openai_compatible_servers(
         "OPENAI_API_KEY": KEY,
         "OPENAI_BASE_URL": llm.base_url("openai"),
         "TRANSCRIPTION_BASE_URL": media_server.base_url,
-        "MODELS": "gpt-6-luna vision; gpt-6-dear price=3",
+        # Windows given: a proxy at another address reports none (4 096 would be assumed).
+        "MODELS": "gpt-6-luna vision window=128000; gpt-6-dear price=3 window=128000",
         "OPENAI_MAX_RETRIES": "0",
         "IMAGE_PRICE": "700",
     }

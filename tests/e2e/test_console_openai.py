@@ -50,6 +50,8 @@ async def run(tmp_path: Path, llm: LLMock, script: str, **env: str) -> Recorder:
             "OPENAI_TIMEOUT": "30",
             "OPENAI_STALL_TIMEOUT": "15",
             "OPENAI_FIRST_TOKEN_TIMEOUT": "30",
+            # A proxy on another host reports no window: without this, 4 096 is assumed.
+            "MODEL_CONTEXT_WINDOW": "128000",
             "ADMIN_CHAT_ID": "1",
             **env,
         },

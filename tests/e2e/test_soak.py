@@ -59,6 +59,7 @@ async def soak(llm: LLMock, folder: Path, messages: int, seed: int = 7) -> SoakR
         {
             "OPENAI_API_KEY": "sk-soak",
             "OPENAI_BASE_URL": llm.base_url("openai"),
+            "MODEL_CONTEXT_WINDOW": "128000",  # a proxy reports none: 4 096 would be assumed
             "OPENAI_MAX_RETRIES": "0",
             "OPENAI_TIMEOUT": str(TIMEOUT),
             "OPENAI_STALL_TIMEOUT": str(STALL_TIMEOUT),

@@ -99,6 +99,7 @@ async def test_a_voice_note_transcribed_by_a_server_and_answered_by_another(
         tmp_path,
         OPENAI_API_KEY="sk-test-telegram-media-0123",
         OPENAI_BASE_URL=llm.base_url("openai"),
+        MODEL_CONTEXT_WINDOW="128000",  # a proxy reports none: 4 096 would be assumed
         TRANSCRIPTION_BASE_URL=media_server.base_url,
         OPENAI_MAX_RETRIES="0",
     )

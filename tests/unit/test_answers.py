@@ -195,18 +195,50 @@ async def test_failed_request_is_explained_and_free(
     assert await bot.balance(ALICE.id) == 30_000 - 15
 
 
-async def test_failure_mid_stream_replaces_the_partial_answer(bot: Harness) -> None:
+async def test_failure_mid_stream_keeps_what_was_shown_with_the_error_below(
+    bot: Harness,
+) -> None:
+    # The server is killed mid-answer: the person keeps reading what they had, and is told.
     bot.model.fail_with = [errors.ConnectionLost("reset")]
     bot.model.fail_after_text = True
     await bot.say("hi")
     sent = bot.sink.sent[-1]
     assert sent.updates  # the partial text was shown
-    assert "connection" in sent.text
-    assert not sent.markdown
+    assert sent.text.startswith("Hello, world\n\n(")
+    assert "The connection to the model was lost" in sent.text
+    assert "Nothing was charged" in sent.text
     assert await bot.balance(ALICE.id) == 30_000
     error = await bot.threads.get(ALICE.id, sent.message_ids[0])
     assert error is not None
     assert error.role is None  # no turn of the conversation: a reply to it passes through
+
+
+async def test_a_broken_answer_closes_its_code_block_before_the_error(bot: Harness) -> None:
+    bot.model.pieces = ("Here:\n```python\n", "print(1)\n")
+    bot.model.fail_with = [errors.TruncatedAnswer("no finish reason")]
+    bot.model.fail_after_text = True
+    await bot.say("code please")
+    text = bot.sink.sent[-1].text
+    assert text.startswith("Here:\n```python\nprint(1)\n")
+    # The error is below the code, not inside it.
+    assert text.index("```", text.index("print(1)")) < text.index("cut off")
+
+
+async def test_an_overflow_after_some_text_is_not_retried(bot: Harness) -> None:
+    await bot.say("first")
+    bot.model.fail_with = [errors.ContextTooLong("odd")]
+    bot.model.fail_after_text = True
+    await bot.say("second", reply_to=bot.sink.sent[-1].message_ids[0])
+    assert len(bot.model.requests) == 2  # no second try to overwrite what was shown
+    assert bot.last().startswith("Hello, world\n\n(")
+
+
+async def test_a_failure_before_any_text_shows_the_error_alone(bot: Harness) -> None:
+    bot.model.fail_with = [errors.ConnectionLost("refused")]
+    await bot.say("hi")
+    sent = bot.sink.sent[-1]
+    assert sent.text.startswith("The connection to the model was lost")
+    assert not sent.markdown
 
 
 async def test_failure_is_explained_in_the_users_language(bot: Harness) -> None:

@@ -43,7 +43,7 @@ def test_model_settings_are_read(tmp_path: Path) -> None:
     ("name", "value", "words"),
     [
         ("MODEL_CONTEXT_WINDOW", "big", "MODEL_CONTEXT_WINDOW must be a whole number"),
-        ("MODEL_CONTEXT_WINDOW", "100", "MODEL_CONTEXT_WINDOW must be at least 256"),
+        ("MODEL_CONTEXT_WINDOW", "100", "MODEL_CONTEXT_WINDOW must be between 256 and"),
         ("OPENAI_FIRST_TOKEN_TIMEOUT", "0", "OPENAI_FIRST_TOKEN_TIMEOUT must be greater than"),
         ("OPENAI_FIRST_TOKEN_TIMEOUT", "soon", "OPENAI_FIRST_TOKEN_TIMEOUT must be a number"),
         ("TOKEN_COUNTER", "exact", "TOKEN_COUNTER must be tiktoken or heuristic"),
@@ -63,6 +63,9 @@ def test_malformed_model_setting_is_named(name: str, value: str, words: str) -> 
         ({"OPENAI_MODEL": "SmolLM2-135M-Instruct"}, 4_096),
         ({"OPENAI_MODEL": "SmolLM2-135M-Instruct", "MODEL_CONTEXT_WINDOW": "8192"}, 8_192),
         ({"OPENAI_MODEL": "gpt-4o", "MODEL_CONTEXT_WINDOW": "32000"}, 32_000),
+        # Another server: the name says nothing (its report is learned at start-up).
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1"}, 4_096),
+        ({"OPENAI_BASE_URL": "http://127.0.0.1:8080/v1", "MODEL_CONTEXT_WINDOW": "8192"}, 8_192),
     ],
 )
 def test_the_models_window(env: dict[str, str], window: int, tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ def test_the_older_bots_admin_id_is_read_and_said_so() -> None:
         ("REPLY_TOKEN_LIMIT", str(10**9), "REPLY_TOKEN_LIMIT must be at most 1,000,000"),
         ("CONTEXT_TOKEN_LIMIT", "1" + "0" * 5000, "CONTEXT_TOKEN_LIMIT must be a whole number"),
         ("STARTING_BALANCE", str(10**15), "STARTING_BALANCE must be at most"),
-        ("OPENAI_MAX_RETRIES", "1000", "OPENAI_MAX_RETRIES must be between 0 and 10"),
+        ("OPENAI_MAX_RETRIES", "1000", "OPENAI_MAX_RETRIES must be at most 10"),
         ("THREAD_RETENTION", str(10**12), "THREAD_RETENTION must be at most"),
     ],
 )
@@ -147,11 +147,11 @@ def test_access_and_allowance_settings_reach_the_core() -> None:
         ("ALLOWANCE_TZ", "Mars/Olympus", "IANA time zone"),
         ("ALLOWANCE_TZ", "../../etc/passwd", "IANA time zone"),
         ("ALLOWANCE_PERIOD", "fortnight", "day, week or month"),
-        ("ALLOWANCE", "-5", "between 0"),
+        ("ALLOWANCE", "-5", "cannot be negative"),
         ("ALLOWED_USERS", "@", "ids or @usernames"),
         ("ALLOWED_CHATS", "a;b", "ids or @usernames"),
     ],
 )
 def test_malformed_access_settings_are_named(name: str, value: str, words: str) -> None:
-    with pytest.raises(ConfigError, match=f"{name} must.*{words}"):
+    with pytest.raises(ConfigError, match=f"{name} .*{words}"):
         settings_from({name: value})

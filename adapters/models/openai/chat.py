@@ -1,9 +1,11 @@
 """The chat model: any OpenAI-compatible chat-completions API, through the official SDK.
 
 Every failure of the SDK, the transport or the stream leaves this module as a
-``core.errors.ModelError``; a stream that ends without a finish reason is a
-``TruncatedAnswer``, never an answer, unless its prompt was near the model's window: then it is
-the way llama.cpp reports an overflow (HTTP 200, an empty stream), a ``ContextTooLong``.
+``core.errors.ModelError``. A stream that ends without a finish reason is never an answer: cut
+after some text, a ``TruncatedAnswer``; empty, a ``ContextTooLong``, since that is how
+llama.cpp and llama-cpp-python report a prompt over their window (HTTP 200, and a stream with
+no data event: llama.cpp's ``error:`` line is no SSE field the SDK reads). Whatever the model's
+name: a local server serves any model under any name.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import base64
 import logging
 from collections.abc import AsyncGenerator, Mapping
 from typing import Literal, cast, get_args
-from urllib.parse import urlsplit
 
 import openai
 from openai.types.chat import (
@@ -23,6 +24,7 @@ from openai.types.chat import (
 )
 
 from adapters.models.openai.errors import body_of, provider_message, translate
+from adapters.models.openai.facts import on_openai
 from core import errors
 from core.ports import TokenCounter
 from core.tokens import CalibratingCounter, prompt_tokens
@@ -43,30 +45,17 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 # answer timeout for it would only make the user wait longer for the same error.
 CONNECT_TIMEOUT = 10.0
 
-# OpenAI's own API (and Azure's deployment of it) rejects ``max_tokens`` for reasoning models and
-# wants ``max_completion_tokens``; most other OpenAI-compatible servers (llama.cpp, older Ollama,
-# LM Studio, many proxies) only know ``max_tokens`` and silently ignore the newer name, which would
-# leave the answer uncapped and the balance check meaningless. So the cap goes under the name the
-# server at hand is known to honour; ``cap_parameter`` overrides the guess.
-_OFFICIAL_HOSTS = ("api.openai.com",)
-_OFFICIAL_HOST_SUFFIXES = (".openai.azure.com",)
-
-# llama.cpp reports a prompt over its window as HTTP 200 and a stream with no data event (its
-# "error:" line is not an SSE field the SDK reads). A stream that ends with no finish reason is
-# taken for an overflow when its prompt estimate is at least this share of the window, or with
-# the reply cap exceeds it: estimates of a local model's tokens can be a fifth too low, and a
-# needless halving retry costs far less than telling the user to retry what cannot work.
-NEAR_WINDOW = 0.5
-
 
 def guess_cap_parameter(base_url: str | None) -> CapParameter:
-    """The name under which the server at ``base_url`` expects the reply cap."""
-    if base_url is None:
-        return "max_completion_tokens"
-    host = (urlsplit(base_url).hostname or "").lower()
-    if host in _OFFICIAL_HOSTS or host.endswith(_OFFICIAL_HOST_SUFFIXES):
-        return "max_completion_tokens"
-    return "max_tokens"
+    """The name under which the server at ``base_url`` expects the reply cap.
+
+    OpenAI's own API (and Azure's deployment of it) rejects ``max_tokens`` for reasoning models
+    and wants ``max_completion_tokens``; most other OpenAI-compatible servers (llama.cpp, older
+    Ollama, LM Studio, many proxies) only know ``max_tokens`` and silently ignore the newer name,
+    which would leave the answer uncapped and the balance check meaningless. So the cap goes
+    under the name the server at hand is known to honour; ``cap_parameter`` overrides the guess.
+    """
+    return "max_completion_tokens" if on_openai(base_url) else "max_tokens"
 
 
 class OpenAIChatModel:
@@ -82,22 +71,18 @@ class OpenAIChatModel:
         cap_parameter: CapParameter,
         reasoning_effort: str | None = None,
         first_token_timeout: float | None = None,
-        context_window: int | None = None,
     ) -> None:
         """Wrap a ready client; ``create`` builds one from plain settings.
 
         ``first_token_timeout`` (default: ``stall_timeout``) bounds the wait from the request to
         the first piece of the answer: the server reads the whole prompt first, which on a CPU
         takes many seconds. ``stall_timeout`` bounds each wait for a next piece after that.
-        ``reasoning_effort`` is sent with every request unless it is None. ``context_window``
-        (tokens) lets an empty stream be recognised as an overflow; None: never.
+        ``reasoning_effort`` is sent with every request unless it is None.
         A ``CalibratingCounter`` learns from every usage the server reports.
         """
         first_token_timeout = stall_timeout if first_token_timeout is None else first_token_timeout
         if stall_timeout <= 0 or first_token_timeout <= 0:
             raise ValueError("stall_timeout and first_token_timeout must be positive")
-        if context_window is not None and context_window <= 0:
-            raise ValueError("context_window must be positive")
         if cap_parameter not in get_args(CapParameter):
             raise ValueError(f"unknown cap parameter {cap_parameter!r}")
         if reasoning_effort is not None and reasoning_effort not in REASONING_EFFORTS:
@@ -111,7 +96,6 @@ class OpenAIChatModel:
         self._counter = counter
         self._stall_timeout = stall_timeout
         self._first_token_timeout = first_token_timeout
-        self._window = context_window
         self._cap_parameter: CapParameter = cap_parameter
 
     @classmethod
@@ -128,7 +112,6 @@ class OpenAIChatModel:
         cap_parameter: CapParameter | None = None,
         reasoning_effort: str | None = None,
         first_token_timeout: float | None = None,
-        context_window: int | None = None,
     ) -> OpenAIChatModel:
         """A model on OpenAI's API, or on the compatible server at ``base_url``.
 
@@ -162,7 +145,6 @@ class OpenAIChatModel:
             cap_parameter=cap_parameter or guess_cap_parameter(base_url),
             reasoning_effort=reasoning_effort,
             first_token_timeout=first,
-            context_window=context_window,
         )
 
     def __repr__(self) -> str:
@@ -283,24 +265,20 @@ class OpenAIChatModel:
 
     def _unfinished(self, request: ModelRequest, parts: list[str]) -> errors.ModelError:
         """The error for a stream that ended without a finish reason."""
-        if self._window is not None:
-            prompt = prompt_tokens(self._counter, request.turns)
-            if prompt >= NEAR_WINDOW * self._window or prompt + request.max_tokens > self._window:
-                log.warning(
-                    "the stream ended without a finish reason after %d pieces of text, with a "
-                    "prompt of about %d tokens and a cap of %d in a %d-token window: taking it "
-                    "for an overflow",
-                    len(parts),
-                    prompt,
-                    request.max_tokens,
-                    self._window,
-                )
-                return errors.ContextTooLong(
-                    f"the stream ended empty with a prompt of about {prompt} tokens, near the "
-                    f"model's {self._window}-token window: taken for an overflow"
-                )
-        return errors.TruncatedAnswer(
-            f"the stream ended without a finish reason after {len(parts)} pieces of text"
+        if parts:
+            return errors.TruncatedAnswer(
+                f"the stream ended without a finish reason after {len(parts)} pieces of text"
+            )
+        prompt = prompt_tokens(self._counter, request.turns)
+        log.warning(
+            "the stream ended empty, with a prompt of about %d tokens and a cap of %d: taking it "
+            "for an overflow of the server's context",
+            prompt,
+            request.max_tokens,
+        )
+        return errors.ContextTooLong(
+            f"the server sent an empty answer to a prompt of about {prompt} tokens and a cap of "
+            f"{request.max_tokens}: taken for an overflow of its context"
         )
 
     async def _create(self, request: ModelRequest) -> openai.AsyncStream[ChatCompletionChunk]:

@@ -3,12 +3,15 @@
 Names are matched by prefix after any provider or fine-tune decoration ("openai/gpt-4o",
 "ft:gpt-4o-mini:org::id"), so dated snapshots ("gpt-4o-2024-08-06") match their family.
 A name not recognised here is a local or other provider's model: the bot then counts with the
-calibrated heuristic and the operator states its window (MODEL_CONTEXT_WINDOW).
+calibrated heuristic. A name says nothing of a server other than OpenAI's: llama.cpp serves any
+model under any name, with the window it was started with. There the window is the one the
+server reports (``adapters.models.openai.server``), else the operator's, else 4 096.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 O200K = "o200k_base"
 CL100K = "cl100k_base"
@@ -70,17 +73,38 @@ def context_window(model: str) -> int | None:
     return None
 
 
-def resolve_window(model: str, configured: int | None) -> int:
-    """The window to fit budgets in: the operator's setting, else the table, else 4 096."""
+# OpenAI's own API, and Azure's deployments of it: the servers where a model's name says what
+# the model is.
+_OFFICIAL_HOSTS = ("api.openai.com",)
+_OFFICIAL_HOST_SUFFIXES = (".openai.azure.com",)
+
+
+def on_openai(base_url: str | None) -> bool:
+    """Whether ``base_url`` (None: the SDK's default) is OpenAI's own API."""
+    if base_url is None:
+        return True
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in _OFFICIAL_HOSTS or host.endswith(_OFFICIAL_HOST_SUFFIXES)
+
+
+def resolve_window(
+    model: str, configured: int | None, base_url: str | None = None, reported: int | None = None
+) -> int:
+    """The window to fit budgets in: the operator's setting, else what the server
+    ``reported``, else on OpenAI's API the table, else 4 096, since a name on another server
+    says nothing of the window that server was started with."""
     if configured is not None:
         return configured
-    known = context_window(model)
+    if reported is not None:
+        return reported
+    known = context_window(model) if on_openai(base_url) else None
     return UNKNOWN_WINDOW if known is None else known
 
 
 # Models known to take pictures: OpenAI's vision families (not o1-mini, o3-mini, gpt-oss, gpt-3.5
 # or the first gpt-4), newer OpenAI names, and the usual vision models of other providers and of
-# local servers. A guess from the name only: MODELS says "vision" (or not) when it is wrong.
+# local servers. A guess from the name only, made for OPENAI_MODEL on OpenAI's API alone: a
+# MODELS entry says "vision" itself (a local server may serve a "llava" without its projector).
 _NOT_VISION = re.compile(
     r"o1-(mini|preview)|o3-mini|gpt-oss|gpt-4-turbo-preview|gpt-4-\d{4}-preview"
 )

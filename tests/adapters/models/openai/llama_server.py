@@ -4,6 +4,8 @@ What matters here, as observed with llama.cpp's server: a prompt over its window
 and a stream with no data event (only an ``error:`` line, which is no SSE field a client reads);
 a streamed answer carries no ``usage``, its last chunk may carry ``timings``; the response
 headers go out at once, and the first token comes only after the whole prompt was read.
+It says what its window is as llama.cpp does (``GET /props``), or as vLLM does
+(``max_model_len`` in ``GET /v1/models``), or not at all (``reports``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,13 @@ class LlamaServer:
     count_cap: bool = False
     # An error event in the stream instead of an answer, as proxies send after a 200.
     error_event: dict[str, Any] | None = None
+    # How it tells its window: "llama.cpp" (/props, and /v1/models without it), "vllm"
+    # (/v1/models with max_model_len, no /props), "nothing" (404 for both).
+    reports: str = "llama.cpp"
+    # Kill the connection after this many words of the answer (the server dies mid-answer).
+    die_after: int | None = None
     requests: list[dict[str, Any]] = attrs.field(factory=list)
+    asked: list[str] = attrs.field(factory=list)  # the paths of GET requests
     port: int = 0
 
     @property
@@ -57,6 +65,11 @@ class LlamaServer:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
+            method, path, _ = head.decode().split(" ", 2)
+            if method == "GET":
+                self.asked.append(path)
+                await self.describe(path, writer)
+                return
             headers = dict(
                 line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if ": " in line
             )
@@ -68,6 +81,25 @@ class LlamaServer:
             pass
         finally:
             writer.close()
+
+    async def describe(self, path: str, writer: asyncio.StreamWriter) -> None:
+        """What llama.cpp or vLLM say of themselves."""
+        model: dict[str, Any] = {"id": "local.gguf", "object": "model", "owned_by": "llamacpp"}
+        found: dict[str, Any] | None = None
+        if path == "/props" and self.reports == "llama.cpp":
+            found = {"default_generation_settings": {"n_ctx": self.n_ctx}, "total_slots": 1}
+        elif path == "/v1/models" and self.reports == "llama.cpp":
+            # llama.cpp lists the window the model was trained for, not the one it runs with.
+            found = {"object": "list", "data": [{**model, "meta": {"n_ctx_train": 131_072}}]}
+        elif path == "/v1/models" and self.reports == "vllm":
+            found = {"object": "list", "data": [{**model, "max_model_len": self.n_ctx}]}
+        body = json.dumps(found if found is not None else {"error": "not found"}).encode()
+        status = b"200 OK" if found is not None else b"404 Not Found"
+        writer.write(
+            b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
+        )
+        await writer.drain()
 
     async def respond(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> None:
         writer.write(
@@ -88,6 +120,9 @@ class LlamaServer:
             return
         words = self.answer.split(" ")
         for n, word in enumerate(words):
+            if n == self.die_after:
+                writer.transport.abort()  # killed: no finish reason, no end of the stream
+                return
             delta: dict[str, Any] = {"content": word if n == 0 else " " + word}
             if n == 0:
                 delta["role"] = "assistant"

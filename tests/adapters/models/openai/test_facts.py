@@ -37,6 +37,22 @@ def test_the_setting_wins_and_unknown_models_get_4096() -> None:
     assert resolve_window("gpt-4o", 16_000) == 16_000
 
 
+LOCAL = "http://127.0.0.1:8080/v1"
+
+
+def test_a_name_says_nothing_of_another_servers_window() -> None:
+    # The README's llama.cpp recipe left the name at gpt-6-luna: 128 000 against 4 096.
+    assert resolve_window("gpt-6-luna", None, LOCAL) == 4_096
+    assert resolve_window("gpt-6-luna", None, "https://api.openai.com/v1") == 128_000
+    assert resolve_window("gpt-4o", None, "https://me.openai.azure.com/openai") == 128_000
+    assert resolve_window("gpt-6-luna", 32_768, LOCAL) == 32_768
+
+
+def test_what_the_server_reports_comes_after_the_setting() -> None:
+    assert resolve_window("gpt-6-luna", None, LOCAL, reported=8_192) == 8_192
+    assert resolve_window("llama", 2_048, LOCAL, reported=4_096) == 2_048
+
+
 @pytest.mark.parametrize(
     ("model", "sees"),
     [

@@ -21,7 +21,6 @@ def model_for(
     base_url: str,
     *,
     counter: TokenCounter | None = None,
-    window: int | None = None,
     stall: float = 5.0,
     first_token: float | None = None,
 ) -> OpenAIChatModel:
@@ -34,7 +33,6 @@ def model_for(
         max_retries=0,
         stall_timeout=stall,
         first_token_timeout=first_token,
-        context_window=window,
     )
 
 
@@ -59,31 +57,34 @@ async def answer(model: OpenAIChatModel, req: ModelRequest) -> list[Chunk]:
 # -- overflow ---------------------------------------------------------------------------------
 
 
-async def test_an_empty_stream_near_the_window_is_an_overflow() -> None:
+async def test_an_empty_stream_is_an_overflow_whatever_the_window_is_believed() -> None:
+    # No window given, and a name that says nothing: the empty answer alone says it all.
     async with llama_server(n_ctx=512) as server:
         big = request(400)  # about 800 of the server's tokens
-        with pytest.raises(errors.ContextTooLong, match="512-token window"):
-            await answer(model_for(server.base_url, window=512), big)
+        with pytest.raises(errors.ContextTooLong, match="empty answer"):
+            await answer(model_for(server.base_url), big)
 
         # The core's retry with the older half left out then gets an answer.
         small = request(100)
-        chunks = await answer(model_for(server.base_url, window=512), small)
+        chunks = await answer(model_for(server.base_url), small)
 
     assert "".join(c.text for c in chunks) == ANSWER
     assert len(server.requests) == 2
 
 
-async def test_an_empty_stream_far_from_the_window_stays_a_truncated_answer() -> None:
+async def test_an_empty_stream_is_an_overflow_even_under_an_openai_name() -> None:
+    # The README's recipe once left OPENAI_MODEL at gpt-6-luna: a 128 000-token name.
     async with llama_server(n_ctx=512) as server:
-        # The bot believes in a much larger window: this prompt is not near it.
-        with pytest.raises(errors.TruncatedAnswer):
-            await answer(model_for(server.base_url, window=100_000), request(400))
-
-
-async def test_without_a_known_window_an_empty_stream_is_a_truncated_answer() -> None:
-    async with llama_server(n_ctx=512) as server:
-        with pytest.raises(errors.TruncatedAnswer):
-            await answer(model_for(server.base_url), request(400))
+        model = OpenAIChatModel.create(
+            api_key="anything",
+            model="gpt-6-luna",
+            counter=CharTokenCounter(),
+            base_url=server.base_url,
+            timeout=10,
+            max_retries=0,
+        )
+        with pytest.raises(errors.ContextTooLong):
+            await answer(model, request(400))
 
 
 async def test_the_cap_counts_towards_the_window() -> None:
@@ -93,7 +94,23 @@ async def test_the_cap_counts_towards_the_window() -> None:
         estimate = prompt_tokens(CharTokenCounter(), req.turns)
         assert estimate < 200 < 400 < estimate + req.max_tokens
         with pytest.raises(errors.ContextTooLong):
-            await answer(model_for(server.base_url, window=400), req)
+            await answer(model_for(server.base_url), req)
+
+
+async def test_a_server_killed_mid_answer_is_a_cut_answer_not_an_overflow() -> None:
+    async with llama_server(die_after=3) as server:
+        model = model_for(server.base_url)
+        pieces: list[str] = []
+
+        async def read() -> None:
+            async for chunk in model.stream(request(10)):
+                pieces.append(chunk.text)
+
+        with pytest.raises((errors.TruncatedAnswer, errors.ConnectionLost)):
+            await read()
+        await model.close()
+
+    assert "".join(pieces) == "Hello there, how"
 
 
 # -- usage ------------------------------------------------------------------------------------
