@@ -8,7 +8,9 @@ operations of several statements open one explicitly.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import unquote
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -45,7 +47,7 @@ async def open_pool(url: str, min_size: int = 1, max_size: int = 10) -> AsyncCon
         await pool.open(wait=True, timeout=30.0)
     except Exception as exc:
         await pool.close()
-        raise StorageError(f"cannot connect to PostgreSQL ({_reason(exc)})") from exc
+        raise _cannot_connect(url, exc) from None
     return pool
 
 
@@ -54,7 +56,35 @@ async def connect(url: str) -> psycopg.AsyncConnection[Any]:
     try:
         return await psycopg.AsyncConnection.connect(url, **options())
     except psycopg.Error as exc:
-        raise StorageError(f"cannot connect to PostgreSQL ({_reason(exc)})") from exc
+        raise _cannot_connect(url, exc) from None
+
+
+def _cannot_connect(url: str, exc: BaseException) -> StorageError:
+    """The error to raise, without the library's: libpq quotes the whole address when it
+    cannot parse it (an unclosed ``[``, a bad ``%`` escape), password included, and a
+    traceback would print the chained error as it is."""
+    return StorageError(f"cannot connect to PostgreSQL ({redact(_reason(exc), url)})")
+
+
+# The password of a URL however malformed: after "scheme://user:", up to the first "@" and
+# (a password with a raw "@" in it) up to the last; and any password=... in the query.
+_USERINFO_PASSWORDS = (
+    re.compile(r"^[^:/]*://[^:@/]*:(.*?)@", re.DOTALL),
+    re.compile(r"^[^:/]*://[^:@/]*:(.*)@", re.DOTALL),
+)
+_QUERY_PASSWORD = re.compile(r"[?&]password=([^&#]*)", re.IGNORECASE)
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` with every password of ``url`` in it (as written and percent-decoded)
+    replaced by ``***``."""
+    secrets = [m.group(1) for p in _USERINFO_PASSWORDS if (m := p.match(url))]
+    # libpq ends the password at its first "@": the rest of it is quoted as the host.
+    secrets += [part for secret in secrets for part in secret.split("@")]
+    secrets += _QUERY_PASSWORD.findall(url)
+    for secret in sorted({*secrets, *map(unquote, secrets)} - {""}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _reason(exc: BaseException) -> str:
