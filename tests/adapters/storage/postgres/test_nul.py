@@ -91,7 +91,9 @@ async def test_a_message_and_a_name_with_nul_are_answered_remembered_and_registe
         answer = sink.sent[-1]
         assert "Not charged" not in answer.text
         account = await accounts.get("100")
-        assert account is not None and account.name == "Nul\0Name" and account.requests == 1
+        assert account is not None
+        assert account.name == "Nul\0Name"
+        assert account.requests == 1
         # The reply chain was saved: a reply to the answer continues the conversation.
         await bot.service.handle(Incoming("100", "2", sender, "and?", answer.message_ids[-1], True))
         assert "tell me\0 more" in [t.text for t in model.requests[-1].turns]
