@@ -187,6 +187,8 @@ class Settings:
     openai_first_token_timeout: float = DEFAULT_FIRST_TOKEN_TIMEOUT
     model_context_window: int | None = None  # None: the table in adapters.models.openai.facts
     openai_max_retries: int = 2
+    # Seconds a request waits for PostgreSQL while it is away, before the person is told.
+    database_wait: float = 10.0
     token_counter: str = "tiktoken"
     telegram_session: Path = Path("gptbot.session")
     notes: tuple[str, ...] = ()  # things worth a line in the log once logging is set up
@@ -307,6 +309,10 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         if value <= 0:
             raise ConfigError(f"{name} must be greater than zero, got {value}")
         _within(name, value, 0, MAX_SECONDS)
+    database_wait = read.get("DATABASE_WAIT", _float, 10.0)
+    if database_wait <= 0:
+        raise ConfigError(f"DATABASE_WAIT must be greater than zero, got {database_wait}")
+    _within("DATABASE_WAIT", database_wait, 0, MAX_SECONDS)
     retries = read.get("OPENAI_MAX_RETRIES", _int, 2)
     if retries < 0:
         raise ConfigError(f"OPENAI_MAX_RETRIES cannot be negative, got {retries}")
@@ -406,6 +412,7 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         openai_first_token_timeout=first_token,
         model_context_window=window,
         openai_max_retries=retries,
+        database_wait=database_wait,
         token_counter=counter,
         telegram_session=base / read.get("TELEGRAM_SESSION", lambda raw, _: raw, "gptbot.session"),
         notes=tuple(notes),

@@ -177,6 +177,8 @@ class FailingDisk:
 
     inner: AccountStore
     broken: bool = True
+    # A database gone rather than a disk: giving a hold back fails too (the hold stays).
+    releases_fail: bool = False
 
     async def get(self, user_id: str) -> Account | None:
         return await self.inner.get(user_id)
@@ -199,6 +201,8 @@ class FailingDisk:
         return await self.inner.hold(user_id, minimum, maximum)
 
     async def release(self, hold: Hold) -> None:
+        if self.broken and self.releases_fail:
+            raise StorageError("database gone")
         await self.inner.release(hold)
 
     async def settle(

@@ -7,7 +7,7 @@ operations of several statements open one explicitly.
 
 When the server goes away (killed, restarted, the network gone) the pool comes back by itself:
 each connection is checked before it is lent (one that died while idle is replaced, not handed
-to a request that would fail with it), a request waits at most ``WAIT`` seconds for one, and
+to a request that would fail with it), a request waits at most ``wait`` seconds for one, and
 reconnecting never stops while the server is away (psycopg_pool gives up after
 ``reconnect_timeout`` and doubles its delays; here it gives up after ``RECONNECT`` seconds and
 is started again, so the server is found again within seconds of its return, however long it
@@ -30,7 +30,7 @@ from core.errors import StorageError
 
 log = logging.getLogger(__name__)
 
-WAIT = 10.0  # seconds a request waits for a connection before it fails
+WAIT = 10.0  # seconds a request waits for a connection before it fails (by default)
 RECONNECT = 5.0  # seconds of failed tries after which the pool is told to start again
 
 # Seconds of silence before TCP asks whether the server is still there, and between asks: a
@@ -42,7 +42,9 @@ def options() -> dict[str, Any]:
     return {"autocommit": True, "prepare_threshold": None, **KEEPALIVE}
 
 
-async def open_pool(url: str, min_size: int = 1, max_size: int = 10) -> AsyncConnectionPool:
+async def open_pool(
+    url: str, min_size: int = 1, max_size: int = 10, wait: float = WAIT
+) -> AsyncConnectionPool:
     """A pool of connections to ``url`` with the schema up to date; StorageError if not.
 
     One connection is made first, on its own: a wrong address or password is reported at
@@ -62,7 +64,7 @@ async def open_pool(url: str, min_size: int = 1, max_size: int = 10) -> AsyncCon
         max_size=max_size,
         kwargs=options(),
         open=False,
-        timeout=WAIT,
+        timeout=wait,
         configure=health.connected,
         check=health.check,
         reconnect_timeout=RECONNECT,
