@@ -40,7 +40,7 @@ PICTURE_GONE = "[picture no longer available]"
 
 
 @attrs.frozen
-class Answer:
+class ModelAnswer:
     """What the model produced for one request."""
 
     text: str
@@ -185,7 +185,7 @@ class Answerer:
 
     async def _produce(
         self, request: _Request, thread: Thread, max_tokens: int, stream: ReplyStream
-    ) -> Answer | None:
+    ) -> ModelAnswer | None:
         """The model's answer, streamed; None when it failed and the person was told."""
         incoming = request.incoming
         model = self.models[request.option.name]
@@ -222,7 +222,7 @@ class Answerer:
 
     async def _stream(
         self, model: ChatModel, thread: Thread, max_tokens: int, stream: ReplyStream
-    ) -> Answer:
+    ) -> ModelAnswer:
         chunks = model.stream(ModelRequest(thread.turns, max_tokens))
         text = ""
         usage: Usage | None = None
@@ -247,7 +247,7 @@ class Answerer:
             await _close(chunks)  # stops the model's request when we broke off
         if usage is None or stopped or unreachable:  # the model could not say: estimate
             usage = Usage(thread.prompt_tokens, self.counter.count(text), estimated=True)
-        return Answer(
+        return ModelAnswer(
             text, usage, thread, max_tokens, cut_off, stopped, unreachable, shown=stream.shown
         )
 
@@ -277,7 +277,7 @@ class Answerer:
     # -- the charge and the final answer -------------------------------------------------------
 
     async def _deliver(
-        self, request: _Request, answer: Answer, hold: Hold | None, stream: ReplyStream
+        self, request: _Request, answer: ModelAnswer, hold: Hold | None, stream: ReplyStream
     ) -> bool:
         """Charge, make the charge durable, then show the final answer and remember it;
         False when it could not be delivered (and the charge was reversed)."""
@@ -357,7 +357,7 @@ class Answerer:
             )
         return True
 
-    def _final(self, request: _Request, answer: Answer, charged: int, paid: bool) -> str:
+    def _final(self, request: _Request, answer: ModelAnswer, charged: int, paid: bool) -> str:
         """The answer as shown: the model's text and the bot's notes below it."""
         incoming = request.incoming
         final = (

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable, Mapping
 import attrs
 
 from core import budget
+from core.drawing import Painter
 from core.models import Catalogue
 from core.parts import Parts
-from core.pictures import Painter
 from core.prompts import PromptPolicy, PromptTooLong
 from core.replies import who
 from core.texts import text

@@ -165,9 +165,7 @@ class MediaReader:
             return None
         except errors.ModelError as exc:
             log.warning("transcribing a voice message of %s failed: %r", incoming.sender.id, exc)
-            self.parts.notices.model_failed(exc)
-            reason = self.parts.replies.text(incoming, errors.explanation(exc))
-            await self.parts.replies.say(incoming, "voice_failed", reason=reason)
+            await self.parts.model_failed(incoming, exc, "voice_failed")
             return None
         return mend(transcript.text).strip(), transcript.seconds, len(audio)
 

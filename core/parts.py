@@ -13,7 +13,7 @@ from core.config import BotConfig
 from core.notices import Notices
 from core.ports import AccountStore, Clock, MediaSource, ThreadStore
 from core.replies import Replies
-from core.values import ChatId, Node
+from core.values import ChatId, Incoming, Node
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +48,11 @@ class Parts:
         except Exception as exc:
             log.warning("could not show typing in chat %s: %r", chat_id, exc)
         return True
+
+    async def model_failed(self, incoming: Incoming, exc: errors.ModelError, key: str) -> None:
+        """Tell the person that a model (chat, speech, pictures) failed, with the text ``key``
+        and the failure explained as its ``reason``; the admin is told when it is theirs to
+        mend."""
+        self.notices.model_failed(exc)
+        reason = self.replies.text(incoming, errors.explanation(exc))
+        await self.replies.say(incoming, key, reason=reason)

@@ -42,8 +42,9 @@ async def best_effort(saying: Awaitable[object]) -> None:
 
 
 def reply_to(incoming: Incoming) -> MessageId | None:
-    """What an answer replies to: in groups the message it answers, in private chats nothing."""
-    return None if incoming.private else incoming.message_id
+    """What an answer replies to: in groups the message it answers; in private chats nothing,
+    unless the messenger's custom is to reply there too."""
+    return None if incoming.private and not incoming.replies_in_private else incoming.message_id
 
 
 def who(sender: Sender) -> str:

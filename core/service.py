@@ -18,12 +18,12 @@ from core.answering import Answerer
 from core.charges import refund
 from core.commands import Commands, parse_command
 from core.config import BotConfig
+from core.drawing import Painter
 from core.media import SURROGATE, MediaReader, mend
 from core.models import Catalogue
 from core.notices import Notices
 from core.ordering import Sequencer
 from core.parts import Parts
-from core.pictures import Painter
 from core.ports import (
     AccountStore,
     ChatModel,

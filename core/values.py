@@ -128,6 +128,9 @@ class Incoming:
     reply_to: MessageId | None = None
     private: bool = True
     attachments: tuple[Attachment, ...] = ()  # voice, pictures, files sent with the message
+    # Whether answers in a private chat reply to the message too (the messenger's custom:
+    # Telegram's do not, Matrix's do); in groups they always do.
+    replies_in_private: bool = False
 
 
 @attrs.frozen

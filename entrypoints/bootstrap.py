@@ -50,7 +50,7 @@ class Bot:
     accounts: AccountStore
     threads: ThreadStore
     models: Mapping[str, ChatModel]
-    model_name: str  # a phrase saying which model answers by default
+    model_phrase: str  # a phrase saying which model answers by default
     closing: Sequence[Transcriber | ImageMaker] = ()
 
     async def close(self) -> None:
@@ -83,7 +83,7 @@ def assemble(
     transcriber: Transcriber | None = None,
     image_maker: ImageMaker | None = None,
     documents: DocumentReader | None = None,
-    model_name: str = "model",
+    model_phrase: str = "model",
 ) -> Bot:
     """A bot from its parts: what every entrypoint, test and benchmark calls.
 
@@ -112,7 +112,7 @@ def assemble(
         documents=documents,
     )
     closing = [part for part in (transcriber, image_maker) if part is not None]
-    return Bot(service, accounts, threads, models, model_name, closing)
+    return Bot(service, accounts, threads, models, model_phrase, closing)
 
 
 def build_counter(settings: Settings, model: str | None = None) -> TokenCounter:
@@ -288,5 +288,5 @@ async def build_bot(
         transcriber=parts.transcriber,
         image_maker=parts.image_maker,
         documents=parts.documents,
-        model_name=choice.name,
+        model_phrase=choice.name,
     )

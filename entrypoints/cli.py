@@ -2,6 +2,7 @@
 
 gptbot console                 the console bot
 gptbot telegram                the Telegram bot
+gptbot matrix                  the Matrix bot
 gptbot import data.json        copy data.json's accounts into PostgreSQL (DATABASE_URL)
 gptbot export data.json        write PostgreSQL's accounts to a data.json
 """
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="gptbot", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "mode", choices=["console", "telegram", "import", "export"], help="what to do"
+        "mode", choices=["console", "telegram", "matrix", "import", "export"], help="what to do"
     )
     parser.add_argument("file", nargs="?", type=Path, help="data.json, for import and export")
     parser.add_argument("--env-file", type=Path, default=None, help="settings file (.env)")
@@ -30,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         from entrypoints import telegram  # only the bot that runs is imported
 
         return telegram.main(env_file=args.env_file)
+    if args.mode == "matrix":
+        from entrypoints import matrix
+
+        return matrix.main(env_file=args.env_file)
     if args.mode == "console":
         from entrypoints import console
 

@@ -67,7 +67,7 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     )
     service = bot.service
     sink.write(
-        f"gptbot console: {bot.model_name}; data in {settings.data_file}.\n"
+        f"gptbot console: {bot.model_phrase}; data in {settings.data_file}.\n"
         f"{session.describe()} Type :help for console commands, /help for the bot's.\n"
     )
     read = _typed_line if stdin.isatty() and stdin is sys.stdin else stdin.readline

@@ -72,8 +72,8 @@ async def serve(
         client, bot.service.submit, sink=sink, language=language, commands=menu, known=known
     )
     await telegram.start()
-    log.warning("serving Telegram as @%s (%s) with the %s", me.username, me.id, bot.model_name)
-    bot.service.notices.post_text(say(language, "started", bot=me.username, model=bot.model_name))
+    log.warning("serving Telegram as @%s (%s) with the %s", me.username, me.id, bot.model_phrase)
+    bot.service.notices.post_text(say(language, "started", bot=me.username, model=bot.model_phrase))
     loop = asyncio.get_running_loop()
     if handle_signals:
         for number in (signal.SIGINT, signal.SIGTERM):

@@ -1,4 +1,4 @@
-"""The core in a third messenger (tests/messenger/line_protocol.py), driven end to end through
+"""The core in a third messenger (examples/line_messenger.py), driven end to end through
 real TCP sockets on 127.0.0.1: the console's scenarios, with ids that look nothing like
 Telegram's ("u:alice", "room:lobby", "m-<uuid hex>") and the messenger's own addressing rule."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -17,7 +18,7 @@ from core.config import BotConfig
 from core.ports import ChatModel
 from core.tokens import CharTokenCounter
 from core.values import Chunk, ModelRequest
-from tests.messenger.line_bot import LineBot, start_line_bot
+from examples.line_messenger import LineBot, start_line_bot
 
 ADMIN = "u:root"
 TIMEOUT = 10.0  # seconds to wait for a line before the test fails (never reached when it passes)
@@ -405,3 +406,29 @@ async def test_a_line_too_long_is_refused_in_words_before_hanging_up(net: Net) -
     assert refusal.text == "a line is at most 64 KiB; goodbye"
     with pytest.raises(EOFError):
         await carol.next(lambda line: False)
+
+
+# -- the example as a program ----------------------------------------------------------------
+
+
+async def test_the_example_runs_as_a_program_and_the_admin_stops_it() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "examples.line_messenger", "0", stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        banner = (await asyncio.wait_for(process.stdout.readline(), TIMEOUT)).decode()
+        port = int(banner.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        you = Client("you", reader, writer)
+        await you.send("HELLO you")
+        answer = await you.ask("hello")
+        assert "You said: «hello»" in answer.text
+        admin = Client("admin", *await asyncio.open_connection("127.0.0.1", port))
+        await admin.send("HELLO admin")
+        await admin.say("/stop")
+        assert await asyncio.wait_for(process.wait(), TIMEOUT) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

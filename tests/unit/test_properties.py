@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
-from core import budget, errors, pictures
+from core import budget, drawing, errors
 from core.budget import cost
 from core.models import ModelOption
 from core.ports import AccountStore, ThreadStore
@@ -614,7 +614,7 @@ def _number(text: str) -> int | None:
 
 def _drawn(text: str) -> str:
     """The description of a picture, if ``text`` is a turn that asked for or showed one."""
-    for form in (pictures.ASKED, pictures.DRAWN):
+    for form in (drawing.ASKED, drawing.DRAWN):
         head, tail = form.split("{prompt}")
         if text.startswith(head) and text.endswith(tail):
             return text[len(head) : len(text) - len(tail)]

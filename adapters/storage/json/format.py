@@ -143,7 +143,9 @@ def check_account(account: Account) -> None:
             raise Unwritable(f"{user}: {field} must be a whole number, not {value!r}")
         check_number(value, f"{user}: {field}")
     if type(account.user_id) is not str or not is_user_key(account.user_id):
-        raise Unwritable(f"the user id {str(account.user_id)[:40]!r} is not a plain number")
+        raise Unwritable(
+            f"the user id {str(account.user_id)[:40]!r} is neither a plain number nor @name:server"
+        )
     for field in ("name", "username", "prompt", "model"):
         value = getattr(account, field)
         if value is not None:
@@ -157,9 +159,17 @@ def check_totals(totals: Totals) -> None:
     check_number(totals.tokens, "the total of tokens")
 
 
+# A messenger whose ids are not numbers: Matrix's "@localpart:server". Such an account is a
+# top-level key like the older bot's numeric ones, written with every key that bot reads.
+_TEXT_ID = re.compile(r"@[^\s:]{1,255}:[^\s]{1,255}")
+
+
 def is_user_key(key: str) -> bool:
-    """Whether ``key`` is a user id as ``str(int)`` writes it, in ASCII digits ("05" is not:
-    it would be "5"; "²" is a digit to Python, not to ``int`` in every version)."""
+    """Whether ``key`` is a user id: a number as ``str(int)`` writes it, in ASCII digits ("05"
+    is not: it would be "5"; "²" is a digit to Python, not to ``int`` in every version), or a
+    Matrix user id."""
+    if key[:1] == "@":
+        return _TEXT_ID.fullmatch(key) is not None
     digits = key[1:] if key[:1] == "-" else key
     return (
         digits.isascii()

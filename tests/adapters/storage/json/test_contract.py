@@ -150,13 +150,22 @@ async def test_a_value_that_cannot_be_written_is_refused_and_changes_nothing(
     await again.close()
 
 
-async def test_ids_must_be_plain_numbers(tmp_path: Path) -> None:
-    store = JsonAccounts.open(tmp_path / "data.json")
-    for bad in ("²", "05", "abc", "1" * 40):
-        with pytest.raises(StorageError, match="not a plain number"):
+async def test_ids_are_plain_numbers_or_matrix_ids(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccounts.open(path)
+    for bad in ("²", "05", "abc", "1" * 40, "@alice", "@a b:c", "global"):
+        with pytest.raises(StorageError, match="neither a plain number nor @name:server"):
             await store.register(user(bad))
     assert await store.count() == 0
+    await store.register(user("@alice:example.org", 10))
+    await store.settle("@alice:example.org", Spend(3))
     await store.close()
+    again = JsonAccounts.open(path)  # a text id is a key like the numbers, read back as it was
+    assert await again.get("@alice:example.org") == user(
+        "@alice:example.org", 7, requests=1, tokens=3
+    )
+    assert "@alice:example.org" in json.loads(path.read_text())
+    await again.close()
 
 
 async def test_a_full_disk_undoes_the_change_and_every_one_queued_behind_it(

@@ -106,9 +106,7 @@ class Painter:
             return await self.maker.make(prompt)
         except errors.ModelError as exc:
             log.warning("making a picture for %s failed: %r", incoming.sender.id, exc)
-            self.parts.notices.model_failed(exc)
-            reason = self.parts.replies.text(incoming, errors.explanation(exc))
-            await self.parts.replies.say(incoming, "image_failed", reason=reason)
+            await self.parts.model_failed(incoming, exc, "image_failed")
             return None
 
     def _caption(self, incoming: Incoming, prompt: str, charged: int, paid: bool) -> str:

@@ -28,8 +28,13 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
+from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
+from core.config import BotConfig
 from core.errors import DeliveryFailed
+from core.ports import ChatModel
+from core.tokens import CharTokenCounter
 from core.values import Incoming, Picture, Sender
+from entrypoints.bootstrap import Bot, assemble
 
 BOT = "bot"
 _NAME = re.compile(r"[a-z0-9_]{1,32}")
@@ -193,3 +198,66 @@ class _LineStream:
         data = _line("MSG", self.message_id, self.chat, BOT, self.reply_to, text)
         await self.messenger._post(data, self.chat)
         return (self.message_id,)
+
+
+# -- put together: a bot on in-memory stores, served on 127.0.0.1 ----------------------------
+
+
+@attrs.define
+class LineBot:
+    bot: Bot
+    messenger: LineMessenger
+    server: asyncio.Server
+    accounts: MemoryAccountStore
+
+    @property
+    def port(self) -> int:
+        port: int = self.server.sockets[0].getsockname()[1]
+        return port
+
+    async def run(self) -> None:
+        """Serve until the admin's /stop, finish the answers in flight (lines that come
+        meanwhile are told the bot is shutting down), then close every connection."""
+        await self.bot.service.wait_for_stop()
+        await self.shut()
+
+    async def shut(self) -> None:
+        try:
+            await self.bot.close()
+        finally:
+            self.server.close()
+            await self.messenger.close()
+            await self.server.wait_closed()
+
+
+async def start_line_bot(config: BotConfig, model: ChatModel, port: int = 0) -> LineBot:
+    messenger = LineMessenger(config.admin_id)
+    accounts = MemoryAccountStore()
+    bot = assemble(
+        config,
+        sink=messenger,
+        operator=messenger,
+        accounts=accounts,
+        threads=MemoryThreadStore(),
+        model=model,
+        counter=CharTokenCounter(),
+    )
+    messenger.submit = bot.service.submit
+    server = await asyncio.start_server(messenger.serve, "127.0.0.1", port)
+    return LineBot(bot, messenger, server, accounts)
+
+
+async def serve(port: int) -> None:
+    """The example on the offline model: try it with ``nc 127.0.0.1 PORT``, ``HELLO you``,
+    ``SAY hello``; ``HELLO admin`` then ``SAY /stop`` stops it."""
+    from adapters.models.offline.chat import OfflineModel
+
+    line = await start_line_bot(BotConfig(admin_id="u:admin"), OfflineModel(CharTokenCounter()))
+    print(f"line messenger on 127.0.0.1:{line.port}", flush=True)
+    await line.run()
+
+
+if __name__ == "__main__":  # python -m examples.line_messenger [PORT]
+    import sys
+
+    asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 7777))

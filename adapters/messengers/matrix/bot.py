@@ -1,0 +1,129 @@
+"""The Matrix side of the bot: sync with the homeserver, join rooms, hand messages to the core.
+
+One long-polling sync loop receives everything. Events that were in rooms before this start
+are not answered (the first sync only marks where to begin). Invites are accepted; a room that
+is end-to-end encrypted gets one plain message saying the bot cannot read it and how to make a
+room it can: the bot never stays silent on a message it cannot read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection
+from typing import Any
+
+import attrs
+import nio
+
+from adapters.messengers.matrix.addressing import read
+from adapters.messengers.matrix.sink import MatrixSink
+from core.values import Incoming, Sender
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_MS = 30_000
+ENCRYPTED = (
+    "I cannot read end-to-end encrypted rooms. Please start a room without encryption "
+    "(in Element: turn off “Enable end-to-end encryption” when creating it) and invite me there."
+)
+
+
+@attrs.define
+class MatrixBot:
+    client: nio.AsyncClient
+    sink: MatrixSink
+    submit: Callable[[Incoming], object]
+    known_commands: Collection[str] = ()
+    sync_timeout_ms: int = SYNC_TIMEOUT_MS
+    _since: str | None = None
+    _told_encrypted: set[str] = attrs.field(factory=set)
+    _stopping: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+    async def start(self) -> None:
+        """Mark where to begin: what happened before this start is not answered."""
+        first = await self.client.sync(timeout=0, full_state=True)
+        if not isinstance(first, nio.SyncResponse):
+            raise ConnectionError(f"Matrix: the first sync failed: {first}")
+        self._since = first.next_batch
+        for room_id in first.rooms.invite:
+            await self._join(room_id)
+
+    async def run(self) -> None:
+        """Sync and hand over messages until ``stop``."""
+        while not self._stopping.is_set():
+            answer = await self.client.sync(timeout=self.sync_timeout_ms, since=self._since)
+            if not isinstance(answer, nio.SyncResponse):
+                log.warning("Matrix sync failed (%s); trying again", answer)
+                await asyncio.sleep(1)
+                continue
+            self._since = answer.next_batch
+            await self._handle(answer)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _handle(self, answer: nio.SyncResponse) -> None:
+        for room_id in answer.rooms.invite:
+            await self._join(room_id)
+        for room_id, joined in answer.rooms.join.items():
+            room = self.client.rooms.get(room_id)
+            if room is None:
+                continue
+            for event in joined.timeline.events:
+                source: dict[str, Any] = event.source
+                log.debug("event in %s: %s", room_id, source)
+                if source.get("sender") == self.sink.bot_id:
+                    continue
+                if isinstance(event, nio.MegolmEvent) or source.get("type") == "m.room.encrypted":
+                    await self._tell_encrypted(room_id)
+                elif source.get("type") == "m.room.message":
+                    self._message(room, source)
+
+    async def _join(self, room_id: str) -> None:
+        joined = await self.client.join(room_id)
+        if isinstance(joined, nio.JoinError):
+            log.warning("could not join %s: %s", room_id, joined)
+            return
+        log.info("joined %s", room_id)
+
+    async def _tell_encrypted(self, room_id: str) -> None:
+        if room_id in self._told_encrypted:
+            return
+        self._told_encrypted.add(room_id)
+        log.warning("room %s is encrypted: told its people the bot cannot read it", room_id)
+        try:
+            await self.sink.send(room_id, ENCRYPTED)
+        except Exception as exc:  # the room may not even accept plain messages
+            log.warning("could not say so in %s: %r", room_id, exc)
+
+    def _message(self, room: nio.MatrixRoom, source: dict[str, Any]) -> None:
+        content = source.get("content", {})
+        if content.get("msgtype") not in {"m.text", "m.notice", "m.emote"}:
+            return
+        if isinstance(content.get("m.relates_to"), dict) and (
+            content["m.relates_to"].get("rel_type") == "m.replace"
+        ):
+            return  # an edit of an earlier message: it was answered as it was
+        reading = read(
+            content,
+            bot_id=self.sink.bot_id,
+            bot_name=room.user_name(self.sink.bot_id),
+            members=room.member_count,
+            bot_events=self.sink.sent_by_bot,
+            known_commands=self.known_commands,
+        )
+        if not reading.for_bot:
+            return
+        sender = str(source.get("sender"))
+        self.submit(
+            Incoming(
+                chat_id=room.room_id,
+                message_id=str(source.get("event_id")),
+                sender=Sender(sender, name=room.user_name(sender), username=sender),
+                text=reading.text,
+                reply_to=reading.reply_to,
+                private=room.member_count <= 2,
+                replies_in_private=True,
+            )
+        )

@@ -1,0 +1,1 @@
+"""Examples: messengers built on the core, each in one file, each tested (tests/e2e)."""
