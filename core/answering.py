@@ -317,7 +317,7 @@ class Answerer:
     async def _show(
         self,
         request: _Request,
-        answer: Answer,
+        answer: ModelAnswer,
         hold: Hold | None,
         stream: ReplyStream,
         charged: int,
