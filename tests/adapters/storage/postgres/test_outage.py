@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
@@ -32,10 +32,10 @@ def own_cluster() -> Iterator[Cluster]:
         started.stop()
 
 
-async def until(check: object, deadline: float = 60.0) -> None:
-    """Wait until ``check()`` (a coroutine function) is true."""
+async def until(check: Callable[[], Awaitable[bool]], deadline: float = 60.0) -> None:
+    """Wait until ``check()`` is true."""
     give_up = time.monotonic() + deadline
-    while not await check():  # type: ignore[operator]
+    while not await check():
         if time.monotonic() > give_up:
             raise TimeoutError("it never happened")
         await asyncio.sleep(0.05)
@@ -59,12 +59,11 @@ async def test_a_release_that_failed_is_given_back_once_the_server_returns(
 
         async def given_back() -> bool:
             try:
-                return await store.held("released") == 0
+                return await store.held("released") == 0 and store.releasing == 0
             except StorageError:
                 return False
 
         await until(given_back)
-        await until(lambda: asyncio.sleep(0, store.releasing == 0))
         account = await store.get("released")
         assert account is not None
         assert account.balance == 100
