@@ -172,6 +172,9 @@ async def run(
                 raise RuntimeError(f"the console stopped: {console.result()}")
             found = outcomes(out.getvalue())
             per_user = {u: [o for o in found if o.user == u] for u in USERS}
+            if any(len(per_user[u]) > sent[u] for u in USERS):
+                # An answer left unfinished, then an error for the same message.
+                raise AssertionError(f"two outcomes for one message:\n{out.getvalue()[-3000:]}")
             if all(len(per_user[u]) >= sent[u] for u in USERS):
                 last = [per_user[u][sent[u] - 1] for u in USERS]
                 if all(o.complete for o in last):
@@ -180,6 +183,7 @@ async def run(
                 raise TimeoutError(f"round {report.rounds} unanswered:\n{out.getvalue()[-3000:]}")
             await asyncio.sleep(0.05)
 
+    away: asyncio.Task[None] | None = None
     try:
         for _ in range(rounds_before):
             send_round()
@@ -218,6 +222,8 @@ async def run(
         status = await asyncio.wait_for(console, patience)
         assert status == 0, out.getvalue()[-3000:]
     finally:
+        if away is not None:  # a failure mid-outage: the server is back before the cleanup
+            await asyncio.gather(away, return_exceptions=True)
         typed.close()
         if not console.done():
             console.cancel()

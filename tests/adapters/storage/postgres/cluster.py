@@ -126,8 +126,13 @@ class Cluster:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        """Stop the server (one a test left stopped or killed is fine) and delete it all."""
         try:
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+            subprocess.run(
+                [*self._as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",
+                 "immediate", "stop"],
+                check=False, capture_output=True, timeout=120,
+            )  # fmt: skip
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
 
