@@ -154,6 +154,8 @@ class Answerer:
             if isinstance(exc, errors.MediaTooLarge):
                 limit = f"{self.parts.config.max_image_bytes / 1_000_000:g}"
                 await self.parts.replies.say(incoming, "picture_too_large", megabytes=limit)
+            elif isinstance(exc, errors.NotMedia):
+                await self.parts.replies.say(incoming, "picture_unreadable")
             else:
                 await self.parts.replies.say(incoming, "media_unavailable")
             return None
@@ -174,8 +176,20 @@ class Answerer:
                     raise
                 gone += 1
                 continue
+            # What the messenger declared, unless a probe reads the bytes (it always does in a
+            # bot put together by the composition root).
+            kind = picture.mime or "image/jpeg"
+            if self.parts.probe is not None:
+                # Checked before anything is held: a file called .png may hold anything.
+                checked = await self.parts.probe.picture(data)
+                if checked is None:
+                    if required:
+                        raise errors.NotMedia(f"{picture.ref}: no decoder opens it as a picture")
+                    gone += 1
+                    continue
+                kind = checked
             kept.append(picture)
-            images.append(Image(data, _image_type(data, picture.mime)))
+            images.append(Image(data, kind))
         text = turn.text
         if gone:
             text = " ".join([PICTURE_GONE] * gone) + (f"\n{text}" if text else "")
@@ -421,20 +435,3 @@ class _Request:
             incoming.reply_to,
             self.pictures,
         )
-
-
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
-
-
-def _image_type(data: bytes, declared: str | None) -> str:
-    """The picture's type by its first bytes; what the messenger declared when they say
-    nothing known."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    found = next((kind for magic, kind in _SIGNATURES if data.startswith(magic)), None)
-    return found or declared or "image/jpeg"

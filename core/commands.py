@@ -12,18 +12,21 @@ from collections.abc import Awaitable, Callable, Mapping
 import attrs
 
 from core import budget
+from core.access import Gate
+from core.allowances import Allowances, when
 from core.drawing import Painter
 from core.models import Catalogue
 from core.parts import Parts
 from core.prompts import PromptPolicy, PromptTooLong
 from core.replies import who
 from core.texts import text
-from core.values import Account, Incoming, Sender
+from core.values import Account, Incoming, Sender, access_key
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?=\s|$)")
 # Amounts an admin may move at once: far beyond any real balance, well inside what every store
 # writes back exactly.
 MAX_TOPUP = 10**12
+USERS_PER_PAGE = 20
 
 
 @attrs.frozen
@@ -58,6 +61,8 @@ class Commands:
     request_stop: Callable[[], None]
     catalogue: Catalogue
     painter: Painter
+    gate: Gate
+    allowances: Allowances
     table: Mapping[str, Spec] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -72,6 +77,10 @@ class Commands:
             "topup": Spec(self.topup, admin=True),
             "ban": Spec(self.ban, admin=True),
             "unban": Spec(self.unban, admin=True),
+            "allow": Spec(self.allow, admin=True),
+            "disallow": Spec(self.disallow, admin=True),
+            "users": Spec(self.users, admin=True),
+            "allowance": Spec(self.allowance, admin=True),
             "stop": Spec(self.stop, admin=True),
         }
 
@@ -128,11 +137,22 @@ class Commands:
             return
         held = await self.parts.accounts.held(account.user_id)
         if held:
-            await self.parts.replies.say(
+            shown = self.parts.replies.text(
                 incoming, "balance_held", balance=account.balance, held=held
             )
         else:
-            await self.parts.replies.say(incoming, "balance", balance=account.balance)
+            shown = self.parts.replies.text(incoming, "balance", balance=account.balance)
+        await self.parts.replies.send(incoming, shown + self._refill_note(incoming, account))
+
+    def _refill_note(self, incoming: Incoming, account: Account) -> str:
+        """The line /balance adds about the next refill; empty without an allowance."""
+        refill = self.allowances.next(account)
+        if refill is None:
+            return ""
+        language = self.parts.replies.language(incoming)
+        return text(
+            language, "balance_refill", tokens=refill.tokens, when=when(language, refill.at)
+        )
 
     async def stats(self, incoming: Incoming, account: Account, argument: str) -> None:
         account = await self._fresh(account)
@@ -266,6 +286,132 @@ class Commands:
         await self.parts.replies.say(
             incoming, "ban_done" if banned else "unban_done", who=_who(changed)
         )
+
+    async def allow(self, incoming: Incoming, account: Account, argument: str) -> None:
+        """``/allow <id|@name>``; alone in a group: everyone in that group."""
+        words = argument.split()
+        if not words and not incoming.private:
+            await self.gate.allow(incoming.chat_id, chat=True)
+            await self._access_said(incoming, "allow_chat_done")
+        elif len(words) == 1:
+            await self.gate.allow(words[0])
+            await self._access_said(incoming, "allow_done", entry=access_key(words[0]))
+        else:
+            await self.parts.replies.say(incoming, "allow_usage")
+
+    async def disallow(self, incoming: Incoming, account: Account, argument: str) -> None:
+        """``/disallow <id|@name>``; alone in a group: that group."""
+        words = argument.split()
+        if not words and not incoming.private:
+            words = [incoming.chat_id]
+        if len(words) != 1:
+            await self.parts.replies.say(incoming, "allow_usage")
+            return
+        entry = access_key(words[0])
+        before = await self.gate.current()
+        if entry not in before.users | before.chats:
+            await self._access_said(incoming, "disallow_missing", entry=entry)
+            return
+        await self.gate.disallow(entry)
+        await self._access_said(incoming, "disallow_done", entry=entry)
+
+    async def _access_said(self, incoming: Incoming, key: str, **values: object) -> None:
+        message = self.parts.replies.text(incoming, key, **values)
+        if not self.gate.restricted:
+            message += self.parts.replies.text(incoming, "access_open")
+        await self.parts.replies.send(incoming, message)
+
+    async def users(self, incoming: Incoming, account: Account, argument: str) -> None:
+        """``/users [page]``: who, balance and last request, a page at a time; the list goes to
+        the admin's private chat, never to a group."""
+        page = int(argument) if argument.isascii() and argument.isdigit() else 1
+        page = max(page, 1)
+        message = await self._users_page(incoming, page)
+        if incoming.private:
+            await self.parts.replies.send(incoming, message)
+        else:
+            # Through the operator: a private chat's id is the messenger's business (the same
+            # as the user's id on some, not on others), and the operator knows where the admin
+            # is reached.
+            self.parts.notices.post_text(message)
+            await self.parts.replies.say(incoming, "users_private")
+
+    async def _users_page(self, incoming: Incoming, page: int) -> str:
+        accounts = self.parts.accounts
+        offset = (page - 1) * USERS_PER_PAGE
+        found = await accounts.page(offset, USERS_PER_PAGE + 1)
+        if not found:
+            return self.parts.replies.text(incoming, "users_none", page=page)
+        never = self.parts.replies.text(incoming, "never")
+        lines = [
+            self.parts.replies.text(
+                incoming,
+                "users_line",
+                who=_who(each),
+                balance=each.balance,
+                last=each.last_request.strftime("%Y-%m-%d %H:%M") if each.last_request else never,
+            )
+            for each in found[:USERS_PER_PAGE]
+        ]
+        message = self.parts.replies.text(
+            incoming,
+            "users_page",
+            first=offset + 1,
+            last=offset + len(lines),
+            count=await accounts.count(),
+            lines="\n".join(lines),
+        )
+        if len(found) > USERS_PER_PAGE:
+            message += self.parts.replies.text(incoming, "users_next", page=page + 1)
+        if page == 1 and self.gate.restricted:
+            access = await self.gate.current()
+            entries = ", ".join(sorted(access.users | access.chats)) or "-"
+            message += "\n\n" + self.parts.replies.text(incoming, "users_access", entries=entries)
+        return message
+
+    async def allowance(self, incoming: Incoming, account: Account, argument: str) -> None:
+        """``/allowance <id|@name> <tokens|default>``: a person's own allowance (0: none)."""
+        words = argument.split()
+        tokens: int | None = None
+        if len(words) == 2 and words[1].lower() != "default":
+            tokens = _amount(words[1]) if words[1] != "0" else 0
+            if tokens is None or tokens < 0:
+                await self.parts.replies.say(incoming, "allowance_usage")
+                return
+        elif len(words) != 2:
+            await self.parts.replies.say(incoming, "allowance_usage")
+            return
+        found = await self._find(words[0])
+        changed = None
+        if found is not None:
+            changed = await self.parts.accounts.change(
+                found.user_id, lambda a: attrs.evolve(a, allowance=tokens)
+            )
+        if changed is None:
+            await self.parts.replies.say(incoming, "unknown_user", user=words[0])
+            return
+        refill = self.allowances.next(changed)
+        if refill is None:
+            await self.parts.replies.say(incoming, "allowance_none", who=_who(changed))
+            return
+        period = self.parts.replies.text(incoming, f"period_{self.allowances.period.value}")
+        await self.parts.replies.say(
+            incoming, "allowance_done", who=_who(changed), tokens=refill.tokens, period=period
+        )
+
+    async def _find(self, word: str) -> Account | None:
+        """The account of an id or an @username (compared without case)."""
+        found = await self.parts.accounts.get(word)
+        if found is not None or not word.startswith("@"):
+            return found
+        wanted = access_key(word)
+        offset = 0
+        while batch := await self.parts.accounts.page(offset, 500):
+            for each in batch:
+                if each.username and access_key("@" + each.username) == wanted:
+                    return each
+            offset += len(batch)
+        return None
 
     async def stop(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self.parts.replies.say(incoming, "stopping")

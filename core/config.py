@@ -36,3 +36,13 @@ class BotConfig:
     max_thread_images: int = 4  # pictures of older turns sent again with a request
     # Files read into a turn as text.
     max_document_bytes: int = 1_000_000
+    # Access (core.access): both empty, everyone may use the bot; otherwise the admin, these
+    # people (ids or @usernames) and everyone in these chats, as the access list keeps them.
+    allowed_users: tuple[str, ...] = ()
+    allowed_chats: tuple[str, ...] = ()
+    # Allowances (core.allowances): each period a balance below ``allowance`` is raised to it;
+    # 0: none. The period is "day", "week" or "month", starting at midnight in ``allowance_tz``
+    # (an IANA time zone).
+    allowance: int = 0
+    allowance_period: str = "month"
+    allowance_tz: str = "UTC"

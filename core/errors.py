@@ -94,11 +94,17 @@ class MediaTooLarge(MediaError):
     """The attachment is larger than the limit the core asked for."""
 
 
+class NotMedia(MediaError):
+    """The attachment's bytes are not what it was sent as: a "picture" that no decoder can
+    open, a "recording" with no sound that can be measured."""
+
+
 class UnreadableDocument(MediaError):
     """A file the bot cannot read as text. ``reason`` says why, for the person's reply:
     ``"unsupported"`` (a kind of file the bot does not read), ``"not_text"`` (binary content
     under a text name), ``"damaged"`` (a PDF that does not parse), ``"protected"`` (a PDF
-    locked by a password), ``"empty"`` (no text in it);
+    locked by a password), ``"empty"`` (no text in it), ``"too_complex"`` (reading it went
+    past the time or memory one file may take), ``"busy"`` (too many files being read);
     the message is for the log."""
 
     def __init__(self, reason: str, message: str = "") -> None:

@@ -104,10 +104,33 @@ class MediaReader:
                 incoming, "voice_too_long", seconds=math.ceil(declared), limit=limit
             )
             return None
-        guess = declared
-        if guess is None and voice.size is not None:
-            guess = min(voice.size / VOICE_BYTES_PER_SECOND, limit)
-        cost = self._voice_cost(guess if guess is not None else limit)
+        # The recording is fetched and measured before anything is held: the hold, and so the
+        # charge, follow the longer of what the client declared and what the data holds.
+        try:
+            audio = await self.parts.media.fetch(
+                incoming.chat_id, voice, self.parts.config.max_voice_bytes
+            )
+        except errors.MediaError as exc:
+            await self._media_failed(incoming, exc, "voice", self.parts.config.max_voice_bytes)
+            return None
+        measured: float | None = None
+        if self.parts.probe is not None:
+            measured = _length(await self.parts.probe.recording(audio))
+            if measured is None:
+                log.info("not a recording from %s: %s bytes", incoming.sender.id, len(audio))
+                await self.parts.replies.say(incoming, "voice_unreadable")
+                return None
+        known = [s for s in (declared, measured) if s is not None]
+        if known:
+            seconds = max(known)
+            if seconds > limit:
+                await self.parts.replies.say(
+                    incoming, "voice_too_long", seconds=math.ceil(seconds), limit=limit
+                )
+                return None
+        else:  # no probe and no declared length: an estimate from the bytes, held at most
+            seconds = min(len(audio) / VOICE_BYTES_PER_SECOND, limit)
+        cost = self._voice_cost(seconds)
         charge = await self.charges.hold(account.user_id, cost)
         if charge is None:
             available = await charges.available(self.parts.accounts, account.user_id)
@@ -116,17 +139,19 @@ class MediaReader:
             )
             return None
         async with self.charges.released_on_error(charge):
-            transcript = await self._hear(incoming, voice)
+            transcript = await self._hear(incoming, voice, audio)
             if transcript is None or not transcript[0].strip():
                 await self.charges.release(charge)
                 if transcript is not None:
                     await self.parts.replies.say(incoming, "voice_empty")
                 return None
-            heard, measured, size = transcript
-            # The longer of what the messenger and the server say (a client may declare less
-            # than it sent); neither: an estimate from the bytes, labelled as one.
-            known = [s for s in (declared, _length(measured)) if s is not None]
-            seconds = max(known) if known else size / VOICE_BYTES_PER_SECOND
+            heard, reported = transcript
+            # The longest of what the client, the data and the server say; none of them: the
+            # estimate from the bytes, labelled as one.
+            server = _length(reported)
+            if server is not None:
+                known.append(server)
+            seconds = max(known) if known else len(audio) / VOICE_BYTES_PER_SECOND
             tokens = self._voice_cost(seconds)
         settled = await self.charges.settle(charge, tokens, estimated=not known)
         await self._quote(incoming, heard, seconds, settled.charged, settled.paid, not known)
@@ -137,19 +162,11 @@ class MediaReader:
         return math.ceil(seconds * self.parts.config.transcription_tokens_per_second - 1e-9)
 
     async def _hear(
-        self, incoming: Incoming, voice: Attachment
-    ) -> tuple[str, float | None, int] | None:
-        """The words, the length the server measured and the size of the recording; None when
-        it failed (the person was told)."""
-        assert self.parts.media is not None
+        self, incoming: Incoming, voice: Attachment, audio: bytes
+    ) -> tuple[str, float | None] | None:
+        """The words and the length the server measured; None when it failed (the person was
+        told)."""
         assert self.transcriber is not None
-        try:
-            audio = await self.parts.media.fetch(
-                incoming.chat_id, voice, self.parts.config.max_voice_bytes
-            )
-        except errors.MediaError as exc:
-            await self._media_failed(incoming, exc, "voice", self.parts.config.max_voice_bytes)
-            return None
         try:
             transcript = await self.transcriber.transcribe(
                 audio,
@@ -167,7 +184,7 @@ class MediaReader:
             log.warning("transcribing a voice message of %s failed: %r", incoming.sender.id, exc)
             await self.parts.model_failed(incoming, exc, "voice_failed")
             return None
-        return mend(transcript.text).strip(), transcript.seconds, len(audio)
+        return mend(transcript.text).strip(), transcript.seconds
 
     async def _quote(
         self,

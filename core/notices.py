@@ -26,7 +26,7 @@ MAX_LISTED = 20  # new users named in one message; the rest are counted
 class Notices:
     operator: Operator | None
     language: str
-    # In order of arrival: a ready text, or a new user's name (a _NewUser).
+    # In order of arrival: a ready text, or a person to be named with others of their kind.
     _queue: list[str | _NewUser] = attrs.field(factory=list, init=False)
     _task: asyncio.Task[None] | None = attrs.field(default=None, init=False)
     dropped: int = attrs.field(default=0, init=False)
@@ -54,6 +54,11 @@ class Notices:
     def new_user(self, who: str) -> None:
         """Queue "new user: who", to be merged with others that arrive meanwhile."""
         self._queue.append(_NewUser(who))
+        self._wake()
+
+    def stranger(self, who: str) -> None:
+        """Queue "who asked to use the bot", merged with other strangers that arrive meanwhile."""
+        self._queue.append(_NewUser(who, "admin_stranger", "admin_strangers"))
         self._wake()
 
     async def flush(self) -> None:
@@ -85,17 +90,23 @@ class Notices:
         first = self._queue.pop(0)
         if isinstance(first, str):
             return first
-        # Every new user waiting goes out in this one message.
-        users = [first.who] + [item.who for item in self._queue if isinstance(item, _NewUser)]
-        self._queue = [item for item in self._queue if isinstance(item, str)]
+        # Every person of the same kind waiting goes out in this one message.
+        same = [
+            item for item in self._queue if isinstance(item, _NewUser) and item.one == first.one
+        ]
+        users = [first.who] + [item.who for item in same]
+        taken = {id(item) for item in same}
+        self._queue = [item for item in self._queue if id(item) not in taken]
         if len(users) == 1:
-            return text(self.language, "admin_new_user", who=users[0])
+            return text(self.language, first.one, who=users[0])
         listed = "\n".join(users[:MAX_LISTED])
         if len(users) > MAX_LISTED:
             listed += "\n" + text(self.language, "admin_more", count=len(users) - MAX_LISTED)
-        return text(self.language, "admin_new_users", count=len(users), who="\n" + listed)
+        return text(self.language, first.many, count=len(users), who="\n" + listed)
 
 
 @attrs.frozen
 class _NewUser:
     who: str
+    one: str = "admin_new_user"  # the text for one person of this kind
+    many: str = "admin_new_users"  # the text for several

@@ -37,6 +37,10 @@ class Sequencer:
             self._workers[key] = asyncio.create_task(self._serve(key))
         return done
 
+    def busy(self, key: Hashable) -> bool:
+        """Whether a job of ``key`` is queued or running: a new one would wait for it."""
+        return key in self._workers
+
     async def idle(self) -> None:
         """Return when no job is queued or running."""
         while self._workers:

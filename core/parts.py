@@ -11,7 +11,7 @@ import attrs
 from core import errors
 from core.config import BotConfig
 from core.notices import Notices
-from core.ports import AccountStore, Clock, MediaSource, ThreadStore
+from core.ports import AccountStore, Clock, MediaProbe, MediaSource, ThreadStore
 from core.replies import Replies
 from core.values import ChatId, Incoming, Node
 
@@ -27,6 +27,7 @@ class Parts:
     notices: Notices
     clock: Clock
     media: MediaSource | None = None  # None: the messenger sends no media
+    probe: MediaProbe | None = None  # None: media are taken for what they are declared
 
     async def remember(self, nodes: Sequence[Node]) -> None:
         """Save reply-chain nodes. A failure is logged and the admin told: what was shown

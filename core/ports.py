@@ -11,6 +11,7 @@ from typing import Protocol
 
 from core.budget import Entry, Posting
 from core.values import (
+    AccessList,
     Account,
     Attachment,
     ChatId,
@@ -80,6 +81,21 @@ class DocumentReader(Protocol):
         ...
 
 
+class MediaProbe(Protocol):
+    """What media bytes really are, read from their content before anything is held: a name,
+    a type or a length the sender declared is their word, not a fact."""
+
+    async def picture(self, data: bytes) -> str | None:
+        """The type of the picture ``data`` holds (``image/png``, ``image/jpeg``,
+        ``image/webp``, ``image/gif``), checked by a decoder; None when it holds none."""
+        ...
+
+    async def recording(self, data: bytes) -> float | None:
+        """The seconds of sound ``data`` holds, measured from the data itself; None when it is
+        no recording the probe can measure."""
+        ...
+
+
 class AccountStore(Protocol):
     """Accounts, global totals and the tokens held by requests in flight.
 
@@ -130,6 +146,21 @@ class AccountStore(Protocol):
     async def change(self, user_id: UserId, change: Callable[[Account], Account]) -> Account | None:
         """Apply ``change`` to the stored account, durably; the new account, None for an
         unknown id. ``change`` must be pure: a store may call it more than once."""
+        ...
+
+    async def page(self, offset: int, limit: int) -> Sequence[Account]:
+        """At most ``limit`` accounts in the order they were registered, skipping the first
+        ``offset`` (the admin's /users)."""
+        ...
+
+    async def access(self) -> AccessList:
+        """Who may use the bot when it is not open to everyone (an empty list if never set)."""
+        ...
+
+    async def change_access(self, change: Callable[[AccessList], AccessList]) -> AccessList:
+        """Apply ``change`` to the stored access list, atomically and durably; the new list.
+        ``change`` must be pure: a store may call it more than once. Raises StorageError when
+        it cannot be saved: then nothing of it remains."""
         ...
 
     async def close(self) -> None:

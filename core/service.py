@@ -14,6 +14,8 @@ from collections.abc import Mapping
 import attrs
 
 from core import errors
+from core.access import Gate
+from core.allowances import Allowances
 from core.answering import Answerer
 from core.charges import refund
 from core.commands import Commands, parse_command
@@ -30,6 +32,7 @@ from core.ports import (
     Clock,
     DocumentReader,
     ImageMaker,
+    MediaProbe,
     MediaSource,
     MessageLookup,
     Operator,
@@ -62,10 +65,13 @@ class BotService:
     transcriber: Transcriber | None = None  # None: voice messages are refused
     image_maker: ImageMaker | None = None  # None: /image is refused
     documents: DocumentReader | None = None  # None: files are refused
+    probe: MediaProbe | None = None  # None: media is taken for what it is declared
     catalogue: Catalogue = attrs.field(init=False)
     replies: Replies = attrs.field(init=False)
     notices: Notices = attrs.field(init=False)
     commands: Commands = attrs.field(init=False)
+    gate: Gate = attrs.field(init=False)
+    allowances: Allowances = attrs.field(init=False)
     answerer: Answerer = attrs.field(init=False)
     reader: MediaReader = attrs.field(init=False)
     _order: Sequencer = attrs.field(factory=Sequencer, init=False)
@@ -87,12 +93,25 @@ class BotService:
             self.notices,
             self.clock,
             self.media,
+            self.probe,
         )
         policy = PromptPolicy(
             default=self.config.default_prompt, max_chars=self.config.prompt_max_chars
         )
         painter = Painter(parts, self.image_maker)
-        self.commands = Commands(parts, policy, self.request_stop, self.catalogue, painter)
+        self.gate = Gate(parts)
+        config = self.config
+        self.allowances = Allowances.of(
+            config.allowance,
+            config.allowance_period,
+            config.allowance_tz,
+            self.clock,
+            self.accounts,
+            config.admin_id,
+        )
+        self.commands = Commands(
+            parts, policy, self.request_stop, self.catalogue, painter, self.gate, self.allowances
+        )
         self.answerer = Answerer(
             parts, self.models, self.catalogue, self.counter, policy, self.lookup
         )
@@ -150,6 +169,8 @@ class BotService:
 
     async def _dispatch(self, incoming: Incoming) -> None:
         incoming = _valid(incoming)
+        if not await self.gate.admits(incoming):
+            return  # a stranger: no account, no model, no charge
         message = incoming.text.strip()
         command = parse_command(message)
         if command is None and not message and not incoming.attachments:
@@ -179,14 +200,16 @@ class BotService:
                 await refund(self.accounts, spent.user_id, spent.charged, admin=spent.admin)
 
     async def _account(self, sender: Sender) -> Account:
-        """The sender's account, registered on first contact with the starting balance."""
+        """The sender's account, registered on first contact with the starting balance, and
+        refilled when a new allowance period has begun (durably, before anything shows it)."""
         account = await self.accounts.get(sender.id)
-        if account is not None:
-            return account
-        account = await self.accounts.register(Account.new(sender, self.config.starting_balance))
-        if self.config.notify_new_users and sender.id != self.config.admin_id:
-            self.notices.new_user(who(sender))
-        return account
+        if account is None:
+            account = await self.accounts.register(
+                Account.new(sender, self.config.starting_balance)
+            )
+            if self.config.notify_new_users and sender.id != self.config.admin_id:
+                self.notices.new_user(who(sender))
+        return await self.allowances.refill(account)
 
 
 def _valid(incoming: Incoming) -> Incoming:

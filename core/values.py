@@ -163,6 +163,8 @@ class Account:
     prompt: str | None = None
     banned: bool = False  # the older bot's "blacklist": true
     model: str | None = None  # the model the person chose (``lang_model``); None: the default
+    allowance: int | None = None  # the admin's /allowance for this person; None: the setting's
+    refilled: str | None = None  # the allowance period last refilled (``core.allowances``)
 
     @classmethod
     def new(cls, sender: Sender, balance: int) -> Account:
@@ -172,6 +174,55 @@ class Account:
             name=sender.name,
             username=sender.username,
         )
+
+
+def access_key(who: str) -> str:
+    """How an access list writes a person or a chat: an id as it is, a username as ``@name`` in
+    lower case (usernames compare without case and with or without the ``@``)."""
+    who = who.strip()
+    return "@" + who.lstrip("@").lower() if who.startswith("@") else who
+
+
+@attrs.frozen
+class AccessList:
+    """Who may use the bot when it is not open to everyone: people (ids or ``@usernames``) and
+    chats where everyone may. ``seeded_*`` are the entries the settings last put in, so that a
+    change of the settings is applied as a change (an entry the settings drop goes, one the
+    admin removed stays removed while the settings still name it)."""
+
+    users: frozenset[str] = frozenset()
+    chats: frozenset[str] = frozenset()
+    seeded_users: frozenset[str] = frozenset()
+    seeded_chats: frozenset[str] = frozenset()
+
+    def allows(self, sender: Sender, chat_id: ChatId) -> bool:
+        if sender.id in self.users or chat_id in self.chats:
+            return True
+        # An entry written with "@" compares without case: a username, or a messenger's id
+        # that starts with "@".
+        if sender.id.startswith("@") and access_key(sender.id) in self.users:
+            return True
+        return bool(sender.username) and access_key("@" + str(sender.username)) in self.users
+
+    def seeded(self, users: frozenset[str], chats: frozenset[str]) -> AccessList:
+        """The list after the settings name ``users`` and ``chats``, where before they named
+        ``seeded_*``: what they added is added, what they dropped is removed."""
+        return AccessList(
+            users=(self.users - (self.seeded_users - users)) | (users - self.seeded_users),
+            chats=(self.chats - (self.seeded_chats - chats)) | (chats - self.seeded_chats),
+            seeded_users=users,
+            seeded_chats=chats,
+        )
+
+    def allowing(self, who: str, *, chat: bool = False) -> AccessList:
+        if chat:
+            return attrs.evolve(self, chats=self.chats | {access_key(who)})
+        return attrs.evolve(self, users=self.users | {access_key(who)})
+
+    def disallowing(self, who: str) -> AccessList:
+        """Without ``who``, as a person and as a chat."""
+        key = access_key(who)
+        return attrs.evolve(self, users=self.users - {key}, chats=self.chats - {key})
 
 
 @attrs.frozen

@@ -25,6 +25,7 @@ from core.ports import (
     Clock,
     DocumentReader,
     ImageMaker,
+    MediaProbe,
     MediaSource,
     MessageLookup,
     Operator,
@@ -83,6 +84,7 @@ def assemble(
     transcriber: Transcriber | None = None,
     image_maker: ImageMaker | None = None,
     documents: DocumentReader | None = None,
+    probe: MediaProbe | None = None,
     model_phrase: str = "model",
 ) -> Bot:
     """A bot from its parts: what every entrypoint, test and benchmark calls.
@@ -110,6 +112,7 @@ def assemble(
         transcriber=transcriber,
         image_maker=image_maker,
         documents=documents,
+        probe=probe,
     )
     closing = [part for part in (transcriber, image_maker) if part is not None]
     return Bot(service, accounts, threads, models, model_phrase, closing)
@@ -172,6 +175,7 @@ class MediaParts:
     transcriber: Transcriber | None  # None: voice messages are refused
     image_maker: ImageMaker | None  # None: /image is refused
     documents: DocumentReader
+    probe: MediaProbe  # what pictures and recordings really are, before anything is held
 
 
 def build_media(settings: Settings) -> MediaParts:
@@ -182,12 +186,14 @@ def build_media(settings: Settings) -> MediaParts:
     tokens for a placeholder: without a transcription key or server voice messages are
     refused, and without ``OPENAI_API_KEY`` /image is."""
     from adapters.documents.reader import TextAndPdfReader
+    from adapters.media.probe import DecoderProbe
 
     documents = TextAndPdfReader()
+    probe = DecoderProbe()
     if all(entry.offline for entry in settings.models) and settings.openai_api_key is None:
         from adapters.models.offline.media import OfflineImageMaker, OfflineTranscriber
 
-        return MediaParts(OfflineTranscriber(), OfflineImageMaker(), documents)
+        return MediaParts(OfflineTranscriber(), OfflineImageMaker(), documents, probe)
     transcriber: Transcriber | None = None
     maker: ImageMaker | None = None
     key = settings.transcription_api_key
@@ -217,7 +223,7 @@ def build_media(settings: Settings) -> MediaParts:
         )
     else:
         log.warning("/image is refused: it needs OPENAI_API_KEY")
-    return MediaParts(transcriber, maker, documents)
+    return MediaParts(transcriber, maker, documents, probe)
 
 
 async def open_stores(settings: Settings) -> tuple[AccountStore, ThreadStore]:
@@ -288,5 +294,6 @@ async def build_bot(
         transcriber=parts.transcriber,
         image_maker=parts.image_maker,
         documents=parts.documents,
+        probe=parts.probe,
         model_phrase=choice.name,
     )

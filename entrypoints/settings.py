@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from core.config import BotConfig
 from core.models import ModelOption
 from core.texts import LANGUAGES
 from core.tokens import CharTokenCounter, fit_budgets, prompt_tokens
-from core.values import Role, Turn
+from core.values import Role, Turn, access_key
 from entrypoints.model_list import REASONING_EFFORTS as REASONING_EFFORTS
 from entrypoints.model_list import Defaults, ModelEntry, default_entry, parse_models
 from entrypoints.setting_types import ConfigError as ConfigError
@@ -208,6 +209,12 @@ class Settings:
     image_size: str = DEFAULT_IMAGE_SIZE
     image_price: int = CORE.image_price
     max_document_bytes: int = CORE.max_document_bytes
+    # Who may use the bot (empty: everyone) and the allowance each period (0: none).
+    allowed_users: tuple[str, ...] = CORE.allowed_users
+    allowed_chats: tuple[str, ...] = CORE.allowed_chats
+    allowance: int = CORE.allowance
+    allowance_period: str = CORE.allowance_period
+    allowance_tz: str = CORE.allowance_tz
 
     def telegram(self) -> TelegramLogin:
         """What the Telegram bot needs to log in; ConfigError naming whatever is missing."""
@@ -266,6 +273,11 @@ class Settings:
             max_voice_seconds=self.max_voice_seconds,
             image_price=self.image_price,
             max_document_bytes=self.max_document_bytes,
+            allowed_users=self.allowed_users,
+            allowed_chats=self.allowed_chats,
+            allowance=self.allowance,
+            allowance_period=self.allowance_period,
+            allowance_tz=self.allowance_tz,
         )
 
     def _fitted(self, entry: ModelEntry) -> ModelOption:
@@ -419,6 +431,7 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         stream_mode=read.get("STREAM_MODE", _stream_mode, "auto"),
         models=models,
         **_media(read, base_url, api_key),
+        **_access(read),
     )
 
 
@@ -446,6 +459,47 @@ def _media(read: _Reader, base_url: str | None, api_key: Secret | None) -> dict[
             "MAX_DOCUMENT_BYTES", CORE.max_document_bytes, MAX_DOCUMENT_BYTES
         ),
     }
+
+
+def _access(read: _Reader) -> dict[str, Any]:
+    """Who may use the bot, and the allowances."""
+    allowance = read.get("ALLOWANCE", _int, CORE.allowance)
+    if not 0 <= allowance <= MAX_BALANCE:
+        raise ConfigError(f"ALLOWANCE must be between 0 and {MAX_BALANCE:,}, got {allowance:,}")
+    return {
+        "allowed_users": read.get("ALLOWED_USERS", _entries, CORE.allowed_users),
+        "allowed_chats": read.get("ALLOWED_CHATS", _entries, CORE.allowed_chats),
+        "allowance": allowance,
+        "allowance_period": read.get("ALLOWANCE_PERIOD", _period, CORE.allowance_period),
+        "allowance_tz": read.get("ALLOWANCE_TZ", _time_zone, CORE.allowance_tz),
+    }
+
+
+def _entries(raw: str, name: str) -> tuple[str, ...]:
+    """Ids or @usernames, separated by commas (or spaces), as the access list keeps them."""
+    entries = [access_key(word) for word in re.split(r"[,\s]+", raw) if word.strip()]
+    for entry in entries:
+        if entry == "@" or (not entry.startswith("@") and not entry.lstrip("-").isalnum()):
+            raise ConfigError(f"{name} must list ids or @usernames, got {entry!r}")
+    return tuple(dict.fromkeys(entries))
+
+
+def _period(raw: str, name: str) -> str:
+    value = raw.lower()
+    if value not in {"day", "week", "month"}:
+        raise ConfigError(f"{name} must be day, week or month, got {raw!r}")
+    return value
+
+
+def _time_zone(raw: str, name: str) -> str:
+    """An IANA time zone the standard library knows (Europe/Berlin, UTC)."""
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name} must be an IANA time zone such as UTC or Europe/Berlin, got {raw!r}"
+        ) from None
+    return raw
 
 
 def _word(raw: str, name: str) -> str:

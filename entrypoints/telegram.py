@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 from telethon import TelegramClient
 
 from adapters.messengers.telegram.bot import TelegramBot
+from adapters.messengers.telegram.menu import command_menu
 from adapters.messengers.telegram.operator import TelegramOperator
 from adapters.messengers.telegram.replies import TelegramReplies
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import Mode
-from adapters.messengers.telegram.texts import command_menu, say
 from core.errors import StorageError
 from entrypoints.bootstrap import build_bot
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
@@ -66,14 +66,14 @@ async def serve(
         return 2
     language = settings.default_language
     commands = bot.service.commands
-    menu = command_menu(commands.menu)
+    menu = command_menu(commands.menu, language)
     known = frozenset(commands.table)  # every command, the admin's too, addresses the bot
     telegram = TelegramBot(
         client, bot.service.submit, sink=sink, language=language, commands=menu, known=known
     )
     await telegram.start()
     log.warning("serving Telegram as @%s (%s) with the %s", me.username, me.id, bot.model_phrase)
-    bot.service.notices.post_text(say(language, "started", bot=me.username, model=bot.model_phrase))
+    bot.service.notices.post("admin_started", bot=f"@{me.username}", model=bot.model_phrase)
     loop = asyncio.get_running_loop()
     if handle_signals:
         for number in (signal.SIGINT, signal.SIGTERM):

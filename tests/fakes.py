@@ -21,6 +21,7 @@ from core.errors import (
 )
 from core.ports import AccountStore
 from core.values import (
+    AccessList,
     Account,
     Attachment,
     Chunk,
@@ -31,7 +32,7 @@ from core.values import (
     Transcript,
     Usage,
 )
-from tests.media import png_bytes
+from tests.media import png_bytes, png_size
 
 
 @attrs.define
@@ -216,6 +217,17 @@ class FailingDisk:
         if self.broken:
             raise StorageError("disk full")
         return await self.inner.change(user_id, change)
+
+    async def page(self, offset: int, limit: int) -> Sequence[Account]:
+        return await self.inner.page(offset, limit)
+
+    async def access(self) -> AccessList:
+        return await self.inner.access()
+
+    async def change_access(self, change: Callable[[AccessList], AccessList]) -> AccessList:
+        if self.broken:
+            raise StorageError("disk full")
+        return await self.inner.change_access(change)
 
     async def close(self) -> None:
         if self.broken:
@@ -435,6 +447,28 @@ class Utf8Documents:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UnreadableDocument("not_text", str(exc)) from exc
+
+
+@attrs.define
+class KnownMedia:
+    """A ``MediaProbe`` that knows PNG pictures (by their header and its CRC) and the
+    recordings in ``recordings`` (their bytes and their length in seconds); anything else is
+    not media."""
+
+    recordings: dict[bytes, float] = attrs.field(factory=dict)
+    probed: list[bytes] = attrs.field(factory=list)
+
+    async def picture(self, data: bytes) -> str | None:
+        self.probed.append(data)
+        try:
+            png_size(data)
+        except ValueError:
+            return None
+        return "image/png"
+
+    async def recording(self, data: bytes) -> float | None:
+        self.probed.append(data)
+        return self.recordings.get(data)
 
 
 PNG_1x1 = png_bytes(1, 1)  # a valid PNG of one pixel

@@ -136,3 +136,30 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
         + payload
         + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
     )
+
+
+def _ogg_crc(page: bytes) -> int:
+    """Ogg's page checksum: CRC-32, polynomial 0x04C11DB7, not reflected, from 0 (RFC 3533)."""
+    crc = 0
+    for byte in page:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+            crc &= 0xFFFFFFFF
+    return crc
+
+
+def forge_length(data: bytes, seconds: float) -> bytes:
+    """An Ogg/Opus file whose last page claims ``seconds`` of audio (its granule position),
+    checksum and all: what a client that lies about a voice note's length could send. The
+    packets, which a decoder plays, are unchanged."""
+    last = data.rfind(b"OggS")
+    if last < 0:
+        raise ValueError("not an Ogg file")
+    head = data.find(b"OpusHead")
+    pre_skip = struct.unpack_from("<H", data, head + 10)[0]
+    page = bytearray(data[last:])
+    struct.pack_into("<q", page, 6, pre_skip + round(seconds * OPUS_RATE))
+    struct.pack_into("<I", page, 22, 0)
+    struct.pack_into("<I", page, 22, _ogg_crc(bytes(page)))
+    return data[:last] + bytes(page)

@@ -1,24 +1,16 @@
-"""Files read as text: text-like files by their name or type, PDF through pypdf.
-
-pypdf is pure Python and actively maintained, so it installs wherever the bot does. pypdfium2
-(Google's PDFium) extracts better from odd PDFs but ships a 3 MB native library per platform;
-pdfminer.six is slower and heavier for plain text. Parsing a PDF is CPU work: it runs in a
-worker thread so the other chats go on meanwhile.
+"""Files read as text: text-like files by their name or type, PDF through pypdf in a worker
+process (``adapters.documents.workers``: a hostile PDF is bounded there, not in the bot).
 """
 
 from __future__ import annotations
 
-import asyncio
 import codecs
-import io
-import logging
 from pathlib import PurePath
 
 import attrs
 
+from adapters.documents.workers import PdfWorkers, ReadingLimits
 from core.errors import UnreadableDocument
-
-log = logging.getLogger(__name__)
 
 # Source code, data and markup people paste as files. Lower case, with the dot.
 _SUFFIXES = """
@@ -66,22 +58,24 @@ _CONTROL = frozenset(chr(c) for c in range(32) if chr(c) not in "\t\n\x0c\r") | 
 _MOST_CONTROL = 0.01
 
 
-@attrs.frozen
+@attrs.define
 class TextAndPdfReader:
     """Implements ``core.ports.DocumentReader``.
 
-    ``max_chars`` stops a small compressed PDF from unfolding into more text than any prompt
-    could take (the core cuts the text to the budget anyway).
-    """
+    ``limits.chars`` also bounds a text file's text (the core cuts it to the budget anyway)."""
 
-    max_chars: int = 2_000_000
+    limits: ReadingLimits = attrs.field(factory=ReadingLimits)
+    _pdf: PdfWorkers = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._pdf = PdfWorkers(self.limits)
 
     async def read(self, data: bytes, *, name: str | None, mime: str | None) -> str:
         kind = document_kind(data, name, mime)
         if kind == "pdf":
-            return await asyncio.to_thread(pdf_text, data, self.max_chars)
+            return await self._pdf.text(data)
         if kind == "text":
-            return decode_text(data)[: self.max_chars]
+            return decode_text(data)[: self.limits.chars]
         raise UnreadableDocument("unsupported", f"not a text file or a PDF: {name!r}, {mime!r}")
 
 
@@ -121,34 +115,3 @@ def decode_text(data: bytes) -> str:
     if not text.strip():
         raise UnreadableDocument("empty", "the file holds no text")
     return text
-
-
-def pdf_text(data: bytes, max_chars: int) -> str:
-    """The text of a PDF's pages, a blank line between pages (runs in a worker thread)."""
-    # Imported here: only a bot that is sent a PDF pays for loading it.
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise UnreadableDocument("protected", "the PDF is protected by a password")
-        pages: list[str] = []
-        length = 0
-        for page in reader.pages:
-            text = page.extract_text() or ""
-            pages.append(text.strip())
-            length += len(text)
-            if length >= max_chars:
-                break
-    except UnreadableDocument:
-        raise
-    except DependencyError as exc:  # AES encryption needs the cryptography package
-        raise UnreadableDocument("unsupported", f"an encrypted PDF: {exc}") from exc
-    except Exception as exc:  # pypdf raises many kinds on a damaged file; all mean the same
-        log.info("unreadable PDF: %r", exc)
-        raise UnreadableDocument("damaged", f"the PDF does not parse: {exc!r}") from exc
-    text = "\n\n".join(page for page in pages if page)
-    if not text:
-        raise UnreadableDocument("empty", "no text in the PDF (a scan?)")
-    return text[:max_chars]

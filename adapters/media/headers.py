@@ -8,6 +8,8 @@ these are descriptions, never checks that a file is valid.
 from __future__ import annotations
 
 import struct
+from itertools import accumulate, compress, repeat
+from operator import add, mul
 
 # Enough of a file's start for a JPEG's frame header after its usual EXIF block, and enough of
 # its end for an Ogg file's last page (at most 65 307 bytes).
@@ -109,3 +111,104 @@ def describe_size(size: int) -> str:
     if size < 1_000_000:
         return f"{size / 1_000:.1f} KB"
     return f"{size / 1_000_000:.1f} MB"
+
+
+# Samples (at 48 kHz) in one Opus frame, by the configuration in the top five bits of a
+# packet's first byte, its TOC (RFC 6716, section 3.1): SILK 10/20/40/60 ms, hybrid 10/20 ms,
+# CELT 2.5/5/10/20 ms.
+_OPUS_FRAME = (
+    *(480, 960, 1920, 2880) * 3,
+    *(480, 960) * 2,
+    *(120, 240, 480, 960) * 4,
+)
+_FRAME_OF = tuple(_OPUS_FRAME[toc >> 3] for toc in range(256))
+# Samples of a packet by its TOC alone: one frame (code 0), two (codes 1 and 2); code 3 says
+# its count in the next byte.
+_SAMPLES_OF = tuple((1, 2, 2, 0)[toc & 3] * _FRAME_OF[toc] for toc in range(256))
+_CODE_3 = bytes(int(toc & 3 == 3) for toc in range(256))
+_COUNT = bytes(c & 0x3F for c in range(256))
+_ENDS_PACKET = bytes(int(lace < 255) for lace in range(256))  # a lace under 255 ends its packet
+_TWO_OR_MORE = bytes(int(lace >= 2) for lace in range(256))
+_OPUS_HEAD = 19  # bytes of the OpusHead packet that matter here
+
+
+def opus_seconds(data: bytes) -> float | None:
+    """The length of the Opus audio in an Ogg file, counted from its packets: what a decoder
+    plays, whatever the pages' granule positions claim. None when ``data`` holds no Opus
+    stream. Streams that follow one another are added up; a last page cut short, and anything
+    after the pages, is not audio a decoder would play.
+
+    Packets are counted a page at a time with the standard library's C loops (``compress``,
+    ``map``, ``bytes.translate``): 25 MB of one-byte packets, the most work a file can ask for,
+    take about a second, where a Python loop over the packets took twelve."""
+    padded = data + b"\x00"  # a code 3 packet's count byte is read even when it has none
+    streams: dict[int, _OpusStream] = {}
+    position = 0
+    while data.startswith(_OGG, position) and position + 27 <= len(data):
+        count = data[position + 26]
+        body = position + 27 + count
+        table = data[position + 27 : body]
+        end = body + sum(table)
+        if len(table) < count or end > len(data):
+            break
+        serial = int.from_bytes(data[position + 14 : position + 18], "little")
+        stream = streams.setdefault(serial, _OpusStream())
+        if stream.packets < 2 or stream.start:  # its headers: packet by packet
+            offset = body
+            for lace in table:
+                stream.take(data, offset, lace)
+                offset += lace
+        elif stream.pre_skip is not None and table:
+            stream.samples += _page_samples(padded, body, table, stream.continued)
+            stream.continued = table[-1] == 255
+        position = end
+    opus = [s for s in streams.values() if s.pre_skip is not None]
+    if not opus:
+        return None
+    return sum(max(s.samples - (s.pre_skip or 0), 0) for s in opus) / _OPUS_RATE
+
+
+class _OpusStream:
+    """One logical stream as its pages are read: its first packets whole (the OpusHead), then
+    only what the audio packets' lengths need."""
+
+    def __init__(self) -> None:
+        self.packets = 0  # packets ended so far, while they are read one by one
+        self.start = bytearray()  # the first bytes of the packet being read one by one
+        self.pre_skip: int | None = None  # from the OpusHead: an Opus stream
+        self.samples = 0
+        self.continued = False  # the last page read ended inside a packet already counted
+
+    def take(self, data: bytes, offset: int, lace: int) -> None:
+        if len(self.start) < _OPUS_HEAD:
+            self.start += data[offset : offset + min(lace, _OPUS_HEAD - len(self.start))]
+        if lace == 255:  # the packet goes on in the next segment
+            return
+        packet, self.start = bytes(self.start), bytearray()
+        number, self.packets = self.packets, self.packets + 1
+        if number == 0:
+            if packet.startswith(b"OpusHead") and len(packet) >= 12:
+                self.pre_skip = int.from_bytes(packet[10:12], "little")
+        elif number >= 2 and self.pre_skip is not None and packet:  # after OpusTags
+            self.samples += _page_samples(packet + b"\x00", 0, bytes([len(packet)]), False)
+
+
+def _page_samples(data: bytes, body: int, table: bytes, continued: bool) -> int:
+    """Samples in the packets that begin in a page whose segments start at ``body``, each
+    packet counted where it begins (RFC 6716, section 3.1)."""
+    starts = list(accumulate(table[:-1], initial=body))  # where each segment begins
+    begins = (b"\x00" if continued else b"\x01") + table[:-1].translate(_ENDS_PACKET)
+    # Packets that begin here and are not empty: their first segment is not.
+    firsts = bytes(map(mul, begins, table))
+    packets = list(compress(starts, firsts))
+    tocs = bytes(map(data.__getitem__, packets))
+    samples = sum(map(_SAMPLES_OF.__getitem__, tocs))
+    threes = tocs.translate(_CODE_3)
+    if 1 in threes:
+        at = list(compress(packets, threes))
+        counts = bytes(map(data.__getitem__, map(add, at, repeat(1)))).translate(_COUNT)
+        # A one-byte packet has no count byte: what was read there is the next packet's.
+        whole = bytes(compress(bytes(compress(table, firsts)), threes)).translate(_TWO_OR_MORE)
+        frames = map(_FRAME_OF.__getitem__, compress(tocs, threes))
+        samples += sum(map(mul, map(mul, counts, whole), frames))
+    return samples

@@ -82,6 +82,15 @@ TEXTS: Final = {
         "Nothing was charged."
     ),
     "unknown_command": "Unknown command {command}. See /help.",
+    # Said by a messenger adapter to a message it cannot hand to the core.
+    "message_unsupported": (
+        "I can't use this kind of message (stickers, videos, polls and the like). "
+        "I understand text, voice messages, pictures and text files."
+    ),
+    "anonymous_sender": (
+        "I can't answer messages sent on behalf of a group or a channel: answers are paid "
+        "from a person's token balance. Please write as yourself."
+    ),
     "empty_message": "Send me some text and I will answer it.",
     "too_long": (
         "Your message is too long: with your system prompt it is about {tokens:n} tokens and "
@@ -150,6 +159,7 @@ TEXTS: Final = {
         "been told. Nothing was changed and nothing was charged."
     ),
     "err_other": "Something went wrong. Please try again. Nothing was charged.",
+    "admin_started": "The bot is running as {bot}, answering with the {model}.",
     "admin_new_user": "New user: {who}",
     "admin_new_users": "{count:n} new users: {who}",
     "admin_more": "… and {count:n} more",
@@ -216,6 +226,10 @@ TEXTS: Final = {
         "{available:n} available. Nothing was charged."
     ),
     "voice_empty": "I could not hear any words in your recording. Nothing was charged.",
+    "voice_unreadable": (
+        "Your file does not seem to be a sound recording I can measure and transcribe (I take "
+        "voice messages and Ogg/Opus, MP3, M4A, WAV or FLAC files). Nothing was charged."
+    ),
     "voice_failed": "Your recording could not be transcribed. {reason}",
     "voice_heard": "🎤 “{text}”\n({seconds:n} s, {tokens:n} {tokens:p:token|tokens})",
     "voice_heard_estimated": (
@@ -229,6 +243,10 @@ TEXTS: Final = {
     ),
     "picture_too_large": (
         "Your picture is larger than {megabytes} MB, the most I accept. Nothing was charged."
+    ),
+    "picture_unreadable": (
+        "Your file does not seem to be a picture I can show the model (I take PNG, JPEG, WebP "
+        "and GIF pictures). Nothing was charged."
     ),
     "files_off": "This bot does not read files. Please paste the text instead.",
     "file_too_large": (
@@ -252,4 +270,57 @@ TEXTS: Final = {
         "{name} is protected by a password, so I cannot read it. Send a copy without the "
         "password. Nothing was charged."
     ),
+    "file_too_complex": (
+        "{name} takes more time or memory to read than I allow for one file, so I did not read "
+        "it. Nothing was charged."
+    ),
+    "file_busy": (
+        "I am reading too many files right now. Please send {name} again in a minute. Nothing "
+        "was charged."
+    ),
+    # Access and allowances (core.access, core.allowances).
+    "cmd_allow": "<id or username>: let a person use the bot (in a group, alone: the group)",
+    "cmd_disallow": "<id or username>: take a person or a chat off the access list",
+    "cmd_users": "[page]: the users, their balances and last requests",
+    "cmd_allowance": "<id or username> <tokens | default>: a person's own allowance",
+    "stranger": (
+        "Sorry, this bot serves only the people its admin has let in. To ask for access, send "
+        "the admin your id: {id}"
+    ),
+    "admin_stranger": (
+        "Asked to use the bot (not on the access list): {who}\nTo let them in: /allow <id>"
+    ),
+    "admin_strangers": (
+        "{count:n} people asked to use the bot (not on the access list): {who}\n"
+        "To let one in: /allow <id>"
+    ),
+    "allow_usage": (
+        "Usage: /allow <id or username>, /disallow <id or username>. Sent alone in a group, "
+        "/allow lets everyone in that group use the bot, /disallow takes the group off the list."
+    ),
+    "allow_done": "{entry} may use the bot.",
+    "allow_chat_done": "Everyone in this chat may use the bot.",
+    "disallow_done": "{entry} is no longer on the access list.",
+    "disallow_missing": "{entry} was not on the access list; nothing changed.",
+    "access_open": (
+        "\n(The bot is open to everyone for now: the access list counts once ALLOWED_USERS or "
+        "ALLOWED_CHATS is set.)"
+    ),
+    "users_page": "Users {first:n}–{last:n} of {count:n}:\n{lines}",
+    "users_line": "{who}: {balance:n}, last request {last}",
+    "users_next": "\nNext page: /users {page}",
+    "users_none": "No users on page {page}.",
+    "users_access": "Access list: {entries}",
+    "users_private": "The list of users is in your private chat with the bot.",
+    "allowance_usage": (
+        "Usage: /allowance <id or username> <tokens>, for example /allowance 123456789 20000 "
+        "(0: none; default: the bot's setting)."
+    ),
+    "allowance_done": "{who} gets {tokens:n} tokens each {period} from the next refill on.",
+    "allowance_none": "{who} gets no allowance from now on.",
+    "period_day": "day",
+    "period_week": "week",
+    "period_month": "month",
+    "balance_refill": "\nRefills to {tokens:n} on {when}.",
+    "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
 }

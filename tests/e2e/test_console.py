@@ -259,3 +259,37 @@ async def test_the_offline_model_stops_at_the_cap_and_the_bot_says_so(tmp_path: 
     (tmp_path / "roomy").mkdir()
     roomy = await run(tmp_path / "roomy", "tell me everything\n")
     assert "length limit" not in roomy
+
+
+async def test_a_stranger_is_refused_until_the_admin_allows_them(tmp_path: Path) -> None:
+    out = await run(
+        tmp_path,
+        ":user 1 Admin\n/start\n:user 300 Stranger\nhello\n",
+        ALLOWED_USERS="@friend, 200",
+    )
+    assert "only the people its admin has let in" in out
+    assert "send the admin your id: 300" in out
+    assert "Offline model" not in out  # no model call
+    assert "Asked to use the bot (not on the access list): Stranger (300)" in out
+    assert "300" not in data(tmp_path)  # no account
+    out = await run(
+        tmp_path,
+        ":user 1 Admin\n/allow 300\n:user 300 Stranger\nhello\n/balance\n",
+        ALLOWED_USERS="@friend, 200",
+    )
+    assert "300 may use the bot." in out
+    assert "Offline model: I received 1 turn(s)" in out
+    assert data(tmp_path)["300"]["requests"] == 1
+    assert data(tmp_path)["global"]["access"] == {
+        "users": ["200", "300", "@friend"],
+        "chats": [],
+        "seeded_users": ["200", "@friend"],
+        "seeded_chats": [],
+    }
+
+
+async def test_an_allowance_refills_a_console_user(tmp_path: Path) -> None:
+    write_balance(tmp_path, 5)
+    out = await run(tmp_path, "/balance\n", ALLOWANCE="20000", ALLOWANCE_PERIOD="day")
+    assert "Your balance: 20 000 tokens.\nRefills to 20 000 on " in out
+    assert data(tmp_path)["100"]["balance"] == 20_000

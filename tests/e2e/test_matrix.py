@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -288,3 +289,52 @@ async def test_an_encrypted_room_is_told_plainly_that_the_bot_cannot_read_it(
     told = await eve.wait_for(lambda e: e["sender"] == "@bot:localhost")
     assert "cannot read end-to-end encrypted rooms" in told["content"]["body"]
     await eve.client.close()
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    """A homeserver that lets a user send a burst of 3 messages, then one every 2 s."""
+    server = Synapse.start(tmp_path_factory.mktemp("limited"), rate_limited=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_a_rate_limited_homeserver_still_gets_the_whole_answer(
+    limited: Synapse, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every piece of the answer would be an edit (MATRIX_EDIT_INTERVAL=0): the homeserver
+    refuses most with M_LIMIT_EXCEEDED; interim edits are dropped, the final one waits for
+    the time the server asks and arrives with the footer."""
+    caplog.set_level(logging.INFO, logger="adapters.messengers.matrix.sink")
+    token = limited.register("bot")
+    zoe = await person(limited, "zoe")
+    env = {
+        "DATA_FILE": str(tmp_path / "data.json"),
+        "OFFLINE_MODEL_DELAY": "0.05",
+        "MATRIX_HOMESERVER": limited.url,
+        "MATRIX_USER_ID": "@bot:localhost",
+        "MATRIX_ACCESS_TOKEN": token,
+        "MATRIX_ADMIN": zoe.id,
+        "MATRIX_EDIT_INTERVAL": "0",
+        "NOTIFY_ADMIN_NEW_USERS": "false",
+    }
+    task = asyncio.create_task(
+        serve(settings_from(env, base=tmp_path), matrix_login(env, tmp_path), handle_signals=False)
+    )
+    try:
+        made = await zoe.client.room_create(is_direct=True, invite=["@bot:localhost"])
+        assert isinstance(made, nio.RoomCreateResponse)
+        await joined(zoe, made.room_id, 2)
+        asked = await zoe.say(made.room_id, "hello")
+        _, final = await zoe.final_answer(made.room_id, asked)
+        assert "You said: «hello»" in final["body"]
+        assert "is rate-limited" in caplog.text  # the homeserver did refuse, and was waited for
+        sent = await zoe.say(made.room_id, "/stop")  # zoe is the admin
+        assert sent
+        assert await asyncio.wait_for(task, TIMEOUT) == 0
+    finally:
+        if not task.done():
+            task.cancel()
+        await zoe.client.close()

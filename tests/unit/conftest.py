@@ -87,7 +87,8 @@ class Harness:
         """The use cases share one frozen bundle of parts: each gets the changed one."""
         service = self.service
         parts = attrs.evolve(service.answerer.parts, **changes)  # type: ignore[arg-type]
-        service.answerer.parts = service.commands.parts = parts
+        service.answerer.parts = service.commands.parts = service.gate.parts = parts
+        service.allowances.accounts = parts.accounts
         for case in (service.commands.painter, service.reader):
             case.parts = case.charges.parts = parts
 

@@ -224,6 +224,27 @@ async def test_many_new_users_make_few_notices() -> None:
     assert named + more == 30
 
 
+async def test_strangers_and_new_users_are_merged_each_with_their_kind() -> None:
+    bot = make_harness(notify_new_users=True, allowed_users=("1000", "1001", "1002"))
+    slow = _SlowOperator()
+    bot.service.notices.operator = slow
+    from core.values import Sender
+
+    people = [Sender(str(1000 + n), f"User {n}") for n in range(6)]  # three are strangers
+    await asyncio.gather(*(bot.say("hi", sender=person) for person in people))
+    slow.arrived.set()
+    await bot.service.drain()
+    # Whatever waits goes out together, each kind in its own notice: at most one per kind
+    # behind the first.
+    assert len(slow.notices) <= 3
+    strangers = "".join(notice for notice in slow.notices if "asked to use the bot" in notice)
+    new_users = "".join(notice for notice in slow.notices if "asked to use" not in notice)
+    assert all(f"User {n} ({1000 + n})" in strangers for n in (3, 4, 5))
+    assert all(f"User {n} ({1000 + n})" in new_users for n in (0, 1, 2))
+    assert not any(f"({1000 + n})" in strangers for n in (0, 1, 2))
+    assert not any(f"({1000 + n})" in new_users for n in (3, 4, 5))
+
+
 class _SlowOperator:
     def __init__(self) -> None:
         self.arrived = asyncio.Event()

@@ -11,6 +11,7 @@ from core.values import Account, Attachment, Incoming, MediaKind, Role, Sender
 from tests.fakes import (
     FailingDisk,
     GoneChat,
+    KnownMedia,
     MemoryMedia,
     PNG_1x1,
     ScriptedImageMaker,
@@ -63,7 +64,7 @@ class MediaBot(Harness):
         return await self.accounts.held(user_id)
 
 
-def media_bot(*options: ModelOption, **config: object) -> MediaBot:
+def media_bot(*options: ModelOption, probe: KnownMedia | None = None, **config: object) -> MediaBot:
     options = options or (PLAIN, EYES)
     models = {o.name: ScriptedModel() for o in options}
     media, transcriber, maker = MemoryMedia(), ScriptedTranscriber(), ScriptedImageMaker()
@@ -73,6 +74,7 @@ def media_bot(*options: ModelOption, **config: object) -> MediaBot:
         "transcriber": transcriber,
         "image_maker": maker,
         "documents": Utf8Documents(),
+        "probe": probe,
     }
     settings: dict[str, object] = {
         "models": options,
@@ -150,7 +152,8 @@ async def test_a_recording_the_balance_cannot_pay_is_refused(bot: MediaBot) -> N
     await _set(bot, balance=30)
     await bot.send(bot.voice("v1", b"audio", duration=4))
     assert "costs about 40 and you have 30 available" in bot.last()
-    assert bot.media.fetched == []
+    # Fetched to be measured before the hold, never transcribed.
+    assert bot.transcriber.heard == []
     assert await bot.balance(ALICE.id) == 30
 
 
@@ -562,3 +565,90 @@ async def test_a_model_with_a_smaller_cap_says_the_cap_not_the_balance_cut_it() 
     bot.model.cut_off = True
     await bot.say("tell me everything")
     assert "(The answer reached the length limit of 100 tokens." in bot.last()
+
+
+# -- media checked by its content, before anything is held ---------------------------------------
+
+SPEECH = b"OggS 2.4 seconds of real speech"
+
+
+def checked_bot(**config: object) -> MediaBot:
+    return media_bot(probe=KnownMedia({SPEECH: 2.4}), **config)
+
+
+async def test_a_forged_short_length_is_charged_by_the_measured_one() -> None:
+    bot = checked_bot()
+    await bot.send(bot.voice("v1", SPEECH, duration=1.0))  # the client declared 1 s
+    assert bot.sink.sent[-2].text.endswith("(3 s, 24 tokens)")
+    assert await bot.balance(ALICE.id) == 30_000 - 24 - 15
+    assert await bot.held(ALICE.id) == 0
+
+
+async def test_the_hold_is_sized_by_the_measured_length() -> None:
+    bot = checked_bot()
+    await _set(bot, balance=20)  # pays a declared second (10), not the 2.4 s measured (24)
+    await bot.send(bot.voice("v1", SPEECH, duration=1.0))
+    assert "costs about 24 and you have 20 available" in bot.last()
+    assert bot.transcriber.heard == []
+    assert await bot.balance(ALICE.id) == 20
+
+
+async def test_a_measured_length_past_the_limit_is_refused_before_the_hold() -> None:
+    bot = checked_bot(max_voice_seconds=2)
+    await bot.send(bot.voice("v1", SPEECH, duration=1.0))
+    assert "3 seconds long; the limit is 2" in bot.last()
+    assert bot.transcriber.heard == []
+    assert await bot.balance(ALICE.id) == 30_000
+
+
+@pytest.mark.parametrize("data", [b"", b"just some text, named voice.ogg"])
+async def test_a_recording_that_is_no_sound_is_refused_before_the_hold(data: bytes) -> None:
+    bot = checked_bot()
+    await _set(bot, balance=0)  # checked before the balance is: the refusal says what is wrong
+    await bot.send(bot.voice("v1", data, duration=3.0))
+    assert bot.last() == (
+        "Your file does not seem to be a sound recording I can measure and transcribe (I take "
+        "voice messages and Ogg/Opus, MP3, M4A, WAV or FLAC files). Nothing was charged."
+    )
+    assert bot.transcriber.heard == []
+    assert bot.model.requests == []
+    assert await bot.held(ALICE.id) == 0
+    account = await bot.account(ALICE.id)
+    assert (account.balance, account.requests, account.tokens) == (0, 0, 0)
+
+
+async def test_a_picture_that_is_no_picture_is_refused_before_the_hold() -> None:
+    bot = checked_bot()
+    await bot.say("/model eyes")
+    await _set(bot, balance=0)  # checked before the balance is
+    await bot.send(bot.picture("p1", b"plain text in a file named photo.png"), text="what?")
+    assert bot.last() == (
+        "Your file does not seem to be a picture I can show the model (I take PNG, JPEG, WebP "
+        "and GIF pictures). Nothing was charged."
+    )
+    assert bot.models["eyes"].requests == []
+    assert await bot.held(ALICE.id) == 0
+    account = await bot.account(ALICE.id)
+    assert (account.balance, account.requests, account.tokens) == (0, 0, 0)
+
+
+async def test_a_real_picture_goes_through_with_the_type_its_content_says() -> None:
+    bot = checked_bot()
+    await bot.say("/model eyes")
+    picture = attrs.evolve(bot.picture("p1"), mime="image/jpeg")  # declared wrongly
+    await bot.send(picture, text="what is it?")
+    request = bot.models["eyes"].requests[-1]
+    assert [image.mime for image in request.turns[-1].images] == ["image/png"]
+    assert bot.last().startswith("Hello, world")
+
+
+async def test_an_older_picture_that_fails_the_check_becomes_a_note() -> None:
+    bot = checked_bot()
+    await bot.say("/model eyes")
+    await bot.send(bot.picture("p1"), text="look")
+    answer = bot.sink.sent[-1].message_ids[0]
+    bot.media.files["p1"] = b"replaced by something that is no picture"
+    await bot.say("and now?", reply_to=answer)
+    first = bot.models["eyes"].requests[-1].turns[1]
+    assert (first.text, first.images) == ("[picture no longer available]\nlook", ())
+    assert bot.last().startswith("Hello, world")

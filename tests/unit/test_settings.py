@@ -118,3 +118,40 @@ def test_the_context_limit_must_leave_room_after_the_system_prompt() -> None:
         settings_from({**long_prompt, "CONTEXT_TOKEN_LIMIT": "4000"}).context_token_limit == 4_000
     )
     assert settings_from({"CONTEXT_TOKEN_LIMIT": "200"}).context_token_limit == 200
+
+
+def test_access_and_allowance_settings_reach_the_core() -> None:
+    config = settings_from(
+        {
+            "ALLOWED_USERS": " 123, @Ann  @bob,123",
+            "ALLOWED_CHATS": "-100500",
+            "ALLOWANCE": "20 000",
+            "ALLOWANCE_PERIOD": "Week",
+            "ALLOWANCE_TZ": "Europe/Berlin",
+        }
+    ).bot_config("1")
+    assert config.allowed_users == ("123", "@ann", "@bob")
+    assert config.allowed_chats == ("-100500",)
+    assert (config.allowance, config.allowance_period, config.allowance_tz) == (
+        20_000,
+        "week",
+        "Europe/Berlin",
+    )
+    default = settings_from({}).bot_config("1")
+    assert (default.allowed_users, default.allowed_chats, default.allowance) == ((), (), 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("ALLOWANCE_TZ", "Mars/Olympus", "IANA time zone"),
+        ("ALLOWANCE_TZ", "../../etc/passwd", "IANA time zone"),
+        ("ALLOWANCE_PERIOD", "fortnight", "day, week or month"),
+        ("ALLOWANCE", "-5", "between 0"),
+        ("ALLOWED_USERS", "@", "ids or @usernames"),
+        ("ALLOWED_CHATS", "a;b", "ids or @usernames"),
+    ],
+)
+def test_malformed_access_settings_are_named(name: str, value: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} must.*{words}"):
+        settings_from({name: value})

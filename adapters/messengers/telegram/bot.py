@@ -4,9 +4,10 @@ the core, which keeps each conversation's order."""
 from __future__ import annotations
 
 import asyncio
-import collections
+import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 from telethon import TelegramClient, events
 from telethon.tl import functions, types
@@ -14,7 +15,8 @@ from telethon.tl import functions, types
 from adapters.messengers.telegram.albums import ALBUM_WAIT, Album, Albums, grouped
 from adapters.messengers.telegram.incoming import BotIdentity, Reading, Refusal, read_event
 from adapters.messengers.telegram.sink import TelegramSink
-from adapters.messengers.telegram.texts import language_of, say
+from core.ordering import Sequencer
+from core.texts import choose_language, text
 from core.values import Incoming
 
 log = logging.getLogger(__name__)
@@ -26,9 +28,10 @@ class TelegramBot:
     """Feeds a started client's new messages to ``submit`` (the core's ``BotService.submit``).
 
     The core keeps each conversation in order; this class only keeps a chat's messages in the
-    order they came while it reads them: a group reply that only Telegram can tell is meant for
-    the bot waits for that answer, and the messages after it wait too. Stop presses on live
-    drafts go to the sink.
+    order they came while it reads them, with the core's ``Sequencer`` keyed by chat: a group
+    reply that only Telegram can tell is meant for the bot waits for that answer, an album for
+    its last part, and the messages after them wait too. Stop presses on live drafts go to the
+    sink.
     """
 
     def __init__(
@@ -56,10 +59,10 @@ class TelegramBot:
         self._identity: BotIdentity | None = None
         self._accepting = False
         self._listening = False
-        self._waiting: dict[int, collections.deque[Reading | Album]] = {}
+        # The core's per-key order, by chat: a message waits for the earlier ones' checks.
+        self._reading = Sequencer()
         self._albums = Albums(album_wait)
-        self._workers: dict[int, asyncio.Task[None]] = {}
-        self._farewells: set[asyncio.Task[None]] = set()
+        self._own_answers: set[asyncio.Task[None]] = set()
 
     @property
     def identity(self) -> BotIdentity:
@@ -84,18 +87,18 @@ class TelegramBot:
         """Take no new messages (they get "shutting down, try again in a minute" until
         ``close``); return when every message already taken has been handled."""
         self._accepting = False
-        while self._workers:
-            await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        await self._reading.idle()
 
     async def close(self) -> None:
-        """Stop listening; wait for the shutdown notices already being sent."""
+        """Stop listening; wait for the adapter's own answers already being sent (refusals,
+        "shutting down")."""
         await self.stop()
         if self._listening:
             self._client.remove_event_handler(self._on_message)
             self._client.remove_event_handler(self._on_typing)
             self._listening = False
-        if self._farewells:
-            await asyncio.gather(*self._farewells, return_exceptions=True)
+        if self._own_answers:
+            await asyncio.gather(*self._own_answers, return_exceptions=True)
 
     async def _on_typing(self, update: types.UpdateUserTyping) -> None:
         action = update.action
@@ -125,30 +128,15 @@ class TelegramBot:
             started = self._albums.start((chat_id, album), reading)
             if started is not None:
                 # Queued in the chat's order now; handed over once its last part came.
-                self._waiting.setdefault(chat_id, collections.deque()).append(started)
-                if chat_id not in self._workers:
-                    self._workers[chat_id] = asyncio.create_task(self._serve(chat_id))
+                self._reading.submit(chat_id, functools.partial(self._one, started))
                 return
         if not self._accepting:
-            task = asyncio.create_task(self._farewell(reading))
-            self._farewells.add(task)
-            task.add_done_callback(self._farewells.discard)
+            self._answer_aside(self._farewell(reading))
             return
-        if chat_id not in self._workers and reading.check_reply is None:
+        if reading.check_reply is None and not self._reading.busy(chat_id):
             self._pass_on(reading)  # nothing to wait for: straight to the core, in order
             return
-        self._waiting.setdefault(chat_id, collections.deque()).append(reading)
-        if chat_id not in self._workers:
-            self._workers[chat_id] = asyncio.create_task(self._serve(chat_id))
-
-    async def _serve(self, chat_id: int) -> None:
-        waiting = self._waiting[chat_id]
-        try:
-            while waiting:
-                await self._one(waiting.popleft())
-        finally:
-            del self._waiting[chat_id]
-            del self._workers[chat_id]
+        self._reading.submit(chat_id, functools.partial(self._one, reading))
 
     async def _one(self, waiting: Reading | Album) -> None:
         if isinstance(waiting, Album):
@@ -167,9 +155,14 @@ class TelegramBot:
         if isinstance(item, Incoming):
             self._submit(item)
         else:
-            task = asyncio.create_task(self._refuse(item))
-            self._farewells.add(task)
-            task.add_done_callback(self._farewells.discard)
+            self._answer_aside(self._refuse(item))
+
+    def _answer_aside(self, answer: Coroutine[Any, Any, None]) -> None:
+        """Send one of the adapter's own answers without holding up the chat's next messages;
+        ``close`` waits for it."""
+        task = asyncio.create_task(answer)
+        self._own_answers.add(task)
+        task.add_done_callback(self._own_answers.discard)
 
     async def _for_me(self, reading: Reading) -> bool:
         """Whether the message is meant for the bot: for a reply the bot cannot place from
@@ -215,7 +208,7 @@ class TelegramBot:
     async def _answer(
         self, chat_id: int, message_id: int, private: bool, language: str | None, key: str
     ) -> None:
-        words = say(language_of(language, self._language), key)
+        words = text(choose_language(language, self._language), key)
         await self._sink.send(chat_id, words, None if private else message_id)
 
     async def _publish_commands(self) -> None:

@@ -48,13 +48,13 @@ class BotIdentity:
 
 @attrs.frozen
 class Refusal:
-    """A message the adapter answers itself with ``texts.say(language, key)``."""
+    """A message the adapter answers itself with the core's text ``key``."""
 
     chat_id: int
     message_id: int
     private: bool
     language: str | None
-    key: str  # "unsupported", "anonymous"
+    key: str  # "message_unsupported", "anonymous_sender"
 
 
 @attrs.frozen
@@ -104,15 +104,15 @@ def read_event(
             message.id,
             sender_id,
         )
-        return refuse("anonymous")
+        return refuse("anonymous_sender")
     text: str = message.message or ""
     attachment = describe(int(message.id), message.media)
     if attachment is UNSUPPORTED:
         # Without a caption, in a group: a reaction (a sticker answering the bot), not a request.
-        return refuse("unsupported") if private or text.strip() else None
+        return refuse("message_unsupported") if private or text.strip() else None
     attachments = (attachment,) if isinstance(attachment, Attachment) else ()
     if not text.strip() and not attachments:
-        return refuse("unsupported") if private else None  # a service message, say
+        return refuse("message_unsupported") if private else None  # a service message, say
     sender = _sender(int(sender_id), user)
     cleaned = _clean(message, text, bot)
     replied = replied_id(message)

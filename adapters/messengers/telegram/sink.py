@@ -9,7 +9,9 @@ then raises ``core.errors.DeliveryFailed``; so does any write to a chat closed t
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,10 +22,9 @@ from telethon.tl import functions, types
 from adapters.messengers.telegram.attachments import describe
 from adapters.messengers.telegram.flood import TELEGRAM_LIMITS, Limits, Pacer
 from adapters.messengers.telegram.incoming import replied_id
-from adapters.messengers.telegram.markdown import to_entities
 from adapters.messengers.telegram.media import TelegramMedia
 from adapters.messengers.telegram.pictures import deliver_picture, fits_caption
-from adapters.messengers.telegram.split import Part, split
+from adapters.messengers.telegram.split import parts_of
 from adapters.messengers.telegram.stream import Mode, TelegramStream
 from adapters.messengers.telegram.text import LIMIT
 from adapters.messengers.telegram.writer import GONE, MAX_WAIT, SentMessages, Writer
@@ -106,7 +107,7 @@ class TelegramSink:
         """Send plain text, in as many messages as it takes, each replying to the one before.
         Raises ``DeliveryFailed`` when it cannot be delivered."""
         return await self.writer.deliver(
-            chat_id, self.parts(text, markdown=False), reply_to=reply_to
+            chat_id, parts_of(text, markdown=False, limit=self.limit), reply_to=reply_to
         )
 
     async def send_picture(
@@ -132,9 +133,20 @@ class TelegramSink:
             interval = self._draft_interval
         else:
             interval = self._private_interval if private else self._group_interval
-        stream = TelegramStream(self, chat_id, reply_to, draft=draft, interval=interval)
+        draft_id = (chat_id, secrets.randbits(63) or 1)
+        stream = TelegramStream(
+            self.writer,
+            chat_id,
+            reply_to,
+            draft=draft,
+            interval=interval,
+            limit=self.limit,
+            random_id=draft_id[1],
+            showing=functools.partial(self.stop_typing, chat_id),
+            draft_gone=functools.partial(self._drafts.pop, draft_id, None),
+        )
         if draft:
-            self._drafts[(chat_id, stream.random_id)] = stream
+            self._drafts[draft_id] = stream
             if len(self._drafts) > _DRAFTS_KEPT:  # streams never finished (cancelled requests)
                 del self._drafts[next(iter(self._drafts))]
         return stream
@@ -193,10 +205,6 @@ class TelegramSink:
         stream.stop_pressed()
         return True
 
-    def forget(self, stream: TelegramStream) -> None:
-        """The stream shows no draft any more: a stop press cannot concern it."""
-        self._drafts.pop((stream._chat_id, stream.random_id), None)
-
     def close(self) -> None:
         """Stop every "typing…" still being renewed."""
         for chat_id in list(self._typing):
@@ -236,19 +244,6 @@ class TelegramSink:
         if message.out:
             return True
         return message.sender_id is not None and message.sender_id == await self._self_id()
-
-    # -- text ----------------------------------------------------------------------------------
-
-    def parts(self, text: str, *, markdown: bool) -> list[Part]:
-        """``text`` as the messages that show it; never none, so an answer always shows."""
-        parts = (
-            split(*to_entities(text), limit=self.limit)
-            if markdown
-            else split(text, limit=self.limit)
-        )
-        # Whitespace, or Markdown with nothing visible (an empty code fence): an ellipsis says
-        # "nothing" better than an empty screen or a raw "```" left from the preview.
-        return parts or [Part("…")]
 
     async def _self_id(self) -> int | None:
         if self._me is None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import attrs
 from telethon.tl import types
 
+from adapters.messengers.telegram.markdown import to_entities
 from adapters.messengers.telegram.text import (
     LIMIT,
     MAX_ENTITIES,
@@ -51,6 +52,15 @@ class Part:
             last = at
         pieces.append(units[last:])
         return Part(from_surrogates("".join(pieces)))
+
+
+def parts_of(text: str, *, markdown: bool, limit: int = LIMIT) -> list[Part]:
+    """``text`` (Markdown, or plain) as the messages that show it; never none, so an answer
+    always shows."""
+    parts = split(*to_entities(text), limit=limit) if markdown else split(text, limit=limit)
+    # Whitespace, or Markdown with nothing visible (an empty code fence): an ellipsis says
+    # "nothing" better than an empty screen or a raw "```" left from the preview.
+    return parts or [Part("…")]
 
 
 def split(

@@ -17,19 +17,15 @@ from __future__ import annotations
 import enum
 import logging
 import math
-import secrets
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from telethon import errors
 from telethon.tl import functions, types
 
-from adapters.messengers.telegram.split import Part
+from adapters.messengers.telegram.split import Part, parts_of
 from adapters.messengers.telegram.text import head, tail
-from adapters.messengers.telegram.writer import FLOODS
+from adapters.messengers.telegram.writer import FLOODS, Writer
 from core.errors import AnswerStopped
-
-if TYPE_CHECKING:
-    from adapters.messengers.telegram.sink import TelegramSink
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +47,30 @@ class TelegramStream:
 
     def __init__(
         self,
-        sink: TelegramSink,
+        writer: Writer,
         chat_id: int,
         reply_to: int | None,
         *,
         draft: bool,
         interval: float,
+        limit: int,
+        random_id: int,
+        showing: Callable[[], object],
+        draft_gone: Callable[[], object],
     ) -> None:
-        self._sink = sink
-        self._writer = sink.writer
+        """``limit``: the most characters of one message; ``random_id``: the draft's id, which
+        stop presses name; ``showing`` is called when the answer starts to show (its first words,
+        or the final messages: "typing…" can stop), ``draft_gone`` when no draft of it is shown
+        any more (a stop press cannot concern it)."""
+        self._writer = writer
         self._chat_id = chat_id
         self._reply_to = reply_to
         self._draft = draft
         self._interval = interval
-        self.random_id = secrets.randbits(63) or 1  # the draft's id: stop presses name it
+        self._limit = limit
+        self.random_id = random_id
+        self._showing = showing
+        self._draft_gone = draft_gone
         self._first: int | None = None  # the message the answer is edited into
         self._preview = ""  # what is on screen now
         self._tried_at = -math.inf  # the last write, whether it worked or not
@@ -96,14 +102,14 @@ class TelegramStream:
         if now - self._tried_at < self._interval:
             return  # also after a failed write: a broken chat must not cost a request per token
         if self._draft:
-            preview = tail(text.strip(), self._sink.limit).rstrip()
+            preview = tail(text.strip(), self._limit).rstrip()
             stale = now - self._drafted_at >= DRAFT_REFRESH
             if preview and (preview != self._preview or stale):
                 self._tried_at = now
                 await self._show_draft(preview)
             if self._draft:
                 return
-        preview = head(text.strip(), self._sink.limit).rstrip()
+        preview = head(text.strip(), self._limit).rstrip()
         if not preview or preview == self._preview:
             return
         self._tried_at = now
@@ -150,7 +156,7 @@ class TelegramStream:
             # will tell whether the chat itself is closed.
             log.info("chat %s refused a live draft (%r); editing instead", self._chat_id, exc)
             self._draft = False
-            self._sink.forget(self)
+            self._draft_gone()
             self._tried_at = -math.inf
             return
         self._drafted_at = self._writer.clock()
@@ -160,17 +166,17 @@ class TelegramStream:
         self._preview = preview
         if not self._shown:
             self._shown = True
-            self._sink.stop_typing(self._chat_id)
+            self._showing()
 
     async def finish(self, text: str, *, markdown: bool = True) -> list[int]:
         """Show the final ``text`` formatted, as real messages; their ids. Raises
         ``DeliveryFailed`` when it cannot be delivered within the writer's ``max_wait``."""
-        self._sink.stop_typing(self._chat_id)
-        self._sink.forget(self)
+        self._showing()
+        self._draft_gone()
         if self._finished:
             return [] if self._first is None else [self._first]
         self._finished = True
-        parts = self._sink.parts(text, markdown=markdown)
+        parts = parts_of(text, markdown=markdown, limit=self._limit)
         if not self._draft and self._first is not None:
             # Telegram counts edits of one message; let the last interim edit settle first.
             delay = self._tried_at + self._interval - self._writer.clock()

@@ -9,8 +9,9 @@ to keep replaying), and when the store closes, data.json is rewritten atomically
 journal emptied. On start the journal is replayed over data.json.
 
 A journal record is one JSON object per line, ``{"users": {"<id>": <entry>}, "global": {...}}``,
-with entries in the data.json format; records carry whole values, not increments, so replaying
-one twice is harmless. A record counts only once its line is complete, newline included.
+with entries in the data.json format (and ``"access": {...}`` when it changes the access
+list); records carry whole values, not increments, so replaying one twice is harmless. A
+record counts only once its line is complete, newline included.
 
 All or nothing, memory included. A change is applied in memory at once (so the next one sees
 it) and then written; when the write fails, what it appended is cut off the journal again, and
@@ -29,6 +30,7 @@ damage refuses to start.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +44,7 @@ try:
 except ImportError:  # pragma: no cover - not on Windows
     fcntl = None  # type: ignore[assignment]
 
+from adapters.storage import access as access_format
 from adapters.storage.files import (
     FILE_MODE,
     make_private,
@@ -54,7 +57,7 @@ from adapters.storage.holds import Hold, HoldLedger
 from adapters.storage.json import format as fmt
 from core.budget import Entry, Posting
 from core.errors import StorageError
-from core.values import Account, Totals
+from core.values import AccessList, Account, Totals
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,11 @@ def _lock(fd: int, path: Path) -> None:
         log.warning("%s: cannot lock the journal (%s); run one bot per data file", path, exc)
 
 
-def _read_record(line: bytes) -> tuple[list[tuple[Account, dict[str, Any]]], Totals]:
+_Record = tuple[list[tuple[Account, dict[str, Any]]], Totals, Any]
+
+
+def _read_record(line: bytes) -> _Record:
+    """The accounts, the totals and the access list (None: unchanged) of one record."""
     record = fmt.decode(line.decode("utf-8"))
     users, totals = record["users"], record["global"]
     changes = [fmt.read_account(key, entry, True) for key, entry in users.items()]
@@ -89,12 +96,19 @@ def _read_record(line: bytes) -> tuple[list[tuple[Account, dict[str, Any]]], Tot
         if not fmt.is_user_key(key):
             raise fmt.Invalid(f"the user id {key[:40]!r} is not a plain number")
     where = "'global'"
-    return changes, Totals(
-        fmt.whole_number(totals, "requests", where), fmt.whole_number(totals, "tokens", where)
+    access = record.get(access_format.KEY)
+    if access is not None:
+        fmt.check_value(access, "the access list")
+    return (
+        changes,
+        Totals(
+            fmt.whole_number(totals, "requests", where), fmt.whole_number(totals, "tokens", where)
+        ),
+        access,
     )
 
 
-def _read_line(line: bytes, number: int) -> tuple[list[tuple[Account, dict[str, Any]]], Totals]:
+def _read_line(line: bytes, number: int) -> _Record:
     """The record of one complete journal line, after dropping torn appends glued before it."""
     try:
         return _read_record(line)
@@ -130,7 +144,7 @@ def _replay(contents: fmt.Contents, journal: bytes) -> tuple[int, int]:
     for number, line in enumerate(journal[:end].split(b"\n")[:-1], 1):
         if not line.strip():
             continue
-        changes, totals = _read_line(line, number)
+        changes, totals, access = _read_line(line, number)
         for account, extra in changes:
             key = account.user_id
             contents.accounts[key] = account
@@ -139,6 +153,8 @@ def _replay(contents: fmt.Contents, journal: bytes) -> tuple[int, int]:
             else:
                 contents.extras.pop(key, None)
         contents.totals = totals
+        if access is not None:
+            contents.global_extra = {**contents.global_extra, access_format.KEY: access}
         applied += 1
     return applied, end
 
@@ -151,6 +167,7 @@ class _Change:
     before: dict[str, Account | None]
     totals_before: Totals
     released: Hold | None
+    global_before: dict[str, Any] | None = None  # set when the record changes the access list
 
 
 @attrs.define
@@ -166,6 +183,7 @@ class JsonAccounts:
     _data_bytes: int = 0  # the size of data.json when it was last read or written
     _holds: HoldLedger = attrs.field(factory=HoldLedger)
     _closing: bool = False  # no change is taken once close has begun
+    _access_read: tuple[Any, AccessList] | None = None  # the stored list, and it parsed
     _commits: GroupCommit[_Change] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -260,6 +278,17 @@ class JsonAccounts:
     async def held(self, user_id: str) -> int:
         return self._holds.held(user_id)
 
+    async def page(self, offset: int, limit: int) -> list[Account]:
+        accounts = self._contents.accounts.values()
+        return list(itertools.islice(accounts, offset, offset + limit))
+
+    async def access(self) -> AccessList:
+        # Read for every message while the bot is restricted: parsed again only once changed.
+        raw = self._contents.global_extra.get(access_format.KEY)
+        if self._access_read is None or self._access_read[0] is not raw:
+            self._access_read = (raw, access_format.from_json(raw))
+        return self._access_read[1]
+
     async def hold(self, user_id: str, minimum: int, maximum: int) -> Hold | None:
         """Held in memory only: a hold dies with the process."""
         account = self._contents.accounts.get(user_id)
@@ -309,8 +338,19 @@ class JsonAccounts:
         await self._commit({user_id: account}, None, None)
         return account
 
+    async def change_access(self, change: Callable[[AccessList], AccessList]) -> AccessList:
+        """Apply ``change`` to the stored access list and make it durable. Raises StorageError
+        when it cannot be saved: then nothing of it remains."""
+        changed = change(await self.access())
+        await self._commit({}, None, None, access=access_format.to_json(changed))
+        return changed
+
     async def _commit(
-        self, accounts: dict[str, Account], totals: Totals | None, release: Hold | None
+        self,
+        accounts: dict[str, Account],
+        totals: Totals | None,
+        release: Hold | None,
+        access: dict[str, Any] | None = None,
     ) -> None:
         """Check, apply in memory, write; on failure memory is put back (``_undo``)."""
         contents = self._contents
@@ -324,6 +364,8 @@ class JsonAccounts:
                 for key, account in accounts.items()
             }
             record = {"users": users, "global": fmt.totals_entry(totals or contents.totals, {})}
+            if access is not None:
+                record[access_format.KEY] = access
             line = (fmt.dumps(record) + "\n").encode("utf-8")
         except (fmt.Unwritable, UnicodeEncodeError, ValueError, RecursionError) as exc:
             problem = f"{self.path}: refused a change that cannot be stored: {exc}"
@@ -335,8 +377,11 @@ class JsonAccounts:
             {key: contents.accounts.get(key) for key in accounts},
             contents.totals,
             release if self._holds.has(release) else None,
+            None if access is None else contents.global_extra,
         )
         contents.accounts.update(accounts)
+        if access is not None:
+            contents.global_extra = {**contents.global_extra, access_format.KEY: access}
         if totals is not None:
             contents.totals = totals
         if step.released is not None:
@@ -353,6 +398,8 @@ class JsonAccounts:
         for step in failed:  # newest first
             _put_back(contents.accounts, step)
             contents.totals = step.totals_before
+            if step.global_before is not None:
+                contents.global_extra = step.global_before
             if step.released is not None:
                 self._holds.take(step.released)
 
@@ -409,10 +456,15 @@ class JsonAccounts:
         another thread writes this one out."""
         accounts = dict(self._contents.accounts)
         totals = self._contents.totals
+        global_extra = self._contents.global_extra
         for step in reversed(self._commits.pending):
             _put_back(accounts, step)
             totals = step.totals_before
-        return attrs.evolve(self._contents, accounts=accounts, totals=totals)
+            if step.global_before is not None:
+                global_extra = step.global_before
+        return attrs.evolve(
+            self._contents, accounts=accounts, totals=totals, global_extra=global_extra
+        )
 
     def _write_snapshot(self, image: fmt.Contents) -> None:
         written = 0

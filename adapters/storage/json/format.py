@@ -14,6 +14,9 @@ were. ``"blacklist": true`` is the account's ``banned``. ``lang_model`` (the old
 versions) is the account's ``model``, the name of the model the person chose: absent, ``null``
 or ``""`` is the default model (None), and a ``null`` or ``""`` is written back as it was. Keys
 this code does not know, in an entry or at the top level, are kept as they are.
+``allowance`` (the admin's /allowance for the person) and ``refilled`` (the allowance period
+last refilled) are this bot's own, written only when set; the older bot ignores them. The
+access list lives in ``global`` (``adapters.storage.access``).
 
 Everything read must be writable back, or a later save would fail on it: numbers are bounded
 (``LIMIT``), nesting is shallow, user ids are ASCII digits, text is valid Unicode. A file that
@@ -56,6 +59,8 @@ _KNOWN = frozenset(
         "prompt",
         "blacklist",
         "lang_model",
+        "allowance",
+        "refilled",
     }
 )
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
@@ -146,7 +151,11 @@ def check_account(account: Account) -> None:
         raise Unwritable(
             f"the user id {str(account.user_id)[:40]!r} is neither a plain number nor @name:server"
         )
-    for field in ("name", "username", "prompt", "model"):
+    if account.allowance is not None:
+        if type(account.allowance) is not int:
+            raise Unwritable(f"{user}: allowance must be a whole number")
+        check_number(account.allowance, f"{user}: allowance")
+    for field in ("name", "username", "prompt", "model", "refilled"):
         value = getattr(account, field)
         if value is not None:
             if type(value) is not str:
@@ -295,6 +304,11 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         extra = _with(extra, "blacklist", banned)
     if not model and "lang_model" in entry:
         extra = _with(extra, "lang_model", model)  # null or "": the default, written as it was
+    allowance, refilled = get("allowance"), get("refilled")
+    if allowance is not None:
+        allowance = whole_number(entry, "allowance", f"user {key}")
+    if refilled is not None and type(refilled) is not str:
+        raise Invalid(f"user {key}: 'refilled' must be text, found {refilled!r}")
     account = Account(
         user_id=key,
         balance=balance,
@@ -306,6 +320,8 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         prompt=prompt or None,
         banned=banned is True,
         model=model or None,
+        allowance=allowance,
+        refilled=refilled,
     )
     if check_texts or not extra.keys() <= _KNOWN:
         try:
@@ -345,6 +361,10 @@ def write_entry(account: Account, extra: dict[str, Any]) -> dict[str, Any]:
         entry["lang_model"] = account.model
     elif "lang_model" in extra:
         entry["lang_model"] = extra["lang_model"]
+    if account.allowance is not None:
+        entry["allowance"] = account.allowance
+    if account.refilled is not None:
+        entry["refilled"] = account.refilled
     for key, value in extra.items():
         if key not in _KNOWN:
             entry[key] = value

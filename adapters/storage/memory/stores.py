@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 import attrs
 
 from adapters.storage.holds import HoldLedger
 from core.budget import Entry, Posting
-from core.values import Account, Hold, Node, Totals
+from core.values import AccessList, Account, Hold, Node, Totals
 
 
 @attrs.define
@@ -18,6 +19,7 @@ class MemoryAccountStore:
     _accounts: dict[str, Account] = attrs.field(factory=dict)
     _totals: Totals = attrs.field(factory=Totals)
     _holds: HoldLedger = attrs.field(factory=HoldLedger)
+    _access: AccessList = attrs.field(factory=AccessList)
 
     async def get(self, user_id: str) -> Account | None:
         return self._accounts.get(user_id)
@@ -61,6 +63,16 @@ class MemoryAccountStore:
         if current is None:
             return None
         self._accounts[user_id] = changed = change(current)
+        return changed
+
+    async def page(self, offset: int, limit: int) -> Sequence[Account]:
+        return list(itertools.islice(self._accounts.values(), offset, offset + limit))
+
+    async def access(self) -> AccessList:
+        return self._access
+
+    async def change_access(self, change: Callable[[AccessList], AccessList]) -> AccessList:
+        self._access = changed = change(self._access)
         return changed
 
     def all(self) -> list[Account]:

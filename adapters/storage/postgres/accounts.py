@@ -41,12 +41,14 @@ from typing import Any
 
 import attrs
 import psycopg
+from psycopg.types.json import Json
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.storage import access as access_format
 from adapters.storage.postgres.connect import WAIT, failed, open_pool
 from core.budget import Entry, Posting
 from core.errors import StorageError
-from core.values import Account, Hold, Totals
+from core.values import AccessList, Account, Hold, Totals
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,11 @@ log = logging.getLogger(__name__)
 RELEASE_RETRY_FIRST = 0.5
 RELEASE_RETRY_MOST = 5.0
 
-COLUMNS = "id, balance, requests, tokens, name, username, last_request, prompt, banned, model"
+COLUMNS = (
+    "id, balance, requests, tokens, name, username, last_request, prompt, banned, model,"
+    " allowance, refilled"
+)
+ACCESS = access_format.KEY  # the access list's key among data.json's "global" keys
 
 # Holds of several accounts at once, at most one per account (two of one account would
 # both read the same balance). The CTE's FOR UPDATE, in the order of the ids, makes a
@@ -112,23 +118,25 @@ WITH gone AS (
 UPDATE accounts AS a
 SET balance = v.balance, requests = v.requests, tokens = v.tokens, name = v.name,
     username = v.username, last_request = v.last_request, prompt = v.prompt,
-    banned = v.banned, model = v.model,
+    banned = v.banned, model = v.model, allowance = v.allowance, refilled = v.refilled,
     held = a.held - coalesce((SELECT amount FROM freed WHERE freed.user_id = a.id), 0)
 FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
-            %s::timestamp[], %s::text[], %s::boolean[], %s::text[])
-    AS v (id, balance, requests, tokens, name, username, last_request, prompt, banned, model)
+            %s::timestamp[], %s::text[], %s::boolean[], %s::text[], %s::bigint[], %s::text[])
+    AS v (id, balance, requests, tokens, name, username, last_request, prompt, banned, model,
+          allowance, refilled)
 WHERE a.id = v.id
 """
 _REGISTER = f"""
 INSERT INTO accounts ({COLUMNS})
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO NOTHING
 RETURNING {COLUMNS}
 """
 
 
 def row_to_account(row: tuple[Any, ...]) -> Account:
-    user_id, balance, requests, tokens, name, username, last, prompt, is_banned, model = row
+    user_id, balance, requests, tokens, name, username, last, prompt, is_banned, model = row[:10]
+    allowance, refilled = row[10:12]
     return Account(
         user_id=user_id,
         balance=balance,
@@ -140,6 +148,8 @@ def row_to_account(row: tuple[Any, ...]) -> Account:
         prompt=prompt,
         banned=is_banned,
         model=model,
+        allowance=allowance,
+        refilled=refilled,
     )
 
 
@@ -155,6 +165,8 @@ def account_row(value: Account) -> tuple[Any, ...]:
         value.prompt,
         value.banned,
         value.model,
+        value.allowance,
+        value.refilled,
     )
 
 
@@ -228,6 +240,42 @@ class PostgresAccountStore:
             (user_id,),
         )
         return int(row[0]) if row else 0
+
+    async def page(self, offset: int, limit: int) -> list[Account]:
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(
+                    f"SELECT {COLUMNS} FROM accounts ORDER BY seq OFFSET %s LIMIT %s",
+                    (offset, limit),
+                )
+                return [row_to_account(row) for row in await cursor.fetchall()]
+        except psycopg.Error as exc:
+            raise failed("list accounts", exc) from exc
+
+    async def access(self) -> AccessList:
+        row = await self._one(
+            "read the access list", f"SELECT global_extra -> '{ACCESS}' FROM document_extra", ()
+        )
+        return access_format.from_json(None if row is None else row[0])
+
+    async def change_access(self, change: Callable[[AccessList], AccessList]) -> AccessList:
+        """The one row of document_extra locked, the list changed inside its "global" keys
+        (their order kept: json, not jsonb), written back, in one transaction."""
+        try:
+            async with self._pool.connection() as connection, connection.transaction():
+                cursor = await connection.execute(
+                    "SELECT global_extra FROM document_extra FOR UPDATE"
+                )
+                row = await cursor.fetchone()
+                kept = dict(row[0] or {}) if row is not None else {}
+                changed = change(access_format.from_json(kept.get(ACCESS)))
+                kept[ACCESS] = access_format.to_json(changed)
+                await connection.execute(
+                    "UPDATE document_extra SET global_extra = %s", (Json(kept),)
+                )
+        except psycopg.Error as exc:
+            raise failed("save the access list", exc) from exc
+        return changed
 
     async def register(self, new: Account) -> Account:
         user_id = str(new.user_id)

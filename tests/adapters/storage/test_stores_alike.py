@@ -1,5 +1,6 @@
 """The in-memory stores and the real ones keep the same accounts and reply chains, the chosen
-model and a node's attachments included, and a restart reads back what was acknowledged.
+model, a node's attachments, the access list and allowance refills included, and a restart
+reads back what was acknowledged.
 
 Generated steps of changes, each step's changes made at the same time (so they go out in group
 commits together), played on the memory stores and on data.json with the SQLite reply chains;
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from adapters.storage.json.accounts import JsonAccounts
 from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
 from adapters.storage.sqlite.threads import SqliteThreads
+from core.allowances import refilled
 from core.ports import AccountStore, ThreadStore
 from core.values import Account, Node, Role, Totals
 from tests.adapters.storage.test_attachments import attachments
@@ -61,6 +63,19 @@ class Add:
     nodes: tuple[Node, ...]
 
 
+@attrs.frozen
+class Allow:
+    entry: str
+    allowed: bool  # False: disallow
+
+
+@attrs.frozen
+class Refill:
+    user: str
+    period: str
+    allowance: int
+
+
 nodes = st.builds(
     Node,
     chat_id=st.sampled_from(CHATS),
@@ -76,6 +91,8 @@ changes = st.one_of(
     st.builds(Choose, users, models),
     st.builds(Charge, users, st.integers(0, 50)),
     st.builds(Add, st.lists(nodes, min_size=1, max_size=4).map(tuple)),
+    st.builds(Allow, st.sampled_from(["1", "-5", "@ann", "@Bo"]), st.booleans()),
+    st.builds(Refill, users, st.sampled_from(["2026-01", "2026-02"]), st.integers(0, 150)),
 )
 steps = st.lists(st.lists(changes, min_size=1, max_size=4), min_size=1, max_size=8)
 
@@ -96,12 +113,20 @@ async def make(change: object, accounts: AccountStore, threads: ThreadStore) -> 
             )
         case Add(added):
             await threads.add(added)
+        case Allow(entry, True):
+            await accounts.change_access(lambda a: a.allowing(entry))
+        case Allow(entry, False):
+            await accounts.change_access(lambda a: a.disallowing(entry))
+        case Refill(user, period, allowance):
+            await accounts.change(user, refilled(period, allowance))
 
 
 async def everything(accounts: AccountStore, threads: ThreadStore) -> object:
     return (
         [await accounts.get(user) for user in USERS],
         await accounts.totals(),
+        await accounts.access(),
+        await accounts.page(0, len(USERS)),
         [await threads.get(chat, message) for chat in CHATS for message in MESSAGES],
     )
 
@@ -119,9 +144,10 @@ async def play_alike(
     try:
         for step in played:
             # Registrations first: one made at the same time as a change of the same account
-            # may land before or after it in a database shared by connections.
-            first = [change for change in step if isinstance(change, Register)]
-            rest = [change for change in step if not isinstance(change, Register)]
+            # may land before or after it in a database shared by connections. So do changes
+            # of the access list and refills, which do not commute with the others.
+            first = [change for change in step if isinstance(change, Register | Allow | Refill)]
+            rest = [change for change in step if not isinstance(change, Register | Allow | Refill)]
             for stores in (memory, real):
                 for change in first:
                     await make(change, *stores)

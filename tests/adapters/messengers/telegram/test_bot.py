@@ -241,6 +241,35 @@ async def test_stop_waits_for_a_reply_being_checked_and_hands_later_messages_on(
     assert sorted(m.text for m in got) == ["after", "to the bot?"]
 
 
+class HeldChecks(FakeTelegram):
+    """Telegram answering no "get messages" request until ``answer`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = asyncio.Event()
+
+    async def _telegram(self, request: object) -> object:
+        gets = (functions.channels.GetMessagesRequest, functions.messages.GetMessagesRequest)
+        if isinstance(request, gets):
+            await self.answer.wait()
+        return await super()._telegram(request)
+
+
+async def test_a_message_waits_for_the_check_of_an_earlier_reply_in_its_own_chat_only() -> None:
+    tg = HeldChecks()
+    tg.store(incoming("an old answer", chat=GROUP, sender=BOT, message_id=41))
+    got: list[str] = []
+    bot = await started(tg, lambda message: got.append(message.text))
+    await tg.receive(incoming("to the bot?", chat=GROUP, message_id=50, reply_to=41))
+    mention = incoming("@ThisBot and then", chat=GROUP, sender=BOB, message_id=51, entities=MENTION)
+    await tg.receive(mention)
+    await tg.receive(incoming("meanwhile", message_id=52))  # Alice's private chat
+    assert got == ["meanwhile"]  # the group waits for Telegram's answer; other chats do not
+    tg.answer.set()
+    await bot.stop()
+    assert got == ["meanwhile", "to the bot?", "and then"]
+
+
 async def test_a_failing_submit_does_not_stop_its_chat(caplog: pytest.LogCaptureFixture) -> None:
     tg = FakeTelegram()
     tg.store(incoming("an old answer", chat=GROUP, sender=BOT, message_id=41))

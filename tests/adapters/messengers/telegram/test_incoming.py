@@ -202,7 +202,7 @@ async def test_a_reply_to_another_chat_is_no_reply_here() -> None:
 
 async def test_a_sticker_gets_the_unsupported_answer_in_private_only() -> None:
     result = await read(incoming("", media=STICKER, message_id=8))
-    assert result == Refusal(ALICE.id, 8, True, "ru", "unsupported")
+    assert result == Refusal(ALICE.id, 8, True, "ru", "message_unsupported")
     # In a group, even replying to the bot: a reaction, ignored.
     assert await read(incoming("", chat=GROUP, media=STICKER, reply_to=3, mentioned=True)) is None
 
@@ -249,12 +249,12 @@ SECRET_PHOTO = types.MessageMediaPhoto(photo=None, ttl_seconds=10)  # self-destr
 )
 async def test_media_the_bot_cannot_use_is_refused(media: Any) -> None:
     result = await read(incoming("", media=media, message_id=8))
-    assert result == Refusal(ALICE.id, 8, True, "ru", "unsupported")
+    assert result == Refusal(ALICE.id, 8, True, "ru", "message_unsupported")
     text = "@ThisBot what is in it?"
     in_group = incoming(text, chat=GROUP, media=media, entities=[mention(text, "@ThisBot")])
     refused = await read(in_group)
     assert isinstance(refused, Refusal)
-    assert refused.key == "unsupported"
+    assert refused.key == "message_unsupported"
 
 
 async def test_a_voice_note_is_a_voice_attachment(tg: FakeTelegram) -> None:
@@ -379,7 +379,7 @@ async def test_anonymous_admins_and_channel_senders_are_refused_and_logged(
     with caplog.at_level(logging.INFO):
         result = await read(message)
     assert isinstance(result, Refusal)
-    assert result.key == "anonymous"
+    assert result.key == "anonymous_sender"
     assert "on behalf of" in caplog.text
 
 

@@ -5,13 +5,17 @@ invariants as on the in-memory fakes and on PostgreSQL, each write fsynced."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
+from adapters.clock import FakeClock
 from adapters.storage.json.accounts import JsonAccounts
 from adapters.storage.sqlite.threads import SqliteThreads
+from tests.adapters.storage.json.test_contract import crash
+from tests.unit.conftest import make_harness
 from tests.unit.test_properties import _TWO_IN_FLIGHT, USERS, Scenario, play_on, scenarios
 
 _runs = itertools.count(1)
@@ -47,3 +51,23 @@ def test_invariants_hold_for_any_interleaving_on_data_json(tmp_path: Path) -> No
         asyncio.run(play_on_files(scenario, tmp_path / f"run{next(_runs)}"))
 
     check()
+
+
+async def test_a_refill_is_in_the_journal_before_it_is_shown(tmp_path: Path) -> None:
+    """What /balance shows after a refill is what a crash right after it leaves on disk."""
+    path = tmp_path / "data.json"
+    path.write_text('{"global": {}, "100": {"requests": 0, "tokens": 0, "balance": 5}}')
+    store = JsonAccounts.open(path)
+    bot = make_harness(allowance=20_000, allowance_tz="Asia/Tokyo")
+    bot.use_accounts(store)
+    clock = bot.service.clock
+    assert isinstance(clock, FakeClock)
+    clock.current = dt.datetime(2026, 1, 31, 15, 0, tzinfo=dt.UTC)  # 1 February in Tokyo
+    await bot.say("/balance")
+    assert bot.last().startswith("Your balance: 20 000 tokens.")
+    crash(store)
+    again = JsonAccounts.open(path)
+    refilled = await again.get("100")
+    assert refilled is not None
+    assert (refilled.balance, refilled.refilled) == (20_000, "2026-02")
+    await again.close()
