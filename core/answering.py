@@ -109,13 +109,11 @@ class Answerer:
         try:
             answer = await self._produce(request, thread, max_tokens, stream)
         except BaseException:
-            if hold is not None:
-                await self.parts.accounts.release(hold)
+            await charges.give_back(self.parts, hold)
             raise
         if answer is None or (answer.unreachable and not answer.shown):
             # Failed (and said so), or nobody saw a word of it: nothing is charged.
-            if hold is not None:
-                await self.parts.accounts.release(hold)
+            await charges.give_back(self.parts, hold)
             if answer is not None:
                 log.warning("chat %s unreachable; the answer was dropped unpaid", incoming.chat_id)
             return False
@@ -331,18 +329,38 @@ class Answerer:
         try:
             posted = await self.parts.accounts.settle(user_id, settlement, hold)
             charged = 0 if posted is None else posted.charged
-        except errors.StorageError as exc:
+        except Exception as exc:
             # The answer exists and the person waited for it: it is shown, marked as not
-            # charged, and the operator is told to mend the disk.
+            # charged, and the operator is told to mend the disk (a store that raises changed
+            # nothing). The hold is given back after the answer is shown: with the database
+            # gone that fails too, and nothing may keep the answer from being finished.
             paid = False
-            if hold is not None:
-                await self.parts.accounts.release(hold)
-            log.error("could not save the charge for user %s: %s", user_id, exc)
-            self.parts.notices.post("admin_storage", detail=str(exc))
+            if isinstance(exc, errors.StorageError):
+                log.error("could not save the charge for user %s: %s", user_id, exc)
+            else:
+                log.exception("could not save the charge for user %s", user_id)
+            self.parts.notices.post("admin_storage", detail=str(exc) or type(exc).__name__)
         except BaseException:
-            if hold is not None:  # a store's bug or a cancel: the hold must not outlive it
-                await self.parts.accounts.release(hold)
+            await charges.give_back(self.parts, hold)  # a cancel: the hold must not outlive it
             raise
+        try:
+            return await self._show(request, answer, hold, stream, charged, paid)
+        finally:
+            if not paid:
+                await charges.give_back(self.parts, hold)
+
+    async def _show(
+        self,
+        request: _Request,
+        answer: ModelAnswer,
+        hold: Hold | None,
+        stream: ReplyStream,
+        charged: int,
+        paid: bool,
+    ) -> bool:
+        """Show the final answer (charged ``charged``, or not ``paid``) and remember it."""
+        incoming = request.incoming
+        user_id = incoming.sender.id
         if answer.unreachable:
             log.warning(
                 "chat %s became unreachable mid-answer; charged %s for what was shown",

@@ -2,7 +2,8 @@
 
 ``FixedCharges`` is for work whose price is known before it is done (a picture at its price, a
 recording by its length); answers hold and settle the same way in ``core.answering``. ``refund``
-undoes a settled charge whose result never reached the person.
+undoes a settled charge whose result never reached the person; ``give_back`` returns a hold
+whatever the store says.
 """
 
 from __future__ import annotations
@@ -55,6 +56,24 @@ async def refund(accounts: AccountStore, user_id: UserId, charged: int, *, admin
         log.error("could not refund %s tokens to %s: %s", charged, user_id, failure)
 
 
+async def give_back(parts: Parts, hold: Hold | None) -> None:
+    """Give ``hold`` back. It never raises StorageError: giving back follows a failure (often
+    the store's own), and must not turn an answer into one more. A store that cannot give it
+    back now keeps trying (``AccountStore.release``); the log and the admin are told."""
+    if hold is None:
+        return
+    try:
+        await parts.accounts.release(hold)
+    except errors.StorageError as exc:
+        log.error(
+            "could not give back the %s tokens held for user %s (%s); the store keeps trying",
+            hold.amount,
+            hold.user_id,
+            exc,
+        )
+        parts.notices.post("admin_hold_stuck", tokens=hold.amount, user=hold.user_id, detail=exc)
+
+
 @attrs.define
 class FixedCharges:
     parts: Parts
@@ -78,8 +97,8 @@ class FixedCharges:
             raise
 
     async def release(self, charge: Charge) -> None:
-        if charge.hold is not None:
-            await self.parts.accounts.release(charge.hold)
+        """Give the hold back (see ``give_back``: it never raises StorageError)."""
+        await give_back(self.parts, charge.hold)
 
     async def settle(self, charge: Charge, tokens: int, *, estimated: bool = False) -> Charged:
         """Charge ``tokens`` (at most what is held) and give the hold back, durably. When the
@@ -92,6 +111,7 @@ class FixedCharges:
             async with self.released_on_error(charge):
                 posted = await self.parts.accounts.settle(charge.user_id, settlement, hold)
         except errors.StorageError as exc:
+            # Given back already (released_on_error), or left to the store to give back.
             log.error("could not save a charge of %s tokens to %s: %s", tokens, charge.user_id, exc)
             self.parts.notices.post("admin_storage", detail=str(exc))
             return Charged(charge.user_id, 0, paid=False, admin=charge.admin)

@@ -129,7 +129,9 @@ class AccountStore(Protocol):
         ...
 
     async def release(self, hold: Hold) -> None:
-        """Give a hold back: its request failed."""
+        """Give a hold back: its request failed (one given back already is ignored). Raises
+        StorageError when it cannot be given back now; the store then keeps trying by itself
+        until it is given back or its lease ends."""
         ...
 
     async def settle(

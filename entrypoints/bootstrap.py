@@ -243,9 +243,12 @@ async def open_stores(settings: Settings) -> tuple[AccountStore, ThreadStore]:
         url = settings.database_url.reveal()
         # A hold outlives the longest request: waiting for the model, then the whole stream.
         lease = dt.timedelta(seconds=settings.openai_first_token_timeout + 15 * 60)
-        accounts = await PostgresAccountStore.open(url, lease=lease)
+        wait = settings.database_wait
+        accounts = await PostgresAccountStore.open(url, lease=lease, wait=wait)
         try:
-            threads = await PostgresThreadStore.open(url, retention=settings.thread_retention)
+            threads = await PostgresThreadStore.open(
+                url, retention=settings.thread_retention, wait=wait
+            )
         except BaseException:
             await accounts.close()
             raise

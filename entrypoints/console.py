@@ -16,7 +16,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -32,6 +32,8 @@ from adapters.messengers.console.session import (
 )
 from adapters.storage.sqlite.threads import SqliteThreads
 from core.errors import StorageError
+from core.replies import reply_to
+from core.values import Incoming
 from entrypoints.bootstrap import build_bot
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
 
@@ -84,6 +86,7 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
             done = service.submit(action.incoming)
             pending.add(done)
             done.add_done_callback(pending.discard)
+            done.add_done_callback(_abandon(sink, action.incoming))
             if action.wait:
                 await done
         elif isinstance(action, Note):
@@ -99,6 +102,11 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _abandon(sink: ConsoleSink, incoming: Incoming) -> Callable[[object], None]:
+    """Once ``incoming`` is handled, an answer to it still printing live is ended."""
+    return lambda _: sink.abandon(incoming.chat_id, reply_to(incoming))
 
 
 def _typed_line() -> str:

@@ -175,6 +175,8 @@ _TABLE: dict[str, Setting[Any]] = {
     ),
     "model_context_window": Setting("MODEL_CONTEXT_WINDOW", kinds.window, None),
     "openai_max_retries": Setting("OPENAI_MAX_RETRIES", kinds.count(0, MAX_RETRIES), 2),
+    # How long a request waits for the database before the person is told it is unavailable.
+    "database_wait": Setting("DATABASE_WAIT", kinds.seconds(MAX_SECONDS), 10.0),
     "stream_mode": Setting(
         "STREAM_MODE", kinds.one_of({"auto", "draft", "edit"}, "auto, draft or edit"), "auto"
     ),
@@ -258,6 +260,8 @@ class Settings:
     openai_first_token_timeout: float = DEFAULT_FIRST_TOKEN_TIMEOUT
     model_context_window: int | None = None  # None: the table in adapters.models.openai.facts
     openai_max_retries: int = 2
+    # Seconds a request waits for PostgreSQL while it is away, before the person is told.
+    database_wait: float = 10.0
     token_counter: str = "tiktoken"
     telegram_session: Path = Path("gptbot.session")
     notes: tuple[str, ...] = ()  # things worth a line in the log once logging is set up

@@ -119,7 +119,11 @@ async def run_telegram(settings: Settings) -> int:
     )
     with contextlib.suppress(OSError):  # the session holds the login: private before it is
         os.chmod(session, 0o600)  # written, not after
-    lock = await _receiver(settings)
+    try:
+        lock = await _receiver(settings)
+    except StorageError as exc:
+        print(f"gptbot: {exc}", file=sys.stderr)
+        return 2
     try:
         return await _log_in_and_serve(settings, client, lock)
     finally:

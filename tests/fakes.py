@@ -184,6 +184,8 @@ class FailingDisk:
     inner: AccountStore
     broken: bool = True
     heals_after: int | None = None
+    # A database gone rather than a disk: giving a hold back fails too (the hold stays).
+    releases_fail: bool = False
 
     def _fail(self) -> StorageError:
         if self.heals_after is not None:
@@ -212,6 +214,8 @@ class FailingDisk:
         return await self.inner.hold(user_id, minimum, maximum)
 
     async def release(self, hold: Hold) -> None:
+        if self.broken and self.releases_fail:
+            raise StorageError("database gone")
         await self.inner.release(hold)
 
     async def settle(

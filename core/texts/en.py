@@ -170,6 +170,10 @@ TEXTS: Final = {
         "Check OPENAI_MODEL and OPENAI_BASE_URL."
     ),
     "admin_storage": "Saving data failed: {detail}",
+    "admin_hold_stuck": (
+        "{tokens:n} tokens held for user {user} could not be given back ({detail}). The bot "
+        "keeps trying; at the latest they are free when the hold's lease ends."
+    ),
     "admin_not_delivered": "An answer to {who} could not be delivered, so it was not charged.",
     "cmd_model": "show the models and their prices, or choose one: /model <name>",
     "cmd_image": "<description>: draw a picture",

@@ -306,6 +306,38 @@ async def test_storage_failure_on_charge_still_delivers_and_tells_admin() -> Non
     assert await bot.accounts.held(ALICE.id) == 0
 
 
+async def test_a_database_gone_still_finishes_the_answer_marked_not_charged() -> None:
+    # Saving the charge fails, and so does giving the hold back (the same database): the
+    # answer is still finished, once, marked "Not charged"; no "could not save" instead.
+    bot = make_harness()
+    await bot.say("register")
+    bot.use_accounts(FailingDisk(bot.accounts, releases_fail=True))
+    before = len(bot.sink.sent)
+    await bot.say("hi")
+    await bot.service.drain()
+    (shown,) = bot.sink.sent[before:]
+    assert shown.streamed
+    assert shown.text.startswith("Hello, world")
+    assert "Not charged: the bot cannot save its data" in shown.text
+    assert await bot.balance(ALICE.id) == 30_000 - 15
+    assert any("could not be given back (database gone)" in t for t in bot.operator.notices)
+
+
+async def test_a_charge_that_fails_unexpectedly_still_finishes_the_answer() -> None:
+    bot = make_harness()
+    await bot.say("register")
+
+    class Broken(FailingDisk):
+        async def settle(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("a bug in a store")
+
+    bot.use_accounts(Broken(bot.accounts, broken=False))
+    await bot.say("hi")
+    assert bot.last().startswith("Hello, world")
+    assert "Not charged" in bot.last()
+    assert await bot.accounts.held(ALICE.id) == 0
+
+
 async def test_admin_can_be_told_about_every_request() -> None:
     bot = make_harness(notify_requests=True, notify_new_users=True)
     await bot.say("what is 2+2?")

@@ -388,6 +388,31 @@ async def test_image_refused_by_the_provider_costs_nothing(bot: MediaBot) -> Non
     assert await bot.held(ALICE.id) == 0
 
 
+async def test_image_failing_with_the_database_gone_says_why_and_tells_the_admin(
+    bot: MediaBot,
+) -> None:
+    # The hold cannot be given back either (the same database): the person still reads why
+    # there is no picture, not "could not save your data"; the admin hears of the hold.
+    await _account(bot)
+    bot.use_accounts(FailingDisk(bot.accounts, releases_fail=True))
+    bot.maker.fail_with = [errors.ContentFiltered("moderation_blocked")]
+    await bot.say("/image something")
+    await bot.service.drain()
+    assert bot.last().startswith("The picture could not be made.")
+    assert any("could not be given back" in t for t in bot.operator.notices)
+
+
+async def test_a_picture_whose_charge_cannot_be_saved_is_sent_marked_unpaid(
+    bot: MediaBot,
+) -> None:
+    await _account(bot)
+    bot.use_accounts(FailingDisk(bot.accounts, releases_fail=True))
+    await bot.say("/image a fox")
+    sent = bot.sink.sent[-1]
+    assert sent.picture is not None
+    assert "Not charged" in sent.text
+
+
 async def test_image_that_cannot_be_delivered_is_refunded(bot: MediaBot) -> None:
     await _account(bot)
     bot.use_sink(GoneChat(bot.sink, typing_works=True))

@@ -242,6 +242,15 @@ class ConsoleSink:
     def is_live(self, stream: _ConsoleStream) -> bool:
         return self._live is stream
 
+    def abandon(self, chat_id: str, reply_to: str | None) -> None:
+        """A message to ``chat_id`` answered with ``reply_to`` is handled: if its answer is
+        still printing live, it never will be finished, and would hold every later line
+        forever (a failure that escaped before the answer's end once silenced the console
+        that way). Its line is ended here, and what waited for it printed."""
+        live = self._live
+        if live is not None and live.chat_id == chat_id and live.reply_to == reply_to:
+            self.end_live(live, " [unfinished]\n")
+
     def echo(self, incoming: Incoming) -> None:
         where = "" if incoming.private else f" in group {incoming.chat_id}"
         reply = f" ↪ {incoming.reply_to}" if incoming.reply_to is not None else ""

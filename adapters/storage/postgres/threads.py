@@ -19,7 +19,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.storage import attachments as media
-from adapters.storage.postgres.connect import failed, open_pool
+from adapters.storage.postgres.connect import WAIT, failed, open_pool
 from core.errors import StorageError
 from core.values import Node, Role
 
@@ -80,10 +80,12 @@ class PostgresThreadStore:
 
     @classmethod
     async def open(
-        cls, url: str, retention: int = 100_000, pool_size: int = 10
+        cls, url: str, retention: int = 100_000, pool_size: int = 10, wait: float = WAIT
     ) -> PostgresThreadStore:
-        """Connect to ``url``, bring the schema up to date; StorageError when that fails."""
-        return cls(await open_pool(url, max_size=pool_size), retention, owns_pool=True)
+        """Connect to ``url``, bring the schema up to date; StorageError when that fails.
+        ``wait``: seconds a request waits for the database while it is away."""
+        pool = await open_pool(url, max_size=pool_size, wait=wait)
+        return cls(pool, retention, owns_pool=True)
 
     async def chain(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
         """The node of this message and up to ``limit - 1`` ancestors, newest first; raises

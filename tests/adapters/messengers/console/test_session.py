@@ -230,3 +230,20 @@ def test_the_echo_shows_what_was_attached(tmp_path: Path) -> None:
     assert out.getvalue() == (
         f"[10] You (100): [image {picture}, image/png, 16×16, {size} bytes] look\n"
     )
+
+
+async def test_an_answer_left_unfinished_does_not_silence_the_console() -> None:
+    # An answer that went live and was never finished used to hold every later line forever.
+    out = io.StringIO()
+    sink = ConsoleSink(out, numbering(1))
+    stream = sink.stream("100", None)
+    await stream.update("half an ans")
+    await sink.send("1", "a notice for the admin")
+    assert "a notice" not in out.getvalue()  # it waits for the live answer's line
+    sink.abandon("200", None)  # another chat's message: not this answer
+    assert "a notice" not in out.getvalue()
+    sink.abandon("100", None)  # its message is handled: it will never be finished
+    assert "half an ans [unfinished]\n" in out.getvalue()
+    assert "a notice for the admin" in out.getvalue()
+    await sink.send("100", "the next answer")
+    assert out.getvalue().endswith("bot → user 100: the next answer\n")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import attrs
@@ -53,6 +55,7 @@ class Cluster:
     port: int
     bin: Path
     _as_user: list[str]
+    _settings: list[str] = attrs.field(factory=list)
 
     @property
     def data(self) -> Path:
@@ -92,19 +95,53 @@ class Cluster:
             ]
             if not durable:
                 settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
-            cluster._run(
-                str(bin_folder / "pg_ctl"), "-D", str(cluster.data), "-l",
-                str(folder / "server.log"), "-w", "-t", "60",
-                "-o", " ".join(f"-c {s}" for s in settings), "start",
-            )  # fmt: skip
+            cluster._settings = settings
+            cluster.start_server()
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return cluster
 
+    def start_server(self, patience: float = 60.0) -> None:
+        """Start the server (again). After a SIGKILL the old server's processes may hold its
+        shared memory for a moment: starting is tried again until ``patience`` runs out."""
+        give_up = time.monotonic() + patience
+        while True:
+            try:
+                self._run(
+                    str(self.bin / "pg_ctl"), "-D", str(self.data), "-l",
+                    str(self.folder / "server.log"), "-w", "-t", "60",
+                    "-o", " ".join(f"-c {s}" for s in self._settings), "start",
+                )  # fmt: skip
+                return
+            except subprocess.CalledProcessError:
+                if time.monotonic() > give_up:
+                    raise
+                time.sleep(0.2)
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m mode``: fast disconnects every client and shuts down cleanly."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def kill_server(self) -> None:
+        """SIGKILL the postmaster, as the out-of-memory killer would."""
+        pid = int((self.data / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, signal.SIGKILL)
+        while True:  # until it is gone, so that a start after this starts a new one
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
     def stop(self) -> None:
+        """Stop the server (one a test left stopped or killed is fine) and delete it all."""
         try:
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+            subprocess.run(
+                [*self._as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",
+                 "immediate", "stop"],
+                check=False, capture_output=True, timeout=120,
+            )  # fmt: skip
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
 
