@@ -1,6 +1,6 @@
 """Where the bot's admin is reached on Telegram: their private chat with the bot.
 
-``core.ports.Operator`` of core v2. The core's notice queue calls ``notify`` in the background;
+``core.ports.Operator``. The core's notice queue calls ``notify`` in the background;
 it may raise ``DeliveryFailed`` (the admin never opened a chat with the bot, or blocked it),
 which the core logs.
 """

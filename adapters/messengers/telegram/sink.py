@@ -1,7 +1,7 @@
 """Talking back through Telegram: whole messages, streamed answers, "typing…", old messages.
 
 Flood control is per chat (``flood.Pacer``): one chat's FloodWait never holds another chat, and
-a bot-wide leaky bucket keeps the bot under Telegram's limits before Telegram has to refuse.
+bot-wide sliding windows keep the bot under Telegram's limits before Telegram has to refuse.
 A message that must arrive waits out FloodWaits for up to ``writer.MAX_WAIT`` seconds in all and
 then raises ``core.errors.DeliveryFailed``; so does any write to a chat closed to the bot.
 """

@@ -173,7 +173,7 @@ class _Change:
 
 @attrs.define
 class JsonAccounts:
-    """The account store on one data.json file: ``core.ports.AccountStore`` (contract v2)."""
+    """The account store on one data.json file: ``core.ports.AccountStore``."""
 
     path: Path
     _contents: fmt.Contents

@@ -171,7 +171,7 @@ def account_row(value: Account) -> tuple[Any, ...]:
 
 
 class PostgresAccountStore:
-    """``core.ports.AccountStore`` (core v2) on a PostgreSQL database."""
+    """``core.ports.AccountStore`` on a PostgreSQL database."""
 
     def __init__(
         self,

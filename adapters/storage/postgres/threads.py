@@ -55,7 +55,7 @@ CACHE = 8_192
 
 
 class PostgresThreadStore:
-    """``core.ports.ThreadStore`` (core v2) on a PostgreSQL database."""
+    """``core.ports.ThreadStore`` on a PostgreSQL database."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""data.json: the seed's format, crash-safe writes, refusing files it cannot trust."""
+"""data.json: the older bot's format, crash-safe writes, refusing files it cannot trust."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The account store of contract v2 (text ids, holds, atomic change), on data.json and in memory,
+"""The account store (text ids, holds, atomic settle and change), on data.json and in memory,
 and all or nothing when the disk is full: memory included."""
 
 from __future__ import annotations

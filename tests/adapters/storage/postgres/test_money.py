@@ -29,7 +29,7 @@ async def seed(store: PostgresAccountStore, users: int = USERS) -> None:
 
 
 async def spend(store: PostgresAccountStore, rounds: int) -> None:
-    """Reserve and settle, charging the whole hold: any hold granted beyond the balance
+    """Hold and settle, charging the whole hold: any hold granted beyond the balance
     shows up as a negative balance."""
     for _ in range(rounds):
         user = str(random.randrange(USERS))

@@ -1,4 +1,4 @@
-"""The reply-chain store of contract v2: text ids in and out, pass-through nodes, reads that
+"""The reply-chain store: text ids in and out, pass-through nodes, reads that
 happen off the event loop."""
 
 from __future__ import annotations
