@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.messengers.console.numbers import numbering, short_numbering
 from adapters.messengers.console.session import (
     HELP,
     ConsoleSession,
@@ -16,7 +17,6 @@ from adapters.messengers.console.session import (
     Send,
     visible,
 )
-from adapters.messengers.console.numbers import numbering, short_numbering
 from adapters.models.offline.media import pattern_png
 from core.errors import DeliveryFailed, MediaTooLarge, MediaUnavailable
 from core.ports import MediaSource, ReplySink
