@@ -165,8 +165,8 @@ class MediaReader:
             return None
         except errors.ModelError as exc:
             log.warning("transcribing a voice message of %s failed: %r", incoming.sender.id, exc)
-            self.parts.notices.model_failed(exc)
-            reason = self.parts.replies.text(incoming, errors.explanation(exc))
+            self.parts.notices.model_failed(exc, "voice")
+            reason = self.parts.replies.text(incoming, errors.explanation(exc, "voice"))
             await self.parts.replies.say(incoming, "voice_failed", reason=reason)
             return None
         return mend(transcript.text).strip(), transcript.seconds, len(audio)
@@ -190,7 +190,7 @@ class MediaReader:
             key = "voice_heard_estimated" if estimated else "voice_heard"
         try:
             ids = await self.parts.replies.say(
-                incoming, key, text=quote, seconds=math.ceil(seconds), tokens=tokens
+                incoming, key, text=quote, seconds=seconds, tokens=tokens
             )
         except errors.DeliveryFailed as exc:
             log.warning("could not quote a transcript in chat %s: %s", incoming.chat_id, exc)

@@ -106,8 +106,8 @@ class Painter:
             return await self.maker.make(prompt)
         except errors.ModelError as exc:
             log.warning("making a picture for %s failed: %r", incoming.sender.id, exc)
-            self.parts.notices.model_failed(exc)
-            reason = self.parts.replies.text(incoming, errors.explanation(exc))
+            self.parts.notices.model_failed(exc, "image")
+            reason = self.parts.replies.text(incoming, errors.explanation(exc, "image"))
             await self.parts.replies.say(incoming, "image_failed", reason=reason)
             return None
 
