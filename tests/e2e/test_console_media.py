@@ -25,7 +25,7 @@ from tests.servers.openai_media import MediaServer
 
 KEY = "sk-test-console-media-0123456789"
 QUESTION = "what is the capital of France"
-_SHOWN = re.compile(r"(?:Tokens used: |\(\d+ s, )≈?(\d[\d ]*)")
+_SHOWN = re.compile(r"(?:Tokens used: |\(\d+(?:\.\d)? s, )≈?(\d[\d ]*)")
 
 
 @pytest.fixture(scope="module")
