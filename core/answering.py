@@ -270,6 +270,9 @@ class Answerer:
                 cut_off = cut_off or chunk.cut_off
         finally:
             await _close(chunks)  # stops the model's request when we broke off
+        if usage is not None and not budget.reported(usage):
+            log.warning("the model reported impossible usage %s: estimating instead", usage)
+            usage = None
         if usage is None or stopped or unreachable:  # the model could not say: estimate
             usage = Usage(thread.prompt_tokens, self.counter.count(text), estimated=True)
         return ModelAnswer(
@@ -413,8 +416,13 @@ class Answerer:
         if not paid:
             notes.append(self.parts.replies.text(incoming, "not_charged_storage"))
         elif self.parts.config.footer:
-            key = "footer_estimated" if answer.usage.estimated else "footer"
-            notes.append(self.parts.replies.text(incoming, key, tokens=charged))
+            # What the model used, and what the balance paid when that is another number (a
+            # price, a free model, a charge capped at the hold); the admin pays nothing.
+            used = answer.usage.total
+            admin = incoming.sender.id == self.parts.config.admin_id
+            key = "footer" if admin or charged == used else "footer_charged"
+            key += "_estimated" if answer.usage.estimated else ""
+            notes.append(self.parts.replies.text(incoming, key, tokens=used, charged=charged))
         return close_code_block(final) + "".join(notes) if notes else final
 
     async def _undelivered(

@@ -39,6 +39,13 @@ def charge(usage: Usage, held: int | None, balance: int, price: float = 1.0) -> 
     return min(used, held, max(balance, 0))
 
 
+def reported(usage: Usage) -> bool:
+    """Whether a server's report of usage can be charged as it is: a negative count is no
+    count (taken as it is, it would make the answer free), and the bot's own estimate is
+    charged instead."""
+    return usage.prompt_tokens >= 0 and usage.completion_tokens >= 0
+
+
 def cost(tokens: int, price: float) -> int:
     """Balance tokens for ``tokens`` of a model of ``price`` (balance tokens per model token),
     rounded up."""

@@ -262,9 +262,16 @@ class Commands:
         if changed is None:
             await self.parts.replies.say(incoming, "unknown_user", user=words[0])
             return
-        await self.parts.replies.say(
+        done = self.parts.replies.text(
             incoming, "topup_done", who=_who(changed), balance=changed.balance
         )
+        if incoming.private or not self.parts.notices.reach_admin:
+            await self.parts.replies.send(incoming, done)
+            return
+        # A balance is its owner's and the admin's business, not the group's: it goes where
+        # the messenger reaches the admin (their private chat), as /stats totals do.
+        self.parts.notices.post_text(done)
+        await self.parts.replies.say(incoming, "topup_done_private")
 
     async def ban(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self._ban(incoming, argument, banned=True)

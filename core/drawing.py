@@ -106,7 +106,7 @@ class Painter:
             return await self.maker.make(prompt)
         except errors.ModelError as exc:
             log.warning("making a picture for %s failed: %r", incoming.sender.id, exc)
-            await self.parts.model_failed(incoming, exc, "image_failed")
+            await self.parts.model_failed(incoming, exc, "image_failed", "image")
             return None
 
     def _caption(self, incoming: Incoming, prompt: str, charged: int, paid: bool) -> str:

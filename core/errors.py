@@ -141,9 +141,12 @@ _OPERATORS: tuple[tuple[type[ModelError], str], ...] = (
 )
 
 
-def explanation(exc: ModelError) -> str:
-    """The text key that explains ``exc`` to the person."""
-    return next((key for kind, key in _EXPLAINED if isinstance(exc, kind)), "err_other")
+def explanation(exc: ModelError, service: str = "answers") -> str:
+    """The text key that explains ``exc`` to the person, when ``service`` ("answers",
+    "voice", "image") failed: a failure only the admin can mend names the service that is
+    down, not the answers that may well work."""
+    key = next((key for kind, key in _EXPLAINED if isinstance(exc, kind)), "err_other")
+    return key if service == "answers" or alert(exc) is None else f"{key}_{service}"
 
 
 def alert(exc: ModelError) -> tuple[type[ModelError], str] | None:

@@ -182,7 +182,7 @@ class MediaReader:
             return None
         except errors.ModelError as exc:
             log.warning("transcribing a voice message of %s failed: %r", incoming.sender.id, exc)
-            await self.parts.model_failed(incoming, exc, "voice_failed")
+            await self.parts.model_failed(incoming, exc, "voice_failed", "voice")
             return None
         return mend(transcript.text).strip(), transcript.seconds
 
@@ -205,7 +205,7 @@ class MediaReader:
             key = "voice_heard_estimated" if estimated else "voice_heard"
         try:
             ids = await self.parts.replies.say(
-                incoming, key, text=quote, seconds=math.ceil(seconds), tokens=tokens
+                incoming, key, text=quote, seconds=seconds, tokens=tokens
             )
         except errors.DeliveryFailed as exc:
             log.warning("could not quote a transcript in chat %s: %s", incoming.chat_id, exc)

@@ -4,52 +4,95 @@ A notice never delays a user's answer: ``post`` only queues. While one notice is
 delivered, the ones that arrive wait and then go out together in one message ("5 new users:
 ..."), so a flood of new users costs the admin's chat a few messages, not one each. A notice
 that cannot be delivered is logged and dropped.
+
+Failures (``FAILURES``) are told once per kind and minute: a full disk fails every save, and
+the admin needs to hear it once a minute with a count, not 151 times for 80 messages. A failure
+only the admin can mend by changing a setting and restarting (a rejected key, an unknown
+model) is told once per run and service (``model_failed``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 
 import attrs
 
 from core import errors
-from core.ports import Operator
+from core.ports import Clock, Operator
 from core.texts import text
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED = 20  # new users named in one message; the rest are counted
+ALERT_WINDOW = dt.timedelta(minutes=1)  # one notice per kind of failure in this time
+# The texts that tell of a failure, each a kind told at most once per ALERT_WINDOW.
+FAILURES = frozenset({"admin_storage", "admin_not_delivered"})
+
+
+@attrs.define
+class _Window:
+    """The notices of one kind of failure: when the last one went out, how many since."""
+
+    opened: dt.datetime
+    more: int = 0
 
 
 @attrs.define
 class Notices:
     operator: Operator | None
     language: str
+    clock: Clock
     # In order of arrival: a ready text, or a person to be named with others of their kind.
     _queue: list[str | _NewUser] = attrs.field(factory=list, init=False)
     _task: asyncio.Task[None] | None = attrs.field(default=None, init=False)
     dropped: int = attrs.field(default=0, init=False)
-    _alerted: set[type[errors.ModelError]] = attrs.field(factory=set, init=False)
+    _alerted: set[tuple[type[errors.ModelError], str]] = attrs.field(factory=set, init=False)
+    _windows: dict[str, _Window] = attrs.field(factory=dict, init=False)
+
+    @property
+    def reach_admin(self) -> bool:
+        """Whether notices go anywhere: "the admin has been told" is said only then."""
+        return self.operator is not None
 
     def post(self, key: str, **values: object) -> None:
-        """Queue the text ``key`` for the admin."""
-        self.post_text(text(self.language, key, **values))
+        """Queue the text ``key`` for the admin (a failure of ``FAILURES``: coalesced)."""
+        if key in FAILURES:
+            self._alert(key, **values)
+        else:
+            self.post_text(text(self.language, key, **values))
 
     def post_text(self, message: str) -> None:
         """Queue a ready-made text for the admin."""
         self._queue.append(message)
         self._wake()
 
-    def model_failed(self, exc: errors.ModelError) -> None:
+    def _alert(self, key: str, **values: object) -> None:
+        """Tell the admin of a failure (the text ``key``): the first of its kind in a minute
+        at once, the others of that minute counted, and the count told with the next one."""
+        now = self.clock.now()
+        window = self._windows.get(key)
+        if window is not None and now - window.opened < ALERT_WINDOW:
+            window.more += 1
+            return
+        message = text(self.language, key, **values)
+        if window is not None and window.more:
+            since = window.opened.strftime("%H:%M:%S")
+            message += text(self.language, "admin_repeated", count=window.more, since=since)
+        self._windows[key] = _Window(now)
+        self.post_text(message)
+
+    def model_failed(self, exc: errors.ModelError, service: str = "answers") -> None:
         """Tell the admin of a model failure only they can mend (a rejected key, an unknown
-        model), with the server's words: once per kind and run, not on every message."""
+        model) in ``service`` ("answers", "voice", "image": each has its own settings), with
+        the server's words: once per kind and run, not on every message."""
         found = errors.alert(exc)
-        if found is None or found[0] in self._alerted:
+        if found is None or (found[0], service) in self._alerted:
             return
         kind, key = found
-        self._alerted.add(kind)
-        self.post(key, detail=str(exc) or type(exc).__name__)
+        self._alerted.add((kind, service))
+        self.post(f"{key}_{service}", detail=str(exc) or type(exc).__name__)
 
     def new_user(self, who: str) -> None:
         """Queue "new user: who", to be merged with others that arrive meanwhile."""

@@ -50,10 +50,11 @@ class Parts:
             log.warning("could not show typing in chat %s: %r", chat_id, exc)
         return True
 
-    async def model_failed(self, incoming: Incoming, exc: errors.ModelError, key: str) -> None:
-        """Tell the person that a model (chat, speech, pictures) failed, with the text ``key``
-        and the failure explained as its ``reason``; the admin is told when it is theirs to
-        mend."""
-        self.notices.model_failed(exc)
-        reason = self.replies.text(incoming, errors.explanation(exc))
+    async def model_failed(
+        self, incoming: Incoming, exc: errors.ModelError, key: str, service: str
+    ) -> None:
+        """Tell the person that ``service`` ("voice", "image") failed, with the text ``key`` and
+        the failure explained as its ``reason``; the admin is told when it is theirs to mend."""
+        self.notices.model_failed(exc, service)
+        reason = self.replies.text(incoming, errors.explanation(exc, service))
         await self.replies.say(incoming, key, reason=reason)

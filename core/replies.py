@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
 
@@ -18,12 +18,16 @@ log = logging.getLogger(__name__)
 class Replies:
     sink: ReplySink
     default_language: str
+    # Whether notices reach the admin: only then do texts say "the admin has been told".
+    admin_reached: Callable[[], bool] = lambda: True
 
     def language(self, incoming: Incoming) -> str:
         return choose_language(incoming.sender.language, self.default_language)
 
     def text(self, incoming: Incoming, key: str, **values: object) -> str:
-        return text(self.language(incoming), key, **values)
+        language = self.language(incoming)
+        told = text(language, "admin_told") if self.admin_reached() else ""
+        return text(language, key, told=told, **values)
 
     async def say(self, incoming: Incoming, key: str, **values: object) -> Sequence[MessageId]:
         return await self.send(incoming, self.text(incoming, key, **values))

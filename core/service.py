@@ -83,8 +83,9 @@ class BotService:
         if missing:
             raise ValueError(f"no chat model given for {', '.join(missing)}")
         self.catalogue = Catalogue(self.config.models)
-        self.replies = Replies(self.sink, self.config.default_language)
-        self.notices = Notices(self.operator, self.config.default_language)
+        self.notices = Notices(self.operator, self.config.default_language, self.clock)
+        notices = self.notices
+        self.replies = Replies(self.sink, self.config.default_language, lambda: notices.reach_admin)
         parts = Parts(
             self.config,
             self.accounts,

@@ -327,3 +327,11 @@ async def build_bot(
         probe=parts.probe,
         model_phrase=choice.name,
     )
+
+
+def describe_store(settings: Settings) -> str:
+    """Where the bot keeps its data, for a person: never the database's address, which may
+    hold a password."""
+    if settings.database_url is not None:
+        return "PostgreSQL (DATABASE_URL)"
+    return str(settings.data_file)

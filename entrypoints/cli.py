@@ -1,11 +1,4 @@
-"""The ``gptbot`` command.
-
-gptbot console                 the console bot
-gptbot telegram                the Telegram bot
-gptbot matrix                  the Matrix bot
-gptbot import data.json        copy data.json's accounts into PostgreSQL (DATABASE_URL)
-gptbot export data.json        write PostgreSQL's accounts to a data.json
-"""
+"""The ``gptbot`` command (its help is ``USAGE``, plain text for the terminal)."""
 
 from __future__ import annotations
 
@@ -16,10 +9,20 @@ from pathlib import Path
 
 from core.errors import StorageError
 
+USAGE = """\
+A ChatGPT bot for Telegram and Matrix, and a console to try it.
+
+  gptbot console                 the console bot
+  gptbot telegram                the Telegram bot
+  gptbot matrix                  the Matrix bot
+  gptbot import data.json        copy data.json's accounts into PostgreSQL (DATABASE_URL)
+  gptbot export data.json        write PostgreSQL's accounts to a data.json
+"""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="gptbot", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="gptbot", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "mode", choices=["console", "telegram", "matrix", "import", "export"], help="what to do"
@@ -65,14 +68,18 @@ def transfer(mode: str, path: Path, env_file: Path | None) -> int:
     try:
         if mode == "import":
             count = asyncio.run(import_data_json(url, path))
-            print(f"imported {count} accounts from {path}")
+            print(f"imported {_accounts(count)} from {path}")
         else:
             count = asyncio.run(export_data_json(url, path))
-            print(f"exported {count} accounts to {path}")
+            print(f"exported {_accounts(count)} to {path}")
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _accounts(count: int) -> str:
+    return f"{count} account" if count == 1 else f"{count} accounts"
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ set, and says which when it starts.
 
     python -m entrypoints.console        (or: gptbot console)
 
-Reads lines from standard input (a terminal or a pipe), prints every message with its id, and
-exits at the end of the input or after the admin's /stop.
+Reads lines from standard input (a terminal or a pipe), prints every message with its number,
+and exits at the end of the input (Ctrl-D), on Ctrl-C, or after the admin's /stop; the answers
+in flight are finished first.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from adapters.messengers.console.numbers import numbering, short_numbering
 from adapters.messengers.console.session import (
     ConsoleOperator,
     ConsoleSession,
@@ -28,13 +32,12 @@ from adapters.messengers.console.session import (
     Quit,
     Send,
     Wait,
-    numbering,
 )
 from adapters.storage.sqlite.threads import SqliteThreads
 from core.errors import StorageError
 from core.replies import reply_to
 from core.values import Incoming
-from entrypoints.bootstrap import build_bot
+from entrypoints.bootstrap import build_bot, describe_store
 from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
 
 BOT_USERNAME = "gptbot"
@@ -62,51 +65,143 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     if isinstance(bot.threads, SqliteThreads):
         # Continue numbering after the messages a previous run remembered.
         sink.ids = numbering(bot.threads.last_message_id() + 1)
-    else:  # a shared database: ids from the clock never meet a previous run's
-        sink.ids = numbering(time.time_ns() // 1_000_000)
-    session = ConsoleSession(
-        admin_id=admin_id, bot_username=BOT_USERNAME, ids=sink.ids, bot_messages=sink.sent
-    )
+    else:  # a shared database: ids from the clock never meet a previous run's, shown short
+        sink.ids = short_numbering(time.time_ns() // 1_000_000)
     service = bot.service
+    session = ConsoleSession(
+        admin_id=admin_id,
+        bot_username=BOT_USERNAME,
+        ids=sink.ids,
+        bot_messages=sink.sent,
+        commands=frozenset(service.commands.table),
+    )
     sink.write(
-        f"gptbot console: {bot.model_phrase}; data in {settings.data_file}.\n"
+        f"gptbot console: {bot.model_phrase}; data in {describe_store(settings)}.\n"
         f"{session.describe()} Type :help for console commands, /help for the bot's.\n"
     )
     read = _typed_line if stdin.isatty() and stdin is sys.stdin else stdin.readline
+    interrupted = asyncio.Event()
+
+    def interrupt() -> None:
+        # Ctrl-C ends the console as Ctrl-D does: the answers in flight are finished (and
+        # charged as usual), nothing new is read.
+        if not interrupted.is_set():
+            sink.write("\n(Ctrl-C: stopping once the answers in flight are finished.)\n")
+        interrupted.set()
+
     pending: set[asyncio.Future[None]] = set()
-    while not service.stopping:
-        line = await asyncio.to_thread(read)
-        if not line:
-            break
-        action = session.parse(line)
-        if isinstance(action, Send):
-            sink.echo(action.incoming)
-            if not action.addressed:
-                continue  # a group message that is not for the bot
-            done = service.submit(action.incoming)
-            pending.add(done)
-            done.add_done_callback(pending.discard)
-            done.add_done_callback(_abandon(sink, action.incoming))
-            if action.wait:
-                await done
-        elif isinstance(action, Note):
-            sink.write(action.text + "\n")
-        elif isinstance(action, Wait):
-            await asyncio.gather(*pending)
-        elif isinstance(action, Quit):
-            break
-    await asyncio.gather(*pending)
-    try:
-        await bot.close()
-    except StorageError as exc:
-        print(f"gptbot: {exc}", file=sys.stderr)
-        return 1
+    with _terminal_kept(stdin), _on_interrupt(interrupt):
+        while not service.stopping and not interrupted.is_set():
+            line = await _next_line(read, interrupted, service.wait_for_stop)
+            if not line:
+                break
+            action = session.parse(line)
+            if isinstance(action, Send):
+                sink.echo(action.incoming)
+                if not action.addressed:
+                    continue  # a message that is not for the bot
+                done = service.submit(action.incoming)
+                pending.add(done)
+                done.add_done_callback(pending.discard)
+                done.add_done_callback(_abandon(sink, action.incoming))
+                if action.wait:
+                    await done
+            elif isinstance(action, Note):
+                sink.write(action.text + "\n")
+            elif isinstance(action, Wait):
+                await asyncio.gather(*pending)
+            elif isinstance(action, Quit):
+                break
+        await asyncio.gather(*pending)
+        try:
+            await bot.close()
+        except StorageError as exc:
+            print(f"gptbot: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
 def _abandon(sink: ConsoleSink, incoming: Incoming) -> Callable[[object], None]:
     """Once ``incoming`` is handled, an answer to it still printing live is ended."""
     return lambda _: sink.abandon(incoming.chat_id, reply_to(incoming))
+
+
+async def _next_line(
+    read: Callable[[], str],
+    interrupted: asyncio.Event,
+    stopped: Callable[[], Awaitable[None]],
+) -> str:
+    """The next input line; "" at the end of the input, on Ctrl-C, or when the bot stops.
+
+    The line is read in a daemon thread of its own: a read that is never answered (Ctrl-C at
+    the prompt) must not keep the process alive, as a thread of the default executor would."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+
+    def deliver(result: str | BaseException) -> None:
+        if line.done():
+            return
+        if isinstance(result, BaseException):
+            line.set_exception(result)
+        else:
+            line.set_result(result)
+
+    def reading() -> None:
+        result: str | BaseException
+        try:
+            result = read()
+        except Exception as exc:  # handed to the loop, which raises it
+            result = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(deliver, result)
+
+    threading.Thread(target=reading, name="console input", daemon=True).start()
+    others = [asyncio.ensure_future(interrupted.wait()), asyncio.ensure_future(stopped())]
+    waiting: list[asyncio.Future[Any]] = [line, *others]
+    try:
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for other in others:
+            other.cancel()
+    return line.result() if line.done() else ""
+
+
+@contextlib.contextmanager
+def _on_interrupt(handler: Callable[[], None]) -> Iterator[None]:
+    """Call ``handler`` on Ctrl-C (SIGINT) instead of raising KeyboardInterrupt, where the
+    platform lets the loop handle signals."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, handler)
+    except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _terminal_kept(stdin: TextIO) -> Iterator[None]:
+    """Give the terminal back as it was: a line being read when Ctrl-C came is left
+    unfinished, and line editing would otherwise leave the terminal without echo."""
+    try:
+        import termios
+    except ImportError:  # not a POSIX system
+        yield
+        return
+    try:
+        fd = stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):  # not a terminal
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, termios.error):
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def _typed_line() -> str:
@@ -129,7 +224,11 @@ def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None)
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     for note in settings.notes:
         log.warning("%s", note)
-    return asyncio.run(run_console(settings, sys.stdin, sys.stdout))
+    try:
+        return asyncio.run(run_console(settings, sys.stdin, sys.stdout))
+    except KeyboardInterrupt:  # Ctrl-C before the console could take it over: nothing ran yet
+        print(file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Every text the bot says, by language: one module of this package per language.
 
-A language module holds ``TEXTS`` (key -> text) and ``plural(count) -> form index``; adding a
-language is adding a module named by its code (``de.py``). Texts are ``str.format`` templates
-with two extra specs: ``{x:n}`` shows a number in groups (30 000) and ``{x:p:one|many}`` picks
-the word form for the number ``x`` (as many forms as the language's ``plural`` knows).
+A language module holds ``TEXTS`` (key -> text), ``plural(count) -> form index`` and
+``DECIMAL_POINT``; adding a language is adding a module named by its code (``de.py``). Texts are
+``str.format`` templates with three extra specs: ``{x:n}`` shows a number in groups (30 000),
+``{x:t}`` a number to the tenth (2.7, and 3 for 3.0) and ``{x:p:one|many}`` picks the word form
+for the number ``x`` (as many forms as the language's ``plural`` knows). ``{told}`` is where a
+text says that the admin has been told: filled by whoever knows it is true (``admin_told``),
+empty otherwise.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ class Language:
     code: str
     texts: Mapping[str, str]
     plural: Callable[[int], int]
+    decimal_point: str = "."
 
 
 def _discover() -> dict[str, Language]:
     found: dict[str, Language] = {}
     for module in pkgutil.iter_modules(__path__):
         loaded = importlib.import_module(f"{__name__}.{module.name}")
-        found[module.name] = Language(module.name, loaded.TEXTS, loaded.plural)
+        point = getattr(loaded, "DECIMAL_POINT", ".")
+        found[module.name] = Language(module.name, loaded.TEXTS, loaded.plural, point)
     return found
 
 
@@ -49,6 +54,9 @@ class _Formatter(string.Formatter):
     def format_field(self, value: Any, format_spec: str) -> str:
         if format_spec == "n":
             return number(int(value))
+        if format_spec == "t":
+            tenths = f"{round(float(value), 1):.1f}".removesuffix(".0")
+            return tenths.replace(".", self._language.decimal_point)
         if format_spec.startswith("p:"):
             forms = format_spec[2:].split("|")
             return forms[min(self._language.plural(int(value)), len(forms) - 1)]
@@ -72,6 +80,7 @@ def text(language: str, key: str, **values: object) -> str:
     if template is None:
         table = LANGUAGES[FALLBACK]
         template = table.texts[key]
+    values.setdefault("told", "")  # never say the admin was told unless the caller knows
     return _Formatter(table).vformat(template, (), values)
 
 
@@ -84,12 +93,20 @@ def _prefix(template: str) -> str:
 _NOTES: Final = tuple(
     (_prefix(language.texts[key]), key)
     for language in LANGUAGES.values()
-    for key in ("footer", "footer_estimated", "cut_off", "cut_off_balance")
+    for key in (
+        "footer",
+        "footer_estimated",
+        "footer_charged",
+        "footer_charged_estimated",
+        "cut_off",
+        "cut_off_balance",
+    )
 )
 _FIXED: Final = tuple(
-    language.texts[key]
+    language.texts[key].format(told=told)
     for language in LANGUAGES.values()
     for key in ("stopped", "dropped", "not_charged_storage")
+    for told in ("", language.texts["admin_told"])
 )
 
 

@@ -1,5 +1,6 @@
-"""English texts. ``{x:n}`` shows a number in groups (30 000); ``{x:p:token|tokens}`` chooses the
-form of a word for the number ``x``."""
+"""English texts. ``{x:n}`` shows a number in groups (30 000), ``{x:t}`` one to the tenth
+(2.7); ``{x:p:token|tokens}`` chooses the form of a word for the number ``x``; ``{told}`` is
+" The admin has been told." where the admin can be told, else nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ def plural(count: int) -> int:
     """Which form of ``token|tokens`` goes with ``count``."""
     return 0 if abs(count) == 1 else 1
 
+
+# The way numbers with a fraction are written: 2.7 s.
+DECIMAL_POINT: Final = "."
 
 TEXTS: Final = {
     "welcome": (
@@ -72,6 +76,7 @@ TEXTS: Final = {
     ),
     "unknown_user": "User {user} has not written to the bot yet.",
     "topup_done": "{who} now has {balance:n} {balance:p:token|tokens}.",
+    "topup_done_private": "Done: the new balance is in your private chat with the bot.",
     "ban_usage": "Usage: /ban <user id> or /unban <user id>.",
     "ban_done": "{who} is refused from now on.",
     "unban_done": "{who} is served again.",
@@ -103,9 +108,14 @@ TEXTS: Final = {
     ),
     "footer": "\n\nTokens used: {tokens:n}",
     "footer_estimated": "\n\nTokens used: ≈{tokens:n} (estimated: the model did not report it)",
-    "not_charged_storage": (
-        "\n\n(Not charged: the bot cannot save its data right now. The admin has been told.)"
+    # When the balance pays another number than the model used: a price, a free model, a cap.
+    "footer_charged": "\n\nTokens used: {tokens:n} · charged: {charged:n}",
+    "footer_charged_estimated": (
+        "\n\nTokens used: ≈{tokens:n} · charged: {charged:n} (estimated: the model did not "
+        "report it)"
     ),
+    "admin_told": " The admin has been told.",
+    "not_charged_storage": ("\n\n(Not charged: the bot cannot save its data right now.{told})"),
     "cut_off": (
         "\n\n(The answer reached the length limit of {limit:n} tokens. Reply to this message "
         "with “continue” for the rest.)"
@@ -128,12 +138,23 @@ TEXTS: Final = {
         "The model provider had an error. Please try again later. Nothing was charged."
     ),
     "err_auth": (
-        "The bot cannot reach the model: its API key was rejected. The admin has been told. "
-        "Nothing was charged."
+        "The bot cannot reach the model: its API key was rejected.{told} Nothing was charged."
     ),
     "err_misconfigured": (
-        "The bot's model settings are wrong, so it cannot answer until the admin fixes them. "
-        "The admin has been told. Nothing was charged."
+        "The bot's model settings are wrong, so it cannot answer until the admin fixes them."
+        "{told} Nothing was charged."
+    ),
+    "err_auth_voice": (
+        "The transcription service rejected the bot's API key.{told} Nothing was charged."
+    ),
+    "err_misconfigured_voice": (
+        "The bot's transcription settings are wrong, so it cannot transcribe until the admin "
+        "fixes them.{told} Nothing was charged."
+    ),
+    "err_auth_image": "The picture service rejected the bot's API key.{told} Nothing was charged.",
+    "err_misconfigured_image": (
+        "The bot's picture settings are wrong, so it cannot draw until the admin fixes them."
+        "{told} Nothing was charged."
     ),
     "err_timeout": "The model took too long to answer. Please try again. Nothing was charged.",
     "err_connection": (
@@ -155,8 +176,8 @@ TEXTS: Final = {
         "Nothing was charged."
     ),
     "err_storage": (
-        "The bot could not save your data, so the request was not completed. The admin has "
-        "been told. Nothing was changed and nothing was charged."
+        "The bot could not save your data, so the request was not completed.{told} Nothing "
+        "was changed and nothing was charged."
     ),
     "err_other": "Something went wrong. Please try again. Nothing was charged.",
     "admin_started": "The bot is running as {bot}, answering with the {model}.",
@@ -164,11 +185,30 @@ TEXTS: Final = {
     "admin_new_users": "{count:n} new users: {who}",
     "admin_more": "… and {count:n} more",
     "admin_request": "{who}: {tokens:n} tokens\n{text}",
-    "admin_auth": "The model provider rejected the API key: {detail}",
-    "admin_misconfigured": (
-        "The model provider refuses the bot's requests: {detail}\n"
-        "Check OPENAI_MODEL and OPENAI_BASE_URL."
+    "admin_auth_answers": (
+        "Answers fail: the model provider rejected the API key: {detail}\n"
+        "Check OPENAI_API_KEY (or the model's key in MODELS)."
     ),
+    "admin_misconfigured_answers": (
+        "Answers fail: the model provider refuses the bot's requests: {detail}\n"
+        "Check OPENAI_MODEL and OPENAI_BASE_URL (or the model's entry in MODELS)."
+    ),
+    "admin_auth_voice": (
+        "Voice messages fail: the transcription service rejected the API key: {detail}\n"
+        "Check TRANSCRIPTION_API_KEY (or OPENAI_API_KEY)."
+    ),
+    "admin_misconfigured_voice": (
+        "Voice messages fail: the transcription service refuses the bot's requests: {detail}\n"
+        "Check TRANSCRIPTION_MODEL and TRANSCRIPTION_BASE_URL."
+    ),
+    "admin_auth_image": (
+        "/image fails: the picture service rejected the API key: {detail}\nCheck OPENAI_API_KEY."
+    ),
+    "admin_misconfigured_image": (
+        "/image fails: the picture service refuses the bot's requests: {detail}\n"
+        "Check IMAGE_MODEL, IMAGE_SIZE and OPENAI_BASE_URL."
+    ),
+    "admin_repeated": "\n(And {count:n} more like it since {since}.)",
     "admin_storage": "Saving data failed: {detail}",
     "admin_hold_stuck": (
         "{tokens:n} tokens held for user {user} could not be given back ({detail}). The bot "
@@ -202,8 +242,7 @@ TEXTS: Final = {
     "image_failed": "The picture could not be made. {reason}",
     "image_caption": "{prompt}\n\nTokens used: {tokens:n}",
     "image_caption_unpaid": (
-        "{prompt}\n\n(Not charged: the bot cannot save its data right now. The admin has been "
-        "told.)"
+        "{prompt}\n\n(Not charged: the bot cannot save its data right now.{told})"
     ),
     "media_off": "I can only read text here.",
     "media_unavailable": (
@@ -231,15 +270,14 @@ TEXTS: Final = {
         "voice messages and Ogg/Opus, MP3, M4A, WAV or FLAC files). Nothing was charged."
     ),
     "voice_failed": "Your recording could not be transcribed. {reason}",
-    "voice_heard": "🎤 “{text}”\n({seconds:n} s, {tokens:n} {tokens:p:token|tokens})",
+    "voice_heard": "🎤 “{text}”\n({seconds:t} s, {tokens:n} {tokens:p:token|tokens})",
     "voice_heard_estimated": (
-        "🎤 “{text}”\n(about {seconds:n} s, ≈{tokens:n} {tokens:p:token|tokens}: the length is "
+        "🎤 “{text}”\n(about {seconds:t} s, ≈{tokens:n} {tokens:p:token|tokens}: the length is "
         "estimated from the file's size)"
     ),
     "voice_heard_free": "🎤 “{text}”",
     "voice_heard_unpaid": (
-        "🎤 “{text}”\n(Not charged: the bot cannot save its data right now. The admin has been "
-        "told.)"
+        "🎤 “{text}”\n(Not charged: the bot cannot save its data right now.{told})"
     ),
     "picture_too_large": (
         "Your picture is larger than {megabytes} MB, the most I accept. Nothing was charged."

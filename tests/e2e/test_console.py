@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+import pty
 import re
+import signal
 import subprocess
 import sys
+import termios
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -295,3 +301,138 @@ async def test_an_allowance_refills_a_console_user(tmp_path: Path) -> None:
     out = await run(tmp_path, "/balance\n", ALLOWANCE="20000", ALLOWANCE_PERIOD="day")
     assert "Your balance: 20 000 tokens.\nRefills to 20 000 on " in out
     assert data(tmp_path)["100"]["balance"] == 20_000
+
+
+async def test_the_console_addresses_the_bot_as_telegram_does(tmp_path: Path) -> None:
+    out = await run(
+        tmp_path,
+        "/balance@gptbot\n"  # the bot's command, named: a command, not a question to the model
+        "/balance@otherbot\n"  # another bot's, even in a private chat
+        "/weather\n"  # bare and unknown in a private chat: only this bot can be meant
+        ":group\n"
+        "/balance@otherbot\n"
+        "/weather\n"  # bare and unknown in a group: another bot's, left alone
+        "/balance@GPTBOT\n"
+        "hey @gptbot, tell me\n",
+    )
+    assert out.count("Your balance: 30 000 tokens.") == 2
+    assert out.count("Unknown command /weather") == 1
+    assert "You said: «hey, tell me»" in out
+    assert out.count("Offline model:") == 1
+    assert data(tmp_path)["100"]["requests"] == 1  # only the question was answered and charged
+
+
+async def test_speaking_as_a_user_again_keeps_their_name_and_language(tmp_path: Path) -> None:
+    out = await run(
+        tmp_path,
+        ":lang ru\n:user 200 Bob\n:user 100\n/start\n:user 200\n/start\n:user 300\n/balance\n",
+    )
+    assert "Speaking as You (100)" in out.split(":user 100")[-1]
+    assert "Здравствуйте, You!" in out
+    assert "User 100" not in out
+    assert "Bob!" in out  # named once, Bob stays Bob
+    assert "Ваш баланс" in out.split("Speaking as user 300")[-1]  # the console's language
+    assert data(tmp_path)["100"]["name"] == "You"
+
+
+async def test_control_characters_are_shown_escaped(tmp_path: Path) -> None:
+    out = await run(tmp_path, "red \x1b[31malert\x1b[0m\rover\n")
+    assert "\x1b" not in out
+    assert "\r" not in out
+    assert "red \\x1b[31malert\\x1b[0m\\rover" in out
+
+
+@contextlib.contextmanager
+def interrupted_console(folder: Path) -> Iterator[subprocess.Popen[str]]:
+    """The console as a process on pipes, killed at the end if it is still running."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "entrypoints.console"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=folder,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OFFLINE_MODEL_DELAY": "0.02"},
+    ) as console:
+        try:
+            yield console
+        finally:
+            console.kill()  # nothing, when it ended as it should
+
+
+def read_until(console: subprocess.Popen[str], marker: str) -> str:
+    assert console.stdout is not None
+    seen = ""
+    while marker not in seen:
+        piece = console.stdout.read(1)
+        assert piece, f"the console ended before printing {marker!r}: {seen!r}"
+        seen += piece
+    return seen
+
+
+def test_ctrl_c_at_the_prompt_ends_like_ctrl_d(tmp_path: Path) -> None:
+    with interrupted_console(tmp_path) as console:
+        assert console.stdin is not None
+        console.stdin.write("hello\n")
+        console.stdin.flush()
+        read_until(console, "Tokens used")
+        read_until(console, "\n")
+        console.send_signal(signal.SIGINT)  # the console waits for the next line
+        _, err = console.communicate(timeout=60)
+    assert console.returncode == 0, err
+    assert "Traceback" not in err
+    assert "KeyboardInterrupt" not in err
+    assert data(tmp_path)["100"]["requests"] == 1
+
+
+def test_ctrl_c_mid_answer_finishes_and_charges_it_once(tmp_path: Path) -> None:
+    with interrupted_console(tmp_path) as console:
+        assert console.stdin is not None
+        console.stdin.write("tell me a long story about everything\n")
+        console.stdin.flush()
+        seen = read_until(console, "Offline model:")  # the answer is streaming
+        console.send_signal(signal.SIGINT)
+        console.send_signal(signal.SIGINT)  # pressed twice: still no traceback
+        out, err = console.communicate(timeout=60)
+    seen += out
+    assert console.returncode == 0, err
+    assert "Traceback" not in err
+    assert "Ctrl-C: stopping once the answers in flight are finished" in seen
+    footer = re.search(r"Tokens used: ≈(\d+)", seen)
+    assert footer is not None, seen  # the answer was finished, footer and all
+    user = data(tmp_path)["100"]
+    assert user["requests"] == 1
+    assert user["tokens"] == int(footer.group(1))
+    assert user["balance"] == 30_000 - int(footer.group(1))
+
+
+def test_ctrl_c_at_a_terminal_gives_the_terminal_back(tmp_path: Path) -> None:
+    primary, secondary = pty.openpty()
+    before = termios.tcgetattr(secondary)
+    with subprocess.Popen(
+        [sys.executable, "-m", "entrypoints.console"],
+        stdin=secondary,
+        stdout=secondary,  # a terminal on both sides: input() edits lines with readline
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TERM": "dumb"},
+    ) as console:
+        try:
+            os.write(primary, b"hello\n")
+            shown = b""
+            while b"Tokens used" not in shown:
+                shown += os.read(primary, 1)
+            while not shown.endswith(b"> "):  # back at the prompt, reading with line editing
+                shown += os.read(primary, 1)
+            console.send_signal(signal.SIGINT)
+            _, err = console.communicate(timeout=60)
+            after = termios.tcgetattr(secondary)
+        finally:
+            console.kill()  # nothing, when it ended as it should
+            os.close(primary)
+            os.close(secondary)
+    assert console.returncode == 0, err
+    assert "Traceback" not in err
+    assert after == before  # echo and line mode back, as the shell expects them
+    assert data(tmp_path)["100"]["requests"] == 1

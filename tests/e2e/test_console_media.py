@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow  # the console bot in subprocesses, with media ser
 
 KEY = "sk-test-console-media-0123456789"
 QUESTION = "what is the capital of France"
-_SHOWN = re.compile(r"(?:Tokens used: |\(\d+ s, )≈?(\d[\d ]*)")
+_SHOWN = re.compile(r"(?:Tokens used: |\(\d+(?:\.\d)? s, )≈?(\d[\d ]*)")
 
 
 @pytest.fixture(scope="module")

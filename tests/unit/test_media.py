@@ -113,7 +113,7 @@ async def test_a_voice_message_is_transcribed_quoted_charged_and_answered(bot: M
     await bot.send(voice)
     assert bot.transcriber.heard == [(b"OggS fake opus", "voice.ogg", "en")]
     quote, answer = bot.sink.sent[-2:]
-    assert quote.text == "🎤 “what is the capital of France”\n(5 s, 42 tokens)"
+    assert quote.text == "🎤 “what is the capital of France”\n(4.2 s, 42 tokens)"  # not "5 s"
     request = bot.model.requests[-1]
     assert request.turns[-1].text == "what is the capital of France"
     # 4.2 s at 10 tokens a second, then the answer's 15 tokens
@@ -249,7 +249,7 @@ async def test_a_picture_reaches_a_model_that_sees_and_is_charged_at_its_price(
     assert [(i.data, i.mime) for i in message.images] == [(PNG_1x1, "image/png")]
     assert bot.models["plain"].requests == []
     assert await bot.balance(ALICE.id) == 30_000 - 30  # 15 tokens at price 2
-    assert bot.last().endswith("Tokens used: 30")
+    assert bot.last().endswith("Tokens used: 15 · charged: 30")  # used, and paid at ×2
 
 
 async def test_a_reply_sends_the_picture_again_fetched_by_its_reference(bot: MediaBot) -> None:
@@ -466,7 +466,7 @@ async def test_a_free_model_holds_and_charges_nothing() -> None:
     bot = media_bot(FREE)
     await _set(bot, balance=-5)
     await bot.say("hi")
-    assert bot.last() == "Hello, world\n\nTokens used: 0"
+    assert bot.last() == "Hello, world\n\nTokens used: 15 · charged: 0"  # used, not "0"
     assert await bot.balance(ALICE.id) == -5
     assert (await bot.account(ALICE.id)).requests == 1
 
@@ -618,7 +618,7 @@ def checked_bot(**config: object) -> MediaBot:
 async def test_a_forged_short_length_is_charged_by_the_measured_one() -> None:
     bot = checked_bot()
     await bot.send(bot.voice("v1", SPEECH, duration=1.0))  # the client declared 1 s
-    assert bot.sink.sent[-2].text.endswith("(3 s, 24 tokens)")
+    assert bot.sink.sent[-2].text.endswith("(2.4 s, 24 tokens)")
     assert await bot.balance(ALICE.id) == 30_000 - 24 - 15
     assert await bot.held(ALICE.id) == 0
 

@@ -124,7 +124,10 @@ def read_limited(attachment: Attachment, limit: int) -> bytes:
 def save_picture(directory: Path, message_id: str, picture: Picture) -> Path:
     """Write ``picture`` as ``<message_id>.<ext>`` in ``directory``, whole or not at all: a
     temporary file renamed into place."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if directory.stat().st_mode & 0o077:
+        # Pictures people asked for are theirs: made before this rule, it is tightened now.
+        directory.chmod(0o700)
     target = directory / (message_id + _SUFFIX_OF.get(picture.mime, ".bin"))
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".picture-")
     try:

@@ -4,14 +4,16 @@ Every message, typed or sent by the bot, gets an id and is printed with it, so a
 reply to it. The syntax of a line:
 
     text                 a message in the current chat, replying to nothing
-    >ID text             a message replying to message ID
+    >N text              a message replying to message N (the number shown in [N])
     & ...                send without waiting for the answer (to try concurrent requests)
-    :user ID [NAME]      speak as another user (a new id is a new user)
+    :user ID [NAME]      speak as another user (a new id is a new user; without NAME, the
+                         name given before, if any)
     :admin               speak as the admin
     :group [ID]          speak in a group chat (default -100): the bot answers a mention of
-                         @BOT, a /command, or a reply to one of its messages
+                         @BOT, its /command, or a reply to one of its messages, as on Telegram
     :private             speak in your private chat with the bot
-    :lang CODE           the language your messenger reports (en, ru, ...)
+    :lang CODE           the language your messenger reports (en, ru, ...), for this user
+                         and for the users you speak as next who have none yet
     :photo FILE [TEXT]   send a picture (PNG, JPEG, WebP, GIF), TEXT its caption
     :voice FILE [TEXT]   send a voice message: a recording (.ogg/.opus like Telegram's, .mp3...)
     :file FILE [TEXT]    send a file: text files and PDFs are read; pictures and recordings go
@@ -26,16 +28,16 @@ reply to it. The syntax of a line:
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 import attrs
 
 from adapters.media.headers import describe_size, picture_size
+from adapters.messengers.addressing import BotAddress, leading_command, without
 from adapters.messengers.console.files import (
     NotSent,
     attachment_for,
@@ -43,6 +45,8 @@ from adapters.messengers.console.files import (
     read_limited,
     save_picture,
 )
+from adapters.messengers.console.numbers import MessageNumbers
+from adapters.messengers.console.numbers import numbering as numbering  # where it used to be
 from core.errors import DeliveryFailed
 from core.values import Attachment, Incoming, Picture, Sender
 
@@ -89,17 +93,31 @@ class ConsoleSession:
 
     admin_id: str
     bot_username: str
-    ids: Iterator[int]
+    ids: MessageNumbers
     bot_messages: set[str] = attrs.field(factory=set)  # ids of what the bot sent
+    commands: frozenset[str] | None = None  # the bot's commands; None: take any as the bot's
     user: Sender = attrs.field(factory=lambda: Sender("100", "You"))
     chat_id: str | None = None  # None: the private chat of the current user
+    # What was said of each user this session, so that speaking as them again keeps it.
+    _names: dict[str, str] = attrs.field(factory=dict, init=False)
+    _languages: dict[str, str] = attrs.field(factory=dict, init=False)
+    _language: str | None = attrs.field(default=None, init=False)  # the last :lang
+
+    def __attrs_post_init__(self) -> None:
+        self._names[self.admin_id] = "Admin"
+        if self.user.name:
+            self._names[self.user.id] = self.user.name
+
+    @property
+    def address(self) -> BotAddress:
+        return BotAddress(self.bot_username, self.commands)
 
     def current_chat(self) -> str:
         return self.user.id if self.chat_id is None else self.chat_id
 
     def describe(self) -> str:
         place = "your private chat" if self.chat_id is None else f"group {self.chat_id}"
-        return f"Speaking as {self.user.name} ({self.user.id}) in {place}."
+        return f"Speaking as {_name(self.user)} ({self.user.id}) in {place}."
 
     def parse(self, line: str) -> Action | None:
         """The action of one input line; None for a blank line."""
@@ -112,7 +130,7 @@ class ConsoleSession:
         reply_to = None
         match = _REPLY.match(text)
         if match:
-            reply_to, text = match.group(1), match.group(2)
+            reply_to, text = self.ids.message_id(match.group(1)), match.group(2)
         media = _MEDIA.match(text.strip())
         if media:
             return self._send_file(media.group(1).lower(), media.group(2) or "", reply_to, wait)
@@ -135,21 +153,23 @@ class ConsoleSession:
         return attrs.evolve(send, incoming=attrs.evolve(send.incoming, attachments=(attachment,)))
 
     def _send(self, text: str, reply_to: str | None, wait: bool) -> Send:
-        """The console's own group rules: in a group, the bot answers a mention of it (which
-        is taken out of the text), a command, or a reply to one of its messages."""
+        """A message, meant for the bot or not by the rules Telegram's adapter follows too:
+        in a group, the bot's command, a mention of it (taken out of the text) or a reply to
+        one of its messages."""
         private = self.chat_id is None
-        mention = re.compile(rf"(?<!\w)@{re.escape(self.bot_username)}\b", re.IGNORECASE)
-        addressed = (
-            private
-            or mention.search(text) is not None
-            or text.startswith("/")
-            or reply_to in self.bot_messages
-        )
+        cuts = self.address.mentions(text)
+        command = leading_command(text)
+        ours = False
+        if command is not None:
+            ours = self.address.takes(command.name, command.target, private=private)
+            cuts.append((command.at, command.end))
+        foreign = command is not None and not ours
+        addressed = not foreign and (private or ours or bool(cuts) or reply_to in self.bot_messages)
         incoming = Incoming(
             chat_id=self.current_chat(),
-            message_id=str(next(self.ids)),
+            message_id=self.ids.new(),
             sender=self.user,
-            text=" ".join(mention.sub("", text).split()) if not private else text,
+            text=without(text, cuts) if addressed else text,
             reply_to=reply_to,
             private=private,
         )
@@ -159,10 +179,12 @@ class ConsoleSession:
         name, args = (words[0].lower(), words[1:]) if words else ("", [])
         if name == "user" and args and not args[0].startswith("-"):
             user_id = args[0]
-            self.user = Sender(user_id, " ".join(args[1:]) or f"User {user_id}", None, None)
+            if args[1:]:
+                self._names[user_id] = " ".join(args[1:])
+            self._speak_as(user_id)
             return Note(self.describe())
         if name == "admin":
-            self.user = Sender(self.admin_id, "Admin", None, None)
+            self._speak_as(self.admin_id)
             return Note(self.describe())
         if name == "group":
             # Groups are told from people by a leading "-" (only in the console's own labels).
@@ -172,8 +194,9 @@ class ConsoleSession:
             self.chat_id = None
             return Note(self.describe())
         if name == "lang" and len(args) == 1:
+            self._languages[self.user.id] = self._language = args[0]
             self.user = attrs.evolve(self.user, language=args[0])
-            return Note(f"{self.user.name} now reports language {args[0]}.")
+            return Note(f"{_name(self.user)} now reports language {args[0]}.")
         if name == "wait":
             return Wait()
         if name in {"quit", "exit"}:
@@ -182,10 +205,28 @@ class ConsoleSession:
             return Note(HELP)
         return Note(f"Unknown console command :{' '.join(words)}. Type :help.")
 
+    def _speak_as(self, user_id: str) -> None:
+        """Speak as ``user_id``, with the name and language given for them before: a user
+        named once keeps the name, so the account is never shown under another."""
+        if self.user.language is not None:
+            self._languages.setdefault(self.user.id, self.user.language)
+        language = self._languages.get(user_id, self._language)
+        self.user = Sender(user_id, self._names.get(user_id), None, language)
 
-def _label(chat_id: str, reply_to: str | None) -> str:
-    where = f"group {chat_id}" if chat_id.startswith("-") else f"user {chat_id}"
-    return f"bot → {where}" + (f" ↪ {reply_to}" if reply_to is not None else "")
+
+def _name(sender: Sender) -> str:
+    return sender.name or f"user {sender.id}"
+
+
+# What a terminal would obey rather than show (escape sequences, a carriage return that
+# overwrites the line, bidirectional overrides that reorder it): shown escaped instead.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` as the terminal should print it: control characters escaped (``\\x1b``),
+    lines and tabs kept."""
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 @attrs.define
@@ -199,7 +240,7 @@ class ConsoleSink:
     """
 
     out: TextIO
-    ids: Iterator[int]
+    ids: MessageNumbers
     sent: set[str] = attrs.field(factory=set)  # ids of every message the bot sent
     # Where the bot's pictures are written; None: a temporary directory made when needed.
     pictures: Path | None = None
@@ -214,7 +255,7 @@ class ConsoleSink:
         self._print(text)
 
     def _print(self, text: str) -> None:
-        self.out.write(text)
+        self.out.write(visible(text))
         self.out.flush()
 
     @property
@@ -253,19 +294,26 @@ class ConsoleSink:
 
     def echo(self, incoming: Incoming) -> None:
         where = "" if incoming.private else f" in group {incoming.chat_id}"
-        reply = f" ↪ {incoming.reply_to}" if incoming.reply_to is not None else ""
-        name = incoming.sender.name or incoming.sender.id
+        reply = "" if incoming.reply_to is None else f" ↪ {self.ids.shown(incoming.reply_to)}"
+        name = incoming.sender.name or f"user {incoming.sender.id}"
         text = " ".join([*(describe(a) for a in incoming.attachments), incoming.text]).strip()
-        self.write(f"[{incoming.message_id}] {name} ({incoming.sender.id}){where}{reply}: {text}\n")
+        number = self.ids.shown(incoming.message_id)
+        self.write(f"[{number}] {name} ({incoming.sender.id}){where}{reply}: {text}\n")
 
     def new_id(self) -> str:
-        message_id = str(next(self.ids))
+        message_id = self.ids.new()
         self.sent.add(message_id)
         return message_id
 
+    def heading(self, message_id: str, chat_id: str, reply_to: str | None) -> str:
+        """How a message of the bot starts: "[5] bot → user 100 ↪ 4: "."""
+        where = f"group {chat_id}" if chat_id.startswith("-") else f"user {chat_id}"
+        reply = "" if reply_to is None else f" ↪ {self.ids.shown(reply_to)}"
+        return f"[{self.ids.shown(message_id)}] bot → {where}{reply}: "
+
     async def send(self, chat_id: str, text: str, reply_to: str | None = None) -> Sequence[str]:
         message_id = self.new_id()
-        self.write(f"[{message_id}] {_label(chat_id, reply_to)}: {text}\n")
+        self.write(f"{self.heading(message_id, chat_id, reply_to)}{text}\n")
         return (message_id,)
 
     async def send_picture(
@@ -284,7 +332,7 @@ class ConsoleSink:
         facts = [picture.mime, *([f"{size[0]}×{size[1]}"] if size else [])]
         facts.append(describe_size(len(picture.data)))
         line = f"[picture {path}, {', '.join(facts)}] {caption}".rstrip()
-        self.write(f"[{message_id}] {_label(chat_id, reply_to)}: {line}\n")
+        self.write(f"{self.heading(message_id, chat_id, reply_to)}{line}\n")
         return (message_id,)
 
     async def fetch(self, chat_id: str, attachment: Attachment, limit: int) -> bytes:
@@ -316,7 +364,7 @@ class _ConsoleStream:
             if not sink.free:
                 return  # another answer is printing; this one shows when finished
             self._message_id = sink.new_id()
-            sink.go_live(self, f"[{self._message_id}] {_label(self.chat_id, self.reply_to)}: ")
+            sink.go_live(self, sink.heading(self._message_id, self.chat_id, self.reply_to))
         if sink.is_live(self) and text.startswith(self._shown):
             sink.print_live(self, text[len(self._shown) :])
             self._shown = text
@@ -328,17 +376,13 @@ class _ConsoleStream:
             if text.startswith(self._shown):
                 sink.end_live(self, text[len(self._shown) :] + "\n")
             else:  # the streamed text was replaced, e.g. by an error message
-                sink.end_live(self, f"\n[{self._message_id}] (edited): {text}\n")
+                number = sink.ids.shown(self._message_id)
+                sink.end_live(self, f"\n[{number}] (edited): {text}\n")
             return (self._message_id,)
         if self._message_id is None:
             self._message_id = sink.new_id()
-        sink.write(f"[{self._message_id}] {_label(self.chat_id, self.reply_to)}: {text}\n")
+        sink.write(f"{sink.heading(self._message_id, self.chat_id, self.reply_to)}{text}\n")
         return (self._message_id,)
-
-
-def numbering(start: int = 1) -> Iterator[int]:
-    """Message ids shared by the people typing and the bot answering."""
-    return itertools.count(start)
 
 
 @attrs.frozen

@@ -1,12 +1,11 @@
 """Telethon's new-message events reduced to what the bot should do with them.
 
-The group rules live here, in one place. In a private chat every message is for the bot. In a
-group a message is for the bot when it
-- starts with a command, bare (``/balance``) or naming this bot (``/balance@thisbot``); a
-  command elsewhere in a sentence ("I typed /balance yesterday") or for another bot is not;
-- mentions the bot (``@thisbot``, or a mention by name);
-- replies to one of the bot's messages.
-The core then gets the text without the bot's mention and with its commands as ``/name rest``.
+The group rules are the messengers' shared ones (``adapters.messengers.addressing``): in a
+private chat every message is for the bot; in a group one that starts with the bot's command
+(``/balance``, ``/balance@thisbot``; not another bot's), mentions the bot (``@thisbot``, or a
+mention by name) or replies to one of its messages. Telegram marks commands and mentions
+itself (message entities); this module reads them. The core then gets the text without the
+bot's mention and with its commands as ``/name rest``.
 
 Voice notes, audio files, photos and other files come to the core as an ``Attachment``
 (``attachments``), their caption as the text (empty when there is none). In a group they follow
@@ -28,6 +27,7 @@ import attrs
 from telethon import events, helpers
 from telethon.tl import types
 
+from adapters.messengers.addressing import BotAddress, split_command, without
 from adapters.messengers.telegram.attachments import UNSUPPORTED, describe
 from core.values import Attachment, Incoming, Sender
 
@@ -42,8 +42,12 @@ class BotIdentity:
     username: str | None = None
     commands: frozenset[str] | None = None  # None: take any command as ours
 
+    @property
+    def address(self) -> BotAddress:
+        return BotAddress(self.username, self.commands)
+
     def named(self, username: str) -> bool:
-        return self.username is not None and username.lower() == self.username.lower()
+        return self.address.named(username)
 
 
 @attrs.frozen
@@ -163,12 +167,9 @@ def _addressed(
     replies to (``id``) can tell, (None, None) for one to ignore."""
     for entity, fragment in message.get_entities_text():
         if isinstance(entity, types.MessageEntityBotCommand) and entity.offset == 0:
-            name, at, target = fragment.partition("@")
-            if at and not bot.named(target):
-                return None, None  # another bot's command, even in a private chat
-            known = bot.commands is None or name[1:].lower() in bot.commands
-            if not at and not private and not known:
-                return None, None  # a bare command we do not know, in a group: another bot's
+            name, target = split_command(fragment)
+            if not bot.address.takes(name, target, private=private):
+                return None, None  # another bot's command
             return True, None
     if private:
         return True, None
@@ -212,12 +213,5 @@ def _clean(message: Any, text: str, bot: BotIdentity) -> str:
                 cuts.append((entity.offset + at, entity.offset + entity.length))
     if not cuts:
         return text
-    units = helpers.add_surrogate(text)
-    kept, last = [], 0
-    for start, end in sorted(cuts):
-        if units[end : end + 1] == " " and (start == 0 or units[start - 1] in " \n"):
-            end += 1  # "ask @thisbot now" becomes "ask now", not "ask  now"
-        kept.append(units[last:start])
-        last = max(last, end)
-    kept.append(units[last:])
-    return str(helpers.del_surrogate("".join(kept))).strip()
+    # Offsets are in UTF-16 units: cut the text in those units.
+    return str(helpers.del_surrogate(without(helpers.add_surrogate(text), cuts)))

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from adapters.messengers.console.numbers import numbering, short_numbering
 from adapters.messengers.console.session import (
     HELP,
     ConsoleSession,
     ConsoleSink,
     Note,
     Send,
-    numbering,
+    visible,
 )
 from adapters.models.offline.media import pattern_png
 from core.errors import DeliveryFailed, MediaTooLarge, MediaUnavailable
@@ -247,3 +248,67 @@ async def test_an_answer_left_unfinished_does_not_silence_the_console() -> None:
     assert "a notice for the admin" in out.getvalue()
     await sink.send("100", "the next answer")
     assert out.getvalue().endswith("bot → user 100: the next answer\n")
+
+
+def test_short_numbers_stand_for_long_ids() -> None:
+    numbers = short_numbering(1_796_329_457_959)
+    console = ConsoleSession(admin_id="1", bot_username="gptbot", ids=numbers)
+    out = io.StringIO()
+    sink = ConsoleSink(out, numbers)
+
+    first = sent(console.parse("hello")).incoming
+    sink.echo(first)
+    answer = sink.new_id()
+    reply = sent(console.parse(f">{numbers.shown(answer)} and more")).incoming
+    sink.echo(reply)
+    earlier = sent(console.parse(">1796329000000 from an earlier run")).incoming
+
+    assert first.message_id == "1796329457959"  # the store keeps ids unique across runs
+    assert reply.reply_to == answer == "1796329457960"
+    assert earlier.reply_to == "1796329000000"  # an id typed whole still works
+    assert out.getvalue() == "[1] You (100): hello\n[3] You (100) ↪ 2: and more\n"
+
+
+def test_ids_that_are_short_already_are_shown_as_they_are() -> None:
+    console = session()
+    reply = sent(console.parse(">4 hi")).incoming
+    assert (reply.message_id, reply.reply_to) == ("10", "4")
+
+
+def test_a_user_spoken_as_again_keeps_name_and_language() -> None:
+    console = session()
+    console.parse(":lang ru")
+    console.parse(":user 200 Bob")
+    bob = sent(console.parse("hi")).incoming.sender
+    console.parse(":lang en")
+    console.parse(":user 100")
+    you = sent(console.parse("hi")).incoming.sender
+    console.parse(":user 200")
+    bob_again = sent(console.parse("hi")).incoming.sender
+    console.parse(":user 300")
+    stranger = sent(console.parse("hi")).incoming.sender
+
+    assert (you.name, you.language) == ("You", "ru")  # not renamed "User 100"
+    assert (bob.name, bob.language) == ("Bob", "ru")  # the console's language: the last :lang
+    assert (bob_again.name, bob_again.language) == ("Bob", "en")
+    assert (stranger.name, stranger.language) == (None, "en")  # no name made up for them
+
+
+def test_what_a_terminal_would_obey_is_printed_escaped() -> None:
+    out = io.StringIO()
+    sink = ConsoleSink(out, numbering())
+    sink.write("a\x1b[2Jb\rc\x07d\u202eé\tf\n")
+    assert out.getvalue() == "a\\x1b[2Jb\\rc\\x07d\\u202eé\tf\n"
+    assert visible("line\nnext") == "line\nnext"
+
+
+async def test_the_pictures_directory_is_the_owners_only(tmp_path: Path) -> None:
+    made = tmp_path / "new.pictures"
+    older = tmp_path / "old.pictures"
+    older.mkdir(mode=0o755)
+    older.chmod(0o755)  # as an earlier version left it
+    for directory in (made, older):
+        sink = ConsoleSink(io.StringIO(), numbering(), pictures=directory)
+        await sink.send_picture("100", Picture(pattern_png("x", 8)), "")
+        assert directory.stat().st_mode & 0o777 == 0o700
+        assert (directory / "1.png").stat().st_mode & 0o777 == 0o600

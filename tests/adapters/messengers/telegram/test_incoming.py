@@ -89,7 +89,7 @@ async def test_a_mention_of_the_bot_is_for_it_and_is_taken_out() -> None:
     text = "😀 hey @ThisBot, what is up?"
     result = await read(incoming(text, chat=GROUP, entities=[types.MessageEntityMention(7, 8)]))
     assert isinstance(result, Incoming)
-    assert result.text == "😀 hey , what is up?"
+    assert result.text == "😀 hey, what is up?"  # no space left before the comma
     assert result.chat_id == str(GROUP_ID)
     assert not result.private
     leading = "@ThisBot what is up?"
@@ -109,7 +109,7 @@ async def test_a_mention_by_name_of_the_bot_is_for_it() -> None:
     entities = [types.MessageEntityMentionName(0, 3, BOT.id)]
     result = await read(incoming(text, chat=BASIC, entities=entities))
     assert isinstance(result, Incoming)
-    assert result.text == ", help"
+    assert result.text == "help"
     other = [types.MessageEntityMentionName(0, 3, BOB.id)]
     assert await read(incoming(text, chat=BASIC, entities=other)) is None
 

@@ -38,13 +38,35 @@ async def test_the_console_bot_charges_into_postgresql(database_url: str, tmp_pa
         await store.close()
 
 
+async def test_the_console_on_postgresql_says_so_and_numbers_messages_short(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": database_url, "OFFLINE_MODEL_DELAY": "0", "ADMIN_CHAT_ID": "1"}
+    settings = settings_from({**env, "NOTIFY_ADMIN_NEW_USERS": "false"}, tmp_path)
+    out = io.StringIO()
+    script = "first question\n>2 second question\n"  # 2: the answer to message 1
+    assert await run_console(settings, io.StringIO(script), out) == 0
+    shown = out.getvalue()
+    assert "data in PostgreSQL" in shown
+    assert "data.json" not in shown
+    assert database_url not in shown
+    assert "[1] You (100): first question" in shown
+    assert "[2] bot → user 100: Offline model" in shown
+    assert "[3] You (100) ↪ 2: second question" in shown
+    assert "I received 3 turn(s): 2 earlier" in shown  # the reply found its thread by id
+
+
 def test_import_and_export_from_the_command_line(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     source = tmp_path / "data.json"
     source.write_text(json.dumps({"global": {"requests": 1, "tokens": 9}, "42": {"balance": 7}}))
     assert cli.main(["import", str(source)]) == 0
+    assert f"imported 1 account from {source}" in capsys.readouterr().out
     assert cli.main(["import", str(source)]) == 2  # never into a database that has accounts
     target = tmp_path / "back.json"
     assert cli.main(["export", str(target)]) == 0
