@@ -1,5 +1,6 @@
 """The in-memory stores and the real ones keep the same accounts and reply chains, the chosen
-model and a node's attachments included, and a restart reads back what was acknowledged.
+model and a node's attachments included, reply chains read at once too (``chain``), and a restart
+reads back what was acknowledged.
 
 Generated steps of changes, each step's changes made at the same time (so they go out in group
 commits together), played on the memory stores and on data.json with the SQLite reply chains;
@@ -24,6 +25,7 @@ from adapters.storage.sqlite.threads import SqliteThreads
 from core.ports import AccountStore, ThreadStore
 from core.values import Account, Node, Role, Totals
 from tests.adapters.storage.test_attachments import attachments
+from tests.adapters.storage.test_chains import until_repeat
 
 USERS = ("1", "2", "3")
 CHATS = ("1", "-5")
@@ -100,6 +102,12 @@ async def everything(accounts: AccountStore, threads: ThreadStore) -> object:
         [await accounts.get(user) for user in USERS],
         await accounts.totals(),
         [await threads.get(chat, message) for chat in CHATS for message in MESSAGES],
+        [  # a store may repeat the nodes of a cycle where the memory store stops
+            until_repeat(await threads.chain(chat, message, limit))
+            for chat in CHATS
+            for message in MESSAGES
+            for limit in (1, 3, 10)
+        ],
     )
 
 
