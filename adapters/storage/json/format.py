@@ -285,17 +285,19 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         extra = _with(extra, "blacklist", banned)
     if not model and "lang_model" in entry:
         extra = _with(extra, "lang_model", model)  # null or "": the default, written as it was
+    # Positional, in the order of Account's fields (a test keeps it so): with 100 000 users,
+    # naming ten arguments costs start-up about 0.05 s.
     account = Account(
-        user_id=key,
-        balance=balance,
-        requests=requests,
-        tokens=tokens,
-        name=name or None,
-        username=username.lstrip("@") if username else None,
-        last_request=last,
-        prompt=prompt or None,
-        banned=banned is True,
-        model=model or None,
+        key,  # user_id
+        balance,
+        requests,
+        tokens,
+        name or None,
+        username.lstrip("@") if username else None,
+        last,  # last_request
+        prompt or None,
+        banned is True,
+        model or None,
     )
     if check_texts or not extra.keys() <= _KNOWN:
         try:
