@@ -54,8 +54,15 @@ class GroupCommit(Generic[T]):
 
         Raises what the write raised. A caller cancelled while waiting does not stop the write.
         """
+        await self.submit_all((item,))
+
+    async def submit_all(self, items: Sequence[T]) -> None:
+        """``submit`` for several items at once: they go out in the same batch, and one wait
+        (not a task each) covers them all."""
+        if not items:
+            return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, done))
+        self._queue.extend((item, done) for item in items)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._run())
         try:

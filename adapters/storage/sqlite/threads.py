@@ -242,16 +242,10 @@ class SqliteThreads:
         for node in nodes:
             self._pending[(node.chat_id, node.message_id)] = node
         batch, self._retry = [*self._retry, *nodes], []
-        outcomes = await asyncio.gather(
-            *(self._commits.submit(node) for node in batch), return_exceptions=True
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, sqlite3.Error):
-                raise StorageError(
-                    f"{self.path}: cannot save reply chains ({outcome})"
-                ) from outcome
-            if isinstance(outcome, BaseException):
-                raise outcome
+        try:
+            await self._commits.submit_all(batch)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: cannot save reply chains ({exc})") from exc
         for node in batch:
             key = (node.chat_id, node.message_id)
             if self._pending.get(key) is node:
