@@ -191,7 +191,7 @@ class SqliteThreads:
                 break
             nodes.append(node)
             current = node.parent
-        if current is None or len(nodes) == limit:
+        if current is None or len(nodes) >= limit:
             return nodes
         read = await asyncio.to_thread(self._read, chat_id, current, limit - len(nodes))
         if len(cache) + len(read) > CACHE:
