@@ -3,14 +3,16 @@
 A message that replies to a known message continues that message's thread; the thread for a
 request is the walk from the replied-to message up its parents. The walk goes newest to oldest
 and stops once the budget is spent, so its cost is bounded by what is sent, not by how deep the
-chain is; a visited set makes damaged data (cycles) harmless. The turn that does not fit whole
-is shortened (its beginning and end kept, the gap marked) rather than dropped, so a reply to a
-long answer ("continue") always sees that answer's end.
+chain is; a visited set makes damaged data (cycles) harmless. The store is asked for the chain a
+stretch at a time (``ThreadStore.chain``), each stretch twice as long as the one before: a short
+conversation is one read, a deep one a few, never a read per node. The turn that does not fit
+whole is shortened (its beginning and end kept, the gap marked) rather than dropped, so a reply
+to a long answer ("continue") always sees that answer's end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import attrs
 
@@ -21,6 +23,9 @@ from core.values import Attachment, ChatId, MessageId, Node, Role, Turn
 # A thread store can lose nodes (retention, a wiped file); the platform may still have them, but
 # each fetch is a network call, so only a few are made per request.
 MAX_LOOKUPS = 3
+# Nodes asked of the store in the first read of a walk, and at most in any later one.
+FIRST_READ = 128
+LONGEST_READ = 4_096
 # A turn shortened to fewer tokens than this says too little to be worth sending.
 MIN_SHORTENED = 48
 GAP = "\n[… {count} characters left out …]\n"
@@ -108,10 +113,16 @@ async def build_thread(
     seen: set[MessageId] = set()
     lookups = 0
     dropped = False
+    ahead: list[Node] = []  # the rest of the stretch read last, oldest first (popped from)
+    read = FIRST_READ
+    count = counter.count  # once per node of a deep walk: the lookups add up
     current = reply_to
     while current is not None and current not in seen:
         seen.add(current)
-        node = await store.get(chat_id, current)
+        if not ahead or ahead[-1].message_id != current:
+            ahead = list(reversed(await store.chain(chat_id, current, read)))
+            read = min(2 * read, LONGEST_READ)
+        node = ahead.pop() if ahead and ahead[-1].message_id == current else None
         if node is None and lookup is not None and lookups < MAX_LOOKUPS:
             lookups += 1
             node = await lookup.lookup(chat_id, current)
@@ -127,7 +138,7 @@ async def build_thread(
             cost = turn_tokens(counter, turn)
         else:  # the usual turn, on the path of every deep walk: no picture to weigh
             turn, left = Turn(node.role, node.text), pictures
-            cost = turn_cost(counter, node.text)
+            cost = count(node.text) + TOKENS_PER_TURN
         if used + cost > budget:
             dropped = True
             short = shorten(counter, _marked(turn.text, len(turn.attachments)), budget - used)
@@ -140,6 +151,27 @@ async def build_thread(
         history.append(turn)
     history.reverse()
     return Thread(system, tuple(history), message, used, dropped)
+
+
+async def chain_by_get(
+    get: Callable[[ChatId, MessageId], Awaitable[Node | None]],
+    chat_id: ChatId,
+    message_id: MessageId,
+    limit: int,
+) -> list[Node]:
+    """``ThreadStore.chain`` for a store that reads one node at a time with ``get``; it stops
+    at a node it has already given (a cycle) rather than repeat it."""
+    chain: list[Node] = []
+    given: set[MessageId] = set()
+    current: MessageId | None = message_id
+    while current is not None and current not in given and len(chain) < limit:
+        given.add(current)
+        node = await get(chat_id, current)
+        if node is None:
+            break
+        chain.append(node)
+        current = node.parent
+    return chain
 
 
 def _pictures(node: Node) -> tuple[Attachment, ...]:

@@ -49,12 +49,12 @@ class GroupCommit(Generic[T]):
         """Items submitted and not yet known to be written, oldest first (being written too)."""
         return [item for item, _ in self._batch + self._queue]
 
-    def enqueue(self, item: T) -> asyncio.Future[None]:
-        """Queue ``item`` (already applied in memory) now, before the caller awaits anything
-        (so a ``drain`` that follows waits for it); the future is done once it is written, or
-        has what the write raised."""
+    def enqueue(self, *items: T) -> asyncio.Future[None]:
+        """Queue ``items`` (already applied in memory) now, before the caller awaits anything
+        (so a ``drain`` that follows waits for them); they go out in the same batch, and the
+        one future is done once they are written, or has what the write raised."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, done))
+        self._queue.extend((item, done) for item in items)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._run())
         return done
@@ -64,7 +64,14 @@ class GroupCommit(Generic[T]):
 
         Raises what the write raised. A caller cancelled while waiting does not stop the write.
         """
-        done = self.enqueue(item)
+        await self.submit_all((item,))
+
+    async def submit_all(self, items: Sequence[T]) -> None:
+        """``submit`` for several items at once: they go out in the same batch, and one wait
+        (not a task each) covers them all."""
+        if not items:
+            return
+        done = self.enqueue(*items)
         try:
             await asyncio.shield(done)
         except asyncio.CancelledError:

@@ -7,7 +7,14 @@ import pytest
 
 from adapters.storage.memory.stores import MemoryThreadStore
 from core.texts import text, without_footer
-from core.threads import Thread, TooLong, build_thread
+from core.threads import (
+    FIRST_READ,
+    LONGEST_READ,
+    Thread,
+    TooLong,
+    build_thread,
+    chain_by_get,
+)
 from core.tokens import CharTokenCounter
 from core.values import Node, Role
 
@@ -187,3 +194,68 @@ def test_without_footer_drops_every_note_the_bot_adds() -> None:
         answer += text("en", key)
     answer += text("en", "footer_estimated", tokens=12)
     assert without_footer(answer) == "Text."
+
+
+@attrs.define
+class CountedReads(MemoryThreadStore):
+    """Counts the store's reads: chains asked for, and the nodes they gave."""
+
+    chains: list[int] = attrs.field(factory=list)  # the limit of each read
+
+    async def chain(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
+        self.chains.append(limit)
+        return await super().chain(chat_id, message_id, limit)
+
+
+async def test_a_deep_walk_reads_the_chain_a_stretch_at_a_time() -> None:
+    """A thousand nodes in four reads (128, 256, 512, 1 024), not a thousand."""
+    store = CountedReads()
+    await _chain(store, 1_000)
+    thread = await _walk(store, "1000", budget=10**9)
+    assert len(thread.history) == 1_000
+    assert store.chains == [FIRST_READ, 2 * FIRST_READ, 4 * FIRST_READ, 8 * FIRST_READ]
+
+
+async def test_a_walk_the_budget_stops_early_reads_one_stretch() -> None:
+    store = CountedReads()
+    await _chain(store, 1_000)
+    thread = await _walk(store, "1000", budget=100)
+    assert thread.dropped
+    assert store.chains == [FIRST_READ]
+
+
+async def test_reads_grow_no_longer_than_the_longest_read() -> None:
+    store = CountedReads()
+    await _chain(store, 20_000)
+    await _walk(store, "20000", budget=10**9)
+    assert max(store.chains) == LONGEST_READ
+    assert sum(store.chains[:-1]) < 20_000 <= sum(store.chains)
+
+
+async def test_after_a_lost_node_the_walk_reads_on_from_the_platform_s_node() -> None:
+    store = CountedReads()
+    await _chain(store, 10)
+    await store.add([Node("1", "12", Role.USER, "m12", "11")])  # 11 is lost
+    platform = PlatformMemory({"11": Node("1", "11", Role.ASSISTANT, "m11", "10")})
+    thread = await _walk(store, "12", lookup=platform)
+    assert [t.text for t in thread.history] == [f"m{n}" for n in range(1, 13)]
+    assert platform.asked == ["11"]
+    assert len(store.chains) == 3  # 12; 11, not in the store; 10 and its ancestors
+
+
+async def test_the_fallback_reads_a_chain_one_node_at_a_time() -> None:
+    store = MemoryThreadStore()
+    await _chain(store, 5)
+    await store.add([Node("1", "a", Role.USER, "a", "b"), Node("1", "b", Role.USER, "b", "a")])
+    asked: list[str] = []
+
+    async def get(chat_id: str, message_id: str) -> Node | None:
+        asked.append(message_id)
+        return await store.get(chat_id, message_id)
+
+    assert [n.text for n in await chain_by_get(get, "1", "5", 10)] == ["m5", "m4", "m3", "m2", "m1"]
+    assert [n.text for n in await chain_by_get(get, "1", "5", 2)] == ["m5", "m4"]
+    assert await chain_by_get(get, "2", "5", 10) == []
+    asked.clear()
+    assert [n.text for n in await chain_by_get(get, "1", "a", 10)] == ["a", "b"]  # a cycle
+    assert asked == ["a", "b"]

@@ -337,7 +337,9 @@ class JsonAccounts:
         current = self._contents.accounts.get(user_id)
         if current is None:
             return None
-        account = attrs.evolve(change(current), user_id=user_id)  # its key, whatever ``change`` did
+        account = change(current)
+        if account.user_id != user_id:  # its key, whatever ``change`` did
+            account = attrs.evolve(account, user_id=user_id)
         await self._commit({user_id: account}, None, None)
         return account
 

@@ -9,6 +9,7 @@ import attrs
 
 from adapters.storage.holds import HoldLedger
 from core.budget import Entry, Posting
+from core.threads import chain_by_get
 from core.values import AccessList, Account, Hold, Node, Totals
 
 
@@ -91,6 +92,9 @@ class MemoryThreadStore:
 
     async def get(self, chat_id: str, message_id: str) -> Node | None:
         return self._nodes.get((chat_id, message_id))
+
+    async def chain(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
+        return await chain_by_get(self.get, chat_id, message_id, limit)
 
     async def add(self, nodes: Sequence[Node]) -> None:
         for node in nodes:

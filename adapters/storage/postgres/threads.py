@@ -1,7 +1,8 @@
 """Reply-chain nodes in PostgreSQL: a table keyed by (chat, message) with the parent.
 
-A node asked for is read with up to ``read_ahead - 1`` of its ancestors in one recursive query
-(``chain``), since a walk up a reply chain asks for them next; they are kept in a small cache.
+A walk's stretch of a chain (``chain``) is one recursive query, after the nodes this object
+already holds; a node asked for alone (``get``) is read with up to ``read_ahead - 1`` of its
+ancestors. Nodes read and added are kept in a small cache.
 Only the newest ``retention`` nodes are kept: the oldest are deleted once a tenth more have
 been added by this process. Reply chains are context, not money: a failed read is logged and
 answered with "not found", so the walk falls back to the messenger's own lookup. A node's
@@ -88,32 +89,44 @@ class PostgresThreadStore:
         return cls(pool, retention, owns_pool=True)
 
     async def chain(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
-        """The node of this message and up to ``limit - 1`` ancestors, newest first; raises
-        StorageError when the database cannot be read."""
+        """The node of this message and up to ``limit - 1`` ancestors, newest first: those in
+        the cache, then the rest in one query. A read that fails is logged and ends the chain."""
+        nodes: list[Node] = []
+        current: str | None = message_id
+        while current is not None and len(nodes) < limit:
+            cached = self._cache.get((chat_id, current))
+            if cached is None:
+                break
+            nodes.append(cached)
+            current = cached.parent
+        if current is not None and len(nodes) < limit:
+            nodes += await self._read(chat_id, current, limit - len(nodes))
+        return nodes
+
+    async def get(self, chat_id: str, message_id: str) -> Node | None:
+        found = self._cache.get((chat_id, message_id))
+        if found is not None:
+            return found
+        nodes = await self._read(chat_id, message_id, self.read_ahead)
+        return nodes[0] if nodes else None
+
+    async def _read(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
+        """The chain from the database, remembered in the cache; [] when it cannot be read
+        (logged: reply chains are context, and the walk falls back to the messenger)."""
         params = {"chat": chat_id, "message": message_id, "limit": limit}
         try:
             async with self._pool.connection() as connection:
                 cursor = await connection.execute(_CHAIN, params)
                 rows = await cursor.fetchall()
-        except psycopg.Error as exc:
-            raise failed("read reply chains", exc) from exc
-        return [_node(chat_id, row) for row in rows]
-
-    async def get(self, chat_id: str, message_id: str) -> Node | None:
-        key = (chat_id, message_id)
-        found = self._cache.get(key)
-        if found is not None:
-            return found
-        try:
-            nodes = await self.chain(chat_id, message_id, self.read_ahead)
-        except Exception as exc:
-            log.error("%s", exc)
-            return None
+        except Exception as exc:  # psycopg's errors, and the pool's (closed, timed out)
+            log.error("%s", failed("read reply chains", exc))
+            return []
+        nodes = [_node(chat_id, row) for row in rows]
         if len(self._cache) + len(nodes) > CACHE:
             self._cache.clear()
         for each in nodes:
             self._cache.setdefault((chat_id, str(each.message_id)), each)
-        return nodes[0] if nodes else None
+        return nodes
 
     async def add(self, nodes: Sequence[Node]) -> None:
         """Remember the nodes; return once they are committed.

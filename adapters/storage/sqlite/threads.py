@@ -2,15 +2,16 @@
 
 Nodes are not part of the seed's data.json format, so they live apart. They are kept on disk,
 not in memory: start-up does not read them, and a million nodes cost no more memory than ten.
-A node asked for is read together with up to ``READ_AHEAD - 1`` of its ancestors in one query,
-since a walk up a reply chain asks for them next.
+A walk's stretch of a chain (``chain``) is one recursive query, after the nodes this object
+already holds (added lately, or read by an earlier walk: the next message of a conversation
+walks the same chain again).
 
 Reads and writes run in worker threads, so neither a query nor a commit's fsync blocks the event
 loop; adds that arrive while one is being written are committed together with the next
 (``group_commit``). The database is in WAL mode with full synchronisation: an add returns once
 its nodes are on disk, and a crash at any moment leaves the database as of the last commit.
 
-Ids are text in and out (contract v2); the columns stay INTEGER, so an id that is a number as
+Ids are text in and out; the columns stay INTEGER, so an id that is a number as
 ``str(int)`` writes it is stored as a number, text that SQLite would turn into one ("05", "1.0")
 as its UTF-8 bytes, so that it comes back as written, and any other text as text. A
 pass-through node (role None: an error message the bot sent, which a walk goes through without
@@ -75,9 +76,7 @@ WITH RECURSIVE up (message, role, text, parent, attachments, depth) AS (
 )
 SELECT CAST(message AS TEXT), role, text, CAST(parent AS TEXT), attachments FROM up
 """
-READ_AHEAD = 128  # nodes read with each one asked for: a walk goes on to their parents
-DEEPEST_READ = 4_096  # a walk that goes on past a read-ahead reads twice as far next time
-CACHE = 8_192  # nodes kept from reads ahead and adds; the reads are cheap, the memory is not
+CACHE = 8_192  # nodes kept from reads and adds; the reads are cheap, the memory is not
 _PUT = """
 INSERT OR REPLACE INTO nodes (chat, message, role, text, parent, seq, attachments)
 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -109,7 +108,7 @@ def _connect(path: Path, busy_timeout: float, *, thread_safe: bool = False) -> s
 
 
 class SqliteThreads:
-    """``core.ports.ThreadStore`` (contract v2) on an SQLite database file."""
+    """``core.ports.ThreadStore`` on an SQLite database file."""
 
     def __init__(
         self, path: Path, reader: sqlite3.Connection, writer: sqlite3.Connection, retention: int
@@ -120,13 +119,10 @@ class SqliteThreads:
         self._reading = threading.Lock()
         self._writer = writer  # used only by the group commit's worker thread
         self._pending: dict[_Key, Node] = {}  # added, not yet committed
-        # Nodes read ahead or added lately. The database changes only through this object,
+        # Nodes read or added lately. The database changes only through this object,
         # so an entry is never stale: an add replaces it, and a node deleted by the retention
         # may still be served, which only gives a walk more context.
         self._cache: dict[_Key, Node] = {}
-        # Where the last read-ahead stopped, and how far it read: a walk asking for the parent
-        # there goes on deep, so it is read further ahead (fewer trips to the worker thread).
-        self._frontier: tuple[_Key | None, int] = (None, READ_AHEAD)
         self._commits: GroupCommit[Node] = GroupCommit(self._commit, self._keep_for_retry)
         self._retry: list[Node] = []  # failed to commit: tried again with the next add
         oldest, newest = reader.execute("SELECT min(seq), max(seq) FROM nodes").fetchone()
@@ -179,43 +175,52 @@ class SqliteThreads:
 
     async def get(self, chat_id: str, message_id: str) -> Node | None:
         """The node, or None; the database is read in a worker thread."""
-        key = (chat_id, message_id)
-        node = self._pending.get(key) or self._cache.get(key)
-        if node is not None:
-            return node
-        frontier, previous = self._frontier
-        ahead = min(previous * 2, DEEPEST_READ) if frontier == key else READ_AHEAD
-        rows = await asyncio.to_thread(self._read, chat_id, message_id, ahead)
-        if len(rows) == ahead and rows[-1][3] is not None:
-            self._frontier = ((chat_id, str(rows[-1][3])), ahead)
-        return self._remember(chat_id, message_id, rows)
+        found = await self.chain(chat_id, message_id, 1)
+        return found[0] if found else None
 
-    def _read(self, chat_id: str, message_id: str, ahead: int) -> list[tuple[object, ...]]:
-        # One query reads the node and its ancestors, which a walk asks for next: a thousand
-        # point lookups cost about 3.5 ms, the same nodes read ahead about 1 ms.
+    async def chain(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
+        """The node and its ancestors, newest first, at most ``limit``: those held in memory,
+        then the rest in one query, in a worker thread."""
+        nodes: list[Node] = []
+        current: str | None = message_id
+        pending, cache = self._pending, self._cache
+        while current is not None and len(nodes) < limit:
+            key = (chat_id, current)
+            node = pending.get(key) or cache.get(key)
+            if node is None:
+                break
+            nodes.append(node)
+            current = node.parent
+        if current is None or len(nodes) >= limit:
+            return nodes
+        read = await asyncio.to_thread(self._read, chat_id, current, limit - len(nodes))
+        if len(cache) + len(read) > CACHE:
+            cache.clear()
+        for node in read:  # the next message of this conversation walks them again
+            cache.setdefault((chat_id, node.message_id), node)
+        nodes += read
+        return nodes
+
+    def _read(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
+        """The chain from the database (run in a worker thread); [] when it cannot be read."""
         try:
             with self._reading:
-                query = (_stored(chat_id), _stored(message_id), ahead)
-                return self._reader.execute(_CHAIN, query).fetchall()
+                query = (_stored(chat_id), _stored(message_id), limit)
+                rows = self._reader.execute(_CHAIN, query).fetchall()
         except sqlite3.Error as exc:
             log.error("%s: cannot read reply chains (%s)", self.path, exc)
             return []
-
-    def _remember(
-        self, chat_id: str, message_id: str, rows: list[tuple[object, ...]]
-    ) -> Node | None:
-        if len(self._cache) + len(rows) > CACHE:
-            self._cache.clear()
+        nodes = []
+        roles = _ROLES
         for message, role, text, parent, attachments in rows:
-            if not isinstance(role, str) or role not in _ROLES or not isinstance(text, str):
+            if role not in roles or not isinstance(text, str):
                 break  # a damaged row is no link of a conversation, nor are its ancestors
             # Ids come back as text whether stored as numbers, text or bytes (see ``_stored``).
-            found = str(message)
-            node = Node(chat_id, found, _ROLES[role], text, None if parent is None else str(parent))
+            node = Node(chat_id, message, roles[role], text, parent)
             if attachments is not None:  # the rare node with pictures
                 node = attrs.evolve(node, attachments=media.decode(attachments))
-            self._cache.setdefault((chat_id, found), node)
-        return self._cache.get((chat_id, message_id))
+            nodes.append(node)
+        return nodes
 
     def __len__(self) -> int:
         """How many nodes are stored (a full count: for tests and tools, not the hot path)."""
@@ -245,16 +250,12 @@ class SqliteThreads:
         for node in nodes:
             self._pending[(node.chat_id, node.message_id)] = node
         batch, self._retry = [*self._retry, *nodes], []
-        # Queued before the first await, so that a close called meanwhile writes them too.
-        queued = [self._commits.enqueue(node) for node in batch]
-        outcomes = await asyncio.gather(*queued, return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, sqlite3.Error):
-                raise StorageError(
-                    f"{self.path}: cannot save reply chains ({outcome})"
-                ) from outcome
-            if isinstance(outcome, BaseException):
-                raise outcome
+        # submit_all queues the batch before its first await, so that a close called meanwhile
+        # writes it too; one wait covers the batch.
+        try:
+            await self._commits.submit_all(batch)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: cannot save reply chains ({exc})") from exc
         for node in batch:
             key = (node.chat_id, node.message_id)
             if self._pending.get(key) is node:

@@ -1,5 +1,6 @@
 """The in-memory stores and the real ones keep the same accounts and reply chains, the chosen
-model, a node's attachments, the access list and allowance refills included, and a restart
+model, a node's attachments, the access list and allowance refills included, reply chains read
+at once too (``chain``), and a restart
 reads back what was acknowledged.
 
 Generated steps of changes, each step's changes made at the same time (so they go out in group
@@ -27,6 +28,7 @@ from core.allowances import refilled
 from core.ports import AccountStore, ThreadStore
 from core.values import Account, Node, Role, Totals
 from tests.adapters.storage.test_attachments import attachments
+from tests.adapters.storage.test_chains import until_repeat
 from tests.fakes import Entry
 
 USERS = ("1", "2", "3")
@@ -129,6 +131,12 @@ async def everything(accounts: AccountStore, threads: ThreadStore) -> object:
         await accounts.access(),
         await accounts.page(0, len(USERS)),
         [await threads.get(chat, message) for chat in CHATS for message in MESSAGES],
+        [  # a store may repeat the nodes of a cycle where the memory store stops
+            until_repeat(await threads.chain(chat, message, limit))
+            for chat in CHATS
+            for message in MESSAGES
+            for limit in (1, 3, 10)
+        ],
     )
 
 

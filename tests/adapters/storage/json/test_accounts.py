@@ -348,3 +348,34 @@ def test_a_data_file_that_cannot_be_read_refuses_to_start(tmp_path: Path) -> Non
     assert "cannot be read" in message
     assert "no copy could be made" in message
     assert path.is_dir()
+
+
+def test_every_value_of_an_entry_reaches_its_own_field() -> None:
+    """Entries are read into accounts positionally (start-up time): each value read must land
+    in the field of its name, whatever order Account declares them in."""
+    from adapters.storage.json.format import read_account
+
+    entry = {
+        "requests": 3,
+        "tokens": 5,
+        "balance": 7,
+        "name": "Name",
+        "username": "@handle",
+        "lastdate": "01.02.2023 10:11:12",
+        "prompt": "Prompt",
+        "blacklist": True,
+        "lang_model": "gpt-x",
+    }
+    account, _ = read_account("42", entry, check_texts=False)
+    assert account == Account(
+        user_id="42",
+        balance=7,
+        requests=3,
+        tokens=5,
+        name="Name",
+        username="handle",
+        last_request=dt.datetime(2023, 2, 1, 10, 11, 12),
+        prompt="Prompt",
+        banned=True,
+        model="gpt-x",
+    )

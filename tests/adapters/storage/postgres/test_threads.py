@@ -8,6 +8,7 @@ import pytest
 
 from adapters.storage.postgres.threads import PostgresThreadStore
 from core.values import Attachment, MediaKind, Node, Role
+from tests.adapters.storage.test_chains import check_chains
 
 pytestmark = pytest.mark.postgres
 
@@ -57,6 +58,39 @@ async def test_the_walk_is_one_query_up_to_the_limit(threads):
     assert await threads.chain("c", "nope", 100) == []
 
 
+async def test_chains_are_read_as_every_store_reads_them(database_url):
+    written = await PostgresThreadStore.open(database_url)
+    read = await PostgresThreadStore.open(database_url)  # nothing cached: read from the table
+    try:
+        await check_chains(written, read)
+    finally:
+        await written.close()
+        await read.close()
+
+
+async def test_a_chain_read_once_is_served_from_memory_then(database_url):
+    writer = await PostgresThreadStore.open(database_url)
+    reader = await PostgresThreadStore.open(database_url)
+    try:
+        nodes = chain_of(5)
+        await writer.add(nodes)
+        assert await reader.chain("c", "5", 10) == nodes[::-1]
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            connection.execute("DELETE FROM nodes")
+        # The next message of the conversation walks the same chain: no query for it.
+        assert await reader.chain("c", "5", 10) == nodes[::-1]
+        assert await reader.chain("c", "3", 2) == nodes[2:0:-1]
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def test_a_failed_chain_read_is_logged_and_ends_the_chain(threads, caplog):
+    await threads.close()
+    assert await threads.chain("1", "1", 10) == []
+    assert "cannot read reply chains" in caplog.text
+
+
 async def test_nodes_are_read_ahead_for_the_walk(database_url):
     writer = await PostgresThreadStore.open(database_url)
     reader = await PostgresThreadStore.open(database_url)
@@ -90,8 +124,10 @@ async def test_only_the_newest_nodes_are_kept(database_url):
                  for i in range(start, start + 5)]
             )  # fmt: skip
         assert await store.count() <= 22
-        assert await store.chain("c", "99", 1) != []
-        assert await store.chain("c", "0", 1) == []
+        fresh = await PostgresThreadStore.open(database_url)  # nothing cached: the table
+        assert await fresh.chain("c", "99", 1) != []
+        assert await fresh.chain("c", "0", 1) == []
+        await fresh.close()
     finally:
         await store.close()
 
@@ -150,7 +186,9 @@ async def test_attachments_come_back_exactly(database_url):
         assert [await reader.get("c", str(i)) for i in range(1, 7)] == nodes
         replaced = attrs.evolve(nodes[0], attachments=())
         await writer.add([replaced])
-        assert await reader.chain("c", "1", 1) == [replaced]
+        fresh = await PostgresThreadStore.open(database_url)  # nothing cached: the table
+        assert await fresh.chain("c", "1", 1) == [replaced]
+        await fresh.close()
         with psycopg.connect(database_url) as connection:
             stored = connection.execute("SELECT message, attachments FROM nodes ORDER BY seq")
             values: dict[str, str | None] = dict(stored.fetchall())

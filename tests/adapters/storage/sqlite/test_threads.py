@@ -13,7 +13,6 @@ from pathlib import Path
 import attrs
 import pytest
 
-from adapters.storage.sqlite import threads as sqlite_threads
 from adapters.storage.sqlite.threads import SqliteThreads
 from core.errors import StorageError
 from core.values import Attachment, MediaKind, Node, Role
@@ -101,23 +100,32 @@ async def test_adds_in_flight_are_read_at_once_and_written_together(tmp_path: Pa
     await store.close()
 
 
-async def test_a_walk_reads_ahead_instead_of_one_query_per_node(tmp_path: Path) -> None:
+async def test_a_chain_is_one_query_and_the_next_walk_is_served_from_memory(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "threads.db"
     await written(path, chain(1, 1, 300))
     store = SqliteThreads.open(path)
     queries: list[str] = []
     store._reader.set_trace_callback(queries.append)
-    message: str | None = "300"
-    walked = []
-    while message is not None:
-        node = await store.get("1", message)
-        assert node is not None
-        walked.append(node)
-        message = node.parent
-    assert walked == chain(1, 1, 300)[::-1]
-    # 128 nodes read ahead, then, as the walk goes on past them, twice as many.
-    assert len(queries) == 2
-    assert sqlite_threads.READ_AHEAD + 2 * sqlite_threads.READ_AHEAD >= 300
+    assert await store.chain("1", "300", 1_000) == chain(1, 1, 300)[::-1]
+    assert len(queries) == 1
+    # The conversation goes on: the answer and the reply to it are added, and the next walk
+    # finds the whole chain in memory.
+    await store.add(chain(1, 301, 302))
+    assert await store.chain("1", "302", 1_000) == chain(1, 1, 302)[::-1]
+    assert len(queries) == 1
+    await store.close()
+
+
+async def test_a_chain_read_stops_at_its_limit(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    await written(path, chain(1, 1, 300))
+    store = SqliteThreads.open(path)
+    assert await store.chain("1", "300", 128) == chain(1, 173, 300)[::-1]
+    assert await store.chain("1", "172", 1) == chain(1, 172, 172)
+    # Part from memory, the rest from the database, the limit counting both.
+    assert await store.chain("1", "300", 130) == chain(1, 171, 300)[::-1]
     await store.close()
 
 
@@ -155,8 +163,13 @@ async def test_damaged_rows_end_a_chain_without_breaking_it(tmp_path: Path) -> N
     with raw:
         raw.execute("UPDATE nodes SET role = '?' WHERE message = 3")
         raw.execute("UPDATE nodes SET parent = 6 WHERE message = 4")  # a cycle: 4 → 6 → 5 → 4
+        raw.execute("UPDATE nodes SET text = x'00' WHERE message = 1")  # not text: damaged
     raw.close()
     store = SqliteThreads.open(path)
+    looped = await store.chain("1", "6", 7)
+    assert [node.message_id for node in looped] == ["6", "5", "4", "6", "5", "4", "6"]
+    assert await store.chain("1", "3", 7) == []
+    assert await store.chain("1", "2", 7) == chain(1, 2, 2)
     assert [await store.get("1", m) is None for m in "65432"] == [False] * 3 + [True, False]
     assert await store.get("1", "4") == Node("1", "4", Role.ASSISTANT, "1:4", "6")
     await store.close()
@@ -222,14 +235,15 @@ def pictured(chat: int, first: int, last: int) -> list[Node]:
     ]
 
 
-async def test_attachments_survive_a_restart_and_come_with_the_read_ahead(tmp_path: Path) -> None:
+async def test_attachments_survive_a_restart_and_come_with_the_chain(tmp_path: Path) -> None:
     path = tmp_path / "threads.db"
     nodes = pictured(4, 1, 9)
     await written(path, nodes)
     store = SqliteThreads.open(path)
     queries: list[str] = []
     store._reader.set_trace_callback(queries.append)
-    for expected in reversed(nodes):  # the walk up the chain: one query reads it all
+    assert await store.chain("4", "9", 100) == nodes[::-1]  # the walk up the chain: one query
+    for expected in reversed(nodes):
         assert await store.get("4", expected.message_id) == expected
     assert len(queries) == 1
     await store.close()
