@@ -38,7 +38,13 @@ from core.errors import StorageError
 from core.replies import reply_to
 from core.values import Incoming
 from entrypoints.bootstrap import build_bot, describe_store
-from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
+from entrypoints.settings import (
+    ConfigError,
+    Settings,
+    load_environment,
+    settings_from,
+    start_logging,
+)
 
 BOT_USERNAME = "gptbot"
 CONSOLE_ADMIN_ID = "1"  # the admin's id when ADMIN_CHAT_ID is not set
@@ -221,9 +227,7 @@ def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None)
     except ConfigError as exc:
         print(f"gptbot: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    for note in settings.notes:
-        log.warning("%s", note)
+    start_logging(settings, "%(levelname)s %(name)s: %(message)s")
     try:
         return asyncio.run(run_console(settings, sys.stdin, sys.stdout))
     except KeyboardInterrupt:  # Ctrl-C before the console could take it over: nothing ran yet

@@ -29,7 +29,13 @@ from adapters.messengers.matrix.sink import MatrixSink
 from core.errors import StorageError
 from entrypoints.bootstrap import build_bot
 from entrypoints.setting_types import Secret
-from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
+from entrypoints.settings import (
+    ConfigError,
+    Settings,
+    load_environment,
+    settings_from,
+    start_logging,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,11 +174,7 @@ def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None)
     except ConfigError as exc:
         print(f"gptbot: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for note in settings.notes:
-        log.warning("%s", note)
+    start_logging(settings)
     return asyncio.run(serve(settings, login))
 
 

@@ -13,6 +13,7 @@ the operator's messages here say what is wrong in the setting's own terms.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import zoneinfo
@@ -478,3 +479,13 @@ def load_environment(env_file: Path | None = None) -> dict[str, str]:
     values = {k: v for k, v in dotenv_values(env_file or Path(".env")).items() if v is not None}
     values.update(os.environ)
     return values
+
+
+def start_logging(
+    settings: Settings, form: str = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+) -> None:
+    """Configure logging as the settings say (only entrypoints configure it) and log the
+    notes the settings left (an old name read, a default assumed)."""
+    logging.basicConfig(level=settings.log_level, format=form)
+    for note in settings.notes:
+        logging.getLogger("entrypoints").warning("%s", note)

@@ -25,7 +25,13 @@ from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import Mode
 from core.errors import StorageError
 from entrypoints.bootstrap import build_bot
-from entrypoints.settings import ConfigError, Settings, load_environment, settings_from
+from entrypoints.settings import (
+    ConfigError,
+    Settings,
+    load_environment,
+    settings_from,
+    start_logging,
+)
 
 if TYPE_CHECKING:
     from adapters.storage.postgres.receiver import ReceiverLock
@@ -174,11 +180,7 @@ def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None)
     except ConfigError as exc:
         print(f"gptbot: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for note in settings.notes:
-        log.warning("%s", note)
+    start_logging(settings)
     return asyncio.run(run_telegram(settings))
 
 
