@@ -19,6 +19,8 @@ from adapters.documents.workers import PdfWorkers, ReadingLimits
 from core.errors import UnreadableDocument
 from tests.documents import hostile_pdf, line, text_pdf
 
+pytestmark = pytest.mark.slow  # each test starts reader processes, some for seconds
+
 FAR = 3_600  # seconds: a limit that never stops these tests
 PLENTY = 4 * 1024**3  # bytes: an address space that never stops them either
 
