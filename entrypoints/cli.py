@@ -35,8 +35,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return telegram.main(env_file=args.env_file)
     if args.mode == "matrix":
-        from entrypoints import matrix
-
+        try:
+            from entrypoints import matrix
+        except ImportError as exc:  # the optional extra is not installed
+            print(f"gptbot: pip install 'gptbot[matrix]' first ({exc})", file=sys.stderr)
+            return 2
         return matrix.main(env_file=args.env_file)
     if args.mode == "console":
         from entrypoints import console
