@@ -13,7 +13,6 @@ import random
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -133,15 +132,22 @@ def test_a_full_disk_and_kills_lose_no_acknowledged_charge(tmp_path: Path) -> No
             assert number <= MAX_RUNS, f"{MAX_RUNS} runs and still not enough seen: {totals}"
             weather = Weather(disk, random.Random(rng.random()))
             weather.start()
-            process = subprocess.Popen(
-                driver(disk, str(number)),
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-            time.sleep(rng.uniform(0.05, 1.5))
-            process.kill()
-            out, err = process.communicate(timeout=30)
+            # Killed after a random number of the driver's lines, not a random time: a busy
+            # machine changes how long a run takes, not what it has done when killed. Its log
+            # goes to a file, so that a full pipe never stops it mid-line.
+            with (tmp_path / f"run-{number}.err").open("w+b") as log:
+                process = subprocess.Popen(
+                    driver(disk, str(number)), cwd=ROOT, stdout=subprocess.PIPE, stderr=log
+                )
+                assert process.stdout is not None
+                read = [process.stdout.readline() for _ in range(rng.randint(1, 400))]
+                process.kill()
+                # The rest through the same buffered reader: communicate() would read the pipe
+                # beneath it and lose what readline() had buffered.
+                out = b"".join(read) + process.stdout.read()
+                process.wait(timeout=30)
+                log.seek(0)
+                err = log.read()
             weather.stop.set()
             weather.join()
             run = Outcomes.parse(out.decode())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -92,10 +93,28 @@ async def test_a_second_telegram_bot_stands_by_until_the_first_lets_go(database_
     )
     first = await _receiver(settings)
     assert first is not None
-    second = asyncio.create_task(_receiver(settings))
-    await asyncio.sleep(1.0)
-    assert not second.done()  # standing by
+    standing_by = asyncio.Event()  # the second has tried, been refused, and says so
+    said = _Heard("standing by until it stops", standing_by)
+    logging.getLogger("entrypoints.telegram").addHandler(said)
+    try:
+        second = asyncio.create_task(_receiver(settings))
+        await asyncio.wait_for(standing_by.wait(), timeout=60)  # a guard against a hang only
+    finally:
+        logging.getLogger("entrypoints.telegram").removeHandler(said)
+    assert not second.done()
     await first.release()
     lock = await asyncio.wait_for(second, timeout=5)
     assert isinstance(lock, ReceiverLock)
     await lock.release()
+
+
+class _Heard(logging.Handler):
+    """Sets ``event`` when a log record says ``words``."""
+
+    def __init__(self, words: str, event: asyncio.Event) -> None:
+        super().__init__()
+        self.words, self.event = words, event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.event.set()
