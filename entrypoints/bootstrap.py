@@ -9,9 +9,11 @@ test on in-memory ones) loads no store, tokenizer or SDK it does not use.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+import signal
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -335,3 +337,18 @@ def describe_store(settings: Settings) -> str:
     if settings.database_url is not None:
         return "PostgreSQL (DATABASE_URL)"
     return str(settings.data_file)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: Callable[[], None], *, enabled: bool = True) -> Iterator[None]:
+    """While in the block, SIGINT and SIGTERM call ``stop`` (a clean stop: answers in flight
+    are finished) instead of killing the process; what a messenger's entrypoint runs in."""
+    loop = asyncio.get_running_loop()
+    numbers = (signal.SIGINT, signal.SIGTERM) if enabled else ()
+    for number in numbers:
+        loop.add_signal_handler(number, stop)
+    try:
+        yield
+    finally:
+        for number in numbers:
+            loop.remove_signal_handler(number)

@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +26,7 @@ from adapters.messengers.matrix.bot import MatrixBot
 from adapters.messengers.matrix.operator import MatrixOperator
 from adapters.messengers.matrix.sink import MatrixSink
 from core.errors import StorageError
-from entrypoints.bootstrap import build_bot
+from entrypoints.bootstrap import build_bot, stop_on_signals
 from entrypoints.setting_types import Secret
 from entrypoints.settings import (
     ConfigError,
@@ -137,32 +136,27 @@ async def serve(settings: Settings, login: MatrixLogin, *, handle_signals: bool 
         await client.close()
         return 2
     matrix = MatrixBot(client, sink, bot.service.submit, frozenset(bot.service.commands.table))
-    loop = asyncio.get_running_loop()
-    if handle_signals:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(number, bot.service.request_stop)
     receiving: asyncio.Task[None] | None = None
-    try:
-        await matrix.start()
-        log.warning("serving Matrix as %s with the %s", login.user_id, bot.model_phrase)
-        print(f"gptbot matrix: serving as {login.user_id}", flush=True)
-        receiving = asyncio.create_task(matrix.run())
-        stopped = asyncio.create_task(bot.service.wait_for_stop())
-        await asyncio.wait({receiving, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        log.warning("stopping: finishing the answers in flight")
-        matrix.stop()
-        receiving.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await receiving
-        await bot.close()
-    except StorageError as exc:
-        print(f"gptbot: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if handle_signals:
-            for number in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(number)
-        await client.close()
+    with stop_on_signals(bot.service.request_stop, enabled=handle_signals):
+        try:
+            await matrix.start()
+            log.warning("serving Matrix as %s with the %s", login.user_id, bot.model_phrase)
+            print(f"gptbot matrix: serving as {login.user_id}", flush=True)
+            receiving = asyncio.create_task(matrix.run())
+            stopped = asyncio.create_task(bot.service.wait_for_stop())
+            await asyncio.wait({receiving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            log.warning("stopping: finishing the answers in flight")
+            matrix.stop()
+            receiving.cancel()
+            stopped.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiving
+            await bot.close()
+        except StorageError as exc:
+            print(f"gptbot: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await client.close()
     return 0
 
 

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -24,7 +23,7 @@ from adapters.messengers.telegram.replies import TelegramReplies
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import Mode
 from core.errors import StorageError
-from entrypoints.bootstrap import build_bot
+from entrypoints.bootstrap import build_bot, stop_on_signals
 from entrypoints.settings import (
     ConfigError,
     Settings,
@@ -80,28 +79,22 @@ async def serve(
     await telegram.start()
     log.warning("serving Telegram as @%s (%s) with the %s", me.username, me.id, bot.model_phrase)
     bot.service.notices.post("admin_started", bot=f"@{me.username}", model=bot.model_phrase)
-    loop = asyncio.get_running_loop()
-    if handle_signals:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(number, bot.service.request_stop)
     watch = asyncio.create_task(_watch(lost, bot.service.request_stop)) if lost else None
-    try:
-        await bot.service.wait_for_stop()
-        log.warning("stopping: finishing the answers in flight")
-        await telegram.stop()  # later messages get "shutting down" until the client goes
-        await bot.close()
-        await telegram.close()
-        sink.close()
-    except StorageError as exc:
-        print(f"gptbot: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if handle_signals:
-            for number in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(number)
-        if watch is not None:
-            watch.cancel()
-        await client.disconnect()
+    with stop_on_signals(bot.service.request_stop, enabled=handle_signals):
+        try:
+            await bot.service.wait_for_stop()
+            log.warning("stopping: finishing the answers in flight")
+            await telegram.stop()  # later messages get "shutting down" until the client goes
+            await bot.close()
+            await telegram.close()
+            sink.close()
+        except StorageError as exc:
+            print(f"gptbot: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            if watch is not None:
+                watch.cancel()
+            await client.disconnect()
     # Losing the receiver's lock is no clean stop: exit 1, and a supervisor restarts this
     # process as a standby.
     return 1 if watch is not None and watch.done() and not watch.cancelled() else 0
