@@ -260,6 +260,16 @@ async def test_a_group_room_answers_mentions_replies_and_known_commands_only(
         assert not [e for e in ann.events + ben.events if replying_to(ignored)(e)]
     await ann.say(room, "/stop")
     assert await asyncio.wait_for(running.task, TIMEOUT) == 0
+    # Started again: a reply to an answer from before the restart is still for the bot (the
+    # homeserver says who sent it) and continues that conversation (the store has it).
+    running = await bot("@ann:localhost")
+    later = await ann.say(
+        room, "one more", **{"m.relates_to": {"m.in_reply_to": {"event_id": answer_id}}}
+    )
+    _, again = await ann.final_answer(room, later)
+    assert "3 turn(s)" in again["body"]
+    await ann.say(room, "/stop")
+    assert await asyncio.wait_for(running.task, TIMEOUT) == 0
     for someone in (ann, ben):
         await someone.client.close()
 

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import nio
 
-from adapters.messengers.matrix.addressing import read
+from adapters.messengers.matrix.addressing import read, replied_event
 from adapters.messengers.matrix.sink import MatrixSink
 from core.values import Incoming, Sender
 
@@ -78,7 +78,7 @@ class MatrixBot:
                 if isinstance(event, nio.MegolmEvent) or source.get("type") == "m.room.encrypted":
                     await self._tell_encrypted(room_id)
                 elif source.get("type") == "m.room.message":
-                    self._message(room, source)
+                    await self._message(room, source)
 
     async def _join(self, room_id: str) -> None:
         joined = await self.client.join(room_id)
@@ -97,7 +97,7 @@ class MatrixBot:
         except Exception as exc:  # the room may not even accept plain messages
             log.warning("could not say so in %s: %r", room_id, exc)
 
-    def _message(self, room: nio.MatrixRoom, source: dict[str, Any]) -> None:
+    async def _message(self, room: nio.MatrixRoom, source: dict[str, Any]) -> None:
         content = source.get("content", {})
         if content.get("msgtype") not in {"m.text", "m.notice", "m.emote"}:
             return
@@ -105,12 +105,17 @@ class MatrixBot:
             content["m.relates_to"].get("rel_type") == "m.replace"
         ):
             return  # an edit of an earlier message: it was answered as it was
+        replied = replied_event(content)
+        # A reply in a group is for the bot when it replies to the bot's message: one this
+        # process sent, or (after a restart) one the homeserver says the bot sent.
+        bots = replied is not None and room.member_count > 2
+        bots = bots and await self.sink.sent_by_bot(room.room_id, str(replied))
         reading = read(
             content,
             bot_id=self.sink.bot_id,
             bot_name=room.user_name(self.sink.bot_id),
             members=room.member_count,
-            bot_events=self.sink.sent_by_bot,
+            bot_events={str(replied)} if bots else (),
             known_commands=self.known_commands,
         )
         if not reading.for_bot:

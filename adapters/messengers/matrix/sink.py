@@ -31,6 +31,7 @@ PART_CHARS = 16_000
 # a user, with bursts of 10).
 EDIT_INTERVAL = 2.0
 MAX_TRIES = 5  # sends of one event, rate limits included
+RECENT = 10_000  # events sent by this process it remembers (older ones are asked for)
 
 
 @attrs.define
@@ -48,7 +49,8 @@ class MatrixSink:
     client: nio.AsyncClient
     edit_interval: float = EDIT_INTERVAL
     clock: Callable[[], float] = time.monotonic
-    sent_by_bot: set[str] = attrs.field(factory=set)  # the events this process sent
+    # The newest events this process sent, as an ordered set (a dict), at most RECENT of them.
+    _sent: dict[str, None] = attrs.field(factory=dict)
     _rooms: dict[str, _Room] = attrs.field(factory=dict)
 
     @property
@@ -87,6 +89,22 @@ class MatrixSink:
         if isinstance(answer, nio.RoomTypingError) and answer.status_code == "M_FORBIDDEN":
             raise DeliveryFailed(f"Matrix: not in room {chat_id}")
 
+    async def sent_by_bot(self, room_id: str, event_id: str) -> bool:
+        """Whether the bot sent ``event_id``: known for the newest events this process sent,
+        asked of the homeserver for any other (an answer from before a restart)."""
+        if event_id in self._sent:
+            return True
+        answer = await self.client.room_get_event(room_id, event_id)
+        return (
+            isinstance(answer, nio.RoomGetEventResponse)
+            and answer.event.source.get("sender") == self.bot_id
+        )
+
+    def _remember(self, event_id: str) -> None:
+        self._sent[event_id] = None
+        if len(self._sent) > RECENT:
+            del self._sent[next(iter(self._sent))]
+
     async def lookup(self, chat_id: str, message_id: str) -> Node | None:
         """A message the thread store no longer has, from the homeserver."""
         answer = await self.client.room_get_event(chat_id, message_id)
@@ -117,7 +135,7 @@ class MatrixSink:
                     await asyncio.sleep(wait)
                 answer = await self.client.room_send(room_id, "m.room.message", content)
                 if isinstance(answer, nio.RoomSendResponse):
-                    self.sent_by_bot.add(answer.event_id)
+                    self._remember(str(answer.event_id))
                     return str(answer.event_id)
                 if answer.status_code != "M_LIMIT_EXCEEDED":
                     raise DeliveryFailed(f"Matrix: cannot send to {room_id}: {answer.message}")
