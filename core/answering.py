@@ -17,6 +17,7 @@ from core.parts import Parts
 from core.ports import ChatModel, MessageLookup, ReplyStream, TokenCounter
 from core.prompts import PromptPolicy
 from core.replies import reply_to, who
+from core.speaking import Narrator
 from core.texts import close_code_block, without_footer
 from core.threads import Thread, TooLong, build_thread
 from core.tokens import prompt_tokens
@@ -62,6 +63,7 @@ class Answerer:
     counter: TokenCounter
     policy: PromptPolicy
     lookup: MessageLookup | None = None
+    narrator: Narrator | None = None  # reads answers aloud for those who asked (/voice on)
 
     async def answer(
         self,
@@ -393,6 +395,9 @@ class Answerer:
                 tokens=charged,
                 text=request.message[:200],
             )
+        if self.narrator is not None and paid and not answer.stopped:
+            last = ids[-1] if ids else reply_to(incoming)
+            await self.narrator.follow(incoming, request.account, answer.text, last)
         return True
 
     def _final(self, request: _Request, answer: ModelAnswer, charged: int, paid: bool) -> str:

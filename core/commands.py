@@ -19,6 +19,7 @@ from core.models import Catalogue
 from core.parts import Parts
 from core.prompts import PromptPolicy, PromptTooLong
 from core.replies import who
+from core.speaking import Narrator
 from core.texts import text
 from core.values import Account, Incoming, Sender, access_key
 
@@ -63,6 +64,7 @@ class Commands:
     painter: Painter
     gate: Gate
     allowances: Allowances
+    narrator: Narrator | None = None  # None: /voice is refused
     table: Mapping[str, Spec] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -74,6 +76,7 @@ class Commands:
             "prompt": Spec(self.prompt),
             "model": Spec(self.model),
             "image": Spec(self.image),
+            "voice": Spec(self.voice),
             "topup": Spec(self.topup, admin=True),
             "ban": Spec(self.ban, admin=True),
             "unban": Spec(self.unban, admin=True),
@@ -248,6 +251,12 @@ class Commands:
 
     async def image(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self.painter.draw(incoming, account, argument)
+
+    async def voice(self, incoming: Incoming, account: Account, argument: str) -> None:
+        if self.narrator is None:
+            await self.parts.replies.say(incoming, "speech_unavailable")
+            return
+        await self.narrator.switch(incoming, account, argument)
 
     # -- the admin's ---------------------------------------------------------------------------
 

@@ -34,6 +34,10 @@ class BotConfig:
     image_price: int = 5_000
     max_image_bytes: int = 10_000_000
     max_thread_images: int = 4  # pictures of older turns sent again with a request
+    # Spoken answers (/voice on): charged per character read aloud, held before the speech is
+    # made; an answer longer than ``max_speech_chars`` is read up to there.
+    speech_tokens_per_char: float = 2.0
+    max_speech_chars: int = 4_096  # OpenAI's audio.speech takes at most 4 096 characters
     # Files read into a turn as text.
     max_document_bytes: int = 1_000_000
     # Access (core.access): both empty, everyone may use the bot; otherwise the admin, these

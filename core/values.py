@@ -165,6 +165,7 @@ class Account:
     model: str | None = None  # the model the person chose (``lang_model``); None: the default
     allowance: int | None = None  # the admin's /allowance for this person; None: the setting's
     refilled: str | None = None  # the allowance period last refilled (``core.allowances``)
+    voice: bool = False  # answers are also sent as voice notes (/voice on)
 
     @classmethod
     def new(cls, sender: Sender, balance: int) -> Account:
@@ -263,3 +264,11 @@ class Picture:
 
     data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
     mime: str = "image/png"
+
+
+@attrs.frozen
+class VoiceNote:
+    """Speech the bot made, to be sent: OGG/Opus, and its length measured from its packets."""
+
+    data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
+    seconds: float

@@ -33,6 +33,7 @@ from core.ports import (
     MessageLookup,
     Operator,
     ReplySink,
+    Speaker,
     ThreadStore,
     TokenCounter,
     Transcriber,
@@ -56,7 +57,7 @@ class Bot:
     threads: ThreadStore
     models: Mapping[str, ChatModel]
     model_phrase: str  # a phrase saying which model answers by default
-    closing: Sequence[Transcriber | ImageMaker] = ()
+    closing: Sequence[Transcriber | ImageMaker | Speaker] = ()
 
     async def close(self) -> None:
         """Wait for answers in flight, then save everything and release the models."""
@@ -89,6 +90,7 @@ def assemble(
     image_maker: ImageMaker | None = None,
     documents: DocumentReader | None = None,
     probe: MediaProbe | None = None,
+    speaker: Speaker | None = None,
     model_phrase: str = "model",
 ) -> Bot:
     """A bot from its parts: what every entrypoint, test and benchmark calls.
@@ -117,8 +119,9 @@ def assemble(
         image_maker=image_maker,
         documents=documents,
         probe=probe,
+        speaker=speaker,
     )
-    closing = [part for part in (transcriber, image_maker) if part is not None]
+    closing = [part for part in (transcriber, image_maker, speaker) if part is not None]
     return Bot(service, accounts, threads, models, model_phrase, closing)
 
 
@@ -179,6 +182,7 @@ class MediaParts:
     image_maker: ImageMaker | None  # None: /image is refused
     documents: DocumentReader
     probe: MediaProbe  # what pictures and recordings really are, before anything is held
+    speaker: Speaker | None = None  # None: /voice on is refused
 
 
 def build_media(settings: Settings) -> MediaParts:
@@ -196,7 +200,8 @@ def build_media(settings: Settings) -> MediaParts:
     if all(entry.offline for entry in settings.models) and settings.openai_api_key is None:
         from adapters.models.offline.media import OfflineImageMaker, OfflineTranscriber
 
-        return MediaParts(OfflineTranscriber(), OfflineImageMaker(), documents, probe)
+        offline = MediaParts(OfflineTranscriber(), OfflineImageMaker(), documents, probe)
+        return attrs.evolve(offline, speaker=build_speaker(settings))
     transcriber: Transcriber | None = None
     maker: ImageMaker | None = None
     key = settings.transcription_api_key
@@ -226,7 +231,36 @@ def build_media(settings: Settings) -> MediaParts:
         )
     else:
         log.warning("/image is refused: it needs OPENAI_API_KEY")
-    return MediaParts(transcriber, maker, documents, probe)
+    return MediaParts(transcriber, maker, documents, probe, build_speaker(settings))
+
+
+def build_speaker(settings: Settings) -> Speaker | None:
+    """What reads answers aloud: the speech server the settings name; with no key anywhere
+    (the console to try things) espeak-ng and opusenc when both are installed; else none, and
+    /voice on is refused."""
+    if not settings.tts_enabled:
+        return None
+    key = settings.tts_api_key
+    if key is not None or settings.tts_base_url is not None:
+        from adapters.models.openai.speech import SPEECH_VOICE, OpenAISpeaker
+
+        return OpenAISpeaker.create(
+            # A local speech server needs no key; the SDK needs some text.
+            api_key=key.reveal() if key is not None else "none",
+            base_url=settings.tts_base_url,
+            model=settings.tts_model,
+            voice=settings.tts_voice or SPEECH_VOICE,
+            max_retries=settings.openai_max_retries,
+        )
+    if all(entry.offline for entry in settings.models):
+        from adapters.models.offline import speech
+
+        if speech.installed():
+            return speech.EspeakSpeaker(settings.tts_voice)
+        log.warning("/voice is refused: offline it needs espeak-ng and opusenc (opus-tools)")
+        return None
+    log.warning("/voice is refused: set TTS_API_KEY or TTS_BASE_URL")
+    return None
 
 
 async def open_stores(settings: Settings) -> tuple[AccountStore, ThreadStore]:
@@ -327,6 +361,7 @@ async def build_bot(
         image_maker=parts.image_maker,
         documents=parts.documents,
         probe=parts.probe,
+        speaker=parts.speaker,
         model_phrase=choice.name,
     )
 
