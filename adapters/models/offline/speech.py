@@ -38,14 +38,17 @@ class EspeakSpeaker:
 
     voice: str | None = None  # an espeak-ng voice; None: the person's language
     timeout: float = TIMEOUT
+    espeak: str = ESPEAK  # the programs, as found on the PATH or at a path
+    opusenc: str = OPUSENC
 
     async def speak(self, text: str, *, language: str) -> VoiceNote:
         try:
             async with asyncio.timeout(self.timeout):
-                espeak = [ESPEAK, "-v", self.voice or language, "--stdin", "--stdout"]
-                wav = await _run(espeak, text.encode())
+                speak = [self.espeak, "-v", self.voice or language, "--stdin", "--stdout"]
+                wav = await _run(speak, text.encode())
                 # Telegram's own voice notes are mono speech at about 32 kbit/s.
-                ogg = await _run([OPUSENC, "--quiet", "--speech", "--bitrate", "32", "-", "-"], wav)
+                encode = [self.opusenc, "--quiet", "--speech", "--bitrate", "32", "-", "-"]
+                ogg = await _run(encode, wav)
         except TimeoutError as exc:
             raise errors.ModelTimeout("espeak-ng and opusenc took too long") from exc
         seconds = opus_seconds(ogg)
