@@ -21,7 +21,10 @@ pytestmark = pytest.mark.postgres
 
 def test_the_migrations_are_numbered_in_order():
     numbers = [number for number, _, _ in migrations()]
-    assert numbers == list(range(1, len(numbers) + 1))
+    # Unique and increasing from 1. Work done side by side reserves its numbers in advance, so
+    # a branch may lack the ones before its own: each number missing is applied when it comes.
+    assert numbers == sorted(set(numbers))
+    assert numbers[0] == 1
 
 
 async def test_each_migration_is_applied_once_even_by_processes_starting_together(database_url):
