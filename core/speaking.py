@@ -72,17 +72,17 @@ class Narrator:
         """``/voice``: the person's setting; ``/voice on`` and ``/voice off`` change it."""
         price = self.parts.config.speech_tokens_per_char
         word = argument.strip().lower()
-        if not word:
-            key = "speech_state_on" if account.voice and self.available else "speech_state_off"
-            await self.parts.replies.say(incoming, key, price=price)
-            return
-        if word not in ("on", "off"):
+        if word not in ("", "on", "off"):
             await self.parts.replies.say(incoming, "speech_usage")
             return
-        on = word == "on"
-        if on and not self.available:
+        if word != "off" and not self.available:
             await self.parts.replies.say(incoming, "speech_unavailable")
             return
+        if not word:
+            key = "speech_state_on" if account.voice else "speech_state_off"
+            await self.parts.replies.say(incoming, key, price=price)
+            return
+        on = word == "on"
         await self.parts.accounts.change(account.user_id, lambda a: attrs.evolve(a, voice=on))
         if on:
             limit = self.parts.config.max_speech_chars

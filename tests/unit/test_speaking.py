@@ -217,6 +217,10 @@ async def test_without_a_speaker_voice_on_is_refused_plainly() -> None:
     await bot.say("/voice on")
     assert bot.last() == "This bot cannot send answers as voice notes here."
     assert (await bot.account(ALICE.id)).voice is False
+    await bot.say("/voice")
+    assert bot.last() == "This bot cannot send answers as voice notes here."
+    await bot.say("/voice off")  # always allowed: nothing to refuse
+    assert bot.last() == "Voice notes are off: I answer in text only."
 
 
 @attrs.define
