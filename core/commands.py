@@ -74,6 +74,7 @@ class Commands:
             "prompt": Spec(self.prompt),
             "model": Spec(self.model),
             "image": Spec(self.image),
+            "search": Spec(self.search),
             "topup": Spec(self.topup, admin=True),
             "ban": Spec(self.ban, admin=True),
             "unban": Spec(self.unban, admin=True),
@@ -245,6 +246,26 @@ class Commands:
                 line += f" — {option.description}"
             lines.append(line)
         return "\n".join(lines)
+
+    async def search(self, incoming: Incoming, account: Account, argument: str) -> None:
+        """``/search on|off``: whether answers may search the web; alone, which it is. A model
+        whose server has no web search refuses ``on`` plainly."""
+        word = argument.strip().lower()
+        if word not in ("on", "off"):
+            key = "search_state_on" if account.search else "search_state_off"
+            await self.parts.replies.say(incoming, key)
+            return
+        option = self.catalogue.of(account)
+        if word == "on" and not option.web_search:
+            await self.parts.replies.say(incoming, "search_unavailable", model=option.name)
+            return
+        wanted = word == "on"
+        await self.parts.accounts.change(account.user_id, lambda a: attrs.evolve(a, search=wanted))
+        if wanted:
+            price = self.parts.config.search_price
+            await self.parts.replies.say(incoming, "search_on", model=option.name, price=price)
+        else:
+            await self.parts.replies.say(incoming, "search_off")
 
     async def image(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self.painter.draw(incoming, account, argument)

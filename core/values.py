@@ -91,12 +91,12 @@ class Usage:
 class ModelRequest:
     """What the core asks of the chat model: the turns (system first) and the reply cap;
     ``conversation`` names the thread (its root), so a provider can cache its shared prefix;
-    ``web_search`` lets a model that offers the tool search the web."""
+    ``searches`` is how many web searches a model that offers the tool may run (0: none)."""
 
     turns: tuple[Turn, ...]
     max_tokens: int
     conversation: str | None = None
-    web_search: bool = False
+    searches: int = 0
 
 
 @attrs.frozen

@@ -51,10 +51,6 @@ from core.values import Chunk, ModelRequest, Role, Source, Turn, Usage
 
 log = logging.getLogger(__name__)
 
-# Web searches one answer may run (the API's ``max_tool_calls``): each is billed by the
-# provider, and the core holds their price before asking.
-MAX_SEARCHES = 3
-
 
 class OpenAIResponsesModel:
     """``core.ports.ChatModel`` over an OpenAI-compatible Responses API."""
@@ -75,7 +71,7 @@ class OpenAIResponsesModel:
         The timeouts mean what they mean for ``OpenAIChatModel``. ``reasoning_effort`` is
         sent with every request unless it is None, with a request for a summary of the
         thinking; ``web_search`` says that the model offers the web search tool (a request
-        asks for it with ``ModelRequest.web_search``).
+        allows it some searches with ``ModelRequest.searches``).
         """
         first_token_timeout = stall_timeout if first_token_timeout is None else first_token_timeout
         if stall_timeout <= 0 or first_token_timeout <= 0:
@@ -156,10 +152,10 @@ class OpenAIResponsesModel:
             self._model,
             len(request.turns),
             request.max_tokens,
-            request.web_search and self._web_search,
+            self._searches(request),
         )
         calibrating = self._counter if isinstance(self._counter, CalibratingCounter) else None
-        if any(turn.images for turn in request.turns) or request.web_search:
+        if any(turn.images for turn in request.turns) or self._searches(request):
             # Pictures and search results count in the prompt; the counter sees only text.
             calibrating = None
         uncorrected = calibrating.uncorrected(request.turns) if calibrating else 0
@@ -265,8 +261,8 @@ class OpenAIResponsesModel:
             return await self._create(request)
 
     async def _create(self, request: ModelRequest) -> openai.AsyncStream[ResponseStreamEvent]:
-        search = request.web_search and self._web_search
-        tools: list[ToolParam] = [{"type": "web_search"}] if search else []
+        searches = self._searches(request)
+        tools: list[ToolParam] = [{"type": "web_search"}] if searches else []
         reasoning: Reasoning | openai.Omit = openai.omit
         if self._effort is not None:
             reasoning = {"effort": self._effort}
@@ -282,8 +278,13 @@ class OpenAIResponsesModel:
             prompt_cache_key=_cache_key(request.conversation),
             reasoning=reasoning,
             tools=tools if tools else openai.omit,
-            max_tool_calls=MAX_SEARCHES if tools else openai.omit,
+            # Each search is billed, and the core held the price of this many.
+            max_tool_calls=searches if searches else openai.omit,
         )
+
+    def _searches(self, request: ModelRequest) -> int:
+        """The web searches ``request`` may run on this model."""
+        return max(request.searches, 0) if self._web_search else 0
 
     def _no_first_token(self) -> errors.ModelTimeout:
         return errors.ModelTimeout(

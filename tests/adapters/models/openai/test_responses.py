@@ -12,7 +12,7 @@ import pytest
 from llmock.pytest_plugin import LLMock
 from llmock.scenarios import Reply
 
-from adapters.models.openai.responses import MAX_SEARCHES, OpenAIResponsesModel
+from adapters.models.openai.responses import OpenAIResponsesModel
 from core import errors
 from core.ports import ChatModel
 from core.tokens import CharTokenCounter, prompt_tokens
@@ -245,12 +245,12 @@ async def test_web_search_sends_the_tool_and_returns_sources_and_searches(
     model = make(base_url=own.base_url, web_search=True)
     await drain(model, [])  # not asked for: no tool
     own.answer(ANSWER, citations=[*pages, pages[0]], searches=2)
-    await drain(model, chunks, ModelRequest(TURNS, CAP, web_search=True))
+    await drain(model, chunks, ModelRequest(TURNS, CAP, searches=2))
 
     first, second = own.received
     assert "tools" not in first
     assert second["tools"] == [{"type": "web_search"}]
-    assert second["max_tool_calls"] == MAX_SEARCHES
+    assert second["max_tool_calls"] == 2
     last = chunks[-1]
     assert last.sources == (Source(*pages[0]), Source(*pages[1]))  # each page once
     assert last.usage is not None
@@ -258,7 +258,7 @@ async def test_web_search_sends_the_tool_and_returns_sources_and_searches(
 
 
 async def test_a_model_without_the_tool_never_sends_it(own: ResponsesServer, make: Factory) -> None:
-    await drain(make(base_url=own.base_url), [], ModelRequest(TURNS, CAP, web_search=True))
+    await drain(make(base_url=own.base_url), [], ModelRequest(TURNS, CAP, searches=2))
     assert "tools" not in own.received[-1]
 
 
