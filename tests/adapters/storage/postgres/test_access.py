@@ -64,7 +64,5 @@ async def test_the_export_carries_the_list_and_the_allowances(
     await export_data_json(database_url, path)
     exported = JsonAccounts.open(path)
     assert await exported.access() == access
-    assert await exported.get("5") == Account(
-        "5", 10, allowance=7, refilled="2026-02", search=True
-    )
+    assert await exported.get("5") == Account("5", 10, allowance=7, refilled="2026-02", search=True)
     await exported.close()
