@@ -20,7 +20,7 @@ def harness(model: ScriptedModel | None = None, **config: object) -> Harness:
     model = model or ScriptedModel()
     models = {SEARCHING.name: model, PLAIN.name: ScriptedModel()}
     config.setdefault("models", (SEARCHING, PLAIN))
-    return make_harness(parts={"models": models}, **config)
+    return make_harness(None, {"models": models}, **config)
 
 
 # -- the tariff -------------------------------------------------------------------------------
