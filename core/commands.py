@@ -90,8 +90,13 @@ class Commands:
         return [
             (name, text(language, f"cmd_{name}"))
             for name, spec in self.table.items()
-            if spec.admin == admin
+            if spec.admin == admin and self._offered(name)
         ]
+
+    def _offered(self, name: str) -> bool:
+        """Whether the menu lists ``name``: /search only where a model can search (typed
+        elsewhere, it is refused plainly)."""
+        return name != "search" or any(o.web_search for o in self.catalogue.options)
 
     async def run(self, incoming: Incoming, command: Command, account: Account) -> None:
         spec = self.table.get(command.name)

@@ -328,6 +328,9 @@ def test_a_wrong_api_or_tool_is_refused(tmp_path: Path, models: str, wording: st
 
 
 def test_cached_input_and_search_prices(tmp_path: Path) -> None:
+    documented = EXAMPLE_ENV.read_text(encoding="utf-8")
+    assert "\nCACHED_INPUT_PRICE=0.1\n" in documented
+    assert "\nSEARCH_PRICE=1000\n" in documented
     config = settings_from(KEY, tmp_path).bot_config("1")
     assert (config.cached_input_price, config.search_price) == (0.1, 1_000)
     env = {**KEY, "CACHED_INPUT_PRICE": "0.5", "SEARCH_PRICE": "0"}

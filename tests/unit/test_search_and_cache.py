@@ -160,3 +160,10 @@ async def test_sources_end_the_answer_as_links() -> None:
     # The conversation remembers the answer, not the list below it.
     await bot.say("more", reply_to=bot.sink.sent[-1].message_ids[0])
     assert bot.model.requests[-1].turns[-2].text == "Hello, world"
+
+
+async def test_the_menu_offers_search_only_where_a_model_can() -> None:
+    searching = harness().service.commands.menu("en")
+    plain = make_harness().service.commands.menu("en")
+    assert "search" in dict(searching)
+    assert "search" not in dict(plain)
