@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -151,21 +152,7 @@ def build_models(settings: Settings, counter: TokenCounter) -> ModelChoice:
 
             models[entry.name] = OfflineModel(own, delay=settings.offline_delay)
             continue
-        # Imported here: the SDK takes a quarter of a second and 25 MB to load, which the
-        # offline console, the tests and the benchmarks of start-up do not need to pay.
-        from adapters.models.openai.chat import OpenAIChatModel
-
-        models[entry.name] = OpenAIChatModel.create(
-            api_key=entry.api_key.reveal(),
-            model=entry.name,
-            counter=own,
-            base_url=entry.base_url,
-            timeout=settings.openai_timeout,
-            max_retries=settings.openai_max_retries,
-            stall_timeout=settings.openai_stall_timeout,
-            reasoning_effort=entry.reasoning_effort,
-            first_token_timeout=settings.openai_first_token_timeout,
-        )
+        models[entry.name] = _remote_model(settings, entry, own)
     default = settings.models[0]
     if default.api_key is None:
         name = "offline model (no OPENAI_API_KEY: it describes what it receives)"
@@ -174,6 +161,30 @@ def build_models(settings: Settings, counter: TokenCounter) -> ModelChoice:
     if len(models) > 1:
         name += f", and {len(models) - 1} more to choose with /model"
     return ModelChoice(models, name)
+
+
+def _remote_model(settings: Settings, entry: ModelEntry, counter: TokenCounter) -> ChatModel:
+    """The model of ``entry`` on its server, through the API the entry says."""
+    assert entry.api_key is not None
+    # Imported here: the SDK takes a quarter of a second and 25 MB to load, which the
+    # offline console, the tests and the benchmarks of start-up do not need to pay.
+    from adapters.models.openai.chat import OpenAIChatModel
+    from adapters.models.openai.responses import OpenAIResponsesModel
+
+    create: Callable[..., ChatModel] = OpenAIChatModel.create
+    if entry.uses_responses:
+        create = functools.partial(OpenAIResponsesModel.create, web_search=entry.option.web_search)
+    return create(
+        api_key=entry.api_key.reveal(),
+        model=entry.name,
+        counter=counter,
+        base_url=entry.base_url,
+        timeout=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
+        stall_timeout=settings.openai_stall_timeout,
+        reasoning_effort=entry.reasoning_effort,
+        first_token_timeout=settings.openai_first_token_timeout,
+    )
 
 
 @attrs.frozen

@@ -97,6 +97,13 @@ def _fraction_of_seconds(most: float) -> Parser[float]:
     return parse
 
 
+def _share(raw: str, name: str) -> float:
+    """A fraction from 0 to 1."""
+    value = kinds.number(raw, name)
+    kinds.within(name, value, 0, 1)
+    return value
+
+
 _SIZE = re.compile(r"(\d{2,5})x(\d{2,5})")
 
 
@@ -202,6 +209,9 @@ _TABLE: dict[str, Setting[Any]] = {
         "TTS_PRICE", _fraction_of_seconds(MAX_TOKENS_PER_SECOND), CORE.speech_tokens_per_char
     ),
     "tts_max_chars": Setting("TTS_MAX_CHARS", kinds.count(1, MAX_TOKENS), CORE.max_speech_chars),
+    # Cached input at this fraction of its price; each web search at SEARCH_PRICE tokens.
+    "cached_input_price": Setting("CACHED_INPUT_PRICE", _share, CORE.cached_input_price),
+    "search_price": Setting("SEARCH_PRICE", kinds.count(0, MAX_BALANCE), CORE.search_price),
     "max_document_bytes": Setting(
         "MAX_DOCUMENT_BYTES", kinds.count(1, MAX_DOCUMENT_BYTES), CORE.max_document_bytes
     ),  # Who may use the bot (empty: everyone), and the allowance each period (0: none).
@@ -290,6 +300,8 @@ class Settings:
     image_model: str = DEFAULT_IMAGE_MODEL
     image_size: str = DEFAULT_IMAGE_SIZE
     image_price: int = CORE.image_price
+    cached_input_price: float = CORE.cached_input_price
+    search_price: int = CORE.search_price
     max_document_bytes: int = CORE.max_document_bytes
     # Spoken answers: OpenAI's audio.speech (or TTS_BASE_URL's server); offline, espeak-ng.
     tts_enabled: bool = True
@@ -369,6 +381,8 @@ class Settings:
             image_price=self.image_price,
             speech_tokens_per_char=self.tts_price,
             max_speech_chars=self.tts_max_chars,
+            cached_input_price=self.cached_input_price,
+            search_price=self.search_price,
             max_document_bytes=self.max_document_bytes,
             allowed_users=self.allowed_users,
             allowed_chats=self.allowed_chats,

@@ -28,6 +28,7 @@ from core.values import (
     Hold,
     ModelRequest,
     Picture,
+    Source,
     Totals,
     Transcript,
     Usage,
@@ -157,6 +158,7 @@ class ScriptedModel:
     gate: asyncio.Event | None = None
     delay: float = 0.0  # seconds before the answer (real time: for overlap tests)
     cut_off: bool = False  # the answer stopped at the reply cap
+    sources: tuple[Source, ...] = ()  # the pages the answer cites, with the usage
     requests: list[ModelRequest] = attrs.field(factory=list)
     closed_streams: int = 0  # streams stopped before their end
     finished_streams: int = 0
@@ -178,7 +180,7 @@ class ScriptedModel:
             if error is not None:
                 raise error
             if self.usage is not None or self.cut_off:
-                yield Chunk(usage=self.usage, cut_off=self.cut_off)
+                yield Chunk(usage=self.usage, cut_off=self.cut_off, sources=self.sources)
             self.finished_streams += 1
         except GeneratorExit:
             self.closed_streams += 1

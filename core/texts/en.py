@@ -114,6 +114,13 @@ TEXTS: Final = {
         "\n\nTokens used: ≈{tokens:n} · charged: {charged:n} (estimated: the model did not "
         "report it)"
     ),
+    # When part of the prompt came from the provider's cache, which costs less.
+    "footer_cached": "\n\nTokens used: {tokens:n} ({cached:n} cached)",
+    "footer_charged_cached": (
+        "\n\nTokens used: {tokens:n} ({cached:n} cached) · charged: {charged:n}"
+    ),
+    "footer_searches": " · web searches: {n}",
+    "sources": "\n\nSources:\n{links}",
     "admin_told": " The admin has been told.",
     "not_charged_storage": ("\n\n(Not charged: the bot cannot save its data right now.{told})"),
     "cut_off": (
@@ -230,6 +237,18 @@ TEXTS: Final = {
     "admin_not_delivered": "An answer to {who} could not be delivered, so it was not charged.",
     "cmd_model": "show the models and their prices, or choose one: /model <name>",
     "cmd_image": "<description>: draw a picture",
+    "cmd_search": "on|off: let answers search the web and cite their sources",
+    "search_on": (
+        "Web search is on: {model} may search the web for your messages and lists the pages it "
+        "used. Each search costs {price:n} tokens. /search off turns it off."
+    ),
+    "search_off": "Web search is off: answers come from the model alone.",
+    "search_state_on": "Web search is on. /search off turns it off.",
+    "search_state_off": "Web search is off. /search on turns it on.",
+    "search_unavailable": (
+        "Web search is not available with {model}: its server does not offer it. Use /model to "
+        "see the models."
+    ),
     "models": (
         "Models (the price is how many of your tokens one token of the model costs):\n{models}\n\n"
         "Choose one: /model <name>"

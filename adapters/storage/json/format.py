@@ -16,8 +16,8 @@ or ``""`` is the default model (None), and a ``null`` or ``""`` is written back 
 this code does not know, in an entry or at the top level, are kept as they are.
 ``allowance`` (the admin's /allowance for the person) and ``refilled`` (the allowance period
 last refilled) are this bot's own, written only when set; the older bot ignores them, and
-``voice`` (true: the person's /voice on) likewise. The access list lives in ``global``
-(``adapters.storage.access``).
+``voice`` (true: the person's /voice on) likewise; so is ``search`` (the person's /search on),
+written only when true. The access list lives in ``global`` (``adapters.storage.access``).
 
 Everything read must be writable back, or a later save would fail on it: numbers are bounded
 (``LIMIT``), nesting is shallow, user ids are ASCII digits, text is valid Unicode. A file that
@@ -63,6 +63,7 @@ _KNOWN = frozenset(
         "allowance",
         "refilled",
         "voice",
+        "search",
     }
 )
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
@@ -317,6 +318,9 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
             raise Invalid(f"user {key}: 'voice' must be true or false, found {voice!r}")
     elif "voice" in entry:
         extra = _with(extra, "voice", False)  # written back as it was
+    search = get("search")
+    if search is not None and type(search) is not bool:
+        raise Invalid(f"user {key}: 'search' must be true or false, found {search!r}")
     # Positional, in the order of Account's fields (a test keeps it so): with 100 000 users,
     # naming each argument costs start-up about 0.05 s.
     account = Account(
@@ -333,6 +337,7 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         allowance,
         refilled,
         voice,
+        search is True,
     )
     if check_texts or not extra.keys() <= _KNOWN:
         try:
@@ -378,6 +383,8 @@ def write_entry(account: Account, extra: dict[str, Any]) -> dict[str, Any]:
         entry["refilled"] = account.refilled
     if account.voice or "voice" in extra:
         entry["voice"] = account.voice
+    if account.search:
+        entry["search"] = True
     for key, value in extra.items():
         if key not in _KNOWN:
             entry[key] = value

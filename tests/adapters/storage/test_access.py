@@ -68,11 +68,21 @@ async def check_voice_is_kept(store: AccountStore) -> None:
     assert await store.get("10") == Account("10", 10, voice=True)
 
 
+async def check_search_flag_is_kept(store: AccountStore) -> None:
+    await store.register(Account("7", 10))
+    await store.register(Account("8", 10, search=True))
+    await store.change("7", lambda a: attrs.evolve(a, search=True))
+    await store.change("8", lambda a: attrs.evolve(a, search=False))
+    assert await store.get("7") == Account("7", 10, search=True)
+    assert await store.get("8") == Account("8", 10)
+
+
 CHECKS = (
     check_access_is_kept_and_changed_atomically,
     check_pages_in_the_order_of_registration,
     check_allowance_fields_are_kept,
     check_voice_is_kept,
+    check_search_flag_is_kept,
 )
 
 
@@ -150,3 +160,22 @@ async def test_a_full_disk_leaves_the_list_as_it_was(tmp_path: Path) -> None:
         again = JsonAccounts.open(path)
         assert (await again.access()).users == {"5", "6"}
         await again.close()
+
+
+async def test_data_json_writes_search_only_when_on(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccounts.open(path)
+    await store.register(Account("5", 10, search=True))
+    await store.register(Account("6", 10))
+    await store.close()
+    written = json.loads(path.read_text())
+    assert written["5"]["search"] is True
+    assert "search" not in written["6"]
+    assert set(older_bot_reads(path)) == {"5", "6"}
+
+
+async def test_data_json_refuses_a_search_flag_that_is_not_true_or_false(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps({"5": {"requests": 1, "tokens": 2, "balance": 3, "search": "yes"}}))
+    with pytest.raises(StorageError, match="search"):
+        JsonAccounts.open(path)

@@ -20,9 +20,9 @@ pytestmark = pytest.mark.postgres
 
 
 def test_the_migrations_are_numbered_in_order():
+    # Ascending and each number once; a gap is allowed: branches developed side by side each
+    # take a number of their own, and one may be merged before another.
     numbers = [number for number, _, _ in migrations()]
-    # Unique and increasing from 1. Work done side by side reserves its numbers in advance, so
-    # a branch may lack the ones before its own: each number missing is applied when it comes.
     assert numbers == sorted(set(numbers))
     assert numbers[0] == 1
 
