@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator, Mapping
 import attrs
 
 from core import budget, charges, errors
+from core.modes import SHIPPED, Mode, ModeBook
 from core.models import Catalogue, ModelOption
 from core.parts import Parts
 from core.ports import ChatModel, MessageLookup, ReplyStream, TokenCounter
 from core.prompts import PromptPolicy
 from core.replies import reply_to, who
+from core.retrying import LastMessages
 from core.texts import close_code_block, without_footer
 from core.threads import Thread, TooLong, build_thread
 from core.tokens import prompt_tokens
@@ -29,6 +31,7 @@ from core.values import (
     Incoming,
     ModelRequest,
     Node,
+    Offer,
     Role,
     Turn,
     Usage,
@@ -62,6 +65,9 @@ class Answerer:
     counter: TokenCounter
     policy: PromptPolicy
     lookup: MessageLookup | None = None
+    modes: ModeBook = SHIPPED
+    # Each person's last message in each chat, for /retry (``core.retrying``).
+    last: LastMessages = attrs.field(factory=LastMessages)
 
     async def answer(
         self,
@@ -72,11 +78,12 @@ class Answerer:
     ) -> bool:
         """Answer ``message``; whether an answer was given and charged (False: the person was
         told why not, and nothing was charged)."""
+        self.last.remember(incoming, message, pictures)
         option = self.catalogue.of(account)
         if pictures and not option.vision:
             await self.parts.replies.say(incoming, "no_vision", model=option.name)
             return False
-        request = _Request(incoming, account, message, pictures, option)
+        request = _Request(incoming, account, message, pictures, option, self.modes.of(account))
         thread = await self._thread(
             request, option.context_budget or self.parts.config.context_budget
         )
@@ -133,7 +140,12 @@ class Answerer:
             counter=self.counter,
             chat_id=request.incoming.chat_id,
             reply_to=request.incoming.reply_to,
-            system_prompt=self.policy.prompt_for(request.account),
+            system_prompt=self.policy.prompt_for(
+                request.account,
+                request.mode.prompt(self.parts.replies.language(request.incoming))
+                if request.mode
+                else None,
+            ),
             text=request.message,
             budget=budget_tokens,
             clean=without_footer,
@@ -206,7 +218,7 @@ class Answerer:
         model = self.models[request.option.name]
         if not await self.parts.typing(incoming.chat_id):
             return None  # nobody to answer: the model is not asked
-        streamed = _Streamed()
+        streamed = _Streamed(temperature=request.mode.temperature if request.mode else None)
         try:
             try:
                 return await self._stream(model, thread, max_tokens, stream, streamed)
@@ -236,7 +248,7 @@ class Answerer:
             # an answer instead of a message stuck half-written, and pays nothing.
             log.exception("answering message %s failed", incoming.message_id)
             failure = self.parts.replies.text(incoming, "err_other")
-            await self._show_failure(incoming, stream, failure, streamed.text)
+            await self._show_failure(incoming, stream, failure, streamed.text, retry=True)
             return None
 
     async def _stream(
@@ -247,7 +259,7 @@ class Answerer:
         stream: ReplyStream,
         streamed: _Streamed,
     ) -> ModelAnswer:
-        chunks = model.stream(ModelRequest(thread.turns, max_tokens))
+        chunks = model.stream(ModelRequest(thread.turns, max_tokens, streamed.temperature))
         text = ""
         usage: Usage | None = None
         cut_off = stopped = unreachable = False
@@ -294,20 +306,35 @@ class Answerer:
         if isinstance(exc, errors.ContextTooLong) and not thread.history:
             key = "err_context_single"  # it is a new conversation already
         failure = self.parts.replies.text(incoming, key)
-        ids = await self._show_failure(incoming, stream, failure, streamed)
+        # Trying again can help unless the request itself is what the model refuses.
+        retry = not isinstance(exc, errors.AuthFailed | errors.ModelMisconfigured)
+        retry = retry and not isinstance(exc, errors.ContextTooLong)
+        ids = await self._show_failure(incoming, stream, failure, streamed, retry=retry)
         # A reply to the error continues the conversation the failed request belonged to.
         notes = [Node(incoming.chat_id, i, None, "", incoming.message_id) for i in ids]
         await self.parts.remember([request.node(), *notes])
 
     async def _show_failure(
-        self, incoming: Incoming, stream: ReplyStream, failure: str, streamed: str = ""
+        self,
+        incoming: Incoming,
+        stream: ReplyStream,
+        failure: str,
+        streamed: str = "",
+        *,
+        retry: bool = False,
     ) -> list[str]:
         """Finish the answer with ``failure``; below the text ``streamed`` so far, when the
-        model broke off mid-answer: what the person was reading stays (unpaid)."""
+        model broke off mid-answer: what the person was reading stays (unpaid). ``retry``:
+        offer /retry for this message under it."""
+        offer = None
+        if retry:
+            label = self.parts.replies.text(incoming, "retry_button")
+            offer = Offer(label, f"/retry {incoming.message_id}")
         try:
             if not streamed.strip():
-                return list(await stream.finish(failure, markdown=False))
-            return list(await stream.finish(f"{close_code_block(streamed)}\n\n({failure})"))
+                return list(await stream.finish(failure, markdown=False, offer=offer))
+            shown = f"{close_code_block(streamed)}\n\n({failure})"
+            return list(await stream.finish(shown, offer=offer))
         except Exception as exc:
             log.error("could not tell chat %s of a failure: %r", incoming.chat_id, exc)
             return []
@@ -439,9 +466,11 @@ class Answerer:
 
 @attrs.define
 class _Streamed:
-    """The text of the answer as far as the model streamed it: what stays shown if it breaks."""
+    """The text of the answer as far as the model streamed it: what stays shown if it breaks;
+    and the temperature the model is asked for."""
 
     text: str = ""
+    temperature: float | None = None
 
 
 async def _close(chunks: AsyncIterator[Chunk]) -> None:
@@ -459,6 +488,7 @@ class _Request:
     message: str
     pictures: tuple[Attachment, ...]
     option: ModelOption
+    mode: Mode | None = None  # the person's mode: its prompt and temperature
 
     def node(self) -> Node:
         """The person's turn, as the thread remembers it."""

@@ -23,6 +23,7 @@ from core.config import BotConfig
 from core.drawing import Painter
 from core.media import SURROGATE, MediaReader, mend
 from core.models import Catalogue
+from core.modes import SHIPPED, ModeBook
 from core.notices import Notices
 from core.ordering import Sequencer
 from core.parts import Parts
@@ -43,6 +44,7 @@ from core.ports import (
 )
 from core.prompts import PromptPolicy
 from core.replies import Replies, best_effort, who
+from core.retrying import Retrier
 from core.values import Account, Incoming, Sender
 
 log = logging.getLogger(__name__)
@@ -110,11 +112,20 @@ class BotService:
             self.accounts,
             config.admin_id,
         )
-        self.commands = Commands(
-            parts, policy, self.request_stop, self.catalogue, painter, self.gate, self.allowances
-        )
+        modes = ModeBook(self.config.modes) if self.config.modes else SHIPPED
         self.answerer = Answerer(
-            parts, self.models, self.catalogue, self.counter, policy, self.lookup
+            parts, self.models, self.catalogue, self.counter, policy, self.lookup, modes
+        )
+        self.commands = Commands(
+            parts,
+            policy,
+            self.request_stop,
+            self.catalogue,
+            painter,
+            self.gate,
+            self.allowances,
+            modes,
+            Retrier(self.answerer).retry,
         )
         self.reader = MediaReader(parts, self.transcriber, self.documents)
 

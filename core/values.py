@@ -86,10 +86,12 @@ class Usage:
 
 @attrs.frozen
 class ModelRequest:
-    """What the core asks of the chat model: the turns (system first) and the reply cap."""
+    """What the core asks of the chat model: the turns (system first) and the reply cap;
+    ``temperature`` None leaves the model's own default (a mode may set one)."""
 
     turns: tuple[Turn, ...]
     max_tokens: int
+    temperature: float | None = None
 
 
 @attrs.frozen
@@ -165,6 +167,7 @@ class Account:
     model: str | None = None  # the model the person chose (``lang_model``); None: the default
     allowance: int | None = None  # the admin's /allowance for this person; None: the setting's
     refilled: str | None = None  # the allowance period last refilled (``core.allowances``)
+    mode: str | None = None  # the /mode chosen (``core.modes``); None: the default
 
     @classmethod
     def new(cls, sender: Sender, balance: int) -> Account:
@@ -255,6 +258,15 @@ class Transcript:
 
     text: str
     seconds: float | None = None
+
+
+@attrs.frozen
+class Offer:
+    """A button under a message that sends ``command`` for whoever presses it (``/retry 42``);
+    a messenger without buttons shows the command to type instead."""
+
+    label: str
+    command: str
 
 
 @attrs.frozen

@@ -27,6 +27,7 @@ from core.values import (
     Chunk,
     Hold,
     ModelRequest,
+    Offer,
     Picture,
     Totals,
     Transcript,
@@ -45,6 +46,7 @@ class Sent:
     streamed: bool = False
     markdown: bool = False
     picture: Picture | None = None
+    offer: Offer | None = None  # the button under it
 
 
 @attrs.define
@@ -98,10 +100,12 @@ class RecordingStream:
     async def update(self, text: str) -> None:
         self.updates.append(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         ids = self.sink.new_ids(self.sink.parts)
         self.sink.sent.append(
-            Sent(self.chat_id, text, self.reply_to, ids, self.updates, True, markdown)
+            Sent(self.chat_id, text, self.reply_to, ids, self.updates, True, markdown, offer=offer)
         )
         return ids
 
@@ -305,7 +309,9 @@ class _FailingStream:
     async def update(self, text: str) -> None:
         self.updates += 1
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         raise self.error
 
 
@@ -352,7 +358,9 @@ class _GoneStream:
             raise DeliveryFailed("USER_IS_BLOCKED")
         self.updates.append(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         raise DeliveryFailed("USER_IS_BLOCKED")
 
 
@@ -392,8 +400,10 @@ class _StoppedStream:
             raise AnswerStopped("stop pressed")
         await self.inner.update(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
-        return await self.inner.finish(text, markdown=markdown)
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
+        return await self.inner.finish(text, markdown=markdown, offer=offer)
 
 
 @attrs.define
