@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Mapping
 import attrs
 
 from core import budget, charges, errors
-from core.modes import SHIPPED, Mode, ModeBook
 from core.models import Catalogue, ModelOption
+from core.modes import SHIPPED, Mode, ModeBook
 from core.parts import Parts
 from core.ports import ChatModel, MessageLookup, ReplyStream, TokenCounter
 from core.prompts import PromptPolicy

@@ -15,8 +15,8 @@ from core import budget
 from core.access import Gate
 from core.allowances import Allowances, when
 from core.drawing import Painter
-from core.modes import DEFAULT_MODE, SHIPPED, Mode, ModeBook
 from core.models import Catalogue
+from core.modes import DEFAULT_MODE, SHIPPED, Mode, ModeBook
 from core.parts import Parts
 from core.prompts import PromptPolicy, PromptTooLong
 from core.replies import who

@@ -199,6 +199,5 @@ def button(offer: Offer | None) -> types.ReplyInlineMarkup | None:
     if offer is None:
         return None
     data = offer.command.encode()[:64]  # Telegram's limit; a command with an id fits
-    return types.ReplyInlineMarkup(
-        [types.KeyboardButtonRow([types.KeyboardButtonCallback(offer.label, data)])]
-    )
+    pressed = types.KeyboardInlineButton(offer.label, types.InlineButtonTypeCallback(data))
+    return types.ReplyInlineMarkup([types.KeyboardInlineButtonRow([pressed])])

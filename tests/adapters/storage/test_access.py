@@ -59,10 +59,20 @@ async def check_allowance_fields_are_kept(store: AccountStore) -> None:
     assert await store.get("8") == Account("8", 10, allowance=0, refilled="2026-01")
 
 
+async def check_the_mode_is_kept(store: AccountStore) -> None:
+    await store.register(Account("7", 10, mode="coder"))
+    await store.register(Account("8", 10))
+    await store.change("8", lambda a: attrs.evolve(a, mode="brief", prompt=None))
+    await store.change("7", lambda a: attrs.evolve(a, mode=None))
+    assert await store.get("7") == Account("7", 10)
+    assert await store.get("8") == Account("8", 10, mode="brief")
+
+
 CHECKS = (
     check_access_is_kept_and_changed_atomically,
     check_pages_in_the_order_of_registration,
     check_allowance_fields_are_kept,
+    check_the_mode_is_kept,
 )
 
 
@@ -93,7 +103,9 @@ async def test_data_json_keeps_the_list_where_the_older_bot_does_not_look(tmp_pa
         "later": {"kept": True}}}))  # fmt: skip
     store = JsonAccounts.open(path)
     await store.change_access(lambda a: a.allowing("5").allowing("@bo"))
-    await store.change("5", lambda a: attrs.evolve(a, allowance=9, refilled="2026-01-01"))
+    await store.change(
+        "5", lambda a: attrs.evolve(a, allowance=9, refilled="2026-01-01", mode="tutor")
+    )
     await store.close()
     written = json.loads(path.read_text())
     assert list(written) == ["global", "5"]  # no top-level key the older bot would take for a user
@@ -102,6 +114,7 @@ async def test_data_json_keeps_the_list_where_the_older_bot_does_not_look(tmp_pa
     assert written["5"]["blacklist"] is True
     assert written["5"]["later"] == {"kept": True}
     assert (written["5"]["allowance"], written["5"]["refilled"]) == (9, "2026-01-01")
+    assert written["5"]["mode"] == "tutor"  # a key the older bot does not read
     assert set(older_bot_reads(path)) == {"5"}
 
 

@@ -286,7 +286,7 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
             peer=message.peer_id,
             msg_id=message.id,
             chat_instance=0,
-            data=row.buttons[0].data,
+            data=row.buttons[0].type.data,
         )
         await self.receive_update(update)
 

@@ -55,7 +55,7 @@ async def test_the_export_carries_the_list_and_the_allowances(
 ) -> None:
     store = await PostgresAccountStore.open(database_url, pool_size=2)
     try:
-        await store.register(Account("5", 10, allowance=7, refilled="2026-02"))
+        await store.register(Account("5", 10, allowance=7, refilled="2026-02", mode="coder"))
         await store.change_access(lambda a: a.allowing("@ann").allowing("-100", chat=True))
         access = await store.access()
     finally:
@@ -64,5 +64,7 @@ async def test_the_export_carries_the_list_and_the_allowances(
     await export_data_json(database_url, path)
     exported = JsonAccounts.open(path)
     assert await exported.access() == access
-    assert await exported.get("5") == Account("5", 10, allowance=7, refilled="2026-02")
+    assert await exported.get("5") == Account(
+        "5", 10, allowance=7, refilled="2026-02", mode="coder"
+    )
     await exported.close()
