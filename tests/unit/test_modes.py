@@ -22,7 +22,8 @@ def test_the_shipped_modes_speak_both_languages() -> None:
     names = [m.name for m in SHIPPED.modes]
     assert names == ["assistant", "coder", "translator", "editor", "tutor", "brief"]
     for mode in SHIPPED.modes:
-        assert mode.described("en") and mode.described("ru")
+        assert mode.described("en")
+        assert mode.described("ru")
         assert mode.described("en") != mode.described("ru")
         if mode.name != "assistant":
             assert mode.prompt("en") != mode.prompt("ru")

@@ -60,7 +60,7 @@ def button_data(message: types.Message) -> bytes:
     [row] = markup.rows
     [button] = row.buttons
     assert isinstance(button.type, types.InlineButtonTypeCallback)
-    assert button.text == "Попробовать ещё раз"  # Alice's client speaks Russian
+    assert button.text == "Попробовать ещё раз"
     return bytes(button.type.data)
 
 
