@@ -218,10 +218,11 @@ class Answerer:
         model = self.models[request.option.name]
         if not await self.parts.typing(incoming.chat_id):
             return None  # nobody to answer: the model is not asked
-        streamed = _Streamed(temperature=request.mode.temperature if request.mode else None)
+        streamed = _Streamed()
+        temperature = request.mode.temperature if request.mode else None
         try:
             try:
-                return await self._stream(model, thread, max_tokens, stream, streamed)
+                return await self._stream(model, thread, max_tokens, stream, streamed, temperature)
             except errors.ContextTooLong:
                 # The server counts differently from our estimate: keep half the tokens (all
                 # that the new message leaves, when it is more than half) and retry once;
@@ -239,7 +240,7 @@ class Answerer:
                 seen = await self._see(incoming, smaller)
                 if seen is None:
                     return None
-                return await self._stream(model, seen, max_tokens, stream, streamed)
+                return await self._stream(model, seen, max_tokens, stream, streamed, temperature)
         except errors.ModelError as exc:
             await self._failed(request, thread, exc, stream, streamed.text)
             return None
@@ -258,8 +259,9 @@ class Answerer:
         max_tokens: int,
         stream: ReplyStream,
         streamed: _Streamed,
+        temperature: float | None,
     ) -> ModelAnswer:
-        chunks = model.stream(ModelRequest(thread.turns, max_tokens, streamed.temperature))
+        chunks = model.stream(ModelRequest(thread.turns, max_tokens, temperature))
         text = ""
         usage: Usage | None = None
         cut_off = stopped = unreachable = False
@@ -466,11 +468,9 @@ class Answerer:
 
 @attrs.define
 class _Streamed:
-    """The text of the answer as far as the model streamed it: what stays shown if it breaks;
-    and the temperature the model is asked for."""
+    """The text of the answer as far as the model streamed it: what stays shown if it breaks."""
 
     text: str = ""
-    temperature: float | None = None
 
 
 async def _close(chunks: AsyncIterator[Chunk]) -> None:

@@ -11,17 +11,16 @@ charged like any other, in the same thread, replying to the same message.
 from __future__ import annotations
 
 import collections
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 import attrs
 
-from core.values import Attachment, ChatId, Incoming, UserId
-
-if TYPE_CHECKING:
-    from core.answering import Answerer
-    from core.values import Account
+from core.replies import Replies
+from core.values import Account, Attachment, ChatId, Incoming, UserId
 
 REMEMBERED = 10_000  # conversations whose last message is kept; the least recent forgotten
+# The answering use case: a message answered, True when it was answered and charged.
+Answer = Callable[[Incoming, Account, str, tuple[Attachment, ...]], Awaitable[bool]]
 
 
 @attrs.frozen
@@ -53,22 +52,23 @@ class LastMessages:
 
 @attrs.define
 class Retrier:
-    """The /retry command on the answering use case."""
+    """The /retry command: the message ``last`` remembers, given to ``answer`` again."""
 
-    answerer: Answerer
+    replies: Replies
+    last: LastMessages
+    answer: Answer
 
     async def retry(self, incoming: Incoming, account: Account, argument: str) -> None:
         """``/retry``: the last message again; ``/retry <message id>`` (a button's): only when
         that is still the last one, so an old button never answers a newer message."""
-        replies = self.answerer.parts.replies
-        last = self.answerer.last.of(incoming.chat_id, incoming.sender.id)
+        last = self.last.of(incoming.chat_id, incoming.sender.id)
         if last is None:
-            await replies.say(incoming, "retry_nothing")
+            await self.replies.say(incoming, "retry_nothing")
             return
         if argument and argument != last.incoming.message_id:
-            await replies.say(incoming, "retry_not_last")
+            await self.replies.say(incoming, "retry_not_last")
             return
         # The answer replies to the message it answers again, in private chats too: the person
         # sees which one it is.
         again = attrs.evolve(last.incoming, replies_in_private=True)
-        await self.answerer.answer(again, account, last.text, last.pictures)
+        await self.answer(again, account, last.text, last.pictures)

@@ -125,7 +125,7 @@ class BotService:
             self.gate,
             self.allowances,
             modes,
-            Retrier(self.answerer).retry,
+            Retrier(parts.replies, self.answerer.last, self.answerer.answer).retry,
         )
         self.reader = MediaReader(parts, self.transcriber, self.documents)
 
