@@ -25,14 +25,18 @@ from typing import Any
 
 from core.modes import DEFAULT_MODE, SHIPPED, Mode, ModeBook, check
 from core.texts import LANGUAGES
+from core.tokens import CharTokenCounter, prompt_tokens
+from core.values import Role, Turn
 from entrypoints.setting_types import ConfigError
 
 _KEYS = frozenset({"about", "prompt", "model", "temperature", "search"})
 
 
-def read_modes(path: Path, offered: Sequence[str]) -> tuple[Mode, ...]:
+def read_modes(path: Path, offered: Sequence[str], prompt_limit: int) -> tuple[Mode, ...]:
     """The modes to offer: the shipped ones with the file's added or put in their place, or
-    the file's alone (``replace = true``). ``offered`` names the models MODELS offers."""
+    the file's alone (``replace = true``). ``offered`` names the models MODELS offers;
+    ``prompt_limit`` is the most tokens a system prompt may take (estimated), so that a
+    message still fits beside it."""
     try:
         with path.open("rb") as file:
             document = tomllib.load(file)
@@ -53,6 +57,15 @@ def read_modes(path: Path, offered: Sequence[str]) -> tuple[Mode, ...]:
     if not isinstance(entries, dict):
         raise ConfigError(f"MODES_FILE {path}: 'modes' must be tables: [modes.<name>]")
     modes = [_mode(path, name, entry, offered) for name, entry in entries.items()]
+    for mode in modes:
+        for code, prompt in mode.prompts.items():
+            cost = prompt_tokens(CharTokenCounter(), [Turn(Role.SYSTEM, prompt)])
+            if cost > prompt_limit:
+                raise ConfigError(
+                    f"MODES_FILE {path}: [modes.{mode.name}]: the prompt ({code}) alone costs "
+                    f"about {cost:,} tokens, leaving no room for a message within "
+                    "CONTEXT_TOKEN_LIMIT"
+                )
     if replace and not modes:
         raise ConfigError(f"MODES_FILE {path}: replace = true but the file offers no mode")
     book = ModeBook(tuple(modes)) if replace else SHIPPED.merged(modes)

@@ -380,7 +380,8 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     modes_file = Setting("MODES_FILE", kinds.text, "").read(env)
     if modes_file:
         offered = [entry.name for entry in values["models"]]
-        values["modes"] = read_modes(base / modes_file, offered)
+        room = values["context_token_limit"] - ROOM_FOR_A_MESSAGE
+        values["modes"] = read_modes(base / modes_file, offered, room)
     database = _database(env, "DATABASE_URL", None)
     # Voice goes to the chat's server with the chat's key unless told otherwise.
     transcription_url = Setting("TRANSCRIPTION_BASE_URL", kinds.url, values["openai_base_url"])

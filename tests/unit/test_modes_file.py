@@ -80,6 +80,14 @@ def test_mistakes_are_named_with_the_file_and_the_entry(
     assert str(tmp_path / "modes.toml") in str(caught.value)
 
 
+def test_a_prompt_too_long_for_the_context_is_refused(tmp_path: Path) -> None:
+    toml = f'[modes.long]\nprompt = "{"word " * 2_000}"\n'
+    (tmp_path / "modes.toml").write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[modes.long\]: the prompt \(en\) alone costs"):
+        settings_from({"MODES_FILE": "modes.toml", "CONTEXT_TOKEN_LIMIT": "1000"}, tmp_path)
+    assert settings_from({"MODES_FILE": "modes.toml"}, tmp_path).modes[-1].name == "long"
+
+
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"MODES_FILE .*nowhere.toml: cannot be read"):
         settings_from({"MODES_FILE": "nowhere.toml"}, tmp_path)
