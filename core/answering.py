@@ -13,10 +13,12 @@ import attrs
 
 from core import budget, charges, errors
 from core.models import Catalogue, ModelOption
+from core.modes import SHIPPED, Mode, ModeBook
 from core.parts import Parts
 from core.ports import ChatModel, MessageLookup, ReplyStream, TokenCounter
 from core.prompts import PromptPolicy
 from core.replies import reply_to, who
+from core.retrying import LastMessages
 from core.speaking import Narrator
 from core.texts import close_code_block, without_footer
 from core.threads import Thread, TooLong, build_thread
@@ -30,6 +32,7 @@ from core.values import (
     Incoming,
     ModelRequest,
     Node,
+    Offer,
     Role,
     Source,
     Turn,
@@ -66,6 +69,9 @@ class Answerer:
     policy: PromptPolicy
     lookup: MessageLookup | None = None
     narrator: Narrator | None = None  # reads answers aloud for those who asked (/voice on)
+    modes: ModeBook = SHIPPED
+    # Each person's last message in each chat, for /retry (``core.retrying``).
+    last: LastMessages = attrs.field(factory=LastMessages)
 
     async def answer(
         self,
@@ -76,12 +82,14 @@ class Answerer:
     ) -> bool:
         """Answer ``message``; whether an answer was given and charged (False: the person was
         told why not, and nothing was charged)."""
+        self.last.remember(incoming, message, pictures)
         option = self.catalogue.of(account)
         if pictures and not option.vision:
             await self.parts.replies.say(incoming, "no_vision", model=option.name)
             return False
         searches = self.parts.config.max_searches if account.search and option.web_search else 0
-        request = _Request(incoming, account, message, pictures, option, searches)
+        mode = self.modes.of(account)
+        request = _Request(incoming, account, message, pictures, option, searches, mode)
         thread = await self._thread(
             request, option.context_budget or self.parts.config.context_budget
         )
@@ -140,7 +148,12 @@ class Answerer:
             counter=self.counter,
             chat_id=request.incoming.chat_id,
             reply_to=request.incoming.reply_to,
-            system_prompt=self.policy.prompt_for(request.account),
+            system_prompt=self.policy.prompt_for(
+                request.account,
+                request.mode.prompt(self.parts.replies.language(request.incoming))
+                if request.mode
+                else None,
+            ),
             text=request.message,
             budget=budget_tokens,
             clean=without_footer,
@@ -243,7 +256,7 @@ class Answerer:
             # an answer instead of a message stuck half-written, and pays nothing.
             log.exception("answering message %s failed", incoming.message_id)
             failure = self.parts.replies.text(incoming, "err_other")
-            await self._show_failure(incoming, stream, failure, streamed.text)
+            await self._show_failure(incoming, stream, failure, streamed.text, retry=True)
             return None
 
     async def _stream(
@@ -262,6 +275,7 @@ class Answerer:
             max_tokens,
             conversation=f"{request.incoming.chat_id}:{root}",
             searches=request.searches,
+            temperature=request.mode.temperature if request.mode else None,
         )
         chunks = model.stream(asked)
         text = ""
@@ -320,20 +334,35 @@ class Answerer:
         if isinstance(exc, errors.ContextTooLong) and not thread.history:
             key = "err_context_single"  # it is a new conversation already
         failure = self.parts.replies.text(incoming, key)
-        ids = await self._show_failure(incoming, stream, failure, streamed)
+        # Trying again can help unless the request itself is what the model refuses.
+        retry = not isinstance(exc, errors.AuthFailed | errors.ModelMisconfigured)
+        retry = retry and not isinstance(exc, errors.ContextTooLong)
+        ids = await self._show_failure(incoming, stream, failure, streamed, retry=retry)
         # A reply to the error continues the conversation the failed request belonged to.
         notes = [Node(incoming.chat_id, i, None, "", incoming.message_id) for i in ids]
         await self.parts.remember([request.node(), *notes])
 
     async def _show_failure(
-        self, incoming: Incoming, stream: ReplyStream, failure: str, streamed: str = ""
+        self,
+        incoming: Incoming,
+        stream: ReplyStream,
+        failure: str,
+        streamed: str = "",
+        *,
+        retry: bool = False,
     ) -> list[str]:
         """Finish the answer with ``failure``; below the text ``streamed`` so far, when the
-        model broke off mid-answer: what the person was reading stays (unpaid)."""
+        model broke off mid-answer: what the person was reading stays (unpaid). ``retry``:
+        offer /retry for this message under it."""
+        offer = None
+        if retry:
+            label = self.parts.replies.text(incoming, "retry_button")
+            offer = Offer(label, f"/retry {incoming.message_id}")
         try:
             if not streamed.strip():
-                return list(await stream.finish(failure, markdown=False))
-            return list(await stream.finish(f"{close_code_block(streamed)}\n\n({failure})"))
+                return list(await stream.finish(failure, markdown=False, offer=offer))
+            shown = f"{close_code_block(streamed)}\n\n({failure})"
+            return list(await stream.finish(shown, offer=offer))
         except Exception as exc:
             log.error("could not tell chat %s of a failure: %r", incoming.chat_id, exc)
             return []
@@ -514,6 +543,7 @@ class _Request:
     pictures: tuple[Attachment, ...]
     option: ModelOption
     searches: int = 0  # web searches the answer may run (the person turned /search on)
+    mode: Mode | None = None  # the person's mode: its prompt and temperature
 
     def node(self) -> Node:
         """The person's turn, as the thread remembers it."""

@@ -16,6 +16,7 @@ from core.access import Gate
 from core.allowances import Allowances, when
 from core.drawing import Painter
 from core.models import Catalogue
+from core.modes import DEFAULT_MODE, SHIPPED, Mode, ModeBook
 from core.parts import Parts
 from core.prompts import PromptPolicy, PromptTooLong
 from core.replies import who
@@ -65,6 +66,8 @@ class Commands:
     gate: Gate
     allowances: Allowances
     narrator: Narrator | None = None  # None: /voice is refused
+    modes: ModeBook = SHIPPED
+    retry: Handler | None = None  # /retry (``core.retrying``); None: not offered
     table: Mapping[str, Spec] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -75,6 +78,8 @@ class Commands:
             "stats": Spec(self.stats),
             "prompt": Spec(self.prompt),
             "model": Spec(self.model),
+            "mode": Spec(self.mode),
+            **({"retry": Spec(self.retry)} if self.retry else {}),
             "image": Spec(self.image),
             "voice": Spec(self.voice),
             "search": Spec(self.search),
@@ -151,7 +156,17 @@ class Commands:
             )
         else:
             shown = self.parts.replies.text(incoming, "balance", balance=account.balance)
+        shown += self._mode_note(incoming, account)
         await self.parts.replies.send(incoming, shown + self._refill_note(incoming, account))
+
+    def _mode_note(self, incoming: Incoming, account: Account) -> str:
+        """The line /balance adds about the mode, when one other than the default is chosen:
+        and whether the person's own prompt stands in for the mode's."""
+        mode = self.modes.of(account)
+        if mode is None or mode.name == DEFAULT_MODE:
+            return ""
+        key = "balance_mode_own_prompt" if account.prompt else "balance_mode"
+        return self.parts.replies.text(incoming, key, mode=mode.name)
 
     def _refill_note(self, incoming: Incoming, account: Account) -> str:
         """The line /balance adds about the next refill; empty without an allowance."""
@@ -196,8 +211,19 @@ class Commands:
 
     async def prompt(self, incoming: Incoming, account: Account, argument: str) -> None:
         if not argument:
+            mode = self.modes.of(account)
+            language = self.parts.replies.language(incoming)
+            mode_prompt = mode.prompt(language) if mode else None
             if account.prompt:
                 await self.parts.replies.say(incoming, "prompt_own", prompt=account.prompt)
+            elif mode is not None and mode_prompt:
+                await self.parts.replies.say(
+                    incoming,
+                    "prompt_mode",
+                    mode=mode.name,
+                    prompt=mode_prompt,
+                    limit=self.policy.max_chars,
+                )
             else:
                 await self.parts.replies.say(
                     incoming,
@@ -274,6 +300,47 @@ class Commands:
             await self.parts.replies.say(incoming, "search_on", model=option.name, price=price)
         else:
             await self.parts.replies.say(incoming, "search_off")
+
+    async def mode(self, incoming: Incoming, account: Account, argument: str) -> None:
+        """``/mode``: the modes, the person's marked; ``/mode <name>`` switches, ``/mode off``
+        goes back to the default. Switching clears the person's own prompt (``core.modes``)."""
+        current = self.modes.of(account)
+        if not argument:
+            await self.parts.replies.say(incoming, "modes", modes=self._modes(incoming, current))
+            return
+        wanted = argument.strip().lower()
+        chosen = None if wanted == "off" else self.modes.find(wanted)
+        if chosen is None and wanted not in {"off", DEFAULT_MODE}:
+            await self.parts.replies.say(
+                incoming, "mode_unknown", name=argument, modes=self._modes(incoming, current)
+            )
+            return
+        name = None if chosen is None or chosen.name == DEFAULT_MODE else chosen.name
+        model = chosen.model if chosen is not None else None
+
+        def switched(a: Account) -> Account:
+            return attrs.evolve(a, mode=name, prompt=None, model=model or a.model)
+
+        await self.parts.accounts.change(account.user_id, switched)
+        said = self.parts.replies.text(incoming, "mode_set", mode=name) if name else ""
+        said = said or self.parts.replies.text(incoming, "mode_off")
+        if model:
+            said += self.parts.replies.text(incoming, "mode_model", model=model)
+        if account.prompt:
+            said += self.parts.replies.text(incoming, "mode_prompt_cleared")
+        await self.parts.replies.send(incoming, said)
+
+    def _modes(self, incoming: Incoming, current: Mode | None) -> str:
+        language = self.parts.replies.language(incoming)
+        return "\n".join(
+            self.parts.replies.text(
+                incoming,
+                "mode_line_current" if mode is current else "mode_line",
+                mode=mode.name,
+                about=mode.described(language),
+            )
+            for mode in self.modes.modes
+        )
 
     async def image(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self.painter.draw(incoming, account, argument)

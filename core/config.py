@@ -6,6 +6,7 @@ from __future__ import annotations
 import attrs
 
 from core.models import ModelOption
+from core.modes import Mode
 from core.prompts import DEFAULT_PROMPT
 from core.values import UserId
 
@@ -56,3 +57,5 @@ class BotConfig:
     allowance: int = 0
     allowance_period: str = "month"
     allowance_tz: str = "UTC"
+    # The modes /mode offers (``core.modes``); empty: the shipped set.
+    modes: tuple[Mode, ...] = ()

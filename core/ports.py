@@ -20,6 +20,7 @@ from core.values import (
     MessageId,
     ModelRequest,
     Node,
+    Offer,
     Picture,
     Totals,
     Transcript,
@@ -246,9 +247,12 @@ class ReplyStream(Protocol):
         chat cannot be reached."""
         ...
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[MessageId]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[MessageId]:
         """Show the final answer (Markdown when ``markdown``); the ids of every message it was
-        sent as, in order. Raises ``DeliveryFailed`` when it cannot be delivered."""
+        sent as, in order. ``offer``: a button under it (a messenger without buttons shows its
+        command to type). Raises ``DeliveryFailed`` when it cannot be delivered."""
         ...
 
 

@@ -23,6 +23,7 @@ from core.config import BotConfig
 from core.drawing import Painter
 from core.media import SURROGATE, MediaReader, mend
 from core.models import Catalogue
+from core.modes import SHIPPED, ModeBook
 from core.notices import Notices
 from core.ordering import Sequencer
 from core.parts import Parts
@@ -45,6 +46,7 @@ from core.ports import (
 )
 from core.prompts import PromptPolicy
 from core.replies import Replies, best_effort, who
+from core.retrying import Retrier
 from core.speaking import Narrator
 from core.values import Account, Incoming, Sender
 
@@ -117,6 +119,17 @@ class BotService:
         # Voice notes where the messenger can send them (``VoiceNoteSink``).
         voice_sink = self.sink if isinstance(self.sink, VoiceNoteSink) else None
         narrator = Narrator(parts, self.speaker, voice_sink)
+        modes = ModeBook(self.config.modes) if self.config.modes else SHIPPED
+        self.answerer = Answerer(
+            parts,
+            self.models,
+            self.catalogue,
+            self.counter,
+            policy,
+            self.lookup,
+            narrator=narrator,
+            modes=modes,
+        )
         self.commands = Commands(
             parts,
             policy,
@@ -125,10 +138,9 @@ class BotService:
             painter,
             self.gate,
             self.allowances,
-            narrator,
-        )
-        self.answerer = Answerer(
-            parts, self.models, self.catalogue, self.counter, policy, self.lookup, narrator
+            narrator=narrator,
+            modes=modes,
+            retry=Retrier(parts.replies, self.answerer.last, self.answerer.answer).retry,
         )
         self.reader = MediaReader(parts, self.transcriber, self.documents)
 

@@ -91,12 +91,14 @@ class Usage:
 class ModelRequest:
     """What the core asks of the chat model: the turns (system first) and the reply cap;
     ``conversation`` names the thread (its root), so a provider can cache its shared prefix;
-    ``searches`` is how many web searches a model that offers the tool may run (0: none)."""
+    ``searches`` is how many web searches a model that offers the tool may run (0: none);
+    ``temperature`` None leaves the model's own default (a mode may set one)."""
 
     turns: tuple[Turn, ...]
     max_tokens: int
     conversation: str | None = None
     searches: int = 0
+    temperature: float | None = None
 
 
 @attrs.frozen
@@ -186,6 +188,7 @@ class Account:
     refilled: str | None = None  # the allowance period last refilled (``core.allowances``)
     voice: bool = False  # answers are also sent as voice notes (/voice on)
     search: bool = False  # /search on: answers may search the web (where the model offers it)
+    mode: str | None = None  # the /mode chosen (``core.modes``); None: the default
 
     @classmethod
     def new(cls, sender: Sender, balance: int) -> Account:
@@ -276,6 +279,15 @@ class Transcript:
 
     text: str
     seconds: float | None = None
+
+
+@attrs.frozen
+class Offer:
+    """A button under a message that sends ``command`` for whoever presses it (``/retry 42``);
+    a messenger without buttons shows the command to type instead."""
+
+    label: str
+    command: str
 
 
 @attrs.frozen

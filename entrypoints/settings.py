@@ -26,11 +26,13 @@ from dotenv import dotenv_values
 
 from core.config import BotConfig
 from core.models import ModelOption
+from core.modes import Mode
 from core.texts import LANGUAGES
 from core.tokens import CharTokenCounter, fit_budgets, prompt_tokens
 from core.values import Role, Turn, access_key
 from entrypoints import setting_types as kinds
 from entrypoints.model_list import Defaults, ModelEntry, default_entry, parse_models
+from entrypoints.modes_file import read_modes
 from entrypoints.setting_types import REASONING_EFFORTS as REASONING_EFFORTS
 from entrypoints.setting_types import ConfigError as ConfigError
 from entrypoints.setting_types import Parser, T
@@ -317,6 +319,8 @@ class Settings:
     allowance: int = CORE.allowance
     allowance_period: str = CORE.allowance_period
     allowance_tz: str = CORE.allowance_tz
+    # The modes /mode offers: the shipped set, or as MODES_FILE changes it (empty: shipped).
+    modes: tuple[Mode, ...] = ()
 
     def telegram(self) -> TelegramLogin:
         """What the Telegram bot needs to log in; ConfigError naming whatever is missing."""
@@ -389,6 +393,7 @@ class Settings:
             allowance=self.allowance,
             allowance_period=self.allowance_period,
             allowance_tz=self.allowance_tz,
+            modes=self.modes,
         )
 
     def _fitted(self, entry: ModelEntry) -> ModelOption:
@@ -409,6 +414,11 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     values |= _paths(env, base)
     values |= _models(env, values, notes)
     values |= _admin(env, notes)
+    modes_file = Setting("MODES_FILE", kinds.text, "").read(env)
+    if modes_file:
+        offered = [entry.name for entry in values["models"]]
+        room = values["context_token_limit"] - ROOM_FOR_A_MESSAGE
+        values["modes"] = read_modes(base / modes_file, offered, room)
     database = _database(env, "DATABASE_URL", None)
     # Voice goes to the chat's server with the chat's key unless told otherwise.
     transcription_url = Setting("TRANSCRIPTION_BASE_URL", kinds.url, values["openai_base_url"])

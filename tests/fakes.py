@@ -27,6 +27,7 @@ from core.values import (
     Chunk,
     Hold,
     ModelRequest,
+    Offer,
     Picture,
     Source,
     Totals,
@@ -48,6 +49,7 @@ class Sent:
     markdown: bool = False
     picture: Picture | None = None
     voice: VoiceNote | None = None
+    offer: Offer | None = None  # the button under it
 
 
 @attrs.define
@@ -114,10 +116,12 @@ class RecordingStream:
     async def update(self, text: str) -> None:
         self.updates.append(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         ids = self.sink.new_ids(self.sink.parts)
         self.sink.sent.append(
-            Sent(self.chat_id, text, self.reply_to, ids, self.updates, True, markdown)
+            Sent(self.chat_id, text, self.reply_to, ids, self.updates, True, markdown, offer=offer)
         )
         return ids
 
@@ -322,7 +326,9 @@ class _FailingStream:
     async def update(self, text: str) -> None:
         self.updates += 1
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         raise self.error
 
 
@@ -369,7 +375,9 @@ class _GoneStream:
             raise DeliveryFailed("USER_IS_BLOCKED")
         self.updates.append(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         raise DeliveryFailed("USER_IS_BLOCKED")
 
 
@@ -409,8 +417,10 @@ class _StoppedStream:
             raise AnswerStopped("stop pressed")
         await self.inner.update(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
-        return await self.inner.finish(text, markdown=markdown)
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
+        return await self.inner.finish(text, markdown=markdown, offer=offer)
 
 
 @attrs.define

@@ -419,4 +419,59 @@ TEXTS: Final = {
     "period_month": "month",
     "balance_refill": "\nRefills to {tokens:n} on {when}.",
     "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+    # Modes (core.modes): the commands' words, then each shipped mode's description and prompt.
+    "cmd_mode": "show the modes, or switch: /mode <name> (/mode off: the default)",
+    "cmd_retry": "answer your last message here again (a new answer, charged anew)",
+    "modes": "Modes:\n{modes}\n\nSwitch: /mode <name>; back to the default: /mode off",
+    "mode_line": "• {mode} — {about}",
+    "mode_line_current": "• {mode} — {about} (yours)",
+    "mode_unknown": "There is no mode called “{name}”. The modes:\n{modes}",
+    "mode_set": "Your mode is now {mode}. It applies to your next messages.",
+    "mode_off": "You are back to the default mode.",
+    "mode_model": " It answers with the model {model}.",
+    "mode_prompt_cleared": " Your own system prompt was cleared (set one again with /prompt).",
+    "balance_mode": "\nMode: {mode}.",
+    "balance_mode_own_prompt": "\nMode: {mode}, with your own system prompt instead of its own.",
+    "prompt_mode": (
+        "You use the system prompt of the mode {mode}:\n{prompt}\n\n"
+        "Set your own: /prompt <text> (up to {limit:n} characters)"
+    ),
+    "retry_nothing": (
+        "There is no message of yours here to answer again: I remember only your last one in "
+        "this chat since I last started. Please send it again."
+    ),
+    "retry_not_last": (
+        "That is not your last message here any more: /retry answers only your last one."
+    ),
+    "retry_button": "Try again",
+    "mode_assistant_about": "a helpful assistant (the default)",
+    "mode_coder_about": "writes and explains code",
+    "mode_coder_prompt": (
+        "You are an experienced software engineer. Answer with working code and short, precise "
+        "explanations. Put code in fenced blocks with the language named. Point out bugs, edge "
+        "cases and security problems you notice. Ask when the request is ambiguous."
+    ),
+    "mode_translator_about": "translates English ↔ Russian",
+    "mode_translator_prompt": (
+        "You are a translator between English and Russian. Translate each message the person "
+        "sends: English into Russian, Russian into English. Keep the meaning, tone and "
+        "formatting; answer with the translation only, without comments."
+    ),
+    "mode_editor_about": "corrects and improves your text",
+    "mode_editor_prompt": (
+        "You are a careful editor. Correct the spelling, grammar and punctuation of the text the "
+        "person sends and make it clearer, keeping its language, meaning and voice. Answer with "
+        "the edited text, then a short list of the main changes."
+    ),
+    "mode_tutor_about": "explains step by step and asks questions",
+    "mode_tutor_prompt": (
+        "You are a patient tutor. Explain step by step, in simple words, with an example. Check "
+        "understanding with a short question at the end, and do not just hand over the answer "
+        "to an exercise: guide the person to it."
+    ),
+    "mode_brief_about": "short answers, no padding",
+    "mode_brief_prompt": (
+        "You answer as briefly as possible: one to three sentences or a short list, no "
+        "introductions, no repetition of the question, no closing remarks."
+    ),
 }

@@ -59,6 +59,8 @@ async def test_serves_answers_refuses_stop_to_users_and_stops_for_the_admin(
         "stats",
         "prompt",
         "model",
+        "mode",
+        "retry",
         "image",
         "voice",
     ]

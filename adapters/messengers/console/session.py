@@ -49,7 +49,7 @@ from adapters.messengers.console.files import (
 from adapters.messengers.console.numbers import MessageNumbers
 from adapters.messengers.console.numbers import numbering as numbering  # where it used to be
 from core.errors import DeliveryFailed
-from core.values import Attachment, Incoming, Picture, Sender, VoiceNote
+from core.values import Attachment, Incoming, Offer, Picture, Sender, VoiceNote
 
 HELP = __doc__.split("\n\n", 2)[2].rstrip() if __doc__ else ""
 DEFAULT_GROUP = "-100"
@@ -389,8 +389,12 @@ class _ConsoleStream:
             sink.print_live(self, text[len(self._shown) :])
             self._shown = text
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         sink = self.sink
+        if offer is not None:  # typed here: the command alone answers the last message again
+            text += f"\n[{offer.label}: {offer.command.split()[0]}]"
         if sink.is_live(self):
             assert self._message_id is not None
             if text.startswith(self._shown):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import TelegramStream
-from core.values import Attachment, Node, Picture, VoiceNote
+from core.values import Attachment, Node, Offer, Picture, VoiceNote
 
 
 class TelegramReplies:
@@ -56,8 +56,10 @@ class Answer:
     async def update(self, text: str) -> None:
         await self._stream.update(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> list[str]:
-        return _text(await self._stream.finish(text, markdown=markdown))
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> list[str]:
+        return _text(await self._stream.finish(text, markdown=markdown, offer=offer))
 
 
 def _number(message_id: str | None) -> int | None:

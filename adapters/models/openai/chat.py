@@ -293,6 +293,8 @@ class OpenAIChatModel:
             else openai.omit,
             max_tokens=cap if self._cap_parameter == "max_tokens" else openai.omit,
             reasoning_effort=self._effort if self._effort is not None else openai.omit,
+            # A mode's temperature; None leaves the server's default.
+            temperature=request.temperature if request.temperature is not None else openai.omit,
         )
 
     def _translate(self, exc: BaseException) -> errors.ModelError:

@@ -275,6 +275,8 @@ class OpenAIResponsesModel:
             # The conversation lives in the bot's own store; the provider keeps none of it.
             store=False,
             max_output_tokens=request.max_tokens,
+            # A mode's temperature; None leaves the server's default.
+            temperature=request.temperature if request.temperature is not None else openai.omit,
             prompt_cache_key=_cache_key(request.conversation),
             reasoning=reasoning,
             tools=tools if tools else openai.omit,

@@ -14,10 +14,11 @@ were. ``"blacklist": true`` is the account's ``banned``. ``lang_model`` (the old
 versions) is the account's ``model``, the name of the model the person chose: absent, ``null``
 or ``""`` is the default model (None), and a ``null`` or ``""`` is written back as it was. Keys
 this code does not know, in an entry or at the top level, are kept as they are.
-``allowance`` (the admin's /allowance for the person) and ``refilled`` (the allowance period
-last refilled) are this bot's own, written only when set; the older bot ignores them, and
-``voice`` (true: the person's /voice on) likewise; so is ``search`` (the person's /search on),
-written only when true. The access list lives in ``global`` (``adapters.storage.access``).
+``allowance`` (the admin's /allowance for the person), ``refilled`` (the allowance period
+last refilled) and ``mode`` (the person's /mode) are this bot's own, written only when set; the
+older bot ignores them, and ``voice`` (true: the person's /voice on) likewise; so is ``search``
+(the person's /search on), written only when true. The access list lives in ``global``
+(``adapters.storage.access``).
 
 Everything read must be writable back, or a later save would fail on it: numbers are bounded
 (``LIMIT``), nesting is shallow, user ids are ASCII digits, text is valid Unicode. A file that
@@ -64,6 +65,7 @@ _KNOWN = frozenset(
         "refilled",
         "voice",
         "search",
+        "mode",
     }
 )
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
@@ -158,7 +160,7 @@ def check_account(account: Account) -> None:
         if type(account.allowance) is not int:
             raise Unwritable(f"{user}: allowance must be a whole number")
         check_number(account.allowance, f"{user}: allowance")
-    for field in ("name", "username", "prompt", "model", "refilled"):
+    for field in ("name", "username", "prompt", "model", "refilled", "mode"):
         value = getattr(account, field)
         if value is not None:
             if type(value) is not str:
@@ -321,6 +323,9 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
     search = get("search")
     if search is not None and type(search) is not bool:
         raise Invalid(f"user {key}: 'search' must be true or false, found {search!r}")
+    mode = get("mode")
+    if mode is not None and type(mode) is not str:
+        raise Invalid(f"user {key}: 'mode' must be text, found {mode!r}")
     # Positional, in the order of Account's fields (a test keeps it so): with 100 000 users,
     # naming each argument costs start-up about 0.05 s.
     account = Account(
@@ -338,6 +343,7 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         refilled,
         voice,
         search is True,
+        mode or None,
     )
     if check_texts or not extra.keys() <= _KNOWN:
         try:
@@ -385,6 +391,8 @@ def write_entry(account: Account, extra: dict[str, Any]) -> dict[str, Any]:
         entry["voice"] = account.voice
     if account.search:
         entry["search"] = True
+    if account.mode is not None:
+        entry["mode"] = account.mode
     for key, value in extra.items():
         if key not in _KNOWN:
             entry[key] = value

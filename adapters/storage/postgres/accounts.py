@@ -58,7 +58,7 @@ RELEASE_RETRY_MOST = 5.0
 
 COLUMNS = (
     "id, balance, requests, tokens, name, username, last_request, prompt, banned, model,"
-    " allowance, refilled, voice, search"
+    " allowance, refilled, voice, search, mode"
 )
 ACCESS = access_format.KEY  # the access list's key among data.json's "global" keys
 
@@ -119,18 +119,18 @@ UPDATE accounts AS a
 SET balance = v.balance, requests = v.requests, tokens = v.tokens, name = v.name,
     username = v.username, last_request = v.last_request, prompt = v.prompt,
     banned = v.banned, model = v.model, allowance = v.allowance, refilled = v.refilled,
-    voice = v.voice, search = v.search,
+    voice = v.voice, search = v.search, mode = v.mode,
     held = a.held - coalesce((SELECT amount FROM freed WHERE freed.user_id = a.id), 0)
 FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
             %s::timestamp[], %s::text[], %s::boolean[], %s::text[], %s::bigint[], %s::text[],
-            %s::boolean[], %s::boolean[])
+            %s::boolean[], %s::boolean[], %s::text[])
     AS v (id, balance, requests, tokens, name, username, last_request, prompt, banned, model,
-          allowance, refilled, voice, search)
+          allowance, refilled, voice, search, mode)
 WHERE a.id = v.id
 """
 _REGISTER = f"""
 INSERT INTO accounts ({COLUMNS})
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO NOTHING
 RETURNING {COLUMNS}
 """
@@ -138,7 +138,7 @@ RETURNING {COLUMNS}
 
 def row_to_account(row: tuple[Any, ...]) -> Account:
     user_id, balance, requests, tokens, name, username, last, prompt, is_banned, model = row[:10]
-    allowance, refilled, voice, search = row[10:14]
+    allowance, refilled, voice, search, mode = row[10:15]
     return Account(
         user_id=user_id,
         balance=balance,
@@ -154,6 +154,7 @@ def row_to_account(row: tuple[Any, ...]) -> Account:
         refilled=refilled,
         voice=voice,
         search=search,
+        mode=mode,
     )
 
 
@@ -173,6 +174,7 @@ def account_row(value: Account) -> tuple[Any, ...]:
         value.refilled,
         value.voice,
         value.search,
+        value.mode,
     )
 
 

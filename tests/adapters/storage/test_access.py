@@ -77,12 +77,22 @@ async def check_search_flag_is_kept(store: AccountStore) -> None:
     assert await store.get("8") == Account("8", 10)
 
 
+async def check_the_mode_is_kept(store: AccountStore) -> None:
+    await store.register(Account("7", 10, mode="coder"))
+    await store.register(Account("8", 10))
+    await store.change("8", lambda a: attrs.evolve(a, mode="brief", prompt=None))
+    await store.change("7", lambda a: attrs.evolve(a, mode=None))
+    assert await store.get("7") == Account("7", 10)
+    assert await store.get("8") == Account("8", 10, mode="brief")
+
+
 CHECKS = (
     check_access_is_kept_and_changed_atomically,
     check_pages_in_the_order_of_registration,
     check_allowance_fields_are_kept,
     check_voice_is_kept,
     check_search_flag_is_kept,
+    check_the_mode_is_kept,
 )
 
 
@@ -113,7 +123,9 @@ async def test_data_json_keeps_the_list_where_the_older_bot_does_not_look(tmp_pa
         "later": {"kept": True}}}))  # fmt: skip
     store = JsonAccounts.open(path)
     await store.change_access(lambda a: a.allowing("5").allowing("@bo"))
-    await store.change("5", lambda a: attrs.evolve(a, allowance=9, refilled="2026-01-01"))
+    await store.change(
+        "5", lambda a: attrs.evolve(a, allowance=9, refilled="2026-01-01", mode="tutor")
+    )
     await store.close()
     written = json.loads(path.read_text())
     assert list(written) == ["global", "5"]  # no top-level key the older bot would take for a user
@@ -122,6 +134,7 @@ async def test_data_json_keeps_the_list_where_the_older_bot_does_not_look(tmp_pa
     assert written["5"]["blacklist"] is True
     assert written["5"]["later"] == {"kept": True}
     assert (written["5"]["allowance"], written["5"]["refilled"]) == (9, "2026-01-01")
+    assert written["5"]["mode"] == "tutor"  # a key the older bot does not read
     assert set(older_bot_reads(path)) == {"5"}
 
 

@@ -56,7 +56,7 @@ async def test_the_export_carries_the_list_the_allowances_and_voice(
     store = await PostgresAccountStore.open(database_url, pool_size=2)
     try:
         await store.register(Account("5", 10, allowance=7, refilled="2026-02", search=True))
-        await store.register(Account("6", 11, voice=True))
+        await store.register(Account("6", 11, voice=True, mode="coder"))
         await store.change_access(lambda a: a.allowing("@ann").allowing("-100", chat=True))
         access = await store.access()
     finally:
@@ -66,5 +66,5 @@ async def test_the_export_carries_the_list_the_allowances_and_voice(
     exported = JsonAccounts.open(path)
     assert await exported.access() == access
     assert await exported.get("5") == Account("5", 10, allowance=7, refilled="2026-02", search=True)
-    assert await exported.get("6") == Account("6", 11, voice=True)
+    assert await exported.get("6") == Account("6", 11, voice=True, mode="coder")
     await exported.close()

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.postgres
 
 
 def test_the_migrations_are_numbered_in_order():
-    # Ascending and each number once; a gap is allowed: branches developed side by side each
-    # take a number of their own, and one may be merged before another.
+    # Each number once, in order; a gap is allowed: branches take numbers given out ahead
+    # (0004 and 0005 were taken at the same time), and a gap only waits for its file.
     numbers = [number for number, _, _ in migrations()]
     assert numbers == sorted(set(numbers))
     assert numbers[0] == 1
