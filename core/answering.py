@@ -87,8 +87,10 @@ class Answerer:
         if pictures and not option.vision:
             await self.parts.replies.say(incoming, "no_vision", model=option.name)
             return False
-        searches = self.parts.config.max_searches if account.search and option.web_search else 0
         mode = self.modes.of(account)
+        # A mode that says whether to search decides; otherwise the person's /search does.
+        wants = mode.search if mode is not None and mode.search is not None else account.search
+        searches = self.parts.config.max_searches if wants and option.web_search else 0
         request = _Request(incoming, account, message, pictures, option, searches, mode)
         thread = await self._thread(
             request, option.context_budget or self.parts.config.context_budget

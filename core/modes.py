@@ -37,8 +37,8 @@ class Mode:
     about: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     model: str | None = None  # a model offered; choosing the mode chooses it
     temperature: float | None = None  # None: the model's own default
-    # Web search on (True) or off (False) while in this mode; None leaves the person's own
-    # choice. It takes effect once the bot offers web search; until then it is kept, unused.
+    # Web search on (True) or off (False) while in this mode, where the model offers it; None
+    # leaves the person's own /search choice.
     search: bool | None = None
 
     def prompt(self, language: str) -> str | None:

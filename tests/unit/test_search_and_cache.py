@@ -7,6 +7,7 @@ import pytest
 
 from core import budget
 from core.models import ModelOption
+from core.modes import SHIPPED, Mode
 from core.values import Source, Usage
 from tests.fakes import ScriptedModel
 from tests.unit.conftest import ADMIN, ALICE, Harness, make_harness
@@ -167,3 +168,22 @@ async def test_the_menu_offers_search_only_where_a_model_can() -> None:
     plain = make_harness().service.commands.menu("en")
     assert "search" in dict(searching)
     assert "search" not in dict(plain)
+
+
+async def test_a_mode_that_says_so_turns_search_on_or_off_whatever_the_person_chose() -> None:
+    researcher = Mode("researcher", {"en": "Look things up."}, {"en": "searches"}, search=True)
+    quiet = Mode("quiet", {"en": "No searching."}, {"en": "offline"}, search=False)
+    bot = harness(modes=(*SHIPPED.modes, researcher, quiet))
+    await bot.say("/mode researcher")
+    await bot.say("what happened today?")
+    assert bot.model.requests[-1].searches == bot.service.config.max_searches > 0
+    assert not (await bot.account(ALICE.id)).search  # the person's own choice is unchanged
+
+    await bot.say("/search on")
+    await bot.say("/mode quiet")
+    await bot.say("hi")
+    assert bot.model.requests[-1].searches == 0
+
+    await bot.say("/mode off")  # back to the person's own choice: on
+    await bot.say("hi again")
+    assert bot.model.requests[-1].searches > 0
