@@ -18,6 +18,7 @@ from core.drawing import Painter
 from core.models import Catalogue
 from core.parts import Parts
 from core.prompts import PromptPolicy, PromptTooLong
+from core.purchases import Shop
 from core.replies import who
 from core.texts import text
 from core.values import Account, Incoming, Sender, access_key
@@ -50,6 +51,7 @@ Handler = Callable[[Incoming, Account, str], Awaitable[None]]
 class Spec:
     handler: Handler
     admin: bool = False  # only the admin may run it
+    offered: Callable[[], bool] = lambda: True  # False: left out of the menus
 
 
 @attrs.define
@@ -63,6 +65,7 @@ class Commands:
     painter: Painter
     gate: Gate
     allowances: Allowances
+    shop: Shop
     table: Mapping[str, Spec] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -74,6 +77,7 @@ class Commands:
             "prompt": Spec(self.prompt),
             "model": Spec(self.model),
             "image": Spec(self.image),
+            "buy": Spec(self.buy, offered=lambda: self.shop.open),
             "topup": Spec(self.topup, admin=True),
             "ban": Spec(self.ban, admin=True),
             "unban": Spec(self.unban, admin=True),
@@ -81,6 +85,7 @@ class Commands:
             "disallow": Spec(self.disallow, admin=True),
             "users": Spec(self.users, admin=True),
             "allowance": Spec(self.allowance, admin=True),
+            "refund": Spec(self.refund, admin=True, offered=lambda: self.shop.open),
             "stop": Spec(self.stop, admin=True),
         }
 
@@ -89,7 +94,7 @@ class Commands:
         return [
             (name, text(language, f"cmd_{name}"))
             for name, spec in self.table.items()
-            if spec.admin == admin
+            if spec.admin == admin and spec.offered()
         ]
 
     async def run(self, incoming: Incoming, command: Command, account: Account) -> None:
@@ -248,6 +253,9 @@ class Commands:
 
     async def image(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self.painter.draw(incoming, account, argument)
+
+    async def buy(self, incoming: Incoming, account: Account, argument: str) -> None:
+        await self.shop.offer(incoming)
 
     # -- the admin's ---------------------------------------------------------------------------
 
@@ -419,6 +427,9 @@ class Commands:
                     return each
             offset += len(batch)
         return None
+
+    async def refund(self, incoming: Incoming, account: Account, argument: str) -> None:
+        await self.shop.refund(incoming, argument)
 
     async def stop(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self.parts.replies.say(incoming, "stopping")

@@ -7,7 +7,7 @@ import attrs
 
 from core.models import ModelOption
 from core.prompts import DEFAULT_PROMPT
-from core.values import UserId
+from core.values import Pack, UserId
 
 
 @attrs.frozen
@@ -46,3 +46,5 @@ class BotConfig:
     allowance: int = 0
     allowance_period: str = "month"
     allowance_tz: str = "UTC"
+    # Telegram Stars (core.purchases): the packs /buy offers; none: nothing is for sale.
+    star_packs: tuple[Pack, ...] = ()

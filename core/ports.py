@@ -20,7 +20,9 @@ from core.values import (
     MessageId,
     ModelRequest,
     Node,
+    Pack,
     Picture,
+    Purchase,
     Totals,
     Transcript,
     UserId,
@@ -163,8 +165,45 @@ class AccountStore(Protocol):
         it cannot be saved: then nothing of it remains."""
         ...
 
+    async def credit(self, purchase: Purchase) -> bool:
+        """Record ``purchase`` and add its tokens to the payer's balance, in one atomic,
+        durable step, unless a purchase with its charge id is recorded already (then nothing
+        changes): whether it was new. Raises StorageError when it cannot be saved (nothing of
+        it remains) or the payer has no account."""
+        ...
+
+    async def take_back(self, charge_id: str, at: dt.datetime) -> bool:
+        """Mark the purchase of ``charge_id`` refunded at ``at`` and take its tokens back from
+        the payer's balance (which may go below zero), in one atomic, durable step: whether
+        this call did it (False: refunded already, or no such charge)."""
+        ...
+
+    async def purchase(self, charge_id: str) -> Purchase | None:
+        """The purchase of ``charge_id``; None when none is recorded."""
+        ...
+
+    async def purchases(self, since: dt.datetime) -> Sequence[Purchase]:
+        """The purchases made at or after ``since``, oldest first (the operator's view)."""
+        ...
+
     async def close(self) -> None:
         """Write anything pending and release the storage."""
+        ...
+
+
+class Payments(Protocol):
+    """A messenger's payments: Telegram Stars. A messenger without payments has none, and the
+    bot then offers nothing to buy. What is paid is reported to the core by the messenger
+    (``BotService.precheckout`` and ``BotService.pay``)."""
+
+    async def invoice(self, chat_id: ChatId, pack: Pack, title: str, description: str) -> None:
+        """Send an invoice for ``pack`` into ``chat_id``. Raises ``DeliveryFailed`` when it
+        cannot be sent."""
+        ...
+
+    async def refund(self, user_id: UserId, charge_id: str) -> None:
+        """Give the payment of ``charge_id`` back to ``user_id``, who made it; one refunded
+        already counts as done. Raises ``PaymentFailed`` when it cannot be refunded."""
         ...
 
 

@@ -36,14 +36,16 @@ from core.ports import (
     MediaSource,
     MessageLookup,
     Operator,
+    Payments,
     ReplySink,
     ThreadStore,
     TokenCounter,
     Transcriber,
 )
 from core.prompts import PromptPolicy
+from core.purchases import Shop
 from core.replies import Replies, best_effort, who
-from core.values import Account, Incoming, Sender
+from core.values import Account, ChatId, Incoming, Pack, Payment, Sender
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +68,14 @@ class BotService:
     image_maker: ImageMaker | None = None  # None: /image is refused
     documents: DocumentReader | None = None  # None: files are refused
     probe: MediaProbe | None = None  # None: media is taken for what it is declared
+    payments: Payments | None = None  # None: the messenger takes no payments, nothing is sold
     catalogue: Catalogue = attrs.field(init=False)
     replies: Replies = attrs.field(init=False)
     notices: Notices = attrs.field(init=False)
     commands: Commands = attrs.field(init=False)
     gate: Gate = attrs.field(init=False)
     allowances: Allowances = attrs.field(init=False)
+    shop: Shop = attrs.field(init=False)
     answerer: Answerer = attrs.field(init=False)
     reader: MediaReader = attrs.field(init=False)
     _order: Sequencer = attrs.field(factory=Sequencer, init=False)
@@ -110,8 +114,16 @@ class BotService:
             self.accounts,
             config.admin_id,
         )
+        self.shop = Shop(parts, config.star_packs, self.payments, self.gate, lambda: self.stopping)
         self.commands = Commands(
-            parts, policy, self.request_stop, self.catalogue, painter, self.gate, self.allowances
+            parts,
+            policy,
+            self.request_stop,
+            self.catalogue,
+            painter,
+            self.gate,
+            self.allowances,
+            self.shop,
         )
         self.answerer = Answerer(
             parts, self.models, self.catalogue, self.counter, policy, self.lookup
@@ -168,6 +180,37 @@ class BotService:
             log.exception("handling message %s failed", incoming.message_id)
             await best_effort(self.replies.say(incoming, "err_other"))
 
+    # -- payments ------------------------------------------------------------------------------
+
+    async def precheckout(self, sender: Sender, chat_id: ChatId, payload: str, stars: int) -> str:
+        """Whether a payment about to be made may go ahead: "" for yes, else the reason to
+        show the payer (refused while stopping: the payment would come after the store is
+        closed)."""
+        return await self.shop.precheckout(sender, chat_id, payload, stars)
+
+    def pay(self, payment: Payment) -> asyncio.Future[None]:
+        """A successful payment: credited once per charge id (``core.purchases``), in the
+        order of the payer's messages. Taken while stopping too: the payer has paid, and
+        ``drain`` waits for it."""
+        key = (payment.chat_id, payment.sender.id)
+        return self._order.submit(key, lambda: self._paid(payment))
+
+    async def _paid(self, payment: Payment) -> None:
+        try:
+            account = await self._account(_valid_sender(payment.sender))
+            await self.shop.paid(payment, account)
+        except Exception as exc:  # the payer has paid: the admin must hear of it
+            log.exception("handling payment %s failed", payment.charge_id)
+            pack = Pack.from_payload(payment.payload)
+            self.notices.post(
+                "admin_paid_unsaved",
+                who=who(payment.sender),
+                stars=payment.stars,
+                tokens=pack.tokens if pack is not None else 0,
+                charge=payment.charge_id,
+                detail=str(exc) or type(exc).__name__,
+            )
+
     async def _dispatch(self, incoming: Incoming) -> None:
         incoming = _valid(incoming)
         if not await self.gate.admits(incoming):
@@ -211,6 +254,10 @@ class BotService:
             if self.config.notify_new_users and sender.id != self.config.admin_id:
                 self.notices.new_user(who(sender))
         return await self.allowances.refill(account)
+
+
+def _valid_sender(sender: Sender) -> Sender:
+    return _valid(Incoming("", "", sender, "")).sender
 
 
 def _valid(incoming: Incoming) -> Incoming:

@@ -32,6 +32,7 @@ from core.ports import (
     MediaSource,
     MessageLookup,
     Operator,
+    Payments,
     ReplySink,
     ThreadStore,
     TokenCounter,
@@ -89,6 +90,7 @@ def assemble(
     image_maker: ImageMaker | None = None,
     documents: DocumentReader | None = None,
     probe: MediaProbe | None = None,
+    payments: Payments | None = None,
     model_phrase: str = "model",
 ) -> Bot:
     """A bot from its parts: what every entrypoint, test and benchmark calls.
@@ -117,6 +119,7 @@ def assemble(
         image_maker=image_maker,
         documents=documents,
         probe=probe,
+        payments=payments,
     )
     closing = [part for part in (transcriber, image_maker) if part is not None]
     return Bot(service, accounts, threads, models, model_phrase, closing)
@@ -304,9 +307,11 @@ async def build_bot(
     lookup: MessageLookup | None = None,
     clock: Clock | None = None,
     media: MediaSource | None = None,
+    payments: Payments | None = None,
 ) -> Bot:
     """A bot on the stores, models and media parts the settings name; StorageError when the
-    data cannot be used. ``media`` is the messenger's (None: it sends no media)."""
+    data cannot be used. ``media`` and ``payments`` are the messenger's (None: it sends no
+    media, takes no payments)."""
     settings = await with_reported_windows(settings)
     accounts, threads = await open_stores(settings)
     counter = build_counter(settings)
@@ -327,6 +332,7 @@ async def build_bot(
         image_maker=parts.image_maker,
         documents=parts.documents,
         probe=parts.probe,
+        payments=payments,
         model_phrase=choice.name,
     )
 

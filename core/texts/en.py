@@ -361,4 +361,50 @@ TEXTS: Final = {
     "period_month": "month",
     "balance_refill": "\nRefills to {tokens:n} on {when}.",
     "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+    # Telegram Stars (core.purchases).
+    "cmd_buy": "buy tokens with Telegram Stars",
+    "cmd_refund": "<charge id>: refund a purchase and take its tokens back",
+    "buy_unavailable": (
+        "This messenger cannot take payments, so there is nothing to buy here. Ask the admin "
+        "for tokens."
+    ),
+    "buy_none": "Nothing is for sale: the admin has set no packs of tokens.",
+    "buy_offer": (
+        "Packs of tokens for Telegram Stars: pay one and its tokens are added to your balance "
+        "at once."
+    ),
+    "invoice_title": "{tokens:n} tokens",
+    "invoice_description": (
+        "{tokens:n} tokens for the bot's answers, added to your balance as soon as you pay."
+    ),
+    "pay_stopping": "The bot is restarting. Please pay again in a minute.",
+    "pay_unknown_pack": "This offer is no longer available. Send /buy for the current ones.",
+    "pay_refused": "This bot does not serve you, so it cannot take your payment.",
+    "paid": (
+        "Thank you! {tokens:n} tokens were added for {stars:n} ⭐. Your balance: {balance:n}."
+    ),
+    "paid_again": (
+        "This payment ({stars:n} ⭐, charge {charge}) was credited already: {tokens:n} tokens. "
+        "Your balance: {balance:n}."
+    ),
+    "paid_unsaved": (
+        "Your payment of {stars:n} ⭐ arrived, but it could not be credited just now. The "
+        "admin has been told and will credit or refund it (charge {charge})."
+    ),
+    "admin_paid": "{who} bought {tokens:n} tokens for {stars:n} ⭐ (charge {charge}).",
+    "admin_paid_unsaved": (
+        "A payment could not be saved: {who} paid {stars:n} ⭐ for {tokens:n} tokens, charge "
+        "{charge} ({detail}). Credit it with /topup, or refund it in Telegram."
+    ),
+    "refund_usage": "Usage: /refund <charge id> (it is in the notice of the purchase).",
+    "refund_unavailable": "This messenger cannot refund payments.",
+    "refund_unknown": "No purchase has the charge id {charge}.",
+    "refund_already": "The purchase {charge} was refunded already ({when}); nothing changed.",
+    "refund_failed": "The refund of {charge} failed: {reason}. Nothing was taken back.",
+    "refund_done": (
+        "Refunded {stars:n} ⭐ to {who}; {tokens:n} tokens taken back. Their balance: {balance:n}."
+    ),
+    "refund_negative": (
+        " That is below zero: their requests are refused until a top-up or a refill covers it."
+    ),
 }
