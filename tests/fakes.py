@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 from collections.abc import AsyncIterator, Callable, Sequence
 
@@ -16,6 +17,7 @@ from core.errors import (
     MediaTooLarge,
     MediaUnavailable,
     ModelError,
+    PaymentFailed,
     StorageError,
     UnreadableDocument,
 )
@@ -27,7 +29,9 @@ from core.values import (
     Chunk,
     Hold,
     ModelRequest,
+    Pack,
     Picture,
+    Purchase,
     Totals,
     Transcript,
     Usage,
@@ -114,6 +118,24 @@ class RecordingOperator:
 
     async def notify(self, text: str) -> None:
         self.notices.append(text)
+
+
+@attrs.define
+class RecordingPayments:
+    """A messenger's payments: the invoices sent and the refunds made, as lists. ``refusing``:
+    the reason the next refunds fail (None: they succeed)."""
+
+    invoices: list[tuple[str, Pack, str]] = attrs.field(factory=list)  # chat, pack, title
+    refunds: list[tuple[str, str]] = attrs.field(factory=list)  # user, charge id
+    refusing: str | None = None
+
+    async def invoice(self, chat_id: str, pack: Pack, title: str, description: str) -> None:
+        self.invoices.append((chat_id, pack, title))
+
+    async def refund(self, user_id: str, charge_id: str) -> None:
+        if self.refusing is not None:
+            raise PaymentFailed(self.refusing)
+        self.refunds.append((user_id, charge_id))
 
 
 @attrs.define
@@ -246,6 +268,22 @@ class FailingDisk:
         if self.broken:
             raise self._fail()
         return await self.inner.change_access(change)
+
+    async def credit(self, purchase: Purchase) -> bool:
+        if self.broken:
+            raise self._fail()
+        return await self.inner.credit(purchase)
+
+    async def take_back(self, charge_id: str, at: dt.datetime) -> bool:
+        if self.broken:
+            raise self._fail()
+        return await self.inner.take_back(charge_id, at)
+
+    async def purchase(self, charge_id: str) -> Purchase | None:
+        return await self.inner.purchase(charge_id)
+
+    async def purchases(self, since: dt.datetime) -> Sequence[Purchase]:
+        return await self.inner.purchases(since)
 
     async def close(self) -> None:
         if self.broken:
