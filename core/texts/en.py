@@ -377,6 +377,7 @@ TEXTS: Final = {
     "invoice_description": (
         "{tokens:n} tokens for the bot's answers, added to your balance as soon as you pay."
     ),
+    "pay_busy": "The bot is busy. Please pay again in a minute.",
     "pay_stopping": "The bot is restarting. Please pay again in a minute.",
     "pay_unknown_pack": "This offer is no longer available. Send /buy for the current ones.",
     "pay_refused": "This bot does not serve you, so it cannot take your payment.",

@@ -17,7 +17,7 @@ def shop(**config: object) -> tuple[Harness, RecordingPayments]:
     payments = RecordingPayments()
     settings: dict[str, object] = {"star_packs": PACKS}
     settings.update(config)
-    return make_harness(parts={"payments": payments}, **settings), payments
+    return make_harness(None, {"payments": payments}, **settings), payments
 
 
 def payment(charge: str = "ch1", pack: Pack = PACKS[0], sender: Sender = ALICE) -> Payment:
