@@ -48,7 +48,7 @@ async def buy_pay_repeat_refund(
     assert second.payload == b"250:600000"
 
     await tg.receive_update(tg.precheckout(first, query_id=7))
-    assert tg.checkouts[7].success is True and tg.checkouts[7].error is None
+    assert (tg.checkouts[7].success, tg.checkouts[7].error) == (True, None)
     forged = types.InputMediaInvoice(
         first.title, "", first.invoice, b"50:9999999", first.provider_data
     )
