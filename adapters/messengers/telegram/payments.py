@@ -82,8 +82,16 @@ class PaymentUpdates:
     query ("" for yes, else the reason), ``pay`` takes a successful payment."""
 
     def __init__(
-        self, client: TelegramClient, precheckout: Precheckout, pay: Pay, language: str
+        self,
+        client: TelegramClient,
+        precheckout: Precheckout,
+        pay: Pay,
+        language: str,
+        *,
+        wait: float = PRECHECKOUT_WAIT,
     ) -> None:
+        """``wait``: seconds the core's answer to a pre-checkout is awaited."""
+        self._wait = wait
         self._client = client
         self._precheckout = precheckout
         self._pay = pay
@@ -110,7 +118,7 @@ class PaymentUpdates:
                         bytes(update.payload).decode("utf-8", "replace"),
                         int(update.total_amount),
                     ),
-                    PRECHECKOUT_WAIT,
+                    self._wait,
                 )
             except Exception as exc:  # a slow or failing store: the payer may try again
                 log.error("pre-checkout %s not decided in time: %r", update.query_id, exc)
