@@ -14,6 +14,7 @@ from adapters.messengers.console.session import (
     ConsoleSession,
     ConsoleSink,
     Note,
+    Pay,
     Send,
     visible,
 )
@@ -312,3 +313,14 @@ async def test_the_pictures_directory_is_the_owners_only(tmp_path: Path) -> None
         await sink.send_picture("100", Picture(pattern_png("x", 8)), "")
         assert directory.stat().st_mode & 0o777 == 0o700
         assert (directory / "1.png").stat().st_mode & 0o777 == 0o600
+
+
+def test_pay_reports_a_payment_of_the_speaker_in_their_private_chat() -> None:
+    console = session()
+    console.parse(":group")
+    assert console.parse(":pay 50") == Pay(console.user, "100", 50)
+    assert console.parse(":pay --charge abc 250") == Pay(console.user, "100", 250, "abc")
+    for wrong in (":pay", ":pay fifty", ":pay --charge 50", ":pay 5 6"):
+        note = console.parse(wrong)
+        assert isinstance(note, Note)
+        assert note.text.startswith("Usage: :pay")
