@@ -46,5 +46,5 @@ class BotConfig:
     allowance: int = 0
     allowance_period: str = "month"
     allowance_tz: str = "UTC"
-    # Telegram Stars (core.purchases): the packs /buy offers; none: nothing is for sale.
+    # Stars (core.purchases): the packs /buy offers; none: nothing is for sale.
     star_packs: tuple[Pack, ...] = ()

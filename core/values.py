@@ -267,7 +267,7 @@ class Picture:
 
 @attrs.frozen
 class Pack:
-    """Tokens offered for a number of Telegram Stars (``STAR_PACKS``)."""
+    """Tokens offered for a number of Stars (``STAR_PACKS``)."""
 
     stars: int
     tokens: int

@@ -362,7 +362,7 @@ TEXTS: Final = {
     "balance_refill": "\nRefills to {tokens:n} on {when}.",
     "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
     # Telegram Stars (core.purchases).
-    "cmd_buy": "buy tokens with Telegram Stars",
+    "cmd_buy": "buy tokens with Stars",
     "cmd_refund": "<charge id>: refund a purchase and take its tokens back",
     "buy_unavailable": (
         "This messenger cannot take payments, so there is nothing to buy here. Ask the admin "
@@ -370,8 +370,7 @@ TEXTS: Final = {
     ),
     "buy_none": "Nothing is for sale: the admin has set no packs of tokens.",
     "buy_offer": (
-        "Packs of tokens for Telegram Stars: pay one and its tokens are added to your balance "
-        "at once."
+        "Packs of tokens for Stars: pay one and its tokens are added to your balance at once."
     ),
     "invoice_title": "{tokens:n} tokens",
     "invoice_description": (
@@ -395,7 +394,7 @@ TEXTS: Final = {
     "admin_paid": "{who} bought {tokens:n} tokens for {stars:n} ⭐ (charge {charge}).",
     "admin_paid_unsaved": (
         "A payment could not be saved: {who} paid {stars:n} ⭐ for {tokens:n} tokens, charge "
-        "{charge} ({detail}). Credit it with /topup, or refund it in Telegram."
+        "{charge} ({detail}). Credit it with /topup, or refund the Stars."
     ),
     "refund_usage": "Usage: /refund <charge id> (it is in the notice of the purchase).",
     "refund_unavailable": "This messenger cannot refund payments.",

@@ -32,8 +32,8 @@ async def test_buy_sends_one_invoice_per_pack() -> None:
         (ALICE.id, PACKS[1]),
     ]
     assert payments.invoices[0][2] == "100 000 tokens"
-    assert "Telegram Stars" in bot.last()
-    assert ("buy", "buy tokens with Telegram Stars") in bot.service.commands.menu("en")
+    assert "Packs of tokens for Stars" in bot.last()
+    assert ("buy", "buy tokens with Stars") in bot.service.commands.menu("en")
 
 
 async def test_a_messenger_without_payments_offers_nothing_to_buy() -> None:
