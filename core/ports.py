@@ -6,7 +6,7 @@ Adapters implement them; the core only ever sees these shapes. Ids are opaque st
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Protocol
 
 from core.budget import Entry, Posting
@@ -140,7 +140,8 @@ class AccountStore(Protocol):
         self, user_id: UserId, entry: Entry, release: Hold | None = None
     ) -> Posting | None:
         """Apply ``entry`` (a settlement or a refund) to the stored account, add what it counts
-        to the totals and give ``release`` back, in one durable step; what it posted (the
+        to the totals and to its day's tally (``Posting.day``) and give ``release`` back, in
+        one durable step; what it posted (the
         charge), None for an unknown id. Raises StorageError when it cannot be saved: then
         nothing of it remains and ``release`` is still held."""
         ...
@@ -184,6 +185,11 @@ class AccountStore(Protocol):
 
     async def purchases(self, since: dt.datetime) -> Sequence[Purchase]:
         """The purchases made at or after ``since``, oldest first (the operator's view)."""
+        ...
+
+    async def tokens_by_day(self, since: dt.date) -> Mapping[dt.date, int]:
+        """The tokens charged on each day from ``since`` on, as ``settle`` tallied them with
+        each charge (a refund counts on the day it is made); days without any are left out."""
         ...
 
     async def close(self) -> None:

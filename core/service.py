@@ -241,7 +241,13 @@ class BotService:
             if not answered and spent is not None and spent.charged:
                 # The answer was refused or failed, and said "Nothing was charged": the
                 # recording it would have answered is given back too.
-                await refund(self.accounts, spent.user_id, spent.charged, admin=spent.admin)
+                await refund(
+                    self.accounts,
+                    spent.user_id,
+                    spent.charged,
+                    admin=spent.admin,
+                    at=self.clock.now(),
+                )
 
     async def _account(self, sender: Sender) -> Account:
         """The sender's account, registered on first contact with the starting balance, and

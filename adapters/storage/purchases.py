@@ -8,6 +8,10 @@ bot reads every other top-level key as a user, and never looks at this one), by 
 
 A journal record that credits or refunds one carries it whole under ``"purchase"`` (with its
 ``"charge"``), beside the payer's account: one line, so both are durable together or neither.
+
+The tokens charged each day are tallied beside them, under ``"usage"`` (``{"2026-01-05":
+12345}``), by the record of each charge (``"usage": {"<day>": <that day's new total>}``), for
+the operator's view (/stats, /usage, ``gptbot export --usage``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from core.values import Account, Purchase
 
 KEY = "purchases"
 RECORD_KEY = "purchase"
+USAGE_KEY = "usage"
 
 
 def credited(account: Account, tokens: int) -> Account:
@@ -59,6 +64,19 @@ def from_json(charge_id: str, value: Any) -> Purchase | None:
     except (TypeError, ValueError):
         return None
     return Purchase(charge_id, user, stars, tokens, at, refunded)
+
+
+def days_from_json(value: Any) -> dict[dt.date, int]:
+    """The day tally written under ``USAGE_KEY``; what cannot be read is left out."""
+    if not isinstance(value, dict):
+        return {}
+    found = {}
+    for day, tokens in value.items():
+        try:
+            found[dt.date.fromisoformat(day)] = int(tokens)
+        except (TypeError, ValueError):
+            continue
+    return found
 
 
 def all_from_json(value: Any) -> dict[str, Purchase]:

@@ -87,7 +87,7 @@ def _lock(fd: int, path: Path) -> None:
         log.warning("%s: cannot lock the journal (%s); run one bot per data file", path, exc)
 
 
-_Record = tuple[list[tuple[Account, dict[str, Any]]], Totals, Any, Any]
+_Record = tuple[list[tuple[Account, dict[str, Any]]], Totals, Any, Any, Any]
 
 
 def _read_record(line: bytes) -> _Record:
@@ -107,6 +107,9 @@ def _read_record(line: bytes) -> _Record:
         fmt.check_value(purchase, "a purchase")
         if not isinstance(purchase, dict) or not isinstance(purchase.get("charge"), str):
             raise fmt.Invalid("a purchase without its charge id")
+    usage = record.get(purchase_format.USAGE_KEY)
+    if usage is not None and not isinstance(usage, dict):
+        raise fmt.Invalid("a day's tally that is not an object")
     return (
         changes,
         Totals(
@@ -114,6 +117,7 @@ def _read_record(line: bytes) -> _Record:
         ),
         access,
         purchase,
+        usage,
     )
 
 
@@ -153,7 +157,7 @@ def _replay(contents: fmt.Contents, journal: bytes) -> tuple[int, int]:
     for number, line in enumerate(journal[:end].split(b"\n")[:-1], 1):
         if not line.strip():
             continue
-        changes, totals, access, purchase = _read_line(line, number)
+        changes, totals, access, purchase, usage = _read_line(line, number)
         for account, extra in changes:
             key = account.user_id
             contents.accounts[key] = account
@@ -169,6 +173,8 @@ def _replay(contents: fmt.Contents, journal: bytes) -> tuple[int, int]:
             contents.global_extra = _with_purchase(
                 contents.global_extra, entry.pop("charge"), entry
             )
+        for day, tokens in (usage or {}).items():
+            contents.global_extra = _with_day(contents.global_extra, day, tokens)
         applied += 1
     return applied, end
 
@@ -343,7 +349,13 @@ class JsonAccounts:
         posting = entry.post(current)
         account = attrs.evolve(posting.account, user_id=user_id)
         totals = self._contents.totals.plus(posting.counted)
-        await self._commit({user_id: account}, totals, release)
+        day = None
+        if posting.day is not None and posting.counted.tokens:
+            key = posting.day.isoformat()
+            tally = self._contents.global_extra.get(purchase_format.USAGE_KEY)
+            before = tally.get(key, 0) if isinstance(tally, dict) else 0
+            day = (key, (before if isinstance(before, int) else 0) + posting.counted.tokens)
+        await self._commit({user_id: account}, totals, release, day=day)
         return attrs.evolve(posting, account=account)
 
     async def change(self, user_id: str, change: Callable[[Account], Account]) -> Account | None:
@@ -413,6 +425,12 @@ class JsonAccounts:
         stored = purchase_format.all_from_json(self._contents.global_extra.get(purchase_format.KEY))
         return sorted((p for p in stored.values() if p.at >= since), key=purchase_format.by_time)
 
+    async def tokens_by_day(self, since: dt.date) -> dict[dt.date, int]:
+        tally = purchase_format.days_from_json(
+            self._contents.global_extra.get(purchase_format.USAGE_KEY)
+        )
+        return {day: n for day, n in sorted(tally.items()) if day >= since and n}
+
     async def _commit(
         self,
         accounts: dict[str, Account],
@@ -420,6 +438,7 @@ class JsonAccounts:
         release: Hold | None,
         access: dict[str, Any] | None = None,
         purchase: tuple[str, dict[str, Any]] | None = None,
+        day: tuple[str, int] | None = None,
     ) -> None:
         """Check, apply in memory, write; on failure memory is put back (``_undo``)."""
         contents = self._contents
@@ -437,6 +456,9 @@ class JsonAccounts:
                 record[access_format.KEY] = access
             if purchase is not None:
                 record[purchase_format.RECORD_KEY] = {"charge": purchase[0], **purchase[1]}
+            if day is not None:
+                fmt.check_number(day[1], "the day's tally")
+                record[purchase_format.USAGE_KEY] = dict([day])
             line = (fmt.dumps(record) + "\n").encode("utf-8")
         except (fmt.Unwritable, UnicodeEncodeError, ValueError, RecursionError) as exc:
             problem = f"{self.path}: refused a change that cannot be stored: {exc}"
@@ -448,7 +470,7 @@ class JsonAccounts:
             {key: contents.accounts.get(key) for key in accounts},
             contents.totals,
             release if self._holds.has(release) else None,
-            None if access is None and purchase is None else contents.global_extra,
+            None if access is None and purchase is None and day is None else contents.global_extra,
             None if purchase is None else purchase[0],
         )
         contents.accounts.update(accounts)
@@ -456,6 +478,8 @@ class JsonAccounts:
             contents.global_extra = {**contents.global_extra, access_format.KEY: access}
         if purchase is not None:
             contents.global_extra = _with_purchase(contents.global_extra, *purchase)
+        if day is not None:
+            contents.global_extra = _with_day(contents.global_extra, *day)
         if totals is not None:
             contents.totals = totals
         if step.released is not None:
@@ -582,6 +606,14 @@ def _with_purchase(
     purchases = dict(stored) if isinstance(stored, dict) else {}
     purchases[charge_id] = entry
     return {**global_extra, purchase_format.KEY: purchases}
+
+
+def _with_day(global_extra: dict[str, Any], day: str, tokens: int) -> dict[str, Any]:
+    """``global_extra`` with ``tokens`` as the tally of ``day`` (new dicts, as above)."""
+    stored = global_extra.get(purchase_format.USAGE_KEY)
+    days = dict(stored) if isinstance(stored, dict) else {}
+    days[day] = tokens
+    return {**global_extra, purchase_format.USAGE_KEY: days}
 
 
 def _put_back(accounts: dict[str, Account], step: _Change) -> None:

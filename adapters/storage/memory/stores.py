@@ -25,6 +25,7 @@ class MemoryAccountStore:
     _holds: HoldLedger = attrs.field(factory=HoldLedger)
     _access: AccessList = attrs.field(factory=AccessList)
     _purchases: dict[str, Purchase] = attrs.field(factory=dict)
+    _days: dict[dt.date, int] = attrs.field(factory=dict)
 
     async def get(self, user_id: str) -> Account | None:
         return self._accounts.get(user_id)
@@ -59,6 +60,8 @@ class MemoryAccountStore:
         posting = entry.post(current)
         self._accounts[user_id] = posting.account
         self._totals = self._totals.plus(posting.counted)
+        if posting.day is not None:
+            self._days[posting.day] = self._days.get(posting.day, 0) + posting.counted.tokens
         if release is not None:
             self._holds.give_back(release)
         return posting
@@ -105,6 +108,9 @@ class MemoryAccountStore:
 
     async def purchases(self, since: dt.datetime) -> list[Purchase]:
         return sorted((p for p in self._purchases.values() if p.at >= since), key=by_time)
+
+    async def tokens_by_day(self, since: dt.date) -> dict[dt.date, int]:
+        return {day: n for day, n in sorted(self._days.items()) if day >= since and n}
 
     def all(self) -> list[Account]:
         """Every account (tests check books with it)."""

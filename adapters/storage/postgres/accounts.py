@@ -126,6 +126,12 @@ FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s
           allowance, refilled)
 WHERE a.id = v.id
 """
+# Each day's tokens added to one shard's row (its own, or a new one), in the charge's transaction.
+_TALLY_DAYS = """
+INSERT INTO usage_days (day, shard, tokens)
+SELECT unnest(%s::date[]), %s, unnest(%s::bigint[])
+ON CONFLICT (day, shard) DO UPDATE SET tokens = usage_days.tokens + EXCLUDED.tokens
+"""
 _REGISTER = f"""
 INSERT INTO accounts ({COLUMNS})
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
@@ -483,6 +489,7 @@ class PostgresAccountStore:
         changed: dict[str, Account] = {}
         holds: list[Hold] = []
         counted = Totals()
+        days: dict[dt.date, int] = {}
         done: list[tuple[_Pending, Posting | None]] = []
         for each in batch:
             before = current.get(each.user_id)
@@ -502,6 +509,8 @@ class PostgresAccountStore:
             counted = Totals(
                 counted.requests + posting.counted.requests, counted.tokens + posting.counted.tokens
             )
+            if posting.day is not None and posting.counted.tokens:
+                days[posting.day] = days.get(posting.day, 0) + posting.counted.tokens
             if each.release is not None:
                 holds.append(each.release)
             done.append((each, posting))
@@ -510,6 +519,12 @@ class PostgresAccountStore:
             columns = [list(column) for column in zip(*rows, strict=True)]
             await connection.execute(
                 _SETTLE, ([h.id for h in holds], [h.user_id for h in holds], *columns)
+            )
+        if days:
+            shard = random.randrange(SHARDS)
+            await connection.execute(
+                _TALLY_DAYS,
+                (list(days), shard, list(days.values())),
             )
         if counted != Totals():
             # Last in the transaction, so the row stays locked only until the commit.
@@ -586,6 +601,18 @@ class PostgresAccountStore:
                 return [Purchase(*row) for row in await cursor.fetchall()]
         except psycopg.Error as exc:
             raise failed("list purchases", exc) from exc
+
+    async def tokens_by_day(self, since: dt.date) -> dict[dt.date, int]:
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(
+                    "SELECT day, sum(tokens) FROM usage_days WHERE day >= %s"
+                    " GROUP BY day HAVING sum(tokens) <> 0 ORDER BY day",
+                    (since,),
+                )
+                return {day: int(tokens) for day, tokens in await cursor.fetchall()}
+        except psycopg.Error as exc:
+            raise failed("read the tokens by day", exc) from exc
 
     async def close(self) -> None:
         if self._releasing:

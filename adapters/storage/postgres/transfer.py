@@ -94,6 +94,11 @@ async def _copy_in(connection: psycopg.AsyncConnection[Any], contents: fmt.Conte
     purchases = purchase_format.all_from_json(global_extra.pop(purchase_format.KEY, None))
     for purchase in purchases.values():
         await connection.execute(_INSERT_PURCHASE, purchase_row(purchase))
+    days = purchase_format.days_from_json(global_extra.pop(purchase_format.USAGE_KEY, None))
+    for day, tokens in days.items():
+        await connection.execute(
+            "INSERT INTO usage_days (day, shard, tokens) VALUES (%s, 0, %s)", (day, tokens)
+        )
     await connection.execute(
         "UPDATE document_extra SET global_extra = %s, top_extra = %s",
         (
@@ -155,4 +160,10 @@ async def _read_all(connection: psycopg.AsyncConnection[Any]) -> fmt.Contents:
     purchases = {row[0]: purchase_format.to_json(Purchase(*row)) for row in await bought.fetchall()}
     if purchases:
         global_extra[purchase_format.KEY] = purchases
+    tally = await connection.execute(
+        "SELECT day, sum(tokens) FROM usage_days GROUP BY day HAVING sum(tokens) <> 0 ORDER BY day"
+    )
+    days = {day.isoformat(): int(tokens) for day, tokens in await tally.fetchall()}
+    if days:
+        global_extra[purchase_format.USAGE_KEY] = days
     return fmt.Contents(accounts, extras, summed, global_extra, top_extra or {})

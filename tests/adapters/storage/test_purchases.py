@@ -1,7 +1,8 @@
-"""Purchases alike in every account store (memory, data.json; PostgreSQL in
-postgres/test_purchases.py runs the same checks): a charge is credited once however often and
-however concurrently it is reported, a refund takes it back once, both kept across a crash and
-a restart; data.json keeps them where the older bot does not look."""
+"""Purchases and the tokens tallied by day, alike in every account store (memory, data.json;
+PostgreSQL in postgres/test_purchases.py runs the same checks): a charge is credited once
+however often and however concurrently it is reported, a refund takes it back once, each charge
+counts in its day's tally, all kept across a crash and a restart; data.json keeps them where the
+older bot does not look."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 
 from adapters.storage.json.accounts import JsonAccounts
 from adapters.storage.memory.stores import MemoryAccountStore
+from core.budget import Refund, Settlement
 from core.errors import StorageError
 from core.ports import AccountStore
-from core.values import Account, Purchase
+from core.values import Account, Purchase, Usage
 from tests.adapters.storage.json.test_contract import crash
 from tests.adapters.storage.json.test_older_bot import older_bot_reads
 from tests.small_disk import fill, small_disk
@@ -75,13 +77,37 @@ async def check_an_unknown_payer_is_refused(store: AccountStore) -> None:
     assert await store.purchase("a") is None
 
 
+async def check_tokens_are_tallied_by_day_with_each_charge(store: AccountStore) -> None:
+    await store.register(Account("5", 1_000))
+    await store.register(Account("6", 1_000))
+    monday, tuesday = AT, AT + dt.timedelta(days=1)
+    await asyncio.gather(
+        store.settle("5", Settlement(Usage(30, 0), 100, monday)),
+        store.settle("6", Settlement(Usage(40, 2), 100, monday)),
+        store.settle("5", Settlement(Usage(5, 0), 100, tuesday)),
+    )
+    await store.settle("6", Refund(42, admin=False, now=tuesday))  # counts on its own day
+    await store.settle("6", Refund(1, admin=False))  # no day: not tallied
+    assert await store.tokens_by_day(monday.date()) == {monday.date(): 72, tuesday.date(): -37}
+    assert await store.tokens_by_day(tuesday.date()) == {tuesday.date(): -37}
+
+
 CHECKS = (
     check_a_charge_is_credited_once,
     check_a_refund_takes_the_tokens_back_once,
     check_a_refund_may_leave_a_balance_below_zero,
     check_purchases_since_oldest_first,
     check_an_unknown_payer_is_refused,
+    check_tokens_are_tallied_by_day_with_each_charge,
 )
+
+
+async def everything(store: AccountStore, since: dt.datetime) -> object:
+    return (
+        await store.purchases(since),
+        await store.page(0, 100),
+        await store.tokens_by_day(since.date()),
+    )
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
@@ -95,14 +121,14 @@ async def test_data_json_across_a_crash_and_a_restart(tmp_path: Path, check: obj
     store = JsonAccounts.open(path)
     await check(store)  # type: ignore[operator]
     since = AT - dt.timedelta(days=30)
-    kept = (await store.purchases(since), await store.page(0, 100))
+    kept = await everything(store, since)
     crash(store)  # the journal alone has them
     again = JsonAccounts.open(path)
-    assert (await again.purchases(since), await again.page(0, 100)) == kept
+    assert await everything(again, since) == kept
     await again.close()  # and now data.json
     once_more = JsonAccounts.open(path)
-    assert (await once_more.purchases(since), await once_more.page(0, 100)) == kept
-    for purchase in kept[0]:  # each charge still credited, and never again
+    assert await everything(once_more, since) == kept
+    for purchase in await once_more.purchases(since):  # still credited, and never again
         assert await once_more.credit(purchase) is False
     await once_more.close()
 

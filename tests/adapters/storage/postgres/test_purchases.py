@@ -16,7 +16,7 @@ from adapters.storage.postgres.accounts import PostgresAccountStore
 from adapters.storage.postgres.transfer import export_data_json, import_data_json
 from core.ports import AccountStore
 from core.values import Account
-from tests.adapters.storage.test_purchases import AT, CHECKS, bought
+from tests.adapters.storage.test_purchases import AT, CHECKS, bought, everything
 
 pytestmark = pytest.mark.postgres
 
@@ -28,12 +28,12 @@ async def test_postgresql_passes_them(
     store = await PostgresAccountStore.open(database_url, pool_size=4)
     try:
         await check(store)
-        kept = await store.purchases(AT - dt.timedelta(days=30)), await store.page(0, 100)
+        kept = await everything(store, AT - dt.timedelta(days=30))
     finally:
         await store.close()
     again = await PostgresAccountStore.open(database_url, pool_size=2)
     try:
-        assert (await again.purchases(AT - dt.timedelta(days=30)), await again.page(0, 100)) == kept
+        assert await everything(again, AT - dt.timedelta(days=30)) == kept
     finally:
         await again.close()
 

@@ -13,3 +13,13 @@ CREATE TABLE purchases (
     refunded_at timestamp
 );
 CREATE INDEX purchases_at ON purchases (at);
+
+-- The tokens charged each day (data.json's "usage" in "global"), tallied in the transaction of
+-- each charge, for the operator's /stats, /usage and export. Sharded like the totals, so
+-- concurrent charges do not queue for one row; a day's tally is the sum of its rows.
+CREATE TABLE usage_days (
+    day date NOT NULL,
+    shard smallint NOT NULL,
+    tokens bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, shard)
+);
