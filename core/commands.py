@@ -21,6 +21,7 @@ from core.prompts import PromptPolicy, PromptTooLong
 from core.purchases import Shop
 from core.replies import who
 from core.texts import text
+from core.usage import OperatorView
 from core.values import Account, Incoming, Sender, access_key
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?=\s|$)")
@@ -66,6 +67,7 @@ class Commands:
     gate: Gate
     allowances: Allowances
     shop: Shop
+    view: OperatorView
     table: Mapping[str, Spec] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -86,6 +88,7 @@ class Commands:
             "users": Spec(self.users, admin=True),
             "allowance": Spec(self.allowance, admin=True),
             "refund": Spec(self.refund, admin=True, offered=lambda: self.shop.open),
+            "usage": Spec(self.usage, admin=True),
             "stop": Spec(self.stop, admin=True),
         }
 
@@ -183,6 +186,7 @@ class Commands:
                 requests=totals.requests,
                 tokens=totals.tokens,
             )
+            overall += await self.view.stats_lines(incoming)
             if incoming.private:
                 message += overall
             else:  # the totals are the admin's business, not the group's
@@ -430,6 +434,9 @@ class Commands:
 
     async def refund(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self.shop.refund(incoming, argument)
+
+    async def usage(self, incoming: Incoming, account: Account, argument: str) -> None:
+        await self.view.usage(incoming)
 
     async def stop(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self.parts.replies.say(incoming, "stopping")

@@ -16,6 +16,7 @@ from core.values import (
     Attachment,
     ChatId,
     Chunk,
+    DayUsage,
     Hold,
     MessageId,
     ModelRequest,
@@ -210,6 +211,15 @@ class Payments(Protocol):
     async def refund(self, user_id: UserId, charge_id: str) -> None:
         """Give the payment of ``charge_id`` back to ``user_id``, who made it; one refunded
         already counts as done. Raises ``PaymentFailed`` when it cannot be refunded."""
+        ...
+
+
+class UsageChart(Protocol):
+    """Pictures of the operator's view."""
+
+    async def draw(self, days: Sequence[DayUsage], title: str, tokens: str, stars: str) -> Picture:
+        """A chart of tokens and Stars per day (``tokens`` and ``stars`` name the two series),
+        drawn without holding up the event loop."""
         ...
 
 

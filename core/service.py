@@ -41,10 +41,12 @@ from core.ports import (
     ThreadStore,
     TokenCounter,
     Transcriber,
+    UsageChart,
 )
 from core.prompts import PromptPolicy
 from core.purchases import Shop
 from core.replies import Replies, best_effort, who
+from core.usage import OperatorView
 from core.values import Account, ChatId, Incoming, Pack, Payment, Sender
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class BotService:
     documents: DocumentReader | None = None  # None: files are refused
     probe: MediaProbe | None = None  # None: media is taken for what it is declared
     payments: Payments | None = None  # None: the messenger takes no payments, nothing is sold
+    chart: UsageChart | None = None  # None: /usage has no chart to send
     catalogue: Catalogue = attrs.field(init=False)
     replies: Replies = attrs.field(init=False)
     notices: Notices = attrs.field(init=False)
@@ -124,6 +127,7 @@ class BotService:
             self.gate,
             self.allowances,
             self.shop,
+            OperatorView(parts, self.chart),
         )
         self.answerer = Answerer(
             parts, self.models, self.catalogue, self.counter, policy, self.lookup

@@ -312,3 +312,12 @@ class Purchase:
     tokens: int
     at: dt.datetime
     refunded_at: dt.datetime | None = None
+
+
+@attrs.frozen
+class DayUsage:
+    """One day of the operator's view: the tokens charged and the Stars paid (not refunded)."""
+
+    day: dt.date
+    tokens: int
+    stars: int

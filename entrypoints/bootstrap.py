@@ -37,6 +37,7 @@ from core.ports import (
     ThreadStore,
     TokenCounter,
     Transcriber,
+    UsageChart,
 )
 from core.service import BotService
 from core.tokens import CharTokenCounter
@@ -91,6 +92,7 @@ def assemble(
     documents: DocumentReader | None = None,
     probe: MediaProbe | None = None,
     payments: Payments | None = None,
+    chart: UsageChart | None = None,
     model_phrase: str = "model",
 ) -> Bot:
     """A bot from its parts: what every entrypoint, test and benchmark calls.
@@ -120,6 +122,7 @@ def assemble(
         documents=documents,
         probe=probe,
         payments=payments,
+        chart=chart,
     )
     closing = [part for part in (transcriber, image_maker) if part is not None]
     return Bot(service, accounts, threads, models, model_phrase, closing)
@@ -333,8 +336,21 @@ async def build_bot(
         documents=parts.documents,
         probe=parts.probe,
         payments=payments,
+        chart=build_chart(),
         model_phrase=choice.name,
     )
+
+
+def build_chart() -> UsageChart | None:
+    """The /usage chart; None where matplotlib is not installed (the bot works without it)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        log.warning("/usage sends no chart: matplotlib is not installed")
+        return None
+    from adapters.charts.usage import MatplotlibUsageChart
+
+    return MatplotlibUsageChart()
 
 
 def describe_store(settings: Settings) -> str:

@@ -407,4 +407,15 @@ TEXTS: Final = {
     "refund_negative": (
         " That is below zero: their requests are refused until a top-up or a refill covers it."
     ),
+    # The operator's view (core.usage).
+    "cmd_usage": "a chart of tokens and Stars per day",
+    "stats_days": "\n\nLast {days} days (tokens, Stars):\n{lines}",
+    "stats_day": "{day}: {tokens:n}, {stars:n} ⭐",
+    "stats_days_none": "\n\nLast {days} days: no tokens charged, no Stars paid.",
+    "usage_title": "Tokens and Stars per day, last {days} days",
+    "usage_tokens": "tokens",
+    "usage_stars": "Stars",
+    "usage_caption": "Last {days} days: {tokens:n} tokens charged, {stars:n} ⭐ paid.",
+    "usage_unavailable": "Charts need matplotlib, which is not installed with this bot.",
+    "usage_private": "Send /usage in your private chat with the bot: the numbers are yours.",
 }

@@ -402,4 +402,15 @@ TEXTS: Final = {
     "refund_negative": (
         " Это меньше нуля: его запросы не принимаются, пока пополнение не покроет долг."
     ),
+    # The operator's view (core.usage).
+    "cmd_usage": "график токенов и звёзд по дням",
+    "stats_days": "\n\nПоследние {days} дней (токены, звёзды):\n{lines}",
+    "stats_day": "{day}: {tokens:n}, {stars:n} ⭐",
+    "stats_days_none": "\n\nПоследние {days} дней: токены не списывались, звёзд не было.",
+    "usage_title": "Токены и звёзды по дням, последние {days} дней",
+    "usage_tokens": "токены",
+    "usage_stars": "звёзды",
+    "usage_caption": "Последние {days} дней: списано токенов {tokens:n}, оплачено {stars:n} ⭐.",
+    "usage_unavailable": "Для графиков нужен matplotlib, а он не установлен.",
+    "usage_private": "Отправьте /usage в личном чате с ботом: эти цифры только для вас.",
 }

@@ -3,10 +3,17 @@ credited once per charge id, /refund, and what each person is told."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+
+import attrs
 import pytest
 
-from core.values import Pack, Payment, Sender
+from adapters.clock import FakeClock
+from core.texts import number
+from core.values import DayUsage, Pack, Payment, Picture, Sender
 from tests.fakes import FailingDisk, RecordingPayments
+from tests.media import png_bytes
 from tests.unit.conftest import ADMIN, ALICE, BOB, Harness, make_harness
 
 PACKS = (Pack(50, 100_000), Pack(250, 600_000))
@@ -163,3 +170,64 @@ async def test_only_the_admin_refunds() -> None:
     await bot.service.pay(payment())
     await bot.say("/refund ch1")
     assert payments.refunds == []
+
+
+# -- the operator's view (/stats, /usage) --------------------------------------------------------
+
+
+async def test_stats_shows_the_admin_tokens_and_stars_per_day() -> None:
+    bot, _ = shop(starting_balance=100_000)
+    await bot.say("hello")
+    clock = bot.service.clock
+    assert isinstance(clock, FakeClock)
+    await bot.service.pay(payment())
+    clock.advance(86_400)
+    await bot.service.pay(payment("ch2", PACKS[1]))
+    await bot.say("/refund ch2", ADMIN_SENDER)  # refunded Stars are not counted
+    await bot.say("again")
+    await bot.say("/stats", ADMIN_SENDER)
+    stats = bot.last()
+    charged = await bot.accounts.tokens_by_day(dt.date(2026, 1, 1))
+    first, second = (day.isoformat() for day in sorted(charged))
+    assert "Last 30 days (tokens, Stars):" in stats
+    assert f"{first}: {number(charged[dt.date.fromisoformat(first)])}, 50 ⭐" in stats
+    assert f"{second}: {number(charged[dt.date.fromisoformat(second)])}, 0 ⭐" in stats
+
+
+async def test_stats_says_when_nothing_happened() -> None:
+    bot, _ = shop()
+    await bot.say("/stats", ADMIN_SENDER)
+    assert "Last 30 days: no tokens charged, no Stars paid." in bot.last()
+
+
+async def test_usage_sends_a_chart_of_the_last_days_to_the_admin() -> None:
+    chart = RecordingChart()
+    bot = make_harness(None, {"chart": chart}, starting_balance=100_000)
+    await bot.say("hello")
+    await bot.say("/usage", ADMIN_SENDER)
+    [(days, title)] = chart.drawn
+    assert len(days) == 30
+    assert title == "Tokens and Stars per day, last 30 days"
+    assert days[-1].tokens == sum(d.tokens for d in days) > 0
+    sent = bot.sink.sent[-1]
+    assert sent.picture
+    assert sent.text.startswith("Last 30 days:")
+    await bot.say("/usage", ADMIN_SENDER, chat_id="-500")
+    assert "private chat" in bot.last()
+    await bot.say("/usage")
+    assert "admin" in bot.last()
+
+
+async def test_usage_without_charts_says_so() -> None:
+    bot = make_harness()
+    await bot.say("/usage", ADMIN_SENDER)
+    assert "matplotlib" in bot.last()
+
+
+@attrs.define
+class RecordingChart:
+    drawn: list[tuple[list[DayUsage], str]] = attrs.field(factory=list)
+
+    async def draw(self, days: Sequence[DayUsage], title: str, tokens: str, stars: str) -> Picture:
+        self.drawn.append((list(days), title))
+        return Picture(png_bytes(2, 2))
