@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import attrs
 
@@ -284,6 +284,9 @@ class FailingDisk:
 
     async def purchases(self, since: dt.datetime) -> Sequence[Purchase]:
         return await self.inner.purchases(since)
+
+    async def tokens_by_day(self, since: dt.date) -> Mapping[dt.date, int]:
+        return await self.inner.tokens_by_day(since)
 
     async def close(self) -> None:
         if self.broken:

@@ -79,7 +79,8 @@ _STATS = re.compile(
     r"(?:Balance|Баланс): (-?\d[\d ]*)\n"
 )
 _STATS_GLOBAL = re.compile(
-    r"(?:All requests|Всего запросов): (\d[\d ]*)\n(?:All tokens|Всего токенов): (\d[\d ]*)$"
+    r"(?:All requests|Всего запросов): (\d[\d ]*)\n(?:All tokens|Всего токенов): (\d[\d ]*)"
+    r"(?:\n|$)"  # then the admin's days
 )
 _ANSWER = re.compile(r"^c(-?\d+): answer to (\d+)")
 # The quote of a transcript: its length and what it was charged.
