@@ -19,7 +19,7 @@ import attrs
 
 from core.parts import Parts
 from core.replies import who
-from core.values import AccessList, Incoming, UserId, access_key
+from core.values import AccessList, ChatId, Incoming, Sender, UserId, access_key
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,12 @@ class Gate:
         access = await self.parts.accounts.change_access(lambda a: a.seeded(users, chats))
         self._seeded = True
         return access
+
+    async def allows(self, sender: Sender, chat_id: ChatId) -> bool:
+        """Whether ``sender`` may use the bot in ``chat_id``; nobody is told anything."""
+        if not self.restricted or sender.id == self.parts.config.admin_id:
+            return True
+        return (await self.current()).allows(sender, chat_id)
 
     async def admits(self, incoming: Incoming) -> bool:
         """Whether ``incoming`` may be served; a stranger is refused here (see the module)."""

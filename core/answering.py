@@ -512,7 +512,11 @@ class Answerer:
         log.warning("answer to message %s not delivered (%s): refunding", incoming.message_id, exc)
         if charged:
             await charges.refund(
-                self.parts.accounts, incoming.sender.id, charged, admin=hold is None
+                self.parts.accounts,
+                incoming.sender.id,
+                charged,
+                admin=hold is None,
+                at=self.parts.clock.now(),
             )
         self.parts.notices.post("admin_not_delivered", who=who(incoming.sender))
 

@@ -89,6 +89,9 @@ class Posting:
     account: Account
     counted: Totals
     charged: int
+    # The day the charge counts for in the per-day tally (``AccountStore.tokens_by_day``),
+    # saved with it; None: none (a change that charges nothing).
+    day: dt.date | None = None
 
 
 @attrs.frozen
@@ -109,7 +112,7 @@ class Settlement:
             tokens=current.tokens + charged,
             last_request=self.now,
         )
-        return Posting(account, Totals(requests=1, tokens=charged), charged)
+        return Posting(account, Totals(requests=1, tokens=charged), charged, self.now.date())
 
 
 @attrs.frozen
@@ -118,6 +121,7 @@ class Refund:
 
     charged: int
     admin: bool  # the admin was counted, never debited: nothing goes back to the balance
+    now: dt.datetime | None = None  # when: the day's tally gives the tokens back (None: none)
 
     def post(self, current: Account) -> Posting:
         account = attrs.evolve(
@@ -126,7 +130,8 @@ class Refund:
             requests=max(current.requests - 1, 0),
             tokens=max(current.tokens - self.charged, 0),
         )
-        return Posting(account, Totals(requests=-1, tokens=-self.charged), -self.charged)
+        day = None if self.now is None else self.now.date()
+        return Posting(account, Totals(requests=-1, tokens=-self.charged), -self.charged, day)
 
 
 class Entry(Protocol):

@@ -8,6 +8,7 @@ whatever the store says.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,10 +49,18 @@ async def available(accounts: AccountStore, user_id: UserId) -> int:
     return (current.balance if current else 0) - await accounts.held(user_id)
 
 
-async def refund(accounts: AccountStore, user_id: UserId, charged: int, *, admin: bool) -> None:
-    """Undo a settled charge whose result could not be delivered; a failure is logged."""
+async def refund(
+    accounts: AccountStore,
+    user_id: UserId,
+    charged: int,
+    *,
+    admin: bool,
+    at: dt.datetime | None = None,
+) -> None:
+    """Undo a settled charge whose result could not be delivered (``at``: now, for the day's
+    tally); a failure is logged."""
     try:
-        await accounts.settle(user_id, budget.Refund(charged, admin))
+        await accounts.settle(user_id, budget.Refund(charged, admin, at))
     except errors.StorageError as failure:
         log.error("could not refund %s tokens to %s: %s", charged, user_id, failure)
 

@@ -19,9 +19,11 @@ from core.models import Catalogue
 from core.modes import DEFAULT_MODE, SHIPPED, Mode, ModeBook
 from core.parts import Parts
 from core.prompts import PromptPolicy, PromptTooLong
+from core.purchases import Shop
 from core.replies import who
 from core.speaking import Narrator
 from core.texts import text
+from core.usage import OperatorView
 from core.values import Account, Incoming, Sender, access_key
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?=\s|$)")
@@ -52,6 +54,7 @@ Handler = Callable[[Incoming, Account, str], Awaitable[None]]
 class Spec:
     handler: Handler
     admin: bool = False  # only the admin may run it
+    offered: Callable[[], bool] = lambda: True  # False: left out of the menus
 
 
 @attrs.define
@@ -65,6 +68,8 @@ class Commands:
     painter: Painter
     gate: Gate
     allowances: Allowances
+    shop: Shop
+    view: OperatorView
     narrator: Narrator | None = None  # None: /voice is refused
     modes: ModeBook = SHIPPED
     retry: Handler | None = None  # /retry (``core.retrying``); None: not offered
@@ -82,7 +87,8 @@ class Commands:
             **({"retry": Spec(self.retry)} if self.retry else {}),
             "image": Spec(self.image),
             "voice": Spec(self.voice),
-            "search": Spec(self.search),
+            "search": Spec(self.search, offered=self._searching),
+            "buy": Spec(self.buy, offered=lambda: self.shop.open),
             "topup": Spec(self.topup, admin=True),
             "ban": Spec(self.ban, admin=True),
             "unban": Spec(self.unban, admin=True),
@@ -90,6 +96,8 @@ class Commands:
             "disallow": Spec(self.disallow, admin=True),
             "users": Spec(self.users, admin=True),
             "allowance": Spec(self.allowance, admin=True),
+            "refund": Spec(self.refund, admin=True, offered=lambda: self.shop.open),
+            "usage": Spec(self.usage, admin=True),
             "stop": Spec(self.stop, admin=True),
         }
 
@@ -98,13 +106,13 @@ class Commands:
         return [
             (name, text(language, f"cmd_{name}"))
             for name, spec in self.table.items()
-            if spec.admin == admin and self._offered(name)
+            if spec.admin == admin and spec.offered()
         ]
 
-    def _offered(self, name: str) -> bool:
-        """Whether the menu lists ``name``: /search only where a model can search (typed
-        elsewhere, it is refused plainly)."""
-        return name != "search" or any(o.web_search for o in self.catalogue.options)
+    def _searching(self) -> bool:
+        """Whether the menu lists /search: only where a model can search (typed elsewhere, it
+        is refused plainly)."""
+        return any(o.web_search for o in self.catalogue.options)
 
     async def run(self, incoming: Incoming, command: Command, account: Account) -> None:
         spec = self.table.get(command.name)
@@ -202,6 +210,7 @@ class Commands:
                 requests=totals.requests,
                 tokens=totals.tokens,
             )
+            overall += await self.view.stats_lines(incoming)
             if incoming.private:
                 message += overall
             else:  # the totals are the admin's business, not the group's
@@ -350,6 +359,9 @@ class Commands:
             await self.parts.replies.say(incoming, "speech_unavailable")
             return
         await self.narrator.switch(incoming, account, argument)
+
+    async def buy(self, incoming: Incoming, account: Account, argument: str) -> None:
+        await self.shop.offer(incoming)
 
     # -- the admin's ---------------------------------------------------------------------------
 
@@ -521,6 +533,12 @@ class Commands:
                     return each
             offset += len(batch)
         return None
+
+    async def refund(self, incoming: Incoming, account: Account, argument: str) -> None:
+        await self.shop.refund(incoming, argument)
+
+    async def usage(self, incoming: Incoming, account: Account, argument: str) -> None:
+        await self.view.usage(incoming)
 
     async def stop(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self.parts.replies.say(incoming, "stopping")

@@ -8,7 +8,7 @@ import attrs
 from core.models import ModelOption
 from core.modes import Mode
 from core.prompts import DEFAULT_PROMPT
-from core.values import UserId
+from core.values import Pack, UserId
 
 
 @attrs.frozen
@@ -59,3 +59,5 @@ class BotConfig:
     allowance_tz: str = "UTC"
     # The modes /mode offers (``core.modes``); empty: the shipped set.
     modes: tuple[Mode, ...] = ()
+    # Stars (core.purchases): the packs /buy offers; none: nothing is for sale.
+    star_packs: tuple[Pack, ...] = ()

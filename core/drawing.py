@@ -74,7 +74,11 @@ class Painter:
             log.warning("picture for message %s not delivered (%s)", incoming.message_id, exc)
             if charged:
                 await charges.refund(
-                    self.parts.accounts, incoming.sender.id, charged, admin=charge.admin
+                    self.parts.accounts,
+                    incoming.sender.id,
+                    charged,
+                    admin=charge.admin,
+                    at=self.parts.clock.now(),
                 )
             self.parts.notices.post("admin_not_delivered", who=who(incoming.sender))
             return

@@ -22,6 +22,7 @@ the core turns each into a reply the user can act on and charges nothing for a f
     │   ├── MediaTooLarge       it is larger than the bot accepts
     │   └── UnreadableDocument  a file that is not text the bot can read (the reason says why)
     ├── DeliveryFailed          the messenger cannot reach the chat, or gave up delivering
+    ├── PaymentFailed           the payment system refused (a refund, say): the reason says why
     └── AnswerStopped           the person asked to stop the answer being streamed
 """
 
@@ -115,6 +116,10 @@ class UnreadableDocument(MediaError):
 class DeliveryFailed(CoreError):
     """The messenger cannot reach the chat (blocked, deleted, removed from the group), or gave up
     delivering a message after waiting as long as it may."""
+
+
+class PaymentFailed(CoreError):
+    """The payment system refused what was asked of it (a refund); the message says why."""
 
 
 class AnswerStopped(CoreError):

@@ -6,7 +6,7 @@ Adapters implement them; the core only ever sees these shapes. Ids are opaque st
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from core.budget import Entry, Posting
@@ -16,12 +16,15 @@ from core.values import (
     Attachment,
     ChatId,
     Chunk,
+    DayUsage,
     Hold,
     MessageId,
     ModelRequest,
     Node,
     Offer,
+    Pack,
     Picture,
+    Purchase,
     Totals,
     Transcript,
     UserId,
@@ -155,7 +158,8 @@ class AccountStore(Protocol):
         self, user_id: UserId, entry: Entry, release: Hold | None = None
     ) -> Posting | None:
         """Apply ``entry`` (a settlement or a refund) to the stored account, add what it counts
-        to the totals and give ``release`` back, in one durable step; what it posted (the
+        to the totals and to its day's tally (``Posting.day``) and give ``release`` back, in
+        one durable step; what it posted (the
         charge), None for an unknown id. Raises StorageError when it cannot be saved: then
         nothing of it remains and ``release`` is still held."""
         ...
@@ -180,8 +184,59 @@ class AccountStore(Protocol):
         it cannot be saved: then nothing of it remains."""
         ...
 
+    async def credit(self, purchase: Purchase) -> bool:
+        """Record ``purchase`` and add its tokens to the payer's balance, in one atomic,
+        durable step, unless a purchase with its charge id is recorded already (then nothing
+        changes): whether it was new. Raises StorageError when it cannot be saved (nothing of
+        it remains) or the payer has no account."""
+        ...
+
+    async def take_back(self, charge_id: str, at: dt.datetime) -> bool:
+        """Mark the purchase of ``charge_id`` refunded at ``at`` and take its tokens back from
+        the payer's balance (which may go below zero), in one atomic, durable step: whether
+        this call did it (False: refunded already, or no such charge)."""
+        ...
+
+    async def purchase(self, charge_id: str) -> Purchase | None:
+        """The purchase of ``charge_id``; None when none is recorded."""
+        ...
+
+    async def purchases(self, since: dt.datetime) -> Sequence[Purchase]:
+        """The purchases made at or after ``since``, oldest first (the operator's view)."""
+        ...
+
+    async def tokens_by_day(self, since: dt.date) -> Mapping[dt.date, int]:
+        """The tokens charged on each day from ``since`` on, as ``settle`` tallied them with
+        each charge (a refund counts on the day it is made); days without any are left out."""
+        ...
+
     async def close(self) -> None:
         """Write anything pending and release the storage."""
+        ...
+
+
+class Payments(Protocol):
+    """A messenger's payments: Telegram Stars. A messenger without payments has none, and the
+    bot then offers nothing to buy. What is paid is reported to the core by the messenger
+    (``BotService.precheckout`` and ``BotService.pay``)."""
+
+    async def invoice(self, chat_id: ChatId, pack: Pack, title: str, description: str) -> None:
+        """Send an invoice for ``pack`` into ``chat_id``. Raises ``DeliveryFailed`` when it
+        cannot be sent."""
+        ...
+
+    async def refund(self, user_id: UserId, charge_id: str) -> None:
+        """Give the payment of ``charge_id`` back to ``user_id``, who made it; one refunded
+        already counts as done. Raises ``PaymentFailed`` when it cannot be refunded."""
+        ...
+
+
+class UsageChart(Protocol):
+    """Pictures of the operator's view."""
+
+    async def draw(self, days: Sequence[DayUsage], title: str, tokens: str, stars: str) -> Picture:
+        """A chart of tokens and Stars per day (``tokens`` and ``stars`` name the two series),
+        drawn without holding up the event loop."""
         ...
 
 

@@ -37,18 +37,22 @@ from core.ports import (
     MediaSource,
     MessageLookup,
     Operator,
+    Payments,
     ReplySink,
     Speaker,
     ThreadStore,
     TokenCounter,
     Transcriber,
+    UsageChart,
     VoiceNoteSink,
 )
 from core.prompts import PromptPolicy
+from core.purchases import Shop
 from core.replies import Replies, best_effort, who
 from core.retrying import Retrier
 from core.speaking import Narrator
-from core.values import Account, Incoming, Sender
+from core.usage import OperatorView
+from core.values import Account, ChatId, Incoming, Pack, Payment, Sender
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +76,15 @@ class BotService:
     documents: DocumentReader | None = None  # None: files are refused
     probe: MediaProbe | None = None  # None: media is taken for what it is declared
     speaker: Speaker | None = None  # None: /voice is refused
+    payments: Payments | None = None  # None: the messenger takes no payments, nothing is sold
+    chart: UsageChart | None = None  # None: /usage has no chart to send
     catalogue: Catalogue = attrs.field(init=False)
     replies: Replies = attrs.field(init=False)
     notices: Notices = attrs.field(init=False)
     commands: Commands = attrs.field(init=False)
     gate: Gate = attrs.field(init=False)
     allowances: Allowances = attrs.field(init=False)
+    shop: Shop = attrs.field(init=False)
     answerer: Answerer = attrs.field(init=False)
     reader: MediaReader = attrs.field(init=False)
     _order: Sequencer = attrs.field(factory=Sequencer, init=False)
@@ -120,6 +127,7 @@ class BotService:
         voice_sink = self.sink if isinstance(self.sink, VoiceNoteSink) else None
         narrator = Narrator(parts, self.speaker, voice_sink)
         modes = ModeBook(self.config.modes) if self.config.modes else SHIPPED
+        self.shop = Shop(parts, config.star_packs, self.payments, self.gate, lambda: self.stopping)
         self.answerer = Answerer(
             parts,
             self.models,
@@ -138,6 +146,8 @@ class BotService:
             painter,
             self.gate,
             self.allowances,
+            self.shop,
+            OperatorView(parts, self.chart),
             narrator=narrator,
             modes=modes,
             retry=Retrier(parts.replies, self.answerer.last, self.answerer.answer).retry,
@@ -194,6 +204,37 @@ class BotService:
             log.exception("handling message %s failed", incoming.message_id)
             await best_effort(self.replies.say(incoming, "err_other"))
 
+    # -- payments ------------------------------------------------------------------------------
+
+    async def precheckout(self, sender: Sender, chat_id: ChatId, payload: str, stars: int) -> str:
+        """Whether a payment about to be made may go ahead: "" for yes, else the reason to
+        show the payer (refused while stopping: the payment would come after the store is
+        closed)."""
+        return await self.shop.precheckout(sender, chat_id, payload, stars)
+
+    def pay(self, payment: Payment) -> asyncio.Future[None]:
+        """A successful payment: credited once per charge id (``core.purchases``), in the
+        order of the payer's messages. Taken while stopping too: the payer has paid, and
+        ``drain`` waits for it."""
+        key = (payment.chat_id, payment.sender.id)
+        return self._order.submit(key, lambda: self._paid(payment))
+
+    async def _paid(self, payment: Payment) -> None:
+        try:
+            account = await self._account(_valid_sender(payment.sender))
+            await self.shop.paid(payment, account)
+        except Exception as exc:  # the payer has paid: the admin must hear of it
+            log.exception("handling payment %s failed", payment.charge_id)
+            pack = Pack.from_payload(payment.payload)
+            self.notices.post(
+                "admin_paid_unsaved",
+                who=who(payment.sender),
+                stars=payment.stars,
+                tokens=pack.tokens if pack is not None else 0,
+                charge=payment.charge_id,
+                detail=str(exc) or type(exc).__name__,
+            )
+
     async def _dispatch(self, incoming: Incoming) -> None:
         incoming = _valid(incoming)
         if not await self.gate.admits(incoming):
@@ -224,7 +265,13 @@ class BotService:
             if not answered and spent is not None and spent.charged:
                 # The answer was refused or failed, and said "Nothing was charged": the
                 # recording it would have answered is given back too.
-                await refund(self.accounts, spent.user_id, spent.charged, admin=spent.admin)
+                await refund(
+                    self.accounts,
+                    spent.user_id,
+                    spent.charged,
+                    admin=spent.admin,
+                    at=self.clock.now(),
+                )
 
     async def _account(self, sender: Sender) -> Account:
         """The sender's account, registered on first contact with the starting balance, and
@@ -237,6 +284,10 @@ class BotService:
             if self.config.notify_new_users and sender.id != self.config.admin_id:
                 self.notices.new_user(who(sender))
         return await self.allowances.refill(account)
+
+
+def _valid_sender(sender: Sender) -> Sender:
+    return _valid(Incoming("", "", sender, "")).sender
 
 
 def _valid(incoming: Incoming) -> Incoming:

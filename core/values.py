@@ -304,3 +304,61 @@ class VoiceNote:
 
     data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
     seconds: float
+
+
+@attrs.frozen
+class Pack:
+    """Tokens offered for a number of Stars (``STAR_PACKS``)."""
+
+    stars: int
+    tokens: int
+
+    @property
+    def payload(self) -> str:
+        """What an invoice carries back with its payment: the pack itself, so that a payment
+        for a pack offered before the settings changed still credits what it promised."""
+        return f"{self.stars}:{self.tokens}"
+
+    @classmethod
+    def from_payload(cls, payload: str) -> Pack | None:
+        stars, _, tokens = payload.partition(":")
+        if not (stars.isascii() and stars.isdigit() and tokens.isascii() and tokens.isdigit()):
+            return None
+        if not (0 < len(stars) <= 9 and 0 < len(tokens) <= 12):
+            return None
+        pack = cls(int(stars), int(tokens))
+        return pack if pack.stars > 0 and pack.tokens > 0 else None
+
+
+@attrs.frozen
+class Payment:
+    """A successful payment as the messenger reports it: ``charge_id`` is the payment
+    system's own id of the charge, unique and the same however often it is reported."""
+
+    charge_id: str
+    chat_id: ChatId
+    sender: Sender
+    payload: str
+    stars: int
+
+
+@attrs.frozen
+class Purchase:
+    """Tokens bought: credited once per charge, and taken back once if refunded. Times are
+    the clock's (local, like ``Account.last_request``)."""
+
+    charge_id: str
+    user_id: UserId
+    stars: int
+    tokens: int
+    at: dt.datetime
+    refunded_at: dt.datetime | None = None
+
+
+@attrs.frozen
+class DayUsage:
+    """One day of the operator's view: the tokens charged and the Stars paid (not refunded)."""
+
+    day: dt.date
+    tokens: int
+    stars: int

@@ -33,11 +33,13 @@ from core.ports import (
     MediaSource,
     MessageLookup,
     Operator,
+    Payments,
     ReplySink,
     Speaker,
     ThreadStore,
     TokenCounter,
     Transcriber,
+    UsageChart,
 )
 from core.service import BotService
 from core.tokens import CharTokenCounter
@@ -92,6 +94,8 @@ def assemble(
     documents: DocumentReader | None = None,
     probe: MediaProbe | None = None,
     speaker: Speaker | None = None,
+    payments: Payments | None = None,
+    chart: UsageChart | None = None,
     model_phrase: str = "model",
 ) -> Bot:
     """A bot from its parts: what every entrypoint, test and benchmark calls.
@@ -121,6 +125,8 @@ def assemble(
         documents=documents,
         probe=probe,
         speaker=speaker,
+        payments=payments,
+        chart=chart,
     )
     closing = [part for part in (transcriber, image_maker, speaker) if part is not None]
     return Bot(service, accounts, threads, models, model_phrase, closing)
@@ -349,9 +355,11 @@ async def build_bot(
     lookup: MessageLookup | None = None,
     clock: Clock | None = None,
     media: MediaSource | None = None,
+    payments: Payments | None = None,
 ) -> Bot:
     """A bot on the stores, models and media parts the settings name; StorageError when the
-    data cannot be used. ``media`` is the messenger's (None: it sends no media)."""
+    data cannot be used. ``media`` and ``payments`` are the messenger's (None: it sends no
+    media, takes no payments)."""
     settings = await with_reported_windows(settings)
     accounts, threads = await open_stores(settings)
     counter = build_counter(settings)
@@ -373,8 +381,22 @@ async def build_bot(
         documents=parts.documents,
         probe=parts.probe,
         speaker=parts.speaker,
+        payments=payments,
+        chart=build_chart(),
         model_phrase=choice.name,
     )
+
+
+def build_chart() -> UsageChart | None:
+    """The /usage chart; None where matplotlib is not installed (the bot works without it)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        log.warning("/usage sends no chart: matplotlib is not installed")
+        return None
+    from adapters.charts.usage import MatplotlibUsageChart
+
+    return MatplotlibUsageChart()
 
 
 def describe_store(settings: Settings) -> str:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import StorageError
+
+if TYPE_CHECKING:
+    from core.values import DayUsage
+    from entrypoints.settings import Settings
 
 USAGE = """\
 A ChatGPT bot for Telegram and Matrix, and a console to try it.
@@ -17,6 +24,8 @@ A ChatGPT bot for Telegram and Matrix, and a console to try it.
   gptbot matrix                  the Matrix bot
   gptbot import data.json        copy data.json's accounts into PostgreSQL (DATABASE_URL)
   gptbot export data.json        write PostgreSQL's accounts to a data.json
+  gptbot export --usage FILE.csv tokens and Stars per day, the last 30 days (what /usage
+                                 draws), from the store the settings name
 """
 
 
@@ -29,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("file", nargs="?", type=Path, help="data.json, for import and export")
     parser.add_argument("--env-file", type=Path, default=None, help="settings file (.env)")
+    parser.add_argument(
+        "--usage", type=Path, metavar="FILE.csv", help="export: tokens and Stars per day, as CSV"
+    )
     args = parser.parse_args(argv)
     if args.mode == "telegram":
         from entrypoints import telegram  # only the bot that runs is imported
@@ -45,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         from entrypoints import console
 
         return console.main(env_file=args.env_file)
+    if args.usage is not None:
+        if args.mode != "export" or args.file is not None:
+            parser.error("write the usage with: gptbot export --usage FILE.csv")
+        return export_usage(args.usage, args.env_file)
     if args.file is None:
         parser.error(f"{args.mode} needs the data.json file to read or write")
     return transfer(args.mode, args.file, args.env_file)
@@ -79,6 +95,43 @@ def transfer(mode: str, path: Path, env_file: Path | None) -> int:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def export_usage(path: Path, env_file: Path | None) -> int:
+    """``gptbot export --usage FILE.csv``; the exit status."""
+    from entrypoints.settings import ConfigError, load_environment, settings_from
+
+    try:
+        settings = settings_from(load_environment(env_file))
+    except ConfigError as exc:
+        print(f"gptbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        days = asyncio.run(_usage(settings))
+        with path.open("w", newline="", encoding="utf-8") as out:
+            rows = csv.writer(out)
+            rows.writerow(["day", "tokens", "stars"])
+            rows.writerows([day.day.isoformat(), day.tokens, day.stars] for day in days)
+    except StorageError as exc:
+        print(f"gptbot: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"gptbot: {path}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+        return 2
+    print(f"exported {len(days)} days of usage to {path}")
+    return 0
+
+
+async def _usage(settings: Settings) -> list[DayUsage]:
+    from core.usage import by_day
+    from entrypoints.bootstrap import open_stores
+
+    accounts, threads = await open_stores(settings)
+    try:
+        return await by_day(accounts, dt.date.today())
+    finally:
+        await accounts.close()
+        await threads.close()
 
 
 def _accounts(count: int) -> str:

@@ -19,16 +19,19 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from adapters.messengers.console.numbers import numbering, short_numbering
+from adapters.messengers.console.payments import ConsolePayments
 from adapters.messengers.console.session import (
     ConsoleOperator,
     ConsoleSession,
     ConsoleSink,
     Note,
+    Pay,
     Quit,
     Send,
     Wait,
@@ -36,7 +39,8 @@ from adapters.messengers.console.session import (
 from adapters.storage.sqlite.threads import SqliteThreads
 from core.errors import StorageError
 from core.replies import reply_to
-from core.values import Incoming
+from core.service import BotService
+from core.values import Incoming, Payment
 from entrypoints.bootstrap import build_bot, describe_store
 from entrypoints.settings import (
     ConfigError,
@@ -66,6 +70,7 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
             sink=sink,
             operator=ConsoleOperator(sink, admin_id),
             media=sink,
+            payments=ConsolePayments(sink),
         )
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
@@ -114,6 +119,8 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
                 done.add_done_callback(_abandon(sink, action.incoming))
                 if action.wait:
                     await done
+            elif isinstance(action, Pay):
+                await _pay(service, sink, action)
             elif isinstance(action, Note):
                 sink.write(action.text + "\n")
             elif isinstance(action, Wait):
@@ -127,6 +134,19 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
             print(f"gptbot: {exc}", file=sys.stderr)
             return 1
     return 0
+
+
+async def _pay(service: BotService, sink: ConsoleSink, pay: Pay) -> None:
+    """Report a payment as Telegram would once ``pay.sender`` paid an invoice of /buy."""
+    pack = service.shop.pack(pay.stars)
+    if pack is None:
+        offered = ", ".join(str(p.stars) for p in service.shop.packs) or "none (set STAR_PACKS)"
+        sink.write(f"No pack costs {pay.stars} Stars; the packs: {offered}.\n")
+        return
+    charge = pay.charge_id or f"console-{uuid.uuid4().hex[:12]}"
+    sink.write(f"({pay.sender.id} paid {pack.stars} ⭐, charge {charge})\n")
+    payment = Payment(charge, pay.chat_id, pay.sender, pack.payload, pack.stars)
+    await service.pay(payment)
 
 
 def _abandon(sink: ConsoleSink, incoming: Incoming) -> Callable[[object], None]:

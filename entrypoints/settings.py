@@ -29,7 +29,7 @@ from core.models import ModelOption
 from core.modes import Mode
 from core.texts import LANGUAGES
 from core.tokens import CharTokenCounter, fit_budgets, prompt_tokens
-from core.values import Role, Turn, access_key
+from core.values import Pack, Role, Turn, access_key
 from entrypoints import setting_types as kinds
 from entrypoints.model_list import Defaults, ModelEntry, default_entry, parse_models
 from entrypoints.modes_file import read_modes
@@ -144,6 +144,34 @@ def _time_zone(raw: str, name: str) -> str:
     return raw
 
 
+# Telegram takes up to 10 000 Stars for one invoice.
+MAX_PACK_STARS = 10_000
+
+
+def _star_packs(raw: str, name: str) -> tuple[Pack, ...]:
+    """``stars:tokens`` pairs separated by commas (``50:100000,250:600000``), in the order
+    /buy offers them; one pack per number of Stars."""
+    packs: dict[int, Pack] = {}
+    for word in re.split(r"[,\s]+", raw.strip()):
+        if not word:
+            continue
+        pack = Pack.from_payload(word)
+        if (
+            pack is None
+            or pack.stars > MAX_PACK_STARS
+            or pack.tokens > MAX_BALANCE
+            or word != pack.payload  # no leading zeros, nothing else in between
+        ):
+            raise ConfigError(
+                f"{name} must list stars:tokens pairs such as 50:100000,250:600000 (1 to "
+                f"{MAX_PACK_STARS} Stars, whole tokens), got {word!r}"
+            )
+        if pack.stars in packs:
+            raise ConfigError(f"{name} names {pack.stars} Stars twice")
+        packs[pack.stars] = pack
+    return tuple(packs.values())
+
+
 _TABLE: dict[str, Setting[Any]] = {
     "telegram_api_id": Setting("TELEGRAM_API_ID", kinds.whole, None),
     "thread_retention": Setting("THREAD_RETENTION", kinds.count(1, 100_000_000), 100_000),
@@ -226,6 +254,8 @@ _TABLE: dict[str, Setting[Any]] = {
         CORE.allowance_period,
     ),
     "allowance_tz": Setting("ALLOWANCE_TZ", _time_zone, CORE.allowance_tz),
+    # The packs of tokens /buy offers for Telegram Stars (empty: nothing is sold).
+    "star_packs": Setting("STAR_PACKS", _star_packs, CORE.star_packs),
 }
 _SECRETS = {
     "openai_api_key": "OPENAI_API_KEY",
@@ -321,6 +351,7 @@ class Settings:
     allowance_tz: str = CORE.allowance_tz
     # The modes /mode offers: the shipped set, or as MODES_FILE changes it (empty: shipped).
     modes: tuple[Mode, ...] = ()
+    star_packs: tuple[Pack, ...] = CORE.star_packs
 
     def telegram(self) -> TelegramLogin:
         """What the Telegram bot needs to log in; ConfigError naming whatever is missing."""
@@ -394,6 +425,7 @@ class Settings:
             allowance_period=self.allowance_period,
             allowance_tz=self.allowance_tz,
             modes=self.modes,
+            star_packs=self.star_packs,
         )
 
     def _fitted(self, entry: ModelEntry) -> ModelOption:

@@ -19,6 +19,7 @@ from telethon import TelegramClient
 from adapters.messengers.telegram.bot import TelegramBot
 from adapters.messengers.telegram.menu import command_menu
 from adapters.messengers.telegram.operator import TelegramOperator
+from adapters.messengers.telegram.payments import PaymentUpdates, TelegramPayments
 from adapters.messengers.telegram.replies import TelegramReplies
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import Mode
@@ -64,6 +65,7 @@ async def serve(
             operator=TelegramOperator(sink, login.admin_id),
             lookup=replies,
             media=replies,
+            payments=TelegramPayments(client),
         )
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
@@ -77,6 +79,10 @@ async def serve(
         client, bot.service.submit, sink=sink, language=language, commands=menu, known=known
     )
     await telegram.start()
+    payments = PaymentUpdates(
+        client, bot.service.precheckout, bot.service.pay, settings.default_language
+    )
+    payments.listen()
     log.warning("serving Telegram as @%s (%s) with the %s", me.username, me.id, bot.model_phrase)
     bot.service.notices.post("admin_started", bot=f"@{me.username}", model=bot.model_phrase)
     watch = asyncio.create_task(_watch(lost, bot.service.request_stop)) if lost else None
@@ -85,6 +91,10 @@ async def serve(
             await bot.service.wait_for_stop()
             log.warning("stopping: finishing the answers in flight")
             await telegram.stop()  # later messages get "shutting down" until the client goes
+            # Payments are taken until the answers in flight are done: a payer whose
+            # pre-checkout was accepted before the stop has paid (later ones are refused).
+            await bot.service.drain()
+            payments.stop()
             await bot.close()
             await telegram.close()
             sink.close()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import attrs
 
@@ -16,6 +17,7 @@ from core.errors import (
     MediaTooLarge,
     MediaUnavailable,
     ModelError,
+    PaymentFailed,
     StorageError,
     UnreadableDocument,
 )
@@ -28,7 +30,9 @@ from core.values import (
     Hold,
     ModelRequest,
     Offer,
+    Pack,
     Picture,
+    Purchase,
     Source,
     Totals,
     Transcript,
@@ -134,6 +138,24 @@ class RecordingOperator:
 
     async def notify(self, text: str) -> None:
         self.notices.append(text)
+
+
+@attrs.define
+class RecordingPayments:
+    """A messenger's payments: the invoices sent and the refunds made, as lists. ``refusing``:
+    the reason the next refunds fail (None: they succeed)."""
+
+    invoices: list[tuple[str, Pack, str]] = attrs.field(factory=list)  # chat, pack, title
+    refunds: list[tuple[str, str]] = attrs.field(factory=list)  # user, charge id
+    refusing: str | None = None
+
+    async def invoice(self, chat_id: str, pack: Pack, title: str, description: str) -> None:
+        self.invoices.append((chat_id, pack, title))
+
+    async def refund(self, user_id: str, charge_id: str) -> None:
+        if self.refusing is not None:
+            raise PaymentFailed(self.refusing)
+        self.refunds.append((user_id, charge_id))
 
 
 @attrs.define
@@ -267,6 +289,25 @@ class FailingDisk:
         if self.broken:
             raise self._fail()
         return await self.inner.change_access(change)
+
+    async def credit(self, purchase: Purchase) -> bool:
+        if self.broken:
+            raise self._fail()
+        return await self.inner.credit(purchase)
+
+    async def take_back(self, charge_id: str, at: dt.datetime) -> bool:
+        if self.broken:
+            raise self._fail()
+        return await self.inner.take_back(charge_id, at)
+
+    async def purchase(self, charge_id: str) -> Purchase | None:
+        return await self.inner.purchase(charge_id)
+
+    async def purchases(self, since: dt.datetime) -> Sequence[Purchase]:
+        return await self.inner.purchases(since)
+
+    async def tokens_by_day(self, since: dt.date) -> Mapping[dt.date, int]:
+        return await self.inner.tokens_by_day(since)
 
     async def close(self) -> None:
         if self.broken:

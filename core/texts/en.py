@@ -474,4 +474,61 @@ TEXTS: Final = {
         "You answer as briefly as possible: one to three sentences or a short list, no "
         "introductions, no repetition of the question, no closing remarks."
     ),
+    # Telegram Stars (core.purchases).
+    "cmd_buy": "buy tokens with Stars",
+    "cmd_refund": "<charge id>: refund a purchase and take its tokens back",
+    "buy_unavailable": (
+        "This messenger cannot take payments, so there is nothing to buy here. Ask the admin "
+        "for tokens."
+    ),
+    "buy_none": "Nothing is for sale: the admin has set no packs of tokens.",
+    "buy_offer": (
+        "Packs of tokens for Stars: pay one and its tokens are added to your balance at once."
+    ),
+    "invoice_title": "{tokens:n} tokens",
+    "invoice_description": (
+        "{tokens:n} tokens for the bot's answers, added to your balance as soon as you pay."
+    ),
+    "pay_busy": "The bot is busy. Please pay again in a minute.",
+    "pay_stopping": "The bot is restarting. Please pay again in a minute.",
+    "pay_unknown_pack": "This offer is no longer available. Send /buy for the current ones.",
+    "pay_refused": "This bot does not serve you, so it cannot take your payment.",
+    "paid": (
+        "Thank you! {tokens:n} tokens were added for {stars:n} ⭐. Your balance: {balance:n}."
+    ),
+    "paid_again": (
+        "This payment ({stars:n} ⭐, charge {charge}) was credited already: {tokens:n} tokens. "
+        "Your balance: {balance:n}."
+    ),
+    "paid_unsaved": (
+        "Your payment of {stars:n} ⭐ arrived, but it could not be credited just now. The "
+        "admin has been told and will credit or refund it (charge {charge})."
+    ),
+    "admin_paid": "{who} bought {tokens:n} tokens for {stars:n} ⭐ (charge {charge}).",
+    "admin_paid_unsaved": (
+        "A payment could not be saved: {who} paid {stars:n} ⭐ for {tokens:n} tokens, charge "
+        "{charge} ({detail}). Credit it with /topup, or refund the Stars."
+    ),
+    "refund_usage": "Usage: /refund <charge id> (it is in the notice of the purchase).",
+    "refund_unavailable": "This messenger cannot refund payments.",
+    "refund_unknown": "No purchase has the charge id {charge}.",
+    "refund_already": "The purchase {charge} was refunded already ({when}); nothing changed.",
+    "refund_failed": "The refund of {charge} failed: {reason}. Nothing was taken back.",
+    "refund_done": (
+        "Refunded {stars:n} ⭐ to {who}; {tokens:n} tokens taken back. Their balance: {balance:n}."
+    ),
+    "refund_negative": (
+        " That is below zero: their requests are refused until a top-up or a refill covers it."
+    ),
+    # The operator's view (core.usage).
+    "cmd_usage": "a chart of tokens and Stars per day",
+    "stats_days": "\n\nLast {days} days (tokens, Stars):\n{lines}",
+    "stats_day": "{day}: {tokens:n}, {stars:n} ⭐",
+    "stats_days_none": "\n\nLast {days} days: no tokens charged, no Stars paid.",
+    "usage_title": "Tokens and Stars per day, last {days} days",
+    "usage_tokens": "tokens",
+    "usage_stars": "Stars",
+    "usage_caption": "Last {days} days: {tokens:n} tokens charged, {stars:n} ⭐ paid.",
+    "usage_unavailable": "Charts need matplotlib, which is not installed with this bot.",
+    "usage_private": "Send /usage in your private chat with the bot: the numbers are yours.",
 }

@@ -88,6 +88,7 @@ class Harness:
         service = self.service
         parts = attrs.evolve(service.answerer.parts, **changes)  # type: ignore[arg-type]
         service.answerer.parts = service.commands.parts = service.gate.parts = parts
+        service.shop.parts = service.commands.view.parts = parts
         service.allowances.accounts = parts.accounts
         for case in (service.commands.painter, service.reader, service.commands.narrator):
             if case is not None:

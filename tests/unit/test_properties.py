@@ -1,9 +1,11 @@
 """The bot's invariants under generated interleavings of requests, answers, failures and commands.
 
-Whatever happens, in whatever order: a balance never goes below zero (or below where it started,
-and never moves while negative), the admin's never changes, each user's tokens are exactly the
-charges shown in their footers, the totals are the sum over users, and a reply chain never
-mixes chats and always ends.
+Whatever happens, in whatever order: the books balance (a balance is what it started with, plus
+top-ups and tokens bought, each charge id credited once however often it is reported, minus
+refunds and charges), a balance never goes below zero (or below where it started, and never
+moves while negative) unless a refund took back tokens already spent, the admin's never changes,
+each user's tokens are exactly the charges shown in their footers, the totals are the sum over
+users, and a reply chain never mixes chats and always ends.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from core.values import (
     MediaKind,
     ModelRequest,
     Node,
+    Pack,
+    Payment,
     Picture,
     Role,
     Sender,
@@ -40,7 +44,7 @@ from core.values import (
     Transcript,
     Usage,
 )
-from tests.fakes import ScriptedModel
+from tests.fakes import RecordingPayments, ScriptedModel
 from tests.unit.conftest import ADMIN, GROUP, Harness, make_harness
 
 USERS = {
@@ -75,7 +79,8 @@ _STATS = re.compile(
     r"(?:Balance|Баланс): (-?\d[\d ]*)\n"
 )
 _STATS_GLOBAL = re.compile(
-    r"(?:All requests|Всего запросов): (\d[\d ]*)\n(?:All tokens|Всего токенов): (\d[\d ]*)$"
+    r"(?:All requests|Всего запросов): (\d[\d ]*)\n(?:All tokens|Всего токенов): (\d[\d ]*)"
+    r"(?:\n|$)"  # then the admin's days
 )
 _ANSWER = re.compile(r"^c(-?\d+): answer to (\d+)")
 # The quote of a transcript: its length and what it was charged.
@@ -153,7 +158,25 @@ class TopUp:
     tokens: int
 
 
-Op = Ask | Command | Draw | Release | Step | TopUp
+@attrs.frozen
+class Buy:
+    """A payment reported for charge ``charge``: a new one by ``user`` for the pack ``pack``,
+    or, for a charge seen before, the same payment delivered again."""
+
+    user: str
+    pack: int
+    charge: int
+
+
+@attrs.frozen
+class RefundPurchase:
+    """The admin's /refund of charge ``charge`` (one never made is refused)."""
+
+    charge: int
+
+
+Op = Ask | Command | Draw | Release | Step | TopUp | Buy | RefundPurchase
+PACKS = (Pack(5, 40), Pack(50, 700))
 
 
 @attrs.frozen
@@ -212,6 +235,13 @@ def _ops(users: Sequence[str]) -> st.SearchStrategy[Op]:
         st.builds(Release, st.integers(0, 10)),
         st.builds(Step, st.integers(1, 4)),
         st.builds(TopUp, st.sampled_from([u for u in USERS if u != ADMIN]), st.integers(1, 400)),
+        st.builds(
+            Buy,
+            st.sampled_from([u for u in users if u != ADMIN] or ["100"]),
+            st.integers(0, 1),
+            st.integers(0, 3),
+        ),
+        st.builds(RefundPurchase, st.integers(0, 3)),
     )
 
 
@@ -338,6 +368,10 @@ class Run:
     snapshot_reads: bool = True
     asks: dict[int, Ask] = attrs.field(factory=dict)  # by request number
     topped: Counter[str] = attrs.field(factory=Counter)  # tokens the admin added, by user
+    bought: Counter[str] = attrs.field(factory=Counter)  # tokens credited for Stars, by user
+    refunded: Counter[str] = attrs.field(factory=Counter)  # tokens taken back, by user
+    charges: dict[str, tuple[str, Pack]] = attrs.field(factory=dict)  # charge → payer, pack
+    refunds: set[str] = attrs.field(factory=set)  # charges refunded
     chats: dict[int, str] = attrs.field(factory=dict)  # request number → chat
     senders: dict[str, str] = attrs.field(factory=dict)  # message id → user
     ids: list[str] = attrs.field(factory=list)  # every incoming message id so far
@@ -355,6 +389,10 @@ class Run:
                 await self.ask(op)
             elif isinstance(op, TopUp):
                 await self.top_up(op)
+            elif isinstance(op, Buy):
+                await self.buy(op)
+            elif isinstance(op, RefundPurchase):
+                await self.refund(op)
             elif isinstance(op, Command):
                 await self.command(op)
             elif isinstance(op, Draw):
@@ -433,6 +471,30 @@ class Run:
         else:
             assert any("has not written to the bot" in text for text in said), said
 
+    async def buy(self, op: Buy) -> None:
+        """Report a payment; a charge reported before is the same payment again, which must
+        credit nothing more."""
+        charge = f"ch{op.charge}"
+        user, pack = self.charges.get(charge, (op.user, PACKS[op.pack]))
+        if charge not in self.charges:
+            self.charges[charge] = (user, pack)
+            self.bought[user] += pack.tokens
+        payment = Payment(charge, user, USERS[user], pack.payload, pack.stars)
+        await self.wait(self.bot.service.pay(payment))
+
+    async def refund(self, op: RefundPurchase) -> None:
+        charge = f"ch{op.charge}"
+        before = len(self.bot.sink.sent)
+        await self.send(f"/refund {charge}", ADMIN, False, True, None)
+        said = [s.text for s in self.bot.sink.sent[before:] if s.chat_id == ADMIN]
+        if charge in self.charges and charge not in self.refunds:
+            assert any(text.startswith("Refunded") for text in said), said
+            user, pack = self.charges[charge]
+            self.refunds.add(charge)
+            self.refunded[user] += pack.tokens
+        else:
+            assert not any(text.startswith("Refunded") for text in said), said
+
     async def command(self, op: Command) -> None:
         await self.send(op.text, op.user, op.group, op.wait, None)
         if op.wait:
@@ -456,6 +518,9 @@ class Run:
         if not wait:
             self.tasks.append(asyncio.ensure_future(done))
             return
+        await self.wait(done)
+
+    async def wait(self, done: asyncio.Future[None]) -> None:
         # The core keeps each conversation in order: a message waited for may be queued behind
         # one held in the model. Let held ones go on, oldest first, until it is handled.
         turns = 0
@@ -525,10 +590,14 @@ class Run:
             if user == ADMIN:
                 assert account.balance == start
                 continue
+            # The books: what the account started with, plus what was added (top-ups, tokens
+            # bought, each charge id once), minus what was taken back and what was charged.
+            funded = start + self.topped[user] + self.bought[user] - self.refunded[user]
+            assert account.balance == funded - account.tokens
+            if self.refunded[user]:
+                continue  # a refund of tokens already spent may take a balance below zero
             # Top-ups only add, and a charge never takes a balance below zero: a balance that
             # never was positive stays where it was, untouched.
-            funded = start + self.topped[user]
-            assert account.balance == funded - account.tokens
             assert account.balance >= min(0, funded)
             if funded < 0:
                 assert account.tokens == 0
@@ -655,7 +724,13 @@ async def play_on(
     ``snapshot_reads``: see ``Run``."""
     voices = Voices()
     bot = make_harness(
-        parts={"media": voices, "transcriber": voices, "image_maker": voices},
+        parts={
+            "media": voices,
+            "transcriber": voices,
+            "image_maker": voices,
+            "payments": RecordingPayments(),
+        },
+        star_packs=PACKS,
         models=(ModelOption("model", price=scenario.price),),
         image_price=150,
         transcription_tokens_per_second=10.0,

@@ -20,6 +20,9 @@ reply to it. The syntax of a line:
                          as :photo and :voice send them. FILE in "quotes" if it has spaces;
                          >ID and & may come first. The bot's pictures and voice notes
                          (/voice on) are saved as files and their paths printed.
+    :pay STARS           pay for the pack of STARS Telegram Stars that /buy offers, as if
+                         in Telegram (a new charge id each time)
+    :pay --charge ID STARS   report the payment of charge ID again: it is credited once
     :wait                wait for every answer still coming
     :help                this text
     :quit                leave (end of input does the same)
@@ -72,6 +75,16 @@ class Note:
 
 
 @attrs.frozen
+class Pay:
+    """A payment to report, as a messenger would; ``charge_id`` None: a new charge."""
+
+    sender: Sender
+    chat_id: str
+    stars: int
+    charge_id: str | None = None
+
+
+@attrs.frozen
 class Wait:
     pass
 
@@ -81,7 +94,7 @@ class Quit:
     pass
 
 
-Action = Send | Note | Wait | Quit
+Action = Send | Note | Pay | Wait | Quit
 
 _REPLY = re.compile(r"^>\s*(\d+)\s+(.*)$", re.DOTALL)
 _MEDIA = re.compile(r"^:(voice|photo|file)(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
@@ -198,6 +211,8 @@ class ConsoleSession:
             self._languages[self.user.id] = self._language = args[0]
             self.user = attrs.evolve(self.user, language=args[0])
             return Note(f"{_name(self.user)} now reports language {args[0]}.")
+        if name == "pay":
+            return self._pay(args)
         if name == "wait":
             return Wait()
         if name in {"quit", "exit"}:
@@ -205,6 +220,15 @@ class ConsoleSession:
         if name == "help":
             return Note(HELP)
         return Note(f"Unknown console command :{' '.join(words)}. Type :help.")
+
+    def _pay(self, args: list[str]) -> Action:
+        charge = None
+        if len(args) == 3 and args[0] == "--charge":
+            charge, args = args[1], args[2:]
+        if len(args) != 1 or not (args[0].isascii() and args[0].isdigit()):
+            return Note("Usage: :pay STARS, or :pay --charge ID STARS. Type :help.")
+        # Telegram's payments come in the payer's private chat with the bot.
+        return Pay(self.user, self.user.id, int(args[0]), charge)
 
     def _speak_as(self, user_id: str) -> None:
         """Speak as ``user_id``, with the name and language given for them before: a user

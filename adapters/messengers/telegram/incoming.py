@@ -117,7 +117,7 @@ def read_event(
     attachments = (attachment,) if isinstance(attachment, Attachment) else ()
     if not text.strip() and not attachments:
         return refuse("message_unsupported") if private else None  # a service message, say
-    sender = _sender(int(sender_id), user)
+    sender = sender_of(int(sender_id), user)
     cleaned = _clean(message, text, bot)
     replied = replied_id(message)
     incoming = Incoming(
@@ -144,7 +144,7 @@ def read_press(event: events.CallbackQuery.Event) -> Incoming | None:
     return Incoming(
         chat_id=str(event.chat_id),
         message_id=str(event.message_id),  # the message the button is under
-        sender=_sender(int(event.sender_id), event.sender),
+        sender=sender_of(int(event.sender_id), event.sender),
         text=data,
         private=bool(event.is_private),
     )
@@ -166,7 +166,7 @@ def replied_id(message: Any) -> int | None:
     return int(header.reply_to_msg_id)
 
 
-def _sender(user_id: int, user: Any) -> Sender:
+def sender_of(user_id: int, user: Any) -> Sender:
     if not isinstance(user, types.User):
         return Sender(id=str(user_id))  # a user Telegram did not describe: keep the id
     name = " ".join(part for part in (user.first_name, user.last_name) if part).strip()

@@ -30,6 +30,7 @@ damage refuses to start.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import logging
 import os
@@ -45,6 +46,7 @@ except ImportError:  # pragma: no cover - not on Windows
     fcntl = None  # type: ignore[assignment]
 
 from adapters.storage import access as access_format
+from adapters.storage import purchases as purchase_format
 from adapters.storage.files import (
     FILE_MODE,
     Fsync,
@@ -58,7 +60,7 @@ from adapters.storage.holds import Hold, HoldLedger
 from adapters.storage.json import format as fmt
 from core.budget import Entry, Posting
 from core.errors import StorageError
-from core.values import AccessList, Account, Totals
+from core.values import AccessList, Account, Purchase, Totals
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def _lock(fd: int, path: Path) -> None:
         log.warning("%s: cannot lock the journal (%s); run one bot per data file", path, exc)
 
 
-_Record = tuple[list[tuple[Account, dict[str, Any]]], Totals, Any]
+_Record = tuple[list[tuple[Account, dict[str, Any]]], Totals, Any, Any, Any]
 
 
 def _read_record(line: bytes) -> _Record:
@@ -100,12 +102,22 @@ def _read_record(line: bytes) -> _Record:
     access = record.get(access_format.KEY)
     if access is not None:
         fmt.check_value(access, "the access list")
+    purchase = record.get(purchase_format.RECORD_KEY)
+    if purchase is not None:
+        fmt.check_value(purchase, "a purchase")
+        if not isinstance(purchase, dict) or not isinstance(purchase.get("charge"), str):
+            raise fmt.Invalid("a purchase without its charge id")
+    usage = record.get(purchase_format.USAGE_KEY)
+    if usage is not None and not isinstance(usage, dict):
+        raise fmt.Invalid("a day's tally that is not an object")
     return (
         changes,
         Totals(
             fmt.whole_number(totals, "requests", where), fmt.whole_number(totals, "tokens", where)
         ),
         access,
+        purchase,
+        usage,
     )
 
 
@@ -145,7 +157,7 @@ def _replay(contents: fmt.Contents, journal: bytes) -> tuple[int, int]:
     for number, line in enumerate(journal[:end].split(b"\n")[:-1], 1):
         if not line.strip():
             continue
-        changes, totals, access = _read_line(line, number)
+        changes, totals, access, purchase, usage = _read_line(line, number)
         for account, extra in changes:
             key = account.user_id
             contents.accounts[key] = account
@@ -156,6 +168,13 @@ def _replay(contents: fmt.Contents, journal: bytes) -> tuple[int, int]:
         contents.totals = totals
         if access is not None:
             contents.global_extra = {**contents.global_extra, access_format.KEY: access}
+        if purchase is not None:
+            entry = dict(purchase)
+            contents.global_extra = _with_purchase(
+                contents.global_extra, entry.pop("charge"), entry
+            )
+        for day, tokens in (usage or {}).items():
+            contents.global_extra = _with_day(contents.global_extra, day, tokens)
         applied += 1
     return applied, end
 
@@ -168,7 +187,9 @@ class _Change:
     before: dict[str, Account | None]
     totals_before: Totals
     released: Hold | None
-    global_before: dict[str, Any] | None = None  # set when the record changes the access list
+    # Set when the record changes the access list or a purchase.
+    global_before: dict[str, Any] | None = None
+    charge: str | None = None  # the charge id of the purchase it credits or refunds
 
 
 @attrs.define
@@ -328,7 +349,13 @@ class JsonAccounts:
         posting = entry.post(current)
         account = attrs.evolve(posting.account, user_id=user_id)
         totals = self._contents.totals.plus(posting.counted)
-        await self._commit({user_id: account}, totals, release)
+        day = None
+        if posting.day is not None and posting.counted.tokens:
+            key = posting.day.isoformat()
+            tally = self._contents.global_extra.get(purchase_format.USAGE_KEY)
+            before = tally.get(key, 0) if isinstance(tally, dict) else 0
+            day = (key, (before if isinstance(before, int) else 0) + posting.counted.tokens)
+        await self._commit({user_id: account}, totals, release, day=day)
         return attrs.evolve(posting, account=account)
 
     async def change(self, user_id: str, change: Callable[[Account], Account]) -> Account | None:
@@ -350,12 +377,68 @@ class JsonAccounts:
         await self._commit({}, None, None, access=access_format.to_json(changed))
         return changed
 
+    async def credit(self, purchase: Purchase) -> bool:
+        """Record ``purchase`` and credit its tokens in one journal record, unless its charge
+        id is recorded (see ``core.ports.AccountStore.credit``)."""
+        if await self._durable_purchase(purchase.charge_id) is not None:
+            return False
+        current = self._contents.accounts.get(purchase.user_id)
+        if current is None:
+            raise StorageError(f"{self.path}: no account {purchase.user_id} to credit")
+        account = purchase_format.credited(current, purchase.tokens)
+        entry = purchase_format.to_json(purchase)
+        await self._commit(
+            {purchase.user_id: account}, None, None, purchase=(purchase.charge_id, entry)
+        )
+        return True
+
+    async def take_back(self, charge_id: str, at: dt.datetime) -> bool:
+        found = await self._durable_purchase(charge_id)
+        if found is None or found.refunded_at is not None:
+            return False
+        refunded = attrs.evolve(found, refunded_at=at)
+        changed = {}
+        current = self._contents.accounts.get(found.user_id)
+        if current is not None:
+            changed[found.user_id] = purchase_format.credited(current, -found.tokens)
+        entry = purchase_format.to_json(refunded)
+        await self._commit(changed, None, None, purchase=(charge_id, entry))
+        return True
+
+    async def _durable_purchase(self, charge_id: str) -> Purchase | None:
+        """The purchase of ``charge_id`` once durable: a change of it still being written may
+        yet fail and be undone, so one that sees it waits for the outcome first."""
+        while any(step.charge == charge_id for step in self._commits.pending):
+            await self._commits.drain()
+        return await self.purchase(charge_id)
+
+    async def purchase(self, charge_id: str) -> Purchase | None:
+        stored = self._contents.global_extra.get(purchase_format.KEY)
+        if not isinstance(stored, dict) or charge_id not in stored:
+            return None
+        found = purchase_format.from_json(charge_id, stored[charge_id])
+        if found is None:  # damaged by hand: never credited again, never guessed at
+            raise StorageError(f"{self.path}: the purchase {charge_id} cannot be read")
+        return found
+
+    async def purchases(self, since: dt.datetime) -> list[Purchase]:
+        stored = purchase_format.all_from_json(self._contents.global_extra.get(purchase_format.KEY))
+        return sorted((p for p in stored.values() if p.at >= since), key=purchase_format.by_time)
+
+    async def tokens_by_day(self, since: dt.date) -> dict[dt.date, int]:
+        tally = purchase_format.days_from_json(
+            self._contents.global_extra.get(purchase_format.USAGE_KEY)
+        )
+        return {day: n for day, n in sorted(tally.items()) if day >= since and n}
+
     async def _commit(
         self,
         accounts: dict[str, Account],
         totals: Totals | None,
         release: Hold | None,
         access: dict[str, Any] | None = None,
+        purchase: tuple[str, dict[str, Any]] | None = None,
+        day: tuple[str, int] | None = None,
     ) -> None:
         """Check, apply in memory, write; on failure memory is put back (``_undo``)."""
         contents = self._contents
@@ -371,6 +454,11 @@ class JsonAccounts:
             record = {"users": users, "global": fmt.totals_entry(totals or contents.totals, {})}
             if access is not None:
                 record[access_format.KEY] = access
+            if purchase is not None:
+                record[purchase_format.RECORD_KEY] = {"charge": purchase[0], **purchase[1]}
+            if day is not None:
+                fmt.check_number(day[1], "the day's tally")
+                record[purchase_format.USAGE_KEY] = dict([day])
             line = (fmt.dumps(record) + "\n").encode("utf-8")
         except (fmt.Unwritable, UnicodeEncodeError, ValueError, RecursionError) as exc:
             problem = f"{self.path}: refused a change that cannot be stored: {exc}"
@@ -382,11 +470,16 @@ class JsonAccounts:
             {key: contents.accounts.get(key) for key in accounts},
             contents.totals,
             release if self._holds.has(release) else None,
-            None if access is None else contents.global_extra,
+            None if access is None and purchase is None and day is None else contents.global_extra,
+            None if purchase is None else purchase[0],
         )
         contents.accounts.update(accounts)
         if access is not None:
             contents.global_extra = {**contents.global_extra, access_format.KEY: access}
+        if purchase is not None:
+            contents.global_extra = _with_purchase(contents.global_extra, *purchase)
+        if day is not None:
+            contents.global_extra = _with_day(contents.global_extra, *day)
         if totals is not None:
             contents.totals = totals
         if step.released is not None:
@@ -502,6 +595,25 @@ class JsonAccounts:
             await self._snapshot()
         os.close(self._journal_fd)
         self._journal_fd = None
+
+
+def _with_purchase(
+    global_extra: dict[str, Any], charge_id: str, entry: dict[str, Any]
+) -> dict[str, Any]:
+    """``global_extra`` with the purchase ``entry`` of ``charge_id``: new dicts, never changed
+    in place (a step's ``global_before`` keeps the old ones)."""
+    stored = global_extra.get(purchase_format.KEY)
+    purchases = dict(stored) if isinstance(stored, dict) else {}
+    purchases[charge_id] = entry
+    return {**global_extra, purchase_format.KEY: purchases}
+
+
+def _with_day(global_extra: dict[str, Any], day: str, tokens: int) -> dict[str, Any]:
+    """``global_extra`` with ``tokens`` as the tally of ``day`` (new dicts, as above)."""
+    stored = global_extra.get(purchase_format.USAGE_KEY)
+    days = dict(stored) if isinstance(stored, dict) else {}
+    days[day] = tokens
+    return {**global_extra, purchase_format.USAGE_KEY: days}
 
 
 def _put_back(accounts: dict[str, Account], step: _Change) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Callable, Sequence
 
 import attrs
 
 from adapters.storage.holds import HoldLedger
+from adapters.storage.purchases import by_time, credited
 from core.budget import Entry, Posting
+from core.errors import StorageError
 from core.threads import chain_by_get
-from core.values import AccessList, Account, Hold, Node, Totals
+from core.values import AccessList, Account, Hold, Node, Purchase, Totals
 
 
 @attrs.define
@@ -21,6 +24,8 @@ class MemoryAccountStore:
     _totals: Totals = attrs.field(factory=Totals)
     _holds: HoldLedger = attrs.field(factory=HoldLedger)
     _access: AccessList = attrs.field(factory=AccessList)
+    _purchases: dict[str, Purchase] = attrs.field(factory=dict)
+    _days: dict[dt.date, int] = attrs.field(factory=dict)
 
     async def get(self, user_id: str) -> Account | None:
         return self._accounts.get(user_id)
@@ -55,6 +60,8 @@ class MemoryAccountStore:
         posting = entry.post(current)
         self._accounts[user_id] = posting.account
         self._totals = self._totals.plus(posting.counted)
+        if posting.day is not None:
+            self._days[posting.day] = self._days.get(posting.day, 0) + posting.counted.tokens
         if release is not None:
             self._holds.give_back(release)
         return posting
@@ -75,6 +82,35 @@ class MemoryAccountStore:
     async def change_access(self, change: Callable[[AccessList], AccessList]) -> AccessList:
         self._access = changed = change(self._access)
         return changed
+
+    async def credit(self, purchase: Purchase) -> bool:
+        if purchase.charge_id in self._purchases:
+            return False
+        current = self._accounts.get(purchase.user_id)
+        if current is None:
+            raise StorageError(f"no account {purchase.user_id} to credit")
+        self._accounts[purchase.user_id] = credited(current, purchase.tokens)
+        self._purchases[purchase.charge_id] = purchase
+        return True
+
+    async def take_back(self, charge_id: str, at: dt.datetime) -> bool:
+        found = self._purchases.get(charge_id)
+        if found is None or found.refunded_at is not None:
+            return False
+        current = self._accounts.get(found.user_id)
+        if current is not None:
+            self._accounts[found.user_id] = credited(current, -found.tokens)
+        self._purchases[charge_id] = attrs.evolve(found, refunded_at=at)
+        return True
+
+    async def purchase(self, charge_id: str) -> Purchase | None:
+        return self._purchases.get(charge_id)
+
+    async def purchases(self, since: dt.datetime) -> list[Purchase]:
+        return sorted((p for p in self._purchases.values() if p.at >= since), key=by_time)
+
+    async def tokens_by_day(self, since: dt.date) -> dict[dt.date, int]:
+        return {day: n for day, n in sorted(self._days.items()) if day >= since and n}
 
     def all(self) -> list[Account]:
         """Every account (tests check books with it)."""

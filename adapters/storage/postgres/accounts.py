@@ -48,7 +48,7 @@ from adapters.storage import access as access_format
 from adapters.storage.postgres.connect import WAIT, failed, open_pool
 from core.budget import Entry, Posting
 from core.errors import StorageError
-from core.values import AccessList, Account, Hold, Totals
+from core.values import AccessList, Account, Hold, Purchase, Totals
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +128,37 @@ FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s
           allowance, refilled, voice, search, mode)
 WHERE a.id = v.id
 """
+# Each day's tokens added to one shard's row (its own, or a new one), in the charge's transaction.
+_TALLY_DAYS = """
+INSERT INTO usage_days (day, shard, tokens)
+SELECT unnest(%s::date[]), %s, unnest(%s::bigint[])
+ON CONFLICT (day, shard) DO UPDATE SET tokens = usage_days.tokens + EXCLUDED.tokens
+"""
 _REGISTER = f"""
 INSERT INTO accounts ({COLUMNS})
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO NOTHING
 RETURNING {COLUMNS}
 """
+
+
+PURCHASE_COLUMNS = "charge_id, user_id, stars, tokens, at, refunded_at"
+_CREDIT = f"""
+INSERT INTO purchases ({PURCHASE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (charge_id) DO NOTHING
+RETURNING charge_id
+"""
+
+
+def purchase_row(purchase: Purchase) -> tuple[Any, ...]:
+    return (
+        purchase.charge_id,
+        purchase.user_id,
+        purchase.stars,
+        purchase.tokens,
+        purchase.at,
+        purchase.refunded_at,
+    )
 
 
 def row_to_account(row: tuple[Any, ...]) -> Account:
@@ -472,6 +497,7 @@ class PostgresAccountStore:
         changed: dict[str, Account] = {}
         holds: list[Hold] = []
         counted = Totals()
+        days: dict[dt.date, int] = {}
         done: list[tuple[_Pending, Posting | None]] = []
         for each in batch:
             before = current.get(each.user_id)
@@ -491,6 +517,8 @@ class PostgresAccountStore:
             counted = Totals(
                 counted.requests + posting.counted.requests, counted.tokens + posting.counted.tokens
             )
+            if posting.day is not None and posting.counted.tokens:
+                days[posting.day] = days.get(posting.day, 0) + posting.counted.tokens
             if each.release is not None:
                 holds.append(each.release)
             done.append((each, posting))
@@ -500,6 +528,12 @@ class PostgresAccountStore:
             await connection.execute(
                 _SETTLE, ([h.id for h in holds], [h.user_id for h in holds], *columns)
             )
+        if days:
+            shard = random.randrange(SHARDS)
+            await connection.execute(
+                _TALLY_DAYS,
+                (list(days), shard, list(days.values())),
+            )
         if counted != Totals():
             # Last in the transaction, so the row stays locked only until the commit.
             await connection.execute(
@@ -507,6 +541,86 @@ class PostgresAccountStore:
                 (counted.requests, counted.tokens, random.randrange(SHARDS)),
             )
         return done
+
+    async def credit(self, purchase: Purchase) -> bool:
+        """The payer's row locked (the lock order), the purchase inserted unless its charge id
+        is there, and the balance raised only if it was inserted: one transaction. A second
+        process crediting the same charge waits on the row, then finds the charge."""
+        try:
+            async with self._pool.connection() as connection, connection.transaction():
+                cursor = await connection.execute(
+                    "SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (purchase.user_id,)
+                )
+                if await cursor.fetchone() is None:
+                    raise StorageError(f"PostgreSQL: no account {purchase.user_id} to credit")
+                cursor = await connection.execute(_CREDIT, purchase_row(purchase))
+                if await cursor.fetchone() is None:
+                    return False
+                await connection.execute(
+                    "UPDATE accounts SET balance = balance + %s WHERE id = %s",
+                    (purchase.tokens, purchase.user_id),
+                )
+        except psycopg.Error as exc:
+            raise failed("credit a purchase", exc) from exc
+        return True
+
+    async def take_back(self, charge_id: str, at: dt.datetime) -> bool:
+        """The payer's row locked, then the purchase marked refunded unless it is already,
+        and the balance lowered only if it was marked: one transaction."""
+        found = await self.purchase(charge_id)
+        if found is None or found.refunded_at is not None:
+            return False
+        try:
+            async with self._pool.connection() as connection, connection.transaction():
+                await connection.execute(
+                    "SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (found.user_id,)
+                )
+                cursor = await connection.execute(
+                    "UPDATE purchases SET refunded_at = %s"
+                    " WHERE charge_id = %s AND refunded_at IS NULL RETURNING user_id, tokens",
+                    (at, charge_id),
+                )
+                row = await cursor.fetchone()
+                if row is None:
+                    return False
+                await connection.execute(
+                    "UPDATE accounts SET balance = balance - %s WHERE id = %s", (row[1], row[0])
+                )
+        except psycopg.Error as exc:
+            raise failed("refund a purchase", exc) from exc
+        return True
+
+    async def purchase(self, charge_id: str) -> Purchase | None:
+        row = await self._one(
+            "read a purchase",
+            f"SELECT {PURCHASE_COLUMNS} FROM purchases WHERE charge_id = %s",
+            (charge_id,),
+        )
+        return None if row is None else Purchase(*row)
+
+    async def purchases(self, since: dt.datetime) -> list[Purchase]:
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(
+                    f"SELECT {PURCHASE_COLUMNS} FROM purchases WHERE at >= %s"
+                    " ORDER BY at, charge_id",
+                    (since,),
+                )
+                return [Purchase(*row) for row in await cursor.fetchall()]
+        except psycopg.Error as exc:
+            raise failed("list purchases", exc) from exc
+
+    async def tokens_by_day(self, since: dt.date) -> dict[dt.date, int]:
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(
+                    "SELECT day, sum(tokens) FROM usage_days WHERE day >= %s"
+                    " GROUP BY day HAVING sum(tokens) <> 0 ORDER BY day",
+                    (since,),
+                )
+                return {day: int(tokens) for day, tokens in await cursor.fetchall()}
+        except psycopg.Error as exc:
+            raise failed("read the tokens by day", exc) from exc
 
     async def close(self) -> None:
         if self._releasing:

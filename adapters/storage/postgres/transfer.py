@@ -17,18 +17,26 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Json
 
+from adapters.storage import purchases as purchase_format
 from adapters.storage.files import write_atomically
 from adapters.storage.json import format as fmt
 from adapters.storage.json.accounts import JsonAccounts
-from adapters.storage.postgres.accounts import COLUMNS, account_row, row_to_account
+from adapters.storage.postgres.accounts import (
+    COLUMNS,
+    PURCHASE_COLUMNS,
+    account_row,
+    purchase_row,
+    row_to_account,
+)
 from adapters.storage.postgres.connect import connect, failed
 from adapters.storage.postgres.migrate import migrate
 from core.errors import StorageError
-from core.values import Totals
+from core.values import Purchase, Totals
 
 log = logging.getLogger(__name__)
 
 _COPY = f"COPY accounts ({COLUMNS}, extra) FROM STDIN"
+_INSERT_PURCHASE = f"INSERT INTO purchases ({PURCHASE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
 
 
 async def import_data_json(url: str, path: Path) -> int:
@@ -81,10 +89,20 @@ async def _copy_in(connection: psycopg.AsyncConnection[Any], contents: fmt.Conte
         " tokens = CASE shard WHEN 0 THEN %s ELSE 0 END",
         (contents.totals.requests, contents.totals.tokens),
     )
+    # Purchases have a table of their own, where a charge id is a key (credited once).
+    global_extra = dict(contents.global_extra)
+    purchases = purchase_format.all_from_json(global_extra.pop(purchase_format.KEY, None))
+    for purchase in purchases.values():
+        await connection.execute(_INSERT_PURCHASE, purchase_row(purchase))
+    days = purchase_format.days_from_json(global_extra.pop(purchase_format.USAGE_KEY, None))
+    for day, tokens in days.items():
+        await connection.execute(
+            "INSERT INTO usage_days (day, shard, tokens) VALUES (%s, 0, %s)", (day, tokens)
+        )
     await connection.execute(
         "UPDATE document_extra SET global_extra = %s, top_extra = %s",
         (
-            Json(contents.global_extra) if contents.global_extra else None,
+            Json(global_extra) if global_extra else None,
             Json(contents.top_extra) if contents.top_extra else None,
         ),
     )
@@ -135,4 +153,17 @@ async def _read_all(connection: psycopg.AsyncConnection[Any]) -> fmt.Contents:
     )
     requests, tokens, global_extra, top_extra = await totals.fetchone() or (0, 0, None, None)
     summed = Totals(requests=int(requests or 0), tokens=int(tokens or 0))
-    return fmt.Contents(accounts, extras, summed, global_extra or {}, top_extra or {})
+    global_extra = dict(global_extra or {})
+    bought = await connection.execute(
+        f"SELECT {PURCHASE_COLUMNS} FROM purchases ORDER BY at, charge_id"
+    )
+    purchases = {row[0]: purchase_format.to_json(Purchase(*row)) for row in await bought.fetchall()}
+    if purchases:
+        global_extra[purchase_format.KEY] = purchases
+    tally = await connection.execute(
+        "SELECT day, sum(tokens) FROM usage_days GROUP BY day HAVING sum(tokens) <> 0 ORDER BY day"
+    )
+    days = {day.isoformat(): int(tokens) for day, tokens in await tally.fetchall()}
+    if days:
+        global_extra[purchase_format.USAGE_KEY] = days
+    return fmt.Contents(accounts, extras, summed, global_extra, top_extra or {})

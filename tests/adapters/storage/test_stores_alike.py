@@ -1,5 +1,6 @@
 """The in-memory stores and the real ones keep the same accounts and reply chains, the chosen
-model, a node's attachments, the access list and allowance refills included, reply chains read
+model, a node's attachments, the access list, allowance refills and purchases (each charge
+credited once, refunded once) included, reply chains read
 at once too (``chain``), and a restart
 reads back what was acknowledged.
 
@@ -11,6 +12,8 @@ tests/adapters/storage/postgres/test_stores_alike.py plays them on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import itertools
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -25,13 +28,15 @@ from adapters.storage.json.accounts import JsonAccounts
 from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
 from adapters.storage.sqlite.threads import SqliteThreads
 from core.allowances import refilled
+from core.errors import StorageError
 from core.ports import AccountStore, ThreadStore
-from core.values import Account, Node, Role, Totals
+from core.values import Account, Node, Purchase, Role, Totals
 from tests.adapters.storage.test_attachments import attachments
 from tests.adapters.storage.test_chains import until_repeat
 from tests.fakes import Entry
 
 USERS = ("1", "2", "3")
+BOUGHT = dt.datetime(2026, 1, 5, 10, 0, 0)
 CHATS = ("1", "-5")
 MESSAGES = tuple(str(n) for n in range(1, 7))
 
@@ -73,6 +78,20 @@ class Allow:
 
 
 @attrs.frozen
+class Credit:
+    """A payment reported (a charge id seen before credits nothing more)."""
+
+    charge: str
+    user: str
+    tokens: int
+
+
+@attrs.frozen
+class TakeBack:
+    charge: str
+
+
+@attrs.frozen
 class Refill:
     user: str
     period: str
@@ -96,6 +115,8 @@ changes = st.one_of(
     st.builds(Add, st.lists(nodes, min_size=1, max_size=4).map(tuple)),
     st.builds(Allow, st.sampled_from(["1", "-5", "@ann", "@Bo"]), st.booleans()),
     st.builds(Refill, users, st.sampled_from(["2026-01", "2026-02"]), st.integers(0, 150)),
+    st.builds(Credit, st.sampled_from(["a", "b"]), users, st.integers(1, 500)),
+    st.builds(TakeBack, st.sampled_from(["a", "b", "c"])),
 )
 steps = st.lists(st.lists(changes, min_size=1, max_size=4), min_size=1, max_size=8)
 
@@ -122,6 +143,11 @@ async def make(change: object, accounts: AccountStore, threads: ThreadStore) -> 
             await accounts.change_access(lambda a: a.disallowing(entry))
         case Refill(user, period, allowance):
             await accounts.change(user, refilled(period, allowance))
+        case Credit(charge, user, tokens):
+            with contextlib.suppress(StorageError):  # no such account yet: refused alike
+                await accounts.credit(Purchase(charge, user, 5, tokens, BOUGHT))
+        case TakeBack(charge):
+            await accounts.take_back(charge, BOUGHT)
 
 
 async def everything(accounts: AccountStore, threads: ThreadStore) -> object:
@@ -130,6 +156,7 @@ async def everything(accounts: AccountStore, threads: ThreadStore) -> object:
         await accounts.totals(),
         await accounts.access(),
         await accounts.page(0, len(USERS)),
+        await accounts.purchases(BOUGHT),
         [await threads.get(chat, message) for chat in CHATS for message in MESSAGES],
         [  # a store may repeat the nodes of a cycle where the memory store stops
             until_repeat(await threads.chain(chat, message, limit))
@@ -155,8 +182,10 @@ async def play_alike(
             # Registrations first: one made at the same time as a change of the same account
             # may land before or after it in a database shared by connections. So do changes
             # of the access list and refills, which do not commute with the others.
-            first = [change for change in step if isinstance(change, Register | Allow | Refill)]
-            rest = [change for change in step if not isinstance(change, Register | Allow | Refill)]
+            # Purchases too: the first report of a charge is the one that counts.
+            ordered = Register | Allow | Refill | Credit | TakeBack
+            first = [change for change in step if isinstance(change, ordered)]
+            rest = [change for change in step if not isinstance(change, ordered)]
             for stores in (memory, real):
                 for change in first:
                     await make(change, *stores)

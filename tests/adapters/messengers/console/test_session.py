@@ -14,6 +14,7 @@ from adapters.messengers.console.session import (
     ConsoleSession,
     ConsoleSink,
     Note,
+    Pay,
     Send,
     visible,
 )
@@ -321,3 +322,14 @@ async def test_an_offered_button_shows_the_command_to_type() -> None:
     await stream.update("Hello")  # live, then broken off
     await stream.finish("Hello\n\n(It broke.)", offer=Offer("Try again", "/retry 4"))
     assert out.getvalue().endswith("Hello\n\n(It broke.)\n[Try again: /retry]\n")
+
+
+def test_pay_reports_a_payment_of_the_speaker_in_their_private_chat() -> None:
+    console = session()
+    console.parse(":group")
+    assert console.parse(":pay 50") == Pay(console.user, "100", 50)
+    assert console.parse(":pay --charge abc 250") == Pay(console.user, "100", 250, "abc")
+    for wrong in (":pay", ":pay fifty", ":pay --charge 50", ":pay 5 6"):
+        note = console.parse(wrong)
+        assert isinstance(note, Note)
+        assert note.text.startswith("Usage: :pay")

@@ -20,6 +20,7 @@ import asyncio
 import copy
 import datetime as dt
 import itertools
+import json
 import struct
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -123,6 +124,9 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
         self.files: dict[int, StoredFile] = {}
         self.uploads: dict[int, dict[int, bytes]] = {}  # file id -> part number -> bytes
         self._file_ids = itertools.count(5000)
+        self.invoices: list[types.InputMediaInvoice] = []  # the invoices sent, in order
+        self.checkouts: dict[int, Any] = {}  # pre-checkout answers, by query id
+        self.refunded: list[str] = []  # charge ids refunded
 
     # -- setting the scene ---------------------------------------------------------------------
 
@@ -318,6 +322,11 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
             return self._send(request)
         if isinstance(request, functions.messages.SendMediaRequest):
             return self._send_media(request)
+        if isinstance(request, functions.messages.SetBotPrecheckoutResultsRequest):
+            self.checkouts[request.query_id] = request
+            return True
+        if isinstance(request, functions.payments.RefundStarsChargeRequest):
+            return self._refund(request)
         if isinstance(request, functions.upload.GetFileRequest):
             return self._get_file(request)
         if isinstance(
@@ -412,6 +421,8 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
 
     def _send_media(self, request: Any) -> types.Updates:
         uploaded = request.media
+        if isinstance(uploaded, types.InputMediaInvoice):
+            return self._post(request, self._invoice(request, uploaded))
         if not isinstance(
             uploaded, types.InputMediaUploadedPhoto | types.InputMediaUploadedDocument
         ):
@@ -431,6 +442,67 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
             raise errors.ImageProcessFailedError(request)
         width, height = _dimensions(data)
         return self._post(request, types.MessageMediaPhoto(photo=self._photo(data, width, height)))
+
+    def _invoice(self, request: Any, invoice: types.InputMediaInvoice) -> Any:
+        """What Telegram checks of a Stars invoice: no provider, provider data a JSON object,
+        one price in whole Stars, a payload of at most 128 bytes."""
+        prices = invoice.invoice.prices
+        if (
+            invoice.invoice.currency != "XTR"
+            or invoice.provider
+            or len(prices) != 1
+            or prices[0].amount <= 0
+            or not isinstance(json.loads(invoice.provider_data.data), dict)
+        ):
+            raise errors.rpcbaseerrors.BadRequestError(request, "INVOICE_INVALID")
+        if not 0 < len(invoice.payload) <= 128:
+            raise errors.rpcbaseerrors.BadRequestError(request, "INVOICE_PAYLOAD_INVALID")
+        self.invoices.append(invoice)
+        return types.MessageMediaInvoice(
+            title=invoice.title,
+            description=invoice.description,
+            currency="XTR",
+            total_amount=prices[0].amount,
+            start_param="",
+        )
+
+    def payment(
+        self, invoice: types.InputMediaInvoice, charge_id: str, payer: types.User = ALICE
+    ) -> types.UpdateNewMessage:
+        """The service message Telegram sends the bot once ``payer`` paid ``invoice``."""
+        message = types.MessageService(
+            id=next(self._ids),
+            peer_id=types.PeerUser(payer.id),
+            from_id=types.PeerUser(payer.id),
+            date=DATE,
+            action=types.MessageActionPaymentSentMe(
+                currency="XTR",
+                total_amount=invoice.invoice.prices[0].amount,
+                payload=invoice.payload,
+                charge=types.PaymentCharge(id=charge_id, provider_charge_id=""),
+            ),
+        )
+        return types.UpdateNewMessage(message, next(self._pts), 1)
+
+    def precheckout(
+        self, invoice: types.InputMediaInvoice, query_id: int, payer: types.User = ALICE
+    ) -> types.UpdateBotPrecheckoutQuery:
+        return types.UpdateBotPrecheckoutQuery(
+            query_id=query_id,
+            user_id=payer.id,
+            payload=invoice.payload,
+            currency="XTR",
+            total_amount=invoice.invoice.prices[0].amount,
+        )
+
+    def _refund(self, request: Any) -> Any:
+        user = request.user_id
+        if not isinstance(user, types.InputUser) or user.user_id not in self._users:
+            raise errors.rpcbaseerrors.BadRequestError(request, "USER_ID_INVALID")
+        if request.charge_id in self.refunded:
+            raise errors.rpcbaseerrors.BadRequestError(request, "CHARGE_ALREADY_REFUNDED")
+        self.refunded.append(request.charge_id)
+        return types.Updates(updates=[], users=[], chats=[], date=DATE, seq=0)
 
     def _get_file(self, request: Any) -> types.upload.File:
         location = request.location

@@ -1,0 +1,1 @@
+"""Charts for the operator: pictures of numbers."""
