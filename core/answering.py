@@ -14,7 +14,7 @@ import attrs
 from core import budget, charges, errors
 from core.models import Catalogue, ModelOption
 from core.parts import Parts
-from core.ports import ChatModel, MessageLookup, ReplyStream, TokenCounter
+from core.ports import ChatModel, MessageLookup, ReplyStream, ShowsReasoning, TokenCounter
 from core.prompts import PromptPolicy
 from core.replies import reply_to, who
 from core.texts import close_code_block, without_footer
@@ -248,16 +248,22 @@ class Answerer:
         streamed: _Streamed,
     ) -> ModelAnswer:
         chunks = model.stream(ModelRequest(thread.turns, max_tokens))
-        text = ""
+        text = reasoning = ""
         usage: Usage | None = None
         cut_off = stopped = unreachable = False
+        # The reasoning is shown, never kept: the thread sent back to the model is the answers.
+        thinks = isinstance(stream, ShowsReasoning)
         try:
             async for chunk in chunks:
-                if chunk.text:
+                if chunk.text or (chunk.reasoning and thinks):
                     text += chunk.text
+                    reasoning += chunk.reasoning
                     streamed.text = text
                     try:
-                        await stream.update(text)
+                        if chunk.reasoning and isinstance(stream, ShowsReasoning):
+                            await stream.reason(reasoning)
+                        if chunk.text:
+                            await stream.update(text)
                     except errors.AnswerStopped:
                         stopped = True
                         break
@@ -274,7 +280,8 @@ class Answerer:
             log.warning("the model reported impossible usage %s: estimating instead", usage)
             usage = None
         if usage is None or stopped or unreachable:  # the model could not say: estimate
-            usage = Usage(thread.prompt_tokens, self.counter.count(text), estimated=True)
+            # Reasoning is billed as completion tokens too.
+            usage = Usage(thread.prompt_tokens, self.counter.count(reasoning + text), estimated=True)
         return ModelAnswer(
             text, usage, thread, max_tokens, cut_off, stopped, unreachable, shown=stream.shown
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.budget import Entry, Posting
 from core.values import (
@@ -233,6 +233,16 @@ class ReplyStream(Protocol):
     async def finish(self, text: str, *, markdown: bool = True) -> Sequence[MessageId]:
         """Show the final answer (Markdown when ``markdown``); the ids of every message it was
         sent as, in order. Raises ``DeliveryFailed`` when it cannot be delivered."""
+        ...
+
+
+@runtime_checkable
+class ShowsReasoning(Protocol):
+    """A ``ReplyStream`` that can show the model's reasoning apart from its answer (live while
+    it streams, collapsed in the final). Streams without it simply never see the reasoning."""
+
+    async def reason(self, reasoning: str) -> None:
+        """The whole reasoning so far (plain text). Raises like ``ReplyStream.update``."""
         ...
 
 

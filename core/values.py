@@ -95,11 +95,13 @@ class ModelRequest:
 @attrs.frozen
 class Chunk:
     """A piece of a streamed answer: some text; at the end the usage, and whether the answer
-    stopped because it reached the reply cap (``cut_off``) rather than because it was done."""
+    stopped because it reached the reply cap (``cut_off``) rather than because it was done.
+    ``reasoning``: a piece of the model's thinking, shown apart and never part of the answer."""
 
     text: str = ""
     usage: Usage | None = None
     cut_off: bool = False
+    reasoning: str = ""
 
 
 @attrs.frozen

@@ -202,3 +202,24 @@ async def test_an_error_event_after_a_200_is_told_apart(
             await answer(model_for(server.base_url), request(10))
 
     assert message in str(caught.value)
+
+
+# -- reasoning --------------------------------------------------------------------------------
+
+
+async def test_reasoning_content_comes_apart_from_the_answer() -> None:
+    async with llama_server(reasoning="The user asks what they said. Check.") as server:
+        chunks = await answer(model_for(server.base_url), request(5))
+
+    assert "".join(c.reasoning for c in chunks) == "The user asks what they said. Check."
+    assert "".join(c.text for c in chunks) == ANSWER
+    assert not any(c.text and c.reasoning for c in chunks)
+
+
+async def test_think_tags_in_the_text_come_apart_from_the_answer() -> None:
+    # A plain server leaves the thinking in the text; the tags arrive cut across words.
+    async with llama_server(answer="<think>Two words? Easy.</think>\n" + ANSWER) as server:
+        chunks = await answer(model_for(server.base_url), request(5))
+
+    assert "".join(c.reasoning for c in chunks) == "Two words? Easy."
+    assert "".join(c.text for c in chunks) == ANSWER
