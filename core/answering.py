@@ -281,7 +281,8 @@ class Answerer:
             usage = None
         if usage is None or stopped or unreachable:  # the model could not say: estimate
             # Reasoning is billed as completion tokens too.
-            usage = Usage(thread.prompt_tokens, self.counter.count(reasoning + text), estimated=True)
+            produced = self.counter.count(reasoning + text)
+            usage = Usage(thread.prompt_tokens, produced, estimated=True)
         return ModelAnswer(
             text, usage, thread, max_tokens, cut_off, stopped, unreachable, shown=stream.shown
         )

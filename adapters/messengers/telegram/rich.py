@@ -284,7 +284,8 @@ def with_reasoning(markdown: str, reasoning: str) -> str:
     """``markdown`` below its reasoning folded in a collapsed block."""
     if not reasoning.strip():
         return markdown
-    return f"<details>\n<summary>{THOUGHT}</summary>\n\n{_quoted(reasoning)}\n\n</details>\n\n{markdown}"
+    folded = f"<details>\n<summary>{THOUGHT}</summary>\n\n{_quoted(reasoning)}\n\n</details>"
+    return f"{folded}\n\n{markdown}"
 
 
 def reasoning_kept(reasoning: str, size: int = REASONING_KEPT) -> str:
@@ -299,8 +300,7 @@ def reasoning_kept(reasoning: str, size: int = REASONING_KEPT) -> str:
 
 def _quoted(reasoning: str) -> str:
     """Reasoning is prose, not Markdown to render: escaped so that it shows as written."""
-    text = re.sub(r"([\\`*_~|$#<>\[\]=])", r"\\\1", reasoning_kept(reasoning))
-    return text
+    return re.sub(r"([\\`*_~|$#<>\[\]=])", r"\\\1", reasoning_kept(reasoning))
 
 
 def quote(text: str) -> str:

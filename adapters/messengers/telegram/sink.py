@@ -19,8 +19,8 @@ from typing import Any
 from telethon import TelegramClient, errors
 from telethon.tl import functions, types
 
-from adapters.messengers.telegram.attachments import describe
 from adapters.messengers.telegram import rich
+from adapters.messengers.telegram.attachments import describe
 from adapters.messengers.telegram.flood import TELEGRAM_LIMITS, Limits, Pacer
 from adapters.messengers.telegram.formats import Formatter, MessageFormat
 from adapters.messengers.telegram.incoming import replied_id

@@ -18,7 +18,6 @@ import enum
 import logging
 import math
 from collections.abc import Callable
-
 from typing import Any
 
 from telethon import errors

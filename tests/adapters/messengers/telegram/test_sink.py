@@ -9,8 +9,8 @@ from telethon import errors
 from telethon.tl import functions, types
 
 from adapters.messengers.telegram.flood import UNLIMITED
-from adapters.messengers.telegram.replies import TelegramReplies
 from adapters.messengers.telegram.formats import MessageFormat
+from adapters.messengers.telegram.replies import TelegramReplies
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import Mode
 from adapters.messengers.telegram.text import LIMIT, units

@@ -13,9 +13,9 @@ from telethon.tl import functions, types
 from adapters.clock import FakeClock
 from adapters.messengers.telegram.bot import TelegramBot
 from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.formats import MessageFormat
 from adapters.messengers.telegram.operator import TelegramOperator
 from adapters.messengers.telegram.replies import TelegramReplies
-from adapters.messengers.telegram.formats import MessageFormat
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import Mode
 from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,7 +29,7 @@ def test_think_blocks_leave_the_answer() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=len(TEXT)), max_size=12))
 def test_any_cut_of_the_stream_gives_the_same(cuts: list[int]) -> None:
     bounds = sorted({0, len(TEXT), *cuts})
-    pieces = [TEXT[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    pieces = [TEXT[a:b] for a, b in itertools.pairwise(bounds)]
     assert run(pieces) == run([TEXT])
 
 
