@@ -42,6 +42,7 @@ THOUGHT = "💭"  # the summary of the collapsed reasoning
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _DELIMITER_ROW = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 _TAG = re.compile(r"<(?=[A-Za-z/!?])")
+_HEADING = re.compile(r"#{1,6}(\s|$)")
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 
 
@@ -99,7 +100,7 @@ def blocks(markdown: str) -> list[Block]:
             continue
         if not stripped:
             end_paragraph()
-        elif stripped.startswith("#"):
+        elif _HEADING.match(stripped):
             end_paragraph()
             found.append(Block(_inline(line)))
         else:
@@ -159,7 +160,6 @@ def _inline(text: str) -> str:
 def _prose(text: str) -> str:
     text = re.sub(r"\\\((.+?)\\\)", lambda m: f"${m.group(1).strip()}$", text, flags=re.DOTALL)
     text = re.sub(r"\\\[(.+?)\\\]", lambda m: f"$${m.group(1).strip()}$$", text, flags=re.DOTALL)
-    text = _TAG.sub(r"\\<", text)
     return _dollars(text)
 
 
@@ -174,7 +174,8 @@ def _dollars(text: str) -> str:
             i += 2
             continue
         if char != "$":
-            out.append(char)
+            # Outside formulas only: "$a<b$" is math, "<div>" would be taken for a tag.
+            out.append("\\<" if _TAG.match(text, i) else char)
             i += 1
             continue
         if text.startswith("$$", i):

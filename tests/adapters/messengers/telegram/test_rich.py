@@ -80,6 +80,14 @@ def test_tables_and_math_are_kept_and_what_telegram_would_misread_is_escaped() -
     assert fake_rich.refusal(normalised) is None
 
 
+def test_inside_a_formula_nothing_is_escaped() -> None:
+    assert rich.normalise("If $a<b$ and <b>bold</b>") == "If $a<b$ and \\<b>bold\\</b>"
+
+
+def test_a_hashtag_is_no_heading() -> None:
+    assert rich.normalise("Tags:\n#python and #telegram") == "Tags:\n#python and #telegram"
+
+
 def test_a_cut_answer_has_its_code_block_and_formula_closed() -> None:
     assert rich.normalise("Look:\n```python\nprint(1)") == "Look:\n\n```python\nprint(1)\n```"
     assert rich.normalise("$$\nx^2") == "$$\nx^2\n$$"
