@@ -16,6 +16,8 @@ message, an expandable block quotation with entities, nothing in plain text (nor
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from typing import Any
 
 import attrs
 from telethon.tl import types
@@ -23,7 +25,13 @@ from telethon.tl import types
 from adapters.messengers.telegram import rich
 from adapters.messengers.telegram.markdown import to_entities
 from adapters.messengers.telegram.split import Part, parts_of, split
-from adapters.messengers.telegram.text import LIMIT, moved, units
+from adapters.messengers.telegram.text import (
+    LIMIT,
+    from_surrogates,
+    moved,
+    to_surrogates,
+    units,
+)
 
 
 class MessageFormat(enum.StrEnum):
@@ -81,3 +89,14 @@ def entity_parts(markdown: str, reasoning: str, limit: int = LIMIT) -> list[Part
         ]
         text = prefix + text
     return split(text, entities, limit=limit) or [Part("…")]
+
+
+def without_reasoning(text: str, entities: Sequence[Any] | None) -> str:
+    """The text of one of the bot's answers as fetched back from Telegram, without the folded
+    reasoning above it: the reasoning is never part of the conversation sent to the model."""
+    if text.startswith("<details>") and "</details>" in text:  # a rich message's Markdown
+        return text.split("</details>", 1)[1].lstrip("\n")
+    first = entities[0] if entities else None
+    if isinstance(first, types.MessageEntityBlockquote) and first.collapsed and first.offset == 0:
+        return from_surrogates(to_surrogates(text)[first.length :]).lstrip("\n")
+    return text

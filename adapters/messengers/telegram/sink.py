@@ -22,7 +22,7 @@ from telethon.tl import functions, types
 from adapters.messengers.telegram import rich
 from adapters.messengers.telegram.attachments import describe
 from adapters.messengers.telegram.flood import TELEGRAM_LIMITS, Limits, Pacer
-from adapters.messengers.telegram.formats import Formatter, MessageFormat
+from adapters.messengers.telegram.formats import Formatter, MessageFormat, without_reasoning
 from adapters.messengers.telegram.incoming import replied_id
 from adapters.messengers.telegram.media import TelegramMedia
 from adapters.messengers.telegram.pictures import deliver_picture, fits_caption
@@ -232,11 +232,13 @@ class TelegramSink:
             return None
         parent = replied_id(message)
         picture = describe(int(message.id), message.media)
+        mine = await self.is_mine(message)
+        text = message.message or ""
         return Node(
             chat_id=str(chat_id),
             message_id=str(message.id),
-            role=Role.ASSISTANT if await self.is_mine(message) else Role.USER,
-            text=message.message or "",
+            role=Role.ASSISTANT if mine else Role.USER,
+            text=without_reasoning(text, message.entities) if mine else text,
             parent=None if parent is None else str(parent),
             # A thread keeps the pictures of its turns (a caption is the turn's text).
             attachments=(picture,)

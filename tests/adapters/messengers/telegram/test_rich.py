@@ -360,3 +360,20 @@ async def test_reasoning_from_a_local_server_arrives_folded_and_is_never_sent_ba
     assert second[-2]["content"] == "It is 4."
     assert all("Two and two" not in m["content"] for m in second)
     sink.close()
+
+
+@pytest.mark.parametrize("message_format", [MessageFormat.RICH, MessageFormat.ENTITIES])
+async def test_an_answer_fetched_back_from_telegram_has_no_reasoning(
+    message_format: MessageFormat,
+) -> None:
+    # The thread store lost the node: the answer's text comes from Telegram, without the
+    # reasoning folded above it, since that would go back to the model.
+    tg, ticker = FakeTelegram(), Ticker()
+    sink = sink_for(tg, ticker, message_format=message_format)
+    stream = sink.stream(ALICE.id, None)
+    await stream.reason("Thinking hard.")
+    [answer] = await stream.finish("It is **4**.")
+
+    node = await sink.lookup(ALICE.id, answer)
+    assert node is not None
+    assert node.text in ("It is **4**.", "It is 4.")
