@@ -19,6 +19,7 @@ from core.models import Catalogue
 from core.parts import Parts
 from core.prompts import PromptPolicy, PromptTooLong
 from core.replies import who
+from core.speaking import Narrator
 from core.texts import text
 from core.values import Account, Incoming, Sender, access_key
 
@@ -63,6 +64,7 @@ class Commands:
     painter: Painter
     gate: Gate
     allowances: Allowances
+    narrator: Narrator | None = None  # None: /voice is refused
     table: Mapping[str, Spec] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -74,6 +76,8 @@ class Commands:
             "prompt": Spec(self.prompt),
             "model": Spec(self.model),
             "image": Spec(self.image),
+            "voice": Spec(self.voice),
+            "search": Spec(self.search),
             "topup": Spec(self.topup, admin=True),
             "ban": Spec(self.ban, admin=True),
             "unban": Spec(self.unban, admin=True),
@@ -89,8 +93,13 @@ class Commands:
         return [
             (name, text(language, f"cmd_{name}"))
             for name, spec in self.table.items()
-            if spec.admin == admin
+            if spec.admin == admin and self._offered(name)
         ]
+
+    def _offered(self, name: str) -> bool:
+        """Whether the menu lists ``name``: /search only where a model can search (typed
+        elsewhere, it is refused plainly)."""
+        return name != "search" or any(o.web_search for o in self.catalogue.options)
 
     async def run(self, incoming: Incoming, command: Command, account: Account) -> None:
         spec = self.table.get(command.name)
@@ -246,8 +255,34 @@ class Commands:
             lines.append(line)
         return "\n".join(lines)
 
+    async def search(self, incoming: Incoming, account: Account, argument: str) -> None:
+        """``/search on|off``: whether answers may search the web; alone, which it is. A model
+        whose server has no web search refuses ``on`` plainly."""
+        word = argument.strip().lower()
+        if word not in ("on", "off"):
+            key = "search_state_on" if account.search else "search_state_off"
+            await self.parts.replies.say(incoming, key)
+            return
+        option = self.catalogue.of(account)
+        if word == "on" and not option.web_search:
+            await self.parts.replies.say(incoming, "search_unavailable", model=option.name)
+            return
+        wanted = word == "on"
+        await self.parts.accounts.change(account.user_id, lambda a: attrs.evolve(a, search=wanted))
+        if wanted:
+            price = self.parts.config.search_price
+            await self.parts.replies.say(incoming, "search_on", model=option.name, price=price)
+        else:
+            await self.parts.replies.say(incoming, "search_off")
+
     async def image(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self.painter.draw(incoming, account, argument)
+
+    async def voice(self, incoming: Incoming, account: Account, argument: str) -> None:
+        if self.narrator is None:
+            await self.parts.replies.say(incoming, "speech_unavailable")
+            return
+        await self.narrator.switch(incoming, account, argument)
 
     # -- the admin's ---------------------------------------------------------------------------
 

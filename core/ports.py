@@ -24,6 +24,7 @@ from core.values import (
     Totals,
     Transcript,
     UserId,
+    VoiceNote,
 )
 
 
@@ -65,6 +66,21 @@ class ImageMaker(Protocol):
     async def make(self, prompt: str) -> Picture:
         """One picture of ``prompt``. Raises a ``core.errors.ModelError`` on failure
         (``ContentFiltered`` when the provider refuses the description)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class Speaker(Protocol):
+    """Text to speech."""
+
+    async def speak(self, text: str, *, language: str) -> VoiceNote:
+        """``text`` read aloud, as an OGG/Opus voice note whose length was measured from its
+        packets; ``language`` (the person's: ``en``, ``ru``) is a hint. Raises a
+        ``core.errors.ModelError`` on failure (a server that sends anything but Ogg/Opus audio
+        is a ``ModelUnavailable``)."""
         ...
 
     async def close(self) -> None:
@@ -268,6 +284,21 @@ class ReplySink(Protocol):
 
     async def typing(self, chat_id: ChatId) -> None:
         """Show that an answer is being prepared."""
+        ...
+
+
+@runtime_checkable
+class VoiceNoteSink(Protocol):
+    """A ``ReplySink`` that can also send voice notes. Apart from ``ReplySink`` so that a
+    messenger without them needs nothing: the core offers spoken answers only where the sink
+    has this method (``/voice on`` is refused plainly elsewhere)."""
+
+    async def send_voice(
+        self, chat_id: ChatId, voice: VoiceNote, caption: str, reply_to: MessageId | None = None
+    ) -> Sequence[MessageId]:
+        """Send ``voice`` as a voice note (with its length and, where the messenger shows one,
+        a waveform) and a short plain-text caption; the ids of the messages sent. Raises
+        ``DeliveryFailed`` when it cannot be delivered."""
         ...
 
 

@@ -56,6 +56,7 @@ DEFAULT_FIRST_TOKEN_TIMEOUT = 120.0
 DEFAULT_TRANSCRIPTION_MODEL = "gpt-transcribe"
 DEFAULT_IMAGE_MODEL = "gpt-image-2"
 DEFAULT_IMAGE_SIZE = "1024x1024"
+DEFAULT_TTS_MODEL = "gpt-4o-mini-tts"
 # Bounds far beyond any sensible value, so a typo (an extra zero, a unit mistaken) is caught
 # before it is sent to the model as max_tokens or waits for ever.
 MAX_SECONDS = 3_600.0
@@ -94,6 +95,13 @@ def _fraction_of_seconds(most: float) -> Parser[float]:
         return value
 
     return parse
+
+
+def _share(raw: str, name: str) -> float:
+    """A fraction from 0 to 1."""
+    value = kinds.number(raw, name)
+    kinds.within(name, value, 0, 1)
+    return value
 
 
 _SIZE = re.compile(r"(\d{2,5})x(\d{2,5})")
@@ -201,6 +209,17 @@ _TABLE: dict[str, Setting[Any]] = {
     "image_model": Setting("IMAGE_MODEL", kinds.word, DEFAULT_IMAGE_MODEL),
     "image_size": Setting("IMAGE_SIZE", _image_size, DEFAULT_IMAGE_SIZE),
     "image_price": Setting("IMAGE_PRICE", kinds.count(0, MAX_BALANCE), CORE.image_price),
+    # Spoken answers (/voice on): each person turns them on; the operator may offer none.
+    "tts_enabled": Setting("TTS_ENABLED", kinds.boolean, True),
+    "tts_model": Setting("TTS_MODEL", kinds.word, DEFAULT_TTS_MODEL),
+    "tts_voice": Setting("TTS_VOICE", kinds.word, None),
+    "tts_price": Setting(
+        "TTS_PRICE", _fraction_of_seconds(MAX_TOKENS_PER_SECOND), CORE.speech_tokens_per_char
+    ),
+    "tts_max_chars": Setting("TTS_MAX_CHARS", kinds.count(1, MAX_TOKENS), CORE.max_speech_chars),
+    # Cached input at this fraction of its price; each web search at SEARCH_PRICE tokens.
+    "cached_input_price": Setting("CACHED_INPUT_PRICE", _share, CORE.cached_input_price),
+    "search_price": Setting("SEARCH_PRICE", kinds.count(0, MAX_BALANCE), CORE.search_price),
     "max_document_bytes": Setting(
         "MAX_DOCUMENT_BYTES", kinds.count(1, MAX_DOCUMENT_BYTES), CORE.max_document_bytes
     ),  # Who may use the bot (empty: everyone), and the allowance each period (0: none).
@@ -293,7 +312,17 @@ class Settings:
     image_model: str = DEFAULT_IMAGE_MODEL
     image_size: str = DEFAULT_IMAGE_SIZE
     image_price: int = CORE.image_price
+    cached_input_price: float = CORE.cached_input_price
+    search_price: int = CORE.search_price
     max_document_bytes: int = CORE.max_document_bytes
+    # Spoken answers: OpenAI's audio.speech (or TTS_BASE_URL's server); offline, espeak-ng.
+    tts_enabled: bool = True
+    tts_model: str = DEFAULT_TTS_MODEL
+    tts_voice: str | None = None  # None: the adapter's (alloy; espeak-ng: the person's language)
+    tts_base_url: str | None = None
+    tts_api_key: Secret | None = None
+    tts_price: float = CORE.speech_tokens_per_char
+    tts_max_chars: int = CORE.max_speech_chars
     # Who may use the bot (empty: everyone) and the allowance each period (0: none).
     allowed_users: tuple[str, ...] = CORE.allowed_users
     allowed_chats: tuple[str, ...] = CORE.allowed_chats
@@ -331,6 +360,10 @@ class Settings:
         """Where the console saves the pictures the bot sends: beside DATA_FILE."""
         return self.data_file.with_name(self.data_file.stem + ".pictures")
 
+    def voices_dir(self) -> Path:
+        """Where the console saves the voice notes the bot sends: beside DATA_FILE."""
+        return self.data_file.with_name(self.data_file.stem + ".voices")
+
     def bot_config(self, admin_id: str) -> BotConfig:
         """The core's settings, each model's prompt budget and reply cap fitted inside its
         window (the offline model has none to fit, unless MODELS gives it one); the bot-wide
@@ -358,6 +391,10 @@ class Settings:
             transcription_tokens_per_second=self.transcription_tokens_per_second,
             max_voice_seconds=self.max_voice_seconds,
             image_price=self.image_price,
+            speech_tokens_per_char=self.tts_price,
+            max_speech_chars=self.tts_max_chars,
+            cached_input_price=self.cached_input_price,
+            search_price=self.search_price,
             max_document_bytes=self.max_document_bytes,
             allowed_users=self.allowed_users,
             allowed_chats=self.allowed_chats,
@@ -393,6 +430,8 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         receiver_database_url=_database(env, "RECEIVER_DATABASE_URL", database),
         transcription_base_url=transcription_url.read(env),
         transcription_api_key=_secret(env, "TRANSCRIPTION_API_KEY") or values["openai_api_key"],
+        tts_base_url=Setting("TTS_BASE_URL", kinds.url, values["openai_base_url"]).read(env),
+        tts_api_key=_secret(env, "TTS_API_KEY") or values["openai_api_key"],
         notes=tuple(notes),
     )
 

@@ -436,3 +436,13 @@ def test_ctrl_c_at_a_terminal_gives_the_terminal_back(tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert after == before  # echo and line mode back, as the shell expects them
     assert data(tmp_path)["100"]["requests"] == 1
+
+
+async def test_search_on_is_refused_plainly_where_the_model_has_no_web_search(
+    tmp_path: Path,
+) -> None:
+    out = await run(tmp_path, "/search on\n/search\nhello\n")
+    assert "Web search is not available with offline" in out
+    assert "Web search is off. /search on turns it on." in out
+    assert "You said: «hello»" in out  # answering goes on as before
+    assert "search" not in data(tmp_path)["100"]

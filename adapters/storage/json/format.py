@@ -15,8 +15,9 @@ versions) is the account's ``model``, the name of the model the person chose: ab
 or ``""`` is the default model (None), and a ``null`` or ``""`` is written back as it was. Keys
 this code does not know, in an entry or at the top level, are kept as they are.
 ``allowance`` (the admin's /allowance for the person) and ``refilled`` (the allowance period
-last refilled) are this bot's own, written only when set; the older bot ignores them. The
-access list lives in ``global`` (``adapters.storage.access``).
+last refilled) are this bot's own, written only when set; the older bot ignores them, and
+``voice`` (true: the person's /voice on) likewise; so is ``search`` (the person's /search on),
+written only when true. The access list lives in ``global`` (``adapters.storage.access``).
 
 Everything read must be writable back, or a later save would fail on it: numbers are bounded
 (``LIMIT``), nesting is shallow, user ids are ASCII digits, text is valid Unicode. A file that
@@ -61,6 +62,8 @@ _KNOWN = frozenset(
         "lang_model",
         "allowance",
         "refilled",
+        "voice",
+        "search",
     }
 )
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
@@ -309,6 +312,15 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         allowance = whole_number(entry, "allowance", f"user {key}")
     if refilled is not None and type(refilled) is not str:
         raise Invalid(f"user {key}: 'refilled' must be text, found {refilled!r}")
+    voice = get("voice", False)
+    if voice is not False:
+        if type(voice) is not bool:
+            raise Invalid(f"user {key}: 'voice' must be true or false, found {voice!r}")
+    elif "voice" in entry:
+        extra = _with(extra, "voice", False)  # written back as it was
+    search = get("search")
+    if search is not None and type(search) is not bool:
+        raise Invalid(f"user {key}: 'search' must be true or false, found {search!r}")
     # Positional, in the order of Account's fields (a test keeps it so): with 100 000 users,
     # naming each argument costs start-up about 0.05 s.
     account = Account(
@@ -324,6 +336,8 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         model or None,
         allowance,
         refilled,
+        voice,
+        search is True,
     )
     if check_texts or not extra.keys() <= _KNOWN:
         try:
@@ -367,6 +381,10 @@ def write_entry(account: Account, extra: dict[str, Any]) -> dict[str, Any]:
         entry["allowance"] = account.allowance
     if account.refilled is not None:
         entry["refilled"] = account.refilled
+    if account.voice or "voice" in extra:
+        entry["voice"] = account.voice
+    if account.search:
+        entry["search"] = True
     for key, value in extra.items():
         if key not in _KNOWN:
             entry[key] = value

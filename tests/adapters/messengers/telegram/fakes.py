@@ -405,14 +405,21 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
 
     def _send_media(self, request: Any) -> types.Updates:
         uploaded = request.media
-        if not isinstance(uploaded, types.InputMediaUploadedPhoto):
-            raise NotImplementedError(f"the fake Telegram takes photos, not {uploaded!r}")
+        if not isinstance(
+            uploaded, types.InputMediaUploadedPhoto | types.InputMediaUploadedDocument
+        ):
+            raise NotImplementedError(f"the fake Telegram takes uploaded files, not {uploaded!r}")
         if units(request.message) > CAPTION_LIMIT:
             raise errors.MediaCaptionTooLongError(request)
         parts = self.uploads.get(uploaded.file.id, {})
         if sorted(parts) != list(range(uploaded.file.parts)):
             raise errors.FilePartsInvalidError(request)
         data = b"".join(parts[i] for i in range(uploaded.file.parts))
+        if isinstance(uploaded, types.InputMediaUploadedDocument):
+            # A voice note is a document whose audio attribute says so.
+            voice = any(getattr(a, "voice", False) for a in uploaded.attributes)
+            document = self._document(data, uploaded.mime_type, uploaded.attributes)
+            return self._post(request, types.MessageMediaDocument(voice=voice, document=document))
         if not data.startswith(_IMAGE_MAGIC):
             raise errors.ImageProcessFailedError(request)
         width, height = _dimensions(data)

@@ -20,8 +20,11 @@ pytestmark = pytest.mark.postgres
 
 
 def test_the_migrations_are_numbered_in_order():
+    # Ascending and each number once; a gap is allowed: branches developed side by side each
+    # take a number of their own, and one may be merged before another.
     numbers = [number for number, _, _ in migrations()]
-    assert numbers == list(range(1, len(numbers) + 1))
+    assert numbers == sorted(set(numbers))
+    assert numbers[0] == 1
 
 
 async def test_each_migration_is_applied_once_even_by_processes_starting_together(database_url):
