@@ -15,7 +15,7 @@ from core import budget, charges, errors
 from core.models import Catalogue, ModelOption
 from core.modes import SHIPPED, Mode, ModeBook
 from core.parts import Parts
-from core.ports import ChatModel, MessageLookup, ReplyStream, TokenCounter
+from core.ports import ChatModel, MessageLookup, ReplyStream, ShowsReasoning, TokenCounter
 from core.prompts import PromptPolicy
 from core.replies import reply_to, who
 from core.retrying import LastMessages
@@ -280,17 +280,23 @@ class Answerer:
             temperature=request.mode.temperature if request.mode else None,
         )
         chunks = model.stream(asked)
-        text = ""
+        text = reasoning = ""
         usage: Usage | None = None
         sources: tuple[Source, ...] = ()
         cut_off = stopped = unreachable = False
+        # The reasoning is shown, never kept: the thread sent back to the model is the answers.
+        thinks = isinstance(stream, ShowsReasoning)
         try:
             async for chunk in chunks:
-                if chunk.text:
+                if chunk.text or (chunk.reasoning and thinks):
                     text += chunk.text
+                    reasoning += chunk.reasoning
                     streamed.text = text
                     try:
-                        await stream.update(text)
+                        if chunk.reasoning and isinstance(stream, ShowsReasoning):
+                            await stream.reason(reasoning)
+                        if chunk.text:
+                            await stream.update(text)
                     except errors.AnswerStopped:
                         stopped = True
                         break
@@ -308,7 +314,9 @@ class Answerer:
             log.warning("the model reported impossible usage %s: estimating instead", usage)
             usage = None
         if usage is None or stopped or unreachable:  # the model could not say: estimate
-            usage = Usage(thread.prompt_tokens, self.counter.count(text), estimated=True)
+            # Reasoning is billed as completion tokens too.
+            produced = self.counter.count(reasoning + text)
+            usage = Usage(thread.prompt_tokens, produced, estimated=True)
         return ModelAnswer(
             text,
             usage,

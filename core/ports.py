@@ -311,6 +311,16 @@ class ReplyStream(Protocol):
         ...
 
 
+@runtime_checkable
+class ShowsReasoning(Protocol):
+    """A ``ReplyStream`` that can show the model's reasoning apart from its answer (live while
+    it streams, collapsed in the final). Streams without it simply never see the reasoning."""
+
+    async def reason(self, reasoning: str) -> None:
+        """The whole reasoning so far (plain text). Raises like ``ReplyStream.update``."""
+        ...
+
+
 class ReplySink(Protocol):
     """How the core talks back to people."""
 

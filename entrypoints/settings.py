@@ -219,6 +219,14 @@ _TABLE: dict[str, Setting[Any]] = {
     "stream_mode": Setting(
         "STREAM_MODE", kinds.one_of({"auto", "draft", "edit"}, "auto, draft or edit"), "auto"
     ),
+    "message_format": Setting(
+        "MESSAGE_FORMAT",
+        kinds.one_of({"rich", "entities", "plain"}, "rich, entities or plain"),
+        "rich",
+    ),
+    # Telegram takes 32 768; some clients showed 10-15 k-character rich messages only in part.
+    "rich_message_limit": Setting("RICH_MESSAGE_LIMIT", kinds.count(500, 32_768), 8_000),
+    "show_reasoning": Setting("SHOW_REASONING", kinds.boolean, True),
     "transcription_model": Setting("TRANSCRIPTION_MODEL", kinds.word, DEFAULT_TRANSCRIPTION_MODEL),
     "transcription_tokens_per_second": Setting(
         "TRANSCRIPTION_TOKENS_PER_SECOND",
@@ -320,6 +328,10 @@ class Settings:
     stream_mode: str = (
         "auto"  # STREAM_MODE: auto, draft or edit (adapters.messengers.telegram.stream.Mode)
     )
+    # MESSAGE_FORMAT: rich, entities or plain (adapters.messengers.telegram.formats)
+    message_format: str = "rich"
+    rich_message_limit: int = 8_000  # RICH_MESSAGE_LIMIT: characters of one rich message
+    show_reasoning: bool = True  # SHOW_REASONING: the model's thinking, folded above its answer
     # The models offered, the default first (MODELS; empty: OPENAI_MODEL, or the offline model).
     models: tuple[ModelEntry, ...] = ()
     # Voice: an OpenAI-compatible transcription server; no key anywhere: the offline one.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from telethon import TelegramClient
 
 from adapters.messengers.telegram.bot import TelegramBot
+from adapters.messengers.telegram.formats import MessageFormat
 from adapters.messengers.telegram.menu import command_menu
 from adapters.messengers.telegram.operator import TelegramOperator
 from adapters.messengers.telegram.payments import PaymentUpdates, TelegramPayments
@@ -54,7 +55,13 @@ async def serve(
     """
     login = settings.telegram()
     me = await client.get_me()
-    sink = TelegramSink(client, mode=Mode(settings.stream_mode))
+    sink = TelegramSink(
+        client,
+        mode=Mode(settings.stream_mode),
+        message_format=MessageFormat(settings.message_format),
+        rich_size=settings.rich_message_limit,
+        show_reasoning=settings.show_reasoning,
+    )
     replies = TelegramReplies(sink)
     admin = str(login.admin_id)
     try:

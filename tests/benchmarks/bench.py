@@ -504,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((f"fault soak, {soaked:,} messages, 1 in 10 fails", "consistent", outcome))
         rows.extend(token_rows(args.quick))
     rows += __import__("tests.benchmarks.telegram_flood", fromlist=["rows"]).rows(args.quick)
+    rows += __import__("tests.benchmarks.telegram_rich", fromlist=["rows"]).rows(args.quick)
     rows += __import__("tests.benchmarks.postgres_bench", fromlist=["rows"]).rows(args.quick)
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:

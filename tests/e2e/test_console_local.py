@@ -137,3 +137,16 @@ async def test_the_window_a_server_reports_is_the_one_fitted(
     assert "Hello there, how can I help?" in out
     # 16 384 tokens hold the whole reply cap; 4 096, assumed when nothing is said, a quarter.
     assert server.requests[0]["max_tokens"] == cap
+
+
+async def test_the_console_prints_the_reasoning_apart_and_never_sends_it_back(
+    tmp_path: Path,
+) -> None:
+    async with llama_server(reasoning="Greet them back.") as server:
+        out = await console(tmp_path, "hello\n>3 and again\n", recipe(server))
+        _, second = server.requests
+    assert "[3] bot → user 100: 💭 Greet them back.\nHello there, how can I help?" in out
+    assert [m["content"] for m in second["messages"]][-2:] == [
+        "Hello there, how can I help?",
+        "and again",
+    ]

@@ -187,10 +187,11 @@ async def test_private_answers_stream_as_drafts_by_default(tmp_path: Path) -> No
     drafts = [
         r.action
         for r in tg.of(functions.messages.SetTypingRequest)
-        if isinstance(r.action, types.SendMessageTextDraftAction)
+        if isinstance(r.action, types.InputSendMessageRichMessageDraftAction)
     ]
-    assert drafts
+    assert drafts  # rich drafts (MESSAGE_FORMAT=rich is the default)
     assert tg.edits() == []
+    assert any("Offline model" in markdown for markdown in tg.rich.values())
     await tg.receive(incoming("/stop", sender=ADMIN, message_id=2))
     assert await asyncio.wait_for(bot, 10) == 0
 

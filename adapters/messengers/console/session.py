@@ -397,20 +397,34 @@ class _ConsoleStream:
     reply_to: str | None
     _shown: str = ""
     _message_id: str | None = None
+    _thought: str = ""  # the reasoning printed, "💭 "-prefixed, before the answer
 
     @property
     def shown(self) -> bool:
         return bool(self._shown)
 
-    async def update(self, text: str) -> None:
+    def _live(self) -> bool:
         sink = self.sink
         if self._message_id is None:
             if not sink.free:
-                return  # another answer is printing; this one shows when finished
+                return False  # another answer is printing; this one shows when finished
             self._message_id = sink.new_id()
             sink.go_live(self, sink.heading(self._message_id, self.chat_id, self.reply_to))
-        if sink.is_live(self) and text.startswith(self._shown):
-            sink.print_live(self, text[len(self._shown) :])
+        return sink.is_live(self)
+
+    async def reason(self, reasoning: str) -> None:  # core.ports.ShowsReasoning
+        if self._shown or not reasoning.startswith(self._thought) or not self._live():
+            return
+        prefix = "" if self._thought else "💭 "
+        self.sink.print_live(self, prefix + reasoning[len(self._thought) :])
+        self._thought = reasoning
+
+    def _after_thought(self) -> str:
+        return "\n" if self._thought and not self._shown else ""
+
+    async def update(self, text: str) -> None:
+        if self._live() and text.startswith(self._shown):
+            self.sink.print_live(self, self._after_thought() + text[len(self._shown) :])
             self._shown = text
 
     async def finish(
@@ -422,7 +436,7 @@ class _ConsoleStream:
         if sink.is_live(self):
             assert self._message_id is not None
             if text.startswith(self._shown):
-                sink.end_live(self, text[len(self._shown) :] + "\n")
+                sink.end_live(self, self._after_thought() + text[len(self._shown) :] + "\n")
             else:  # the streamed text was replaced, e.g. by an error message
                 number = sink.ids.shown(self._message_id)
                 sink.end_live(self, f"\n[{number}] (edited): {text}\n")

@@ -56,6 +56,9 @@ class Answer:
     async def update(self, text: str) -> None:
         await self._stream.update(text)
 
+    async def reason(self, reasoning: str) -> None:  # core.ports.ShowsReasoning
+        await self._stream.reason(reasoning)
+
     async def finish(
         self, text: str, *, markdown: bool = True, offer: Offer | None = None
     ) -> list[str]:

@@ -19,8 +19,10 @@ from typing import Any
 from telethon import TelegramClient, errors
 from telethon.tl import functions, types
 
+from adapters.messengers.telegram import rich
 from adapters.messengers.telegram.attachments import describe
 from adapters.messengers.telegram.flood import TELEGRAM_LIMITS, Limits, Pacer
+from adapters.messengers.telegram.formats import Formatter, MessageFormat, without_reasoning
 from adapters.messengers.telegram.incoming import replied_id
 from adapters.messengers.telegram.media import TelegramMedia
 from adapters.messengers.telegram.pictures import deliver_picture, fits_caption
@@ -71,7 +73,12 @@ class TelegramSink:
         max_wait: float = MAX_WAIT,
         typing_every: float = TYPING_EVERY,
         typing_delay: float = TYPING_DELAY,
+        message_format: MessageFormat = MessageFormat.RICH,
+        rich_size: int = rich.DEFAULT_SIZE,
+        show_reasoning: bool = True,
     ) -> None:
+        """``message_format``, ``rich_size``, ``show_reasoning``: MESSAGE_FORMAT,
+        RICH_MESSAGE_LIMIT and SHOW_REASONING (see ``formats``)."""
         client.flood_sleep_threshold = 0
         self._client = client
         self._is_private = is_private
@@ -89,6 +96,14 @@ class TelegramSink:
             link_preview=link_preview,
             max_wait=max_wait,
         )
+        self.formatter = Formatter(
+            message_format,
+            rich_size=rich_size,
+            limit=limit,
+            show_reasoning=show_reasoning,
+            health=rich.RichHealth(clock=clock),
+        )
+        self.writer.rich_health = self.formatter.health  # a refused final counts for drafts too
         self._me: int | None = None
         self._typing: dict[int, asyncio.Task[None]] = {}
         self._typing_every = typing_every
@@ -159,6 +174,7 @@ class TelegramSink:
             random_id=draft_id[1],
             showing=functools.partial(self.stop_typing, chat_id),
             draft_gone=functools.partial(self._drafts.pop, draft_id, None),
+            formatter=self.formatter,
         )
         if draft:
             self._drafts[draft_id] = stream
@@ -231,11 +247,13 @@ class TelegramSink:
             return None
         parent = replied_id(message)
         picture = describe(int(message.id), message.media)
+        mine = await self.is_mine(message)
+        text = message.message or ""
         return Node(
             chat_id=str(chat_id),
             message_id=str(message.id),
-            role=Role.ASSISTANT if await self.is_mine(message) else Role.USER,
-            text=message.message or "",
+            role=Role.ASSISTANT if mine else Role.USER,
+            text=without_reasoning(text, message.entities) if mine else text,
             parent=None if parent is None else str(parent),
             # A thread keeps the pictures of its turns (a caption is the turn's text).
             attachments=(picture,)

@@ -35,6 +35,10 @@ class Part:
 
     text: str
     entities: tuple[Entity, ...] = ()
+    # A rich message (Telegram renders this Markdown) and what shows instead when Telegram
+    # refuses it (``formats``); a part without ``rich`` is text with entities.
+    rich: str = ""
+    fallback: tuple[Part, ...] = ()
 
     def plain(self) -> Part:
         """The same words without formatting, for when Telegram refuses the entities: a link

@@ -18,11 +18,15 @@ import enum
 import logging
 import math
 from collections.abc import Callable
+from typing import Any
 
 from telethon import errors
+from telethon.errors import TypeNotFoundError
 from telethon.tl import functions, types
 
-from adapters.messengers.telegram.split import Part, parts_of
+from adapters.messengers.telegram import rich
+from adapters.messengers.telegram.formats import Formatter, MessageFormat
+from adapters.messengers.telegram.split import Part
 from adapters.messengers.telegram.text import head, tail
 from adapters.messengers.telegram.writer import FLOODS, Writer
 from core.errors import AnswerStopped
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 # Clients drop a draft some seconds after its last update (message_typing_draft_ttl, about 30 s):
 # a draft is sent again when it has not changed for this long.
 DRAFT_REFRESH = 20.0
+_REASONING_SHOWN = 1_000  # characters of the reasoning's end a draft shows
 
 
 class Mode(enum.StrEnum):
@@ -58,6 +63,7 @@ class TelegramStream:
         random_id: int,
         showing: Callable[[], object],
         draft_gone: Callable[[], object],
+        formatter: Formatter | None = None,
     ) -> None:
         """``limit``: the most characters of one message; ``random_id``: the draft's id, which
         stop presses name; ``showing`` is called when the answer starts to show (its first words,
@@ -72,6 +78,10 @@ class TelegramStream:
         self.random_id = random_id
         self._showing = showing
         self._draft_gone = draft_gone
+        self._format = formatter or Formatter(MessageFormat.ENTITIES, limit=limit)
+        self._rich_drafts = self._format.rich_now  # until Telegram refuses one
+        self._text = ""
+        self._reasoning = ""
         self._first: int | None = None  # the message the answer is edited into
         self._preview = ""  # what is on screen now
         self._tried_at = -math.inf  # the last write, whether it worked or not
@@ -89,9 +99,19 @@ class TelegramStream:
         """The person pressed "stop" on the draft."""
         self._stopped = True
 
+    async def reason(self, reasoning: str) -> None:
+        """The model's reasoning so far: shown in the draft until the answer starts, and kept
+        collapsed above the final answer. Raises like ``update``."""
+        if not self._format.show_reasoning:
+            return
+        self._reasoning = reasoning
+        if not self._text.strip():
+            await self.update(self._text)
+
     async def update(self, text: str) -> None:
         """Show ``text`` (plain) when the interval allows. Raises ``AnswerStopped`` after a stop
         press, ``DeliveryFailed`` when the chat is closed to the bot."""
+        self._text = text
         if self._stopped:
             raise AnswerStopped(f"chat {self._chat_id}: the person pressed stop")
         if self._finished:
@@ -103,7 +123,7 @@ class TelegramStream:
         if now - self._tried_at < self._interval:
             return  # also after a failed write: a broken chat must not cost a request per token
         if self._draft:
-            preview = tail(text.strip(), self._limit).rstrip()
+            preview = self._draft_preview(text)
             stale = now - self._drafted_at >= DRAFT_REFRESH
             if preview and (preview != self._preview or stale):
                 self._tried_at = now
@@ -125,13 +145,33 @@ class TelegramStream:
             self._first = ids[0]
             self._seen(preview)
 
+    def _draft_preview(self, text: str) -> str:
+        """What the draft shows: the end of the answer, or of the reasoning before it."""
+        if not text.strip():
+            thinking = tail(self._reasoning.strip(), _REASONING_SHOWN)
+            if not thinking:
+                return ""
+            return rich.quote(thinking) if self._rich_drafts else f"{rich.THOUGHT} {thinking}"
+        if self._rich_drafts:
+            return rich.draft(text, self._limit).strip()
+        return tail(text.strip(), self._limit).rstrip()
+
     async def _show_draft(self, preview: str) -> None:
-        action = types.SendMessageTextDraftAction(
-            text=types.TextWithEntities(preview, []),
-            can_stop=True,
-            keep_on_stop=True,  # the words stay on screen until the final message replaces them
-            random_id=self.random_id,
-        )
+        action: Any
+        if self._rich_drafts:
+            action = types.InputSendMessageRichMessageDraftAction(
+                rich_message=types.InputRichMessageMarkdown(markdown=preview),
+                can_stop=True,
+                keep_on_stop=True,
+                random_id=self.random_id,
+            )
+        else:
+            action = types.SendMessageTextDraftAction(
+                text=types.TextWithEntities(preview, []),
+                can_stop=True,
+                keep_on_stop=True,  # the words stay on screen until the final replaces them
+                random_id=self.random_id,
+            )
         request = functions.messages.SetTypingRequest(peer=self._chat_id, action=action)
         pacer = self._writer.pacer
         if pacer.quiet_for(self._chat_id):
@@ -152,7 +192,17 @@ class TelegramStream:
             return
         except errors.UserIsBlockedError as exc:
             raise self._writer.gone(self._chat_id, exc) from exc
-        except (errors.RPCError, ValueError) as exc:
+        except (errors.RPCError, ValueError, TypeNotFoundError) as exc:
+            if self._rich_drafts and isinstance(exc, (errors.BadRequestError, TypeNotFoundError)):
+                # A rich draft refused: the next one goes as text, the final as Telegram allows.
+                reason = str(getattr(exc, "message", "unknown constructor"))
+                log.info("chat %s refused a rich draft (%s); drafting text", self._chat_id, reason)
+                self._format.health.refused(reason)
+                self._rich_drafts = False
+                preview = self._draft_preview(self._text)
+                if preview:
+                    await self._show_draft(preview)
+                return
             # Drafts refused (not a user, not allowed here): edit a message instead; that write
             # will tell whether the chat itself is closed.
             log.info("chat %s refused a live draft (%r); editing instead", self._chat_id, exc)
@@ -180,7 +230,7 @@ class TelegramStream:
         if self._finished:
             return [] if self._first is None else [self._first]
         self._finished = True
-        parts = parts_of(text, markdown=markdown, limit=self._limit)
+        parts = self._format.final(text, markdown=markdown, reasoning=self._reasoning)
         if not self._draft and self._first is not None:
             # Telegram counts edits of one message; let the last interim edit settle first.
             delay = self._tried_at + self._interval - self._writer.clock()

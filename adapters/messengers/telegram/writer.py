@@ -15,10 +15,12 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
-from telethon import TelegramClient, errors
-from telethon.tl import functions
+from telethon import TelegramClient, errors, helpers
+from telethon.errors import TypeNotFoundError
+from telethon.tl import functions, types
 
 from adapters.messengers.telegram.flood import Pacer, forget_flood
+from adapters.messengers.telegram.rich import RichHealth
 from adapters.messengers.telegram.split import Part, split
 from adapters.messengers.telegram.text import units
 from core.errors import DeliveryFailed
@@ -47,6 +49,10 @@ _MIN_PIECE = 64  # below this, a "message too long" is not about the length of t
 _SENT_KEPT = 100_000  # ids of the bot's own messages remembered, to know replies to it
 # Buttons under a message: a ``types.ReplyInlineMarkup`` (Telethon is untyped), or None.
 Markup = Any
+
+
+class RichRefused(Exception):
+    """Telegram refused a rich message as such (its ``RICH_…`` error, say)."""
 
 
 class SentMessages:
@@ -89,6 +95,7 @@ class Writer:
         self.max_wait = max_wait
         self.sent = SentMessages()
         self.closed: set[int] = set()  # chats found closed to the bot (blocked, kicked...)
+        self.rich_health = RichHealth(clock=clock)  # the sink shares its formatter's
 
     # -- must arrive ---------------------------------------------------------------------------
 
@@ -153,6 +160,15 @@ class Writer:
             await self.pacer.turn(chat_id, private=self.is_private(chat_id))
             try:
                 return await self.write(chat_id, part, edit=edit, reply_to=reply_to, markup=markup)
+            except RichRefused as exc:
+                # Never lose an answer to formatting: the same words as formatted text.
+                log.info(
+                    "chat %s refused a rich message (%s); sending formatted text", chat_id, exc
+                )
+                self.rich_health.refused(str(exc))
+                return await self._each(
+                    chat_id, part.fallback, edit=edit, reply_to=reply_to, until=until, markup=markup
+                )
             except FLOODS as exc:
                 log.info("chat %s: Telegram asks to wait %s s", chat_id, getattr(exc, "seconds", 0))
                 if edit is not None:
@@ -219,8 +235,23 @@ class Writer:
         until: float,
         markup: Markup = None,
     ) -> list[int]:
-        ids: list[int] = []
         pieces = split(part.text, part.entities, units(part.text) // 2)
+        return await self._each(
+            chat_id, pieces, edit=edit, reply_to=reply_to, until=until, markup=markup
+        )
+
+    async def _each(
+        self,
+        chat_id: int,
+        pieces: Sequence[Part],
+        *,
+        edit: int | None,
+        reply_to: int | None,
+        until: float,
+        markup: Markup = None,
+    ) -> list[int]:
+        """``pieces`` in place of one part, each replying to the one before."""
+        ids: list[int] = []
         for index, piece in enumerate(pieces):
             target = edit if index == 0 else None
             shown = await self._put(
@@ -294,7 +325,12 @@ class Writer:
         reply_to: int | None,
         markup: Markup = None,
     ) -> list[int]:
-        """Send or edit, once, with ``markup`` under it; FloodWaits are this chat's alone."""
+        """Send or edit, once, with ``markup`` under it; FloodWaits are this chat's alone.
+        Raises ``RichRefused`` when Telegram refuses a rich part for what it is."""
+        if part.rich:
+            return await self._write_rich(
+                chat_id, part.rich, edit=edit, reply_to=reply_to, markup=markup
+            )
         # An explicit (even empty) entity list keeps Telethon from parsing Markdown itself.
         entities = list(part.entities)
         if edit is not None:
@@ -319,6 +355,59 @@ class Writer:
             )
         if message is None:  # Telethon could not match the sent message in the response
             log.warning("chat %s: sent a message but did not learn its id", chat_id)
+            return []
+        self.sent.add(chat_id, int(message.id))
+        return [int(message.id)]
+
+    async def _write_rich(
+        self,
+        chat_id: int,
+        markdown: str,
+        *,
+        edit: int | None,
+        reply_to: int | None,
+        markup: Markup = None,
+    ) -> list[int]:
+        # Telethon's send_message and edit_message know no rich messages: the raw requests.
+        peer = await self.client.get_input_entity(chat_id)
+        content = types.InputRichMessageMarkdown(markdown=markdown)
+        buttons = self.client.build_reply_markup(markup) if markup else None
+        request: Any
+        if edit is not None:
+            request = functions.messages.EditMessageRequest(
+                peer=peer,
+                id=edit,
+                rich_message=content,
+                no_webpage=not self.link_preview,
+                reply_markup=buttons,
+            )
+        else:
+            request = functions.messages.SendMessageRequest(
+                peer=peer,
+                message="",
+                rich_message=content,
+                no_webpage=not self.link_preview,
+                reply_to=None if reply_to is None else types.InputReplyToMessage(reply_to),
+                random_id=helpers.generate_random_long(),
+                reply_markup=buttons,
+            )
+        try:
+            with self.flood_of(chat_id, type(request)):
+                result = await self.client(request)
+        except (errors.MessageNotModifiedError, errors.MessageIdInvalidError, *GONE):
+            raise
+        except errors.BadRequestError as exc:
+            if "REPLY" in exc.message and not exc.message.startswith("RICH_"):
+                raise  # about the message answered, not the formatting
+            raise RichRefused(exc.message) from exc
+        except TypeNotFoundError as exc:  # a layer that does not know the constructor
+            raise RichRefused("unknown constructor") from exc
+        self.rich_health.worked()
+        if edit is not None:
+            return [edit]
+        message = self.client._get_response_message(request, result, peer)
+        if message is None:
+            log.warning("chat %s: sent a rich message but did not learn its id", chat_id)
             return []
         self.sent.add(chat_id, int(message.id))
         return [int(message.id)]

@@ -25,6 +25,7 @@ from openai.types.chat import (
 
 from adapters.models.openai.errors import body_of, provider_message, translate
 from adapters.models.openai.facts import on_openai
+from adapters.models.openai.thinking import ThinkSplitter, delta_reasoning
 from core import errors
 from core.ports import TokenCounter
 from core.tokens import CalibratingCounter, prompt_tokens
@@ -187,11 +188,13 @@ class OpenAIChatModel:
             raise self._translate(exc) from exc
 
         parts: list[str] = []
+        reasoning: list[str] = []
+        think = ThinkSplitter()
         finish: str | None = None
         reported: Usage | None = None
         async with response:  # closes the HTTP response however the loop is left
             while True:
-                started = bool(parts) or finish is not None
+                started = bool(parts or reasoning) or finish is not None
                 try:
                     if started:
                         async with asyncio.timeout(self._stall_timeout):
@@ -220,7 +223,11 @@ class OpenAIChatModel:
                 for choice in chunk.choices:
                     if choice.index != 0:
                         continue
-                    text = choice.delta.content or choice.delta.refusal
+                    thought = delta_reasoning(choice.delta)
+                    text, inline = think.feed(choice.delta.content or choice.delta.refusal or "")
+                    if thought or inline:
+                        reasoning.append(thought + inline)
+                        yield Chunk(reasoning=thought + inline)
                     if text:
                         parts.append(text)
                         yield Chunk(text=text)
@@ -229,13 +236,20 @@ class OpenAIChatModel:
                 if finish == "content_filter":
                     raise errors.ContentFiltered("the provider's content filter stopped the answer")
 
+        text, inline = think.flush()
+        if inline:
+            reasoning.append(inline)
+            yield Chunk(reasoning=inline)
+        if text:
+            parts.append(text)
+            yield Chunk(text=text)
         if finish is None:
-            raise self._unfinished(request, parts)
+            raise self._unfinished(request, parts + reasoning)
         if reported is None:
             log.info("the server reported no usage; charging an estimate")
             reported = Usage(
                 prompt_tokens(self._counter, request.turns),
-                self._counter.count("".join(parts)),
+                self._counter.count("".join(reasoning + parts)),  # thinking is billed too
                 estimated=True,
             )
         elif calibrating is not None:

@@ -32,6 +32,7 @@ from telethon.sessions import MemorySession
 from telethon.tl import functions, types
 
 from adapters.messengers.telegram.text import LIMIT, units
+from tests.adapters.messengers.telegram import fake_rich
 
 DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 BOT = types.User(
@@ -119,6 +120,8 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
         self.times: list[float] = []  # when each request reached "Telegram" (loop time)
         self.failures: list[Failure] = []
         self.stored: dict[tuple[int, int], types.Message] = {}
+        # The Markdown of the messages shown as rich messages, by (chat, id).
+        self.rich: dict[tuple[int, int], str] = {}
         self._ids = itertools.count(1000)
         self._pts = itertools.count(1)
         self.files: dict[int, StoredFile] = {}
@@ -352,6 +355,9 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
                 functions.messages.SetBotCallbackAnswerRequest,
             ),
         ):
+            rich_message = getattr(getattr(request, "action", None), "rich_message", None)
+            if rich_message is not None:
+                fake_rich.check(rich_message, request)  # a rich draft has the same limits
             return True
         if isinstance(request, functions.channels.DeleteMessagesRequest):
             chat = utils.get_peer_id(request.channel)
@@ -386,6 +392,12 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
                 raise errors.EntityBoundsInvalidError(request)
 
     def _send(self, request: Any) -> types.Updates:
+        if request.rich_message is not None:
+            request.message = fake_rich.check(request.rich_message, request)
+            updates = self._post(request)
+            chat = utils.get_peer_id(utils.get_peer(request.peer))
+            self.rich[(chat, updates.updates[0].id)] = request.message
+            return updates
         self._check(request)
         return self._post(request)
 
@@ -534,7 +546,12 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
         message = self.stored.get((chat, request.id))
         if message is None:
             raise errors.MessageIdInvalidError(request)
-        self._check(request)
+        if request.rich_message is not None:
+            request.message = fake_rich.check(request.rich_message, request)
+            self.rich[(chat, request.id)] = request.message
+        else:
+            self.rich.pop((chat, request.id), None)
+            self._check(request)
         entities = list(request.entities or [])
         if message.message == request.message and _same(message.entities or [], entities):
             raise errors.MessageNotModifiedError(request)

@@ -8,6 +8,7 @@ from telethon.tl import functions, types
 
 from adapters.messengers.telegram.bot import TelegramBot
 from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.formats import MessageFormat
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import DRAFT_REFRESH, Mode
 from core.errors import AnswerStopped, DeliveryFailed
@@ -33,8 +34,15 @@ def drafts(tg: FakeTelegram) -> list[types.SendMessageTextDraftAction]:
 
 @pytest.fixture
 def sink(tg: FakeTelegram, ticker: Ticker) -> TelegramSink:
-    """The default streaming mode: drafts in private chats."""
-    return TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
+    """The default streaming mode: drafts in private chats (text drafts here; rich drafts are
+    test_rich.py's)."""
+    return TelegramSink(
+        tg,
+        limits=UNLIMITED,
+        clock=ticker,
+        sleep=ticker.sleep,
+        message_format=MessageFormat.ENTITIES,
+    )
 
 
 async def test_a_private_answer_streams_as_a_draft_and_ends_as_a_message(

@@ -9,6 +9,7 @@ from telethon import errors
 from telethon.tl import functions, types
 
 from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.formats import MessageFormat
 from adapters.messengers.telegram.replies import TelegramReplies
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import Mode
@@ -172,6 +173,7 @@ async def test_groups_are_edited_less_often(
 async def test_is_private_decides_the_interval(tg: FakeTelegram, ticker: Ticker) -> None:
     sink = TelegramSink(
         tg,
+        message_format=MessageFormat.ENTITIES,
         mode=Mode.EDIT,
         limits=UNLIMITED,
         clock=ticker,
@@ -345,7 +347,13 @@ async def test_a_chat_closed_mid_stream_fails_the_update_and_the_finish(
 
 async def test_a_part_telegram_finds_too_long_is_split_smaller(ticker: Ticker) -> None:
     tg = FakeTelegram(limit=1000)  # Telegram counting differently from us
-    sink = TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
+    sink = TelegramSink(
+        tg,
+        message_format=MessageFormat.ENTITIES,
+        limits=UNLIMITED,
+        clock=ticker,
+        sleep=ticker.sleep,
+    )
     text = " ".join(f"w{i}" for i in range(700))
     ids = await sink.stream(ALICE.id, None).finish(text)
     shown = tg.shown(ALICE.id)
@@ -358,7 +366,7 @@ async def test_a_part_telegram_finds_too_long_is_split_smaller(ticker: Ticker) -
 
 
 async def test_typing_sets_the_typing_action(tg: FakeTelegram) -> None:
-    sink = TelegramSink(tg, typing_delay=0)
+    sink = TelegramSink(tg, message_format=MessageFormat.ENTITIES, typing_delay=0)
     await sink.typing(GROUP_ID)
     await until(lambda: tg.of(functions.messages.SetTypingRequest), "typing")
     [request, *_] = tg.of(functions.messages.SetTypingRequest)
@@ -369,7 +377,7 @@ async def test_typing_sets_the_typing_action(tg: FakeTelegram) -> None:
 
 async def test_a_quick_answer_shows_no_typing(tg: FakeTelegram) -> None:
     # Quick: finished well within the delay, even on a loaded machine; then the delay passes.
-    sink = TelegramSink(tg, typing_delay=0.3)
+    sink = TelegramSink(tg, message_format=MessageFormat.ENTITIES, typing_delay=0.3)
     await sink.typing(ALICE.id)
     await sink.stream(ALICE.id, None).finish("quick")
     await asyncio.sleep(0.35)
@@ -379,7 +387,7 @@ async def test_a_quick_answer_shows_no_typing(tg: FakeTelegram) -> None:
 async def test_a_chat_found_closed_by_typing_fails_the_answer_without_a_request(
     tg: FakeTelegram,
 ) -> None:
-    sink = TelegramSink(tg, mode=Mode.EDIT, typing_delay=0)
+    sink = TelegramSink(tg, message_format=MessageFormat.ENTITIES, mode=Mode.EDIT, typing_delay=0)
     tg.fail(functions.messages.SetTypingRequest, lambda r: errors.UserIsBlockedError(r))
     await sink.typing(ALICE.id)  # never raises: "typing…" goes on in the background
     await until(lambda: ALICE.id in sink.writer.closed, "typing to find the chat closed")
@@ -421,7 +429,9 @@ async def test_lookup_failures_give_none(tg: FakeTelegram, sink: TelegramSink) -
 
 
 async def test_typing_is_renewed_until_the_first_text_is_shown(tg: FakeTelegram) -> None:
-    sink = TelegramSink(tg, mode=Mode.EDIT, typing_every=0.01, typing_delay=0)
+    sink = TelegramSink(
+        tg, message_format=MessageFormat.ENTITIES, mode=Mode.EDIT, typing_every=0.01, typing_delay=0
+    )
     stream = sink.stream(ALICE.id, None)
     await sink.typing(ALICE.id)
     # Once at once, then again while the model is silent.
@@ -434,7 +444,9 @@ async def test_typing_is_renewed_until_the_first_text_is_shown(tg: FakeTelegram)
 
 
 async def test_a_failed_answer_stops_typing_too(tg: FakeTelegram) -> None:
-    sink = TelegramSink(tg, mode=Mode.EDIT, typing_every=0.01, typing_delay=0)
+    sink = TelegramSink(
+        tg, message_format=MessageFormat.ENTITIES, mode=Mode.EDIT, typing_every=0.01, typing_delay=0
+    )
     await sink.typing(ALICE.id)
     await sink.stream(ALICE.id, None).finish("The model failed.", markdown=False)
     shown = len(tg.of(functions.messages.SetTypingRequest))

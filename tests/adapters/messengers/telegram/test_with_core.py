@@ -13,6 +13,7 @@ from telethon.tl import functions, types
 from adapters.clock import FakeClock
 from adapters.messengers.telegram.bot import TelegramBot
 from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.formats import MessageFormat
 from adapters.messengers.telegram.operator import TelegramOperator
 from adapters.messengers.telegram.replies import TelegramReplies
 from adapters.messengers.telegram.sink import TelegramSink
@@ -77,7 +78,7 @@ async def account(app: Bot, user: types.User) -> Account:
 async def test_a_mention_then_a_reply_to_the_answer_in_a_group() -> None:
     tg = FakeTelegram()
     ticker = Ticker()
-    sink = TelegramSink(tg, clock=ticker, sleep=ticker.sleep)
+    sink = TelegramSink(tg, message_format=MessageFormat.ENTITIES, clock=ticker, sleep=ticker.sleep)
     threads = MemoryThreadStore()
     model = ScriptedModel(pieces=("**Hello**", ", ", "`world`"))
     app = on_telegram(sink, model, threads)
@@ -139,7 +140,7 @@ async def test_a_reply_to_a_message_the_threads_forgot_is_fetched_from_telegram(
 async def test_a_reply_to_the_second_part_of_a_split_answer_continues_the_thread() -> None:
     tg = FakeTelegram()
     ticker = Ticker()  # edit intervals pass at once, not for real
-    sink = TelegramSink(tg, clock=ticker, sleep=ticker.sleep)
+    sink = TelegramSink(tg, message_format=MessageFormat.ENTITIES, clock=ticker, sleep=ticker.sleep)
     long_answer = "First half. " * 300 + "\n\n" + "Second half. " * 300  # over 4096 characters
     model = ScriptedModel(pieces=(long_answer,))
     app = on_telegram(sink, model)
@@ -242,7 +243,13 @@ class HeldModel:
 async def test_the_stop_button_ends_the_answer_keeps_it_and_charges_what_was_produced() -> None:
     tg = FakeTelegram()
     ticker = Ticker()
-    sink = TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
+    sink = TelegramSink(
+        tg,
+        message_format=MessageFormat.ENTITIES,
+        limits=UNLIMITED,
+        clock=ticker,
+        sleep=ticker.sleep,
+    )
     model = HeldModel("A long answer that", (" goes on", " and on") * 50)
     app = on_telegram(sink, model)
     bot = TelegramBot(tg, app.service.submit, sink=sink)

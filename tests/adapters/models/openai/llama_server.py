@@ -37,6 +37,9 @@ class LlamaServer:
 
     n_ctx: int = 4_096
     answer: str = "Hello there, how can I help?"
+    # Thinking streamed before the answer in ``reasoning_content`` deltas, as llama.cpp does
+    # with --reasoning-format deepseek (the default for thinking models).
+    reasoning: str = ""
     first_token_delay: float = 0.0
     timings: bool = False
     cache_n: bool = True
@@ -120,6 +123,9 @@ class LlamaServer:
             writer.write(f"data: {json.dumps({'error': self.error_event})}\n\n".encode())
             await writer.drain()
             return
+        for n, word in enumerate(self.reasoning.split(" ") if self.reasoning else []):
+            thought = {"reasoning_content": word if n == 0 else " " + word, "content": None}
+            await self.event(writer, {"choices": [{"index": 0, "delta": thought}]})
         words = self.answer.split(" ")
         for n, word in enumerate(words):
             if n == self.die_after:

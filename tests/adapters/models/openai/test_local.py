@@ -231,3 +231,24 @@ async def test_usage_details_left_null_count_nothing() -> None:
     async with llama_server(usage=usage) as server:
         chunks = await answer(model_for(server.base_url), request(5))
     assert chunks[-1].usage == Usage(12, 9)
+
+
+# -- reasoning --------------------------------------------------------------------------------
+
+
+async def test_reasoning_content_comes_apart_from_the_answer() -> None:
+    async with llama_server(reasoning="The user asks what they said. Check.") as server:
+        chunks = await answer(model_for(server.base_url), request(5))
+
+    assert "".join(c.reasoning for c in chunks) == "The user asks what they said. Check."
+    assert "".join(c.text for c in chunks) == ANSWER
+    assert not any(c.text and c.reasoning for c in chunks)
+
+
+async def test_think_tags_in_the_text_come_apart_from_the_answer() -> None:
+    # A plain server leaves the thinking in the text; the tags arrive cut across words.
+    async with llama_server(answer="<think>Two words? Easy.</think>\n" + ANSWER) as server:
+        chunks = await answer(model_for(server.base_url), request(5))
+
+    assert "".join(c.reasoning for c in chunks) == "Two words? Easy."
+    assert "".join(c.text for c in chunks) == ANSWER
