@@ -119,10 +119,12 @@ async def build_thread(
     current = reply_to
     while current is not None and current not in seen:
         seen.add(current)
-        if not ahead or ahead[-1].message_id != current:
+        if ahead and ahead[-1].message_id == current:
+            node: Node | None = ahead.pop()
+        else:
             ahead = list(reversed(await store.chain(chat_id, current, read)))
             read = min(2 * read, LONGEST_READ)
-        node = ahead.pop() if ahead and ahead[-1].message_id == current else None
+            node = ahead.pop() if ahead and ahead[-1].message_id == current else None
         if node is None and lookup is not None and lookups < MAX_LOOKUPS:
             lookups += 1
             node = await lookup.lookup(chat_id, current)
