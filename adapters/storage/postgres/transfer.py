@@ -135,4 +135,4 @@ async def _read_all(connection: psycopg.AsyncConnection[Any]) -> fmt.Contents:
     )
     requests, tokens, global_extra, top_extra = await totals.fetchone() or (0, 0, None, None)
     summed = Totals(requests=int(requests or 0), tokens=int(tokens or 0))
-    return fmt.Contents(accounts, extras, summed, global_extra or {}, top_extra or {})
+    return fmt.Contents(fmt.Accounts(accounts), extras, summed, global_extra or {}, top_extra or {})
