@@ -32,13 +32,14 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import attrs
 
 from core.values import Account, Totals
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 GLOBAL = "global"
 LIMIT = 10**15  # balances and counters stay below this; far above any real one
@@ -409,8 +410,17 @@ class Accounts(MutableMapping[str, Account]):
     def __getitem__(self, user_id: str) -> Account:
         found = self._entries[user_id]
         if type(found) is tuple:
-            found = self._entries[user_id] = Account(*found)
+            found = self._entries[user_id] = _built(found)
         return found  # type: ignore[return-value]  # a tuple became an Account just above
+
+    @overload
+    def get(self, user_id: str, /) -> Account | None: ...
+    @overload
+    def get(self, user_id: str, /, default: Account | _T) -> Account | _T: ...
+    def get(self, user_id: str, /, default: object = None) -> object:
+        # Read for every message: one lookup, not the mixin's raise and catch of a KeyError
+        # for every new user.
+        return self[user_id] if user_id in self._entries else default
 
     def __setitem__(self, user_id: str, account: Account) -> None:
         self._entries[user_id] = account
@@ -442,7 +452,11 @@ class Accounts(MutableMapping[str, Account]):
         """Every account, in order; those not built yet are built for the caller and not kept
         (writing data.json out does not make memory hold every account)."""
         for user_id, found in self._entries.items():
-            yield user_id, Account(*found) if type(found) is tuple else found  # type: ignore[misc]
+            yield user_id, _built(found)
+
+
+def _built(found: Account | AccountFields) -> Account:
+    return Account(*found) if type(found) is tuple else found  # type: ignore[return-value]
 
 
 @attrs.define
