@@ -102,7 +102,7 @@ async def test_accounts_built_on_first_use_are_written_back_byte_for_byte(
     first = some.accounts["555"]
     assert some.accounts["555"] is first  # built once, then kept
     all_built = fmt.parse(data)
-    assert dict(all_built.accounts) == {key: account for key, account in some.accounts.each()}
+    assert dict(all_built.accounts) == dict(some.accounts.each())
     assert fmt.joined(fmt.serialize(some)) == untouched
     assert fmt.joined(fmt.serialize(all_built)) == untouched
     path = tmp_path / "data.json"
