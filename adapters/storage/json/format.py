@@ -401,7 +401,7 @@ def write_entry(account: Account, extra: dict[str, Any]) -> dict[str, Any]:
 class Accounts(MutableMapping[str, Account]):
     """The accounts by user id, in the file's order. Those read from data.json are kept as
     their checked arguments and built on first use: building 100 000 ``attrs`` values is about
-    a quarter of start-up, most users are not seen in a run, and the arguments take about the
+    a fifth of reading data.json, most users are not seen in a run, and the arguments take about the
     room of the account. A damaged file is still refused at load: reading checks every entry."""
 
     def __init__(self, entries: dict[str, Account | AccountFields] | None = None) -> None:
