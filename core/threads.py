@@ -4,8 +4,9 @@ A message that replies to a known message continues that message's thread; the t
 request is the walk from the replied-to message up its parents. The walk goes newest to oldest
 and stops once the budget is spent, so its cost is bounded by what is sent, not by how deep the
 chain is; a visited set makes damaged data (cycles) harmless. The store is asked for the chain a
-stretch at a time (``ThreadStore.chain``), each stretch twice as long as the one before: a short
-conversation is one read, a deep one a few, never a read per node. The turn that does not fit
+stretch at a time (``ThreadStore.chain``), each stretch twice as long as the one before, or
+as long as the budget left can hold at the turns' average cost so far: a short conversation is
+one read, a deep one a few, never a read per node. The turn that does not fit
 whole is shortened (its beginning and end kept, the gap marked) rather than dropped, so a reply
 to a long answer ("continue") always sees that answer's end.
 """
@@ -118,15 +119,18 @@ async def build_thread(
     dropped = False
     ahead: list[Node] = []  # the rest of the stretch read last, oldest first (popped from)
     root: MessageId | None = None
-    read = FIRST_READ
+    read = 0  # nodes asked for in the last read
+    fixed = used  # the system prompt's and the new message's tokens
     count = counter.count  # once per node of a deep walk: the lookups add up
     current = reply_to
     while current is not None and current not in seen:
         seen.add(current)
-        if not ahead or ahead[-1].message_id != current:
+        if ahead and ahead[-1].message_id == current:
+            node: Node | None = ahead.pop()
+        else:
+            read = _next_read(read, budget - used, used - fixed, len(history))
             ahead = list(reversed(await store.chain(chat_id, current, read)))
-            read = min(2 * read, LONGEST_READ)
-        node = ahead.pop() if ahead and ahead[-1].message_id == current else None
+            node = ahead.pop() if ahead and ahead[-1].message_id == current else None
         if node is None and lookup is not None and lookups < MAX_LOOKUPS:
             lookups += 1
             node = await lookup.lookup(chat_id, current)
@@ -156,6 +160,17 @@ async def build_thread(
         history.append(turn)
     history.reverse()
     return Thread(system, tuple(history), message, used, dropped, root)
+
+
+def _next_read(last: int, room: int, spent: int, turns: int) -> int:
+    """How many nodes to ask the store for next: ``FIRST_READ`` first, then twice the last
+    read, or at once as many as ``room`` tokens can hold at the average cost of the ``turns``
+    taken so far (``spent`` tokens), so that a deep walk with room to spare is two reads, not
+    five; never more than ``LONGEST_READ``."""
+    if not last:
+        return FIRST_READ
+    fits = room * turns // spent if spent > 0 else 0
+    return min(max(2 * last, fits), LONGEST_READ)
 
 
 async def chain_by_get(

@@ -208,12 +208,25 @@ class CountedReads(MemoryThreadStore):
 
 
 async def test_a_deep_walk_reads_the_chain_a_stretch_at_a_time() -> None:
-    """A thousand nodes in four reads (128, 256, 512, 1 024), not a thousand."""
+    """A thousand nodes with room to spare in two reads (the first stretch, then as many as
+    the budget can hold), not a thousand."""
     store = CountedReads()
     await _chain(store, 1_000)
     thread = await _walk(store, "1000", budget=10**9)
     assert len(thread.history) == 1_000
-    assert store.chains == [FIRST_READ, 2 * FIRST_READ, 4 * FIRST_READ, 8 * FIRST_READ]
+    assert store.chains == [FIRST_READ, LONGEST_READ]
+
+
+async def test_a_walk_the_budget_will_stop_reads_twice_as_much_each_time() -> None:
+    """When the budget left holds few more turns, the next stretch only doubles: the reads
+    stay near what is sent."""
+    store = CountedReads()
+    await _chain(store, 1_000)
+    fixed = (await _walk(store, None)).prompt_tokens  # the system prompt and the new message
+    thread = await _walk(store, "1000", budget=fixed + 300 * 6)  # "m999" costs 6 as a turn
+    assert thread.dropped
+    assert 128 < len(thread.history) <= 300
+    assert store.chains == [FIRST_READ, 2 * FIRST_READ]
 
 
 async def test_a_walk_the_budget_stops_early_reads_one_stretch() -> None:

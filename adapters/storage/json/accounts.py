@@ -552,7 +552,7 @@ class JsonAccounts:
         """What is durable: memory without the changes still queued. A copy of the dict (the
         accounts in it are frozen values), so the event loop can go on changing accounts while
         another thread writes this one out."""
-        accounts = dict(self._contents.accounts)
+        accounts = self._contents.accounts.copy()
         totals = self._contents.totals
         global_extra = self._contents.global_extra
         for step in reversed(self._commits.pending):
@@ -616,7 +616,7 @@ def _with_day(global_extra: dict[str, Any], day: str, tokens: int) -> dict[str, 
     return {**global_extra, purchase_format.USAGE_KEY: days}
 
 
-def _put_back(accounts: dict[str, Account], step: _Change) -> None:
+def _put_back(accounts: fmt.Accounts, step: _Change) -> None:
     for key, before in step.before.items():
         if before is None:
             accounts.pop(key, None)

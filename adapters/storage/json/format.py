@@ -33,14 +33,15 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, MutableMapping
+from typing import Any, TypeVar, overload
 
 import attrs
 
 from core.values import Account, Totals
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 GLOBAL = "global"
 LIMIT = 10**15  # balances and counters stay below this; far above any real one
@@ -240,8 +241,36 @@ def _with(extra: dict[str, Any], key: str, value: object) -> dict[str, Any]:
     return {key: value}
 
 
+# The arguments of ``Account``, in the order of its fields: an account read and checked, not
+# yet built.
+AccountFields = tuple[
+    str,
+    int,
+    int,
+    int,
+    str | None,
+    str | None,
+    dt.datetime | None,
+    str | None,
+    bool,
+    str | None,
+    int | None,
+    str | None,
+    bool,
+    bool,
+    str | None,
+]
+
+
 def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, dict[str, Any]]:
-    """The account of one entry, and what else of the entry must be written back.
+    """The account of one entry, and what else of the entry must be written back."""
+    fields, extra = read_entry(key, entry, check_texts)
+    return Account(*fields), extra
+
+
+def read_entry(key: str, entry: object, check_texts: bool) -> tuple[AccountFields, dict[str, Any]]:
+    """The account of one entry as the arguments of ``Account`` (checked, not yet built), and
+    what else of the entry must be written back.
 
     Start-up time with many users is spent here, so the usual entry takes a path of plain
     lookups; anything else gets the checks with precise messages. ``check_texts``: the file
@@ -326,9 +355,8 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
     mode = get("mode")
     if mode is not None and type(mode) is not str:
         raise Invalid(f"user {key}: 'mode' must be text, found {mode!r}")
-    # Positional, in the order of Account's fields (a test keeps it so): with 100 000 users,
-    # naming each argument costs start-up about 0.05 s.
-    account = Account(
+    # Positional, in the order of Account's fields (a test keeps it so).
+    fields = (
         key,  # user_id
         balance,
         requests,
@@ -347,12 +375,12 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
     )
     if check_texts or not extra.keys() <= _KNOWN:
         try:
-            check_account(account)
+            check_account(Account(*fields))
             for field, value in extra.items():
                 check_value(value, f"user {key}: {field!r}")
         except Unwritable as exc:
             raise Invalid(str(exc)) from None
-    return account, extra
+    return fields, extra
 
 
 def write_entry(account: Account, extra: dict[str, Any]) -> dict[str, Any]:
@@ -399,11 +427,72 @@ def write_entry(account: Account, extra: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
+class Accounts(MutableMapping[str, Account]):
+    """The accounts by user id, in the file's order. Those read from data.json are kept as
+    their checked arguments and built on first use: building 100 000 ``attrs`` values is about
+    a fifth of reading data.json, most users are not seen in a run, and the arguments take about the
+    room of the account. A damaged file is still refused at load: reading checks every entry."""
+
+    def __init__(self, entries: dict[str, Account | AccountFields] | None = None) -> None:
+        self._entries: dict[str, Account | AccountFields] = {} if entries is None else entries
+
+    def __getitem__(self, user_id: str) -> Account:
+        found = self._entries[user_id]
+        if type(found) is tuple:
+            found = self._entries[user_id] = _built(found)
+        return found  # type: ignore[return-value]  # a tuple became an Account just above
+
+    @overload
+    def get(self, user_id: str, /) -> Account | None: ...
+    @overload
+    def get(self, user_id: str, /, default: Account | _T) -> Account | _T: ...
+    def get(self, user_id: str, /, default: object = None) -> object:
+        # Read for every message: one lookup, not the mixin's raise and catch of a KeyError
+        # for every new user.
+        return self[user_id] if user_id in self._entries else default
+
+    def __setitem__(self, user_id: str, account: Account) -> None:
+        self._entries[user_id] = account
+
+    def __delitem__(self, user_id: str) -> None:
+        del self._entries[user_id]
+
+    def __contains__(self, user_id: object) -> bool:
+        return user_id in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Accounts({len(self._entries)} accounts)"
+
+    def read(self, user_id: str, fields: AccountFields) -> None:
+        """Keep an account read from the file, to be built when first used."""
+        self._entries[user_id] = fields
+
+    def copy(self) -> Accounts:
+        """A copy of the mapping (the accounts, frozen values, are shared), none built."""
+        return Accounts(dict(self._entries))
+
+    def each(self) -> Iterator[tuple[str, Account]]:
+        """Every account, in order; those not built yet are built for the caller and not kept
+        (writing data.json out does not make memory hold every account)."""
+        for user_id, found in self._entries.items():
+            yield user_id, _built(found)
+
+
+def _built(found: Account | AccountFields) -> Account:
+    return Account(*found) if type(found) is tuple else found  # type: ignore[return-value]
+
+
 @attrs.define
 class Contents:
     """Everything data.json holds, keyed by the user ids as written (text)."""
 
-    accounts: dict[str, Account] = attrs.field(factory=dict)
+    accounts: Accounts = attrs.field(factory=Accounts)
     extras: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     totals: Totals = attrs.field(factory=Totals)
     global_extra: dict[str, Any] = attrs.field(factory=dict)
@@ -532,10 +621,10 @@ def _parse(data: bytes) -> Contents:
         elif (key.isdigit() and key.isascii() and key[0] != "0" and len(key) < 20) or is_user_key(
             key
         ):
-            account, extra = read_account(key, entry, check_texts)
+            fields, extra = read_entry(key, entry, check_texts)
             if key in contents.accounts:
                 raise Invalid(f"user {key} appears twice")
-            contents.accounts[key] = account
+            contents.accounts.read(key, fields)
             if extra:
                 contents.extras[key] = extra
         elif key.lstrip("-").isdigit():
@@ -575,8 +664,14 @@ def _parse(data: bytes) -> Contents:
     return contents
 
 
+# One encoder for every line: ``json.dumps`` with an option builds a new one per call, which
+# is about a third of writing a journal record or a data.json line. Encoding keeps no state
+# between calls, so the snapshot's thread and the event loop can share it.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def totals_entry(totals: Totals, extra: dict[str, Any]) -> dict[str, Any]:
@@ -605,7 +700,7 @@ def _lines(contents: Contents) -> Iterator[str]:
     for key, value in contents.top_extra.items():
         yield f"{dumps(key)}: {dumps(value)}"
     extras = contents.extras
-    for user_id, account in contents.accounts.items():
+    for user_id, account in contents.accounts.each():
         yield f'"{user_id}": {dumps(write_entry(account, extras.get(user_id, {})))}'
 
 

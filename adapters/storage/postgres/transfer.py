@@ -166,4 +166,4 @@ async def _read_all(connection: psycopg.AsyncConnection[Any]) -> fmt.Contents:
     days = {day.isoformat(): int(tokens) for day, tokens in await tally.fetchall()}
     if days:
         global_extra[purchase_format.USAGE_KEY] = days
-    return fmt.Contents(accounts, extras, summed, global_extra, top_extra or {})
+    return fmt.Contents(fmt.Accounts(accounts), extras, summed, global_extra, top_extra or {})

@@ -38,8 +38,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
-import attrs
-
 from adapters.storage import attachments as media
 from adapters.storage.files import FILE_MODE, make_private
 from adapters.storage.group_commit import GroupCommit
@@ -50,6 +48,7 @@ log = logging.getLogger(__name__)
 
 _ROLES: dict[str, Role | None] = {"u": Role.USER, "a": Role.ASSISTANT, "": None}
 _CODES = {role: code for code, role in _ROLES.items()}
+_DAMAGED = Role.SYSTEM  # a role no stored node has: what ``_read`` gets for an unknown code
 _Key = tuple[str, str]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -65,14 +64,16 @@ CREATE TABLE IF NOT EXISTS nodes (
 CREATE INDEX IF NOT EXISTS nodes_by_age ON nodes (seq);
 """
 # A node and up to ``?3 - 1`` of its ancestors, newest first. A damaged database with a cycle
-# repeats nodes until the limit; the walk in the core stops at the first one it has seen.
+# repeats nodes until the limit; the walk in the core stops at the first one it has seen. The
+# LIMIT inside the recursive query ends the recursion once that many rows are out (SQLite's
+# documented rule), cheaper than carrying a depth through every step.
 _CHAIN = """
-WITH RECURSIVE up (message, role, text, parent, attachments, depth) AS (
-    SELECT message, role, text, parent, attachments, 1 FROM nodes WHERE chat = ?1 AND message = ?2
+WITH RECURSIVE up (message, role, text, parent, attachments) AS (
+    SELECT message, role, text, parent, attachments FROM nodes WHERE chat = ?1 AND message = ?2
     UNION ALL
-    SELECT n.message, n.role, n.text, n.parent, n.attachments, up.depth + 1
+    SELECT n.message, n.role, n.text, n.parent, n.attachments
     FROM up JOIN nodes AS n ON n.chat = ?1 AND n.message = up.parent
-    WHERE up.depth < ?3
+    LIMIT ?3
 )
 SELECT CAST(message AS TEXT), role, text, CAST(parent AS TEXT), attachments FROM up
 """
@@ -125,7 +126,10 @@ class SqliteThreads:
         self._cache: dict[_Key, Node] = {}
         self._commits: GroupCommit[Node] = GroupCommit(self._commit, self._keep_for_retry)
         self._retry: list[Node] = []  # failed to commit: tried again with the next add
-        oldest, newest = reader.execute("SELECT min(seq), max(seq) FROM nodes").fetchone()
+        # Two subqueries, each one step down the index: min and max in one SELECT scan the
+        # whole table (SQLite's min/max shortcut takes a lone aggregate only).
+        query = "SELECT (SELECT min(seq) FROM nodes), (SELECT max(seq) FROM nodes)"
+        oldest, newest = reader.execute(query).fetchone()
         self._next_seq = (newest or 0) + 1
         self._oldest = oldest or 1
 
@@ -210,16 +214,15 @@ class SqliteThreads:
         except sqlite3.Error as exc:
             log.error("%s: cannot read reply chains (%s)", self.path, exc)
             return []
-        nodes = []
-        roles = _ROLES
+        nodes: list[Node] = []
+        append, kind_of = nodes.append, _ROLES.get
         for message, role, text, parent, attachments in rows:
-            if role not in roles or not isinstance(text, str):
+            kind = kind_of(role, _DAMAGED)
+            if kind is _DAMAGED or type(text) is not str:
                 break  # a damaged row is no link of a conversation, nor are its ancestors
             # Ids come back as text whether stored as numbers, text or bytes (see ``_stored``).
-            node = Node(chat_id, message, roles[role], text, parent)
-            if attachments is not None:  # the rare node with pictures
-                node = attrs.evolve(node, attachments=media.decode(attachments))
-            nodes.append(node)
+            pictures = () if attachments is None else media.decode(attachments)
+            append(Node(chat_id, message, kind, text, parent, pictures))
         return nodes
 
     def __len__(self) -> int:

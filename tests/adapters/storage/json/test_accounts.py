@@ -89,6 +89,30 @@ async def test_seed_file_is_written_back_whole_in_the_documented_format(tmp_path
     await again.close()
 
 
+async def test_accounts_built_on_first_use_are_written_back_byte_for_byte(
+    tmp_path: Path,
+) -> None:
+    """Start-up keeps the accounts read as their checked fields and builds each on first use:
+    data.json written out is the same bytes whether none, some or all of them were built."""
+    from adapters.storage.json import format as fmt
+
+    data = SEED.encode()
+    untouched = fmt.joined(fmt.serialize(fmt.parse(data)))
+    some = fmt.parse(data)
+    first = some.accounts["555"]
+    assert some.accounts["555"] is first  # built once, then kept
+    all_built = fmt.parse(data)
+    assert dict(all_built.accounts) == dict(some.accounts.each())
+    assert fmt.joined(fmt.serialize(some)) == untouched
+    assert fmt.joined(fmt.serialize(all_built)) == untouched
+    path = tmp_path / "data.json"
+    path.write_bytes(untouched)
+    store = JsonAccounts.open(path)
+    await store.change("555", lambda account: account)  # a journal record: close rewrites
+    await store.close()
+    assert path.read_bytes() == untouched
+
+
 async def test_missing_file_is_created_private(tmp_path: Path) -> None:
     path = tmp_path / "data.json"
     store = JsonAccounts.open(path)
