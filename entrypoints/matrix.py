@@ -25,7 +25,7 @@ import nio
 from adapters.messengers.matrix.bot import MatrixBot
 from adapters.messengers.matrix.media import MatrixMedia
 from adapters.messengers.matrix.operator import MatrixOperator
-from adapters.messengers.matrix.sink import MatrixSink
+from adapters.messengers.matrix.sink import MatrixSink, client_config
 from core.errors import StorageError
 from entrypoints.bootstrap import build_bot, stop_on_signals
 from entrypoints.setting_types import Secret
@@ -91,10 +91,7 @@ def matrix_login(env: Mapping[str, str], base: Path | None = None) -> MatrixLogi
 async def log_in(login: MatrixLogin) -> nio.AsyncClient:
     """A client logged in with the token, the kept token, or the password (keeping its
     token); ConnectionError when the homeserver refuses."""
-    # A rate limit comes back to the sink (max_limit_exceeded=0), which drops interim edits
-    # and waits per room, instead of nio sleeping inside the call; no encryption (see README).
-    config = nio.AsyncClientConfig(max_limit_exceeded=0, encryption_enabled=False)
-    client = nio.AsyncClient(login.homeserver, login.user_id, config=config)
+    client = nio.AsyncClient(login.homeserver, login.user_id, config=client_config())
     if login.access_token is not None:
         client.restore_login(login.user_id, "", login.access_token.reveal())
     elif login.token_file.exists():

@@ -35,6 +35,13 @@ MAX_TRIES = 5  # sends of one event, rate limits included
 RECENT = 10_000  # events sent by this process it remembers (older ones are asked for)
 
 
+def client_config() -> nio.AsyncClientConfig:
+    """How the bot's nio client is set up: a rate limit comes back to the sink
+    (``max_limit_exceeded=0``), which drops interim edits and waits per room, instead of nio
+    sleeping inside the call, which would hold every room; no encryption (see README)."""
+    return nio.AsyncClientConfig(max_limit_exceeded=0, encryption_enabled=False)
+
+
 @attrs.define
 class _Room:
     """One room's pacing: one send at a time, none before ``not_before``."""
