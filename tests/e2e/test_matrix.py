@@ -184,8 +184,9 @@ class Running:
     folder: Path
 
     def balance(self, user: str) -> int:
-        """The balance saved in data.json (the journal folded in by a clean stop)."""
-        data = json.loads((self.folder / "data.json").read_text())
+        """The balance saved beside data.json, where Matrix accounts are kept (the journal
+        folded in by a clean stop)."""
+        data = json.loads((self.folder / "data.matrix.json").read_text())
         return int(data[user]["balance"])
 
 
@@ -607,7 +608,7 @@ async def test_sigterm_finishes_the_answer_in_flight(
         if process.returncode is None:
             process.kill()
             await process.wait()
-    data = json.loads((tmp_path / "data.json").read_text())
+    data = json.loads((tmp_path / "data.matrix.json").read_text())
     assert data[sam.id]["balance"] == 30_000 - tokens_used(final["body"])
     await sam.client.close()
 

@@ -3,7 +3,9 @@
 One long-polling sync loop receives everything. Events that were in rooms before this start
 are not answered (the first sync only marks where to begin). Invites are accepted; a room that
 is end-to-end encrypted gets one plain message saying the bot cannot read it and how to make a
-room it can: the bot never stays silent on a message it cannot read.
+room it can: the bot never stays silent on a message it cannot read. Voice notes, pictures and
+files go to the core as attachments (``attachments``), fetched later by ``media``; other media
+(videos, stickers, locations) is answered here as something the bot cannot use.
 """
 
 from __future__ import annotations
