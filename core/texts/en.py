@@ -92,7 +92,7 @@ TEXTS: Final = {
         "I can't use this kind of message (stickers, videos, polls and the like). "
         "I understand text, voice messages, pictures and text files."
     ),
-    "matrix_encrypted": (
+    "encrypted_room": (
         "I cannot read end-to-end encrypted rooms. Please start a room without encryption "
         "(in Element: turn off “Enable end-to-end encryption” when creating it) and invite me "
         "there."

@@ -97,7 +97,7 @@ class MatrixBot:
         self._told_encrypted.add(room_id)
         log.warning("room %s is encrypted: told its people the bot cannot read it", room_id)
         try:
-            await self.sink.send(room_id, text(self.language, "matrix_encrypted"))
+            await self.sink.send(room_id, text(self.language, "encrypted_room"))
         except Exception as exc:  # the room may not even accept plain messages
             log.warning("could not say so in %s: %r", room_id, exc)
 
