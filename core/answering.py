@@ -13,10 +13,13 @@ import attrs
 
 from core import budget, charges, errors
 from core.models import Catalogue, ModelOption
+from core.modes import SHIPPED, Mode, ModeBook
 from core.parts import Parts
 from core.ports import ChatModel, MessageLookup, ReplyStream, TokenCounter
 from core.prompts import PromptPolicy
 from core.replies import reply_to, who
+from core.retrying import LastMessages
+from core.speaking import Narrator
 from core.texts import close_code_block, without_footer
 from core.threads import Thread, TooLong, build_thread
 from core.tokens import prompt_tokens
@@ -29,7 +32,9 @@ from core.values import (
     Incoming,
     ModelRequest,
     Node,
+    Offer,
     Role,
+    Source,
     Turn,
     Usage,
 )
@@ -52,6 +57,7 @@ class ModelAnswer:
     stopped: bool = False  # the person pressed stop
     unreachable: bool = False  # the chat could no longer be written to
     shown: bool = False  # some of it reached the person before that
+    sources: tuple[Source, ...] = ()  # the pages a web search found and the answer cites
 
 
 @attrs.define
@@ -62,6 +68,10 @@ class Answerer:
     counter: TokenCounter
     policy: PromptPolicy
     lookup: MessageLookup | None = None
+    narrator: Narrator | None = None  # reads answers aloud for those who asked (/voice on)
+    modes: ModeBook = SHIPPED
+    # Each person's last message in each chat, for /retry (``core.retrying``).
+    last: LastMessages = attrs.field(factory=LastMessages)
 
     async def answer(
         self,
@@ -72,11 +82,16 @@ class Answerer:
     ) -> bool:
         """Answer ``message``; whether an answer was given and charged (False: the person was
         told why not, and nothing was charged)."""
+        self.last.remember(incoming, message, pictures)
         option = self.catalogue.of(account)
         if pictures and not option.vision:
             await self.parts.replies.say(incoming, "no_vision", model=option.name)
             return False
-        request = _Request(incoming, account, message, pictures, option)
+        mode = self.modes.of(account)
+        # A mode that says whether to search decides; otherwise the person's /search does.
+        wants = mode.search if mode is not None and mode.search is not None else account.search
+        searches = self.parts.config.max_searches if wants and option.web_search else 0
+        request = _Request(incoming, account, message, pictures, option, searches, mode)
         thread = await self._thread(
             request, option.context_budget or self.parts.config.context_budget
         )
@@ -92,19 +107,21 @@ class Answerer:
         hold: Hold | None = None
         reply_cap = option.reply_cap or self.parts.config.reply_cap
         max_tokens = reply_cap
-        if account.user_id != self.parts.config.admin_id and option.price > 0:
+        # The searches the answer may run are held at their price, on top of its tokens.
+        searching = searches * self.parts.config.search_price
+        if account.user_id != self.parts.config.admin_id and (option.price > 0 or searching):
             limits = budget.bounds(
                 thread.prompt_tokens, reply_cap, self.parts.config.min_reply_tokens
             )
-            minimum = budget.cost(limits.minimum, option.price)
+            minimum = budget.cost(limits.minimum, option.price) + searching
             hold = await self.parts.accounts.hold(
-                account.user_id, minimum, budget.cost(limits.maximum, option.price)
+                account.user_id, minimum, budget.cost(limits.maximum, option.price) + searching
             )
             if hold is None:
                 await self._refuse(incoming, minimum)
                 return False
-            affordable = budget.affordable(hold.amount, option.price) - thread.prompt_tokens
-            max_tokens = min(reply_cap, affordable)
+            affordable = budget.affordable(hold.amount - searching, option.price)
+            max_tokens = min(reply_cap, affordable - thread.prompt_tokens)
         stream = self.parts.replies.sink.stream(incoming.chat_id, reply_to(incoming))
         try:
             answer = await self._produce(request, thread, max_tokens, stream)
@@ -133,7 +150,12 @@ class Answerer:
             counter=self.counter,
             chat_id=request.incoming.chat_id,
             reply_to=request.incoming.reply_to,
-            system_prompt=self.policy.prompt_for(request.account),
+            system_prompt=self.policy.prompt_for(
+                request.account,
+                request.mode.prompt(self.parts.replies.language(request.incoming))
+                if request.mode
+                else None,
+            ),
             text=request.message,
             budget=budget_tokens,
             clean=without_footer,
@@ -209,7 +231,7 @@ class Answerer:
         streamed = _Streamed()
         try:
             try:
-                return await self._stream(model, thread, max_tokens, stream, streamed)
+                return await self._stream(request, model, thread, max_tokens, stream, streamed)
             except errors.ContextTooLong:
                 # The server counts differently from our estimate: keep half the tokens (all
                 # that the new message leaves, when it is more than half) and retry once;
@@ -227,7 +249,7 @@ class Answerer:
                 seen = await self._see(incoming, smaller)
                 if seen is None:
                     return None
-                return await self._stream(model, seen, max_tokens, stream, streamed)
+                return await self._stream(request, model, seen, max_tokens, stream, streamed)
         except errors.ModelError as exc:
             await self._failed(request, thread, exc, stream, streamed.text)
             return None
@@ -236,20 +258,31 @@ class Answerer:
             # an answer instead of a message stuck half-written, and pays nothing.
             log.exception("answering message %s failed", incoming.message_id)
             failure = self.parts.replies.text(incoming, "err_other")
-            await self._show_failure(incoming, stream, failure, streamed.text)
+            await self._show_failure(incoming, stream, failure, streamed.text, retry=True)
             return None
 
     async def _stream(
         self,
+        request: _Request,
         model: ChatModel,
         thread: Thread,
         max_tokens: int,
         stream: ReplyStream,
         streamed: _Streamed,
     ) -> ModelAnswer:
-        chunks = model.stream(ModelRequest(thread.turns, max_tokens))
+        # The thread's root names the conversation: a provider caches its shared start.
+        root = thread.root or request.incoming.message_id
+        asked = ModelRequest(
+            thread.turns,
+            max_tokens,
+            conversation=f"{request.incoming.chat_id}:{root}",
+            searches=request.searches,
+            temperature=request.mode.temperature if request.mode else None,
+        )
+        chunks = model.stream(asked)
         text = ""
         usage: Usage | None = None
+        sources: tuple[Source, ...] = ()
         cut_off = stopped = unreachable = False
         try:
             async for chunk in chunks:
@@ -267,6 +300,7 @@ class Answerer:
                         break
                 if chunk.usage is not None:
                     usage = chunk.usage
+                sources += chunk.sources
                 cut_off = cut_off or chunk.cut_off
         finally:
             await _close(chunks)  # stops the model's request when we broke off
@@ -276,7 +310,15 @@ class Answerer:
         if usage is None or stopped or unreachable:  # the model could not say: estimate
             usage = Usage(thread.prompt_tokens, self.counter.count(text), estimated=True)
         return ModelAnswer(
-            text, usage, thread, max_tokens, cut_off, stopped, unreachable, shown=stream.shown
+            text,
+            usage,
+            thread,
+            max_tokens,
+            cut_off,
+            stopped,
+            unreachable,
+            shown=stream.shown,
+            sources=sources,
         )
 
     async def _failed(
@@ -294,20 +336,35 @@ class Answerer:
         if isinstance(exc, errors.ContextTooLong) and not thread.history:
             key = "err_context_single"  # it is a new conversation already
         failure = self.parts.replies.text(incoming, key)
-        ids = await self._show_failure(incoming, stream, failure, streamed)
+        # Trying again can help unless the request itself is what the model refuses.
+        retry = not isinstance(exc, errors.AuthFailed | errors.ModelMisconfigured)
+        retry = retry and not isinstance(exc, errors.ContextTooLong)
+        ids = await self._show_failure(incoming, stream, failure, streamed, retry=retry)
         # A reply to the error continues the conversation the failed request belonged to.
         notes = [Node(incoming.chat_id, i, None, "", incoming.message_id) for i in ids]
         await self.parts.remember([request.node(), *notes])
 
     async def _show_failure(
-        self, incoming: Incoming, stream: ReplyStream, failure: str, streamed: str = ""
+        self,
+        incoming: Incoming,
+        stream: ReplyStream,
+        failure: str,
+        streamed: str = "",
+        *,
+        retry: bool = False,
     ) -> list[str]:
         """Finish the answer with ``failure``; below the text ``streamed`` so far, when the
-        model broke off mid-answer: what the person was reading stays (unpaid)."""
+        model broke off mid-answer: what the person was reading stays (unpaid). ``retry``:
+        offer /retry for this message under it."""
+        offer = None
+        if retry:
+            label = self.parts.replies.text(incoming, "retry_button")
+            offer = Offer(label, f"/retry {incoming.message_id}")
         try:
             if not streamed.strip():
-                return list(await stream.finish(failure, markdown=False))
-            return list(await stream.finish(f"{close_code_block(streamed)}\n\n({failure})"))
+                return list(await stream.finish(failure, markdown=False, offer=offer))
+            shown = f"{close_code_block(streamed)}\n\n({failure})"
+            return list(await stream.finish(shown, offer=offer))
         except Exception as exc:
             log.error("could not tell chat %s of a failure: %r", incoming.chat_id, exc)
             return []
@@ -321,11 +378,14 @@ class Answerer:
         False when it could not be delivered (and the charge was reversed)."""
         incoming = request.incoming
         user_id = incoming.sender.id
+        config = self.parts.config
         settlement = budget.Settlement(
             answer.usage,
             None if hold is None else hold.amount,
             self.parts.clock.now(),
-            price=request.option.price,
+            price=budget.Tariff(
+                request.option.price, config.cached_input_price, config.search_price
+            ),
         )
         paid = True
         charged = 0
@@ -393,6 +453,9 @@ class Answerer:
                 tokens=charged,
                 text=request.message[:200],
             )
+        if self.narrator is not None and paid and not answer.stopped:
+            last = ids[-1] if ids else reply_to(incoming)
+            await self.narrator.follow(incoming, request.account, answer.text, last)
         return True
 
     def _final(self, request: _Request, answer: ModelAnswer, charged: int, paid: bool) -> str:
@@ -403,6 +466,8 @@ class Answerer:
             if answer.text.strip()
             else self.parts.replies.text(incoming, "empty_answer")
         )
+        if answer.sources:
+            final = close_code_block(final) + self._sources(incoming, answer.sources)
         notes: list[str] = []
         if answer.cut_off:
             # Say why it ends mid-sentence, and how to get the rest.
@@ -418,12 +483,27 @@ class Answerer:
         elif self.parts.config.footer:
             # What the model used, and what the balance paid when that is another number (a
             # price, a free model, a charge capped at the hold); the admin pays nothing.
-            used = answer.usage.total
+            usage = answer.usage
+            used = usage.total
             admin = incoming.sender.id == self.parts.config.admin_id
             key = "footer" if admin or charged == used else "footer_charged"
-            key += "_estimated" if answer.usage.estimated else ""
-            notes.append(self.parts.replies.text(incoming, key, tokens=used, charged=charged))
+            # Cached input is cheaper: the footer says how much of the prompt was.
+            key += "_estimated" if usage.estimated else "_cached" if usage.cached_tokens else ""
+            footer = self.parts.replies.text(
+                incoming, key, tokens=used, charged=charged, cached=usage.cached_tokens
+            )
+            if usage.searches:
+                footer += self.parts.replies.text(incoming, "footer_searches", n=usage.searches)
+            notes.append(footer)
         return close_code_block(final) + "".join(notes) if notes else final
+
+    def _sources(self, incoming: Incoming, sources: tuple[Source, ...]) -> str:
+        """The pages the answer cites, as Markdown links below it."""
+        lines = [
+            f"{number}. [{_link_text(source.title or source.url)}]({source.url})"
+            for number, source in enumerate(sources, 1)
+        ]
+        return self.parts.replies.text(incoming, "sources", links="\n".join(lines))
 
     async def _undelivered(
         self, incoming: Incoming, charged: int, hold: Hold | None, exc: Exception
@@ -444,6 +524,11 @@ class _Streamed:
     text: str = ""
 
 
+def _link_text(title: str) -> str:
+    """A title that cannot end its Markdown link early."""
+    return " ".join(title.replace("[", "(").replace("]", ")").split())
+
+
 async def _close(chunks: AsyncIterator[Chunk]) -> None:
     close = getattr(chunks, "aclose", None)
     if close is not None:
@@ -459,6 +544,8 @@ class _Request:
     message: str
     pictures: tuple[Attachment, ...]
     option: ModelOption
+    searches: int = 0  # web searches the answer may run (the person turned /search on)
+    mode: Mode | None = None  # the person's mode: its prompt and temperature
 
     def node(self) -> Node:
         """The person's turn, as the thread remembers it."""

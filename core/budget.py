@@ -29,11 +29,32 @@ def bounds(prompt_tokens: int, reply_cap: int, min_reply_tokens: int) -> Bounds:
     return Bounds(prompt_tokens + min(min_reply_tokens, reply_cap), prompt_tokens + reply_cap)
 
 
-def charge(usage: Usage, held: int | None, balance: int, price: float = 1.0) -> int:
-    """Balance tokens charged for ``usage`` of a model of ``price``: never more than was held
-    (``held`` None: the admin, whose requests are counted but hold nothing), never more than a
-    positive balance has."""
-    used = cost(usage.total, price)
+@attrs.frozen
+class Tariff:
+    """What a model's usage costs in balance tokens: ``price`` per token, input tokens served
+    from the provider's cache at ``cached`` of that (the provider's discount passed on), and
+    ``search`` per web search (the provider bills each call, whatever the model)."""
+
+    price: float = 1.0
+    cached: float = 1.0
+    search: int = 0
+
+    def cost(self, usage: Usage) -> int:
+        """Balance tokens for ``usage``, rounded up. Reasoning tokens are part of the
+        completion, and cost what output does."""
+        prompt = max(usage.prompt_tokens, 0)
+        cached = min(max(usage.cached_tokens, 0), prompt)
+        tokens = prompt - cached + max(usage.completion_tokens, 0) + cached * self.cached
+        searches = max(usage.searches, 0) * max(self.search, 0)
+        return math.ceil(tokens * self.price - 1e-9) + searches
+
+
+def charge(usage: Usage, held: int | None, balance: int, price: float | Tariff = 1.0) -> int:
+    """Balance tokens charged for ``usage`` at ``price`` (a model's price per token, or its
+    whole tariff): never more than was held (``held`` None: the admin, whose requests are
+    counted but hold nothing), never more than a positive balance has."""
+    tariff = price if isinstance(price, Tariff) else Tariff(price)
+    used = tariff.cost(usage)
     if held is None:
         return used
     return min(used, held, max(balance, 0))
@@ -77,7 +98,7 @@ class Settlement:
     usage: Usage
     held: int | None  # None: the admin, who holds nothing and is never debited
     now: dt.datetime
-    price: float = 1.0  # balance tokens per token of usage
+    price: float | Tariff = 1.0  # balance tokens per token of usage, or the whole tariff
 
     def post(self, current: Account) -> Posting:
         charged = charge(self.usage, self.held, current.balance, self.price)

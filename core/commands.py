@@ -16,9 +16,11 @@ from core.access import Gate
 from core.allowances import Allowances, when
 from core.drawing import Painter
 from core.models import Catalogue
+from core.modes import DEFAULT_MODE, SHIPPED, Mode, ModeBook
 from core.parts import Parts
 from core.prompts import PromptPolicy, PromptTooLong
 from core.replies import who
+from core.speaking import Narrator
 from core.texts import text
 from core.values import Account, Incoming, Sender, access_key
 
@@ -63,6 +65,9 @@ class Commands:
     painter: Painter
     gate: Gate
     allowances: Allowances
+    narrator: Narrator | None = None  # None: /voice is refused
+    modes: ModeBook = SHIPPED
+    retry: Handler | None = None  # /retry (``core.retrying``); None: not offered
     table: Mapping[str, Spec] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -73,7 +78,11 @@ class Commands:
             "stats": Spec(self.stats),
             "prompt": Spec(self.prompt),
             "model": Spec(self.model),
+            "mode": Spec(self.mode),
+            **({"retry": Spec(self.retry)} if self.retry else {}),
             "image": Spec(self.image),
+            "voice": Spec(self.voice),
+            "search": Spec(self.search),
             "topup": Spec(self.topup, admin=True),
             "ban": Spec(self.ban, admin=True),
             "unban": Spec(self.unban, admin=True),
@@ -89,8 +98,13 @@ class Commands:
         return [
             (name, text(language, f"cmd_{name}"))
             for name, spec in self.table.items()
-            if spec.admin == admin
+            if spec.admin == admin and self._offered(name)
         ]
+
+    def _offered(self, name: str) -> bool:
+        """Whether the menu lists ``name``: /search only where a model can search (typed
+        elsewhere, it is refused plainly)."""
+        return name != "search" or any(o.web_search for o in self.catalogue.options)
 
     async def run(self, incoming: Incoming, command: Command, account: Account) -> None:
         spec = self.table.get(command.name)
@@ -142,7 +156,17 @@ class Commands:
             )
         else:
             shown = self.parts.replies.text(incoming, "balance", balance=account.balance)
+        shown += self._mode_note(incoming, account)
         await self.parts.replies.send(incoming, shown + self._refill_note(incoming, account))
+
+    def _mode_note(self, incoming: Incoming, account: Account) -> str:
+        """The line /balance adds about the mode, when one other than the default is chosen:
+        and whether the person's own prompt stands in for the mode's."""
+        mode = self.modes.of(account)
+        if mode is None or mode.name == DEFAULT_MODE:
+            return ""
+        key = "balance_mode_own_prompt" if account.prompt else "balance_mode"
+        return self.parts.replies.text(incoming, key, mode=mode.name)
 
     def _refill_note(self, incoming: Incoming, account: Account) -> str:
         """The line /balance adds about the next refill; empty without an allowance."""
@@ -187,8 +211,19 @@ class Commands:
 
     async def prompt(self, incoming: Incoming, account: Account, argument: str) -> None:
         if not argument:
+            mode = self.modes.of(account)
+            language = self.parts.replies.language(incoming)
+            mode_prompt = mode.prompt(language) if mode else None
             if account.prompt:
                 await self.parts.replies.say(incoming, "prompt_own", prompt=account.prompt)
+            elif mode is not None and mode_prompt:
+                await self.parts.replies.say(
+                    incoming,
+                    "prompt_mode",
+                    mode=mode.name,
+                    prompt=mode_prompt,
+                    limit=self.policy.max_chars,
+                )
             else:
                 await self.parts.replies.say(
                     incoming,
@@ -246,8 +281,75 @@ class Commands:
             lines.append(line)
         return "\n".join(lines)
 
+    async def search(self, incoming: Incoming, account: Account, argument: str) -> None:
+        """``/search on|off``: whether answers may search the web; alone, which it is. A model
+        whose server has no web search refuses ``on`` plainly."""
+        word = argument.strip().lower()
+        if word not in ("on", "off"):
+            key = "search_state_on" if account.search else "search_state_off"
+            await self.parts.replies.say(incoming, key)
+            return
+        option = self.catalogue.of(account)
+        if word == "on" and not option.web_search:
+            await self.parts.replies.say(incoming, "search_unavailable", model=option.name)
+            return
+        wanted = word == "on"
+        await self.parts.accounts.change(account.user_id, lambda a: attrs.evolve(a, search=wanted))
+        if wanted:
+            price = self.parts.config.search_price
+            await self.parts.replies.say(incoming, "search_on", model=option.name, price=price)
+        else:
+            await self.parts.replies.say(incoming, "search_off")
+
+    async def mode(self, incoming: Incoming, account: Account, argument: str) -> None:
+        """``/mode``: the modes, the person's marked; ``/mode <name>`` switches, ``/mode off``
+        goes back to the default. Switching clears the person's own prompt (``core.modes``)."""
+        current = self.modes.of(account)
+        if not argument:
+            await self.parts.replies.say(incoming, "modes", modes=self._modes(incoming, current))
+            return
+        wanted = argument.strip().lower()
+        chosen = None if wanted == "off" else self.modes.find(wanted)
+        if chosen is None and wanted not in {"off", DEFAULT_MODE}:
+            await self.parts.replies.say(
+                incoming, "mode_unknown", name=argument, modes=self._modes(incoming, current)
+            )
+            return
+        name = None if chosen is None or chosen.name == DEFAULT_MODE else chosen.name
+        model = chosen.model if chosen is not None else None
+
+        def switched(a: Account) -> Account:
+            return attrs.evolve(a, mode=name, prompt=None, model=model or a.model)
+
+        await self.parts.accounts.change(account.user_id, switched)
+        said = self.parts.replies.text(incoming, "mode_set", mode=name) if name else ""
+        said = said or self.parts.replies.text(incoming, "mode_off")
+        if model:
+            said += self.parts.replies.text(incoming, "mode_model", model=model)
+        if account.prompt:
+            said += self.parts.replies.text(incoming, "mode_prompt_cleared")
+        await self.parts.replies.send(incoming, said)
+
+    def _modes(self, incoming: Incoming, current: Mode | None) -> str:
+        language = self.parts.replies.language(incoming)
+        return "\n".join(
+            self.parts.replies.text(
+                incoming,
+                "mode_line_current" if mode is current else "mode_line",
+                mode=mode.name,
+                about=mode.described(language),
+            )
+            for mode in self.modes.modes
+        )
+
     async def image(self, incoming: Incoming, account: Account, argument: str) -> None:
         await self.painter.draw(incoming, account, argument)
+
+    async def voice(self, incoming: Incoming, account: Account, argument: str) -> None:
+        if self.narrator is None:
+            await self.parts.replies.say(incoming, "speech_unavailable")
+            return
+        await self.narrator.switch(incoming, account, argument)
 
     # -- the admin's ---------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import attrs
 
 from core.models import ModelOption
+from core.modes import Mode
 from core.prompts import DEFAULT_PROMPT
 from core.values import UserId
 
@@ -32,8 +33,18 @@ class BotConfig:
     max_voice_bytes: int = 25_000_000  # OpenAI's transcription API takes up to 25 MB
     # Pictures: made by /image at a fixed price each; received ones sent to models that see.
     image_price: int = 5_000
+    # Prompt caching and web search (where a model's server offers them): input tokens served
+    # from the provider's cache cost this fraction of their price; each web search costs
+    # ``search_price`` balance tokens, and an answer may run up to ``max_searches``.
+    cached_input_price: float = 0.1
+    search_price: int = 1_000
+    max_searches: int = 3
     max_image_bytes: int = 10_000_000
     max_thread_images: int = 4  # pictures of older turns sent again with a request
+    # Spoken answers (/voice on): charged per character read aloud, held before the speech is
+    # made; an answer longer than ``max_speech_chars`` is read up to there.
+    speech_tokens_per_char: float = 2.0
+    max_speech_chars: int = 4_096  # OpenAI's audio.speech takes at most 4 096 characters
     # Files read into a turn as text.
     max_document_bytes: int = 1_000_000
     # Access (core.access): both empty, everyone may use the bot; otherwise the admin, these
@@ -46,3 +57,5 @@ class BotConfig:
     allowance: int = 0
     allowance_period: str = "month"
     allowance_tz: str = "UTC"
+    # The modes /mode offers (``core.modes``); empty: the shipped set.
+    modes: tuple[Mode, ...] = ()

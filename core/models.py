@@ -22,6 +22,7 @@ class ModelOption:
     context_budget: int | None = None  # most tokens of prompt; None: the bot's default
     reply_cap: int | None = None  # most tokens one answer may use; None: the bot's default
     description: str = ""  # a few words shown by /model
+    web_search: bool = False  # its server offers the web search tool (``/search on``)
 
 
 @attrs.frozen

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.budget import Entry, Posting
 from core.values import (
@@ -20,10 +20,12 @@ from core.values import (
     MessageId,
     ModelRequest,
     Node,
+    Offer,
     Picture,
     Totals,
     Transcript,
     UserId,
+    VoiceNote,
 )
 
 
@@ -65,6 +67,21 @@ class ImageMaker(Protocol):
     async def make(self, prompt: str) -> Picture:
         """One picture of ``prompt``. Raises a ``core.errors.ModelError`` on failure
         (``ContentFiltered`` when the provider refuses the description)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class Speaker(Protocol):
+    """Text to speech."""
+
+    async def speak(self, text: str, *, language: str) -> VoiceNote:
+        """``text`` read aloud, as an OGG/Opus voice note whose length was measured from its
+        packets; ``language`` (the person's: ``en``, ``ru``) is a hint. Raises a
+        ``core.errors.ModelError`` on failure (a server that sends anything but Ogg/Opus audio
+        is a ``ModelUnavailable``)."""
         ...
 
     async def close(self) -> None:
@@ -230,9 +247,12 @@ class ReplyStream(Protocol):
         chat cannot be reached."""
         ...
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[MessageId]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[MessageId]:
         """Show the final answer (Markdown when ``markdown``); the ids of every message it was
-        sent as, in order. Raises ``DeliveryFailed`` when it cannot be delivered."""
+        sent as, in order. ``offer``: a button under it (a messenger without buttons shows its
+        command to type). Raises ``DeliveryFailed`` when it cannot be delivered."""
         ...
 
 
@@ -258,6 +278,21 @@ class ReplySink(Protocol):
 
     async def typing(self, chat_id: ChatId) -> None:
         """Show that an answer is being prepared."""
+        ...
+
+
+@runtime_checkable
+class VoiceNoteSink(Protocol):
+    """A ``ReplySink`` that can also send voice notes. Apart from ``ReplySink`` so that a
+    messenger without them needs nothing: the core offers spoken answers only where the sink
+    has this method (``/voice on`` is refused plainly elsewhere)."""
+
+    async def send_voice(
+        self, chat_id: ChatId, voice: VoiceNote, caption: str, reply_to: MessageId | None = None
+    ) -> Sequence[MessageId]:
+        """Send ``voice`` as a voice note (with its length and, where the messenger shows one,
+        a waveform) and a short plain-text caption; the ids of the messages sent. Raises
+        ``DeliveryFailed`` when it cannot be delivered."""
         ...
 
 

@@ -20,9 +20,10 @@ class PromptPolicy:
     default: str = DEFAULT_PROMPT
     max_chars: int = 2000
 
-    def prompt_for(self, account: Account) -> str:
-        """The system prompt of this account's requests: its own, else the default."""
-        return account.prompt if account.prompt else self.default
+    def prompt_for(self, account: Account, mode_prompt: str | None = None) -> str:
+        """The system prompt of this account's requests: its own, else its mode's, else the
+        default (``core.modes`` says why the person's own comes first)."""
+        return account.prompt or mode_prompt or self.default
 
     def set_prompt(self, account: Account, text: str) -> Account | PromptTooLong:
         text = text.strip()

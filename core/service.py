@@ -23,6 +23,7 @@ from core.config import BotConfig
 from core.drawing import Painter
 from core.media import SURROGATE, MediaReader, mend
 from core.models import Catalogue
+from core.modes import SHIPPED, ModeBook
 from core.notices import Notices
 from core.ordering import Sequencer
 from core.parts import Parts
@@ -37,12 +38,16 @@ from core.ports import (
     MessageLookup,
     Operator,
     ReplySink,
+    Speaker,
     ThreadStore,
     TokenCounter,
     Transcriber,
+    VoiceNoteSink,
 )
 from core.prompts import PromptPolicy
 from core.replies import Replies, best_effort, who
+from core.retrying import Retrier
+from core.speaking import Narrator
 from core.values import Account, Incoming, Sender
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,7 @@ class BotService:
     image_maker: ImageMaker | None = None  # None: /image is refused
     documents: DocumentReader | None = None  # None: files are refused
     probe: MediaProbe | None = None  # None: media is taken for what it is declared
+    speaker: Speaker | None = None  # None: /voice is refused
     catalogue: Catalogue = attrs.field(init=False)
     replies: Replies = attrs.field(init=False)
     notices: Notices = attrs.field(init=False)
@@ -110,11 +116,31 @@ class BotService:
             self.accounts,
             config.admin_id,
         )
-        self.commands = Commands(
-            parts, policy, self.request_stop, self.catalogue, painter, self.gate, self.allowances
-        )
+        # Voice notes where the messenger can send them (``VoiceNoteSink``).
+        voice_sink = self.sink if isinstance(self.sink, VoiceNoteSink) else None
+        narrator = Narrator(parts, self.speaker, voice_sink)
+        modes = ModeBook(self.config.modes) if self.config.modes else SHIPPED
         self.answerer = Answerer(
-            parts, self.models, self.catalogue, self.counter, policy, self.lookup
+            parts,
+            self.models,
+            self.catalogue,
+            self.counter,
+            policy,
+            self.lookup,
+            narrator=narrator,
+            modes=modes,
+        )
+        self.commands = Commands(
+            parts,
+            policy,
+            self.request_stop,
+            self.catalogue,
+            painter,
+            self.gate,
+            self.allowances,
+            narrator=narrator,
+            modes=modes,
+            retry=Retrier(parts.replies, self.answerer.last, self.answerer.answer).retry,
         )
         self.reader = MediaReader(parts, self.transcriber, self.documents)
 

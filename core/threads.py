@@ -43,6 +43,9 @@ class Thread:
     message: Turn
     prompt_tokens: int
     dropped: bool  # older turns were left out, or one shortened, to fit the budget
+    # The oldest message the walk reached (None: the new message starts the thread): what
+    # names the conversation, as long as its start is sent.
+    root: MessageId | None = None
 
     @property
     def turns(self) -> tuple[Turn, ...]:
@@ -114,6 +117,7 @@ async def build_thread(
     lookups = 0
     dropped = False
     ahead: list[Node] = []  # the rest of the stretch read last, oldest first (popped from)
+    root: MessageId | None = None
     read = FIRST_READ
     count = counter.count  # once per node of a deep walk: the lookups add up
     current = reply_to
@@ -130,6 +134,7 @@ async def build_thread(
                 node = attrs.evolve(node, text=clean(node.text))
         if node is None or node.chat_id != chat_id:
             break
+        root = node.message_id
         current = node.parent
         if node.role is None:  # an error the bot reported: no turn, the chain goes on above
             continue
@@ -150,7 +155,7 @@ async def build_thread(
         pictures = left
         history.append(turn)
     history.reverse()
-    return Thread(system, tuple(history), message, used, dropped)
+    return Thread(system, tuple(history), message, used, dropped, root)
 
 
 async def chain_by_get(

@@ -78,6 +78,9 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     estimated: bool = False
+    cached_tokens: int = 0  # input tokens served from the provider's cache: part of prompt_tokens
+    reasoning_tokens: int = 0  # tokens the model thought in: part of completion_tokens
+    searches: int = 0  # web searches the model ran (the provider bills each call)
 
     @property
     def total(self) -> int:
@@ -86,20 +89,38 @@ class Usage:
 
 @attrs.frozen
 class ModelRequest:
-    """What the core asks of the chat model: the turns (system first) and the reply cap."""
+    """What the core asks of the chat model: the turns (system first) and the reply cap;
+    ``conversation`` names the thread (its root), so a provider can cache its shared prefix;
+    ``searches`` is how many web searches a model that offers the tool may run (0: none);
+    ``temperature`` None leaves the model's own default (a mode may set one)."""
 
     turns: tuple[Turn, ...]
     max_tokens: int
+    conversation: str | None = None
+    searches: int = 0
+    temperature: float | None = None
+
+
+@attrs.frozen
+class Source:
+    """A page the answer cites (a web search's result)."""
+
+    url: str
+    title: str = ""
 
 
 @attrs.frozen
 class Chunk:
-    """A piece of a streamed answer: some text; at the end the usage, and whether the answer
-    stopped because it reached the reply cap (``cut_off``) rather than because it was done."""
+    """A piece of a streamed answer: some text, or some of the model's reasoning (a summary
+    of its thinking, not part of the answer); at the end the usage, the sources the answer
+    cites, and whether the answer stopped because it reached the reply cap (``cut_off``)
+    rather than because it was done."""
 
     text: str = ""
     usage: Usage | None = None
     cut_off: bool = False
+    reasoning: str = ""
+    sources: tuple[Source, ...] = ()
 
 
 @attrs.frozen
@@ -165,6 +186,9 @@ class Account:
     model: str | None = None  # the model the person chose (``lang_model``); None: the default
     allowance: int | None = None  # the admin's /allowance for this person; None: the setting's
     refilled: str | None = None  # the allowance period last refilled (``core.allowances``)
+    voice: bool = False  # answers are also sent as voice notes (/voice on)
+    search: bool = False  # /search on: answers may search the web (where the model offers it)
+    mode: str | None = None  # the /mode chosen (``core.modes``); None: the default
 
     @classmethod
     def new(cls, sender: Sender, balance: int) -> Account:
@@ -258,8 +282,25 @@ class Transcript:
 
 
 @attrs.frozen
+class Offer:
+    """A button under a message that sends ``command`` for whoever presses it (``/retry 42``);
+    a messenger without buttons shows the command to type instead."""
+
+    label: str
+    command: str
+
+
+@attrs.frozen
 class Picture:
     """A picture the bot made, to be sent."""
 
     data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
     mime: str = "image/png"
+
+
+@attrs.frozen
+class VoiceNote:
+    """Speech the bot made, to be sent: OGG/Opus, and its length measured from its packets."""
+
+    data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
+    seconds: float

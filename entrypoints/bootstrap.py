@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,6 +34,7 @@ from core.ports import (
     MessageLookup,
     Operator,
     ReplySink,
+    Speaker,
     ThreadStore,
     TokenCounter,
     Transcriber,
@@ -56,7 +58,7 @@ class Bot:
     threads: ThreadStore
     models: Mapping[str, ChatModel]
     model_phrase: str  # a phrase saying which model answers by default
-    closing: Sequence[Transcriber | ImageMaker] = ()
+    closing: Sequence[Transcriber | ImageMaker | Speaker] = ()
 
     async def close(self) -> None:
         """Wait for answers in flight, then save everything and release the models."""
@@ -89,6 +91,7 @@ def assemble(
     image_maker: ImageMaker | None = None,
     documents: DocumentReader | None = None,
     probe: MediaProbe | None = None,
+    speaker: Speaker | None = None,
     model_phrase: str = "model",
 ) -> Bot:
     """A bot from its parts: what every entrypoint, test and benchmark calls.
@@ -117,8 +120,9 @@ def assemble(
         image_maker=image_maker,
         documents=documents,
         probe=probe,
+        speaker=speaker,
     )
-    closing = [part for part in (transcriber, image_maker) if part is not None]
+    closing = [part for part in (transcriber, image_maker, speaker) if part is not None]
     return Bot(service, accounts, threads, models, model_phrase, closing)
 
 
@@ -148,21 +152,7 @@ def build_models(settings: Settings, counter: TokenCounter) -> ModelChoice:
 
             models[entry.name] = OfflineModel(own, delay=settings.offline_delay)
             continue
-        # Imported here: the SDK takes a quarter of a second and 25 MB to load, which the
-        # offline console, the tests and the benchmarks of start-up do not need to pay.
-        from adapters.models.openai.chat import OpenAIChatModel
-
-        models[entry.name] = OpenAIChatModel.create(
-            api_key=entry.api_key.reveal(),
-            model=entry.name,
-            counter=own,
-            base_url=entry.base_url,
-            timeout=settings.openai_timeout,
-            max_retries=settings.openai_max_retries,
-            stall_timeout=settings.openai_stall_timeout,
-            reasoning_effort=entry.reasoning_effort,
-            first_token_timeout=settings.openai_first_token_timeout,
-        )
+        models[entry.name] = _remote_model(settings, entry, own)
     default = settings.models[0]
     if default.api_key is None:
         name = "offline model (no OPENAI_API_KEY: it describes what it receives)"
@@ -173,12 +163,37 @@ def build_models(settings: Settings, counter: TokenCounter) -> ModelChoice:
     return ModelChoice(models, name)
 
 
+def _remote_model(settings: Settings, entry: ModelEntry, counter: TokenCounter) -> ChatModel:
+    """The model of ``entry`` on its server, through the API the entry says."""
+    assert entry.api_key is not None
+    # Imported here: the SDK takes a quarter of a second and 25 MB to load, which the
+    # offline console, the tests and the benchmarks of start-up do not need to pay.
+    from adapters.models.openai.chat import OpenAIChatModel
+    from adapters.models.openai.responses import OpenAIResponsesModel
+
+    create: Callable[..., ChatModel] = OpenAIChatModel.create
+    if entry.uses_responses:
+        create = functools.partial(OpenAIResponsesModel.create, web_search=entry.option.web_search)
+    return create(
+        api_key=entry.api_key.reveal(),
+        model=entry.name,
+        counter=counter,
+        base_url=entry.base_url,
+        timeout=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
+        stall_timeout=settings.openai_stall_timeout,
+        reasoning_effort=entry.reasoning_effort,
+        first_token_timeout=settings.openai_first_token_timeout,
+    )
+
+
 @attrs.frozen
 class MediaParts:
     transcriber: Transcriber | None  # None: voice messages are refused
     image_maker: ImageMaker | None  # None: /image is refused
     documents: DocumentReader
     probe: MediaProbe  # what pictures and recordings really are, before anything is held
+    speaker: Speaker | None = None  # None: /voice on is refused
 
 
 def build_media(settings: Settings) -> MediaParts:
@@ -196,7 +211,8 @@ def build_media(settings: Settings) -> MediaParts:
     if all(entry.offline for entry in settings.models) and settings.openai_api_key is None:
         from adapters.models.offline.media import OfflineImageMaker, OfflineTranscriber
 
-        return MediaParts(OfflineTranscriber(), OfflineImageMaker(), documents, probe)
+        offline = MediaParts(OfflineTranscriber(), OfflineImageMaker(), documents, probe)
+        return attrs.evolve(offline, speaker=build_speaker(settings))
     transcriber: Transcriber | None = None
     maker: ImageMaker | None = None
     key = settings.transcription_api_key
@@ -226,7 +242,36 @@ def build_media(settings: Settings) -> MediaParts:
         )
     else:
         log.warning("/image is refused: it needs OPENAI_API_KEY")
-    return MediaParts(transcriber, maker, documents, probe)
+    return MediaParts(transcriber, maker, documents, probe, build_speaker(settings))
+
+
+def build_speaker(settings: Settings) -> Speaker | None:
+    """What reads answers aloud: the speech server the settings name; with no key anywhere
+    (the console to try things) espeak-ng and opusenc when both are installed; else none, and
+    /voice on is refused."""
+    if not settings.tts_enabled:
+        return None
+    key = settings.tts_api_key
+    if key is not None or settings.tts_base_url is not None:
+        from adapters.models.openai.speech import SPEECH_VOICE, OpenAISpeaker
+
+        return OpenAISpeaker.create(
+            # A local speech server needs no key; the SDK needs some text.
+            api_key=key.reveal() if key is not None else "none",
+            base_url=settings.tts_base_url,
+            model=settings.tts_model,
+            voice=settings.tts_voice or SPEECH_VOICE,
+            max_retries=settings.openai_max_retries,
+        )
+    if all(entry.offline for entry in settings.models):
+        from adapters.models.offline import speech
+
+        if speech.installed():
+            return speech.EspeakSpeaker(settings.tts_voice)
+        log.warning("/voice is refused: offline it needs espeak-ng and opusenc (opus-tools)")
+        return None
+    log.warning("/voice is refused: set TTS_API_KEY or TTS_BASE_URL")
+    return None
 
 
 async def open_stores(settings: Settings) -> tuple[AccountStore, ThreadStore]:
@@ -327,6 +372,7 @@ async def build_bot(
         image_maker=parts.image_maker,
         documents=parts.documents,
         probe=parts.probe,
+        speaker=parts.speaker,
         model_phrase=choice.name,
     )
 

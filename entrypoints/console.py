@@ -56,7 +56,9 @@ async def run_console(settings: Settings, stdin: TextIO, stdout: TextIO) -> int:
     """Run the console bot until the input ends or the admin stops it; the exit status."""
     admin = settings.admin_chat_id
     admin_id = str(admin) if admin is not None else CONSOLE_ADMIN_ID
-    sink = ConsoleSink(stdout, numbering(), pictures=settings.pictures_dir())
+    sink = ConsoleSink(
+        stdout, numbering(), pictures=settings.pictures_dir(), voices=settings.voices_dir()
+    )
     try:
         bot = await build_bot(
             settings,

@@ -3,8 +3,12 @@
 Entries are separated by ``;`` or new lines; each is a name, then ``key=value`` words and the
 bare word ``vision``::
 
-    MODELS=gpt-6-luna; gpt-5 price=10 vision; llama3.2 price=0 window=8192
+    MODELS=gpt-6-luna tools=web_search; gpt-5 price=10 vision; llama3.2 price=0 window=8192
            base_url=http://127.0.0.1:11434/v1 api_key=ollama description="local, free"
+
+``api=responses`` or ``api=chat`` says which of the server's APIs answers: by default the
+Responses API on OpenAI's own endpoint, Chat Completions on any other (llama.cpp has no
+Responses API). ``tools=web_search`` offers the provider's web search (Responses API only).
 
 Values with spaces are quoted with ``"`` (the words are split by ``shlex``: no other quote, no
 escapes, no comments, so a key is read as written). ``api_key=$NAME`` reads the key from the
@@ -24,7 +28,9 @@ from core.models import ModelOption
 from entrypoints import setting_types as kinds
 from entrypoints.setting_types import ConfigError, Secret
 
-KEYS = ("price", "window", "base_url", "api_key", "description", "vision", "effort")
+KEYS = ("price", "window", "base_url", "api_key", "description", "vision", "effort", "api", "tools")
+APIS = ("responses", "chat")
+TOOLS = ("web_search",)
 # Bounds far beyond sensible values, to catch a typo (an extra zero) at start-up.
 MAX_PRICE = 1_000.0
 MAX_DESCRIPTION = 200
@@ -45,10 +51,16 @@ class ModelEntry:
     window: int | None = None
     reasoning_effort: str | None = None
     reported_window: int | None = None
+    api: str | None = None  # "responses" or "chat"; None: as ``default_api`` says
 
     @property
     def name(self) -> str:
         return self.option.name
+
+    @property
+    def uses_responses(self) -> bool:
+        """Whether the Responses API answers (else Chat Completions)."""
+        return (self.api or default_api(self.base_url)) == "responses"
 
     @property
     def offline(self) -> bool:
@@ -80,6 +92,12 @@ class Defaults:
     effort_set: bool
     default_model: str  # the bot's own default model, asked for no reasoning
     default_effort: str
+
+
+def default_api(base_url: str | None) -> str:
+    """The API a model's server is asked through when its entry does not say: OpenAI's own
+    endpoint has both and recommends Responses; other servers surely have Chat Completions."""
+    return "responses" if on_openai(base_url) else "chat"
 
 
 def parse_models(raw: str, env: Mapping[str, str], defaults: Defaults) -> tuple[ModelEntry, ...]:
@@ -162,7 +180,26 @@ def _entry(number: int, words: list[str], env: Mapping[str, str], defaults: Defa
     if "effort" in given:
         effort = kinds.effort(given["effort"], f"{where}: effort")
         entry = attrs.evolve(entry, reasoning_effort=effort)
+    if "api" in given:
+        api = given["api"].lower()
+        if api not in APIS:
+            raise ConfigError(f"{where}: api must be {' or '.join(APIS)}")
+        entry = attrs.evolve(entry, api=api)
+    if "tools" in given:
+        entry = _with_tools(entry, given["tools"], where)
     return entry
+
+
+def _with_tools(entry: ModelEntry, raw: str, where: str) -> ModelEntry:
+    tools = {tool.strip().lower() for tool in raw.split(",") if tool.strip()}
+    unknown = tools - set(TOOLS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown tool {sorted(unknown)[0]!r}; tools may be web_search")
+    if "web_search" in tools and not entry.uses_responses:
+        raise ConfigError(f"{where}: web_search needs the Responses API (api=responses)")
+    if entry.offline:  # the offline model searches nothing
+        return entry
+    return attrs.evolve(entry, option=attrs.evolve(entry.option, web_search="web_search" in tools))
 
 
 def _price(raw: str, where: str) -> float:

@@ -26,11 +26,13 @@ from dotenv import dotenv_values
 
 from core.config import BotConfig
 from core.models import ModelOption
+from core.modes import Mode
 from core.texts import LANGUAGES
 from core.tokens import CharTokenCounter, fit_budgets, prompt_tokens
 from core.values import Role, Turn, access_key
 from entrypoints import setting_types as kinds
 from entrypoints.model_list import Defaults, ModelEntry, default_entry, parse_models
+from entrypoints.modes_file import read_modes
 from entrypoints.setting_types import REASONING_EFFORTS as REASONING_EFFORTS
 from entrypoints.setting_types import ConfigError as ConfigError
 from entrypoints.setting_types import Parser, T
@@ -56,6 +58,7 @@ DEFAULT_FIRST_TOKEN_TIMEOUT = 120.0
 DEFAULT_TRANSCRIPTION_MODEL = "gpt-transcribe"
 DEFAULT_IMAGE_MODEL = "gpt-image-2"
 DEFAULT_IMAGE_SIZE = "1024x1024"
+DEFAULT_TTS_MODEL = "gpt-4o-mini-tts"
 # Bounds far beyond any sensible value, so a typo (an extra zero, a unit mistaken) is caught
 # before it is sent to the model as max_tokens or waits for ever.
 MAX_SECONDS = 3_600.0
@@ -94,6 +97,13 @@ def _fraction_of_seconds(most: float) -> Parser[float]:
         return value
 
     return parse
+
+
+def _share(raw: str, name: str) -> float:
+    """A fraction from 0 to 1."""
+    value = kinds.number(raw, name)
+    kinds.within(name, value, 0, 1)
+    return value
 
 
 _SIZE = re.compile(r"(\d{2,5})x(\d{2,5})")
@@ -193,6 +203,17 @@ _TABLE: dict[str, Setting[Any]] = {
     "image_model": Setting("IMAGE_MODEL", kinds.word, DEFAULT_IMAGE_MODEL),
     "image_size": Setting("IMAGE_SIZE", _image_size, DEFAULT_IMAGE_SIZE),
     "image_price": Setting("IMAGE_PRICE", kinds.count(0, MAX_BALANCE), CORE.image_price),
+    # Spoken answers (/voice on): each person turns them on; the operator may offer none.
+    "tts_enabled": Setting("TTS_ENABLED", kinds.boolean, True),
+    "tts_model": Setting("TTS_MODEL", kinds.word, DEFAULT_TTS_MODEL),
+    "tts_voice": Setting("TTS_VOICE", kinds.word, None),
+    "tts_price": Setting(
+        "TTS_PRICE", _fraction_of_seconds(MAX_TOKENS_PER_SECOND), CORE.speech_tokens_per_char
+    ),
+    "tts_max_chars": Setting("TTS_MAX_CHARS", kinds.count(1, MAX_TOKENS), CORE.max_speech_chars),
+    # Cached input at this fraction of its price; each web search at SEARCH_PRICE tokens.
+    "cached_input_price": Setting("CACHED_INPUT_PRICE", _share, CORE.cached_input_price),
+    "search_price": Setting("SEARCH_PRICE", kinds.count(0, MAX_BALANCE), CORE.search_price),
     "max_document_bytes": Setting(
         "MAX_DOCUMENT_BYTES", kinds.count(1, MAX_DOCUMENT_BYTES), CORE.max_document_bytes
     ),  # Who may use the bot (empty: everyone), and the allowance each period (0: none).
@@ -281,13 +302,25 @@ class Settings:
     image_model: str = DEFAULT_IMAGE_MODEL
     image_size: str = DEFAULT_IMAGE_SIZE
     image_price: int = CORE.image_price
+    cached_input_price: float = CORE.cached_input_price
+    search_price: int = CORE.search_price
     max_document_bytes: int = CORE.max_document_bytes
+    # Spoken answers: OpenAI's audio.speech (or TTS_BASE_URL's server); offline, espeak-ng.
+    tts_enabled: bool = True
+    tts_model: str = DEFAULT_TTS_MODEL
+    tts_voice: str | None = None  # None: the adapter's (alloy; espeak-ng: the person's language)
+    tts_base_url: str | None = None
+    tts_api_key: Secret | None = None
+    tts_price: float = CORE.speech_tokens_per_char
+    tts_max_chars: int = CORE.max_speech_chars
     # Who may use the bot (empty: everyone) and the allowance each period (0: none).
     allowed_users: tuple[str, ...] = CORE.allowed_users
     allowed_chats: tuple[str, ...] = CORE.allowed_chats
     allowance: int = CORE.allowance
     allowance_period: str = CORE.allowance_period
     allowance_tz: str = CORE.allowance_tz
+    # The modes /mode offers: the shipped set, or as MODES_FILE changes it (empty: shipped).
+    modes: tuple[Mode, ...] = ()
 
     def telegram(self) -> TelegramLogin:
         """What the Telegram bot needs to log in; ConfigError naming whatever is missing."""
@@ -319,6 +352,10 @@ class Settings:
         """Where the console saves the pictures the bot sends: beside DATA_FILE."""
         return self.data_file.with_name(self.data_file.stem + ".pictures")
 
+    def voices_dir(self) -> Path:
+        """Where the console saves the voice notes the bot sends: beside DATA_FILE."""
+        return self.data_file.with_name(self.data_file.stem + ".voices")
+
     def bot_config(self, admin_id: str) -> BotConfig:
         """The core's settings, each model's prompt budget and reply cap fitted inside its
         window (the offline model has none to fit, unless MODELS gives it one); the bot-wide
@@ -346,12 +383,17 @@ class Settings:
             transcription_tokens_per_second=self.transcription_tokens_per_second,
             max_voice_seconds=self.max_voice_seconds,
             image_price=self.image_price,
+            speech_tokens_per_char=self.tts_price,
+            max_speech_chars=self.tts_max_chars,
+            cached_input_price=self.cached_input_price,
+            search_price=self.search_price,
             max_document_bytes=self.max_document_bytes,
             allowed_users=self.allowed_users,
             allowed_chats=self.allowed_chats,
             allowance=self.allowance,
             allowance_period=self.allowance_period,
             allowance_tz=self.allowance_tz,
+            modes=self.modes,
         )
 
     def _fitted(self, entry: ModelEntry) -> ModelOption:
@@ -372,6 +414,11 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
     values |= _paths(env, base)
     values |= _models(env, values, notes)
     values |= _admin(env, notes)
+    modes_file = Setting("MODES_FILE", kinds.text, "").read(env)
+    if modes_file:
+        offered = [entry.name for entry in values["models"]]
+        room = values["context_token_limit"] - ROOM_FOR_A_MESSAGE
+        values["modes"] = read_modes(base / modes_file, offered, room)
     database = _database(env, "DATABASE_URL", None)
     # Voice goes to the chat's server with the chat's key unless told otherwise.
     transcription_url = Setting("TRANSCRIPTION_BASE_URL", kinds.url, values["openai_base_url"])
@@ -381,6 +428,8 @@ def settings_from(env: Mapping[str, str], base: Path | None = None) -> Settings:
         receiver_database_url=_database(env, "RECEIVER_DATABASE_URL", database),
         transcription_base_url=transcription_url.read(env),
         transcription_api_key=_secret(env, "TRANSCRIPTION_API_KEY") or values["openai_api_key"],
+        tts_base_url=Setting("TTS_BASE_URL", kinds.url, values["openai_base_url"]).read(env),
+        tts_api_key=_secret(env, "TTS_API_KEY") or values["openai_api_key"],
         notes=tuple(notes),
     )
 

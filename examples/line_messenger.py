@@ -33,7 +33,7 @@ from core.config import BotConfig
 from core.errors import DeliveryFailed
 from core.ports import ChatModel
 from core.tokens import CharTokenCounter
-from core.values import Incoming, Picture, Sender
+from core.values import Incoming, Offer, Picture, Sender
 from entrypoints.bootstrap import Bot, assemble
 
 BOT = "bot"
@@ -192,8 +192,12 @@ class _LineStream:
         await self.messenger._post(data, self.chat)
         self.shown = True
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
-        # No Markdown here: the text is shown as written either way.
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
+        # No Markdown here: the text is shown as written either way; no buttons either.
+        if offer is not None:
+            text += f"\n\n{offer.label}: {offer.command.split()[0]}"
         self.messenger.bot_messages.add(self.message_id)
         data = _line("MSG", self.message_id, self.chat, BOT, self.reply_to, text)
         await self.messenger._post(data, self.chat)

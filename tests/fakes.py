@@ -27,10 +27,13 @@ from core.values import (
     Chunk,
     Hold,
     ModelRequest,
+    Offer,
     Picture,
+    Source,
     Totals,
     Transcript,
     Usage,
+    VoiceNote,
 )
 from tests.media import png_bytes, png_size
 
@@ -45,6 +48,8 @@ class Sent:
     streamed: bool = False
     markdown: bool = False
     picture: Picture | None = None
+    voice: VoiceNote | None = None
+    offer: Offer | None = None  # the button under it
 
 
 @attrs.define
@@ -54,6 +59,7 @@ class RecordingSink:
     sent: list[Sent] = attrs.field(factory=list)
     typing_in: list[str] = attrs.field(factory=list)
     parts: int = 1  # how many messages each streamed answer is split into
+    voice_fails: Exception | None = None  # raised by every send_voice
     _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1000))
 
     def new_ids(self, count: int) -> tuple[str, ...]:
@@ -71,8 +77,20 @@ class RecordingSink:
         self.sent.append(Sent(chat_id, caption, reply_to, ids, picture=picture))
         return ids
 
+    async def send_voice(
+        self, chat_id: str, voice: VoiceNote, caption: str, reply_to: str | None = None
+    ) -> Sequence[str]:
+        if self.voice_fails is not None:
+            raise self.voice_fails
+        ids = self.new_ids(1)
+        self.sent.append(Sent(chat_id, caption, reply_to, ids, voice=voice))
+        return ids
+
     def stream(self, chat_id: str, reply_to: str | None) -> RecordingStream:
         return RecordingStream(self, chat_id, reply_to)
+
+    def voices(self) -> list[Sent]:
+        return [s for s in self.sent if s.voice is not None]
 
     def pictures(self) -> list[Picture]:
         return [s.picture for s in self.sent if s.picture is not None]
@@ -98,10 +116,12 @@ class RecordingStream:
     async def update(self, text: str) -> None:
         self.updates.append(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         ids = self.sink.new_ids(self.sink.parts)
         self.sink.sent.append(
-            Sent(self.chat_id, text, self.reply_to, ids, self.updates, True, markdown)
+            Sent(self.chat_id, text, self.reply_to, ids, self.updates, True, markdown, offer=offer)
         )
         return ids
 
@@ -142,6 +162,7 @@ class ScriptedModel:
     gate: asyncio.Event | None = None
     delay: float = 0.0  # seconds before the answer (real time: for overlap tests)
     cut_off: bool = False  # the answer stopped at the reply cap
+    sources: tuple[Source, ...] = ()  # the pages the answer cites, with the usage
     requests: list[ModelRequest] = attrs.field(factory=list)
     closed_streams: int = 0  # streams stopped before their end
     finished_streams: int = 0
@@ -163,7 +184,7 @@ class ScriptedModel:
             if error is not None:
                 raise error
             if self.usage is not None or self.cut_off:
-                yield Chunk(usage=self.usage, cut_off=self.cut_off)
+                yield Chunk(usage=self.usage, cut_off=self.cut_off, sources=self.sources)
             self.finished_streams += 1
         except GeneratorExit:
             self.closed_streams += 1
@@ -305,7 +326,9 @@ class _FailingStream:
     async def update(self, text: str) -> None:
         self.updates += 1
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         raise self.error
 
 
@@ -352,7 +375,9 @@ class _GoneStream:
             raise DeliveryFailed("USER_IS_BLOCKED")
         self.updates.append(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         raise DeliveryFailed("USER_IS_BLOCKED")
 
 
@@ -392,8 +417,10 @@ class _StoppedStream:
             raise AnswerStopped("stop pressed")
         await self.inner.update(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
-        return await self.inner.finish(text, markdown=markdown)
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
+        return await self.inner.finish(text, markdown=markdown, offer=offer)
 
 
 @attrs.define
@@ -459,6 +486,24 @@ class ScriptedImageMaker:
             raise self.fail_with.pop(0)
         self.prompts.append(prompt)
         return Picture(PNG_1x1, "image/png")
+
+    async def close(self) -> None:
+        return None
+
+
+@attrs.define
+class ScriptedSpeaker:
+    """A speaker whose voice note is the text's bytes, a second per ten characters (or that
+    fails with the next of ``fail_with``)."""
+
+    fail_with: list[ModelError] = attrs.field(factory=list)
+    spoken: list[tuple[str, str]] = attrs.field(factory=list)  # (text, language)
+
+    async def speak(self, text: str, *, language: str) -> VoiceNote:
+        if self.fail_with:
+            raise self.fail_with.pop(0)
+        self.spoken.append((text, language))
+        return VoiceNote(b"OggS" + text.encode(), len(text) / 10)
 
     async def close(self) -> None:
         return None

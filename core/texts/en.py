@@ -119,6 +119,13 @@ TEXTS: Final = {
         "\n\nTokens used: ≈{tokens:n} · charged: {charged:n} (estimated: the model did not "
         "report it)"
     ),
+    # When part of the prompt came from the provider's cache, which costs less.
+    "footer_cached": "\n\nTokens used: {tokens:n} ({cached:n} cached)",
+    "footer_charged_cached": (
+        "\n\nTokens used: {tokens:n} ({cached:n} cached) · charged: {charged:n}"
+    ),
+    "footer_searches": " · web searches: {n}",
+    "sources": "\n\nSources:\n{links}",
     "admin_told": " The admin has been told.",
     "not_charged_storage": ("\n\n(Not charged: the bot cannot save its data right now.{told})"),
     "cut_off": (
@@ -160,6 +167,11 @@ TEXTS: Final = {
     "err_misconfigured_image": (
         "The bot's picture settings are wrong, so it cannot draw until the admin fixes them."
         "{told} Nothing was charged."
+    ),
+    "err_auth_speech": "The speech service rejected the bot's API key.{told} Nothing was charged.",
+    "err_misconfigured_speech": (
+        "The bot's speech settings are wrong, so it cannot read answers aloud until the admin "
+        "fixes them.{told} Nothing was charged."
     ),
     "err_timeout": "The model took too long to answer. Please try again. Nothing was charged.",
     "err_connection": (
@@ -213,6 +225,14 @@ TEXTS: Final = {
         "/image fails: the picture service refuses the bot's requests: {detail}\n"
         "Check IMAGE_MODEL, IMAGE_SIZE and OPENAI_BASE_URL."
     ),
+    "admin_auth_speech": (
+        "Voice notes fail: the speech service rejected the API key: {detail}\n"
+        "Check TTS_API_KEY (or OPENAI_API_KEY)."
+    ),
+    "admin_misconfigured_speech": (
+        "Voice notes fail: the speech service refuses the bot's requests: {detail}\n"
+        "Check TTS_MODEL, TTS_VOICE and TTS_BASE_URL."
+    ),
     "admin_repeated": "\n(And {count:n} more like it since {since}.)",
     "admin_storage": "Saving data failed: {detail}",
     "admin_hold_stuck": (
@@ -222,6 +242,18 @@ TEXTS: Final = {
     "admin_not_delivered": "An answer to {who} could not be delivered, so it was not charged.",
     "cmd_model": "show the models and their prices, or choose one: /model <name>",
     "cmd_image": "<description>: draw a picture",
+    "cmd_search": "on|off: let answers search the web and cite their sources",
+    "search_on": (
+        "Web search is on: {model} may search the web for your messages and lists the pages it "
+        "used. Each search costs {price:n} tokens. /search off turns it off."
+    ),
+    "search_off": "Web search is off: answers come from the model alone.",
+    "search_state_on": "Web search is on. /search off turns it off.",
+    "search_state_off": "Web search is off. /search on turns it on.",
+    "search_unavailable": (
+        "Web search is not available with {model}: its server does not offer it. Use /model to "
+        "see the models."
+    ),
     "models": (
         "Models (the price is how many of your tokens one token of the model costs):\n{models}\n\n"
         "Choose one: /model <name>"
@@ -249,6 +281,32 @@ TEXTS: Final = {
     "image_caption_unpaid": (
         "{prompt}\n\n(Not charged: the bot cannot save its data right now.{told})"
     ),
+    "cmd_voice": "on|off: also send my answers as voice notes",
+    "speech_on": (
+        "From now on I also send my answers as voice notes, after the text. Reading aloud costs "
+        "{price:t} {price:p:token|tokens} per character (answers are read up to {limit:n} "
+        "characters). Turn it off with /voice off."
+    ),
+    "speech_off": "Voice notes are off: I answer in text only.",
+    "speech_state_on": (
+        "Your answers also come as voice notes ({price:t} {price:p:token|tokens} per character "
+        "read aloud). Turn them off with /voice off."
+    ),
+    "speech_state_off": (
+        "Your answers come as text only. /voice on also sends them as voice notes, for "
+        "{price:t} {price:p:token|tokens} per character read aloud."
+    ),
+    "speech_usage": "Use /voice on or /voice off.",
+    "speech_unavailable": "This bot cannot send answers as voice notes here.",
+    "no_balance_speech": (
+        "The answer was not read aloud: that costs {needed:n} tokens and you have {available:n} "
+        "available. Nothing was charged for it."
+    ),
+    "speech_failed": "The answer could not be read aloud. {reason}",
+    "speech_caption": "🔊 Tokens used: {tokens:n}",
+    "speech_caption_free": "🔊",
+    "speech_caption_unpaid": "🔊 (Not charged: the bot cannot save its data right now.{told})",
+    "speech_cut": "\n(Read aloud up to the limit: the first {spoken:n} of {total:n} characters.)",
     "media_off": "I can only read text here.",
     "media_unavailable": (
         "I could not download your file from the chat. Please send it again. Nothing was charged."
@@ -366,4 +424,59 @@ TEXTS: Final = {
     "period_month": "month",
     "balance_refill": "\nRefills to {tokens:n} on {when}.",
     "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+    # Modes (core.modes): the commands' words, then each shipped mode's description and prompt.
+    "cmd_mode": "show the modes, or switch: /mode <name> (/mode off: the default)",
+    "cmd_retry": "answer your last message here again (a new answer, charged anew)",
+    "modes": "Modes:\n{modes}\n\nSwitch: /mode <name>; back to the default: /mode off",
+    "mode_line": "• {mode} — {about}",
+    "mode_line_current": "• {mode} — {about} (yours)",
+    "mode_unknown": "There is no mode called “{name}”. The modes:\n{modes}",
+    "mode_set": "Your mode is now {mode}. It applies to your next messages.",
+    "mode_off": "You are back to the default mode.",
+    "mode_model": " It answers with the model {model}.",
+    "mode_prompt_cleared": " Your own system prompt was cleared (set one again with /prompt).",
+    "balance_mode": "\nMode: {mode}.",
+    "balance_mode_own_prompt": "\nMode: {mode}, with your own system prompt instead of its own.",
+    "prompt_mode": (
+        "You use the system prompt of the mode {mode}:\n{prompt}\n\n"
+        "Set your own: /prompt <text> (up to {limit:n} characters)"
+    ),
+    "retry_nothing": (
+        "There is no message of yours here to answer again: I remember only your last one in "
+        "this chat since I last started. Please send it again."
+    ),
+    "retry_not_last": (
+        "That is not your last message here any more: /retry answers only your last one."
+    ),
+    "retry_button": "Try again",
+    "mode_assistant_about": "a helpful assistant (the default)",
+    "mode_coder_about": "writes and explains code",
+    "mode_coder_prompt": (
+        "You are an experienced software engineer. Answer with working code and short, precise "
+        "explanations. Put code in fenced blocks with the language named. Point out bugs, edge "
+        "cases and security problems you notice. Ask when the request is ambiguous."
+    ),
+    "mode_translator_about": "translates English ↔ Russian",
+    "mode_translator_prompt": (
+        "You are a translator between English and Russian. Translate each message the person "
+        "sends: English into Russian, Russian into English. Keep the meaning, tone and "
+        "formatting; answer with the translation only, without comments."
+    ),
+    "mode_editor_about": "corrects and improves your text",
+    "mode_editor_prompt": (
+        "You are a careful editor. Correct the spelling, grammar and punctuation of the text the "
+        "person sends and make it clearer, keeping its language, meaning and voice. Answer with "
+        "the edited text, then a short list of the main changes."
+    ),
+    "mode_tutor_about": "explains step by step and asks questions",
+    "mode_tutor_prompt": (
+        "You are a patient tutor. Explain step by step, in simple words, with an example. Check "
+        "understanding with a short question at the end, and do not just hand over the answer "
+        "to an exercise: guide the person to it."
+    ),
+    "mode_brief_about": "short answers, no padding",
+    "mode_brief_prompt": (
+        "You answer as briefly as possible: one to three sentences or a short list, no "
+        "introductions, no repetition of the question, no closing remarks."
+    ),
 }

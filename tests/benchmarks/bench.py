@@ -40,6 +40,7 @@ from core.values import (
     Incoming,
     ModelRequest,
     Node,
+    Offer,
     Picture,
     Role,
     Sender,
@@ -74,7 +75,9 @@ class NullSink:
     async def update(self, text: str) -> None:
         return None
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         return await self.send("0", text)
 
     async def typing(self, chat_id: str) -> None:

@@ -436,3 +436,37 @@ def test_ctrl_c_at_a_terminal_gives_the_terminal_back(tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert after == before  # echo and line mode back, as the shell expects them
     assert data(tmp_path)["100"]["requests"] == 1
+
+
+async def test_search_on_is_refused_plainly_where_the_model_has_no_web_search(
+    tmp_path: Path,
+) -> None:
+    out = await run(tmp_path, "/search on\n/search\nhello\n")
+    assert "Web search is not available with offline" in out
+    assert "Web search is off. /search on turns it on." in out
+    assert "You said: «hello»" in out  # answering goes on as before
+    assert "search" not in data(tmp_path)["100"]
+
+
+async def test_mode_switches_the_system_prompt_and_retry_answers_again(tmp_path: Path) -> None:
+    out = await run(tmp_path, "/mode\n/mode coder\nwrite a loop\n/retry\n/balance\n")
+    assert "• assistant — a helpful assistant (the default) (yours)" in out
+    assert "• translator — translates English ↔ Russian" in out
+    assert "Your mode is now coder." in out
+    assert out.count("System prompt: «You are an experienced software engineer.") == 2
+    assert out.count("You said: «write a loop»") == 2
+    [question] = re.findall(r"^\[(\d+)\] You \(100\): write a loop$", out, re.MULTILINE)
+    assert f"bot → user 100 ↪ {question}: Offline model" in out  # the retry replies to it
+    assert "Mode: coder." in out
+    # Two answers, two charges, each shown and each in the balance.
+    shown = [int(n) for n in re.findall(r"Tokens used: ≈(\d+)", out)]
+    user = data(tmp_path)["100"]
+    assert (user["requests"], user["tokens"]) == (2, sum(shown))
+    assert user["balance"] == 30_000 - sum(shown)
+    assert user["mode"] == "coder"  # kept in data.json
+
+    # After a restart the last message is forgotten, and the bot says so.
+    out = await run(tmp_path, "/retry\n/mode off\nhi\n")
+    assert "There is no message of yours here to answer again" in out
+    assert "System prompt: «You are a helpful assistant»" in out
+    assert "mode" not in data(tmp_path)["100"]

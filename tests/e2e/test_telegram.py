@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from pathlib import Path
 
 import pytest
+from telethon import utils
 from telethon.tl import functions, types
 
 from entrypoints.settings import ConfigError, Settings, settings_from
@@ -20,6 +22,7 @@ from tests.adapters.messengers.telegram.fakes import (
     incoming,
     until,
 )
+from tests.media import ESPEAK, OPUSENC, require
 
 pytestmark = pytest.mark.slow  # a whole bot through its entrypoint
 
@@ -56,7 +59,10 @@ async def test_serves_answers_refuses_stop_to_users_and_stops_for_the_admin(
         "stats",
         "prompt",
         "model",
+        "mode",
+        "retry",
         "image",
+        "voice",
     ]
 
     await tg.receive(incoming("**hello** there", message_id=1))
@@ -74,6 +80,38 @@ async def test_serves_answers_refuses_stop_to_users_and_stops_for_the_admin(
     assert alice["name"] == "Alice Liddell"
     assert alice["username"] == "@alice"
     assert data["global"]["tokens"] == alice["tokens"]
+
+
+async def test_a_spoken_answer_arrives_as_a_voice_note_after_its_text(tmp_path: Path) -> None:
+    require(ESPEAK, OPUSENC)  # the offline speaker: a real OGG/Opus voice note
+    tg = FakeTelegram()
+    bot = asyncio.create_task(serve(settings_for(tmp_path), tg, handle_signals=False))
+    await until(lambda: tg.shown(ADMIN.id), "start")
+    await tg.receive(incoming("/voice on", message_id=1))
+    await tg.receive(incoming("hello there", message_id=2))
+    await until(lambda: len(tg.shown(ALICE.id)) == 3, "the voice note")
+    await tg.receive(incoming("/stop", sender=ADMIN, message_id=3))
+    assert await asyncio.wait_for(bot, 30) == 0
+    _, text, voice = tg.shown(ALICE.id)
+    assert "Offline model" in text.message
+    assert voice.reply_to.reply_to_msg_id == text.id
+    assert isinstance(voice.media, types.MessageMediaDocument)
+    assert voice.media.voice is True
+    [audio] = voice.media.document.attributes
+    assert isinstance(audio, types.DocumentAttributeAudio)
+    assert audio.voice is True
+    assert audio.duration >= 1
+    assert len(utils.decode_waveform(audio.waveform)) == 100
+    # Every charge shown is the charge saved (Alice's client speaks Russian).
+    shown = sum(
+        int(m.replace(" ", "").lstrip("≈"))
+        for message in (text, voice)
+        for m in re.findall(r"Израсходовано токенов: (≈?[\d ]+\d)", message.message)
+    )
+    alice = json.loads((tmp_path / "data.json").read_text())[str(ALICE.id)]
+    assert alice["voice"] is True
+    assert alice["balance"] == 30_000 - shown
+    assert alice["tokens"] == shown
 
 
 async def test_a_sticker_gets_a_polite_answer_in_private(tmp_path: Path) -> None:

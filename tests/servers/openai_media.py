@@ -11,10 +11,12 @@ path runs: multipart encoding, retries, timeouts.
   ``text``. The duration is the scripted one, else the real length of an OGG/Opus upload.
 - ``POST /v1/images/generations`` (JSON) answers one picture as ``b64_json``: a real PNG unless
   the script says otherwise.
+- ``POST /v1/audio/speech`` (JSON: ``model``, ``voice``, ``input``, ``response_format``)
+  answers the scripted audio bytes (``audio``), or a 500 when none was scripted.
 
-Behaviour for the next requests is scripted (``say``, ``picture``, ``link``, ``fail``,
-``slow``), one step per request in order, then the defaults; everything received is kept in
-``received``.
+Behaviour for the next requests is scripted (``say``, ``picture``, ``link``, ``audio``,
+``fail``, ``slow``), one step per request in order, then the defaults; everything received is
+kept in ``received``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from tests.media import ogg_opus_seconds, png_bytes
 
 TRANSCRIPTIONS = "/v1/audio/transcriptions"
 IMAGES = "/v1/images/generations"
+SPEECH = "/v1/audio/speech"
 DEFAULT_TEXT = "Hello from the transcription server."
 DEFAULT_PICTURE = png_bytes(4, 3)
 
@@ -79,6 +82,12 @@ class Picture:
 
 
 @attrs.frozen
+class Audio:
+    data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
+    content_type: str = "audio/ogg"
+
+
+@attrs.frozen
 class Fail:
     status: int
     body: Mapping[str, Any]
@@ -90,7 +99,7 @@ class Slow:
     seconds: float
 
 
-Step = Say | Picture | Fail | Slow
+Step = Say | Picture | Audio | Fail | Slow
 
 
 class MediaServer:
@@ -142,6 +151,10 @@ class MediaServer:
     def link(self, url: str) -> MediaServer:
         """The next picture comes as a link only, as the retired DALL·E models could answer."""
         return self._add(Picture(url=url))
+
+    def audio(self, data: bytes, content_type: str = "audio/ogg") -> MediaServer:
+        """The next speech is ``data``, sent as ``content_type``."""
+        return self._add(Audio(data, content_type))
 
     def fail(
         self,
@@ -199,6 +212,11 @@ class MediaServer:
                 step = Picture(b64=base64.b64encode(DEFAULT_PICTURE).decode("ascii"))
             item = {"b64_json": step.b64} if step.b64 is not None else {"url": step.url}
             _json(request, 200, {"created": 1_700_000_000, "data": [item]})
+        elif path == SPEECH:
+            if not isinstance(step, Audio):
+                _json(request, 500, {"error": {"message": "no audio scripted", "type": "server"}})
+                return
+            _send(request, 200, step.data, step.content_type)
         else:
             _json(request, 404, {"error": {"message": f"no route {path}", "type": "not_found"}})
 

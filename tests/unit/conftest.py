@@ -89,8 +89,9 @@ class Harness:
         parts = attrs.evolve(service.answerer.parts, **changes)  # type: ignore[arg-type]
         service.answerer.parts = service.commands.parts = service.gate.parts = parts
         service.allowances.accounts = parts.accounts
-        for case in (service.commands.painter, service.reader):
-            case.parts = case.charges.parts = parts
+        for case in (service.commands.painter, service.reader, service.commands.narrator):
+            if case is not None:
+                case.parts = case.charges.parts = parts
 
 
 def make_harness(

@@ -293,3 +293,64 @@ def test_a_key_is_read_exactly_as_written() -> None:
     assert entry.api_key is not None
     assert entry.api_key.reveal() == key
     assert entry.option.description == "x y"
+
+
+# -- the API and the tools of each model (issue 21) ---------------------------------------------
+
+
+def test_openai_answers_through_responses_and_other_servers_through_chat(tmp_path: Path) -> None:
+    models = (
+        "gpt-6-luna tools=web_search; gpt-5 api=chat; "
+        "llama3.2 base_url=http://127.0.0.1:8080/v1; qwen3 base_url=http://127.0.0.1:8000/v1 "
+        "api=responses tools=web_search"
+    )
+    luna, chat, local, vllm = settings_from({**KEY, "MODELS": models}, tmp_path).models
+
+    assert [e.uses_responses for e in (luna, chat, local, vllm)] == [True, False, False, True]
+    assert [e.option.web_search for e in (luna, chat, local, vllm)] == [True, False, False, True]
+    (default,) = settings_from(KEY, tmp_path).models
+    assert default.uses_responses
+    assert not default.option.web_search
+
+
+@pytest.mark.parametrize(
+    ("models", "wording"),
+    [
+        ("gpt-5 api=soap", "api must be responses or chat"),
+        ("gpt-5 tools=code_interpreter", "unknown tool 'code_interpreter'"),
+        ("gpt-5 api=chat tools=web_search", "web_search needs the Responses API"),
+        ("llama base_url=http://127.0.0.1:8080/v1 tools=web_search", "needs the Responses API"),
+    ],
+)
+def test_a_wrong_api_or_tool_is_refused(tmp_path: Path, models: str, wording: str) -> None:
+    with pytest.raises(ConfigError, match=wording):
+        settings_from({**KEY, "MODELS": models}, tmp_path)
+
+
+def test_cached_input_and_search_prices(tmp_path: Path) -> None:
+    documented = EXAMPLE_ENV.read_text(encoding="utf-8")
+    assert "\nCACHED_INPUT_PRICE=0.1\n" in documented
+    assert "\nSEARCH_PRICE=1000\n" in documented
+    config = settings_from(KEY, tmp_path).bot_config("1")
+    assert (config.cached_input_price, config.search_price) == (0.1, 1_000)
+    env = {**KEY, "CACHED_INPUT_PRICE": "0.5", "SEARCH_PRICE": "0"}
+    config = settings_from(env, tmp_path).bot_config("1")
+    assert (config.cached_input_price, config.search_price) == (0.5, 0)
+    with pytest.raises(ConfigError, match="CACHED_INPUT_PRICE"):
+        settings_from({**KEY, "CACHED_INPUT_PRICE": "1.5"}, tmp_path)
+
+
+async def test_the_composition_root_builds_the_api_each_entry_says(tmp_path: Path) -> None:
+    from adapters.models.openai.chat import OpenAIChatModel
+    from adapters.models.openai.responses import OpenAIResponsesModel
+    from core.tokens import CharTokenCounter
+    from entrypoints.bootstrap import build_models
+
+    settings = settings_from(
+        {**KEY, "MODELS": "gpt-6-luna tools=web_search; gpt-5 api=chat"}, tmp_path
+    )
+    models = build_models(settings, CharTokenCounter()).models
+    assert isinstance(models["gpt-6-luna"], OpenAIResponsesModel)
+    assert isinstance(models["gpt-5"], OpenAIChatModel)
+    for model in models.values():
+        await model.close()

@@ -1,5 +1,5 @@
 """Files as the console's media: a file named on the command line becomes an ``Attachment``
-whose ``ref`` is its absolute path, and the bot's pictures become files.
+whose ``ref`` is its absolute path, and the bot's pictures and voice notes become files.
 
 The console's operator is the person at the keyboard, so any file they can read may be sent.
 """
@@ -20,7 +20,7 @@ from adapters.media.headers import (
     picture_size,
 )
 from core.errors import MediaTooLarge, MediaUnavailable
-from core.values import Attachment, MediaKind, Picture
+from core.values import Attachment, MediaKind, Picture, VoiceNote
 
 # Python's own table, not the system's (/etc/mime.types differs between machines), completed
 # with the types it lacks. Voice notes are audio/ogg, as Telegram sends them.
@@ -122,17 +122,26 @@ def read_limited(attachment: Attachment, limit: int) -> bytes:
 
 
 def save_picture(directory: Path, message_id: str, picture: Picture) -> Path:
-    """Write ``picture`` as ``<message_id>.<ext>`` in ``directory``, whole or not at all: a
-    temporary file renamed into place."""
+    """Write ``picture`` as ``<message_id>.<ext>`` in ``directory``, whole or not at all."""
+    return _save(directory, message_id + _SUFFIX_OF.get(picture.mime, ".bin"), picture.data)
+
+
+def save_voice(directory: Path, message_id: str, voice: VoiceNote) -> Path:
+    """Write ``voice`` as ``<message_id>.ogg`` in ``directory``, whole or not at all."""
+    return _save(directory, message_id + ".ogg", voice.data)
+
+
+def _save(directory: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` as ``name`` in ``directory``: a temporary file renamed into place."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     if directory.stat().st_mode & 0o077:
-        # Pictures people asked for are theirs: made before this rule, it is tightened now.
+        # What people asked for is theirs: a directory made before this rule is tightened now.
         directory.chmod(0o700)
-    target = directory / (message_id + _SUFFIX_OF.get(picture.mime, ".bin"))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".picture-")
+    target = directory / name
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".saving-")
     try:
         with os.fdopen(handle, "wb") as file:
-            file.write(picture.data)
+            file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, target)

@@ -18,8 +18,8 @@ reply to it. The syntax of a line:
     :voice FILE [TEXT]   send a voice message: a recording (.ogg/.opus like Telegram's, .mp3...)
     :file FILE [TEXT]    send a file: text files and PDFs are read; pictures and recordings go
                          as :photo and :voice send them. FILE in "quotes" if it has spaces;
-                         >ID and & may come first. The bot's pictures are saved as files and
-                         their paths printed.
+                         >ID and & may come first. The bot's pictures and voice notes
+                         (/voice on) are saved as files and their paths printed.
     :wait                wait for every answer still coming
     :help                this text
     :quit                leave (end of input does the same)
@@ -44,11 +44,12 @@ from adapters.messengers.console.files import (
     describe,
     read_limited,
     save_picture,
+    save_voice,
 )
 from adapters.messengers.console.numbers import MessageNumbers
 from adapters.messengers.console.numbers import numbering as numbering  # where it used to be
 from core.errors import DeliveryFailed
-from core.values import Attachment, Incoming, Picture, Sender
+from core.values import Attachment, Incoming, Offer, Picture, Sender, VoiceNote
 
 HELP = __doc__.split("\n\n", 2)[2].rstrip() if __doc__ else ""
 DEFAULT_GROUP = "-100"
@@ -244,6 +245,7 @@ class ConsoleSink:
     sent: set[str] = attrs.field(factory=set)  # ids of every message the bot sent
     # Where the bot's pictures are written; None: a temporary directory made when needed.
     pictures: Path | None = None
+    voices: Path | None = None  # where its voice notes are written; None: likewise
     _live: _ConsoleStream | None = None
     _held: list[str] = attrs.field(factory=list)
 
@@ -335,6 +337,24 @@ class ConsoleSink:
         self.write(f"{self.heading(message_id, chat_id, reply_to)}{line}\n")
         return (message_id,)
 
+    async def send_voice(
+        self, chat_id: str, voice: VoiceNote, caption: str, reply_to: str | None = None
+    ) -> Sequence[str]:
+        """Write the voice note to an .ogg file and print its path with the caption
+        (implements ``core.ports.VoiceNoteSink``)."""
+        if self.voices is None:
+            self.voices = Path(tempfile.mkdtemp(prefix="gptbot-voices-"))
+        message_id = self.new_id()
+        try:
+            path = await asyncio.to_thread(save_voice, self.voices, message_id, voice)
+        except OSError as exc:
+            self.sent.discard(message_id)
+            raise DeliveryFailed(f"cannot save the voice note in {self.voices}: {exc}") from exc
+        facts = f"audio/ogg, {voice.seconds:.1f} s, {describe_size(len(voice.data))}"
+        line = f"[voice {path}, {facts}] {caption}".rstrip()
+        self.write(f"{self.heading(message_id, chat_id, reply_to)}{line}\n")
+        return (message_id,)
+
     async def fetch(self, chat_id: str, attachment: Attachment, limit: int) -> bytes:
         """The file behind an attachment (implements ``core.ports.MediaSource``)."""
         return await asyncio.to_thread(read_limited, attachment, limit)
@@ -369,8 +389,12 @@ class _ConsoleStream:
             sink.print_live(self, text[len(self._shown) :])
             self._shown = text
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
         sink = self.sink
+        if offer is not None:  # typed here: the command alone answers the last message again
+            text += f"\n[{offer.label}: {offer.command.split()[0]}]"
         if sink.is_live(self):
             assert self._message_id is not None
             if text.startswith(self._shown):

@@ -21,7 +21,7 @@ from adapters.messengers.matrix.addressing import replied_event, without_fallbac
 from adapters.messengers.matrix.attachments import MEDIA_TYPES, caption, describe
 from adapters.messengers.matrix.html import to_html
 from core.errors import DeliveryFailed
-from core.values import Attachment, MediaKind, Node, Picture, Role
+from core.values import Attachment, MediaKind, Node, Offer, Picture, Role
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,11 @@ class MatrixStream:
         if await self.sink.post(self.room_id, content, interim=True):
             self._last_edit, self._last_text = now, shown
 
-    async def finish(self, text: str, *, markdown: bool = True) -> Sequence[str]:
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> Sequence[str]:
+        if offer is not None:  # no buttons here: the command to type
+            text += f"\n\n{offer.label}: {offer.command.split()[0]}"
         parts = _split(text or "…")
         ids: list[str] = []
         first = _content(parts[0], markdown=markdown, reply_to=self.reply_to, edits=self._event)

@@ -13,7 +13,13 @@ from telethon import TelegramClient, events
 from telethon.tl import functions, types
 
 from adapters.messengers.telegram.albums import ALBUM_WAIT, Album, Albums, grouped
-from adapters.messengers.telegram.incoming import BotIdentity, Reading, Refusal, read_event
+from adapters.messengers.telegram.incoming import (
+    BotIdentity,
+    Reading,
+    Refusal,
+    read_event,
+    read_press,
+)
 from adapters.messengers.telegram.sink import TelegramSink
 from core.ordering import Sequencer
 from core.texts import choose_language, text
@@ -79,6 +85,7 @@ class TelegramBot:
         await self._publish_commands()
         self._client.add_event_handler(self._on_message, events.NewMessage(incoming=True))
         self._client.add_event_handler(self._on_typing, events.Raw(types.UpdateUserTyping))
+        self._client.add_event_handler(self._on_press, events.CallbackQuery())
         self._accepting = self._listening = True
         log.info("serving Telegram as @%s (%s)", me.username, me.id)
         return self._identity
@@ -96,6 +103,7 @@ class TelegramBot:
         if self._listening:
             self._client.remove_event_handler(self._on_message)
             self._client.remove_event_handler(self._on_typing)
+            self._client.remove_event_handler(self._on_press)
             self._listening = False
         if self._own_answers:
             await asyncio.gather(*self._own_answers, return_exceptions=True)
@@ -105,6 +113,24 @@ class TelegramBot:
         stop = isinstance(action, types.SendMessageStopDraftAction)
         if stop and self._sink.stop_pressed(int(update.user_id), int(action.random_id)):
             log.info("user %s pressed stop on an answer", update.user_id)
+
+    async def _on_press(self, event: events.CallbackQuery.Event) -> None:
+        """A press on a button under the bot's message (/retry under a failed answer): its
+        command goes to the core in the chat's order, then Telegram is told the press was
+        taken (the button stops spinning)."""
+        pressed = read_press(event) if self._identity is not None else None
+        if pressed is not None:
+            if self._accepting and not self._reading.busy(int(pressed.chat_id)):
+                self._submit(pressed)
+            elif self._accepting:
+                reading = Reading(pressed, None)
+                self._reading.submit(int(pressed.chat_id), functools.partial(self._one, reading))
+            else:
+                self._answer_aside(self._farewell(Reading(pressed, None)))
+        try:
+            await event.answer()
+        except Exception as exc:  # a late answer only leaves the spinner a little longer
+            log.info("could not answer a button press: %r", exc)
 
     async def _on_message(self, event: events.NewMessage.Event) -> None:
         # Nothing here may wait: Telethon runs handlers as tasks in arrival order, and the

@@ -132,6 +132,24 @@ def read_event(
     return Reading(incoming, check_reply)
 
 
+def read_press(event: events.CallbackQuery.Event) -> Incoming | None:
+    """A press on one of the bot's buttons (``stream.button``) as the command it carries, from
+    whoever pressed it, in that chat; None for data that is no command of this bot's."""
+    try:
+        data = bytes(event.data or b"").decode()
+    except UnicodeDecodeError:
+        return None
+    if not data.startswith("/") or event.sender_id is None:
+        return None
+    return Incoming(
+        chat_id=str(event.chat_id),
+        message_id=str(event.message_id),  # the message the button is under
+        sender=_sender(int(event.sender_id), event.sender),
+        text=data,
+        private=bool(event.is_private),
+    )
+
+
 def replied_id(message: Any) -> int | None:
     """The id of the message ``message`` answers in its own chat, or None.
 

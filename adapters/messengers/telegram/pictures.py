@@ -1,8 +1,8 @@
-"""Sending a picture as a Telegram photo, as a message that must arrive (``Writer.deliver``'s
-rules): paced, this chat's FloodWaits waited out up to the writer's ``max_wait``, and
-``DeliveryFailed`` when it cannot arrive.
+"""Sending a picture as a Telegram photo (and any file as media: ``deliver_file``), as a message
+that must arrive (``Writer.deliver``'s rules): paced, this chat's FloodWaits waited out up to the
+writer's ``max_wait``, and ``DeliveryFailed`` when it cannot arrive.
 
-The picture is uploaded once; a retry sends the uploaded file again (Telegram keeps uploaded
+The file is uploaded once; a retry sends the uploaded file again (Telegram keeps uploaded
 parts for a while). A caption longer than Telegram takes for a photo goes as a text message
 answering the photo instead: nothing of it is lost.
 """
@@ -10,8 +10,10 @@ answering the photo instead: nothing of it is lost.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Final
 
+import attrs
 from telethon import errors
 from telethon.tl import functions, types
 
@@ -39,6 +41,33 @@ async def deliver_picture(
 ) -> Any:
     """Send ``picture`` as a photo with ``caption`` (plain text, short enough: ``fits_caption``);
     the message sent. Raises ``DeliveryFailed``."""
+    name = _NAMES.get(picture.mime, "picture.png")
+    return await deliver_file(
+        writer,
+        chat_id,
+        File(picture.data, name, types.InputMediaUploadedPhoto, "picture"),
+        caption,
+        reply_to,
+    )
+
+
+@attrs.frozen
+class File:
+    """A file to send as media: its bytes and name, the media it is sent as once uploaded, and
+    what it is called in a log line."""
+
+    data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
+    name: str
+    media: Callable[[Any], Any]  # the uploaded file -> the InputMedia to send
+    what: str
+
+
+async def deliver_file(
+    writer: Writer, chat_id: int, file: File, caption: str, reply_to: int | None
+) -> Any:
+    """Send ``file`` with ``caption`` (plain text, short enough: ``fits_caption``); the message
+    sent. Raises ``DeliveryFailed``."""
+    what = file.what
     writer.check_open(chat_id)
     client = writer.client
     until = writer.clock() + writer.max_wait
@@ -50,11 +79,10 @@ async def deliver_picture(
         try:
             with writer.flood_of(chat_id, functions.messages.SendMediaRequest):
                 if upload is None:
-                    name = _NAMES.get(picture.mime, "picture.png")
-                    upload = await client.upload_file(picture.data, file_name=name)
+                    upload = await client.upload_file(file.data, file_name=file.name)
                 message = await client.send_file(
                     chat_id,
-                    types.InputMediaUploadedPhoto(file=upload),
+                    file.media(upload),
                     caption=caption,
                     parse_mode=None,  # plain text: Telethon would parse Markdown
                     reply_to=reply_to,
@@ -68,20 +96,20 @@ async def deliver_picture(
             if reply_to is not None and (
                 isinstance(exc, errors.MessageIdInvalidError) or "REPLY" in exc.message
             ):
-                reply_to = None  # the request was deleted meanwhile: the picture still goes
+                reply_to = None  # the request was deleted meanwhile: the file still goes
                 continue
-            raise DeliveryFailed(f"chat {chat_id}: Telegram refused the picture ({exc!r})") from exc
+            raise DeliveryFailed(f"chat {chat_id}: Telegram refused the {what} ({exc!r})") from exc
         except (errors.RPCError, OSError, ConnectionError) as exc:
             troubles += 1
             delay = min(2.0**troubles, 30.0)
             log.warning(
-                "could not send a picture to chat %s (%r); again in %s s", chat_id, exc, delay
+                "could not send a %s to chat %s (%r); again in %s s", what, chat_id, exc, delay
             )
             if writer.clock() + delay > until:
-                raise DeliveryFailed(f"chat {chat_id}: the picture could not be sent") from exc
+                raise DeliveryFailed(f"chat {chat_id}: the {what} could not be sent") from exc
             await writer.sleep(delay)
             continue
         if message is None:  # Telethon could not match the sent message in the response
-            raise DeliveryFailed(f"chat {chat_id}: sent a picture but did not learn its id")
+            raise DeliveryFailed(f"chat {chat_id}: sent a {what} but did not learn its id")
         writer.sent.add(chat_id, int(message.id))
         return message

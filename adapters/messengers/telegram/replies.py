@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import TelegramStream
-from core.values import Attachment, Node, Picture
+from core.values import Attachment, Node, Offer, Picture, VoiceNote
 
 
 class TelegramReplies:
@@ -24,6 +24,11 @@ class TelegramReplies:
         return _text(
             await self.sink.send_picture(int(chat_id), picture, caption, _number(reply_to))
         )
+
+    async def send_voice(
+        self, chat_id: str, voice: VoiceNote, caption: str, reply_to: str | None = None
+    ) -> list[str]:
+        return _text(await self.sink.send_voice(int(chat_id), voice, caption, _number(reply_to)))
 
     async def fetch(self, chat_id: str, attachment: Attachment, limit: int) -> bytes:
         return await self.sink.media.fetch(int(chat_id), attachment, limit)
@@ -51,8 +56,10 @@ class Answer:
     async def update(self, text: str) -> None:
         await self._stream.update(text)
 
-    async def finish(self, text: str, *, markdown: bool = True) -> list[str]:
-        return _text(await self._stream.finish(text, markdown=markdown))
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> list[str]:
+        return _text(await self._stream.finish(text, markdown=markdown, offer=offer))
 
 
 def _number(message_id: str | None) -> int | None:

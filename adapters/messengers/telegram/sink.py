@@ -27,8 +27,9 @@ from adapters.messengers.telegram.pictures import deliver_picture, fits_caption
 from adapters.messengers.telegram.split import parts_of
 from adapters.messengers.telegram.stream import Mode, TelegramStream
 from adapters.messengers.telegram.text import LIMIT
+from adapters.messengers.telegram.voice import deliver_voice
 from adapters.messengers.telegram.writer import GONE, MAX_WAIT, SentMessages, Writer
-from core.values import Attachment, MediaKind, Node, Picture, Role
+from core.values import Attachment, MediaKind, Node, Picture, Role, VoiceNote
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,20 @@ class TelegramSink:
             self.writer, chat_id, picture, caption if short else "", reply_to
         )
         self.media.remember(chat_id, message)  # a reply to it may need the picture soon
+        ids = [int(message.id)]
+        if not short:
+            ids += await self.send(chat_id, caption, ids[0])
+        return ids
+
+    async def send_voice(
+        self, chat_id: int, voice: VoiceNote, caption: str, reply_to: int | None = None
+    ) -> list[int]:
+        """Send a voice note with a plain-text caption; a caption too long for it follows as
+        text answering it. Raises ``DeliveryFailed``."""
+        short = fits_caption(caption)
+        message = await deliver_voice(
+            self.writer, chat_id, voice, caption if short else "", reply_to
+        )
         ids = [int(message.id)]
         if not short:
             ids += await self.send(chat_id, caption, ids[0])

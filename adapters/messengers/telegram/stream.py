@@ -26,6 +26,7 @@ from adapters.messengers.telegram.split import Part, parts_of
 from adapters.messengers.telegram.text import head, tail
 from adapters.messengers.telegram.writer import FLOODS, Writer
 from core.errors import AnswerStopped
+from core.values import Offer
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,11 @@ class TelegramStream:
             self._shown = True
             self._showing()
 
-    async def finish(self, text: str, *, markdown: bool = True) -> list[int]:
-        """Show the final ``text`` formatted, as real messages; their ids. Raises
+    async def finish(
+        self, text: str, *, markdown: bool = True, offer: Offer | None = None
+    ) -> list[int]:
+        """Show the final ``text`` formatted, as real messages, ``offer`` as an inline button
+        under the last (``bot.CALLBACK`` takes its presses); their ids. Raises
         ``DeliveryFailed`` when it cannot be delivered within the writer's ``max_wait``."""
         self._showing()
         self._draft_gone()
@@ -183,6 +187,17 @@ class TelegramStream:
             if delay > 0:
                 await self._writer.sleep(delay)
         edit = None if self._draft else self._first
-        ids = await self._writer.deliver(self._chat_id, parts, reply_to=self._reply_to, edit=edit)
+        ids = await self._writer.deliver(
+            self._chat_id, parts, reply_to=self._reply_to, edit=edit, markup=button(offer)
+        )
         self._shown = True
         return ids
+
+
+def button(offer: Offer | None) -> types.ReplyInlineMarkup | None:
+    """``offer`` as an inline keyboard of one button whose callback data is its command."""
+    if offer is None:
+        return None
+    data = offer.command.encode()[:64]  # Telegram's limit; a command with an id fits
+    pressed = types.KeyboardInlineButton(offer.label, types.InlineButtonTypeCallback(data))
+    return types.ReplyInlineMarkup([types.KeyboardInlineButtonRow([pressed])])

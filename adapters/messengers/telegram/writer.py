@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
 
 from telethon import TelegramClient, errors
 from telethon.tl import functions
@@ -44,6 +45,8 @@ MAX_WAIT = 600.0  # seconds a message that must arrive may wait out floods and o
 _EDIT_FLOODS = 3  # an edit refused this many times goes out as a new message instead
 _MIN_PIECE = 64  # below this, a "message too long" is not about the length of the text
 _SENT_KEPT = 100_000  # ids of the bot's own messages remembered, to know replies to it
+# Buttons under a message: a ``types.ReplyInlineMarkup`` (Telethon is untyped), or None.
+Markup = Any
 
 
 class SentMessages:
@@ -90,17 +93,29 @@ class Writer:
     # -- must arrive ---------------------------------------------------------------------------
 
     async def deliver(
-        self, chat_id: int, parts: Sequence[Part], *, reply_to: int | None, edit: int | None = None
+        self,
+        chat_id: int,
+        parts: Sequence[Part],
+        *,
+        reply_to: int | None,
+        edit: int | None = None,
+        markup: Markup = None,
     ) -> list[int]:
         """Show every part in order, the first by editing ``edit`` when given, each next one
-        replying to the one before; the ids shown. Raises ``DeliveryFailed``."""
+        replying to the one before, the last with ``markup`` (buttons) under it; the ids shown.
+        Raises ``DeliveryFailed``."""
         self.check_open(chat_id)
         deadline = self.clock() + self.max_wait
         ids: list[int] = []
         for index, part in enumerate(parts):
             target = edit if index == 0 else None
             shown = await self._put(
-                chat_id, part, edit=target, reply_to=ids[-1] if ids else reply_to, until=deadline
+                chat_id,
+                part,
+                edit=target,
+                reply_to=ids[-1] if ids else reply_to,
+                until=deadline,
+                markup=markup if index == len(parts) - 1 else None,
             )
             if not shown:
                 raise DeliveryFailed(
@@ -121,7 +136,14 @@ class Writer:
             log.info("could not delete message %s of chat %s: %r", message_id, chat_id, exc)
 
     async def _put(
-        self, chat_id: int, part: Part, *, edit: int | None, reply_to: int | None, until: float
+        self,
+        chat_id: int,
+        part: Part,
+        *,
+        edit: int | None,
+        reply_to: int | None,
+        until: float,
+        markup: Markup = None,
     ) -> list[int]:
         """One part, however many tries it takes before ``until``; [] when it cannot be shown."""
         floods = 0
@@ -130,7 +152,7 @@ class Writer:
             await self.wait_out_flood(chat_id, until)
             await self.pacer.turn(chat_id, private=self.is_private(chat_id))
             try:
-                return await self.write(chat_id, part, edit=edit, reply_to=reply_to)
+                return await self.write(chat_id, part, edit=edit, reply_to=reply_to, markup=markup)
             except FLOODS as exc:
                 log.info("chat %s: Telegram asks to wait %s s", chat_id, getattr(exc, "seconds", 0))
                 if edit is not None:
@@ -153,7 +175,9 @@ class Writer:
                 if units(part.text) // 2 < _MIN_PIECE:
                     log.warning("chat %s: Telegram found a part too long", chat_id)
                     return []
-                return await self._halves(chat_id, part, edit=edit, reply_to=reply_to, until=until)
+                return await self._halves(
+                    chat_id, part, edit=edit, reply_to=reply_to, until=until, markup=markup
+                )
             except GONE as exc:
                 raise self.gone(chat_id, exc) from exc
             except errors.BadRequestError as exc:
@@ -186,13 +210,26 @@ class Writer:
         await self.sleep(wait)
 
     async def _halves(
-        self, chat_id: int, part: Part, *, edit: int | None, reply_to: int | None, until: float
+        self,
+        chat_id: int,
+        part: Part,
+        *,
+        edit: int | None,
+        reply_to: int | None,
+        until: float,
+        markup: Markup = None,
     ) -> list[int]:
         ids: list[int] = []
-        for index, piece in enumerate(split(part.text, part.entities, units(part.text) // 2)):
+        pieces = split(part.text, part.entities, units(part.text) // 2)
+        for index, piece in enumerate(pieces):
             target = edit if index == 0 else None
             shown = await self._put(
-                chat_id, piece, edit=target, reply_to=ids[-1] if ids else reply_to, until=until
+                chat_id,
+                piece,
+                edit=target,
+                reply_to=ids[-1] if ids else reply_to,
+                until=until,
+                markup=markup if index == len(pieces) - 1 else None,
             )
             if not shown:
                 return []
@@ -249,9 +286,15 @@ class Writer:
     # -- the requests --------------------------------------------------------------------------
 
     async def write(
-        self, chat_id: int, part: Part, *, edit: int | None, reply_to: int | None
+        self,
+        chat_id: int,
+        part: Part,
+        *,
+        edit: int | None,
+        reply_to: int | None,
+        markup: Markup = None,
     ) -> list[int]:
-        """Send or edit, once; FloodWaits are this chat's alone."""
+        """Send or edit, once, with ``markup`` under it; FloodWaits are this chat's alone."""
         # An explicit (even empty) entity list keeps Telethon from parsing Markdown itself.
         entities = list(part.entities)
         if edit is not None:
@@ -262,6 +305,7 @@ class Writer:
                     part.text,
                     formatting_entities=entities,
                     link_preview=self.link_preview,
+                    buttons=markup,
                 )
             return [edit]
         with self.flood_of(chat_id, functions.messages.SendMessageRequest):
@@ -271,6 +315,7 @@ class Writer:
                 reply_to=reply_to,
                 formatting_entities=entities,
                 link_preview=self.link_preview,
+                buttons=markup,
             )
         if message is None:  # Telethon could not match the sent message in the response
             log.warning("chat %s: sent a message but did not learn its id", chat_id)

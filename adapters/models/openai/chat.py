@@ -293,6 +293,8 @@ class OpenAIChatModel:
             else openai.omit,
             max_tokens=cap if self._cap_parameter == "max_tokens" else openai.omit,
             reasoning_effort=self._effort if self._effort is not None else openai.omit,
+            # A mode's temperature; None leaves the server's default.
+            temperature=request.temperature if request.temperature is not None else openai.omit,
         )
 
     def _translate(self, exc: BaseException) -> errors.ModelError:
@@ -312,12 +314,12 @@ def _message(turn: Turn) -> ChatCompletionMessageParam:
     if turn.text:
         parts.append({"type": "text", "text": turn.text})
     parts.extend(
-        {"type": "image_url", "image_url": {"url": _data_url(image)}} for image in turn.images
+        {"type": "image_url", "image_url": {"url": data_url(image)}} for image in turn.images
     )
     return {"role": "user", "content": parts}
 
 
-def _data_url(image: Image) -> str:
+def data_url(image: Image) -> str:
     """The picture inline, as every OpenAI-compatible vision server accepts it (a link to our
     own files would have to be reachable from the provider)."""
     return f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
@@ -328,7 +330,23 @@ def _usage(chunk: ChatCompletionChunk) -> Usage | None:
     # The SDK does not validate streamed chunks: a server may send a usage object with gaps.
     if usage is None or usage.prompt_tokens is None or usage.completion_tokens is None:
         return _timings(chunk)
-    return Usage(usage.prompt_tokens, usage.completion_tokens)
+    # OpenAI and vLLM say how much of the prompt came from their cache, and how many tokens a
+    # reasoning model thought in; servers that do not leave the details out (or null).
+    prompt_details = usage.prompt_tokens_details
+    completion_details = usage.completion_tokens_details
+    return Usage(
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        cached_tokens=_count(prompt_details.cached_tokens if prompt_details else None),
+        reasoning_tokens=_count(
+            completion_details.reasoning_tokens if completion_details else None
+        ),
+    )
+
+
+def _count(value: object) -> int:
+    """A count a server reported in a usage's details; 0 when it sent none or nonsense."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _timings(chunk: ChatCompletionChunk) -> Usage | None:

@@ -24,6 +24,7 @@ _AZURE_FILTER_CODE = "ResponsibleAIPolicyViolation"
 # A 429 with this code is an exhausted billing quota, not throttling: waiting does not help, the
 # operator has to act, which is what AuthFailed tells the core.
 _QUOTA_CODE = "insufficient_quota"
+_RATE_CODE = "rate_limit_exceeded"
 # Wording of an unknown model in an error event that comes with HTTP 200 (some proxies).
 # Narrow on purpose: "the model is not available right now" or "the model hit an unknown error"
 # pass, and must not send the admin to fix a setting.
@@ -38,7 +39,10 @@ _MASK = "***"
 def translate(exc: BaseException, *, key: str | None = None) -> errors.ModelError:
     """The core error for a failure of the SDK, the transport or a stream; ``key`` (the API
     key) is masked wherever the server quoted it."""
-    error = _translate(exc)
+    return _masked(_translate(exc), key)
+
+
+def _masked(error: errors.ModelError, key: str | None) -> errors.ModelError:
     text = str(error)
     if key and key in text:
         # Some servers quote the key they rejected; the message may reach logs and the admin.
@@ -57,17 +61,30 @@ def _translate(exc: BaseException) -> errors.ModelError:
         return _from_status(exc.status_code, body_of(exc.body), provider_message(exc))
     if isinstance(exc, openai.APIError):
         # An error event in the middle of a stream: no status, only the provider's error object.
-        body = body_of(exc.body)
-        classified = _classify(body, exc.message)
-        if classified is not None:
-            return classified
-        if _UNKNOWN_MODEL.search(exc.message):
-            return errors.ModelMisconfigured(f"the provider does not know the model: {exc.message}")
-        return errors.ModelUnavailable(f"the model failed while answering: {exc.message}")
+        return _from_stream(body_of(exc.body), exc.message)
     if isinstance(exc, ValueError):
         # The SDK parses each event itself and lets a JSON error through as it is.
         return errors.ModelUnavailable("the model sent a response that could not be read")
     return errors.ModelError(f"the model request failed: {type(exc).__name__}: {exc}")
+
+
+def from_stream_error(
+    body: Mapping[str, object], message: str, *, key: str | None = None
+) -> errors.ModelError:
+    """The core error for an error the provider reported inside a stream (the Responses API's
+    ``error`` event or failed response), from its error object ``body``."""
+    return _masked(_from_stream(body, message), key)
+
+
+def _from_stream(body: Mapping[str, object], message: str) -> errors.ModelError:
+    classified = _classify(body, message)
+    if classified is not None:
+        return classified
+    if body.get("code") == _RATE_CODE:  # a failed response says throttling with no status
+        return errors.RateLimited(f"the provider is throttling requests: {message}")
+    if _UNKNOWN_MODEL.search(message):
+        return errors.ModelMisconfigured(f"the provider does not know the model: {message}")
+    return errors.ModelUnavailable(f"the model failed while answering: {message}")
 
 
 def _from_status(status: int, body: Mapping[str, object], detail: str) -> errors.ModelError:

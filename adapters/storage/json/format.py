@@ -14,9 +14,11 @@ were. ``"blacklist": true`` is the account's ``banned``. ``lang_model`` (the old
 versions) is the account's ``model``, the name of the model the person chose: absent, ``null``
 or ``""`` is the default model (None), and a ``null`` or ``""`` is written back as it was. Keys
 this code does not know, in an entry or at the top level, are kept as they are.
-``allowance`` (the admin's /allowance for the person) and ``refilled`` (the allowance period
-last refilled) are this bot's own, written only when set; the older bot ignores them. The
-access list lives in ``global`` (``adapters.storage.access``).
+``allowance`` (the admin's /allowance for the person), ``refilled`` (the allowance period
+last refilled) and ``mode`` (the person's /mode) are this bot's own, written only when set; the
+older bot ignores them, and ``voice`` (true: the person's /voice on) likewise; so is ``search``
+(the person's /search on), written only when true. The access list lives in ``global``
+(``adapters.storage.access``).
 
 Accounts of a messenger whose ids are not numbers (Matrix's ``@name:server``) are kept in a
 file beside data.json (``text_accounts_file``: ``data.matrix.json``), an object of such entries
@@ -68,6 +70,9 @@ _KNOWN = frozenset(
         "lang_model",
         "allowance",
         "refilled",
+        "voice",
+        "search",
+        "mode",
     }
 )
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
@@ -162,7 +167,7 @@ def check_account(account: Account) -> None:
         if type(account.allowance) is not int:
             raise Unwritable(f"{user}: allowance must be a whole number")
         check_number(account.allowance, f"{user}: allowance")
-    for field in ("name", "username", "prompt", "model", "refilled"):
+    for field in ("name", "username", "prompt", "model", "refilled", "mode"):
         value = getattr(account, field)
         if value is not None:
             if type(value) is not str:
@@ -316,6 +321,18 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         allowance = whole_number(entry, "allowance", f"user {key}")
     if refilled is not None and type(refilled) is not str:
         raise Invalid(f"user {key}: 'refilled' must be text, found {refilled!r}")
+    voice = get("voice", False)
+    if voice is not False:
+        if type(voice) is not bool:
+            raise Invalid(f"user {key}: 'voice' must be true or false, found {voice!r}")
+    elif "voice" in entry:
+        extra = _with(extra, "voice", False)  # written back as it was
+    search = get("search")
+    if search is not None and type(search) is not bool:
+        raise Invalid(f"user {key}: 'search' must be true or false, found {search!r}")
+    mode = get("mode")
+    if mode is not None and type(mode) is not str:
+        raise Invalid(f"user {key}: 'mode' must be text, found {mode!r}")
     # Positional, in the order of Account's fields (a test keeps it so): with 100 000 users,
     # naming each argument costs start-up about 0.05 s.
     account = Account(
@@ -331,6 +348,9 @@ def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, d
         model or None,
         allowance,
         refilled,
+        voice,
+        search is True,
+        mode or None,
     )
     if check_texts or not extra.keys() <= _KNOWN:
         try:
@@ -374,6 +394,12 @@ def write_entry(account: Account, extra: dict[str, Any]) -> dict[str, Any]:
         entry["allowance"] = account.allowance
     if account.refilled is not None:
         entry["refilled"] = account.refilled
+    if account.voice or "voice" in extra:
+        entry["voice"] = account.voice
+    if account.search:
+        entry["search"] = True
+    if account.mode is not None:
+        entry["mode"] = account.mode
     for key, value in extra.items():
         if key not in _KNOWN:
             entry[key] = value

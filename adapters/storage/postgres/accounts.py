@@ -58,7 +58,7 @@ RELEASE_RETRY_MOST = 5.0
 
 COLUMNS = (
     "id, balance, requests, tokens, name, username, last_request, prompt, banned, model,"
-    " allowance, refilled"
+    " allowance, refilled, voice, search, mode"
 )
 ACCESS = access_format.KEY  # the access list's key among data.json's "global" keys
 
@@ -119,16 +119,18 @@ UPDATE accounts AS a
 SET balance = v.balance, requests = v.requests, tokens = v.tokens, name = v.name,
     username = v.username, last_request = v.last_request, prompt = v.prompt,
     banned = v.banned, model = v.model, allowance = v.allowance, refilled = v.refilled,
+    voice = v.voice, search = v.search, mode = v.mode,
     held = a.held - coalesce((SELECT amount FROM freed WHERE freed.user_id = a.id), 0)
 FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
-            %s::timestamp[], %s::text[], %s::boolean[], %s::text[], %s::bigint[], %s::text[])
+            %s::timestamp[], %s::text[], %s::boolean[], %s::text[], %s::bigint[], %s::text[],
+            %s::boolean[], %s::boolean[], %s::text[])
     AS v (id, balance, requests, tokens, name, username, last_request, prompt, banned, model,
-          allowance, refilled)
+          allowance, refilled, voice, search, mode)
 WHERE a.id = v.id
 """
 _REGISTER = f"""
 INSERT INTO accounts ({COLUMNS})
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO NOTHING
 RETURNING {COLUMNS}
 """
@@ -136,7 +138,7 @@ RETURNING {COLUMNS}
 
 def row_to_account(row: tuple[Any, ...]) -> Account:
     user_id, balance, requests, tokens, name, username, last, prompt, is_banned, model = row[:10]
-    allowance, refilled = row[10:12]
+    allowance, refilled, voice, search, mode = row[10:15]
     return Account(
         user_id=user_id,
         balance=balance,
@@ -150,6 +152,9 @@ def row_to_account(row: tuple[Any, ...]) -> Account:
         model=model,
         allowance=allowance,
         refilled=refilled,
+        voice=voice,
+        search=search,
+        mode=mode,
     )
 
 
@@ -167,6 +172,9 @@ def account_row(value: Account) -> tuple[Any, ...]:
         value.model,
         value.allowance,
         value.refilled,
+        value.voice,
+        value.search,
+        value.mode,
     )
 
 

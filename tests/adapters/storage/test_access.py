@@ -1,4 +1,4 @@
-"""The access list, the accounts a page at a time and the allowance fields, alike in every
+"""The access list, the accounts a page at a time, the allowance and voice fields, alike in every
 account store (memory, data.json; PostgreSQL in postgres/test_access.py runs the same checks):
 kept across a restart, changed atomically, and a failed change leaves nothing."""
 
@@ -14,7 +14,7 @@ import pytest
 
 from adapters.storage.json.accounts import JsonAccounts
 from adapters.storage.memory.stores import MemoryAccountStore
-from core.errors import StorageError
+from core.errors import CorruptData, StorageError
 from core.ports import AccountStore
 from core.values import AccessList, Account
 from tests.adapters.storage.json.test_contract import crash
@@ -59,10 +59,40 @@ async def check_allowance_fields_are_kept(store: AccountStore) -> None:
     assert await store.get("8") == Account("8", 10, allowance=0, refilled="2026-01")
 
 
+async def check_voice_is_kept(store: AccountStore) -> None:
+    await store.register(Account("9", 10, voice=True))
+    await store.register(Account("10", 10))
+    await store.change("10", lambda a: attrs.evolve(a, voice=True))
+    await store.change("9", lambda a: attrs.evolve(a, voice=False))
+    assert await store.get("9") == Account("9", 10)
+    assert await store.get("10") == Account("10", 10, voice=True)
+
+
+async def check_search_flag_is_kept(store: AccountStore) -> None:
+    await store.register(Account("7", 10))
+    await store.register(Account("8", 10, search=True))
+    await store.change("7", lambda a: attrs.evolve(a, search=True))
+    await store.change("8", lambda a: attrs.evolve(a, search=False))
+    assert await store.get("7") == Account("7", 10, search=True)
+    assert await store.get("8") == Account("8", 10)
+
+
+async def check_the_mode_is_kept(store: AccountStore) -> None:
+    await store.register(Account("7", 10, mode="coder"))
+    await store.register(Account("8", 10))
+    await store.change("8", lambda a: attrs.evolve(a, mode="brief", prompt=None))
+    await store.change("7", lambda a: attrs.evolve(a, mode=None))
+    assert await store.get("7") == Account("7", 10)
+    assert await store.get("8") == Account("8", 10, mode="brief")
+
+
 CHECKS = (
     check_access_is_kept_and_changed_atomically,
     check_pages_in_the_order_of_registration,
     check_allowance_fields_are_kept,
+    check_voice_is_kept,
+    check_search_flag_is_kept,
+    check_the_mode_is_kept,
 )
 
 
@@ -93,7 +123,9 @@ async def test_data_json_keeps_the_list_where_the_older_bot_does_not_look(tmp_pa
         "later": {"kept": True}}}))  # fmt: skip
     store = JsonAccounts.open(path)
     await store.change_access(lambda a: a.allowing("5").allowing("@bo"))
-    await store.change("5", lambda a: attrs.evolve(a, allowance=9, refilled="2026-01-01"))
+    await store.change(
+        "5", lambda a: attrs.evolve(a, allowance=9, refilled="2026-01-01", mode="tutor")
+    )
     await store.close()
     written = json.loads(path.read_text())
     assert list(written) == ["global", "5"]  # no top-level key the older bot would take for a user
@@ -102,7 +134,28 @@ async def test_data_json_keeps_the_list_where_the_older_bot_does_not_look(tmp_pa
     assert written["5"]["blacklist"] is True
     assert written["5"]["later"] == {"kept": True}
     assert (written["5"]["allowance"], written["5"]["refilled"]) == (9, "2026-01-01")
+    assert written["5"]["mode"] == "tutor"  # a key the older bot does not read
     assert set(older_bot_reads(path)) == {"5"}
+
+
+async def test_data_json_keeps_voice_where_the_older_bot_ignores_it(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps({"5": {"balance": 3, "voice": False}, "6": {"balance": 4}}))
+    store = JsonAccounts.open(path)
+    assert (await store.get("5"), await store.get("6")) == (Account("5", 3), Account("6", 4))
+    await store.change("6", lambda a: attrs.evolve(a, voice=True))
+    await store.close()
+    written = json.loads(path.read_text())
+    assert written["5"]["voice"] is False  # kept as it was read
+    assert written["6"]["voice"] is True
+    assert set(older_bot_reads(path)) == {"5", "6"}
+
+
+async def test_data_json_refuses_a_voice_that_is_no_yes_or_no(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps({"5": {"balance": 3, "voice": "yes"}}))
+    with pytest.raises(CorruptData, match="'voice' must be true or false"):
+        JsonAccounts.open(path)
 
 
 async def test_a_full_disk_leaves_the_list_as_it_was(tmp_path: Path) -> None:
@@ -120,3 +173,22 @@ async def test_a_full_disk_leaves_the_list_as_it_was(tmp_path: Path) -> None:
         again = JsonAccounts.open(path)
         assert (await again.access()).users == {"5", "6"}
         await again.close()
+
+
+async def test_data_json_writes_search_only_when_on(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    store = JsonAccounts.open(path)
+    await store.register(Account("5", 10, search=True))
+    await store.register(Account("6", 10))
+    await store.close()
+    written = json.loads(path.read_text())
+    assert written["5"]["search"] is True
+    assert "search" not in written["6"]
+    assert set(older_bot_reads(path)) == {"5", "6"}
+
+
+async def test_data_json_refuses_a_search_flag_that_is_not_true_or_false(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps({"5": {"requests": 1, "tokens": 2, "balance": 3, "search": "yes"}}))
+    with pytest.raises(StorageError, match="search"):
+        JsonAccounts.open(path)

@@ -20,7 +20,7 @@ from adapters.messengers.console.session import (
 from adapters.models.offline.media import pattern_png
 from core.errors import DeliveryFailed, MediaTooLarge, MediaUnavailable
 from core.ports import MediaSource, ReplySink
-from core.values import Attachment, MediaKind, Picture
+from core.values import Attachment, MediaKind, Offer, Picture
 from tests.adapters.media_files import jpeg_head, png_file, voice_note
 
 
@@ -312,3 +312,12 @@ async def test_the_pictures_directory_is_the_owners_only(tmp_path: Path) -> None
         await sink.send_picture("100", Picture(pattern_png("x", 8)), "")
         assert directory.stat().st_mode & 0o777 == 0o700
         assert (directory / "1.png").stat().st_mode & 0o777 == 0o600
+
+
+async def test_an_offered_button_shows_the_command_to_type() -> None:
+    out = io.StringIO()
+    sink = ConsoleSink(out, numbering(1))
+    stream = sink.stream("100", None)
+    await stream.update("Hello")  # live, then broken off
+    await stream.finish("Hello\n\n(It broke.)", offer=Offer("Try again", "/retry 4"))
+    assert out.getvalue().endswith("Hello\n\n(It broke.)\n[Try again: /retry]\n")

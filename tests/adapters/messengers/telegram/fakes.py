@@ -277,6 +277,19 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
         [prepared] = await self._preprocess_updates([update], users, chats)
         await self._dispatch_update(prepared)
 
+    async def press(self, message: types.Message, sender: types.User = ALICE) -> None:
+        """``sender`` presses the first button under ``message``, as Telegram reports it."""
+        [row] = message.reply_markup.rows
+        update = types.UpdateBotCallbackQuery(
+            query_id=next(self._ids),
+            user_id=sender.id,
+            peer=message.peer_id,
+            msg_id=message.id,
+            chat_instance=0,
+            data=row.buttons[0].type.data,
+        )
+        await self.receive_update(update)
+
     async def receive_all(self, messages: Iterable[types.Message]) -> None:
         """Dispatch each message in its own task, in order: Telethon's default (not sequential)."""
         await asyncio.gather(*(asyncio.create_task(self.receive(m)) for m in messages))
@@ -323,7 +336,12 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
         if isinstance(request, functions.channels.GetChannelsRequest):
             raise errors.ChannelInvalidError(request)
         if isinstance(
-            request, (functions.messages.SetTypingRequest, functions.bots.SetBotCommandsRequest)
+            request,
+            (
+                functions.messages.SetTypingRequest,
+                functions.bots.SetBotCommandsRequest,
+                functions.messages.SetBotCallbackAnswerRequest,
+            ),
         ):
             return True
         if isinstance(request, functions.channels.DeleteMessagesRequest):
@@ -378,6 +396,7 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
                 if reply is None
                 else types.MessageReplyHeader(reply_to_msg_id=reply.reply_to_msg_id),
                 media=media,
+                reply_markup=getattr(request, "reply_markup", None),
             )
         )
         return types.Updates(
@@ -393,14 +412,21 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
 
     def _send_media(self, request: Any) -> types.Updates:
         uploaded = request.media
-        if not isinstance(uploaded, types.InputMediaUploadedPhoto):
-            raise NotImplementedError(f"the fake Telegram takes photos, not {uploaded!r}")
+        if not isinstance(
+            uploaded, types.InputMediaUploadedPhoto | types.InputMediaUploadedDocument
+        ):
+            raise NotImplementedError(f"the fake Telegram takes uploaded files, not {uploaded!r}")
         if units(request.message) > CAPTION_LIMIT:
             raise errors.MediaCaptionTooLongError(request)
         parts = self.uploads.get(uploaded.file.id, {})
         if sorted(parts) != list(range(uploaded.file.parts)):
             raise errors.FilePartsInvalidError(request)
         data = b"".join(parts[i] for i in range(uploaded.file.parts))
+        if isinstance(uploaded, types.InputMediaUploadedDocument):
+            # A voice note is a document whose audio attribute says so.
+            voice = any(getattr(a, "voice", False) for a in uploaded.attributes)
+            document = self._document(data, uploaded.mime_type, uploaded.attributes)
+            return self._post(request, types.MessageMediaDocument(voice=voice, document=document))
         if not data.startswith(_IMAGE_MAGIC):
             raise errors.ImageProcessFailedError(request)
         width, height = _dimensions(data)
@@ -442,6 +468,7 @@ class FakeTelegram(TelegramClient):  # type: ignore[misc]  # Telethon is untyped
             raise errors.MessageNotModifiedError(request)
         message.message = request.message
         message.entities = entities
+        message.reply_markup = request.reply_markup  # an edit without one removes the buttons
         message.edit_date = DATE
         if isinstance(message.peer_id, types.PeerChannel):
             update: Any = types.UpdateEditChannelMessage(message, next(self._pts), 1)

@@ -50,6 +50,8 @@ class LlamaServer:
     reports: str = "llama.cpp"
     # Kill the connection after this many words of the answer (the server dies mid-answer).
     die_after: int | None = None
+    # A usage chunk after the finish reason, as vLLM and OpenAI send it (llama.cpp does not).
+    usage: dict[str, Any] | None = None
     requests: list[dict[str, Any]] = attrs.field(factory=list)
     asked: list[str] = attrs.field(factory=list)  # the paths of GET requests
     port: int = 0
@@ -134,6 +136,8 @@ class LlamaServer:
                 timings = {**timings, "prompt_n": prompt - 10, "cache_n": 10}
             last["timings"] = {**timings, "prompt_ms": 12.5}
         await self.event(writer, last)
+        if self.usage is not None:
+            await self.event(writer, {"choices": [], "usage": self.usage})
         writer.write(b"data: [DONE]\n\n")
         await writer.drain()
 

@@ -7,6 +7,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 
+import attrs
 import pytest
 from llmock.pytest_plugin import LLMock
 from llmock.scenarios import Reply
@@ -194,6 +195,16 @@ async def test_a_reasoning_effort_is_sent_only_when_set(llm: LLMock, make: Facto
     assert llm.last_request.body["reasoning_effort"] == "none"
     await drain(make(), [])
     assert "reasoning_effort" not in llm.last_request.body
+
+
+async def test_a_temperature_is_sent_only_when_the_request_has_one(
+    llm: LLMock, make: Factory
+) -> None:
+    model = make()
+    await drain(model, [], attrs.evolve(REQUEST, temperature=0.2))
+    assert llm.last_request.body["temperature"] == 0.2
+    await drain(model, [])
+    assert "temperature" not in llm.last_request.body
 
 
 def test_an_unknown_reasoning_effort_is_refused(make: Factory) -> None:

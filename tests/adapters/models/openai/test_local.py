@@ -202,3 +202,32 @@ async def test_an_error_event_after_a_200_is_told_apart(
             await answer(model_for(server.base_url), request(10))
 
     assert message in str(caught.value)
+
+
+# -- usage details (vLLM and OpenAI send them; LLMock does not) -------------------------------
+
+
+async def test_cached_and_reasoning_tokens_are_read_when_the_server_sends_them() -> None:
+    usage = {
+        "prompt_tokens": 1200,
+        "completion_tokens": 90,
+        "total_tokens": 1290,
+        "prompt_tokens_details": {"cached_tokens": 800},
+        "completion_tokens_details": {"reasoning_tokens": 40},
+    }
+    async with llama_server(usage=usage) as server:
+        chunks = await answer(model_for(server.base_url), request(5))
+    assert chunks[-1].usage == Usage(1200, 90, cached_tokens=800, reasoning_tokens=40)
+
+
+async def test_usage_details_left_null_count_nothing() -> None:
+    usage = {
+        "prompt_tokens": 12,
+        "completion_tokens": 9,
+        "total_tokens": 21,
+        "prompt_tokens_details": None,
+        "completion_tokens_details": {"reasoning_tokens": None},
+    }
+    async with llama_server(usage=usage) as server:
+        chunks = await answer(model_for(server.base_url), request(5))
+    assert chunks[-1].usage == Usage(12, 9)

@@ -50,12 +50,13 @@ async def test_two_processes_changing_the_list_at_once_keep_both(database_url: s
         await second.close()
 
 
-async def test_the_export_carries_the_list_and_the_allowances(
+async def test_the_export_carries_the_list_the_allowances_and_voice(
     database_url: str, tmp_path: Path
 ) -> None:
     store = await PostgresAccountStore.open(database_url, pool_size=2)
     try:
-        await store.register(Account("5", 10, allowance=7, refilled="2026-02"))
+        await store.register(Account("5", 10, allowance=7, refilled="2026-02", search=True))
+        await store.register(Account("6", 11, voice=True, mode="coder"))
         await store.change_access(lambda a: a.allowing("@ann").allowing("-100", chat=True))
         access = await store.access()
     finally:
@@ -64,5 +65,6 @@ async def test_the_export_carries_the_list_and_the_allowances(
     await export_data_json(database_url, path)
     exported = JsonAccounts.open(path)
     assert await exported.access() == access
-    assert await exported.get("5") == Account("5", 10, allowance=7, refilled="2026-02")
+    assert await exported.get("5") == Account("5", 10, allowance=7, refilled="2026-02", search=True)
+    assert await exported.get("6") == Account("6", 11, voice=True, mode="coder")
     await exported.close()

@@ -20,8 +20,11 @@ pytestmark = pytest.mark.postgres
 
 
 def test_the_migrations_are_numbered_in_order():
+    # Each number once, in order; a gap is allowed: branches take numbers given out ahead
+    # (0004 and 0005 were taken at the same time), and a gap only waits for its file.
     numbers = [number for number, _, _ in migrations()]
-    assert numbers == list(range(1, len(numbers) + 1))
+    assert numbers == sorted(set(numbers))
+    assert numbers[0] == 1
 
 
 async def test_each_migration_is_applied_once_even_by_processes_starting_together(database_url):

@@ -28,8 +28,9 @@ SEED = {
         "username": "@johndoe",
         "last_request": "2021-01-01 00:00:00",
         "prompt": "Talk like a pirate",
+        "voice": True,
     },
-    "-100500": {"requests": 0, "tokens": 0, "balance": 30000, "username": "None"},
+    "-100500": {"requests": 0, "tokens": 0, "balance": 30000, "username": "None", "voice": False},
     "77": {
         "zeta": 1,
         "balance": 5,
@@ -88,6 +89,7 @@ async def test_imported_accounts_are_served_by_the_store(database_url, tmp_path)
             "johndoe",
             "Talk like a pirate",
         )
+        assert john.voice is True  # /voice on, in its column
         assert (await store.totals()).tokens == 3400
         assert await store.count() == 4
         # A change made in PostgreSQL is in the next export, unknown keys still beside it.
