@@ -16,15 +16,16 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import attrs
 import nio
 
 from adapters.messengers.matrix.bot import MatrixBot
+from adapters.messengers.matrix.media import MatrixMedia
 from adapters.messengers.matrix.operator import MatrixOperator
-from adapters.messengers.matrix.sink import MatrixSink
+from adapters.messengers.matrix.sink import MatrixSink, client_config
 from core.errors import StorageError
 from entrypoints.bootstrap import build_bot, stop_on_signals
 from entrypoints.setting_types import Secret
@@ -90,10 +91,7 @@ def matrix_login(env: Mapping[str, str], base: Path | None = None) -> MatrixLogi
 async def log_in(login: MatrixLogin) -> nio.AsyncClient:
     """A client logged in with the token, the kept token, or the password (keeping its
     token); ConnectionError when the homeserver refuses."""
-    # A rate limit comes back to the sink (max_limit_exceeded=0), which drops interim edits
-    # and waits per room, instead of nio sleeping inside the call; no encryption (see README).
-    config = nio.AsyncClientConfig(max_limit_exceeded=0, encryption_enabled=False)
-    client = nio.AsyncClient(login.homeserver, login.user_id, config=config)
+    client = nio.AsyncClient(login.homeserver, login.user_id, config=client_config())
     if login.access_token is not None:
         client.restore_login(login.user_id, "", login.access_token.reveal())
     elif login.token_file.exists():
@@ -115,14 +113,22 @@ async def log_in(login: MatrixLogin) -> nio.AsyncClient:
     return client
 
 
-async def serve(settings: Settings, login: MatrixLogin, *, handle_signals: bool = True) -> int:
-    """Run the bot until /stop or SIGINT/SIGTERM; the exit status."""
+async def serve(
+    settings: Settings,
+    login: MatrixLogin,
+    *,
+    handle_signals: bool = True,
+    serving: Callable[[], None] | None = None,
+) -> int:
+    """Run the bot until /stop or SIGINT/SIGTERM; the exit status. ``serving`` is called once
+    the bot has marked where it begins: a message sent after that is answered."""
     try:
         client = await log_in(login)
     except (ConnectionError, OSError, nio.LocalProtocolError) as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 2
     sink = MatrixSink(client, edit_interval=login.edit_interval)
+    media = MatrixMedia(login.homeserver, lambda: client.access_token)
     try:
         bot = await build_bot(
             settings,
@@ -130,25 +136,34 @@ async def serve(settings: Settings, login: MatrixLogin, *, handle_signals: bool 
             sink=sink,
             operator=MatrixOperator(sink, login.admin),
             lookup=sink,
+            media=media,
         )
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
         await client.close()
         return 2
-    matrix = MatrixBot(client, sink, bot.service.submit, frozenset(bot.service.commands.table))
+    commands = frozenset(bot.service.commands.table)
+    matrix = MatrixBot(
+        client, sink, bot.service.submit, commands, language=settings.default_language
+    )
     receiving: asyncio.Task[None] | None = None
     with stop_on_signals(bot.service.request_stop, enabled=handle_signals):
         try:
             await matrix.start()
             log.warning("serving Matrix as %s with the %s", login.user_id, bot.model_phrase)
             print(f"gptbot matrix: serving as {login.user_id}", flush=True)
+            if serving is not None:
+                serving()
             receiving = asyncio.create_task(matrix.run())
             stopped = asyncio.create_task(bot.service.wait_for_stop())
             await asyncio.wait({receiving, stopped}, return_when=asyncio.FIRST_COMPLETED)
             log.warning("stopping: finishing the answers in flight")
+            stopped.cancel()
+            # Still syncing while the answers in flight finish: a message that comes meanwhile
+            # is told the bot is shutting down (the core says so once it stops), not ignored.
+            await bot.service.drain()
             matrix.stop()
             receiving.cancel()
-            stopped.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await receiving
             await bot.close()
@@ -156,6 +171,9 @@ async def serve(settings: Settings, login: MatrixLogin, *, handle_signals: bool 
             print(f"gptbot: {exc}", file=sys.stderr)
             return 1
         finally:
+            if receiving is not None and not receiving.done():
+                receiving.cancel()
+            await media.close()
             await client.close()
     return 0
 

@@ -92,6 +92,11 @@ TEXTS: Final = {
         "I can't use this kind of message (stickers, videos, polls and the like). "
         "I understand text, voice messages, pictures and text files."
     ),
+    "encrypted_room": (
+        "I cannot read end-to-end encrypted rooms. Please start a room without encryption "
+        "(in Element: turn off “Enable end-to-end encryption” when creating it) and invite me "
+        "there."
+    ),
     "anonymous_sender": (
         "I can't answer messages sent on behalf of a group or a channel: answers are paid "
         "from a person's token balance. Please write as yourself."

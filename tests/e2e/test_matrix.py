@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import re
+import signal
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,12 @@ import attrs
 import nio
 import pytest
 
+from adapters.messengers.matrix.media import MatrixMedia
+from core.values import Attachment, MediaKind
 from entrypoints.matrix import matrix_login, serve
 from entrypoints.settings import settings_from
-from tests.servers.synapse import Synapse, synapse_python
+from tests.adapters.media_files import png_file, voice_note
+from tests.servers.synapse import ROOT, Synapse, synapse_python
 
 TIMEOUT = 60.0  # seconds to wait for an event before the test fails (never reached when it passes)
 
@@ -79,28 +84,69 @@ class Person:
         assert isinstance(answer, nio.RoomSendResponse), answer
         return str(answer.event_id)
 
+    async def upload(self, data: bytes, mime: str, name: str) -> str:
+        """``data`` put in the homeserver's content repository; its ``mxc://`` URI."""
+        uploaded, _ = await self.client.upload(
+            lambda *_: data, content_type=mime, filename=name, filesize=len(data)
+        )
+        assert isinstance(uploaded, nio.UploadResponse), uploaded
+        return str(uploaded.content_uri)
+
+    async def send(self, room_id: str, content: dict[str, Any]) -> str:
+        answer = await self.client.room_send(room_id, "m.room.message", content)
+        assert isinstance(answer, nio.RoomSendResponse), answer
+        return str(answer.event_id)
+
     async def final_answer(self, room_id: str, to: str) -> tuple[str, dict[str, Any]]:
         """The bot's answer replying to event ``to`` once finished (its footer shown): the
-        answer's event id and its last content."""
+        answer's event id and its last content. Other replies to ``to`` (a transcript's
+        quote) are passed over."""
         bot = f"@bot:{self.id.split(':', 1)[1]}"
-        first = await self.wait_for(
-            lambda e: (
-                e["sender"] == bot
-                and e["room_id"] == room_id
-                and e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id")
-                == to
+
+        def replies(event: dict[str, Any]) -> bool:
+            relates = event["content"].get("m.relates_to", {})
+            return bool(
+                event["sender"] == bot
+                and event["room_id"] == room_id
+                and relates.get("m.in_reply_to", {}).get("event_id") == to
             )
-        )
-        answer_id = first["event_id"]
 
         def finished(event: dict[str, Any]) -> bool:
             content = event["content"]
-            edited = content.get("m.relates_to", {}).get("event_id") == answer_id
-            last = content.get("m.new_content", content)
-            return (event["event_id"] == answer_id or edited) and "Tokens used" in last["body"]
+            if "Tokens used" not in content.get("m.new_content", content).get("body", ""):
+                return False
+            edited = content.get("m.relates_to", {}).get("event_id")
+            return replies(event) or any(
+                e["event_id"] == edited and replies(e) for e in self.events
+            )
 
         final = await self.wait_for(finished)
-        return answer_id, final["content"].get("m.new_content", final["content"])
+        content = final["content"]
+        edited = content.get("m.relates_to", {}).get("event_id")
+        answer_id = final["event_id"] if replies(final) else edited
+        return str(answer_id), content.get("m.new_content", content)
+
+    def shown(self, room_id: str, sender: str = "@bot:localhost") -> list[str]:
+        """The last version of each message ``sender`` sent to ``room_id``, edits applied."""
+        last: dict[str, str] = {}
+        for event in self.events:
+            if event["sender"] != sender or event["room_id"] != room_id:
+                continue
+            content = event["content"]
+            relates = content.get("m.relates_to", {})
+            if relates.get("rel_type") == "m.replace":
+                last[relates["event_id"]] = content["m.new_content"]["body"]
+            else:
+                last.setdefault(event["event_id"], content.get("body", ""))
+        return list(last.values())
+
+
+_CHARGE = re.compile(r"(?:Tokens used: |\(\d+(?:\.\d)? s, )≈?(\d[\d\u202f\u00a0 ]*)")
+
+
+def charges(bodies: list[str]) -> int:
+    """The sum of every charge the bot showed: footers, transcripts, pictures."""
+    return sum(int(re.sub(r"\D", "", m.group(1))) for b in bodies for m in _CHARGE.finditer(b))
 
 
 def tokens_used(body: str) -> int:
@@ -138,8 +184,9 @@ class Running:
     folder: Path
 
     def balance(self, user: str) -> int:
-        """The balance saved in data.json (the journal folded in by a clean stop)."""
-        data = json.loads((self.folder / "data.json").read_text())
+        """The balance saved beside data.json, where Matrix accounts are kept (the journal
+        folded in by a clean stop)."""
+        data = json.loads((self.folder / "data.matrix.json").read_text())
         return int(data[user]["balance"])
 
 
@@ -167,10 +214,16 @@ async def bot(
             **more,
         }
         settings = settings_from(env, base=tmp_path)
+        ready = asyncio.Event()
         task = asyncio.create_task(
-            serve(settings, matrix_login(env, tmp_path), handle_signals=False)
+            serve(settings, matrix_login(env, tmp_path), handle_signals=False, serving=ready.set)
         )
         tasks.append(task)
+        # A message sent before the bot marked where it begins is not for it to answer.
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, waiting}, timeout=TIMEOUT, return_when="FIRST_COMPLETED")
+        waiting.cancel()
+        assert ready.is_set() or task.done(), "the bot did not start"
         return Running(task, tmp_path)
 
     yield start
@@ -348,3 +401,228 @@ async def test_a_rate_limited_homeserver_still_gets_the_whole_answer(
         if not task.done():
             task.cancel()
         await zoe.client.close()
+
+
+async def direct_room(someone: Person) -> str:
+    made = await someone.client.room_create(is_direct=True, invite=["@bot:localhost"])
+    assert isinstance(made, nio.RoomCreateResponse)
+    await joined(someone, made.room_id, 2)  # the bot joins on the invite
+    return str(made.room_id)
+
+
+async def test_a_voice_note_a_picture_a_file_and_image_are_taken_and_charged_as_saved(
+    synapse: Synapse, bot: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Media goes through the content repository both ways: a voice note is transcribed and
+    answered, a picture is seen, a file too large is refused (told before any download when
+    the event says its size, and by the download's cap when it lies), /image is answered with
+    an uploaded picture; every charge shown is the charge saved."""
+    vic, chief = await person(synapse, "vic"), await person(synapse, "chief")
+    running = await bot(chief.id, MAX_DOCUMENT_BYTES="1000")
+    room = await direct_room(vic)
+    recording = voice_note(tmp_path, 2.0).read_bytes()
+    voice_uri = await vic.upload(recording, "audio/ogg", "voice.ogg")
+    spoken = await vic.send(
+        room,
+        {
+            "msgtype": "m.audio",
+            "body": "Voice message",
+            "url": voice_uri,
+            "info": {"mimetype": "audio/ogg", "size": len(recording), "duration": 2_000},
+            "org.matrix.msc1767.audio": {"duration": 2_000},
+            "org.matrix.msc3245.voice": {},
+        },
+    )
+    quote = await vic.wait_for(lambda e: replying_to(spoken)(e) and "🎤" in e["content"]["body"])
+    assert "offline transcriber: a 2.0 s recording" in quote["content"]["body"]
+    _, heard = await vic.final_answer(room, spoken)
+    assert "You said: «(offline transcriber" in heard["body"]
+
+    picture = png_file(tmp_path / "red.png", "red", 64).read_bytes()
+    picture_uri = await vic.upload(picture, "image/png", "red.png")
+    shown = await vic.send(
+        room,
+        {
+            "msgtype": "m.image",
+            "body": "what is this?",
+            "filename": "red.png",
+            "url": picture_uri,
+            "info": {"mimetype": "image/png", "size": len(picture), "w": 64, "h": 64},
+        },
+    )
+    seen_id, seen = await vic.final_answer(room, shown)
+    assert "You said: «what is this?»" in seen["body"]
+    assert "With your message I received 1 picture(s): image/png 64×64" in seen["body"]
+    # A reply to that answer: the picture is fetched again by its mxc:// URI for the thread.
+    more = await vic.say(
+        room, "and the colours?", **{"m.relates_to": {"m.in_reply_to": {"event_id": seen_id}}}
+    )
+    _, again = await vic.final_answer(room, more)
+    assert "with 1 picture" in again["body"]
+
+    notes = b"# notes\n" + b"x" * 5_000
+    notes_uri = await vic.upload(notes, "text/plain", "notes.txt")
+    for declared in (len(notes), 10):  # the truth, then a lie the download's cap catches
+        big = await vic.send(
+            room,
+            {
+                "msgtype": "m.file",
+                "body": "notes.txt",
+                "url": notes_uri,
+                "info": {"mimetype": "text/plain", "size": declared},
+            },
+        )
+        refused = await vic.wait_for(replying_to(big))
+        assert "Your file is larger than 0.001 MB" in refused["content"]["body"]
+
+    asked = await vic.say(room, "/image a red fox")
+    made = await vic.wait_for(
+        lambda e: replying_to(asked)(e) and e["content"].get("msgtype") == "m.image"
+    )
+    assert made["content"]["body"].startswith("a red fox\n\nTokens used: ")
+    media = MatrixMedia(synapse.url, lambda: vic.client.access_token)
+    try:
+        fetched = await media.fetch(
+            room, Attachment(MediaKind.IMAGE, made["content"]["url"]), 10**7
+        )
+    finally:
+        await media.close()
+    assert fetched.startswith(b"\x89PNG")
+    assert made["content"]["info"] == {"mimetype": "image/png", "size": len(fetched)}
+
+    await chief.say(await direct_room(chief), "/stop")
+    assert await asyncio.wait_for(running.task, TIMEOUT) == 0
+    spent = charges(vic.shown(room))
+    assert spent > 0
+    assert running.balance(vic.id) == 30_000 - spent
+    for someone in (vic, chief):
+        await someone.client.close()
+
+
+async def test_a_bot_restarted_at_once_does_not_answer_again_what_it_answered(
+    synapse: Synapse, bot: Callable[..., Any]
+) -> None:
+    """Synapse gives a repeated first sync the answer it gave two minutes before: the bot
+    restarted at once must still begin now, not where its previous start began (it would
+    answer "hello" again, and take the earlier /stop again)."""
+    kim = await person(synapse, "kim")
+    running = await bot(kim.id)
+    room = await direct_room(kim)
+    hello = await kim.say(room, "hello")
+    await kim.final_answer(room, hello)
+    await kim.say(room, "/stop")
+    assert await asyncio.wait_for(running.task, TIMEOUT) == 0
+    running = await bot(kim.id)
+    again = await kim.say(room, "hello again")
+    await kim.final_answer(room, again)
+    stop = await kim.say(room, "/stop")
+    await kim.wait_for(replying_to(stop))
+    assert await asyncio.wait_for(running.task, TIMEOUT) == 0
+    originals = [e for e in kim.events if replying_to(hello)(e)]
+    assert len(originals) == 1, "hello was answered once"
+    await kim.client.close()
+
+
+async def test_a_message_the_store_lost_is_fetched_from_the_homeserver(
+    synapse: Synapse, bot: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The reply-chain database is gone (deleted between two runs): a reply to an earlier
+    answer still continues that conversation, its messages fetched from the homeserver."""
+    lou = await person(synapse, "lou")
+    running = await bot(lou.id)
+    room = await direct_room(lou)
+    asked = await lou.say(room, "remember the word lantern")
+    answer_id, _ = await lou.final_answer(room, asked)
+    await lou.say(room, "/stop")
+    assert await asyncio.wait_for(running.task, TIMEOUT) == 0
+    lost = list(tmp_path.glob("data.threads.db*"))
+    assert lost
+    for path in lost:
+        path.unlink()
+    await bot(lou.id)
+    later = await lou.say(
+        room, "which word?", **{"m.relates_to": {"m.in_reply_to": {"event_id": answer_id}}}
+    )
+    _, continued = await lou.final_answer(room, later)
+    assert "3 turn(s)" in continued["body"]
+    assert "remember the word lantern" in continued["body"]
+    await lou.client.close()
+
+
+async def test_stop_finishes_the_answer_in_flight_and_tells_a_later_message_so(
+    synapse: Synapse, bot: Callable[..., Any]
+) -> None:
+    """/stop while an answer streams: the answer ends with its footer and is saved as
+    charged; a message that comes meanwhile is told the bot is shutting down, and nothing
+    is charged for it."""
+    ida, root = await person(synapse, "ida"), await person(synapse, "boss")
+    # Eight chunks a second apart: the answer is still streaming when the stop comes.
+    running = await bot(root.id, OFFLINE_MODEL_DELAY="1")
+    room, admin_room = await direct_room(ida), await direct_room(root)
+    asked = await ida.say(room, "tell me something long")
+    await ida.wait_for(replying_to(asked))  # its first words are shown
+    stop = await root.say(admin_room, "/stop")
+    await root.wait_for(replying_to(stop))  # "Stopping: finishing the answers in flight"
+    late = await ida.say(room, "are you there?")
+    farewell = await ida.wait_for(replying_to(late))
+    assert "The bot is shutting down" in farewell["content"]["body"]
+    _, final = await ida.final_answer(room, asked)
+    assert "You said: «tell me something long»" in final["body"]
+    assert await asyncio.wait_for(running.task, TIMEOUT) == 0
+    assert running.balance(ida.id) == 30_000 - tokens_used(final["body"])
+    for someone in (ida, root):
+        await someone.client.close()
+
+
+async def test_sigterm_finishes_the_answer_in_flight(
+    synapse: Synapse, bot_token: str, tmp_path: Path
+) -> None:
+    """The real ``python -m entrypoints.matrix`` process, stopped by SIGTERM mid-answer: the
+    answer ends, the process exits 0, and data.json holds what the footer showed."""
+    sam = await person(synapse, "sam")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DATA_FILE": str(tmp_path / "data.json"),
+        "OFFLINE_MODEL_DELAY": "1",
+        "MATRIX_HOMESERVER": synapse.url,
+        "MATRIX_USER_ID": "@bot:localhost",
+        "MATRIX_ACCESS_TOKEN": bot_token,
+        "MATRIX_ADMIN": "@root:localhost",
+        "MATRIX_EDIT_INTERVAL": "0",
+        "NOTIFY_ADMIN_NEW_USERS": "false",
+    }
+    log = tmp_path / "bot.log"
+    with log.open("wb") as out:  # a file, not a pipe: the bot never blocks on its output
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "entrypoints.matrix",
+            cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, stdout=out, stderr=out,
+        )  # fmt: skip
+    try:
+        room = await direct_room(sam)  # the bot joined: it is serving
+        asked = await sam.say(room, "tell me something long")
+        await sam.wait_for(replying_to(asked))
+        process.send_signal(signal.SIGTERM)
+        _, final = await sam.final_answer(room, asked)
+        assert await asyncio.wait_for(process.wait(), TIMEOUT) == 0, log.read_text()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    data = json.loads((tmp_path / "data.matrix.json").read_text())
+    assert data[sam.id]["balance"] == 30_000 - tokens_used(final["body"])
+    await sam.client.close()
+
+
+async def test_a_second_bot_on_the_same_data_file_is_refused(
+    synapse: Synapse, bot: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Telegram and Matrix on one data.json: two processes cannot share it, and the second
+    says so instead of overwriting what the first saves."""
+    pat = await person(synapse, "pat")
+    first = await bot("@root:localhost")
+    await direct_room(pat)  # the first bot joined: it is serving, its data file locked
+    second = await bot("@root:localhost")
+    assert await asyncio.wait_for(second.task, TIMEOUT) == 2
+    assert "in use by another running bot" in capsys.readouterr().err
+    assert not first.task.done()
+    await pat.client.close()

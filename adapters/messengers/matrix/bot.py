@@ -3,13 +3,16 @@
 One long-polling sync loop receives everything. Events that were in rooms before this start
 are not answered (the first sync only marks where to begin). Invites are accepted; a room that
 is end-to-end encrypted gets one plain message saying the bot cannot read it and how to make a
-room it can: the bot never stays silent on a message it cannot read.
+room it can: the bot never stays silent on a message it cannot read. Voice notes, pictures and
+files go to the core as attachments (``attachments``), fetched later by ``media``; other media
+(videos, stickers, locations) is answered here as something the bot cannot use.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -17,16 +20,15 @@ import attrs
 import nio
 
 from adapters.messengers.matrix.addressing import read, replied_event
+from adapters.messengers.matrix.attachments import MEDIA_TYPES, caption, describe
 from adapters.messengers.matrix.sink import MatrixSink
-from core.values import Incoming, Sender
+from core.texts import text
+from core.values import Attachment, Incoming, Sender
 
 log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_MS = 30_000
-ENCRYPTED = (
-    "I cannot read end-to-end encrypted rooms. Please start a room without encryption "
-    "(in Element: turn off “Enable end-to-end encryption” when creating it) and invite me there."
-)
+_TEXT_TYPES = frozenset({"m.text", "m.notice", "m.emote"})
 
 
 @attrs.define
@@ -35,6 +37,7 @@ class MatrixBot:
     sink: MatrixSink
     submit: Callable[[Incoming], object]
     known_commands: Collection[str] = ()
+    language: str = "en"
     sync_timeout_ms: int = SYNC_TIMEOUT_MS
     _since: str | None = None
     _told_encrypted: set[str] = attrs.field(factory=set)
@@ -42,7 +45,7 @@ class MatrixBot:
 
     async def start(self) -> None:
         """Mark where to begin: what happened before this start is not answered."""
-        first = await self.client.sync(timeout=0, full_state=True)
+        first = await self.client.sync(timeout=0, full_state=True, sync_filter=_first_filter())
         if not isinstance(first, nio.SyncResponse):
             raise ConnectionError(f"Matrix: the first sync failed: {first}")
         self._since = first.next_batch
@@ -75,9 +78,10 @@ class MatrixBot:
                 log.debug("event in %s: %s", room_id, source)
                 if source.get("sender") == self.sink.bot_id:
                     continue
-                if isinstance(event, nio.MegolmEvent) or source.get("type") == "m.room.encrypted":
+                kind = source.get("type")
+                if isinstance(event, nio.MegolmEvent) or kind == "m.room.encrypted":
                     await self._tell_encrypted(room_id)
-                elif source.get("type") == "m.room.message":
+                elif kind in {"m.room.message", "m.sticker"}:
                     await self._message(room, source)
 
     async def _join(self, room_id: str) -> None:
@@ -93,25 +97,34 @@ class MatrixBot:
         self._told_encrypted.add(room_id)
         log.warning("room %s is encrypted: told its people the bot cannot read it", room_id)
         try:
-            await self.sink.send(room_id, ENCRYPTED)
+            await self.sink.send(room_id, text(self.language, "encrypted_room"))
         except Exception as exc:  # the room may not even accept plain messages
             log.warning("could not say so in %s: %r", room_id, exc)
 
     async def _message(self, room: nio.MatrixRoom, source: dict[str, Any]) -> None:
         content = source.get("content", {})
-        if content.get("msgtype") not in {"m.text", "m.notice", "m.emote"}:
+        if not isinstance(content, dict):
             return
+        msgtype = "m.sticker" if source.get("type") == "m.sticker" else content.get("msgtype")
+        if msgtype not in _TEXT_TYPES and msgtype not in MEDIA_TYPES and msgtype != "m.sticker":
+            return  # a client's own kind of message (a poll, a call...): nothing to answer
         if isinstance(content.get("m.relates_to"), dict) and (
             content["m.relates_to"].get("rel_type") == "m.replace"
         ):
             return  # an edit of an earlier message: it was answered as it was
+        attachment: Attachment | None = None
+        words = content
+        if msgtype not in _TEXT_TYPES:
+            described = describe(content)
+            attachment = described if isinstance(described, Attachment) else None
+            words = {**content, "body": caption(content)}  # a file's name is no request
         replied = replied_event(content)
         # A reply in a group is for the bot when it replies to the bot's message: one this
         # process sent, or (after a restart) one the homeserver says the bot sent.
         bots = replied is not None and room.member_count > 2
         bots = bots and await self.sink.sent_by_bot(room.room_id, str(replied))
         reading = read(
-            content,
+            words,
             bot_id=self.sink.bot_id,
             bot_name=room.user_name(self.sink.bot_id),
             members=room.member_count,
@@ -121,6 +134,12 @@ class MatrixBot:
         if not reading.for_bot:
             return
         sender = str(source.get("sender"))
+        private = room.member_count <= 2
+        if msgtype not in _TEXT_TYPES and attachment is None:
+            if not private and not reading.text:
+                return  # a sticker answering the bot in a group: a reaction, not a request
+            await self._refuse(room.room_id, str(source.get("event_id")), sender)
+            return
         self.submit(
             Incoming(
                 chat_id=room.room_id,
@@ -128,7 +147,26 @@ class MatrixBot:
                 sender=Sender(sender, name=room.user_name(sender), username=sender),
                 text=reading.text,
                 reply_to=reading.reply_to,
-                private=room.member_count <= 2,
+                private=private,
+                attachments=() if attachment is None else (attachment,),
                 replies_in_private=True,
             )
         )
+
+    async def _refuse(self, room_id: str, event_id: str, sender: str) -> None:
+        """A video, a sticker, a location, an encrypted file: said plainly, not ignored."""
+        log.info("room %s: answering %s from %s as unsupported", room_id, event_id, sender)
+        try:
+            await self.sink.send(room_id, text(self.language, "message_unsupported"), event_id)
+        except Exception as exc:  # a room the bot was just removed from, say
+            log.info("could not answer %s: %r", event_id, exc)
+
+
+def _first_filter() -> dict[str, Any]:
+    """The filter of the first sync: one event a room (it only marks where to begin), and a
+    part no other request has. Synapse keeps a sync's answer for two minutes and gives it
+    again to the same request (same token, same filter): a bot restarted within that time
+    would begin where its previous start began, and answer again everything since (a /stop
+    too)."""
+    marker = f"org.gptbot.start.{secrets.token_hex(8)}"
+    return {"room": {"timeline": {"limit": 1}}, "presence": {"not_types": [marker]}}

@@ -18,9 +18,10 @@ import attrs
 import nio
 
 from adapters.messengers.matrix.addressing import replied_event, without_fallback
+from adapters.messengers.matrix.attachments import MEDIA_TYPES, caption, describe
 from adapters.messengers.matrix.html import to_html
 from core.errors import DeliveryFailed
-from core.values import Node, Offer, Picture, Role
+from core.values import Attachment, MediaKind, Node, Offer, Picture, Role
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,13 @@ PART_CHARS = 16_000
 EDIT_INTERVAL = 2.0
 MAX_TRIES = 5  # sends of one event, rate limits included
 RECENT = 10_000  # events sent by this process it remembers (older ones are asked for)
+
+
+def client_config() -> nio.AsyncClientConfig:
+    """How the bot's nio client is set up: a rate limit comes back to the sink
+    (``max_limit_exceeded=0``), which drops interim edits and waits per room, instead of nio
+    sleeping inside the call, which would hold every room; no encryption (see README)."""
+    return nio.AsyncClientConfig(max_limit_exceeded=0, encryption_enabled=False)
 
 
 @attrs.define
@@ -63,17 +71,19 @@ class MatrixSink:
     async def send_picture(
         self, chat_id: str, picture: Picture, caption: str, reply_to: str | None = None
     ) -> Sequence[str]:
+        name = "picture." + picture.mime.rsplit("/", 1)[-1]
         uploaded, _ = await self.client.upload(
             lambda *_: picture.data,
             content_type=picture.mime,
-            filename="picture." + picture.mime.rsplit("/", 1)[-1],
+            filename=name,
             filesize=len(picture.data),
         )
         if not isinstance(uploaded, nio.UploadResponse):
             raise DeliveryFailed(f"Matrix: the picture could not be uploaded: {uploaded}")
         content: dict[str, Any] = {
             "msgtype": "m.image",
-            "body": caption or "picture",
+            "body": caption or name,
+            "filename": name,  # so that clients show the body as the caption (MSC2530)
             "url": uploaded.content_uri,
             "info": {"mimetype": picture.mime, "size": len(picture.data)},
         }
@@ -111,14 +121,20 @@ class MatrixSink:
         if not isinstance(answer, nio.RoomGetEventResponse):
             return None
         source = answer.event.source
-        content = source.get("content", {})
+        content = _latest(source)
         body = content.get("body")
         if not isinstance(body, str):
             return None
         parent = replied_event(content)
         role = Role.ASSISTANT if source.get("sender") == self.bot_id else Role.USER
         text = without_fallback(body) if parent else body
-        return Node(chat_id, message_id, role, text, parent)
+        pictures: tuple[Attachment, ...] = ()
+        if content.get("msgtype") in MEDIA_TYPES:  # a file's name is not what was said
+            text = caption(content)
+            described = describe(content)
+            if isinstance(described, Attachment) and described.kind is MediaKind.IMAGE:
+                pictures = (described,)
+        return Node(chat_id, message_id, role, text, parent, pictures)
 
     async def post(self, room_id: str, content: dict[str, Any], *, interim: bool = False) -> str:
         """Send ``content`` to ``room_id``; its event id. An interim edit is dropped (empty
@@ -143,6 +159,19 @@ class MatrixSink:
                 log.info("room %s is rate-limited for %.1f s", room_id, delay)
                 room.not_before = self.clock() + delay
         raise DeliveryFailed(f"Matrix: {room_id} stayed rate-limited")
+
+
+def _latest(source: dict[str, Any]) -> dict[str, Any]:
+    """An event's content as last edited: homeservers bundle the newest edit of an event with
+    it (``unsigned.m.relations.m.replace``), and the answer's words are in that edit."""
+    content: dict[str, Any] = source.get("content", {})
+    relations = source.get("unsigned", {}).get("m.relations", {})
+    edit = relations.get("m.replace") if isinstance(relations, dict) else None
+    edited = edit.get("content", {}).get("m.new_content") if isinstance(edit, dict) else None
+    if isinstance(edited, dict) and isinstance(edited.get("body"), str):
+        # The new content has no reply of its own: the original's stays the parent.
+        return {**edited, "m.relates_to": content.get("m.relates_to")}
+    return content
 
 
 def _content(

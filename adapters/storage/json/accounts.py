@@ -238,7 +238,9 @@ class JsonAccounts:
             _lock(journal_fd, path)
             make_private(journal, journal_fd)
             make_private(path)
+            make_private(fmt.text_accounts_file(path))
             remove_stale_temporaries(path)
+            remove_stale_temporaries(fmt.text_accounts_file(path))
             store = cls._load(path, snapshot_every, journal_fd, fsync)
         except BaseException:
             os.close(journal_fd)
@@ -259,6 +261,15 @@ class JsonAccounts:
         except fmt.Invalid as exc:
             raise refuse(path, str(exc)) from exc
         del data  # before anything else is built
+        text_file = fmt.text_accounts_file(path)
+        try:
+            fmt.parse_text_accounts(text_file.read_bytes(), contents)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise refuse(text_file, f"it cannot be read ({exc.strerror or exc})") from exc
+        except fmt.Invalid as exc:
+            raise refuse(text_file, str(exc)) from exc
         journal = journal_of(path)
         try:
             replayed, end = _replay(contents, journal.read_bytes())
@@ -565,15 +576,7 @@ class JsonAccounts:
         )
 
     def _write_snapshot(self, image: fmt.Contents) -> None:
-        written = 0
-
-        def counted() -> Iterator[bytes]:
-            nonlocal written
-            for chunk in fmt.serialize(image):
-                written += len(chunk)
-                yield chunk
-
-        write_atomically(self.path, counted(), self._fsync)
+        written = write_data_files(self.path, image, self._fsync)
         # Only now: until data.json holds them, the journal is the only copy of its records.
         if self._journal_fd is not None:
             os.ftruncate(self._journal_fd, 0)
@@ -614,6 +617,26 @@ def _with_day(global_extra: dict[str, Any], day: str, tokens: int) -> dict[str, 
     days = dict(stored) if isinstance(stored, dict) else {}
     days[day] = tokens
     return {**global_extra, purchase_format.USAGE_KEY: days}
+
+
+def write_data_files(path: Path, contents: fmt.Contents, fsync: Fsync = os.fsync) -> int:
+    """Write ``contents`` to data.json and its ``text_accounts_file``, each atomically; the
+    bytes of data.json. The accounts with text ids go first: data.json may still hold them
+    (from before that file existed), and until that file has them they must stay there."""
+    older, text = fmt.split_text_accounts(contents)
+    text_file = fmt.text_accounts_file(path)
+    if text.accounts or text_file.exists():
+        write_atomically(text_file, fmt.serialize_text_accounts(text), fsync)
+    written = 0
+
+    def counted() -> Iterator[bytes]:
+        nonlocal written
+        for chunk in fmt.serialize(older):
+            written += len(chunk)
+            yield chunk
+
+    write_atomically(path, counted(), fsync)
+    return written
 
 
 def _put_back(accounts: fmt.Accounts, step: _Change) -> None:

@@ -20,6 +20,12 @@ older bot ignores them, and ``voice`` (true: the person's /voice on) likewise; s
 (the person's /search on), written only when true. The access list lives in ``global``
 (``adapters.storage.access``).
 
+Accounts of a messenger whose ids are not numbers (Matrix's ``@name:server``) are kept in a
+file beside data.json (``text_accounts_file``: ``data.matrix.json``), an object of such entries
+in the same format: the older bot reads every top-level key of data.json but the first as a
+number (``int(key)``) and would not start on a file holding one. A data.json that holds such
+keys (written before this file existed) still loads; the next rewrite moves them.
+
 Everything read must be writable back, or a later save would fail on it: numbers are bounded
 (``LIMIT``), nesting is shallow, user ids are ASCII digits, text is valid Unicode. A file that
 breaks these rules is refused at start-up, and a change that would is refused at run time.
@@ -33,7 +39,8 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from pathlib import Path
 from typing import Any, TypeVar, overload
 
 import attrs
@@ -477,6 +484,14 @@ class Accounts(MutableMapping[str, Account]):
         """A copy of the mapping (the accounts, frozen values, are shared), none built."""
         return Accounts(dict(self._entries))
 
+    def parted(self, picked: Callable[[str], bool]) -> tuple[Accounts, Accounts]:
+        """The accounts whose id ``picked`` refuses, and those it picks; none built."""
+        kept: dict[str, Account | AccountFields] = {}
+        chosen: dict[str, Account | AccountFields] = {}
+        for user_id, found in self._entries.items():
+            (chosen if picked(user_id) else kept)[user_id] = found
+        return Accounts(kept), Accounts(chosen)
+
     def each(self) -> Iterator[tuple[str, Account]]:
         """Every account, in order; those not built yet are built for the caller and not kept
         (writing data.json out does not make memory hold every account)."""
@@ -668,6 +683,60 @@ def _parse(data: bytes) -> Contents:
 # is about a third of writing a journal record or a data.json line. Encoding keeps no state
 # between calls, so the snapshot's thread and the event loop can share it.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def text_accounts_file(path: Path) -> Path:
+    """Where the accounts with text ids of the data file ``path`` are kept."""
+    return path.with_name(path.stem + ".matrix.json")
+
+
+def is_text_key(key: str) -> bool:
+    return key[:1] == "@"
+
+
+def parse_text_accounts(data: bytes, into: Contents) -> None:
+    """The accounts of a ``text_accounts_file`` put into ``into``: each wins over the same id
+    in data.json (this file is written first, from the same moment or a later one)."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if not data.strip():
+        return
+    check_texts = _SURROGATE_ESCAPE.search(data) is not None
+    seen: set[str] = set()
+    try:
+        for key, entry in top_level_pairs(data):
+            if not is_text_key(key) or not is_user_key(key):
+                raise Invalid(f"the key {key[:40]!r} is not a user id like @name:server")
+            if key in seen:
+                raise Invalid(f"user {key} appears twice")
+            seen.add(key)
+            account, extra = read_account(key, entry, check_texts)
+            into.accounts[key] = account
+            into.extras.pop(key, None)
+            if extra:
+                into.extras[key] = extra
+    except RecursionError:
+        raise Invalid("it is nested too deeply") from None
+    except (ValueError, UnicodeError) as exc:
+        raise Invalid(f"it is not valid JSON ({exc})") from exc
+
+
+def split_text_accounts(contents: Contents) -> tuple[Contents, Contents]:
+    """What goes to data.json (everything but the accounts with text ids) and what goes to
+    the ``text_accounts_file`` (those accounts only)."""
+    if not any(is_text_key(key) for key in contents.accounts):
+        return contents, Contents()
+    kept, text = contents.accounts.parted(is_text_key)  # none built for it
+    extras = {key: extra for key, extra in contents.extras.items() if key in text}
+    return attrs.evolve(contents, accounts=kept), Contents(text, extras)
+
+
+def serialize_text_accounts(text: Contents) -> Iterator[bytes]:
+    """A ``text_accounts_file``: one line per user, like data.json, without ``global``."""
+    lines = [
+        f"{dumps(key)}: {dumps(write_entry(account, text.extras.get(key, {})))}"
+        for key, account in text.accounts.each()
+    ]
+    yield ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
 
 
 def dumps(value: object) -> str:

@@ -18,9 +18,8 @@ import psycopg
 from psycopg.types.json import Json
 
 from adapters.storage import purchases as purchase_format
-from adapters.storage.files import write_atomically
 from adapters.storage.json import format as fmt
-from adapters.storage.json.accounts import JsonAccounts
+from adapters.storage.json.accounts import JsonAccounts, write_data_files
 from adapters.storage.postgres.accounts import (
     COLUMNS,
     PURCHASE_COLUMNS,
@@ -130,7 +129,7 @@ async def export_data_json(url: str, path: Path) -> int:
     finally:
         await connection.close()
     try:
-        await asyncio.to_thread(write_atomically, path, fmt.serialize(contents))
+        await asyncio.to_thread(write_data_files, path, contents)
     except OSError as exc:
         raise StorageError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     log.info("exported %d accounts to %s", len(contents.accounts), path)

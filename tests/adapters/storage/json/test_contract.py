@@ -186,11 +186,81 @@ async def test_ids_are_plain_numbers_or_matrix_ids(tmp_path: Path) -> None:
     await store.register(user("@alice:example.org", 10))
     await store.settle("@alice:example.org", Spend(3))
     await store.close()
-    again = JsonAccounts.open(path)  # a text id is a key like the numbers, read back as it was
+    again = JsonAccounts.open(path)  # a text id is read back as it was, from its own file
     assert await again.get("@alice:example.org") == user(
         "@alice:example.org", 7, requests=1, tokens=3
     )
-    assert "@alice:example.org" in json.loads(path.read_text())
+    assert "@alice:example.org" not in json.loads(path.read_text())
+    assert "@alice:example.org" in json.loads((tmp_path / "data.matrix.json").read_text())
+    await again.close()
+
+
+def older_bot_serves(path: Path, user_id: int, spent: int) -> None:
+    """What the older bot does with data.json (kxkw/chatgpt-telegram-bot, main.py): it loads
+    the file, turns every key but the first into a number (``int(key)``: a text key stops it
+    from starting), charges a request, and writes the whole file back."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for key in list(data.keys())[1:]:
+        data[int(key)] = data.pop(key)
+    data[user_id]["balance"] -= spent
+    data[user_id]["tokens"] += spent
+    data["global"]["tokens"] += spent
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=4), encoding="utf-8")
+
+
+async def test_matrix_accounts_are_kept_where_the_older_bot_does_not_look(tmp_path: Path) -> None:
+    """A data.json written before Matrix accounts had a file of their own still loads; the
+    next rewrite moves them out, the older bot runs on data.json and charges its user, and
+    this bot, back again, has both the older bot's change and the Matrix account."""
+    path = tmp_path / "data.json"
+    path.write_text(
+        '{"global": {"requests": 0, "tokens": 0},\n'
+        '"42": {"requests": 0, "tokens": 0, "balance": 100, "username": "None"},\n'
+        '"@alice:example.org": {"requests": 0, "tokens": 0, "balance": 50, "username": "None"}}\n'
+    )
+    with pytest.raises(ValueError, match="invalid literal for int"):
+        older_bot_serves(path, 42, 1)  # the older bot cannot start on such a file
+    store = JsonAccounts.open(path)
+    await store.settle("@alice:example.org", Spend(5))
+    await store.close()
+    older_bot_serves(path, 42, 7)
+    back = JsonAccounts.open(path)
+    assert (await back.get("42")) == user("42", 93, tokens=7)
+    alice = await back.get("@alice:example.org")
+    assert alice is not None
+    assert (alice.balance, alice.tokens) == (45, 5)
+    assert (await back.totals()).tokens == 12
+    await back.close()
+
+
+async def test_matrix_accounts_are_safe_when_data_json_cannot_be_rewritten(
+    tmp_path: Path,
+) -> None:
+    """Their file is written before data.json: when the second of the two rewrites fails (a
+    crash, a full disk), data.json still holds them, and neither copy is lost."""
+    path = tmp_path / "data.json"
+    path.write_text(
+        '{"global": {"requests": 0, "tokens": 0},\n'
+        '"@alice:example.org": {"requests": 0, "tokens": 0, "balance": 50, "username": "None"}}\n'
+    )
+    rewrites: list[str] = []
+
+    def fsync(fd: int) -> None:
+        name = os.readlink(f"/proc/self/fd/{fd}").rsplit("/", 1)[-1]
+        if name.startswith(".") and name.endswith(".tmp") and name not in rewrites:
+            rewrites.append(name)
+            if len(rewrites) == 2:
+                raise OSError(28, "No space left on device")
+        os.fsync(fd)
+
+    store = JsonAccounts.open(path, fsync=fsync)
+    await store.register(user("7", 10))
+    await store.close()  # the second rewrite fails; the journal keeps the change
+    again = JsonAccounts.open(path)
+    assert await again.get("7") == user("7", 10)
+    alice = await again.get("@alice:example.org")
+    assert alice is not None
+    assert alice.balance == 50
     await again.close()
 
 
