@@ -144,7 +144,12 @@ async def serve(
         return 2
     commands = frozenset(bot.service.commands.table)
     matrix = MatrixBot(
-        client, sink, bot.service.submit, commands, language=settings.default_language
+        client,
+        sink,
+        bot.service.submit,
+        commands,
+        invites=bot.service.gate.allows,
+        language=settings.default_language,
     )
     receiving: asyncio.Task[None] | None = None
     with stop_on_signals(bot.service.request_stop, enabled=handle_signals):

@@ -354,6 +354,39 @@ async def test_an_encrypted_room_is_told_plainly_that_the_bot_cannot_read_it(
     await eve.client.close()
 
 
+async def membership(someone: Person, room_id: str, user: str) -> str | None:
+    state = await someone.client.room_get_state_event(room_id, "m.room.member", user)
+    if isinstance(state, nio.RoomGetStateEventResponse):
+        return str(state.content.get("membership"))
+    return None
+
+
+async def test_only_an_invite_from_someone_the_bot_serves_is_taken(
+    synapse: Synapse, bot: Callable[..., Any]
+) -> None:
+    friend = await person(synapse, "friend")
+    stranger = await person(synapse, "stranger")
+    await bot("@root:localhost", ALLOWED_USERS="@friend:localhost")
+    refused = await stranger.client.room_create(is_direct=True, invite=["@bot:localhost"])
+    assert isinstance(refused, nio.RoomCreateResponse)
+
+    async def declined() -> None:
+        while True:  # polling the homeserver: there is no event here to wait on
+            if await membership(stranger, refused.room_id, "@bot:localhost") == "leave":
+                return
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(declined(), TIMEOUT)  # the bot declined: it never joined
+    taken = await friend.client.room_create(is_direct=True, invite=["@bot:localhost"])
+    assert isinstance(taken, nio.RoomCreateResponse)
+    await joined(friend, taken.room_id, 2)
+    asked = await friend.say(taken.room_id, "hello")
+    _, final = await friend.final_answer(taken.room_id, asked)
+    assert "You said: «hello»" in final["body"]
+    for someone in (friend, stranger):
+        await someone.client.close()
+
+
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
     """A homeserver that lets a user send a burst of 3 messages, then one every 2 s."""

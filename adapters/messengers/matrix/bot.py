@@ -1,7 +1,8 @@
 """The Matrix side of the bot: sync with the homeserver, join rooms, hand messages to the core.
 
 One long-polling sync loop receives everything. Events that were in rooms before this start
-are not answered (the first sync only marks where to begin). Invites are accepted; a room that
+are not answered (the first sync only marks where to begin). Invites are accepted from those
+the bot serves (``invites``: the core's access list) and declined from anyone else; a room that
 is end-to-end encrypted gets one plain message saying the bot cannot read it and how to make a
 room it can: the bot never stays silent on a message it cannot read. Voice notes, pictures and
 files go to the core as attachments (``attachments``), fetched later by ``media``; other media
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import attrs
@@ -37,6 +38,8 @@ class MatrixBot:
     sink: MatrixSink
     submit: Callable[[Incoming], object]
     known_commands: Collection[str] = ()
+    # Whether an invite from this person to this room is taken (None: every invite).
+    invites: Callable[[Sender, str], Awaitable[bool]] | None = None
     language: str = "en"
     sync_timeout_ms: int = SYNC_TIMEOUT_MS
     _since: str | None = None
@@ -49,8 +52,8 @@ class MatrixBot:
         if not isinstance(first, nio.SyncResponse):
             raise ConnectionError(f"Matrix: the first sync failed: {first}")
         self._since = first.next_batch
-        for room_id in first.rooms.invite:
-            await self._join(room_id)
+        for room_id, info in first.rooms.invite.items():
+            await self._invited(room_id, info)
 
     async def run(self) -> None:
         """Sync and hand over messages until ``stop``."""
@@ -67,8 +70,8 @@ class MatrixBot:
         self._stopping.set()
 
     async def _handle(self, answer: nio.SyncResponse) -> None:
-        for room_id in answer.rooms.invite:
-            await self._join(room_id)
+        for room_id, info in answer.rooms.invite.items():
+            await self._invited(room_id, info)
         for room_id, joined in answer.rooms.join.items():
             room = self.client.rooms.get(room_id)
             if room is None:
@@ -83,6 +86,19 @@ class MatrixBot:
                     await self._tell_encrypted(room_id)
                 elif kind in {"m.room.message", "m.sticker"}:
                     await self._message(room, source)
+
+    async def _invited(self, room_id: str, info: nio.InviteInfo) -> None:
+        """Join, when the person who invited the bot may use it; otherwise decline."""
+        inviter = _inviter(info, self.sink.bot_id)
+        if self.invites is not None and not (
+            inviter is not None and await self.invites(Sender(inviter), room_id)
+        ):
+            log.info("declined the invite of %s to %s: not on the access list", inviter, room_id)
+            declined = await self.client.room_leave(room_id)
+            if isinstance(declined, nio.RoomLeaveError):
+                log.warning("could not decline the invite to %s: %s", room_id, declined)
+            return
+        await self._join(room_id)
 
     async def _join(self, room_id: str) -> None:
         joined = await self.client.join(room_id)
@@ -170,3 +186,13 @@ def _first_filter() -> dict[str, Any]:
     too)."""
     marker = f"org.gptbot.start.{secrets.token_hex(8)}"
     return {"room": {"timeline": {"limit": 1}}, "presence": {"not_types": [marker]}}
+
+
+def _inviter(info: nio.InviteInfo, bot_id: str) -> str | None:
+    """Who invited the bot, from the room's invite state (the bot's own membership event)."""
+    for event in info.invite_state:
+        source = getattr(event, "source", None) or {}
+        if source.get("type") == "m.room.member" and source.get("state_key") == bot_id:
+            sender = source.get("sender")
+            return sender if isinstance(sender, str) else None
+    return None
