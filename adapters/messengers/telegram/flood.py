@@ -10,10 +10,22 @@ The limits are sliding windows: never more than N requests in any period. (aioli
 bucket was the first choice, but a bucket of N that drains N a second lets 2N through in one
 second: a full bucket at once, then what drains.)
 
-Writes come in two kinds. A message that must arrive (the first text of an answer, a final
-part, a command's answer) waits its turn, first come first served. An interim update (an edit
-or a draft of a growing answer, "typing…") is skipped when the window is nearly full, leaving
-the room to the messages that must arrive; the next update carries newer text anyway.
+Writes come in three kinds, in this order of priority, in every chat and bot-wide. A message
+that must arrive (a final part, a command's answer) waits its turn, first come first served.
+The first text of an answer waits its turn too, except in a group, where it goes only while the
+group's minute keeps a turn for the final of every answer still open there (the final then
+shows first). An interim update (an edit or a draft of a growing answer, "typing…") never waits
+and never jumps the queue: it is skipped while anyone waits for the bot-wide window or when the
+window is nearly full, and in a group while the minute's turns are needed for the open answers'
+finals; the next update carries newer text anyway. So in a crowd every chat's first text goes
+before anyone's second draft, and a busy group's edits thin out, then stop, before its finals
+could be held.
+
+A FloodWait is kept per chat *and per kind of request*: Telegram documents FLOOD_WAIT (error
+420, core.telegram.org/api/errors) as "the maximum allowed number of attempts to invoke the
+given method with the given input parameters has been exceeded", so a wait earned by a draft
+(``messages.setTyping``) or an edit holds that method in that chat, not a final sent as a new
+message (``messages.sendMessage``).
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -55,9 +68,12 @@ UNLIMITED = Limits(None, None, None)
 class Window:
     """At most ``count`` turns in any ``period`` seconds (loop time), first come first served."""
 
-    def __init__(self, count: int, period: float) -> None:
+    def __init__(self, count: int, period: float, *, keeps_finals: bool = False) -> None:
         self.count = count
         self.period = period
+        # A window too long to wait for (a group's minute) keeps a turn for each open answer's
+        # final; a private chat's second frees up soon enough.
+        self.keeps_finals = keeps_finals
         self._times: collections.deque[float] = collections.deque()
         self._queue = asyncio.Lock()  # FIFO: waiters are served in the order they came
         self._waiting = 0  # turns queued: while any waits, nobody may jump the queue
@@ -100,7 +116,8 @@ def forget_flood(client: Any, request_type: type) -> None:
 
 
 class Pacer:
-    """The bot-wide and per-chat windows, and each chat's FloodWait."""
+    """The bot-wide and per-chat windows, each chat's FloodWaits, and the answers open in each
+    chat (each owes the chat a final)."""
 
     def __init__(
         self, limits: Limits = TELEGRAM_LIMITS, *, clock: Callable[[], float] = time.monotonic
@@ -109,24 +126,45 @@ class Pacer:
         self._clock = clock
         self._bot = Window(limits.per_bot_second, 1 + _MARGIN) if limits.per_bot_second else None
         self._chats: collections.OrderedDict[int, Window] = collections.OrderedDict()
-        self._quiet: dict[int, float] = {}
+        self._quiet: dict[tuple[int, type], float] = {}
+        # Weak: an answer abandoned without its final (a cancelled request) stops owing.
+        self._open: dict[int, weakref.WeakSet[object]] = {}
 
     # -- FloodWaits ----------------------------------------------------------------------------
 
-    def flooded(self, chat_id: int, seconds: float) -> None:
-        """Telegram asked this chat to wait ``seconds``."""
-        self._quiet[chat_id] = max(self._quiet.get(chat_id, 0.0), self._clock() + seconds)
+    def flooded(self, chat_id: int, kind: type, seconds: float) -> None:
+        """Telegram asked this chat to wait ``seconds`` before the next request of ``kind``."""
+        key = (chat_id, kind)
+        self._quiet[key] = max(self._quiet.get(key, 0.0), self._clock() + seconds)
 
-    def quiet_for(self, chat_id: int) -> float:
-        """Seconds this chat must still wait; 0 when it may write."""
-        until = self._quiet.get(chat_id)
+    def quiet_for(self, chat_id: int, kind: type) -> float:
+        """Seconds this chat must still wait before a request of ``kind``; 0 when it may."""
+        until = self._quiet.get((chat_id, kind))
         if until is None:
             return 0.0
         left = until - self._clock()
         if left <= 0:
-            del self._quiet[chat_id]
+            del self._quiet[(chat_id, kind)]
             return 0.0
         return left
+
+    # -- open answers --------------------------------------------------------------------------
+
+    def opened(self, chat_id: int, answer: object) -> None:
+        """``answer`` will end with a final message in this chat."""
+        self._open.setdefault(chat_id, weakref.WeakSet()).add(answer)
+
+    def closed(self, chat_id: int, answer: object) -> None:
+        """``answer`` owes this chat nothing more."""
+        answers = self._open.get(chat_id)
+        if answers is not None:
+            answers.discard(answer)
+            if not answers:
+                del self._open[chat_id]
+
+    def _finals_owed(self, chat_id: int) -> int:
+        answers = self._open.get(chat_id)
+        return 0 if answers is None else len(answers)
 
     # -- rates ---------------------------------------------------------------------------------
 
@@ -139,13 +177,31 @@ class Pacer:
         if self._bot is not None:
             await self._bot.turn()
 
-    def try_turn(self, chat_id: int, *, private: bool, chat: bool = True) -> bool:
-        """Take a turn for an interim update now, or say no without waiting."""
-        if self.quiet_for(chat_id):
+    async def first_turn(self, chat_id: int, *, private: bool, chat: bool = True) -> bool:
+        """Wait for a turn for an answer's first text; False (at once) when the chat's window
+        must keep its turns for the finals of the answers open in it."""
+        window = self._chat(chat_id, private) if chat else None
+        if window is not None and window.keeps_finals:
+            if not window.has_room(reserve=self._finals_owed(chat_id)):
+                return False
+            window.take()
+        elif window is not None:
+            await window.turn()
+        if self._bot is not None:
+            await self._bot.turn()
+        return True
+
+    def try_turn(self, chat_id: int, kind: type, *, private: bool, chat: bool = True) -> bool:
+        """Take a turn for an interim update of ``kind`` now, or say no without waiting."""
+        if self.quiet_for(chat_id, kind):
             return False
         window = self._chat(chat_id, private) if chat else None
-        if window is not None and not window.has_room():
-            return False
+        if window is not None:
+            reserve = 0
+            if window.keeps_finals:
+                reserve = self._finals_owed(chat_id) + int(_HEADROOM * window.count)
+            if not window.has_room(reserve=reserve):
+                return False
         if self._bot is not None:
             if not self._bot.has_room(reserve=int(_HEADROOM * self._bot.count)):
                 return False
@@ -162,7 +218,7 @@ class Pacer:
         if private and self.limits.per_private_second:
             window = Window(self.limits.per_private_second, 1.0)
         elif not private and self.limits.per_group_minute:
-            window = Window(self.limits.per_group_minute, 60.0)
+            window = Window(self.limits.per_group_minute, 60.0, keeps_finals=True)
         else:
             return None
         self._chats[chat_id] = window

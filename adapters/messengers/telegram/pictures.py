@@ -45,7 +45,7 @@ async def deliver_picture(
     upload: Any = None
     troubles = 0
     while True:
-        await writer.wait_out_flood(chat_id, until)
+        await writer.wait_out_flood(chat_id, functions.messages.SendMediaRequest, until)
         await writer.pacer.turn(chat_id, private=writer.is_private(chat_id))
         try:
             with writer.flood_of(chat_id, functions.messages.SendMediaRequest):
