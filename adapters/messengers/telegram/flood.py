@@ -32,6 +32,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import enum
+import heapq
+import itertools
 import time
 import weakref
 from collections.abc import Callable
@@ -65,8 +68,16 @@ TELEGRAM_LIMITS = Limits()
 UNLIMITED = Limits(None, None, None)
 
 
+class Priority(enum.IntEnum):
+    """Whose turn comes first when several wait for one window (lower first)."""
+
+    KEEP = 0  # a draft about to vanish from the screen: one request saves what is shown
+    MUST = 1  # a message that must arrive, an answer's first text: first come first served
+
+
 class Window:
-    """At most ``count`` turns in any ``period`` seconds (loop time), first come first served."""
+    """At most ``count`` turns in any ``period`` seconds (loop time); waiters are served by
+    priority, then first come first served."""
 
     def __init__(self, count: int, period: float, *, keeps_finals: bool = False) -> None:
         self.count = count
@@ -75,8 +86,10 @@ class Window:
         # final; a private chat's second frees up soon enough.
         self.keeps_finals = keeps_finals
         self._times: collections.deque[float] = collections.deque()
-        self._queue = asyncio.Lock()  # FIFO: waiters are served in the order they came
-        self._waiting = 0  # turns queued: while any waits, nobody may jump the queue
+        # Turns queued: while any waits, nobody may jump the queue.
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+        self._server: asyncio.Task[None] | None = None
 
     def _room(self, now: float) -> int:
         while self._times and self._times[0] <= now - self.period:
@@ -91,18 +104,32 @@ class Window:
     def take(self) -> None:
         self._times.append(asyncio.get_running_loop().time())
 
-    async def turn(self) -> None:
-        self._waiting += 1
-        try:
-            async with self._queue:
-                loop = asyncio.get_running_loop()
+    async def turn(self, priority: Priority = Priority.MUST) -> None:
+        loop = asyncio.get_running_loop()
+        if not self._waiting and self._room(loop.time()) > 0:
+            self.take()
+            return
+        served = loop.create_future()
+        heapq.heappush(self._waiting, (priority, next(self._arrivals), served))
+        if self._server is None or self._server.done():
+            self._server = loop.create_task(self._serve())
+        await served  # a cancelled waiter's future is cancelled: the server passes it by
+
+    async def _serve(self) -> None:
+        """Hand out turns to the waiters, best first, as the window makes room."""
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            if self._waiting[0][2].done():
+                heapq.heappop(self._waiting)
+                continue
+            if self._room(loop.time()) <= 0:
                 # Sleeping until the oldest turn leaves the window is the whole algorithm: no
-                # event would say it sooner, and only this task may take the room meanwhile.
-                while self._room(loop.time()) <= 0:  # noqa: ASYNC110
-                    await asyncio.sleep(self._times[0] + self.period - loop.time())
-                self.take()
-        finally:
-            self._waiting -= 1
+                # event would say it sooner, and only waiters may take the room meanwhile.
+                await asyncio.sleep(self._times[0] + self.period - loop.time())
+                continue
+            _, _, served = heapq.heappop(self._waiting)
+            self.take()
+            served.set_result(None)
 
 
 def forget_flood(client: Any, request_type: type) -> None:
@@ -168,14 +195,21 @@ class Pacer:
 
     # -- rates ---------------------------------------------------------------------------------
 
-    async def turn(self, chat_id: int, *, private: bool, chat: bool = True) -> None:
+    async def turn(
+        self,
+        chat_id: int,
+        *,
+        private: bool,
+        chat: bool = True,
+        priority: Priority = Priority.MUST,
+    ) -> None:
         """Wait until a message that must arrive may be written to this chat. ``chat=False``:
         a write that is no message (a draft): only the bot-wide window counts it."""
         window = self._chat(chat_id, private) if chat else None
         if window is not None:
-            await window.turn()
+            await window.turn(priority)
         if self._bot is not None:
-            await self._bot.turn()
+            await self._bot.turn(priority)
 
     async def first_turn(self, chat_id: int, *, private: bool, chat: bool = True) -> bool:
         """Wait for a turn for an answer's first text; False (at once) when the chat's window

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from telethon import errors
 from telethon.tl import functions, types
 
+from adapters.messengers.telegram.flood import Priority
 from adapters.messengers.telegram.split import Part, parts_of
 from adapters.messengers.telegram.text import head, tail
 from adapters.messengers.telegram.writer import EDIT, FLOODS, SEND, Writer
@@ -92,6 +93,7 @@ class TelegramStream:
         self._shown = False
         self._stopped = False
         self._finished = False
+        self._final_out = False  # the final is being written: no draft may follow it
         self._drafting = False  # a draft request is on its way
         self._keeper: asyncio.Task[None] | None = None  # keeps the draft alive while idle
         self._done = asyncio.Event()
@@ -165,8 +167,9 @@ class TelegramStream:
         self._drafting = True
         try:
             if not interim:
-                await pacer.turn(self._chat_id, private=True, chat=False)
-            if self._finished:
+                priority = Priority.KEEP if urgent else Priority.MUST
+                await pacer.turn(self._chat_id, private=True, chat=False, priority=priority)
+            if self._final_out:
                 return  # the final went out meanwhile: a draft now would show after it
             with self._writer.flood_of(self._chat_id, DRAFT):
                 await self._writer.client(request)
@@ -194,9 +197,10 @@ class TelegramStream:
 
     async def _keep_alive(self) -> None:
         """Send the draft again whenever it has not been sent for ``DRAFT_REFRESH`` seconds,
-        until the final (or a stop press, or a model silent for ``DRAFT_KEPT`` seconds)."""
+        until the final is written (even while the final waits for its turn), a stop press, or
+        ``DRAFT_KEPT`` seconds of silence from the model."""
         clock = self._writer.clock
-        while self._draft and not self._stopped:
+        while self._draft and not self._stopped and not self._final_out:
             now = clock()
             if now - self._updated_at > DRAFT_KEPT:
                 return
@@ -217,6 +221,7 @@ class TelegramStream:
                 return
 
     async def _stop_keeping_alive(self) -> None:
+        self._final_out = True
         self._done.set()
         if self._keeper is not None:
             with contextlib.suppress(Exception):
@@ -241,7 +246,6 @@ class TelegramStream:
         if self._finished:
             return [] if self._first is None else [self._first]
         self._finished = True
-        await self._stop_keeping_alive()
         parts = parts_of(text, markdown=markdown, limit=self._limit)
         if not self._draft and self._first is not None:
             # Telegram counts edits of one message; let the last interim edit settle first.
@@ -251,9 +255,14 @@ class TelegramStream:
         edit = None if self._draft else self._first
         try:
             ids = await self._writer.deliver(
-                self._chat_id, parts, reply_to=self._reply_to, edit=edit
+                self._chat_id,
+                parts,
+                reply_to=self._reply_to,
+                edit=edit,
+                before_write=self._stop_keeping_alive,
             )
         finally:
+            self._done.set()
             self._writer.pacer.closed(self._chat_id, self)
         self._shown = True
         return ids

@@ -93,17 +93,29 @@ class Writer:
     # -- must arrive ---------------------------------------------------------------------------
 
     async def deliver(
-        self, chat_id: int, parts: Sequence[Part], *, reply_to: int | None, edit: int | None = None
+        self,
+        chat_id: int,
+        parts: Sequence[Part],
+        *,
+        reply_to: int | None,
+        edit: int | None = None,
+        before_write: Callable[[], Awaitable[None]] | None = None,
     ) -> list[int]:
         """Show every part in order, the first by editing ``edit`` when given, each next one
-        replying to the one before; the ids shown. Raises ``DeliveryFailed``."""
+        replying to the one before; the ids shown. ``before_write`` is awaited when a write has
+        its turn, just before it goes out. Raises ``DeliveryFailed``."""
         self.check_open(chat_id)
         deadline = self.clock() + self.max_wait
         ids: list[int] = []
         for index, part in enumerate(parts):
             target = edit if index == 0 else None
             shown = await self._put(
-                chat_id, part, edit=target, reply_to=ids[-1] if ids else reply_to, until=deadline
+                chat_id,
+                part,
+                edit=target,
+                reply_to=ids[-1] if ids else reply_to,
+                until=deadline,
+                before_write=before_write,
             )
             if not shown:
                 raise DeliveryFailed(
@@ -125,7 +137,14 @@ class Writer:
             log.info("could not delete message %s of chat %s: %r", message_id, chat_id, exc)
 
     async def _put(
-        self, chat_id: int, part: Part, *, edit: int | None, reply_to: int | None, until: float
+        self,
+        chat_id: int,
+        part: Part,
+        *,
+        edit: int | None,
+        reply_to: int | None,
+        until: float,
+        before_write: Callable[[], Awaitable[None]] | None = None,
     ) -> list[int]:
         """One part, however many tries it takes before ``until``; [] when it cannot be shown."""
         troubles = 0
@@ -136,6 +155,8 @@ class Writer:
                 edit = None
             await self.wait_out_flood(chat_id, SEND if edit is None else EDIT, until)
             await self.pacer.turn(chat_id, private=self.is_private(chat_id))
+            if before_write is not None:
+                await before_write()
             try:
                 return await self.write(chat_id, part, edit=edit, reply_to=reply_to)
             except FLOODS as exc:

@@ -1,0 +1,227 @@
+"""Pacing under Telegram's real limits, on virtual time (the loop's clock jumps to its next
+timer, so a 40 s stall takes no real time and a busy machine cannot change what is measured):
+drafts kept alive through a model stall, a busy group's finals, a draft flood that holds
+nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import attrs
+from telethon import errors
+from telethon.tl import functions, types
+
+from adapters.clock import FakeClock
+from adapters.messengers.telegram.bot import TelegramBot
+from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.replies import TelegramReplies
+from adapters.messengers.telegram.sink import TelegramSink
+from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
+from core.config import BotConfig
+from core.tokens import CharTokenCounter
+from core.values import Chunk, ModelRequest, Usage
+from entrypoints.bootstrap import assemble
+from tests.adapters.messengers.telegram.fakes import (
+    ALICE,
+    BOB,
+    GROUP,
+    GROUP_ID,
+    FakeTelegram,
+    Ticker,
+    incoming,
+)
+from tests.adapters.messengers.telegram.virtual_time import run
+
+LATENCY = 0.03  # seconds a request takes on the fake network
+TypingRequest = functions.messages.SetTypingRequest
+SendRequest = functions.messages.SendMessageRequest
+EditRequest = functions.messages.EditMessageRequest
+
+
+def people(tg: FakeTelegram, count: int, first: int = 10_000) -> list[types.User]:
+    users = [
+        types.User(id=first + i, access_hash=7 + i, first_name=f"User {i}") for i in range(count)
+    ]
+    tg.know(*users)
+    return users
+
+
+def is_draft(request: Any) -> bool:
+    return isinstance(request, TypingRequest) and isinstance(
+        request.action, types.SendMessageTextDraftAction
+    )
+
+
+def to(chat: int, request: Any) -> bool:
+    return getattr(getattr(request, "peer", None), "user_id", None) == chat
+
+
+def moments(tg: FakeTelegram, which: Any) -> list[float]:
+    """When each request ``which`` accepts reached Telegram (loop time)."""
+    return [t for t, r in zip(tg.times, tg.requests, strict=True) if which(r)]
+
+
+def gaps(times: Sequence[float]) -> list[float]:
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+async def stalled_answer(tg: FakeTelegram, sink: TelegramSink) -> None:
+    """Alice waits 3 s for the first words, then the model is silent for 40 s."""
+    stream = sink.stream(ALICE.id, None)
+    await sink.typing(ALICE.id)
+    await asyncio.sleep(3)
+    await stream.update("Let me think")
+    await asyncio.sleep(40)
+    await stream.update("Let me think. It is 42.")
+    await stream.finish("Let me think. It is **42**.")
+
+
+def test_a_40_s_stall_never_leaves_a_private_chat_without_its_draft_for_25_s() -> None:
+    async def main() -> FakeTelegram:
+        tg = FakeTelegram(latency=LATENCY)
+        sink = TelegramSink(tg, clock=asyncio.get_running_loop().time)  # Telegram's limits
+        await stalled_answer(tg, sink)
+        sink.close()
+        return tg
+
+    tg = run(main())
+    drafts = [r.action.text.text for r in tg.requests if is_draft(r)]
+    assert drafts[0] == "Let me think"
+    assert drafts.count("Let me think") >= 2  # sent again during the stall
+    shown = moments(tg, lambda r: is_draft(r) or isinstance(r, SendRequest))
+    assert max(gaps(shown)) <= 25
+    typing = moments(tg, lambda r: isinstance(r, TypingRequest) and not is_draft(r))
+    assert typing  # "typing…" while nothing was shown yet
+    assert max(typing) < shown[0]
+    [final] = tg.shown(ALICE.id)
+    assert final.message == "Let me think. It is 42."
+
+
+def test_a_stalled_draft_is_kept_even_when_the_bot_is_busy_with_messages_that_must_arrive() -> None:
+    async def main() -> FakeTelegram:
+        tg = FakeTelegram(latency=LATENCY)
+        others = people(tg, 1_500)
+        sink = TelegramSink(tg, clock=asyncio.get_running_loop().time)
+
+        async def crowd() -> None:
+            # Forty messages a second to other chats: more than the bot may send, so messages
+            # that must arrive queue up for the whole stall, and interim updates get no turn.
+            for second in range(40):
+                for user in others[second * 40 : (second + 1) * 40]:
+                    asyncio.create_task(sink.send(user.id, "news"))  # noqa: RUF006
+                await asyncio.sleep(1)
+
+        busy = asyncio.create_task(crowd())
+        await stalled_answer(tg, sink)
+        await busy
+        sink.close()
+        return tg
+
+    tg = run(main())
+    shown = moments(tg, lambda r: to(ALICE.id, r) and (is_draft(r) or isinstance(r, SendRequest)))
+    assert max(gaps(shown)) <= 25
+    assert [m.message for m in tg.shown(ALICE.id)] == ["Let me think. It is 42."]
+
+
+def test_a_draft_flood_holds_neither_another_chat_nor_that_chats_final() -> None:
+    tg = FakeTelegram()
+    ticker = Ticker()
+    sink = TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
+
+    async def main() -> None:
+        tg.fail(
+            TypingRequest,
+            lambda r: errors.FloodWaitError(r, capture=20),
+            when=lambda r: to(ALICE.id, r),
+        )
+        alice = sink.stream(ALICE.id, None)
+        bob = sink.stream(BOB.id, None)
+        await alice.update("Hi")  # FLOOD_WAIT_20 on Alice's drafts
+        await bob.update("Hello Bob")
+        assert bob.shown
+        ticker.advance(1)
+        await alice.update("Hi there")  # no draft during the wait
+        await alice.finish("Hi **there**")
+        await bob.finish("Hello Bob, **done**")
+        sink.close()
+
+    asyncio.run(main())
+    assert ticker.sleeps == []  # nobody waited out the draft's 20 s
+    assert [m.message for m in tg.shown(ALICE.id)] == ["Hi there"]
+    assert [m.message for m in tg.shown(BOB.id)] == ["Hello Bob, done"]
+    assert len([r for r in tg.requests if is_draft(r) and to(ALICE.id, r)]) == 1
+
+
+@attrs.define
+class SlowModel:
+    """Writes each answer word by word over ``seconds``, ending it with a mark of its own;
+    remembers when it finished each (loop time)."""
+
+    seconds: float
+    words: int = 29
+    finished: dict[str, float] = attrs.field(factory=dict)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        mark = f"[answer {len(self.finished) + 1} ends]"
+        self.finished[mark] = float("inf")
+        for word in range(self.words):
+            await asyncio.sleep(self.seconds / self.words)
+            yield Chunk(text=f"word{word} ")
+        yield Chunk(text=mark)
+        self.finished[mark] = asyncio.get_running_loop().time()
+        yield Chunk(usage=Usage(10, self.words))
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_busy_group_shows_every_final_within_5_s_of_the_model_finishing_it() -> None:
+    model = SlowModel(seconds=8.7)
+
+    async def main() -> FakeTelegram:
+        tg = FakeTelegram(latency=LATENCY)
+        askers = people(tg, 6)
+        sink = TelegramSink(tg, clock=asyncio.get_running_loop().time)  # Telegram's limits
+        replies = TelegramReplies(sink)
+        app = assemble(
+            BotConfig(admin_id="1", footer=False, notify_new_users=False),
+            sink=replies,
+            lookup=replies,
+            accounts=MemoryAccountStore(),
+            threads=MemoryThreadStore(),
+            model=model,
+            counter=CharTokenCounter(),
+            clock=FakeClock(),
+        )
+        bot = TelegramBot(tg, app.service.submit, sink=sink)
+        await bot.start()
+        mention = [types.MessageEntityMention(0, len("@thisbot"))]
+        questions = [(user, f"@thisbot question from {user.first_name}") for user in askers]
+        questions += [(ALICE, f"@thisbot Alice's question {n}") for n in (1, 2, 3)]
+        await tg.receive_all(
+            incoming(text, chat=GROUP, sender=user, message_id=number, entities=mention)
+            for number, (user, text) in enumerate(questions, start=1)
+        )
+        await bot.stop()
+        await app.service.drain()
+        await bot.close()
+        sink.close()
+        return tg
+
+    tg = run(main())
+    assert len(model.finished) == 9
+    writes = [
+        (moment, request.message)
+        for moment, request in zip(tg.times, tg.requests, strict=True)
+        if isinstance(request, (SendRequest, EditRequest))
+    ]
+    for mark, done in model.finished.items():
+        shown = min(moment for moment, text in writes if mark in text)
+        assert shown - done <= 5, f"{mark} shown {shown - done:.1f} s after the model ended it"
+    finals = [m.message for m in tg.shown(GROUP_ID)]
+    assert sorted(mark for text in finals for mark in model.finished if mark in text) == sorted(
+        model.finished
+    )
