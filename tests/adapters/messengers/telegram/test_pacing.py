@@ -225,3 +225,33 @@ def test_a_busy_group_shows_every_final_within_5_s_of_the_model_finishing_it() -
     assert sorted(mark for text in finals for mark in model.finished if mark in text) == sorted(
         model.finished
     )
+
+
+def test_in_a_crowd_every_chats_first_text_goes_before_anyones_second_draft() -> None:
+    async def main() -> tuple[FakeTelegram, list[types.User]]:
+        tg = FakeTelegram(latency=LATENCY)
+        crowd = people(tg, 150)
+        sink = TelegramSink(tg, clock=asyncio.get_running_loop().time)  # Telegram's limits
+
+        async def answer(user: types.User) -> None:
+            stream = sink.stream(user.id, None)
+            await sink.typing(user.id)
+            text = ""
+            for _ in range(120):  # a word every 50 ms for 6 s
+                text += "word "
+                await stream.update(text)
+                await asyncio.sleep(0.05)
+            await stream.finish(text + "**end**")
+
+        await asyncio.gather(*(answer(user) for user in crowd))
+        sink.close()
+        return tg, crowd
+
+    tg, crowd = run(main())
+    drafts = {
+        user.id: moments(tg, lambda r, chat=user.id: is_draft(r) and to(chat, r)) for user in crowd
+    }
+    seconds = [times[1] for times in drafts.values() if len(times) > 1]
+    assert seconds  # the crowd thinned out before the answers ended: drafts went on
+    assert max(times[0] for times in drafts.values()) < min(seconds)
+    assert all(m.message.endswith("word end") for u in crowd for m in tg.shown(u.id))
