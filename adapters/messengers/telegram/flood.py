@@ -86,8 +86,9 @@ class Window:
         # final; a private chat's second frees up soon enough.
         self.keeps_finals = keeps_finals
         self._times: collections.deque[float] = collections.deque()
-        # Turns queued: while any waits, nobody may jump the queue.
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        # Turns queued, each woken with a future to resolve once it has taken its turn: while
+        # any waits, nobody may jump the queue.
+        self._waiting: list[tuple[int, int, asyncio.Future[asyncio.Future[None]]]] = []
         self._arrivals = itertools.count()
         self._server: asyncio.Task[None] | None = None
 
@@ -99,24 +100,37 @@ class Window:
     def has_room(self, reserve: int = 0) -> bool:
         """Room for one turn now, leaving ``reserve`` free, with nobody waiting."""
         now = asyncio.get_running_loop().time()
-        return not self._waiting and self._room(now) > reserve
+        return not self._queued() and self._room(now) > reserve
+
+    def _queued(self) -> bool:
+        # A waiter woken but not yet run has its turn too: the server runs until it has taken.
+        return bool(self._waiting) or (self._server is not None and not self._server.done())
 
     def take(self) -> None:
         self._times.append(asyncio.get_running_loop().time())
 
     async def turn(self, priority: Priority = Priority.MUST) -> None:
         loop = asyncio.get_running_loop()
-        if not self._waiting and self._room(loop.time()) > 0:
+        if not self._queued() and self._room(loop.time()) > 0:
             self.take()
             return
-        served = loop.create_future()
-        heapq.heappush(self._waiting, (priority, next(self._arrivals), served))
+        woken: asyncio.Future[asyncio.Future[None]] = loop.create_future()
+        heapq.heappush(self._waiting, (priority, next(self._arrivals), woken))
         if self._server is None or self._server.done():
             self._server = loop.create_task(self._serve())
-        await served  # a cancelled waiter's future is cancelled: the server passes it by
+        try:
+            taken = await woken  # a cancelled waiter's future is cancelled: passed by
+        except asyncio.CancelledError:
+            if woken.done() and not woken.cancelled():
+                woken.result().set_result(None)  # woken, then cancelled: the next one's turn
+            raise
+        # The turn is taken when the waiter runs, not when it is woken: under load the two
+        # can be far apart, and the request follows the taking at once.
+        self.take()
+        taken.set_result(None)
 
     async def _serve(self) -> None:
-        """Hand out turns to the waiters, best first, as the window makes room."""
+        """Wake the waiters one at a time, best first, as the window makes room."""
         loop = asyncio.get_running_loop()
         while self._waiting:
             if self._waiting[0][2].done():
@@ -127,9 +141,10 @@ class Window:
                 # event would say it sooner, and only waiters may take the room meanwhile.
                 await asyncio.sleep(self._times[0] + self.period - loop.time())
                 continue
-            _, _, served = heapq.heappop(self._waiting)
-            self.take()
-            served.set_result(None)
+            _, _, woken = heapq.heappop(self._waiting)
+            taken = loop.create_future()
+            woken.set_result(taken)
+            await taken
 
 
 def forget_flood(client: Any, request_type: type) -> None:

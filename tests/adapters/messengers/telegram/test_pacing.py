@@ -16,7 +16,7 @@ from telethon.tl import functions, types
 
 from adapters.clock import FakeClock
 from adapters.messengers.telegram.bot import TelegramBot
-from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.flood import UNLIMITED, Priority, Window
 from adapters.messengers.telegram.replies import TelegramReplies
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
@@ -255,3 +255,44 @@ def test_in_a_crowd_every_chats_first_text_goes_before_anyones_second_draft() ->
     assert seconds  # the crowd thinned out before the answers ended: drafts went on
     assert max(times[0] for times in drafts.values()) < min(seconds)
     assert all(m.message.endswith("word end") for u in crowd for m in tg.shown(u.id))
+
+
+def test_a_window_serves_by_priority_and_never_exceeds_its_count() -> None:
+    async def main() -> tuple[list[tuple[str, float]], list[float]]:
+        loop = asyncio.get_running_loop()
+        window = Window(2, 1.0)
+        served: list[tuple[str, float]] = []
+        interim: list[float] = []
+
+        async def waiter(name: str, priority: Priority = Priority.MUST) -> None:
+            await window.turn(priority)
+            served.append((name, loop.time()))
+
+        async def interim_updates() -> None:  # skipped whenever anyone waits
+            for _ in range(60):
+                if window.has_room():
+                    window.take()
+                    interim.append(loop.time())
+                await asyncio.sleep(0.1)
+
+        queue = [asyncio.create_task(waiter(f"must {n}")) for n in range(6)]
+        gone = asyncio.create_task(waiter("cancelled"))
+        await asyncio.sleep(0)
+        updates = asyncio.create_task(interim_updates())
+        await asyncio.sleep(0.5)
+        gone.cancel()
+        keep = asyncio.create_task(waiter("draft about to vanish", Priority.KEEP))
+        await asyncio.gather(*queue, keep, updates)
+        return served, interim
+
+    served, interim = run(main())
+    names = [name for name, _ in served]
+    assert names == ["must 0", "must 1", "draft about to vanish"] + [
+        f"must {n}" for n in (2, 3, 4, 5)
+    ]
+    every = sorted([moment for _, moment in served] + interim)
+    assert all(
+        sum(1 for later in every[i:] if later < start + 1.0) <= 2 for i, start in enumerate(every)
+    )
+    assert interim
+    assert min(interim) >= max(moment for _, moment in served)
