@@ -296,3 +296,28 @@ def test_a_window_serves_by_priority_and_never_exceeds_its_count() -> None:
     )
     assert interim
     assert min(interim) >= max(moment for _, moment in served)
+
+
+def test_a_woken_waiter_keeps_its_turn_from_an_interim_update() -> None:
+    async def main() -> list[float]:
+        loop = asyncio.get_running_loop()
+        window = Window(1, 1.0)
+        await window.turn()
+        frees = loop.time() + 1.0
+        taken: list[float] = []
+
+        def interim(tries: int) -> None:
+            if window.has_room():
+                window.take()
+                taken.append(loop.time())
+            elif tries:
+                loop.call_soon(interim, tries - 1)  # each step of the loop around the wake-up
+
+        queued = asyncio.create_task(window.turn())
+        await asyncio.sleep(0)  # queued: the window's server sleeps until it frees
+        loop.call_at(frees, interim, 5)  # interim updates as the waiter is woken
+        await queued
+        await asyncio.sleep(2)
+        return taken
+
+    assert run(main()) == []  # the window's one turn went to the waiter
