@@ -46,9 +46,9 @@ async def deliver_picture(
     troubles = 0
     while True:
         await writer.wait_out_flood(chat_id, functions.messages.SendMediaRequest, until)
-        await writer.pacer.turn(chat_id, private=writer.is_private(chat_id))
+        turn = await writer.pacer.turn(chat_id, private=writer.is_private(chat_id))
         try:
-            with writer.flood_of(chat_id, functions.messages.SendMediaRequest):
+            with turn, writer.flood_of(chat_id, functions.messages.SendMediaRequest):
                 if upload is None:
                     name = _NAMES.get(picture.mime, "picture.png")
                     upload = await client.upload_file(picture.data, file_name=name)

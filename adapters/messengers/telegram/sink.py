@@ -162,10 +162,11 @@ class TelegramSink:
     async def _show_typing(self, chat_id: int) -> None:
         # "typing…" is cosmetic: it goes only when the bot-wide window has room to spare.
         kind = functions.messages.SetTypingRequest
-        if not self.writer.pacer.try_turn(chat_id, kind, private=True, chat=False):
+        turn = self.writer.pacer.try_turn(chat_id, kind, private=True, chat=False)
+        if turn is None:
             return
         request = kind(peer=chat_id, action=types.SendMessageTypingAction())
-        with self.writer.flood_of(chat_id, kind):
+        with turn, self.writer.flood_of(chat_id, kind):
             await self._client(request)  # Telethon resolves the peer from its entity cache
 
     async def _keep_typing(self, chat_id: int) -> None:

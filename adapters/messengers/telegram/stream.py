@@ -162,17 +162,19 @@ class TelegramStream:
             return
         # A draft is no message: only the bot-wide bucket counts it.
         interim = self._shown and not urgent
-        if interim and not pacer.try_turn(self._chat_id, DRAFT, private=True, chat=False):
+        turn = pacer.try_turn(self._chat_id, DRAFT, private=True, chat=False) if interim else None
+        if interim and turn is None:
             return
         self._drafting = True
         try:
-            if not interim:
+            if turn is None:
                 priority = Priority.KEEP if urgent else Priority.MUST
-                await pacer.turn(self._chat_id, private=True, chat=False, priority=priority)
-            if self._final_out:
-                return  # the final went out meanwhile: a draft now would show after it
-            with self._writer.flood_of(self._chat_id, DRAFT):
-                await self._writer.client(request)
+                turn = await pacer.turn(self._chat_id, private=True, chat=False, priority=priority)
+            with turn:
+                if self._final_out:
+                    return  # the final went out meanwhile: a draft now would show after it
+                with self._writer.flood_of(self._chat_id, DRAFT):
+                    await self._writer.client(request)
         except FLOODS:
             return
         except (OSError, ConnectionError) as exc:  # the network's trouble: the next update

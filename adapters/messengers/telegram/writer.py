@@ -128,10 +128,11 @@ class Writer:
 
     async def _remove(self, chat_id: int, message_id: int) -> None:
         kind = functions.messages.DeleteMessagesRequest
-        if not self.pacer.try_turn(chat_id, kind, private=self.is_private(chat_id), chat=False):
+        turn = self.pacer.try_turn(chat_id, kind, private=self.is_private(chat_id), chat=False)
+        if turn is None:
             return
         try:
-            with self.flood_of(chat_id, kind):
+            with turn, self.flood_of(chat_id, kind):
                 await self.client.delete_messages(chat_id, [message_id])
         except (errors.RPCError, ValueError, OSError) as exc:  # a leftover fragment, no more
             log.info("could not delete message %s of chat %s: %r", message_id, chat_id, exc)
@@ -154,11 +155,12 @@ class Writer:
                 log.info("chat %s: edits are flood-waited; sending the answer anew", chat_id)
                 edit = None
             await self.wait_out_flood(chat_id, SEND if edit is None else EDIT, until)
-            await self.pacer.turn(chat_id, private=self.is_private(chat_id))
-            if before_write is not None:
-                await before_write()
+            turn = await self.pacer.turn(chat_id, private=self.is_private(chat_id))
             try:
-                return await self.write(chat_id, part, edit=edit, reply_to=reply_to)
+                with turn:
+                    if before_write is not None:
+                        await before_write()
+                    return await self.write(chat_id, part, edit=edit, reply_to=reply_to)
             except FLOODS as exc:
                 log.info("chat %s: Telegram asks to wait %s s", chat_id, getattr(exc, "seconds", 0))
             except errors.MessageNotModifiedError:
@@ -239,18 +241,20 @@ class Writer:
         if self.pacer.quiet_for(chat_id, kind):
             return None
         if first:
-            if not await self.pacer.first_turn(chat_id, private=private):
-                return None
-        elif not self.pacer.try_turn(chat_id, kind, private=private):
+            turn = await self.pacer.first_turn(chat_id, private=private)
+        else:
+            turn = self.pacer.try_turn(chat_id, kind, private=private)
+        if turn is None:
             return None
         try:
-            try:
-                return await self.write(chat_id, part, edit=edit, reply_to=reply_to)
-            except errors.MessageIdInvalidError:
-                if edit is None:
-                    raise
-                log.info("message %s of chat %s is gone; sending anew", edit, chat_id)
-                return await self.write(chat_id, part, edit=None, reply_to=reply_to)
+            with turn:
+                try:
+                    return await self.write(chat_id, part, edit=edit, reply_to=reply_to)
+                except errors.MessageIdInvalidError:
+                    if edit is None:
+                        raise
+                    log.info("message %s of chat %s is gone; sending anew", edit, chat_id)
+                    return await self.write(chat_id, part, edit=None, reply_to=reply_to)
         except FLOODS:
             return None
         except errors.MessageNotModifiedError:

@@ -265,13 +265,13 @@ def test_a_window_serves_by_priority_and_never_exceeds_its_count() -> None:
         interim: list[float] = []
 
         async def waiter(name: str, priority: Priority = Priority.MUST) -> None:
-            await window.turn(priority)
+            window.back(await window.turn(priority))  # requests that come back at once
             served.append((name, loop.time()))
 
         async def interim_updates() -> None:  # skipped whenever anyone waits
             for _ in range(60):
                 if window.has_room():
-                    window.take()
+                    window.back(window.take())
                     interim.append(loop.time())
                 await asyncio.sleep(0.1)
 
@@ -302,13 +302,13 @@ def test_a_woken_waiter_keeps_its_turn_from_an_interim_update() -> None:
     async def main() -> list[float]:
         loop = asyncio.get_running_loop()
         window = Window(1, 1.0)
-        await window.turn()
+        window.back(await window.turn())  # a request that comes back at once
         frees = loop.time() + 1.0
         taken: list[float] = []
 
         def interim(tries: int) -> None:
             if window.has_room():
-                window.take()
+                window.back(window.take())
                 taken.append(loop.time())
             elif tries:
                 loop.call_soon(interim, tries - 1)  # each step of the loop around the wake-up
@@ -316,7 +316,7 @@ def test_a_woken_waiter_keeps_its_turn_from_an_interim_update() -> None:
         queued = asyncio.create_task(window.turn())
         await asyncio.sleep(0)  # queued: the window's server sleeps until it frees
         loop.call_at(frees, interim, 5)  # interim updates as the waiter is woken
-        await queued
+        window.back(await queued)
         await asyncio.sleep(2)
         return taken
 

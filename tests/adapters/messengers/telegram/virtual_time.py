@@ -7,6 +7,7 @@ the load of the machine.
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -26,7 +27,9 @@ class _Selector(selectors.DefaultSelector):
             if not ready:
                 raise RuntimeError("the virtual-time loop has nothing to run and no timer")
             return ready
-        self._loop.now += timeout  # nothing ready: jump to the next timer
+        # Nothing ready: jump to the next timer, by one step of the float at least (a timer
+        # due in less than that would otherwise never come).
+        self._loop.now = max(self._loop.now + timeout, math.nextafter(self._loop.now, math.inf))
         return []
 
 
