@@ -88,7 +88,7 @@ class TelegramStream:
         self._preview = ""  # what is on screen now
         self._tried_at = -math.inf  # the last write, whether it worked or not
         self._drafted_at = -math.inf  # the last draft that reached Telegram
-        self._edited_at = -math.inf  # the last interim edit that reached Telegram
+        self._edited_at = -math.inf  # the last message or edit of it that reached Telegram
         self._updated_at = writer.clock()  # the model's last word
         self._shown = False
         self._stopped = False
@@ -143,8 +143,7 @@ class TelegramStream:
         )
         if ids:
             self._first = ids[0]
-            if self._shown:
-                self._edited_at = now
+            self._edited_at = now
             self._seen(preview)
 
     async def _show_draft(self, preview: str, *, urgent: bool = False) -> None:
