@@ -321,3 +321,19 @@ def test_a_woken_waiter_keeps_its_turn_from_an_interim_update() -> None:
         return taken
 
     assert run(main()) == []  # the window's one turn went to the waiter
+
+
+def test_a_turn_counts_until_its_request_comes_back_then_for_the_period() -> None:
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        window = Window(1, 1.0)
+        slot = await window.turn()
+        start = loop.time()
+        following = asyncio.create_task(window.turn())
+        await asyncio.sleep(1.5)  # the request is still on its way (a busy loop, a slow network)
+        assert not following.done()
+        window.back(slot)
+        window.back(await following)
+        return loop.time() - start
+
+    assert run(main()) >= 2.5  # a period after the first request came back, not after its turn
