@@ -74,10 +74,10 @@ async def deliver_file(
     upload: Any = None
     troubles = 0
     while True:
-        await writer.wait_out_flood(chat_id, until)
-        await writer.pacer.turn(chat_id, private=writer.is_private(chat_id))
+        await writer.wait_out_flood(chat_id, functions.messages.SendMediaRequest, until)
+        turn = await writer.pacer.turn(chat_id, private=writer.is_private(chat_id))
         try:
-            with writer.flood_of(chat_id, functions.messages.SendMediaRequest):
+            with turn, writer.flood_of(chat_id, functions.messages.SendMediaRequest):
                 if upload is None:
                     upload = await client.upload_file(file.data, file_name=file.name)
                 message = await client.send_file(

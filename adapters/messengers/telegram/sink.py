@@ -192,12 +192,12 @@ class TelegramSink:
 
     async def _show_typing(self, chat_id: int) -> None:
         # "typing…" is cosmetic: it goes only when the bot-wide window has room to spare.
-        if not self.writer.pacer.try_turn(chat_id, private=True, chat=False):
+        kind = functions.messages.SetTypingRequest
+        turn = self.writer.pacer.try_turn(chat_id, kind, private=True, chat=False)
+        if turn is None:
             return
-        request = functions.messages.SetTypingRequest(
-            peer=chat_id, action=types.SendMessageTypingAction()
-        )
-        with self.writer.flood_of(chat_id, functions.messages.SetTypingRequest):
+        request = kind(peer=chat_id, action=types.SendMessageTypingAction())
+        with turn, self.writer.flood_of(chat_id, kind):
             await self._client(request)  # Telethon resolves the peer from its entity cache
 
     async def _keep_typing(self, chat_id: int) -> None:
@@ -237,9 +237,11 @@ class TelegramSink:
         return True
 
     def close(self) -> None:
-        """Stop every "typing…" still being renewed."""
+        """Stop every "typing…" still being renewed, and every draft still kept alive."""
         for chat_id in list(self._typing):
             self.stop_typing(chat_id)
+        for stream in self._drafts.values():
+            stream.abandon()
 
     async def lookup(self, chat_id: int, message_id: int) -> Node | None:
         message = await self.fetch(chat_id, message_id)

@@ -2,10 +2,12 @@
 
 A live draft (``messages.setTyping`` with ``SendMessageTextDraftAction``, Telegram's "live
 response streaming" for AI bots) is an ephemeral preview pinned to the bottom of a private
-chat. It has no edit flood limits, so it can follow the model closely, but clients drop it after
-a time to live or when a real message arrives: a long answer's draft is refreshed, and the
-answer is always sent as real messages at the end. The draft offers a stop button; when the
-person presses it, the next ``update`` raises ``AnswerStopped``.
+chat. It has no edit flood limits, so it can follow the model closely, but clients drop it
+after a time to live (Telegram's Bot API calls ``sendMessageDraft`` "a temporary 30-second
+preview") or when a real message arrives: while the model is silent, the draft is sent again
+in the background before it would vanish, and the answer is always sent as real messages at
+the end. The draft offers a stop button; when the person presses it, the next ``update`` raises
+``AnswerStopped``.
 
 Where drafts cannot go (groups) or are refused, the answer is a message sent at the first text
 and then edited, at most once per interval, never with an edit that changes nothing, and quiet
@@ -14,6 +16,8 @@ during the chat's FloodWait; the model keeps streaming meanwhile.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import logging
 import math
@@ -25,19 +29,28 @@ from telethon.errors import TypeNotFoundError
 from telethon.tl import functions, types
 
 from adapters.messengers.telegram import rich
+from adapters.messengers.telegram.flood import Priority
 from adapters.messengers.telegram.formats import Formatter, MessageFormat
 from adapters.messengers.telegram.split import Part
 from adapters.messengers.telegram.text import head, tail
-from adapters.messengers.telegram.writer import FLOODS, Writer
+from adapters.messengers.telegram.writer import EDIT, FLOODS, SEND, Writer
 from core.errors import AnswerStopped
 from core.values import Offer
 
 log = logging.getLogger(__name__)
 
 # Clients drop a draft some seconds after its last update (message_typing_draft_ttl, about 30 s):
-# a draft is sent again when it has not changed for this long.
+# a draft is sent again when it has not changed for this long, as an interim update (skipped
+# when the bot is busy, tried again every DRAFT_RETRY), and from DRAFT_URGENT on it waits for
+# its turn like a message that must arrive: the screen is never left without it for 25 s.
 DRAFT_REFRESH = 20.0
 _REASONING_SHOWN = 1_000  # characters of the reasoning's end a draft shows
+DRAFT_RETRY = 1.0
+DRAFT_URGENT = 23.0
+# A draft is kept alive this long after the model's last word at most: an answer abandoned
+# without its final (a cancelled request) must not keep drafting.
+DRAFT_KEPT = 300.0
+DRAFT = functions.messages.SetTypingRequest
 
 
 class Mode(enum.StrEnum):
@@ -86,9 +99,16 @@ class TelegramStream:
         self._preview = ""  # what is on screen now
         self._tried_at = -math.inf  # the last write, whether it worked or not
         self._drafted_at = -math.inf  # the last draft that reached Telegram
+        self._edited_at = -math.inf  # the last message or edit of it that reached Telegram
+        self._updated_at = writer.clock()  # the model's last word
         self._shown = False
         self._stopped = False
         self._finished = False
+        self._final_out = False  # the final is being written: no draft may follow it
+        self._drafting = False  # a draft request is on its way
+        self._keeper: asyncio.Task[None] | None = None  # keeps the draft alive while idle
+        self._done = asyncio.Event()
+        writer.pacer.opened(chat_id, self)
 
     @property
     def shown(self) -> bool:
@@ -118,8 +138,7 @@ class TelegramStream:
             return
         self._writer.check_open(self._chat_id)
         now = self._writer.clock()
-        if self._writer.pacer.quiet_for(self._chat_id):
-            return  # the chat's FloodWait: the model goes on, the screen waits
+        self._updated_at = now
         if now - self._tried_at < self._interval:
             return  # also after a failed write: a broken chat must not cost a request per token
         if self._draft:
@@ -133,16 +152,19 @@ class TelegramStream:
         preview = head(text.strip(), self._limit).rstrip()
         if not preview or preview == self._preview:
             return
+        if self._writer.pacer.quiet_for(self._chat_id, SEND if self._first is None else EDIT):
+            return  # the chat's FloodWait: the model goes on, the screen waits
         self._tried_at = now
         ids = await self._writer.attempt(
             self._chat_id,
             Part(preview),
             edit=self._first,
             reply_to=self._reply_to,
-            wait=not self._shown,  # the first text waits its turn; later ones skip when busy
+            first=not self._shown,  # the first text waits its turn; later ones skip when busy
         )
         if ids:
             self._first = ids[0]
+            self._edited_at = now
             self._seen(preview)
 
     def _draft_preview(self, text: str) -> str:
@@ -156,7 +178,9 @@ class TelegramStream:
             return rich.draft(text, self._limit).strip()
         return tail(text.strip(), self._limit).rstrip()
 
-    async def _show_draft(self, preview: str) -> None:
+    async def _show_draft(self, preview: str, *, urgent: bool = False) -> None:
+        """Send the draft, unless one is on its way; ``urgent``: wait for a turn even when it is
+        no longer the first (the draft is about to vanish)."""
         action: Any
         if self._rich_drafts:
             action = types.InputSendMessageRichMessageDraftAction(
@@ -172,19 +196,25 @@ class TelegramStream:
                 keep_on_stop=True,  # the words stay on screen until the final replaces them
                 random_id=self.random_id,
             )
-        request = functions.messages.SetTypingRequest(peer=self._chat_id, action=action)
+        request = DRAFT(peer=self._chat_id, action=action)
         pacer = self._writer.pacer
-        if pacer.quiet_for(self._chat_id):
+        if self._drafting or pacer.quiet_for(self._chat_id, DRAFT):
             return
         # A draft is no message: only the bot-wide bucket counts it.
-        if self._shown:
-            if not pacer.try_turn(self._chat_id, private=True, chat=False):
-                return
-        else:
-            await pacer.turn(self._chat_id, private=True, chat=False)
+        interim = self._shown and not urgent
+        turn = pacer.try_turn(self._chat_id, DRAFT, private=True, chat=False) if interim else None
+        if interim and turn is None:
+            return
+        self._drafting = True
         try:
-            with self._writer.flood_of(self._chat_id, functions.messages.SetTypingRequest):
-                await self._writer.client(request)
+            if turn is None:
+                priority = Priority.KEEP if urgent else Priority.MUST
+                turn = await pacer.turn(self._chat_id, private=True, chat=False, priority=priority)
+            with turn:
+                if self._final_out:
+                    return  # the final went out meanwhile: a draft now would show after it
+                with self._writer.flood_of(self._chat_id, DRAFT):
+                    await self._writer.client(request)
         except FLOODS:
             return
         except (OSError, ConnectionError) as exc:  # the network's trouble: the next update
@@ -201,7 +231,8 @@ class TelegramStream:
                 self._rich_drafts = False
                 preview = self._draft_preview(self._text)
                 if preview:
-                    await self._show_draft(preview)
+                    self._drafting = False  # this one is done: the text draft goes now
+                    await self._show_draft(preview, urgent=urgent)
                 return
             # Drafts refused (not a user, not allowed here): edit a message instead; that write
             # will tell whether the chat itself is closed.
@@ -210,8 +241,49 @@ class TelegramStream:
             self._draft_gone()
             self._tried_at = -math.inf
             return
+        finally:
+            self._drafting = False
         self._drafted_at = self._writer.clock()
         self._seen(preview)
+        if self._keeper is None:
+            self._keeper = asyncio.create_task(self._keep_alive())
+
+    async def _keep_alive(self) -> None:
+        """Send the draft again whenever it has not been sent for ``DRAFT_REFRESH`` seconds,
+        until the final is written (even while the final waits for its turn), a stop press, or
+        ``DRAFT_KEPT`` seconds of silence from the model."""
+        clock = self._writer.clock
+        while self._draft and not self._stopped and not self._final_out:
+            now = clock()
+            if now - self._updated_at > DRAFT_KEPT:
+                return
+            due = self._drafted_at + DRAFT_REFRESH - now
+            if due <= 0:
+                urgent = now - self._drafted_at >= DRAFT_URGENT
+                try:
+                    await self._show_draft(self._preview, urgent=urgent)
+                except Exception as exc:  # a closed chat: the next update or the final says so
+                    log.info("chat %s: could not keep the draft: %r", self._chat_id, exc)
+                    return
+                if self._drafted_at + DRAFT_REFRESH > clock():
+                    continue
+                due = DRAFT_RETRY  # refused for now (busy, a FloodWait): soon again
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._done.wait(), due)  # the final ends the wait
+            if self._done.is_set():
+                return
+
+    async def _stop_keeping_alive(self) -> None:
+        self._final_out = True
+        self._done.set()
+        if self._keeper is not None:
+            with contextlib.suppress(Exception):
+                await self._keeper  # a draft on its way lands before the final, not after
+
+    def abandon(self) -> None:
+        """No final will come (the bot is stopping): stop keeping the draft alive."""
+        self._done.set()
+        self._writer.pacer.closed(self._chat_id, self)
 
     def _seen(self, preview: str) -> None:
         self._preview = preview
@@ -233,13 +305,22 @@ class TelegramStream:
         parts = self._format.final(text, markdown=markdown, reasoning=self._reasoning)
         if not self._draft and self._first is not None:
             # Telegram counts edits of one message; let the last interim edit settle first.
-            delay = self._tried_at + self._interval - self._writer.clock()
+            delay = self._edited_at + self._interval - self._writer.clock()
             if delay > 0:
                 await self._writer.sleep(delay)
         edit = None if self._draft else self._first
-        ids = await self._writer.deliver(
-            self._chat_id, parts, reply_to=self._reply_to, edit=edit, markup=button(offer)
-        )
+        try:
+            ids = await self._writer.deliver(
+                self._chat_id,
+                parts,
+                reply_to=self._reply_to,
+                edit=edit,
+                markup=button(offer),
+                before_write=self._stop_keeping_alive,
+            )
+        finally:
+            self._done.set()
+            self._writer.pacer.closed(self._chat_id, self)
         self._shown = True
         return ids
 

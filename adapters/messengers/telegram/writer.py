@@ -2,8 +2,10 @@
 
 Two ways to write. ``deliver`` is for a message that must arrive (an answer's final parts, a
 command's answer): it waits its turn, waits out FloodWaits for as long as Telegram says, but no
-longer than ``max_wait`` in all, and raises ``DeliveryFailed`` when it cannot. ``attempt`` is for
-an interim update of a growing answer: one try if the pacer has room now, never a wait.
+longer than ``max_wait`` in all, and raises ``DeliveryFailed`` when it cannot. A FloodWait holds
+one kind of request (see ``flood``): when edits are held, the final goes out as a new message
+at once rather than wait (the fragment shown so far is then deleted). ``attempt`` is for an
+interim update of a growing answer: one try if the pacer has room now, never a wait.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ GONE: tuple[type[BaseException], ...] = (
     ValueError,  # Telethon's "could not find the input entity": a chat the bot cannot reach
 )
 FLOODS: tuple[type[BaseException], ...] = (errors.FloodWaitError, errors.SlowModeWaitError)
+SEND = functions.messages.SendMessageRequest
+EDIT = functions.messages.EditMessageRequest
 MAX_WAIT = 600.0  # seconds a message that must arrive may wait out floods and outages, in all
-_EDIT_FLOODS = 3  # an edit refused this many times goes out as a new message instead
 _MIN_PIECE = 64  # below this, a "message too long" is not about the length of the text
 _SENT_KEPT = 100_000  # ids of the bot's own messages remembered, to know replies to it
 # Buttons under a message: a ``types.ReplyInlineMarkup`` (Telethon is untyped), or None.
@@ -107,10 +110,12 @@ class Writer:
         reply_to: int | None,
         edit: int | None = None,
         markup: Markup = None,
+        before_write: Callable[[], Awaitable[None]] | None = None,
     ) -> list[int]:
         """Show every part in order, the first by editing ``edit`` when given, each next one
         replying to the one before, the last with ``markup`` (buttons) under it; the ids shown.
-        Raises ``DeliveryFailed``."""
+        ``before_write`` is awaited when a write has its turn, just before it goes out. Raises
+        ``DeliveryFailed``."""
         self.check_open(chat_id)
         deadline = self.clock() + self.max_wait
         ids: list[int] = []
@@ -123,6 +128,7 @@ class Writer:
                 reply_to=ids[-1] if ids else reply_to,
                 until=deadline,
                 markup=markup if index == len(parts) - 1 else None,
+                before_write=before_write,
             )
             if not shown:
                 raise DeliveryFailed(
@@ -134,10 +140,12 @@ class Writer:
         return ids
 
     async def _remove(self, chat_id: int, message_id: int) -> None:
-        if not self.pacer.try_turn(chat_id, private=self.is_private(chat_id), chat=False):
+        kind = functions.messages.DeleteMessagesRequest
+        turn = self.pacer.try_turn(chat_id, kind, private=self.is_private(chat_id), chat=False)
+        if turn is None:
             return
         try:
-            with self.flood_of(chat_id, functions.messages.DeleteMessagesRequest):
+            with turn, self.flood_of(chat_id, kind):
                 await self.client.delete_messages(chat_id, [message_id])
         except (errors.RPCError, ValueError, OSError) as exc:  # a leftover fragment, no more
             log.info("could not delete message %s of chat %s: %r", message_id, chat_id, exc)
@@ -151,15 +159,24 @@ class Writer:
         reply_to: int | None,
         until: float,
         markup: Markup = None,
+        before_write: Callable[[], Awaitable[None]] | None = None,
     ) -> list[int]:
         """One part, however many tries it takes before ``until``; [] when it cannot be shown."""
-        floods = 0
         troubles = 0
         while True:
-            await self.wait_out_flood(chat_id, until)
-            await self.pacer.turn(chat_id, private=self.is_private(chat_id))
+            if edit is not None and self.pacer.quiet_for(chat_id, EDIT):
+                # Only edits are held: the answer need not wait for them.
+                log.info("chat %s: edits are flood-waited; sending the answer anew", chat_id)
+                edit = None
+            await self.wait_out_flood(chat_id, SEND if edit is None else EDIT, until)
+            turn = await self.pacer.turn(chat_id, private=self.is_private(chat_id))
             try:
-                return await self.write(chat_id, part, edit=edit, reply_to=reply_to, markup=markup)
+                with turn:
+                    if before_write is not None:
+                        await before_write()
+                    return await self.write(
+                        chat_id, part, edit=edit, reply_to=reply_to, markup=markup
+                    )
             except RichRefused as exc:
                 # Never lose an answer to formatting: the same words as formatted text.
                 log.info(
@@ -171,11 +188,6 @@ class Writer:
                 )
             except FLOODS as exc:
                 log.info("chat %s: Telegram asks to wait %s s", chat_id, getattr(exc, "seconds", 0))
-                if edit is not None:
-                    floods += 1
-                    if floods >= _EDIT_FLOODS:
-                        log.info("chat %s: the edit keeps flooding; sending anew", chat_id)
-                        edit = None
             except errors.MessageNotModifiedError:
                 return [] if edit is None else [edit]
             except errors.MessageIdInvalidError:
@@ -214,8 +226,10 @@ class Writer:
                     return []
                 await self.sleep(delay)
 
-    async def wait_out_flood(self, chat_id: int, until: float) -> None:
-        wait = self.pacer.quiet_for(chat_id)
+    async def wait_out_flood(self, chat_id: int, kind: type, until: float) -> None:
+        """Wait out this chat's FloodWait on requests of ``kind``, or raise ``DeliveryFailed``
+        when it lasts past ``until``."""
+        wait = self.pacer.quiet_for(chat_id, kind)
         if not wait:
             return
         if self.clock() + wait > until:
@@ -270,27 +284,32 @@ class Writer:
     # -- interim -------------------------------------------------------------------------------
 
     async def attempt(
-        self, chat_id: int, part: Part, *, edit: int | None, reply_to: int | None, wait: bool
+        self, chat_id: int, part: Part, *, edit: int | None, reply_to: int | None, first: bool
     ) -> list[int] | None:
         """One try at showing ``part``; None when it was not shown now (no room, a flood, a
-        refusal). ``wait``: wait for the pacer's turn (the first text of an answer) rather than
-        give up when there is no room. Raises ``DeliveryFailed`` when the chat is closed."""
+        refusal). ``first``: the first text of an answer, which may wait for the pacer's turn
+        (see ``Pacer.first_turn``) rather than give up when there is no room. Raises
+        ``DeliveryFailed`` when the chat is closed."""
         self.check_open(chat_id)
         private = self.is_private(chat_id)
-        if self.pacer.quiet_for(chat_id):
+        kind = SEND if edit is None else EDIT
+        if self.pacer.quiet_for(chat_id, kind):
             return None
-        if wait:
-            await self.pacer.turn(chat_id, private=private)
-        elif not self.pacer.try_turn(chat_id, private=private):
+        if first:
+            turn = await self.pacer.first_turn(chat_id, private=private)
+        else:
+            turn = self.pacer.try_turn(chat_id, kind, private=private)
+        if turn is None:
             return None
         try:
-            try:
-                return await self.write(chat_id, part, edit=edit, reply_to=reply_to)
-            except errors.MessageIdInvalidError:
-                if edit is None:
-                    raise
-                log.info("message %s of chat %s is gone; sending anew", edit, chat_id)
-                return await self.write(chat_id, part, edit=None, reply_to=reply_to)
+            with turn:
+                try:
+                    return await self.write(chat_id, part, edit=edit, reply_to=reply_to)
+                except errors.MessageIdInvalidError:
+                    if edit is None:
+                        raise
+                    log.info("message %s of chat %s is gone; sending anew", edit, chat_id)
+                    return await self.write(chat_id, part, edit=None, reply_to=reply_to)
         except FLOODS:
             return None
         except errors.MessageNotModifiedError:
@@ -334,7 +353,7 @@ class Writer:
         # An explicit (even empty) entity list keeps Telethon from parsing Markdown itself.
         entities = list(part.entities)
         if edit is not None:
-            with self.flood_of(chat_id, functions.messages.EditMessageRequest):
+            with self.flood_of(chat_id, EDIT):
                 await self.client.edit_message(
                     chat_id,
                     edit,
@@ -344,7 +363,7 @@ class Writer:
                     buttons=markup,
                 )
             return [edit]
-        with self.flood_of(chat_id, functions.messages.SendMessageRequest):
+        with self.flood_of(chat_id, SEND):
             message = await self.client.send_message(
                 chat_id,
                 part.text,
@@ -414,7 +433,8 @@ class Writer:
 
     @contextlib.contextmanager
     def flood_of(self, chat_id: int, request_type: type) -> Iterator[None]:
-        """Around one request: a FloodWait it earns is kept for this chat, not the client."""
+        """Around one request of ``request_type``: a FloodWait it earns is kept for this chat
+        and this kind of request, not the client."""
         try:
             yield
         except FLOODS as exc:
@@ -424,5 +444,5 @@ class Writer:
             sent = getattr(exc, "request", None)
             if sent is not None:
                 forget_flood(self.client, type(sent))
-            self.pacer.flooded(chat_id, float(getattr(exc, "seconds", 1) or 1))
+            self.pacer.flooded(chat_id, request_type, float(getattr(exc, "seconds", 1) or 1))
             raise

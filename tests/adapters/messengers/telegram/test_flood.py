@@ -53,11 +53,14 @@ async def test_a_group_flood_wait_does_not_hold_a_private_chat(
     assert [m.message for m in tg.shown(ALICE.id)] == ["alice done"]
     assert [m.message for m in tg.shown(BOB.id)] == ["hello Bob"]
     await group.finish("group done")
-    assert sum(ticker.sleeps) == pytest.approx(29)  # the group alone waited out its 30 s
+    # The wait holds the group's edits only: its final goes out at once as a new message, and
+    # the fragment is deleted.
+    assert ticker.sleeps == []
     assert [m.message for m in tg.shown(GROUP_ID)] == ["group done"]
+    assert [r.message for r in tg.sent() if in_group(r)] == ["group answer", "group done"]
 
 
-async def test_six_flood_waits_on_the_final_edit_and_the_final_text_still_arrives(
+async def test_flood_waits_on_the_final_edit_and_on_sending_and_the_final_still_arrives(
     tg: FakeTelegram, sink: TelegramSink, ticker: Ticker
 ) -> None:
     stream = sink.stream(ALICE.id, None)
@@ -66,12 +69,14 @@ async def test_six_flood_waits_on_the_final_edit_and_the_final_text_still_arrive
     tg.fail(EditRequest, lambda r: errors.FloodWaitError(r, capture=2), times=6)
     tg.fail(SendRequest, lambda r: errors.FloodWaitError(r, capture=2), times=3)
     ids = await stream.finish("**Stuff** in full\n\nTokens used: 12")
-    # Three refused edits, then a new message (itself refused three times), the fragment gone.
+    # The refused edit holds edits only: a new message at once (itself refused three times,
+    # each wait waited out), the fragment gone.
     [message] = tg.shown(ALICE.id)
     assert ids == [message.id]
     assert message.message == "Stuff in full\n\nTokens used: 12"
     assert entity_texts(message.message, message.entities) == [("Bold", "Stuff")]
-    assert ticker.sleeps == [2] * 6
+    assert len(tg.edits()) == 1
+    assert ticker.sleeps == [2] * 3
 
 
 async def test_a_wait_longer_than_the_maximum_fails_the_delivery(
@@ -83,7 +88,8 @@ async def test_a_wait_longer_than_the_maximum_fails_the_delivery(
     stream = sink.stream(ALICE.id, None)
     await stream.update("partial")
     ticker.advance(2)
-    tg.fail(EditRequest, lambda r: errors.FloodWaitError(r, capture=400), times=2)
+    tg.fail(EditRequest, lambda r: errors.FloodWaitError(r, capture=400))  # then sent anew
+    tg.fail(SendRequest, lambda r: errors.FloodWaitError(r, capture=400), times=2)
     with pytest.raises(DeliveryFailed, match="600 s"):
         await stream.finish("final")
     assert ticker.sleeps == [400]  # the first wait fitted; the second would pass 600 s
@@ -112,7 +118,7 @@ async def test_a_window_never_lets_more_than_its_count_through_in_any_period() -
     times: list[float] = []
 
     async def one() -> None:
-        await window.turn()
+        window.back(await window.turn())  # a request that comes back at once
         times.append(loop.time())
 
     await asyncio.gather(*(one() for _ in range(17)))

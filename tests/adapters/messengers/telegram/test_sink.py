@@ -250,13 +250,13 @@ async def test_a_flood_wait_on_an_edit_pauses_the_stream_and_the_answer_still_ar
     assert len(tg.requests) == calls  # quiet during the wait, without sleeping on the stream
     assert ticker.sleeps == []
     ids = await stream.finish("one two three **four**")
-    assert ticker.sleeps == [pytest.approx(2)]  # the rest of the 7 s
+    assert ticker.sleeps == []  # the wait holds edits: the final goes out anew, the fragment gone
     [message] = tg.shown(ALICE.id)
     assert ids == [message.id]
     assert (message.message, len(message.entities)) == ("one two three four", 1)
 
 
-async def test_a_flood_wait_on_the_final_edit_is_slept_out(
+async def test_a_flood_wait_on_the_final_edit_sends_the_final_anew_at_once(
     tg: FakeTelegram, sink: TelegramSink, ticker: Ticker
 ) -> None:
     stream = sink.stream(ALICE.id, None)
@@ -264,9 +264,10 @@ async def test_a_flood_wait_on_the_final_edit_is_slept_out(
     ticker.advance(10)
     tg.fail(EditRequest, lambda r: errors.FloodWaitError(r, capture=30), times=2)
     ids = await stream.finish("final")
-    assert ticker.sleeps == [30, 30]
+    assert ticker.sleeps == []
     [message] = tg.shown(ALICE.id)
     assert (ids, message.message) == ([message.id], "final")
+    assert len(tg.edits()) == 1
 
 
 async def test_a_flood_wait_on_the_first_message_delays_it_to_the_finish(
