@@ -59,6 +59,29 @@ def guess_cap_parameter(base_url: str | None) -> CapParameter:
     return "max_completion_tokens" if on_openai(base_url) else "max_tokens"
 
 
+def streaming_client(
+    api_key: str, base_url: str | None, timeout: float, max_retries: int, first_token: float
+) -> openai.AsyncOpenAI:
+    """The SDK's client for streamed answers (Chat Completions and the Responses API alike):
+    ``timeout`` bounds each attempt's connect and each read, a read may also last
+    ``first_token`` seconds (a server may send nothing while it reads the prompt)."""
+    if not api_key:
+        raise ValueError("an API key is required")
+    if timeout <= 0:
+        raise ValueError("timeout must be positive")
+    if max_retries < 0:
+        raise ValueError("max_retries must not be negative")
+    return openai.AsyncOpenAI(
+        api_key=api_key,
+        # Always explicit: with None the SDK would read OPENAI_BASE_URL from the environment.
+        base_url=base_url or OPENAI_BASE_URL,
+        timeout=openai.Timeout(
+            timeout, read=max(timeout, first_token), connect=min(timeout, CONNECT_TIMEOUT)
+        ),
+        max_retries=max_retries,
+    )
+
+
 class OpenAIChatModel:
     """``core.ports.ChatModel`` over an OpenAI-compatible chat-completions endpoint."""
 
@@ -122,22 +145,8 @@ class OpenAIChatModel:
         honouring Retry-After. ``stall_timeout`` and ``first_token_timeout`` default to
         ``timeout``. ``cap_parameter`` defaults to ``guess_cap_parameter(base_url)``.
         """
-        if not api_key:
-            raise ValueError("an API key is required")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if max_retries < 0:
-            raise ValueError("max_retries must not be negative")
         first = timeout if first_token_timeout is None else first_token_timeout
-        client = openai.AsyncOpenAI(
-            api_key=api_key,
-            # Always explicit: with None the SDK would read OPENAI_BASE_URL from the environment.
-            base_url=base_url or OPENAI_BASE_URL,
-            timeout=openai.Timeout(
-                timeout, read=max(timeout, first), connect=min(timeout, CONNECT_TIMEOUT)
-            ),
-            max_retries=max_retries,
-        )
+        client = streaming_client(api_key, base_url, timeout, max_retries, first)
         return cls(
             client,
             model=model,

@@ -37,11 +37,10 @@ from openai.types.responses import (
 from openai.types.shared_params import Reasoning
 
 from adapters.models.openai.chat import (
-    CONNECT_TIMEOUT,
-    OPENAI_BASE_URL,
     REASONING_EFFORTS,
     ReasoningEffort,
     data_url,
+    streaming_client,
 )
 from adapters.models.openai.errors import body_of, from_stream_error, provider_message, translate
 from core import errors
@@ -106,21 +105,8 @@ class OpenAIResponsesModel:
     ) -> OpenAIResponsesModel:
         """A model on OpenAI's API, or on the compatible server at ``base_url``; the settings
         mean what they mean for ``OpenAIChatModel.create``."""
-        if not api_key:
-            raise ValueError("an API key is required")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if max_retries < 0:
-            raise ValueError("max_retries must not be negative")
         first = timeout if first_token_timeout is None else first_token_timeout
-        client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url or OPENAI_BASE_URL,
-            timeout=openai.Timeout(
-                timeout, read=max(timeout, first), connect=min(timeout, CONNECT_TIMEOUT)
-            ),
-            max_retries=max_retries,
-        )
+        client = streaming_client(api_key, base_url, timeout, max_retries, first)
         return cls(
             client,
             model=model,
