@@ -59,12 +59,17 @@ def guess_cap_parameter(base_url: str | None) -> CapParameter:
     return "max_completion_tokens" if on_openai(base_url) else "max_tokens"
 
 
-def streaming_client(
-    api_key: str, base_url: str | None, timeout: float, max_retries: int, first_token: float
+def sdk_client(
+    api_key: str,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int,
+    first_token: float | None = None,
 ) -> openai.AsyncOpenAI:
-    """The SDK's client for streamed answers (Chat Completions and the Responses API alike):
-    ``timeout`` bounds each attempt's connect and each read, a read may also last
-    ``first_token`` seconds (a server may send nothing while it reads the prompt)."""
+    """The SDK's client for every OpenAI adapter: ``timeout`` bounds each attempt's connect and
+    each read; for streamed answers a read may also last ``first_token`` seconds (a server may
+    send nothing while it reads the prompt). The SDK retries 408, 409, 429, 5xx and lost
+    connections up to ``max_retries`` times."""
     if not api_key:
         raise ValueError("an API key is required")
     if timeout <= 0:
@@ -76,7 +81,7 @@ def streaming_client(
         # Always explicit: with None the SDK would read OPENAI_BASE_URL from the environment.
         base_url=base_url or OPENAI_BASE_URL,
         timeout=openai.Timeout(
-            timeout, read=max(timeout, first_token), connect=min(timeout, CONNECT_TIMEOUT)
+            timeout, read=max(timeout, first_token or 0), connect=min(timeout, CONNECT_TIMEOUT)
         ),
         max_retries=max_retries,
     )
@@ -146,7 +151,7 @@ class OpenAIChatModel:
         ``timeout``. ``cap_parameter`` defaults to ``guess_cap_parameter(base_url)``.
         """
         first = timeout if first_token_timeout is None else first_token_timeout
-        client = streaming_client(api_key, base_url, timeout, max_retries, first)
+        client = sdk_client(api_key, base_url, timeout, max_retries, first)
         return cls(
             client,
             model=model,

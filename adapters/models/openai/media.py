@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import openai
 
 from adapters.media.headers import picture_mime
-from adapters.models.openai.chat import CONNECT_TIMEOUT, OPENAI_BASE_URL
+from adapters.models.openai.chat import sdk_client
 from adapters.models.openai.errors import translate
 from core import errors
 from core.values import Picture, Transcript
@@ -37,24 +37,6 @@ _SIZE = re.compile(r"\d+x\d+|auto")
 # OpenAI's transcription models want an ISO-639-1 code and refuse anything else with a 400;
 # messengers report tags such as "en-US" or "pt-br".
 _LANGUAGE = re.compile(r"([a-zA-Z]{2})(?:[-_].*)?")
-
-
-def _client(
-    api_key: str, base_url: str | None, timeout: float, max_retries: int
-) -> openai.AsyncOpenAI:
-    if not api_key:
-        raise ValueError("an API key is required")
-    if timeout <= 0:
-        raise ValueError("timeout must be positive")
-    if max_retries < 0:
-        raise ValueError("max_retries must not be negative")
-    return openai.AsyncOpenAI(
-        api_key=api_key,
-        # Always explicit: with None the SDK would read OPENAI_BASE_URL from the environment.
-        base_url=base_url or OPENAI_BASE_URL,
-        timeout=openai.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
-        max_retries=max_retries,
-    )
 
 
 class OpenAITranscriber:
@@ -86,7 +68,7 @@ class OpenAITranscriber:
     ) -> OpenAITranscriber:
         """A transcriber on OpenAI's API, or on the compatible server at ``base_url``. The SDK
         retries 408, 409, 429, 5xx and lost connections up to ``max_retries`` times."""
-        return cls(_client(api_key, base_url, timeout, max_retries), model=model)
+        return cls(sdk_client(api_key, base_url, timeout, max_retries), model=model)
 
     def __repr__(self) -> str:
         # Spelled out so that the client, which holds the key, never shows up in a log line.
@@ -172,7 +154,7 @@ class OpenAIImageMaker:
         max_retries: int = 2,
     ) -> OpenAIImageMaker:
         """An image maker on OpenAI's API, or on the compatible server at ``base_url``."""
-        return cls(_client(api_key, base_url, timeout, max_retries), model=model, size=size)
+        return cls(sdk_client(api_key, base_url, timeout, max_retries), model=model, size=size)
 
     def __repr__(self) -> str:
         return (

@@ -40,7 +40,7 @@ from adapters.models.openai.chat import (
     REASONING_EFFORTS,
     ReasoningEffort,
     data_url,
-    streaming_client,
+    sdk_client,
 )
 from adapters.models.openai.errors import body_of, from_stream_error, provider_message, translate
 from core import errors
@@ -106,7 +106,7 @@ class OpenAIResponsesModel:
         """A model on OpenAI's API, or on the compatible server at ``base_url``; the settings
         mean what they mean for ``OpenAIChatModel.create``."""
         first = timeout if first_token_timeout is None else first_token_timeout
-        client = streaming_client(api_key, base_url, timeout, max_retries, first)
+        client = sdk_client(api_key, base_url, timeout, max_retries, first)
         return cls(
             client,
             model=model,

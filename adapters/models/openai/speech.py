@@ -15,8 +15,8 @@ import logging
 import openai
 
 from adapters.media.headers import opus_seconds
+from adapters.models.openai.chat import sdk_client
 from adapters.models.openai.errors import translate
-from adapters.models.openai.media import _client
 from core import errors
 from core.values import VoiceNote
 
@@ -62,7 +62,7 @@ class OpenAISpeaker:
     ) -> OpenAISpeaker:
         """A speaker on OpenAI's API, or on the compatible server at ``base_url``. The SDK
         retries 408, 409, 429, 5xx and lost connections up to ``max_retries`` times."""
-        return cls(_client(api_key, base_url, timeout, max_retries), model=model, voice=voice)
+        return cls(sdk_client(api_key, base_url, timeout, max_retries), model=model, voice=voice)
 
     def __repr__(self) -> str:
         # Spelled out so that the client, which holds the key, never shows up in a log line.
