@@ -23,6 +23,7 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
 )
 
+from adapters.models.openai.deadlines import Deadlines
 from adapters.models.openai.errors import body_of, provider_message, translate
 from adapters.models.openai.facts import on_openai
 from adapters.models.openai.thinking import ThinkSplitter, delta_reasoning
@@ -191,13 +192,12 @@ class OpenAIChatModel:
             # and would learn that all text is dearer than it is.
             calibrating = None
         uncorrected = calibrating.uncorrected(request.turns) if calibrating else 0
-        loop = asyncio.get_running_loop()
-        first_deadline = loop.time() + self._first_token_timeout
+        deadlines = Deadlines.from_now(self._first_token_timeout, self._stall_timeout)
         try:
-            async with asyncio.timeout_at(first_deadline):
+            async with asyncio.timeout_at(deadlines.first):
                 response = await self._open(request)
         except TimeoutError as exc:
-            raise self._no_first_token() from exc
+            raise deadlines.missed(started=False) from exc
         except openai.OpenAIError as exc:
             raise self._translate(exc) from exc
 
@@ -210,12 +210,7 @@ class OpenAIChatModel:
             while True:
                 started = bool(parts or reasoning) or finish is not None
                 try:
-                    if started:
-                        async with asyncio.timeout(self._stall_timeout):
-                            chunk = await anext(response)
-                    else:
-                        async with asyncio.timeout_at(first_deadline):
-                            chunk = await anext(response)
+                    chunk = await deadlines.next(response, started=started)
                 except StopAsyncIteration:
                     break
                 except (openai.OpenAIError, TimeoutError, ValueError) as exc:
@@ -226,12 +221,7 @@ class OpenAIChatModel:
                         )
                         break
                     if isinstance(exc, TimeoutError):  # ours, not the SDK's read timeout
-                        if not started:
-                            raise self._no_first_token() from exc
-                        raise errors.ModelTimeout(
-                            f"the answer stalled: nothing for {self._stall_timeout:g} s"
-                            " (OPENAI_STALL_TIMEOUT)"
-                        ) from exc
+                        raise deadlines.missed(started=started) from exc
                     raise self._translate(exc) from exc
                 reported = _usage(chunk) or reported
                 for choice in chunk.choices:
@@ -284,12 +274,6 @@ class OpenAIChatModel:
             )
             self._ask_usage = False
             return await self._create(request)
-
-    def _no_first_token(self) -> errors.ModelTimeout:
-        return errors.ModelTimeout(
-            f"the model sent no answer within {self._first_token_timeout:g} s"
-            " (OPENAI_FIRST_TOKEN_TIMEOUT)"
-        )
 
     def _unfinished(self, request: ModelRequest, parts: list[str]) -> errors.ModelError:
         """The error for a stream that ended without a finish reason."""

@@ -42,6 +42,7 @@ from adapters.models.openai.chat import (
     data_url,
     sdk_client,
 )
+from adapters.models.openai.deadlines import Deadlines
 from adapters.models.openai.errors import body_of, from_stream_error, provider_message, translate
 from core import errors
 from core.ports import TokenCounter
@@ -145,13 +146,12 @@ class OpenAIResponsesModel:
             # Pictures and search results count in the prompt; the counter sees only text.
             calibrating = None
         uncorrected = calibrating.uncorrected(request.turns) if calibrating else 0
-        loop = asyncio.get_running_loop()
-        first_deadline = loop.time() + self._first_token_timeout
+        deadlines = Deadlines.from_now(self._first_token_timeout, self._stall_timeout)
         try:
-            async with asyncio.timeout_at(first_deadline):
+            async with asyncio.timeout_at(deadlines.first):
                 events = await self._open(request)
         except TimeoutError as exc:
-            raise self._no_first_token() from exc
+            raise deadlines.missed(started=False) from exc
         except openai.OpenAIError as exc:
             raise self._translate(exc) from exc
 
@@ -161,22 +161,12 @@ class OpenAIResponsesModel:
             while final is None:
                 started = bool(parts)
                 try:
-                    if started:
-                        async with asyncio.timeout(self._stall_timeout):
-                            event = await anext(events)
-                    else:
-                        async with asyncio.timeout_at(first_deadline):
-                            event = await anext(events)
+                    event = await deadlines.next(events, started=started)
                 except StopAsyncIteration:
                     break
                 except (openai.OpenAIError, TimeoutError, ValueError) as exc:
                     if isinstance(exc, TimeoutError):  # ours, not the SDK's read timeout
-                        if not started:
-                            raise self._no_first_token() from exc
-                        raise errors.ModelTimeout(
-                            f"the answer stalled: nothing for {self._stall_timeout:g} s"
-                            " (OPENAI_STALL_TIMEOUT)"
-                        ) from exc
+                        raise deadlines.missed(started=started) from exc
                     raise self._translate(exc) from exc
                 chunk, final = self._read(event)
                 if chunk is not None:
@@ -273,12 +263,6 @@ class OpenAIResponsesModel:
     def _searches(self, request: ModelRequest) -> int:
         """The web searches ``request`` may run on this model."""
         return max(request.searches, 0) if self._web_search else 0
-
-    def _no_first_token(self) -> errors.ModelTimeout:
-        return errors.ModelTimeout(
-            f"the model sent no answer within {self._first_token_timeout:g} s"
-            " (OPENAI_FIRST_TOKEN_TIMEOUT)"
-        )
 
     def _translate(self, exc: BaseException) -> errors.ModelError:
         return translate(exc, key=self._client.api_key)
