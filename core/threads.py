@@ -5,8 +5,9 @@ request is the walk from the replied-to message up its parents. The walk goes ne
 and stops once the budget is spent, so its cost is bounded by what is sent, not by how deep the
 chain is; a visited set makes damaged data (cycles) harmless. The store is asked for the chain a
 stretch at a time (``ThreadStore.chain``), each stretch twice as long as the one before, or
-as long as the budget left can hold at the turns' average cost so far: a short conversation is
-one read, a deep one a few, never a read per node. The turn that does not fit
+as long as the budget left can hold at the turns' average cost so far (the first as long as it
+can hold of short turns): a short conversation is one read, a deep one a few, never a read per
+node. The turn that does not fit
 whole is shortened (its beginning and end kept, the gap marked) rather than dropped, so a reply
 to a long answer ("continue") always sees that answer's end.
 """
@@ -24,9 +25,13 @@ from core.values import Attachment, ChatId, MessageId, Node, Role, Turn
 # A thread store can lose nodes (retention, a wiped file); the platform may still have them, but
 # each fetch is a network call, so only a few are made per request.
 MAX_LOOKUPS = 3
-# Nodes asked of the store in the first read of a walk, and at most in any later one.
+# Nodes asked of the store in the first read of a walk at least, and at most in any read.
 FIRST_READ = 128
 LONGEST_READ = 4_096
+# Tokens a turn is reckoned to cost when the first read is sized from the budget, before any
+# turn is known: a short message's. A read costs what the chain holds, not its limit, so a
+# generous first read only costs more for a chain deeper than the budget can send.
+SHORT_TURN = 64
 # A turn shortened to fewer tokens than this says too little to be worth sending.
 MIN_SHORTENED = 48
 GAP = "\n[… {count} characters left out …]\n"
@@ -163,12 +168,13 @@ async def build_thread(
 
 
 def _next_read(last: int, room: int, spent: int, turns: int) -> int:
-    """How many nodes to ask the store for next: ``FIRST_READ`` first, then twice the last
-    read, or at once as many as ``room`` tokens can hold at the average cost of the ``turns``
-    taken so far (``spent`` tokens), so that a deep walk with room to spare is two reads, not
-    five; never more than ``LONGEST_READ``."""
+    """How many nodes to ask the store for next: first as many as ``room`` tokens hold of
+    short turns (``SHORT_TURN``), at least ``FIRST_READ``; then twice the last read, or at once
+    as many as ``room`` can hold at the average cost of the ``turns`` taken so far (``spent``
+    tokens), so that a deep walk with room to spare is one or two reads, not five; never more
+    than ``LONGEST_READ``."""
     if not last:
-        return FIRST_READ
+        return min(max(FIRST_READ, room // SHORT_TURN), LONGEST_READ)
     fits = room * turns // spent if spent > 0 else 0
     return min(max(2 * last, fits), LONGEST_READ)
 

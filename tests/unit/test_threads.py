@@ -10,6 +10,7 @@ from core.texts import text, without_footer
 from core.threads import (
     FIRST_READ,
     LONGEST_READ,
+    SHORT_TURN,
     Thread,
     TooLong,
     build_thread,
@@ -207,14 +208,27 @@ class CountedReads(MemoryThreadStore):
         return await super().chain(chat_id, message_id, limit)
 
 
-async def test_a_deep_walk_reads_the_chain_a_stretch_at_a_time() -> None:
-    """A thousand nodes with room to spare in two reads (the first stretch, then as many as
-    the budget can hold), not a thousand."""
+async def test_a_deep_walk_with_room_to_spare_is_one_read() -> None:
+    """A thousand nodes with room for many more in one read (as many short turns as the
+    budget holds), not a thousand."""
     store = CountedReads()
     await _chain(store, 1_000)
     thread = await _walk(store, "1000", budget=10**9)
     assert len(thread.history) == 1_000
-    assert store.chains == [FIRST_READ, LONGEST_READ]
+    assert store.chains == [LONGEST_READ]
+
+
+async def test_a_deep_walk_reads_the_chain_a_stretch_at_a_time() -> None:
+    """With room for fewer short turns than the chain holds, the first read is what the room
+    holds of them, the next as many as it can hold at the turns' real cost."""
+    store = CountedReads()
+    await _chain(store, 1_000)
+    fixed = (await _walk(store, None)).prompt_tokens
+    thread = await _walk(store, "1000", budget=fixed + 300 * SHORT_TURN)
+    assert len(thread.history) == 1_000  # "m999" costs 6 as a turn: all of them fit
+    first, then = store.chains
+    assert first == 300
+    assert 700 <= then < LONGEST_READ  # what the room left holds at 6 tokens a turn
 
 
 async def test_a_walk_the_budget_will_stop_reads_twice_as_much_each_time() -> None:

@@ -2,9 +2,13 @@
 
 Nodes are not part of the seed's data.json format, so they live apart. They are kept on disk,
 not in memory: start-up does not read them, and a million nodes cost no more memory than ten.
-A walk's stretch of a chain (``chain``) is one recursive query, after the nodes this object
-already holds (added lately, or read by an earlier walk: the next message of a conversation
-walks the same chain again).
+A walk's stretch of a chain (``chain``) is read after the nodes this object already holds
+(added lately, or read by an earlier walk: the next message of a conversation walks the same
+chain again): first the chat's nodes at and below the message in the index's order, one range
+scan, following the parents among them (a conversation's messages sit close together in its
+chat, and a scanned row costs about a third of a recursive step); where the chain leaves that
+range (a group's conversations interleaved, ids that are not numbers), one recursive query
+goes on from there.
 
 Reads and writes run in worker threads, so neither a query nor a commit's fsync blocks the event
 loop; adds that arrive while one is being written are committed together with the next
@@ -77,6 +81,15 @@ WITH RECURSIVE up (message, role, text, parent, attachments) AS (
 )
 SELECT CAST(message AS TEXT), role, text, CAST(parent AS TEXT), attachments FROM up
 """
+# The chat's nodes with a number id at or below ?2, newest first: the rows a range scan of the
+# primary key gives in order (text and bytes sort after every number, so none comes out).
+_BELOW = """
+SELECT message, role, text, parent, attachments FROM nodes
+WHERE chat = ?1 AND message <= ?2 ORDER BY message DESC LIMIT ?3
+"""
+# Rows of the range scan that are not on the chain, beyond the nodes taken, after which the
+# recursive query is cheaper than scanning on (a busy group's other conversations).
+_STRAYS = 64
 CACHE = 8_192  # nodes kept from reads and adds; the reads are cheap, the memory is not
 _PUT = """
 INSERT OR REPLACE INTO nodes (chat, message, role, text, parent, seq, attachments)
@@ -97,6 +110,13 @@ def _stored(value: str) -> str | bytes:
     except ValueError:
         return value.encode()
     return value if str(number) == value and -(2**63) <= number < 2**63 else value.encode()
+
+
+def _text_id(stored: int | str | bytes) -> str:
+    """An id as text, the way it was stored (the inverse of ``_stored``)."""
+    if type(stored) is bytes:
+        return stored.decode()
+    return str(stored)
 
 
 def _connect(path: Path, busy_timeout: float, *, thread_safe: bool = False) -> sqlite3.Connection:
@@ -207,14 +227,16 @@ class SqliteThreads:
 
     def _read(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
         """The chain from the database (run in a worker thread); [] when it cannot be read."""
+        chat, start = _stored(chat_id), _stored(message_id)
         try:
             with self._reading:
-                query = (_stored(chat_id), _stored(message_id), limit)
-                rows = self._reader.execute(_CHAIN, query).fetchall()
+                nodes, rest = self._scan(chat_id, chat, start, limit)
+                if rest is None or len(nodes) >= limit:
+                    return nodes
+                rows = self._reader.execute(_CHAIN, (chat, rest, limit - len(nodes))).fetchall()
         except sqlite3.Error as exc:
             log.error("%s: cannot read reply chains (%s)", self.path, exc)
             return []
-        nodes: list[Node] = []
         append, kind_of = nodes.append, _ROLES.get
         for message, role, text, parent, attachments in rows:
             kind = kind_of(role, _DAMAGED)
@@ -224,6 +246,41 @@ class SqliteThreads:
             pictures = () if attachments is None else media.decode(attachments)
             append(Node(chat_id, message, kind, text, parent, pictures))
         return nodes
+
+    def _scan(
+        self, chat_id: str, chat: str | bytes, start: str | bytes, limit: int
+    ) -> tuple[list[Node], str | bytes | int | None]:
+        """The chain's nodes found by the range scan, and the stored id where the rest of the
+        chain is to be read by the recursive query (None: the chain ended, or was damaged)."""
+        nodes: list[Node] = []
+        try:  # text ``_stored`` keeps as text is a number as str(int) writes it, or no number
+            want: int | str | bytes | None = int(start) if type(start) is str else None
+        except ValueError:
+            want = None
+        if want is None:
+            return nodes, start  # not stored as a number: never in the range
+        strays = 0
+        append, kind_of = nodes.append, _ROLES.get
+        for message, role, text, parent, attachments in self._reader.execute(
+            _BELOW, (chat, want, limit + min(limit, _STRAYS))
+        ):
+            if message != want:
+                if message < want:  # type: ignore[operator]  # both ints (see _BELOW)
+                    break  # not stored as a number (or not stored): the query looks
+                strays += 1
+                if strays > _STRAYS + len(nodes):
+                    break
+                continue
+            kind = kind_of(role, _DAMAGED)
+            if kind is _DAMAGED or type(text) is not str:
+                return nodes, None  # a damaged row ends the chain, as in the query
+            pictures = () if attachments is None else media.decode(attachments)
+            up = None if parent is None else _text_id(parent)
+            append(Node(chat_id, str(message), kind, text, up, pictures))
+            want = parent
+            if type(want) is not int or len(nodes) >= limit:
+                break
+        return nodes, want
 
     def __len__(self) -> int:
         """How many nodes are stored (a full count: for tests and tools, not the hot path)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import sqlite3
 import stat
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from adapters.storage.memory.stores import MemoryThreadStore
 from adapters.storage.sqlite.threads import SqliteThreads
 from core.errors import StorageError
 from core.values import Attachment, MediaKind, Node, Role
@@ -362,4 +364,92 @@ async def test_damaged_attachments_cost_the_pictures_not_the_node(
         assert await store.get("8", "1") == attrs.evolve(nodes[0], attachments=())
     assert "are not JSON" in caplog.text
     assert "are not text (b'\\x00\\xff')" in caplog.text
+    await store.close()
+
+
+def _forest(seed: int) -> list[Node]:
+    """Reply chains as a busy group makes them: conversations interleaved, branches, ids of
+    every kind a messenger gives (numbers, text, numbers written otherwise), parents missing."""
+    rng = random.Random(seed)
+    nodes: list[Node] = []
+    used: set[str] = set()
+    for n in range(400):
+        kind = rng.random()
+        if kind < 0.8:
+            message = str(n * rng.choice((1, 1, 1, 3)) + rng.randrange(3))
+        elif kind < 0.9:
+            message = f"${n}:example.org"
+        else:
+            message = f"0{n}"  # stored as its bytes: outside the range a scan reads
+        if message in used:
+            continue
+        used.add(message)
+        if not nodes or rng.random() < 0.05:
+            parent = None if rng.random() < 0.5 else "999999"  # a root, or a lost parent
+        else:  # mostly the newest few (a conversation), sometimes far back (a branch)
+            back = rng.choice((1, 1, 2, 3, 5, rng.randrange(1, len(nodes) + 1)))
+            parent = nodes[-min(back, len(nodes))].message_id
+        role = rng.choice((Role.USER, Role.ASSISTANT, None))
+        nodes.append(Node("-100", message, role, f"text {n}", parent))
+    nodes.append(Node("-200", "5", Role.USER, "another chat", None))
+    return nodes
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_chains_read_by_range_and_query_are_the_chains_of_the_nodes(
+    tmp_path: Path, seed: int
+) -> None:
+    """Whatever the ids and however the conversations interleave, the range scan and the
+    recursive query together give each node's chain, as the plain walk over the nodes does."""
+    nodes = _forest(seed)
+    path = tmp_path / "threads.db"
+    await written(path, nodes)
+    expected = MemoryThreadStore()
+    await expected.add(nodes)
+    for limit in (1, 3, 40, 10_000):
+        store = SqliteThreads.open(path)  # nothing in memory: every chain from the database
+        for node in nodes[::7]:
+            want = await expected.chain(node.chat_id, node.message_id, limit)
+            assert await store.chain(node.chat_id, node.message_id, limit) == want
+        await store.close()
+
+
+async def test_a_conversation_among_others_in_a_group_is_still_one_query(
+    tmp_path: Path,
+) -> None:
+    """Two conversations taking turns in one chat: the scan passes the other's nodes."""
+    first = [
+        Node("-5", str(n), Role.USER, f"a{n}", str(n - 2) if n > 2 else None)
+        for n in range(1, 601, 2)
+    ]
+    second = [
+        Node("-5", str(n), Role.USER, f"b{n}", str(n - 2) if n > 2 else None)
+        for n in range(2, 601, 2)
+    ]
+    path = tmp_path / "threads.db"
+    await written(path, [*first, *second])
+    store = SqliteThreads.open(path)
+    queries: list[str] = []
+    store._reader.set_trace_callback(queries.append)
+    assert await store.chain("-5", "599", 1_000) == first[::-1]
+    assert len(queries) == 1
+    await store.close()
+
+
+async def test_a_chain_spread_thin_among_other_nodes_is_read_whole(tmp_path: Path) -> None:
+    """When the scan meets more strays than it takes, the recursive query reads the rest."""
+    chain_nodes = [
+        Node("-5", str(n), Role.USER, f"a{n}", str(n - 100) if n > 100 else None)
+        for n in range(100, 10_001, 100)
+    ]
+    others = [
+        Node("-5", str(n), Role.ASSISTANT, "other", None) for n in range(1, 10_001) if n % 100
+    ]
+    path = tmp_path / "threads.db"
+    await written(path, [*chain_nodes, *others])
+    store = SqliteThreads.open(path)
+    queries: list[str] = []
+    store._reader.set_trace_callback(queries.append)
+    assert await store.chain("-5", "10000", 1_000) == chain_nodes[::-1]
+    assert len(queries) == 2  # the scan gave up; the recursive query went on
     await store.close()
