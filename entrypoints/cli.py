@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import StorageError
+from entrypoints import startup
 
 if TYPE_CHECKING:
     from core.values import DayUsage
@@ -30,6 +31,11 @@ A ChatGPT bot for Telegram and Matrix, and a console to try it.
 
 
 def main(argv: list[str] | None = None) -> int:
+    with startup.collector_paused():  # until the bot is built (``entrypoints.startup``)
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="gptbot", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter
     )

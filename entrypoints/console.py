@@ -41,6 +41,7 @@ from core.errors import StorageError
 from core.replies import reply_to
 from core.service import BotService
 from core.values import Incoming, Payment
+from entrypoints import startup
 from entrypoints.bootstrap import build_bot, describe_store
 from entrypoints.settings import (
     ConfigError,
@@ -243,18 +244,19 @@ def _typed_line() -> str:
 
 
 def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> int:
-    env = environ if environ is not None else load_environment(env_file)
-    try:
-        settings = settings_from(env)
-    except ConfigError as exc:
-        print(f"gptbot: configuration error: {exc}", file=sys.stderr)
-        return 2
-    start_logging(settings, "%(levelname)s %(name)s: %(message)s")
-    try:
-        return asyncio.run(run_console(settings, sys.stdin, sys.stdout))
-    except KeyboardInterrupt:  # Ctrl-C before the console could take it over: nothing ran yet
-        print(file=sys.stderr)
-        return 130
+    with startup.collector_paused():  # until the bot is built (``entrypoints.startup``)
+        env = environ if environ is not None else load_environment(env_file)
+        try:
+            settings = settings_from(env)
+        except ConfigError as exc:
+            print(f"gptbot: configuration error: {exc}", file=sys.stderr)
+            return 2
+        start_logging(settings, "%(levelname)s %(name)s: %(message)s")
+        try:
+            return asyncio.run(run_console(settings, sys.stdin, sys.stdout))
+        except KeyboardInterrupt:  # Ctrl-C before the console could take it over: nothing ran yet
+            print(file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from adapters.messengers.matrix.media import MatrixMedia
 from adapters.messengers.matrix.operator import MatrixOperator
 from adapters.messengers.matrix.sink import MatrixSink, client_config
 from core.errors import StorageError
+from entrypoints import startup
 from entrypoints.bootstrap import build_bot, stop_on_signals
 from entrypoints.setting_types import Secret
 from entrypoints.settings import (
@@ -184,15 +185,16 @@ async def serve(
 
 
 def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> int:
-    env = environ if environ is not None else load_environment(env_file)
-    try:
-        settings = settings_from(env)
-        login = matrix_login(env)
-    except ConfigError as exc:
-        print(f"gptbot: configuration error: {exc}", file=sys.stderr)
-        return 2
-    start_logging(settings)
-    return asyncio.run(serve(settings, login))
+    with startup.collector_paused():  # until the bot is built (``entrypoints.startup``)
+        env = environ if environ is not None else load_environment(env_file)
+        try:
+            settings = settings_from(env)
+            login = matrix_login(env)
+        except ConfigError as exc:
+            print(f"gptbot: configuration error: {exc}", file=sys.stderr)
+            return 2
+        start_logging(settings)
+        return asyncio.run(serve(settings, login))
 
 
 if __name__ == "__main__":

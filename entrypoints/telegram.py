@@ -25,6 +25,7 @@ from adapters.messengers.telegram.replies import TelegramReplies
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import Mode
 from core.errors import StorageError
+from entrypoints import startup
 from entrypoints.bootstrap import build_bot, stop_on_signals
 from entrypoints.settings import (
     ConfigError,
@@ -183,15 +184,16 @@ async def _log_in_and_serve(
 
 
 def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> int:
-    env = environ if environ is not None else load_environment(env_file)
-    try:
-        settings = settings_from(env)
-        settings.telegram()
-    except ConfigError as exc:
-        print(f"gptbot: configuration error: {exc}", file=sys.stderr)
-        return 2
-    start_logging(settings)
-    return asyncio.run(run_telegram(settings))
+    with startup.collector_paused():  # until the bot is built (``entrypoints.startup``)
+        env = environ if environ is not None else load_environment(env_file)
+        try:
+            settings = settings_from(env)
+            settings.telegram()
+        except ConfigError as exc:
+            print(f"gptbot: configuration error: {exc}", file=sys.stderr)
+            return 2
+        start_logging(settings)
+        return asyncio.run(run_telegram(settings))
 
 
 if __name__ == "__main__":

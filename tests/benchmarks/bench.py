@@ -245,18 +245,26 @@ async def concurrency(folder: Path, conversations: int) -> float:
 _STARTUP = """
 import sys, time
 start = time.perf_counter()
-from pathlib import Path
-# What the Telegram bot with an API key loads before it can answer.
-import adapters.models.openai.chat, entrypoints.telegram
-from adapters.storage.json.accounts import JsonAccounts
-from adapters.storage.sqlite.threads import SqliteThreads
-accounts = JsonAccounts.open(Path(sys.argv[1]))
-threads = SqliteThreads.open(Path(sys.argv[2]))
+from entrypoints import startup
+with startup.collector_paused():  # as ``gptbot telegram`` starts
+    import asyncio
+    from pathlib import Path
+    import entrypoints.telegram  # Telethon and the Telegram adapter
+    from entrypoints.bootstrap import build_bot
+    from entrypoints.settings import settings_from
+
+    class NoMessenger:
+        async def send(self, chat_id, text, reply_to=None):
+            return ("1",)
+
+    # The bot the Telegram entrypoint builds once logged in: stores loaded, models, media
+    # and the chart made, with an API key (so the OpenAI SDK is loaded).
+    env = {"OPENAI_API_KEY": "sk-bench", "DATA_FILE": sys.argv[1], "THREADS_FILE": sys.argv[2]}
+    bot = asyncio.run(build_bot(settings_from(env), admin_id="1", sink=NoMessenger()))
 ready = time.perf_counter() - start
 # VmHWM, not ru_maxrss: the latter keeps the high-water mark of the (large) parent across exec.
 peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
-import asyncio
-print(ready, peak, asyncio.run(accounts.count()))
+print(ready, peak, asyncio.run(bot.accounts.count()))
 """
 
 

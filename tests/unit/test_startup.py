@@ -1,0 +1,78 @@
+"""A bot process starts with the cyclic garbage collector paused, and what start-up made is
+frozen once the bot is built (``entrypoints.startup``); nothing of it leaks into tests or
+commands that build no bot."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from entrypoints import startup
+from entrypoints.bootstrap import build_bot
+from entrypoints.settings import settings_from
+from tests.fakes import RecordingSink
+
+
+@pytest.fixture(autouse=True)
+def _collector_as_it_was() -> Iterator[None]:
+    yield
+    gc.unfreeze()  # this test process goes on: what a test froze is collectable again
+    gc.enable()
+
+
+async def test_the_collector_is_paused_until_the_bot_is_built_then_start_up_is_frozen(
+    tmp_path: Path,
+) -> None:
+    settings = settings_from({"DATA_FILE": str(tmp_path / "data.json")}, tmp_path)
+    frozen = gc.get_freeze_count()
+    with startup.collector_paused():
+        assert not gc.isenabled()
+        bot = await build_bot(settings, admin_id="1", sink=RecordingSink())
+        assert gc.isenabled()  # answering runs with the collector
+        assert gc.get_freeze_count() > frozen + 1_000  # the modules, the bot, its stores
+    assert gc.isenabled()
+    await bot.close()
+
+
+def test_a_start_that_builds_no_bot_gives_the_collector_back_unfrozen() -> None:
+    frozen = gc.get_freeze_count()
+
+    def configuration_error() -> None:
+        with startup.collector_paused():
+            assert not gc.isenabled()
+            raise SystemExit(2)
+
+    with pytest.raises(SystemExit):
+        configuration_error()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
+
+
+async def test_a_bot_built_without_a_pause_freezes_nothing(tmp_path: Path) -> None:
+    """Tests and tools build bots in a process that goes on: none of it is frozen."""
+    settings = settings_from({"DATA_FILE": str(tmp_path / "data.json")}, tmp_path)
+    frozen = gc.get_freeze_count()
+    bot = await build_bot(settings, admin_id="1", sink=RecordingSink())
+    assert gc.get_freeze_count() == frozen
+    assert gc.isenabled()
+    await bot.close()
+
+
+def test_the_gptbot_command_runs_paused_and_gives_the_collector_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from entrypoints import cli
+
+    seen: list[bool] = []
+
+    def transfer(*args: object) -> int:
+        seen.append(gc.isenabled())
+        return 0
+
+    monkeypatch.setattr(cli, "transfer", transfer)
+    assert cli.main(["export", "data.json"]) == 0
+    assert seen == [False]
+    assert gc.isenabled()
