@@ -15,7 +15,7 @@ from core import budget, charges, errors
 from core.models import Catalogue, ModelOption
 from core.modes import SHIPPED, Mode, ModeBook
 from core.parts import Parts
-from core.ports import ChatModel, MessageLookup, ReplyStream, ShowsReasoning, TokenCounter
+from core.ports import ChatModel, MessageLookup, ReplyStream, TokenCounter, shows_reasoning
 from core.prompts import PromptPolicy
 from core.replies import reply_to, who
 from core.retrying import LastMessages
@@ -285,7 +285,7 @@ class Answerer:
         sources: tuple[Source, ...] = ()
         cut_off = stopped = unreachable = False
         # The reasoning is shown, never kept: the thread sent back to the model is the answers.
-        thinks = isinstance(stream, ShowsReasoning)
+        thinks = shows_reasoning(stream)
         try:
             async for chunk in chunks:
                 if chunk.text or (chunk.reasoning and thinks):
@@ -293,7 +293,7 @@ class Answerer:
                     reasoning += chunk.reasoning
                     streamed.text = text
                     try:
-                        if chunk.reasoning and isinstance(stream, ShowsReasoning):
+                        if chunk.reasoning and shows_reasoning(stream):
                             await stream.reason(reasoning)
                         if chunk.text:
                             await stream.update(text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 from core.budget import Entry, Posting
 from core.values import (
@@ -319,6 +319,12 @@ class ShowsReasoning(Protocol):
     async def reason(self, reasoning: str) -> None:
         """The whole reasoning so far (plain text). Raises like ``ReplyStream.update``."""
         ...
+
+
+def shows_reasoning(stream: ReplyStream) -> TypeGuard[ShowsReasoning]:
+    """Whether ``stream`` is a ``ShowsReasoning``: what ``isinstance`` says of a runtime
+    protocol, asked once per answer without its cost (about 10 µs a call on Python 3.11)."""
+    return callable(getattr(stream, "reason", None))
 
 
 class ReplySink(Protocol):

@@ -48,6 +48,7 @@ from core.values import (
     Usage,
 )
 from entrypoints.bootstrap import assemble
+from entrypoints.startup import settle_collector
 from tests.benchmarks.tokens import token_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,7 +246,7 @@ async def concurrency(folder: Path, conversations: int) -> float:
 _STARTUP = """
 import sys, time
 start = time.perf_counter()
-from entrypoints import startup
+from entrypoints.startup import settle_collector
 with startup.collector_paused():  # as ``gptbot telegram`` starts
     import asyncio
     from pathlib import Path
@@ -446,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # the fault soak's failures are expected
+    settle_collector()  # the collector as a bot process has it once started
     big = 10_000 if args.quick else 100_000
     messages = 2_000 if args.quick else 10_000
     old_messages = 100 if args.quick else 300

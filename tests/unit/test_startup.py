@@ -18,8 +18,10 @@ from tests.fakes import RecordingSink
 
 @pytest.fixture(autouse=True)
 def _collector_as_it_was() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()  # this test process goes on: what a test froze is collectable again
+    gc.set_threshold(*thresholds)
     gc.enable()
 
 
@@ -31,7 +33,8 @@ async def test_the_collector_is_paused_until_the_bot_is_built_then_start_up_is_f
     with startup.collector_paused():
         assert not gc.isenabled()
         bot = await build_bot(settings, admin_id="1", sink=RecordingSink())
-        assert gc.isenabled()  # answering runs with the collector
+        assert gc.isenabled()  # answering runs with the collector, less often
+        assert gc.get_threshold()[0] == startup.YOUNGEST
         assert gc.get_freeze_count() > frozen + 1_000  # the modules, the bot, its stores
     assert gc.isenabled()
     await bot.close()
@@ -58,6 +61,7 @@ async def test_a_bot_built_without_a_pause_freezes_nothing(tmp_path: Path) -> No
     bot = await build_bot(settings, admin_id="1", sink=RecordingSink())
     assert gc.get_freeze_count() == frozen
     assert gc.isenabled()
+    assert gc.get_threshold()[0] != startup.YOUNGEST
     await bot.close()
 
 
