@@ -265,7 +265,7 @@ class SqliteThreads:
             _BELOW, (chat, want, limit + min(limit, _STRAYS))
         ):
             if message != want:
-                if message < want:  # type: ignore[operator]  # both ints (see _BELOW)
+                if message < want:  # both ints (see _BELOW)
                     break  # not stored as a number (or not stored): the query looks
                 strays += 1
                 if strays > _STRAYS + len(nodes):
