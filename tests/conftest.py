@@ -60,3 +60,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             reasons[longrepr[2].removeprefix("Skipped: ")] = None
     for reason in reasons:
         terminalreporter.write_sep("!", reason, red=True, bold=True)
+
+
+@pytest.hookimpl(trylast=True)  # after tests/e2e/conftest.py has marked its tests slow
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On pytest-xdist workers, the slow tests first (otherwise in their order): a worker
+    that draws a 20-second test near the end would keep the whole run waiting for it, while
+    short tests queued behind the slow ones fill the other workers' gaps (worksteal)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
