@@ -47,3 +47,25 @@ def llm_server() -> Iterator[LLMockServer]:
 def llm(llm_server: LLMockServer) -> LLMock:
     """The server with no scripted behaviour and an empty request journal."""
     return LLMock(llm_server).reset()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A skip whose reason says SKIPPED (PostgreSQL missing) is repeated loudly at the end.
+    Read from the reports, not from the skipping fixture's memory: with pytest-xdist the
+    fixture runs in a worker, whose own summary nobody sees."""
+    reasons: dict[str, None] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        if isinstance(longrepr, tuple) and len(longrepr) == 3 and " SKIPPED" in longrepr[2]:
+            reasons[longrepr[2].removeprefix("Skipped: ")] = None
+    for reason in reasons:
+        terminalreporter.write_sep("!", reason, red=True, bold=True)
+
+
+@pytest.hookimpl(trylast=True)  # after tests/e2e/conftest.py has marked its tests slow
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On pytest-xdist workers, the slow tests first (otherwise in their order): a worker
+    that draws a 20-second test near the end would keep the whole run waiting for it, while
+    short tests queued behind the slow ones fill the other workers' gaps (worksteal)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -246,7 +246,7 @@ async def concurrency(folder: Path, conversations: int) -> float:
 _STARTUP = """
 import sys, time
 start = time.perf_counter()
-from entrypoints.startup import settle_collector
+from entrypoints import startup
 with startup.collector_paused():  # as ``gptbot telegram`` starts
     import asyncio
     from pathlib import Path

@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "gptbot-tests-registration-secret"
@@ -34,13 +35,6 @@ def synapse_python() -> Path | None:
     venv = Path(os.environ.get("SYNAPSE_VENV", ROOT / ".synapse-venv"))
     python = venv / "bin" / "python"
     return python if python.exists() else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @attrs.define
@@ -66,7 +60,7 @@ class Synapse:
              "--generate-config", "--report-stats=no"],
             check=True, capture_output=True, cwd=folder,
         )  # fmt: skip
-        port = _free_port()
+        port = free_port()
         # Appended keys win over the generated ones (YAML keeps the last of a duplicate key).
         generous = {"per_second": 1000, "burst_count": 1000}
         settings: dict[str, Any] = {

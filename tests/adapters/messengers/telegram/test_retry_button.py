@@ -9,6 +9,7 @@ from telethon.tl import functions, types
 
 from adapters.clock import FakeClock
 from adapters.messengers.telegram.bot import TelegramBot
+from adapters.messengers.telegram.flood import TELEGRAM_LIMITS, UNLIMITED, Limits
 from adapters.messengers.telegram.replies import TelegramReplies
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.storage.memory.stores import MemoryAccountStore, MemoryThreadStore
@@ -31,9 +32,11 @@ from tests.fakes import ScriptedModel
 START = 30_000
 
 
-def bot_on(tg: FakeTelegram, model: ScriptedModel) -> tuple[Bot, TelegramBot, TelegramSink]:
+def bot_on(
+    tg: FakeTelegram, model: ScriptedModel, limits: Limits = TELEGRAM_LIMITS
+) -> tuple[Bot, TelegramBot, TelegramSink]:
     ticker = Ticker()
-    sink = TelegramSink(tg, clock=ticker, sleep=ticker.sleep)
+    sink = TelegramSink(tg, limits=limits, clock=ticker, sleep=ticker.sleep)
     replies = TelegramReplies(sink)
     app = assemble(
         BotConfig(admin_id="1", notify_new_users=False),  # the footer on: charges are shown
@@ -67,7 +70,9 @@ def button_data(message: types.Message) -> bytes:
 async def test_the_button_under_a_failed_answer_answers_again_in_private() -> None:
     tg = FakeTelegram()
     model = ScriptedModel(usage=Usage(10, 5), fail_with=[errors.ModelUnavailable("503")])
-    app, bot, sink = bot_on(tg, model)
+    # Three messages in one private chat: Telegram's one a second would make it wait 2 s for
+    # real (the pacer runs on the loop's clock, not the ticker); pacing is test_pacing's.
+    app, bot, sink = bot_on(tg, model, UNLIMITED)
     await bot.start()
 
     await tg.receive(incoming("What is 2+2?", message_id=10))

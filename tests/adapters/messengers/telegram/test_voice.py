@@ -14,6 +14,7 @@ from telethon.tl import functions, types
 from adapters.clock import FakeClock
 from adapters.media.headers import opus_seconds
 from adapters.messengers.telegram.bot import TelegramBot
+from adapters.messengers.telegram.flood import UNLIMITED
 from adapters.messengers.telegram.replies import TelegramReplies
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.models.offline.speech import EspeakSpeaker
@@ -89,7 +90,9 @@ async def test_a_voice_note_to_a_closed_chat_fails_plainly(
 async def test_a_spoken_answer_arrives_as_a_voice_note_after_the_text(tmp_path: Path) -> None:
     tg = FakeTelegram()
     ticker = Ticker()
-    sink = TelegramSink(tg, clock=ticker, sleep=ticker.sleep)
+    # Three messages in one private chat: unpaced, or Telegram's one a second would take 2 s
+    # of real time (the pacer runs on the loop's clock, not the ticker).
+    sink = TelegramSink(tg, limits=UNLIMITED, clock=ticker, sleep=ticker.sleep)
     replies = TelegramReplies(sink)
     port: ReplySink = replies
     accounts = MemoryAccountStore()

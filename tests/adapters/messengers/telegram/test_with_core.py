@@ -140,7 +140,15 @@ async def test_a_reply_to_a_message_the_threads_forgot_is_fetched_from_telegram(
 async def test_a_reply_to_the_second_part_of_a_split_answer_continues_the_thread() -> None:
     tg = FakeTelegram()
     ticker = Ticker()  # edit intervals pass at once, not for real
-    sink = TelegramSink(tg, message_format=MessageFormat.ENTITIES, clock=ticker, sleep=ticker.sleep)
+    # Three messages in one private chat: unpaced, or Telegram's one a second would take 2 s
+    # of real time (the pacer runs on the loop's clock, not the ticker).
+    sink = TelegramSink(
+        tg,
+        message_format=MessageFormat.ENTITIES,
+        limits=UNLIMITED,
+        clock=ticker,
+        sleep=ticker.sleep,
+    )
     long_answer = "First half. " * 300 + "\n\n" + "Second half. " * 300  # over 4096 characters
     model = ScriptedModel(pieces=(long_answer,))
     app = on_telegram(sink, model)

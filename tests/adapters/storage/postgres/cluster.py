@@ -11,13 +11,14 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import attrs
+
+from tests.ports import free_port
 
 
 def binaries() -> Path | None:
@@ -32,12 +33,6 @@ def binaries() -> Path | None:
         return Path(found[-1]).parent
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _scratch(durable: bool) -> str | None:
@@ -80,7 +75,7 @@ class Cluster:
         folder = Path(tempfile.mkdtemp(prefix="gptbot-pg-", dir=_scratch(durable)))
         if as_user:
             shutil.chown(folder, "postgres", "postgres")
-        cluster = cls(folder, _free_port(), bin_folder, as_user)
+        cluster = cls(folder, free_port(), bin_folder, as_user)
         try:
             cluster._run(
                 str(bin_folder / "initdb"), "-D", str(cluster.data), "-A", "trust", "-U",

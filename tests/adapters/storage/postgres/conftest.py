@@ -3,6 +3,7 @@ database per test.
 
 Where PostgreSQL is not installed the tests are skipped, and the run says so loudly at the end
 (``.ci/run`` installs it; with GPTBOT_REQUIRE_POSTGRES=1, as in CI, a missing server fails).
+The loud line is tests/conftest.py's, from the skips' reports: it shows in parallel runs too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from adapters.storage.postgres.accounts import PostgresAccountStore
 from adapters.storage.postgres.threads import PostgresThreadStore
 from tests.adapters.storage.postgres.cluster import Cluster, binaries
 
-_SKIPPED: list[str] = []
 _names = itertools.count(1)
 
 
@@ -33,7 +33,6 @@ def cluster() -> Iterator[Cluster]:
         )
         if os.environ.get("GPTBOT_REQUIRE_POSTGRES"):
             pytest.fail(message)
-        _SKIPPED.append(message)
         warnings.warn(message, stacklevel=1)
         pytest.skip(message)
     started = Cluster.start()
@@ -41,11 +40,6 @@ def cluster() -> Iterator[Cluster]:
         yield started
     finally:
         started.stop()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for message in dict.fromkeys(_SKIPPED):
-        terminalreporter.write_sep("!", message, red=True, bold=True)
 
 
 @pytest.fixture
