@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import attrs
@@ -28,6 +28,7 @@ from adapters.storage.files import write_atomically
 from adapters.storage.json.accounts import JsonAccounts
 from adapters.storage.json.format import serialize
 from adapters.storage.sqlite.threads import SqliteThreads
+from core.budget import Entry, Posting
 from core.config import BotConfig
 from core.ports import AccountStore, ChatModel, ThreadStore
 from core.service import BotService
@@ -44,7 +45,6 @@ from core.values import (
     Picture,
     Role,
     Sender,
-    Totals,
     Usage,
 )
 from entrypoints.bootstrap import assemble
@@ -93,23 +93,19 @@ class RewriteEveryTime(JsonAccounts):
         write_atomically(self.path, serialize(self._contents))
         return stored
 
-    async def change(
-        self,
-        user_id: str,
-        change: Callable[[Account], Account],
-        totals: Callable[[Totals], Totals] | None = None,
-        release: Hold | None = None,
-    ) -> Account | None:
+    async def settle(
+        self, user_id: str, entry: Entry, release: Hold | None = None
+    ) -> Posting | None:
         current = self._contents.accounts.get(user_id)
         if current is None:
             return None
-        changed = self._contents.accounts[user_id] = change(current)
-        if totals is not None:
-            self._contents.totals = totals(self._contents.totals)
+        posting = entry.post(current)
+        self._contents.accounts[user_id] = posting.account
+        self._contents.totals = self._contents.totals.plus(posting.counted)
         if release is not None:
             await self.release(release)
         write_atomically(self.path, serialize(self._contents))
-        return changed
+        return posting
 
 
 @attrs.define

@@ -100,7 +100,7 @@ async def _streaming(
     await asyncio.gather(*(answer(u) for u in users))
     sink.close()
     finals = {user.id: [m.message for m in tg.shown(user.id)] for user in users}
-    arrived = all(texts and texts[-1].endswith("word end") for texts in finals.values())
+    arrived = all(texts and _final(texts[-1]) for texts in finals.values())
     others = [first.get(u.id, float("inf")) for u in users[1:]]
     return others, done[flooded], _peak_per_second(tg.times), arrived
 
@@ -128,8 +128,7 @@ async def _crowd(chats: int, seconds: float) -> tuple[list[float], int, bool]:
     await asyncio.gather(*(answer(u) for u in users))
     sink.close()
     arrived = all(
-        (texts := [m.message for m in tg.shown(u.id)]) and texts[-1].endswith("word end")
-        for u in users
+        (texts := [m.message for m in tg.shown(u.id)]) and _final(texts[-1]) for u in users
     )
     return _first_texts(tg, users, start), _peak_per_second(tg.times), arrived
 
@@ -220,6 +219,12 @@ async def _new_users(count: int) -> tuple[list[float], float, list[str]]:
     ]
     notices = [m.message for m in tg.shown(admin.id)]
     return _first_texts(tg, users, start), max(to_admin), notices
+
+
+def _final(shown: str) -> bool:
+    """Whether ``shown`` is an answer's final text: "word **end**" as entities (bold "end")
+    or as a rich message (its Markdown source)."""
+    return shown.replace("**", "").endswith("word end")
 
 
 def rows(quick: bool) -> list[Row]:
