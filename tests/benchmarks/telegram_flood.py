@@ -167,6 +167,10 @@ async def _until(condition: Callable[[], bool]) -> None:
     raise TimeoutError("the bot did not get there in a minute")
 
 
+# A live draft shows text, as entities or as a rich message (the default format).
+_DRAFTS = (types.SendMessageTextDraftAction, types.InputSendMessageRichMessageDraftAction)
+
+
 def _first_texts(
     tg: FakeTelegram, users: Sequence[types.User], start: float, skip: int = 0
 ) -> list[float]:
@@ -175,7 +179,7 @@ def _first_texts(
         chat = _chat_of(request)
         shows = isinstance(request, functions.messages.SendMessageRequest) or (
             isinstance(request, functions.messages.SetTypingRequest)
-            and isinstance(request.action, types.SendMessageTextDraftAction)
+            and isinstance(request.action, _DRAFTS)
         )
         if shows and chat is not None and chat not in first:
             first[chat] = moment + LATENCY - start
