@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.messengers.telegram.flood import UNLIMITED
-from adapters.messengers.telegram.formats import MessageFormat
 from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.stream import Mode
-from tests.adapters.messengers.telegram.fakes import FakeTelegram, Ticker
+from tests.adapters.messengers.telegram.fakes import FakeTelegram, Ticker, unpaced_sink
 
 
 @pytest.fixture
@@ -24,11 +22,4 @@ def ticker() -> Ticker:
 @pytest.fixture
 def sink(tg: FakeTelegram, ticker: Ticker) -> TelegramSink:
     """Edited messages everywhere, no rate limits: drafts and pacing have tests of their own."""
-    return TelegramSink(
-        tg,
-        message_format=MessageFormat.ENTITIES,
-        mode=Mode.EDIT,
-        limits=UNLIMITED,
-        clock=ticker,
-        sleep=ticker.sleep,
-    )
+    return unpaced_sink(tg, ticker, mode=Mode.EDIT)

@@ -31,6 +31,9 @@ from telethon import TelegramClient, errors, helpers, utils
 from telethon.sessions import MemorySession
 from telethon.tl import functions, types
 
+from adapters.messengers.telegram.flood import UNLIMITED
+from adapters.messengers.telegram.formats import MessageFormat
+from adapters.messengers.telegram.sink import TelegramSink
 from adapters.messengers.telegram.text import LIMIT, units
 from tests.adapters.messengers.telegram import fake_rich
 
@@ -682,3 +685,16 @@ async def until(condition: Callable[[], object], what: str = "a condition") -> N
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def unpaced_sink(tg: FakeTelegram, ticker: Ticker, **options: Any) -> TelegramSink:
+    """A sink on ``tg`` sending entities, with no rate limits and ``ticker``'s time: for tests
+    of what is sent, not when (pacing has tests of its own, on virtual time)."""
+    return TelegramSink(
+        tg,
+        message_format=MessageFormat.ENTITIES,
+        limits=UNLIMITED,
+        clock=ticker,
+        sleep=ticker.sleep,
+        **options,
+    )

@@ -25,6 +25,7 @@ from tests.adapters.messengers.telegram.fakes import (
     Ticker,
     entity_texts,
     incoming,
+    unpaced_sink,
     until,
 )
 
@@ -348,13 +349,7 @@ async def test_a_chat_closed_mid_stream_fails_the_update_and_the_finish(
 
 async def test_a_part_telegram_finds_too_long_is_split_smaller(ticker: Ticker) -> None:
     tg = FakeTelegram(limit=1000)  # Telegram counting differently from us
-    sink = TelegramSink(
-        tg,
-        message_format=MessageFormat.ENTITIES,
-        limits=UNLIMITED,
-        clock=ticker,
-        sleep=ticker.sleep,
-    )
+    sink = unpaced_sink(tg, ticker)
     text = " ".join(f"w{i}" for i in range(700))
     ids = await sink.stream(ALICE.id, None).finish(text)
     shown = tg.shown(ALICE.id)

@@ -34,6 +34,7 @@ from tests.adapters.messengers.telegram.fakes import (
     Ticker,
     entity_texts,
     incoming,
+    unpaced_sink,
     until,
 )
 from tests.fakes import ScriptedModel
@@ -142,13 +143,7 @@ async def test_a_reply_to_the_second_part_of_a_split_answer_continues_the_thread
     ticker = Ticker()  # edit intervals pass at once, not for real
     # Three messages in one private chat: unpaced, or Telegram's one a second would take 2 s
     # of real time (the pacer runs on the loop's clock, not the ticker).
-    sink = TelegramSink(
-        tg,
-        message_format=MessageFormat.ENTITIES,
-        limits=UNLIMITED,
-        clock=ticker,
-        sleep=ticker.sleep,
-    )
+    sink = unpaced_sink(tg, ticker)
     long_answer = "First half. " * 300 + "\n\n" + "Second half. " * 300  # over 4096 characters
     model = ScriptedModel(pieces=(long_answer,))
     app = on_telegram(sink, model)
@@ -251,13 +246,7 @@ class HeldModel:
 async def test_the_stop_button_ends_the_answer_keeps_it_and_charges_what_was_produced() -> None:
     tg = FakeTelegram()
     ticker = Ticker()
-    sink = TelegramSink(
-        tg,
-        message_format=MessageFormat.ENTITIES,
-        limits=UNLIMITED,
-        clock=ticker,
-        sleep=ticker.sleep,
-    )
+    sink = unpaced_sink(tg, ticker)
     model = HeldModel("A long answer that", (" goes on", " and on") * 50)
     app = on_telegram(sink, model)
     bot = TelegramBot(tg, app.service.submit, sink=sink)

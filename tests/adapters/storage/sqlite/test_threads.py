@@ -35,6 +35,14 @@ def chain(chat: int, first: int, last: int) -> list[Node]:
     ]
 
 
+def traced(path: Path) -> tuple[SqliteThreads, list[str]]:
+    """The database opened with nothing in memory, and the list its reads' queries go to."""
+    store = SqliteThreads.open(path)
+    queries: list[str] = []
+    store._reader.set_trace_callback(queries.append)
+    return store, queries
+
+
 async def written(path: Path, nodes: list[Node]) -> None:
     """A database holding ``nodes``, closed: the next open starts with nothing cached."""
     store = SqliteThreads.open(path)
@@ -107,9 +115,7 @@ async def test_a_chain_is_one_query_and_the_next_walk_is_served_from_memory(
 ) -> None:
     path = tmp_path / "threads.db"
     await written(path, chain(1, 1, 300))
-    store = SqliteThreads.open(path)
-    queries: list[str] = []
-    store._reader.set_trace_callback(queries.append)
+    store, queries = traced(path)
     assert await store.chain("1", "300", 1_000) == chain(1, 1, 300)[::-1]
     assert len(queries) == 1
     # The conversation goes on: the answer and the reply to it are added, and the next walk
@@ -241,9 +247,7 @@ async def test_attachments_survive_a_restart_and_come_with_the_chain(tmp_path: P
     path = tmp_path / "threads.db"
     nodes = pictured(4, 1, 9)
     await written(path, nodes)
-    store = SqliteThreads.open(path)
-    queries: list[str] = []
-    store._reader.set_trace_callback(queries.append)
+    store, queries = traced(path)
     assert await store.chain("4", "9", 100) == nodes[::-1]  # the walk up the chain: one query
     for expected in reversed(nodes):
         assert await store.get("4", expected.message_id) == expected
@@ -428,9 +432,7 @@ async def test_a_conversation_among_others_in_a_group_is_still_one_query(
     ]
     path = tmp_path / "threads.db"
     await written(path, [*first, *second])
-    store = SqliteThreads.open(path)
-    queries: list[str] = []
-    store._reader.set_trace_callback(queries.append)
+    store, queries = traced(path)
     assert await store.chain("-5", "599", 1_000) == first[::-1]
     assert len(queries) == 1
     await store.close()
@@ -447,9 +449,7 @@ async def test_a_chain_spread_thin_among_other_nodes_is_read_whole(tmp_path: Pat
     ]
     path = tmp_path / "threads.db"
     await written(path, [*chain_nodes, *others])
-    store = SqliteThreads.open(path)
-    queries: list[str] = []
-    store._reader.set_trace_callback(queries.append)
+    store, queries = traced(path)
     assert await store.chain("-5", "10000", 1_000) == chain_nodes[::-1]
     assert len(queries) == 2  # the scan gave up; the recursive query went on
     await store.close()
