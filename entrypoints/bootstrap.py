@@ -362,31 +362,32 @@ async def build_bot(
     """A bot on the stores, models and media parts the settings name; StorageError when the
     data cannot be used. ``media`` and ``payments`` are the messenger's (None: it sends no
     media, takes no payments)."""
-    settings = await with_reported_windows(settings)
-    accounts, threads = await open_stores(settings)
-    counter = build_counter(settings)
-    choice = build_models(settings, counter)
-    parts = build_media(settings)
-    bot = assemble(
-        settings.bot_config(admin_id),
-        sink=sink,
-        accounts=accounts,
-        threads=threads,
-        models=choice.models,
-        counter=counter,
-        clock=clock,
-        operator=operator,
-        lookup=lookup,
-        media=media,
-        transcriber=parts.transcriber,
-        image_maker=parts.image_maker,
-        documents=parts.documents,
-        probe=parts.probe,
-        speaker=parts.speaker,
-        payments=payments,
-        chart=build_chart(),
-        model_phrase=choice.name,
-    )
+    with startup.unused_kept_out():  # the SDKs load without aiohttp (``entrypoints.startup``)
+        settings = await with_reported_windows(settings)
+        accounts, threads = await open_stores(settings)
+        counter = build_counter(settings)
+        choice = build_models(settings, counter)
+        parts = build_media(settings)
+        bot = assemble(
+            settings.bot_config(admin_id),
+            sink=sink,
+            accounts=accounts,
+            threads=threads,
+            models=choice.models,
+            counter=counter,
+            clock=clock,
+            operator=operator,
+            lookup=lookup,
+            media=media,
+            transcriber=parts.transcriber,
+            image_maker=parts.image_maker,
+            documents=parts.documents,
+            probe=parts.probe,
+            speaker=parts.speaker,
+            payments=payments,
+            chart=build_chart(),
+            model_phrase=choice.name,
+        )
     startup.loaded()
     return bot
 

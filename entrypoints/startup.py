@@ -15,14 +15,23 @@ bench``). Cyclic garbage (rare here) waits a little longer: a few megabytes at m
 
 A process's ``main`` runs in ``collector_paused``; ``build_bot`` calls ``loaded`` once the
 bot is built, which does nothing where the collector was not paused (tests, tools).
+
+Both SDKs import aiohttp whenever it is installed (the Matrix extra brings it), for features
+this bot never uses: Telethon to download "web documents", the OpenAI SDK for a transport of
+its own. That was a tenth of the Telegram bot's start. ``unused_kept_out`` keeps it out while
+they load (the Telegram entrypoint's imports, ``build_bot``); afterwards anything may import it
+as usual, and the Matrix bot, whose client needs it, has it imported before.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 from collections.abc import Iterator
 
+# Installed for some processes, imported by the SDKs for features the bot never uses.
+UNUSED = ("aiohttp",)
 # New container objects after which the youngest generation is collected (Python: 700).
 YOUNGEST = 50_000
 _paused = False
@@ -60,3 +69,18 @@ def settle_collector() -> None:
     collected after ``YOUNGEST`` new objects: the collector of a bot that has started."""
     gc.freeze()
     gc.set_threshold(YOUNGEST, *gc.get_threshold()[1:])
+
+
+@contextlib.contextmanager
+def unused_kept_out(names: tuple[str, ...] = UNUSED) -> Iterator[None]:
+    """In the block, importing one of ``names`` not imported yet fails as if it were not
+    installed (what an optional import expects); after it, they import as usual."""
+    kept = [name for name in names if name not in sys.modules]
+    for name in kept:
+        sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        yield
+    finally:
+        for name in kept:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]

@@ -14,16 +14,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from telethon import TelegramClient
-
-from adapters.messengers.telegram.bot import TelegramBot
-from adapters.messengers.telegram.formats import MessageFormat
-from adapters.messengers.telegram.menu import command_menu
-from adapters.messengers.telegram.operator import TelegramOperator
-from adapters.messengers.telegram.payments import PaymentUpdates, TelegramPayments
-from adapters.messengers.telegram.replies import TelegramReplies
-from adapters.messengers.telegram.sink import TelegramSink
-from adapters.messengers.telegram.stream import Mode
 from core.errors import StorageError
 from entrypoints import startup
 from entrypoints.bootstrap import build_bot, stop_on_signals
@@ -34,6 +24,18 @@ from entrypoints.settings import (
     settings_from,
     start_logging,
 )
+
+with startup.unused_kept_out():  # Telethon without aiohttp (``entrypoints.startup``)
+    from telethon import TelegramClient
+
+    from adapters.messengers.telegram.bot import TelegramBot
+    from adapters.messengers.telegram.formats import MessageFormat
+    from adapters.messengers.telegram.menu import command_menu
+    from adapters.messengers.telegram.operator import TelegramOperator
+    from adapters.messengers.telegram.payments import PaymentUpdates, TelegramPayments
+    from adapters.messengers.telegram.replies import TelegramReplies
+    from adapters.messengers.telegram.sink import TelegramSink
+    from adapters.messengers.telegram.stream import Mode
 
 if TYPE_CHECKING:
     from adapters.storage.postgres.receiver import ReceiverLock

@@ -5,6 +5,9 @@ commands that build no bot."""
 from __future__ import annotations
 
 import gc
+import importlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,3 +83,47 @@ def test_the_gptbot_command_runs_paused_and_gives_the_collector_back(
     assert cli.main(["export", "data.json"]) == 0
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_a_module_kept_out_fails_to_import_in_the_block_and_imports_after_it() -> None:
+    import json  # imported already: left alone
+
+    name = "gptbot_no_such_module_here"
+    with startup.unused_kept_out(("json", name)):
+        assert sys.modules["json"] is json
+        with pytest.raises(ImportError):
+            importlib.import_module(name)
+    assert name not in sys.modules  # as if never tried
+    with pytest.raises(ModuleNotFoundError):  # the real outcome again, not the block's
+        importlib.import_module(name)
+
+
+_SDKS_LOADED = """
+import asyncio, sys
+import entrypoints.telegram  # Telethon, as ``gptbot telegram`` loads it
+from entrypoints.bootstrap import build_bot
+from entrypoints.settings import settings_from
+from tests.fakes import RecordingSink
+
+env = {"OPENAI_API_KEY": "sk-test", "DATA_FILE": sys.argv[1]}
+bot = asyncio.run(build_bot(settings_from(env), admin_id="1", sink=RecordingSink()))
+import openai, telethon.client.downloads as downloads
+print("aiohttp" in sys.modules, downloads.aiohttp is None)
+import aiohttp  # installed here (the Matrix extra): still imports once the bot is built
+print(aiohttp.ClientSession.__name__)
+"""
+
+
+def test_the_telegram_bot_starts_without_importing_aiohttp_and_it_still_imports_after(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("aiohttp")
+    result = subprocess.run(
+        [sys.executable, "-c", _SDKS_LOADED, str(tmp_path / "data.json")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "ClientSession"]
