@@ -22,11 +22,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-def _retrieve(done: asyncio.Future[None]) -> None:
-    if not done.cancelled():
-        done.exception()
-
-
 class GroupCommit(Generic[T]):
     def __init__(
         self,
@@ -71,12 +66,9 @@ class GroupCommit(Generic[T]):
         (not a task each) covers them all."""
         if not items:
             return
-        done = self.enqueue(*items)
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            done.add_done_callback(_retrieve)  # nobody waits for its outcome any more
-            raise
+        # The future is this caller's alone: cancelled with it, it is skipped when its batch
+        # is done (a shield would cost a second future and two callbacks per change).
+        await self.enqueue(*items)
 
     async def _run(self) -> None:
         while self._queue:

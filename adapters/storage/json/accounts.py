@@ -358,7 +358,10 @@ class JsonAccounts:
         if current is None:
             return None
         posting = entry.post(current)
-        account = attrs.evolve(posting.account, user_id=user_id)
+        account = posting.account
+        if account.user_id != user_id:  # its key, whatever ``post`` did
+            account = attrs.evolve(account, user_id=user_id)
+            posting = attrs.evolve(posting, account=account)
         totals = self._contents.totals.plus(posting.counted)
         day = None
         if posting.day is not None and posting.counted.tokens:
@@ -367,7 +370,7 @@ class JsonAccounts:
             before = tally.get(key, 0) if isinstance(tally, dict) else 0
             day = (key, (before if isinstance(before, int) else 0) + posting.counted.tokens)
         await self._commit({user_id: account}, totals, release, day=day)
-        return attrs.evolve(posting, account=account)
+        return posting
 
     async def change(self, user_id: str, change: Callable[[Account], Account]) -> Account | None:
         """Apply ``change`` to what is stored now and make it durable; None for an unknown id.
