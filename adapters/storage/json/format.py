@@ -154,6 +154,8 @@ def check_text(text: str, what: str) -> None:
 
 def check_account(account: Account) -> None:
     """Raises Unwritable when ``account`` could not be written to data.json."""
+    if _plainly_writable(account):  # every change is checked: the usual account, quickly
+        return
     user = f"user {account.user_id}"
     for field in ("balance", "requests", "tokens"):
         value = getattr(account, field)
@@ -174,6 +176,26 @@ def check_account(account: Account) -> None:
             if type(value) is not str:
                 raise Unwritable(f"{user}: {field} must be text, not {value!r:.40}")
             check_text(value, f"{user}: {field}")
+
+
+def _plainly_writable(account: Account) -> bool:
+    """Whether ``account`` passes ``check_account`` without a close look: numbers that are
+    ints within the limit, a plain user id, ASCII text (no lone surrogate possible). False
+    says only that the close look is needed."""
+    for value in (account.balance, account.requests, account.tokens):
+        if type(value) is not int or not -LIMIT < value < LIMIT:
+            return False
+    allowance = account.allowance
+    if allowance is not None and (type(allowance) is not int or not -LIMIT < allowance < LIMIT):
+        return False
+    user_id = account.user_id
+    if type(user_id) is not str or not is_user_key(user_id):
+        return False
+    texts = (account.name, account.username, account.prompt, account.model)
+    return all(
+        value is None or (type(value) is str and value.isascii())
+        for value in (*texts, account.refilled, account.mode)
+    )
 
 
 def check_totals(totals: Totals) -> None:

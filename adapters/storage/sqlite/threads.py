@@ -101,6 +101,9 @@ def _stored(value: str) -> str | bytes:
     """How an id is stored. Text a number column would convert ("05" into 5, "1.0" into 1.0)
     goes in as bytes, which no column converts; ``float`` accepts more than SQLite does, which
     only sends a few more ids that way."""
+    digits = value[1:] if value[:1] == "-" else value
+    if digits.isdigit() and digits.isascii() and digits[0] != "0" and len(digits) < 19:
+        return value  # the usual id, a number as str(int) writes it: stored as that number
     try:
         float(value)
     except ValueError:

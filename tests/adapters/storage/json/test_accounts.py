@@ -16,6 +16,7 @@ import attrs
 import pytest
 
 from adapters.storage.json.accounts import JsonAccounts
+from adapters.storage.json.format import Unwritable, check_account
 from core.errors import CorruptData, StorageError
 from core.values import Account, Totals
 from tests.adapters.storage.json.test_contract import crash, user
@@ -403,3 +404,23 @@ def test_every_value_of_an_entry_reaches_its_own_field() -> None:
         banned=True,
         model="gpt-x",
     )
+
+
+@pytest.mark.parametrize(
+    ("account", "problem"),
+    [
+        (Account("5", 10**15), "balance"),
+        (Account("5", True), "balance"),  # a bool is no number here
+        (Account("5", 1, allowance=-(10**15)), "allowance"),
+        (Account("05", 1), "user id"),
+        (Account("5", 1, name="\udc80"), "lone surrogate"),
+        (Account("5", 1, mode=b"x"), "mode"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_change_that_cannot_be_written_back_is_refused(account: Account, problem: str) -> None:
+    with pytest.raises(Unwritable, match=problem):
+        check_account(account)
+
+
+def test_text_beyond_ascii_is_written_back() -> None:
+    check_account(Account("@élodie:example.org", 1, name="Élodie 😀", prompt="Réponds en français"))

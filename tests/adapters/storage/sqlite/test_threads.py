@@ -453,3 +453,49 @@ async def test_a_chain_spread_thin_among_other_nodes_is_read_whole(tmp_path: Pat
     assert await store.chain("-5", "10000", 1_000) == chain_nodes[::-1]
     assert len(queries) == 2  # the scan gave up; the recursive query went on
     await store.close()
+
+
+# Ids at the edges of "a number as str(int) writes it, within SQLite's 64-bit integers", the
+# ones stored as numbers without a second look, and their neighbours that are not.
+EDGE_IDS = [
+    "0",
+    "-0",
+    "05",
+    "-05",
+    "7",
+    "-7",
+    "9" * 18,
+    "-" + "9" * 18,
+    "9" * 19,
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "1.0",
+    "1e3",
+    "+5",
+    " 5",
+    "١٢",
+    "²",
+    "-",
+    "x",
+]
+
+
+async def test_ids_at_the_edges_of_numbers_come_back_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "threads.db"
+    store = SqliteThreads.open(path)
+    await store.add(
+        [Node(chat, message, Role.USER, chat) for chat in EDGE_IDS for message in EDGE_IDS]
+    )
+    await store.close()
+    store = SqliteThreads.open(path)  # nothing in memory: every node read from the file
+    try:
+        for chat in EDGE_IDS:
+            for message in EDGE_IDS:
+                found = await store.get(chat, message)
+                assert found is not None
+                assert (found.chat_id, found.message_id) == (chat, message)
+        assert len(store) == len(EDGE_IDS) ** 2  # no two ids stored as one
+    finally:
+        await store.close()
