@@ -18,6 +18,7 @@ from core.values import (
     Chunk,
     DayUsage,
     Hold,
+    Link,
     MessageId,
     ModelRequest,
     Node,
@@ -247,16 +248,17 @@ class ThreadStore(Protocol):
         """The node of this message, or None when the store does not have it."""
         ...
 
-    async def chain(self, chat_id: ChatId, message_id: MessageId, limit: int) -> Sequence[Node]:
+    async def links(self, chat_id: ChatId, message_id: MessageId, limit: int) -> Sequence[Link]:
         """The node of this message, then its parent, the parent's parent and so on in this
-        chat, newest first: at most ``limit`` nodes, read at once (a walk up a reply chain
-        asks for them next). The chain ends before the first node the store does not have
-        (empty when it lacks this one) and at a node without a parent. A read that fails is
-        logged and ends the chain, like a node not found. Parents that form a cycle (damaged
-        data) may repeat nodes up to ``limit``: the walk stops at the first it has seen.
+        chat, newest first, each as a ``Link``: at most ``limit``, read at once (a walk up a
+        reply chain asks for them next). The chain ends before the first node the store does
+        not have (empty when it lacks this one) and at a node without a parent. A read that
+        fails is logged and ends the chain, like a node not found. Parents that form a cycle
+        (damaged data) may repeat nodes up to ``limit``: the walk stops at the first it has
+        seen. ``core.threads.chain_of`` gives the same as ``Node`` values.
 
         A store that can only read one node at a time returns
-        ``core.threads.chain_by_get(self.get, chat_id, message_id, limit)``.
+        ``core.threads.links_by_get(self.get, chat_id, message_id, limit)``.
         """
         ...
 

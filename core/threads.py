@@ -4,7 +4,7 @@ A message that replies to a known message continues that message's thread; the t
 request is the walk from the replied-to message up its parents. The walk goes newest to oldest
 and stops once the budget is spent, so its cost is bounded by what is sent, not by how deep the
 chain is; a visited set makes damaged data (cycles) harmless. The store is asked for the chain a
-stretch at a time (``ThreadStore.chain``), each stretch twice as long as the one before, or
+stretch at a time (``ThreadStore.links``), each stretch twice as long as the one before, or
 as long as the budget left can hold at the turns' average cost so far (the first as long as it
 can hold of short turns): a short conversation is one read, a deep one a few, never a read per
 node. The turn that does not fit
@@ -20,7 +20,7 @@ import attrs
 
 from core.ports import MessageLookup, ThreadStore, TokenCounter
 from core.tokens import TOKENS_PER_REQUEST, TOKENS_PER_TURN, turn_tokens
-from core.values import Attachment, ChatId, MessageId, Node, Role, Turn
+from core.values import Attachment, ChatId, Link, MessageId, Node, Role, Turn
 
 # A thread store can lose nodes (retention, a wiped file); the platform may still have them, but
 # each fetch is a network call, so only a few are made per request.
@@ -122,7 +122,7 @@ async def build_thread(
     seen: set[MessageId] = set()
     lookups = 0
     dropped = False
-    ahead: list[Node] = []  # the rest of the stretch read last, oldest first (popped from)
+    ahead: list[Link] = []  # the rest of the stretch read last, oldest first (popped from)
     root: MessageId | None = None
     read = 0  # nodes asked for in the last read
     fixed = used  # the system prompt's and the new message's tokens
@@ -130,41 +130,48 @@ async def build_thread(
     current = reply_to
     while current is not None and current not in seen:
         seen.add(current)
-        if ahead and ahead[-1].message_id == current:
-            node: Node | None = ahead.pop()
+        if ahead and ahead[-1][0] == current:  # the link's message id
+            link: Link | None = ahead.pop()
         else:
             read = _next_read(read, budget - used, used - fixed, len(history))
-            ahead = list(reversed(await store.chain(chat_id, current, read)))
-            node = ahead.pop() if ahead and ahead[-1].message_id == current else None
-        if node is None and lookup is not None and lookups < MAX_LOOKUPS:
+            ahead = list(reversed(await store.links(chat_id, current, read)))
+            link = ahead.pop() if ahead and ahead[-1][0] == current else None
+        if link is None and lookup is not None and lookups < MAX_LOOKUPS:
             lookups += 1
-            node = await lookup.lookup(chat_id, current)
-            if node is not None and node.role is Role.ASSISTANT:
-                node = attrs.evolve(node, text=clean(node.text))
-        if node is None or node.chat_id != chat_id:
+            link = _looked_up(await lookup.lookup(chat_id, current), chat_id, clean)
+        if link is None:
             break
-        root = node.message_id
-        current = node.parent
-        if node.role is None:  # an error the bot reported: no turn, the chain goes on above
+        root, role, text, current, attachments = link
+        if role is None:  # an error the bot reported: no turn, the chain goes on above
             continue
-        if node.attachments:
-            turn, left = _with_pictures(node.role, node.text, _pictures(node), pictures)
+        if attachments:
+            turn, left = _with_pictures(role, text, _pictures(attachments), pictures)
             cost = turn_tokens(counter, turn)
         else:  # the usual turn, on the path of every deep walk: no picture to weigh
-            turn, left = Turn(node.role, node.text), pictures
-            cost = count(node.text) + TOKENS_PER_TURN
+            turn, left = Turn(role, text), pictures
+            cost = count(text) + TOKENS_PER_TURN
         if used + cost > budget:
             dropped = True
             short = shorten(counter, _marked(turn.text, len(turn.attachments)), budget - used)
             if short is not None:
                 used += turn_cost(counter, short)
-                history.append(Turn(node.role, short))
+                history.append(Turn(role, short))
             break
         used += cost
         pictures = left
         history.append(turn)
     history.reverse()
     return Thread(system, tuple(history), message, used, dropped, root)
+
+
+def _looked_up(node: Node | None, chat_id: ChatId, clean: Callable[[str], str]) -> Link | None:
+    """The link of a node the messenger found, its answer's text tidied; None when there is
+    none in this chat."""
+    if node is None or node.chat_id != chat_id:
+        return None
+    if node.role is Role.ASSISTANT:
+        node = attrs.evolve(node, text=clean(node.text))
+    return node.link
 
 
 def _next_read(last: int, room: int, spent: int, turns: int) -> int:
@@ -179,15 +186,15 @@ def _next_read(last: int, room: int, spent: int, turns: int) -> int:
     return min(max(2 * last, fits), LONGEST_READ)
 
 
-async def chain_by_get(
+async def links_by_get(
     get: Callable[[ChatId, MessageId], Awaitable[Node | None]],
     chat_id: ChatId,
     message_id: MessageId,
     limit: int,
-) -> list[Node]:
-    """``ThreadStore.chain`` for a store that reads one node at a time with ``get``; it stops
+) -> list[Link]:
+    """``ThreadStore.links`` for a store that reads one node at a time with ``get``; it stops
     at a node it has already given (a cycle) rather than repeat it."""
-    chain: list[Node] = []
+    chain: list[Link] = []
     given: set[MessageId] = set()
     current: MessageId | None = message_id
     while current is not None and current not in given and len(chain) < limit:
@@ -195,13 +202,20 @@ async def chain_by_get(
         node = await get(chat_id, current)
         if node is None:
             break
-        chain.append(node)
+        chain.append(node.link)
         current = node.parent
     return chain
 
 
-def _pictures(node: Node) -> tuple[Attachment, ...]:
-    return tuple(a for a in node.attachments if a.kind == "image")
+async def chain_of(
+    store: ThreadStore, chat_id: ChatId, message_id: MessageId, limit: int
+) -> list[Node]:
+    """``store.links`` as nodes: the node of this message and its ancestors, newest first."""
+    return [Node(chat_id, *link) for link in await store.links(chat_id, message_id, limit)]
+
+
+def _pictures(attachments: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
+    return tuple(a for a in attachments if a.kind == "image")
 
 
 def _with_pictures(

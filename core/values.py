@@ -169,6 +169,16 @@ class Node:
     parent: MessageId | None = None
     attachments: tuple[Attachment, ...] = ()  # the pictures of this turn (IMAGE only)
 
+    @property
+    def link(self) -> Link:
+        return (self.message_id, self.role, self.text, self.parent, self.attachments)
+
+
+# A node as a thread store hands it to a walk up a reply chain: its message id, role, text,
+# parent and attachments, in ``Node``'s order (its chat is the one asked). A plain tuple: a
+# deep walk reads thousands, and a value object for each cost as much as reading it.
+Link: TypeAlias = tuple[MessageId, Role | None, str, MessageId | None, tuple[Attachment, ...]]
+
 
 @attrs.frozen
 class Account:

@@ -14,10 +14,10 @@ from core.threads import (
     Thread,
     TooLong,
     build_thread,
-    chain_by_get,
+    links_by_get,
 )
 from core.tokens import CharTokenCounter
-from core.values import Node, Role
+from core.values import Link, Node, Role
 
 
 async def _walk(store: MemoryThreadStore, reply_to: str | None, **kw: object) -> Thread:
@@ -203,9 +203,9 @@ class CountedReads(MemoryThreadStore):
 
     chains: list[int] = attrs.field(factory=list)  # the limit of each read
 
-    async def chain(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
+    async def links(self, chat_id: str, message_id: str, limit: int) -> list[Link]:
         self.chains.append(limit)
-        return await super().chain(chat_id, message_id, limit)
+        return await super().links(chat_id, message_id, limit)
 
 
 async def test_a_deep_walk_with_room_to_spare_is_one_read() -> None:
@@ -280,9 +280,15 @@ async def test_the_fallback_reads_a_chain_one_node_at_a_time() -> None:
         asked.append(message_id)
         return await store.get(chat_id, message_id)
 
-    assert [n.text for n in await chain_by_get(get, "1", "5", 10)] == ["m5", "m4", "m3", "m2", "m1"]
-    assert [n.text for n in await chain_by_get(get, "1", "5", 2)] == ["m5", "m4"]
-    assert await chain_by_get(get, "2", "5", 10) == []
+    assert [text for _, _, text, _, _ in await links_by_get(get, "1", "5", 10)] == [
+        "m5",
+        "m4",
+        "m3",
+        "m2",
+        "m1",
+    ]
+    assert [text for _, _, text, _, _ in await links_by_get(get, "1", "5", 2)] == ["m5", "m4"]
+    assert await links_by_get(get, "2", "5", 10) == []
     asked.clear()
-    assert [n.text for n in await chain_by_get(get, "1", "a", 10)] == ["a", "b"]  # a cycle
+    assert [text for _, _, text, _, _ in await links_by_get(get, "1", "a", 10)] == ["a", "b"]
     assert asked == ["a", "b"]

@@ -12,8 +12,8 @@ from adapters.storage.holds import HoldLedger
 from adapters.storage.purchases import by_time, credited
 from core.budget import Entry, Posting
 from core.errors import StorageError
-from core.threads import chain_by_get
-from core.values import AccessList, Account, Hold, Node, Purchase, Totals
+from core.threads import links_by_get
+from core.values import AccessList, Account, Hold, Link, Node, Purchase, Totals
 
 
 @attrs.define
@@ -129,8 +129,8 @@ class MemoryThreadStore:
     async def get(self, chat_id: str, message_id: str) -> Node | None:
         return self._nodes.get((chat_id, message_id))
 
-    async def chain(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
-        return await chain_by_get(self.get, chat_id, message_id, limit)
+    async def links(self, chat_id: str, message_id: str, limit: int) -> list[Link]:
+        return await links_by_get(self.get, chat_id, message_id, limit)
 
     async def add(self, nodes: Sequence[Node]) -> None:
         for node in nodes:

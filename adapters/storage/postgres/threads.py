@@ -1,6 +1,6 @@
 """Reply-chain nodes in PostgreSQL: a table keyed by (chat, message) with the parent.
 
-A walk's stretch of a chain (``chain``) is one recursive query, after the nodes this object
+A walk's stretch of a chain (``links``) is one recursive query, after the nodes this object
 already holds; a node asked for alone (``get``) is read with up to ``read_ahead - 1`` of its
 ancestors. Nodes read and added are kept in a small cache.
 Only the newest ``retention`` nodes are kept: the oldest are deleted once a tenth more have
@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.storage import attachments as media
 from adapters.storage.postgres.connect import WAIT, failed, open_pool
 from core.errors import StorageError
-from core.values import Node, Role
+from core.values import Link, Node, Role
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,10 @@ class PostgresThreadStore:
         self.retention = retention
         self.read_ahead = read_ahead
         self._owns_pool = owns_pool
-        # Nodes read ahead or added lately. Another process may replace a node after it was
-        # cached; nodes are not edited in practice, and a stale one only changes context.
-        self._cache: dict[tuple[str, str], Node] = {}
+        # Nodes read ahead or added lately, as links. Another process may replace a node
+        # after it was cached; nodes are not edited in practice, and a stale one only changes
+        # context.
+        self._cache: dict[tuple[str, str], Link] = {}
         self._added = 0  # nodes added since the last prune
         self._lock = asyncio.Lock()  # one write at a time; the others queue behind it
         self._queue: list[Node] = []  # added, not yet being written
@@ -88,29 +89,29 @@ class PostgresThreadStore:
         pool = await open_pool(url, max_size=pool_size, wait=wait)
         return cls(pool, retention, owns_pool=True)
 
-    async def chain(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
+    async def links(self, chat_id: str, message_id: str, limit: int) -> list[Link]:
         """The node of this message and up to ``limit - 1`` ancestors, newest first: those in
         the cache, then the rest in one query. A read that fails is logged and ends the chain."""
-        nodes: list[Node] = []
+        links: list[Link] = []
         current: str | None = message_id
-        while current is not None and len(nodes) < limit:
+        while current is not None and len(links) < limit:
             cached = self._cache.get((chat_id, current))
             if cached is None:
                 break
-            nodes.append(cached)
-            current = cached.parent
-        if current is not None and len(nodes) < limit:
-            nodes += await self._read(chat_id, current, limit - len(nodes))
-        return nodes
+            links.append(cached)
+            current = cached[3]  # its parent
+        if current is not None and len(links) < limit:
+            links += await self._read(chat_id, current, limit - len(links))
+        return links
 
     async def get(self, chat_id: str, message_id: str) -> Node | None:
         found = self._cache.get((chat_id, message_id))
-        if found is not None:
-            return found
-        nodes = await self._read(chat_id, message_id, self.read_ahead)
-        return nodes[0] if nodes else None
+        if found is None:
+            read = await self._read(chat_id, message_id, self.read_ahead)
+            found = read[0] if read else None
+        return None if found is None else Node(chat_id, *found)
 
-    async def _read(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
+    async def _read(self, chat_id: str, message_id: str, limit: int) -> list[Link]:
         """The chain from the database, remembered in the cache; [] when it cannot be read
         (logged: reply chains are context, and the walk falls back to the messenger)."""
         params = {"chat": chat_id, "message": message_id, "limit": limit}
@@ -121,12 +122,12 @@ class PostgresThreadStore:
         except Exception as exc:  # psycopg's errors, and the pool's (closed, timed out)
             log.error("%s", failed("read reply chains", exc))
             return []
-        nodes = [_node(chat_id, row) for row in rows]
-        if len(self._cache) + len(nodes) > CACHE:
+        links = [_link(row) for row in rows]
+        if len(self._cache) + len(links) > CACHE:
             self._cache.clear()
-        for each in nodes:
-            self._cache.setdefault((chat_id, str(each.message_id)), each)
-        return nodes
+        for each in links:
+            self._cache.setdefault((chat_id, each[0]), each)
+        return links
 
     async def add(self, nodes: Sequence[Node]) -> None:
         """Remember the nodes; return once they are committed.
@@ -151,7 +152,7 @@ class PostgresThreadStore:
         if len(self._cache) + len(batch) > CACHE:
             self._cache.clear()
         for each in batch:  # a reply to one of them, the likely next read, costs nothing
-            self._cache[(str(each.chat_id), str(each.message_id))] = each
+            self._cache[(str(each.chat_id), str(each.message_id))] = each.link
 
     async def _write(self, nodes: list[Node]) -> None:
         batch = {(str(n.chat_id), str(n.message_id)): n for n in nodes}  # the last one wins
@@ -188,13 +189,6 @@ class PostgresThreadStore:
             await self._pool.close()
 
 
-def _node(chat_id: str, row: tuple[Any, ...]) -> Node:
+def _link(row: tuple[Any, ...]) -> Link:
     message, role, text, parent, attachments = row
-    return Node(
-        chat_id=chat_id,
-        message_id=message,
-        role=None if role is None else Role(role),
-        text=text,
-        parent=parent,
-        attachments=media.decode(attachments),
-    )
+    return (message, None if role is None else Role(role), text, parent, media.decode(attachments))

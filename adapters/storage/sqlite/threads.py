@@ -2,7 +2,7 @@
 
 Nodes are not part of the seed's data.json format, so they live apart. They are kept on disk,
 not in memory: start-up does not read them, and a million nodes cost no more memory than ten.
-A walk's stretch of a chain (``chain``) is read after the nodes this object already holds
+A walk's stretch of a chain (``links``) is read after the nodes this object already holds
 (added lately, or read by an earlier walk: the next message of a conversation walks the same
 chain again): first the chat's nodes at and below the message in the index's order, one range
 scan, following the parents among them (a conversation's messages sit close together in its
@@ -46,7 +46,7 @@ from adapters.storage import attachments as media
 from adapters.storage.files import FILE_MODE, make_private
 from adapters.storage.group_commit import GroupCommit
 from core.errors import StorageError
-from core.values import Node, Role
+from core.values import Link, Node, Role
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +143,10 @@ class SqliteThreads:
         self._reading = threading.Lock()
         self._writer = writer  # used only by the group commit's worker thread
         self._pending: dict[_Key, Node] = {}  # added, not yet committed
-        # Nodes read or added lately. The database changes only through this object,
-        # so an entry is never stale: an add replaces it, and a node deleted by the retention
-        # may still be served, which only gives a walk more context.
-        self._cache: dict[_Key, Node] = {}
+        # Nodes read or added lately, as links. The database changes only through this
+        # object, so an entry is never stale: an add replaces it, and a node deleted by the
+        # retention may still be served, which only gives a walk more context.
+        self._cache: dict[_Key, Link] = {}
         self._commits: GroupCommit[Node] = GroupCommit(self._commit, self._keep_for_retry)
         self._retry: list[Node] = []  # failed to commit: tried again with the next add
         # Two subqueries, each one step down the index: min and max in one SELECT scan the
@@ -202,68 +202,69 @@ class SqliteThreads:
 
     async def get(self, chat_id: str, message_id: str) -> Node | None:
         """The node, or None; the database is read in a worker thread."""
-        found = await self.chain(chat_id, message_id, 1)
-        return found[0] if found else None
+        found = await self.links(chat_id, message_id, 1)
+        return Node(chat_id, *found[0]) if found else None
 
-    async def chain(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
+    async def links(self, chat_id: str, message_id: str, limit: int) -> list[Link]:
         """The node and its ancestors, newest first, at most ``limit``: those held in memory,
         then the rest in one query, in a worker thread."""
-        nodes: list[Node] = []
+        links: list[Link] = []
         current: str | None = message_id
         pending, cache = self._pending, self._cache
-        while current is not None and len(nodes) < limit:
+        while current is not None and len(links) < limit:
             key = (chat_id, current)
-            node = pending.get(key) or cache.get(key)
-            if node is None:
+            added = pending.get(key)
+            link = cache.get(key) if added is None else added.link
+            if link is None:
                 break
-            nodes.append(node)
-            current = node.parent
-        if current is None or len(nodes) >= limit:
-            return nodes
-        read = await asyncio.to_thread(self._read, chat_id, current, limit - len(nodes))
+            links.append(link)
+            current = link[3]  # its parent
+        if current is None or len(links) >= limit:
+            return links
+        read = await asyncio.to_thread(self._read, chat_id, current, limit - len(links))
         if len(cache) + len(read) > CACHE:
             cache.clear()
-        for node in read:  # the next message of this conversation walks them again
-            cache.setdefault((chat_id, node.message_id), node)
-        nodes += read
-        return nodes
+        for link in read:  # the next message of this conversation walks them again
+            cache.setdefault((chat_id, link[0]), link)
+        links += read
+        return links
 
-    def _read(self, chat_id: str, message_id: str, limit: int) -> list[Node]:
+    def _read(self, chat_id: str, message_id: str, limit: int) -> list[Link]:
         """The chain from the database (run in a worker thread); [] when it cannot be read."""
         chat, start = _stored(chat_id), _stored(message_id)
         try:
             with self._reading:
-                nodes, rest = self._scan(chat_id, chat, start, limit)
-                if rest is None or len(nodes) >= limit:
-                    return nodes
-                rows = self._reader.execute(_CHAIN, (chat, rest, limit - len(nodes))).fetchall()
+                links, rest = self._scan(chat, start, limit)
+                if rest is None or len(links) >= limit:
+                    return links
+                rows = self._reader.execute(_CHAIN, (chat, rest, limit - len(links))).fetchall()
         except sqlite3.Error as exc:
             log.error("%s: cannot read reply chains (%s)", self.path, exc)
             return []
-        append, kind_of = nodes.append, _ROLES.get
+        append, kind_of = links.append, _ROLES.get
         for message, role, text, parent, attachments in rows:
             kind = kind_of(role, _DAMAGED)
             if kind is _DAMAGED or type(text) is not str:
                 break  # a damaged row is no link of a conversation, nor are its ancestors
             # Ids come back as text whether stored as numbers, text or bytes (see ``_stored``).
             pictures = () if attachments is None else media.decode(attachments)
-            append(Node(chat_id, message, kind, text, parent, pictures))
-        return nodes
+            append((message, kind, text, parent, pictures))
+        return links
 
     def _scan(
-        self, chat_id: str, chat: str | bytes, start: str | bytes, limit: int
-    ) -> tuple[list[Node], str | bytes | int | None]:
-        """The chain's nodes found by the range scan, and the stored id where the rest of the
+        self, chat: str | bytes, start: str | bytes, limit: int
+    ) -> tuple[list[Link], str | bytes | int | None]:
+        """The chain's links found by the range scan, and the stored id where the rest of the
         chain is to be read by the recursive query (None: the chain ended, or was damaged)."""
-        nodes: list[Node] = []
+        links: list[Link] = []
         try:  # text ``_stored`` keeps as text is a number as str(int) writes it, or no number
             want: int | str | bytes | None = int(start) if type(start) is str else None
         except ValueError:
             want = None
         if want is None:
-            return nodes, start  # not stored as a number: never in the range
+            return links, start  # not stored as a number: never in the range
         strays = 0
-        append, kind_of = nodes.append, _ROLES.get
+        append, kind_of = links.append, _ROLES.get
         for message, role, text, parent, attachments in self._reader.execute(
             _BELOW, (chat, want, limit + min(limit, _STRAYS))
         ):
@@ -271,19 +272,22 @@ class SqliteThreads:
                 if message < want:  # both numbers (see _BELOW)
                     break  # not stored as a number (or not stored): the query looks
                 strays += 1
-                if strays > _STRAYS + len(nodes):
+                if strays > _STRAYS + len(links):
                     break
                 continue
             kind = kind_of(role, _DAMAGED)
             if kind is _DAMAGED or type(text) is not str:
-                return nodes, None  # a damaged row ends the chain, as in the query
+                return links, None  # a damaged row ends the chain, as in the query
             pictures = () if attachments is None else media.decode(attachments)
-            up = None if parent is None else _text_id(parent)
-            append(Node(chat_id, str(message), kind, text, up, pictures))
+            if type(parent) is int:  # the usual parent, inline: once per node of a deep walk
+                up: str | None = str(parent)
+            else:
+                up = None if parent is None else _text_id(parent)
+            append((str(message), kind, text, up, pictures))
             want = parent
-            if type(want) is not int or len(nodes) >= limit:
+            if type(want) is not int or len(links) >= limit:
                 break
-        return nodes, want
+        return links, want
 
     def __len__(self) -> int:
         """How many nodes are stored (a full count: for tests and tools, not the hot path)."""
@@ -325,7 +329,7 @@ class SqliteThreads:
                 del self._pending[key]
                 if len(self._cache) >= CACHE:
                     self._cache.clear()
-                self._cache[key] = node  # a reply to it, the likely next read
+                self._cache[key] = node.link  # a reply to it, the likely next read
 
     def _keep_for_retry(self, failed: Sequence[Node]) -> None:
         self._retry[:0] = reversed(failed)  # ``failed`` comes newest first

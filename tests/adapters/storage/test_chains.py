@@ -18,6 +18,7 @@ import pytest
 from adapters.storage.memory.stores import MemoryThreadStore
 from adapters.storage.sqlite.threads import SqliteThreads
 from core.ports import ThreadStore
+from core.threads import chain_of
 from core.values import Attachment, MediaKind, Node, Role
 
 PHOTO = Attachment(MediaKind.IMAGE, "77", mime="image/png", name="a.png", width=8, height=6)
@@ -56,20 +57,20 @@ async def check_chains(written: ThreadStore, read: ThreadStore) -> None:
     """``written`` is empty; ``read`` sees the same data (it may be ``written`` itself)."""
     await written.add([*LINE, *ELSEWHERE, *CYCLE])
     for store in (written, read):
-        assert list(await store.chain("c", "6", 100)) == LINE[::-1]
-        assert list(await store.chain("c", "6", 3)) == LINE[:2:-1]
-        assert list(await store.chain("c", "4", 1)) == [LINE[3]]
-        assert list(await store.chain("c", "nope", 10)) == []
-        assert list(await store.chain("d", "6", 10)) == ELSEWHERE  # a chain keeps to its chat
-        assert list(await store.chain("x", "6", 10)) == []
-        looped = list(await store.chain("e", "x1", 7))
+        assert list(await chain_of(store, "c", "6", 100)) == LINE[::-1]
+        assert list(await chain_of(store, "c", "6", 3)) == LINE[:2:-1]
+        assert list(await chain_of(store, "c", "4", 1)) == [LINE[3]]
+        assert list(await chain_of(store, "c", "nope", 10)) == []
+        assert list(await chain_of(store, "d", "6", 10)) == ELSEWHERE  # a chain keeps to its chat
+        assert list(await chain_of(store, "x", "6", 10)) == []
+        looped = list(await chain_of(store, "e", "x1", 7))
         assert until_repeat(looped) == CYCLE
         assert len(looped) <= 7
         assert all(a.parent == b.message_id for a, b in itertools.pairwise(looped))
     # A node added again replaces the old one, its parent too, however it was read before.
     edited = Node("c", "6", Role.USER, "edited", "2")
     await written.add([edited])
-    assert list(await written.chain("c", "6", 10)) == [edited, LINE[1], LINE[0]]
+    assert list(await chain_of(written, "c", "6", 10)) == [edited, LINE[1], LINE[0]]
     assert (await written.get("c", "6")) == edited
 
 

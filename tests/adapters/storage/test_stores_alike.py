@@ -30,6 +30,7 @@ from adapters.storage.sqlite.threads import SqliteThreads
 from core.allowances import refilled
 from core.errors import StorageError
 from core.ports import AccountStore, ThreadStore
+from core.threads import chain_of
 from core.values import Account, Node, Purchase, Role, Totals
 from tests.adapters.storage.test_attachments import attachments
 from tests.adapters.storage.test_chains import until_repeat
@@ -159,7 +160,7 @@ async def everything(accounts: AccountStore, threads: ThreadStore) -> object:
         await accounts.purchases(BOUGHT),
         [await threads.get(chat, message) for chat in CHATS for message in MESSAGES],
         [  # a store may repeat the nodes of a cycle where the memory store stops
-            until_repeat(await threads.chain(chat, message, limit))
+            until_repeat(await chain_of(threads, chat, message, limit))
             for chat in CHATS
             for message in MESSAGES
             for limit in (1, 3, 10)

@@ -14,6 +14,7 @@ from adapters.storage.postgres.connect import connect
 from adapters.storage.postgres.migrate import migrate, migrations
 from adapters.storage.postgres.threads import PostgresThreadStore
 from adapters.storage.postgres.transfer import export_data_json
+from core.threads import chain_of
 from core.values import Account, Attachment, MediaKind, Node, Role
 
 pytestmark = pytest.mark.postgres
@@ -84,7 +85,7 @@ async def test_a_database_of_the_previous_version_gets_the_model_and_attachments
         photo = Attachment(MediaKind.IMAGE, "2")
         look = Node("c", "2", Role.USER, "look", "1", (photo,))
         await threads.add([look])
-        assert await threads.chain("c", "2", 1) == [look]
+        assert await chain_of(threads, "c", "2", 1) == [look]
     finally:
         await accounts.close()
         await threads.close()

@@ -7,13 +7,14 @@ import psycopg
 import pytest
 
 from adapters.storage.postgres.threads import PostgresThreadStore
+from core.threads import chain_of
 from core.values import Attachment, MediaKind, Node, Role
 from tests.adapters.storage.test_chains import check_chains
 
 pytestmark = pytest.mark.postgres
 
 
-def chain_of(length: int, chat: str = "c") -> list[Node]:
+def made_chain(length: int, chat: str = "c") -> list[Node]:
     return [
         Node(
             chat_id=chat,
@@ -50,12 +51,12 @@ async def test_a_pass_through_node_keeps_role_none(database_url):
 
 
 async def test_the_walk_is_one_query_up_to_the_limit(threads):
-    nodes = chain_of(10)
+    nodes = made_chain(10)
     await threads.add(nodes)
-    walked = await threads.chain("c", "10", 4)
+    walked = await chain_of(threads, "c", "10", 4)
     assert walked == nodes[::-1][:4]
-    assert await threads.chain("c", "10", 100) == nodes[::-1]
-    assert await threads.chain("c", "nope", 100) == []
+    assert await chain_of(threads, "c", "10", 100) == nodes[::-1]
+    assert await chain_of(threads, "c", "nope", 100) == []
 
 
 async def test_chains_are_read_as_every_store_reads_them(database_url):
@@ -72,14 +73,14 @@ async def test_a_chain_read_once_is_served_from_memory_then(database_url):
     writer = await PostgresThreadStore.open(database_url)
     reader = await PostgresThreadStore.open(database_url)
     try:
-        nodes = chain_of(5)
+        nodes = made_chain(5)
         await writer.add(nodes)
-        assert await reader.chain("c", "5", 10) == nodes[::-1]
+        assert await chain_of(reader, "c", "5", 10) == nodes[::-1]
         with psycopg.connect(database_url, autocommit=True) as connection:
             connection.execute("DELETE FROM nodes")
         # The next message of the conversation walks the same chain: no query for it.
-        assert await reader.chain("c", "5", 10) == nodes[::-1]
-        assert await reader.chain("c", "3", 2) == nodes[2:0:-1]
+        assert await chain_of(reader, "c", "5", 10) == nodes[::-1]
+        assert await chain_of(reader, "c", "3", 2) == nodes[2:0:-1]
     finally:
         await writer.close()
         await reader.close()
@@ -87,7 +88,7 @@ async def test_a_chain_read_once_is_served_from_memory_then(database_url):
 
 async def test_a_failed_chain_read_is_logged_and_ends_the_chain(threads, caplog):
     await threads.close()
-    assert await threads.chain("1", "1", 10) == []
+    assert await chain_of(threads, "1", "1", 10) == []
     assert "cannot read reply chains" in caplog.text
 
 
@@ -95,7 +96,7 @@ async def test_nodes_are_read_ahead_for_the_walk(database_url):
     writer = await PostgresThreadStore.open(database_url)
     reader = await PostgresThreadStore.open(database_url)
     try:
-        nodes = chain_of(5)
+        nodes = made_chain(5)
         await writer.add(nodes)
         assert await reader.get("c", "5") == nodes[-1]
         with psycopg.connect(database_url, autocommit=True) as connection:
@@ -111,7 +112,7 @@ async def test_adding_a_node_again_replaces_it(threads):
     await threads.add([Node(chat_id="1", message_id="1", role=Role.USER, text="draft")])
     final = Node(chat_id="1", message_id="1", role=Role.USER, text="final")
     await threads.add([Node(chat_id="1", message_id="1", role=Role.USER, text="x"), final])
-    assert await threads.chain("1", "1", 1) == [final]
+    assert await chain_of(threads, "1", "1", 1) == [final]
     assert await threads.count() == 1
 
 
@@ -125,8 +126,8 @@ async def test_only_the_newest_nodes_are_kept(database_url):
             )  # fmt: skip
         assert await store.count() <= 22
         fresh = await PostgresThreadStore.open(database_url)  # nothing cached: the table
-        assert await fresh.chain("c", "99", 1) != []
-        assert await fresh.chain("c", "0", 1) == []
+        assert await chain_of(fresh, "c", "99", 1) != []
+        assert await chain_of(fresh, "c", "0", 1) == []
         await fresh.close()
     finally:
         await store.close()
@@ -156,7 +157,7 @@ async def test_adds_at_the_same_time_are_all_kept(database_url):
             )
         )
         assert await reader.count() == 100
-        assert await reader.chain("49", "2", 5) == [
+        assert await chain_of(reader, "49", "2", 5) == [
             Node(chat_id="49", message_id="2", role=None, text="e", parent="1"),
             Node(chat_id="49", message_id="1", role=Role.USER, text="q"),
         ]
@@ -179,15 +180,15 @@ async def test_attachments_come_back_exactly(database_url):
             attrs.evolve(node, attachments=(PHOTO, VOICE) if node.message_id == "1" else (PHOTO,))
             if node.role is Role.USER
             else node
-            for node in chain_of(6)
+            for node in made_chain(6)
         ]
         await writer.add(nodes)
-        assert await reader.chain("c", "6", 10) == nodes[::-1]
+        assert await chain_of(reader, "c", "6", 10) == nodes[::-1]
         assert [await reader.get("c", str(i)) for i in range(1, 7)] == nodes
         replaced = attrs.evolve(nodes[0], attachments=())
         await writer.add([replaced])
         fresh = await PostgresThreadStore.open(database_url)  # nothing cached: the table
-        assert await fresh.chain("c", "1", 1) == [replaced]
+        assert await chain_of(fresh, "c", "1", 1) == [replaced]
         await fresh.close()
         with psycopg.connect(database_url) as connection:
             stored = connection.execute("SELECT message, attachments FROM nodes ORDER BY seq")

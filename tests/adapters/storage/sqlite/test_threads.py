@@ -17,6 +17,7 @@ import pytest
 from adapters.storage.memory.stores import MemoryThreadStore
 from adapters.storage.sqlite.threads import SqliteThreads
 from core.errors import StorageError
+from core.threads import chain_of
 from core.values import Attachment, MediaKind, Node, Role
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -116,12 +117,12 @@ async def test_a_chain_is_one_query_and_the_next_walk_is_served_from_memory(
     path = tmp_path / "threads.db"
     await written(path, chain(1, 1, 300))
     store, queries = traced(path)
-    assert await store.chain("1", "300", 1_000) == chain(1, 1, 300)[::-1]
+    assert await chain_of(store, "1", "300", 1_000) == chain(1, 1, 300)[::-1]
     assert len(queries) == 1
     # The conversation goes on: the answer and the reply to it are added, and the next walk
     # finds the whole chain in memory.
     await store.add(chain(1, 301, 302))
-    assert await store.chain("1", "302", 1_000) == chain(1, 1, 302)[::-1]
+    assert await chain_of(store, "1", "302", 1_000) == chain(1, 1, 302)[::-1]
     assert len(queries) == 1
     await store.close()
 
@@ -130,10 +131,10 @@ async def test_a_chain_read_stops_at_its_limit(tmp_path: Path) -> None:
     path = tmp_path / "threads.db"
     await written(path, chain(1, 1, 300))
     store = SqliteThreads.open(path)
-    assert await store.chain("1", "300", 128) == chain(1, 173, 300)[::-1]
-    assert await store.chain("1", "172", 1) == chain(1, 172, 172)
+    assert await chain_of(store, "1", "300", 128) == chain(1, 173, 300)[::-1]
+    assert await chain_of(store, "1", "172", 1) == chain(1, 172, 172)
     # Part from memory, the rest from the database, the limit counting both.
-    assert await store.chain("1", "300", 130) == chain(1, 171, 300)[::-1]
+    assert await chain_of(store, "1", "300", 130) == chain(1, 171, 300)[::-1]
     await store.close()
 
 
@@ -174,10 +175,10 @@ async def test_damaged_rows_end_a_chain_without_breaking_it(tmp_path: Path) -> N
         raw.execute("UPDATE nodes SET text = x'00' WHERE message = 1")  # not text: damaged
     raw.close()
     store = SqliteThreads.open(path)
-    looped = await store.chain("1", "6", 7)
+    looped = await chain_of(store, "1", "6", 7)
     assert [node.message_id for node in looped] == ["6", "5", "4", "6", "5", "4", "6"]
-    assert await store.chain("1", "3", 7) == []
-    assert await store.chain("1", "2", 7) == chain(1, 2, 2)
+    assert await chain_of(store, "1", "3", 7) == []
+    assert await chain_of(store, "1", "2", 7) == chain(1, 2, 2)
     assert [await store.get("1", m) is None for m in "65432"] == [False] * 3 + [True, False]
     assert await store.get("1", "4") == Node("1", "4", Role.ASSISTANT, "1:4", "6")
     await store.close()
@@ -248,7 +249,7 @@ async def test_attachments_survive_a_restart_and_come_with_the_chain(tmp_path: P
     nodes = pictured(4, 1, 9)
     await written(path, nodes)
     store, queries = traced(path)
-    assert await store.chain("4", "9", 100) == nodes[::-1]  # the walk up the chain: one query
+    assert await chain_of(store, "4", "9", 100) == nodes[::-1]  # the walk up the chain: one query
     for expected in reversed(nodes):
         assert await store.get("4", expected.message_id) == expected
     assert len(queries) == 1
@@ -413,8 +414,8 @@ async def test_chains_read_by_range_and_query_are_the_chains_of_the_nodes(
     for limit in (1, 3, 40, 10_000):
         store = SqliteThreads.open(path)  # nothing in memory: every chain from the database
         for node in nodes[::7]:
-            want = await expected.chain(node.chat_id, node.message_id, limit)
-            assert await store.chain(node.chat_id, node.message_id, limit) == want
+            want = await chain_of(expected, node.chat_id, node.message_id, limit)
+            assert await chain_of(store, node.chat_id, node.message_id, limit) == want
         await store.close()
 
 
@@ -433,7 +434,7 @@ async def test_a_conversation_among_others_in_a_group_is_still_one_query(
     path = tmp_path / "threads.db"
     await written(path, [*first, *second])
     store, queries = traced(path)
-    assert await store.chain("-5", "599", 1_000) == first[::-1]
+    assert await chain_of(store, "-5", "599", 1_000) == first[::-1]
     assert len(queries) == 1
     await store.close()
 
@@ -450,7 +451,7 @@ async def test_a_chain_spread_thin_among_other_nodes_is_read_whole(tmp_path: Pat
     path = tmp_path / "threads.db"
     await written(path, [*chain_nodes, *others])
     store, queries = traced(path)
-    assert await store.chain("-5", "10000", 1_000) == chain_nodes[::-1]
+    assert await chain_of(store, "-5", "10000", 1_000) == chain_nodes[::-1]
     assert len(queries) == 2  # the scan gave up; the recursive query went on
     await store.close()
 
