@@ -143,10 +143,12 @@ class SqliteThreads:
         self._reading = threading.Lock()
         self._writer = writer  # used only by the group commit's worker thread
         self._pending: dict[_Key, Node] = {}  # added, not yet committed
-        # Nodes read or added lately, as links. The database changes only through this
-        # object, so an entry is never stale: an add replaces it, and a node deleted by the
-        # retention may still be served, which only gives a walk more context.
-        self._cache: dict[_Key, Link] = {}
+        # Nodes read or added lately, as links by chat and message id (``_cached`` of them).
+        # The database changes only through this object, so an entry is never stale: an add
+        # replaces it, and a node deleted by the retention may still be served, which only
+        # gives a walk more context.
+        self._cache: dict[str, dict[str, Link]] = {}
+        self._cached = 0
         self._commits: GroupCommit[Node] = GroupCommit(self._commit, self._keep_for_retry)
         self._retry: list[Node] = []  # failed to commit: tried again with the next add
         # Two subqueries, each one step down the index: min and max in one SELECT scan the
@@ -210,11 +212,11 @@ class SqliteThreads:
         then the rest in one query, in a worker thread."""
         links: list[Link] = []
         current: str | None = message_id
-        pending, cache = self._pending, self._cache
+        pending = self._pending
+        cached = self._cache.get(chat_id, {})
         while current is not None and len(links) < limit:
-            key = (chat_id, current)
-            added = pending.get(key)
-            link = cache.get(key) if added is None else added.link
+            added = pending.get((chat_id, current)) if pending else None
+            link = cached.get(current) if added is None else added.link
             if link is None:
                 break
             links.append(link)
@@ -222,12 +224,21 @@ class SqliteThreads:
         if current is None or len(links) >= limit:
             return links
         read = await asyncio.to_thread(self._read, chat_id, current, limit - len(links))
-        if len(cache) + len(read) > CACHE:
-            cache.clear()
-        for link in read:  # the next message of this conversation walks them again
-            cache.setdefault((chat_id, link[0]), link)
+        self._keep(chat_id, read)  # the next message of this conversation walks them again
         links += read
         return links
+
+    def _keep(self, chat_id: str, links: Sequence[Link]) -> None:
+        """Cache ``links`` of ``chat_id``; the whole cache is dropped when it would grow
+        beyond ``CACHE``."""
+        if self._cached + len(links) > CACHE:
+            self._cache.clear()
+            self._cached = 0
+        cached = self._cache.setdefault(chat_id, {})
+        before = len(cached)
+        for link in links:
+            cached[link[0]] = link
+        self._cached += len(cached) - before
 
     def _read(self, chat_id: str, message_id: str, limit: int) -> list[Link]:
         """The chain from the database (run in a worker thread); [] when it cannot be read."""
@@ -327,9 +338,7 @@ class SqliteThreads:
             key = (node.chat_id, node.message_id)
             if self._pending.get(key) is node:
                 del self._pending[key]
-                if len(self._cache) >= CACHE:
-                    self._cache.clear()
-                self._cache[key] = node.link  # a reply to it, the likely next read
+                self._keep(node.chat_id, (node.link,))  # a reply to it, the likely next read
 
     def _keep_for_retry(self, failed: Sequence[Node]) -> None:
         self._retry[:0] = reversed(failed)  # ``failed`` comes newest first
