@@ -47,6 +47,7 @@ from core.tokens import CharTokenCounter
 from entrypoints import startup
 
 if TYPE_CHECKING:
+    from adapters.models.openai.clients import SdkClients
     from entrypoints.model_list import ModelEntry
     from entrypoints.settings import Settings
 
@@ -149,8 +150,12 @@ class ModelChoice:
     name: str  # a phrase saying which model answers by default
 
 
-def build_models(settings: Settings, counter: TokenCounter) -> ModelChoice:
-    """A chat model for each model the settings offer; ``counter`` is the default model's."""
+def build_models(
+    settings: Settings, counter: TokenCounter, clients: SdkClients | None = None
+) -> ModelChoice:
+    """A chat model for each model the settings offer; ``counter`` is the default model's.
+    ``clients``: the bot's SDK clients, one per server (None: these models' own)."""
+    clients = clients or _sdk_clients()
     models: dict[str, ChatModel] = {}
     for index, entry in enumerate(settings.models):
         # Each model estimates with (and calibrates) a counter of its own: tokenizers differ.
@@ -160,7 +165,7 @@ def build_models(settings: Settings, counter: TokenCounter) -> ModelChoice:
 
             models[entry.name] = OfflineModel(own, delay=settings.offline_delay)
             continue
-        models[entry.name] = _remote_model(settings, entry, own)
+        models[entry.name] = _remote_model(settings, entry, own, clients)
     default = settings.models[0]
     if default.api_key is None:
         name = "offline model (no OPENAI_API_KEY: it describes what it receives)"
@@ -171,7 +176,9 @@ def build_models(settings: Settings, counter: TokenCounter) -> ModelChoice:
     return ModelChoice(models, name)
 
 
-def _remote_model(settings: Settings, entry: ModelEntry, counter: TokenCounter) -> ChatModel:
+def _remote_model(
+    settings: Settings, entry: ModelEntry, counter: TokenCounter, clients: SdkClients
+) -> ChatModel:
     """The model of ``entry`` on its server, through the API the entry says."""
     assert entry.api_key is not None
     # Imported here: the SDK takes a quarter of a second and 25 MB to load, which the
@@ -192,7 +199,15 @@ def _remote_model(settings: Settings, entry: ModelEntry, counter: TokenCounter) 
         stall_timeout=settings.openai_stall_timeout,
         reasoning_effort=entry.reasoning_effort,
         first_token_timeout=settings.openai_first_token_timeout,
+        make_client=clients.client,
     )
+
+
+def _sdk_clients() -> SdkClients:
+    # The module does not load the SDK: only a client made does.
+    from adapters.models.openai.clients import SdkClients
+
+    return SdkClients()
 
 
 @attrs.frozen
@@ -204,8 +219,9 @@ class MediaParts:
     speaker: Speaker | None = None  # None: /voice on is refused
 
 
-def build_media(settings: Settings) -> MediaParts:
-    """The transcriber, the image maker and the file reader the settings name.
+def build_media(settings: Settings, clients: SdkClients | None = None) -> MediaParts:
+    """The transcriber, the image maker and the file reader the settings name (on the bot's
+    ``clients``, or on clients of their own).
 
     A bot with no key at all (the console to try things) gets offline ones that say what they
     received. A bot that answers with real models never gets those, which would charge real
@@ -216,11 +232,12 @@ def build_media(settings: Settings) -> MediaParts:
 
     documents = TextAndPdfReader()
     probe = DecoderProbe()
+    clients = clients or _sdk_clients()
     if all(entry.offline for entry in settings.models) and settings.openai_api_key is None:
         from adapters.models.offline.media import OfflineImageMaker, OfflineTranscriber
 
         offline = MediaParts(OfflineTranscriber(), OfflineImageMaker(), documents, probe)
-        return attrs.evolve(offline, speaker=build_speaker(settings))
+        return attrs.evolve(offline, speaker=build_speaker(settings, clients))
     transcriber: Transcriber | None = None
     maker: ImageMaker | None = None
     key = settings.transcription_api_key
@@ -233,6 +250,7 @@ def build_media(settings: Settings) -> MediaParts:
             base_url=settings.transcription_base_url,
             model=settings.transcription_model,
             max_retries=settings.openai_max_retries,
+            make_client=clients.client,
         )
     else:
         log.warning(
@@ -247,13 +265,14 @@ def build_media(settings: Settings) -> MediaParts:
             model=settings.image_model,
             size=settings.image_size,
             max_retries=settings.openai_max_retries,
+            make_client=clients.client,
         )
     else:
         log.warning("/image is refused: it needs OPENAI_API_KEY")
-    return MediaParts(transcriber, maker, documents, probe, build_speaker(settings))
+    return MediaParts(transcriber, maker, documents, probe, build_speaker(settings, clients))
 
 
-def build_speaker(settings: Settings) -> Speaker | None:
+def build_speaker(settings: Settings, clients: SdkClients | None = None) -> Speaker | None:
     """What reads answers aloud: the speech server the settings name; with no key anywhere
     (the console to try things) espeak-ng and opusenc when both are installed; else none, and
     /voice on is refused."""
@@ -270,6 +289,7 @@ def build_speaker(settings: Settings) -> Speaker | None:
             model=settings.tts_model,
             voice=settings.tts_voice or SPEECH_VOICE,
             max_retries=settings.openai_max_retries,
+            make_client=(clients or _sdk_clients()).client,
         )
     if all(entry.offline for entry in settings.models):
         from adapters.models.offline import speech
@@ -366,8 +386,9 @@ async def build_bot(
         settings = await with_reported_windows(settings)
         accounts, threads = await open_stores(settings)
         counter = build_counter(settings)
-        choice = build_models(settings, counter)
-        parts = build_media(settings)
+        clients = _sdk_clients()  # one SDK client per server for all the parts
+        choice = build_models(settings, counter, clients)
+        parts = build_media(settings, clients)
         bot = assemble(
             settings.bot_config(admin_id),
             sink=sink,

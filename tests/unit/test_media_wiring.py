@@ -12,8 +12,9 @@ from adapters.models.offline.media import OfflineImageMaker, OfflineTranscriber
 from adapters.models.offline.speech import EspeakSpeaker
 from adapters.models.openai.media import OpenAIImageMaker, OpenAITranscriber
 from adapters.models.openai.speech import OpenAISpeaker
-from entrypoints.bootstrap import MediaParts, build_media, build_speaker
+from entrypoints.bootstrap import MediaParts, build_bot, build_media, build_speaker
 from entrypoints.settings import settings_from
+from tests.fakes import RecordingSink
 from tests.media import ESPEAK, OPUSENC, require
 
 
@@ -98,3 +99,28 @@ def test_the_price_and_the_cap_reach_the_core(tmp_path: Path) -> None:
     config = settings.bot_config("1")
     assert (config.speech_tokens_per_char, config.max_speech_chars) == (0.25, 1000)
     assert settings.voices_dir() == tmp_path / "data.voices"
+
+
+async def test_the_parts_on_one_server_share_one_sdk_client_and_others_get_their_own(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "OPENAI_API_KEY": "sk-test",
+        "TTS_API_KEY": "sk-test",  # the same key and server: the same connections
+        "TRANSCRIPTION_BASE_URL": "http://127.0.0.1:9/v1",  # a local whisper: its own
+        "DATA_FILE": str(tmp_path / "data.json"),
+    }
+    bot = await build_bot(settings_from(env, tmp_path), admin_id="1", sink=RecordingSink())
+    service = bot.service
+    parts = {
+        "model": next(iter(service.models.values())),
+        "pictures": service.image_maker,
+        "speech": service.speaker,
+        "transcription": service.transcriber,
+    }
+    # The SDK client's HTTP client: what holds the connections.
+    transports = {name: part._client._client for name, part in parts.items()}  # type: ignore[union-attr]
+    assert transports["model"] is transports["pictures"] is transports["speech"]
+    assert transports["transcription"] is not transports["model"]
+    await bot.close()  # every part closes, the shared connections once, without an error
+    assert all(transport.is_closed for transport in transports.values())

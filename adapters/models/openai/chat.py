@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Literal, cast, get_args
 
 import openai
@@ -60,6 +60,11 @@ def guess_cap_parameter(base_url: str | None) -> CapParameter:
     return "max_completion_tokens" if on_openai(base_url) else "max_tokens"
 
 
+# What makes an adapter's SDK client: ``sdk_client``, or a bot's ``SdkClients.client``
+# (``adapters.models.openai.clients``), which shares one client per server.
+SdkFactory = Callable[[str, str | None, float, int, float | None], openai.AsyncOpenAI]
+
+
 def sdk_client(
     api_key: str,
     base_url: str | None,
@@ -73,18 +78,23 @@ def sdk_client(
     connections up to ``max_retries`` times."""
     if not api_key:
         raise ValueError("an API key is required")
-    if timeout <= 0:
-        raise ValueError("timeout must be positive")
     if max_retries < 0:
         raise ValueError("max_retries must not be negative")
     return openai.AsyncOpenAI(
         api_key=api_key,
         # Always explicit: with None the SDK would read OPENAI_BASE_URL from the environment.
         base_url=base_url or OPENAI_BASE_URL,
-        timeout=openai.Timeout(
-            timeout, read=max(timeout, first_token or 0), connect=min(timeout, CONNECT_TIMEOUT)
-        ),
+        timeout=sdk_timeout(timeout, first_token),
         max_retries=max_retries,
+    )
+
+
+def sdk_timeout(timeout: float, first_token: float | None = None) -> openai.Timeout:
+    """``sdk_client``'s timeouts."""
+    if timeout <= 0:
+        raise ValueError("timeout must be positive")
+    return openai.Timeout(
+        timeout, read=max(timeout, first_token or 0), connect=min(timeout, CONNECT_TIMEOUT)
     )
 
 
@@ -142,6 +152,7 @@ class OpenAIChatModel:
         cap_parameter: CapParameter | None = None,
         reasoning_effort: str | None = None,
         first_token_timeout: float | None = None,
+        make_client: SdkFactory = sdk_client,
     ) -> OpenAIChatModel:
         """A model on OpenAI's API, or on the compatible server at ``base_url``.
 
@@ -150,9 +161,10 @@ class OpenAIChatModel:
         SDK retries 408, 409, 429, 5xx and connection failures up to ``max_retries`` times,
         honouring Retry-After. ``stall_timeout`` and ``first_token_timeout`` default to
         ``timeout``. ``cap_parameter`` defaults to ``guess_cap_parameter(base_url)``.
+        ``make_client``: where its SDK client comes from (a bot shares one per server).
         """
         first = timeout if first_token_timeout is None else first_token_timeout
-        client = sdk_client(api_key, base_url, timeout, max_retries, first)
+        client = make_client(api_key, base_url, timeout, max_retries, first)
         return cls(
             client,
             model=model,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import openai
 
 from adapters.media.headers import picture_mime
-from adapters.models.openai.chat import sdk_client
+from adapters.models.openai.chat import SdkFactory, sdk_client
 from adapters.models.openai.errors import translate
 from core import errors
 from core.values import Picture, Transcript
@@ -65,10 +65,11 @@ class OpenAITranscriber:
         model: str = TRANSCRIPTION_MODEL,
         timeout: float = TRANSCRIPTION_TIMEOUT,
         max_retries: int = 2,
+        make_client: SdkFactory = sdk_client,
     ) -> OpenAITranscriber:
         """A transcriber on OpenAI's API, or on the compatible server at ``base_url``. The SDK
         retries 408, 409, 429, 5xx and lost connections up to ``max_retries`` times."""
-        return cls(sdk_client(api_key, base_url, timeout, max_retries), model=model)
+        return cls(make_client(api_key, base_url, timeout, max_retries, None), model=model)
 
     def __repr__(self) -> str:
         # Spelled out so that the client, which holds the key, never shows up in a log line.
@@ -152,9 +153,11 @@ class OpenAIImageMaker:
         size: str = IMAGE_SIZE,
         timeout: float = IMAGE_TIMEOUT,
         max_retries: int = 2,
+        make_client: SdkFactory = sdk_client,
     ) -> OpenAIImageMaker:
         """An image maker on OpenAI's API, or on the compatible server at ``base_url``."""
-        return cls(sdk_client(api_key, base_url, timeout, max_retries), model=model, size=size)
+        client = make_client(api_key, base_url, timeout, max_retries, None)
+        return cls(client, model=model, size=size)
 
     def __repr__(self) -> str:
         return (

@@ -39,6 +39,7 @@ from openai.types.shared_params import Reasoning
 from adapters.models.openai.chat import (
     REASONING_EFFORTS,
     ReasoningEffort,
+    SdkFactory,
     data_url,
     sdk_client,
 )
@@ -103,11 +104,12 @@ class OpenAIResponsesModel:
         reasoning_effort: str | None = None,
         first_token_timeout: float | None = None,
         web_search: bool = False,
+        make_client: SdkFactory = sdk_client,
     ) -> OpenAIResponsesModel:
         """A model on OpenAI's API, or on the compatible server at ``base_url``; the settings
         mean what they mean for ``OpenAIChatModel.create``."""
         first = timeout if first_token_timeout is None else first_token_timeout
-        client = sdk_client(api_key, base_url, timeout, max_retries, first)
+        client = make_client(api_key, base_url, timeout, max_retries, first)
         return cls(
             client,
             model=model,

@@ -15,7 +15,7 @@ import logging
 import openai
 
 from adapters.media.headers import opus_seconds
-from adapters.models.openai.chat import sdk_client
+from adapters.models.openai.chat import SdkFactory, sdk_client
 from adapters.models.openai.errors import translate
 from core import errors
 from core.values import VoiceNote
@@ -59,10 +59,12 @@ class OpenAISpeaker:
         voice: str = SPEECH_VOICE,
         timeout: float = SPEECH_TIMEOUT,
         max_retries: int = 2,
+        make_client: SdkFactory = sdk_client,
     ) -> OpenAISpeaker:
         """A speaker on OpenAI's API, or on the compatible server at ``base_url``. The SDK
         retries 408, 409, 429, 5xx and lost connections up to ``max_retries`` times."""
-        return cls(sdk_client(api_key, base_url, timeout, max_retries), model=model, voice=voice)
+        client = make_client(api_key, base_url, timeout, max_retries, None)
+        return cls(client, model=model, voice=voice)
 
     def __repr__(self) -> str:
         # Spelled out so that the client, which holds the key, never shows up in a log line.
