@@ -224,20 +224,29 @@ class SqliteThreads:
         if current is None or len(links) >= limit:
             return links
         read = await asyncio.to_thread(self._read, chat_id, current, limit - len(links))
-        self._keep(chat_id, read)  # the next message of this conversation walks them again
+        # The next message of this conversation walks them again. An add that replaced one of
+        # them while the read ran has cached the newer node: what the read found does not
+        # take its place.
+        self._keep(chat_id, read, replace=False)
         links += read
         return links
 
-    def _keep(self, chat_id: str, links: Sequence[Link]) -> None:
-        """Cache ``links`` of ``chat_id``; the whole cache is dropped when it would grow
-        beyond ``CACHE``."""
+    def _keep(self, chat_id: str, links: Sequence[Link], *, replace: bool = True) -> None:
+        """Cache ``links`` of ``chat_id`` (``replace``: over those cached); the whole cache
+        is dropped when it would grow beyond ``CACHE``."""
+        if not links:
+            return
         if self._cached + len(links) > CACHE:
             self._cache.clear()
             self._cached = 0
         cached = self._cache.setdefault(chat_id, {})
         before = len(cached)
-        for link in links:
-            cached[link[0]] = link
+        if replace:
+            for link in links:
+                cached[link[0]] = link
+        else:
+            for link in links:
+                cached.setdefault(link[0], link)
         self._cached += len(cached) - before
 
     def _read(self, chat_id: str, message_id: str, limit: int) -> list[Link]:

@@ -9,6 +9,7 @@ import random
 import sqlite3
 import stat
 import sys
+import threading
 from pathlib import Path
 
 import attrs
@@ -18,7 +19,7 @@ from adapters.storage.memory.stores import MemoryThreadStore
 from adapters.storage.sqlite.threads import SqliteThreads
 from core.errors import StorageError
 from core.threads import chain_of
-from core.values import Attachment, MediaKind, Node, Role
+from core.values import Attachment, Link, MediaKind, Node, Role
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -499,4 +500,36 @@ async def test_ids_at_the_edges_of_numbers_come_back_as_written(tmp_path: Path) 
                 assert (found.chat_id, found.message_id) == (chat, message)
         assert len(store) == len(EDGE_IDS) ** 2  # no two ids stored as one
     finally:
+        await store.close()
+
+
+async def test_a_read_that_ran_while_a_node_was_replaced_does_not_bring_the_old_one_back(
+    tmp_path: Path,
+) -> None:
+    store = SqliteThreads.open(tmp_path / "threads.db")
+    await store.add(chain(1, 1, 6))
+    store._cache.clear()
+    store._cached = 0
+    read_done, go_on = threading.Event(), threading.Event()
+    reading = store._read
+
+    def slow_read(chat_id: str, message_id: str, limit: int) -> list[Link]:
+        found = reading(chat_id, message_id, limit)  # the old node 6, as it was
+        read_done.set()
+        assert go_on.wait(10)
+        return found
+
+    store._read = slow_read  # type: ignore[method-assign]
+    try:
+        walk = asyncio.create_task(store.links("1", "6", 10))
+        await asyncio.to_thread(read_done.wait, 10)
+        await store.add([Node("1", "6", Role.USER, "edited", "2")])  # replaced meanwhile
+        go_on.set()
+        await walk
+        replaced = await store.get("1", "6")
+        assert replaced is not None
+        assert (replaced.text, replaced.parent) == ("edited", "2")
+        assert [link[0] for link in await store.links("1", "6", 10)] == ["6", "2", "1"]
+    finally:
+        go_on.set()
         await store.close()
