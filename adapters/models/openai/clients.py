@@ -16,7 +16,8 @@ class SdkClients:
     transcription, pictures and speech on one server made four at every start. The SDK is
     imported when the first client is made, not with this module (the offline console never
     loads it). Closing any of the views closes the shared connections: the bot closes its
-    adapters together, when it stops.
+    adapters together, when it stops. The parts on one server share the SDK's pool of
+    connections too (a thousand at most), which a thousand answers streaming at once would fill.
     """
 
     def __init__(self) -> None:
