@@ -26,7 +26,9 @@ class CharTokenCounter:
     """
 
     def count(self, text: str) -> int:
-        return (len(text.encode("utf-8", "surrogatepass")) * 2 + 4) // 5
+        # ASCII text (the usual, and known without a scan) has a byte per character: no copy.
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        return (size * 2 + 4) // 5
 
 
 def prompt_tokens(counter: TokenCounter, turns: Iterable[Turn]) -> int:

@@ -144,3 +144,20 @@ def test_fitted_budgets_never_exceed_the_window_or_the_limits(
 def test_budgets_need_positive_numbers(args: tuple[int, int, int]) -> None:
     with pytest.raises(ValueError, match="positive"):
         fit_budgets(*args)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "plain ASCII text",
+        "Привет, мир",
+        "日本語",
+        "😀 emoji",
+        "\udc80 a lone surrogate",
+        "é" * 7,
+    ],
+)
+def test_the_heuristic_counts_two_tokens_for_every_five_utf8_bytes(text: str) -> None:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    assert CharTokenCounter().count(text) == (size * 2 + 4) // 5
