@@ -299,10 +299,7 @@ class SqliteThreads:
             if kind is _DAMAGED or type(text) is not str:
                 return links, None  # a damaged row ends the chain, as in the query
             pictures = () if attachments is None else media.decode(attachments)
-            if type(parent) is int:  # the usual parent, inline: once per node of a deep walk
-                up: str | None = str(parent)
-            else:
-                up = None if parent is None else _text_id(parent)
+            up = None if parent is None else _text_id(parent)
             append((str(message), kind, text, up, pictures))
             want = parent
             if type(want) is not int or len(links) >= limit:
