@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("other", type=Path, help="the other version's tree (a git worktree)")
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--only", choices=("walk", "start-up", "conversations"), help="just this figure"
+    )
     args = parser.parse_args(argv)
     trees = {"this": ROOT, "other": args.other.resolve()}
     nodes, users, conversations = (10, 1_000, 50) if args.quick else (1_000, 100_000, 1_000)
@@ -113,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             tree, _FIGURE, "conversations", str(conversations)
         ),
     }
+    if args.only:
+        figures = {name: f for name, f in figures.items() if name.startswith(args.only)}
     runs: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(dir=ROOT, prefix=".bench-") as tmp:
         folder = Path(tmp)

@@ -34,13 +34,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import itertools
 import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from adapters.storage import attachments as media
 from adapters.storage.files import FILE_MODE, make_private
@@ -90,6 +91,10 @@ WHERE chat = ?1 AND message <= ?2 ORDER BY message DESC LIMIT ?3
 # Rows of the range scan that are not on the chain, beyond the nodes taken, after which the
 # recursive query is cheaper than scanning on (a busy group's other conversations).
 _STRAYS = 64
+# Rows of the range scan fetched first: enough for a short conversation at once, few enough that
+# a group's interleaved rows are mostly not fetched before the row by row walk takes over.
+_FIRST_BATCH = 64
+_TEXT = {str}
 CACHE = 8_192  # nodes kept from reads and adds; the reads are cheap, the memory is not
 _PUT = """
 INSERT OR REPLACE INTO nodes (chat, message, role, text, parent, seq, attachments)
@@ -120,6 +125,27 @@ def _text_id(stored: int | str | bytes) -> str:
     if type(stored) is bytes:
         return stored.decode()
     return str(stored)
+
+
+def _contiguous(rows: list[tuple[Any, ...]], want: object) -> list[Link] | None:
+    """The links of ``rows`` (of ``_BELOW``) when they are all the chain from ``want``, in
+    order and undamaged, built without a Python step per row; None otherwise (or for none)."""
+    if not rows or rows[0][0] != want:
+        return None
+    messages, roles, texts, parents, attachments = zip(*rows, strict=True)
+    if messages[1:] != parents[:-1]:
+        return None  # a gap: another conversation's rows, or a parent that is no number
+    kinds = list(map(_ROLES.get, roles, itertools.repeat(_DAMAGED)))
+    if _DAMAGED in kinds or set(map(type, texts)) != _TEXT:
+        return None  # the row by row walk stops where the damage is
+    ids = list(map(str, messages))
+    last = parents[-1]
+    ups = [*ids[1:], None if last is None else _text_id(last)]
+    if any(attachments):
+        pictures = [() if each is None else media.decode(each) for each in attachments]
+    else:
+        pictures = [()] * len(ids)
+    return list(zip(ids, kinds, texts, ups, pictures, strict=True))
 
 
 def _connect(path: Path, busy_timeout: float, *, thread_safe: bool = False) -> sqlite3.Connection:
@@ -276,18 +302,29 @@ class SqliteThreads:
     ) -> tuple[list[Link], str | bytes | int | None]:
         """The chain's links found by the range scan, and the stored id where the rest of the
         chain is to be read by the recursive query (None: the chain ended, or was damaged)."""
-        links: list[Link] = []
         try:  # text ``_stored`` keeps as text is a number as str(int) writes it, or no number
             want: int | str | bytes | None = int(start) if type(start) is str else None
         except ValueError:
             want = None
         if want is None:
-            return links, start  # not stored as a number: never in the range
+            return [], start  # not stored as a number: never in the range
+        rows = self._reader.execute(_BELOW, (chat, want, limit + min(limit, _STRAYS)))
+        # The usual chain, a conversation alone in its stretch of the chat, is contiguous: each
+        # row's parent is the next row. Such rows are taken a batch at a time (``_contiguous``);
+        # the first batch is small, so a busy group's interleaved rows are not all fetched first.
+        links: list[Link] = []
+        size = min(limit, _FIRST_BATCH)
+        batch = rows.fetchmany(size)
+        while (taken := _contiguous(batch, want)) is not None:
+            links += taken
+            want = batch[-1][3]  # the last one's parent
+            if len(links) >= limit or type(want) is not int or len(batch) < size:
+                return links, want  # the limit, the chain's end, or no more rows in the range
+            size = limit - len(links)
+            batch = rows.fetchmany(size)
         strays = 0
         append, kind_of = links.append, _ROLES.get
-        for message, role, text, parent, attachments in self._reader.execute(
-            _BELOW, (chat, want, limit + min(limit, _STRAYS))
-        ):
+        for message, role, text, parent, attachments in itertools.chain(batch, rows):
             if message != want:
                 if message < want:  # both numbers (see _BELOW)
                     break  # not stored as a number (or not stored): the query looks

@@ -457,6 +457,45 @@ async def test_a_chain_spread_thin_among_other_nodes_is_read_whole(tmp_path: Pat
     await store.close()
 
 
+async def test_an_unbroken_chain_read_a_batch_at_a_time_is_the_chain_row_by_row(
+    tmp_path: Path,
+) -> None:
+    """A long conversation alone in its chat is read in batches (``_contiguous``): the same
+    links as the plain walk, whatever the limit against the batches, with pictures, turns the
+    walk passes through, a damaged row and a break in the middle of a batch."""
+    nodes = [
+        Node(
+            "3",
+            str(n),
+            [Role.USER, Role.ASSISTANT, None][n % 3],
+            f"turn {n}",
+            str(n - 1) if n > 1 else None,
+            (PHOTO,) if n % 50 == 0 else (),
+        )
+        for n in range(1, 301)
+    ]
+    nodes[199] = attrs.evolve(nodes[199], parent="150")  # 200 replies to 150: a gap of 49
+    path = tmp_path / "threads.db"
+    await written(path, nodes)
+    expected = MemoryThreadStore()
+    await expected.add(nodes)
+    for limit in (1, 63, 64, 65, 99, 100, 101, 128, 1_000):
+        store = SqliteThreads.open(path)
+        for start in ("300", "250", "201", "200", "120", "64", "1"):
+            want = await chain_of(expected, "3", start, limit)
+            assert await chain_of(store, "3", start, limit) == want, (limit, start)
+        await store.close()
+    raw = sqlite3.connect(path)
+    with raw:
+        raw.execute("UPDATE nodes SET role = '?' WHERE message = 90")
+    raw.close()
+    store = SqliteThreads.open(path)
+    assert [n.message_id for n in await chain_of(store, "3", "140", 1_000)] == [
+        str(n) for n in range(140, 90, -1)
+    ]
+    await store.close()
+
+
 # Ids at the edges of "a number as str(int) writes it, within SQLite's 64-bit integers", the
 # ones stored as numbers without a second look, and their neighbours that are not.
 EDGE_IDS = [
