@@ -48,6 +48,7 @@ from entrypoints import startup
 
 if TYPE_CHECKING:
     from adapters.models.openai.clients import SdkClients
+    from adapters.storage.json.preload import Preload
     from entrypoints.model_list import ModelEntry
     from entrypoints.settings import Settings
 
@@ -302,11 +303,15 @@ def build_speaker(settings: Settings, clients: SdkClients | None = None) -> Spea
     return None
 
 
-async def open_stores(settings: Settings) -> tuple[AccountStore, ThreadStore]:
+async def open_stores(
+    settings: Settings, preload: Preload | None = None
+) -> tuple[AccountStore, ThreadStore]:
     """The account and thread stores the settings name: PostgreSQL when DATABASE_URL is set,
-    else data.json and the reply-chain database beside it. StorageError when they cannot be
-    used (nothing is left open then)."""
+    else data.json (``preload``: being parsed meanwhile) and the reply-chain database beside
+    it. StorageError when they cannot be used (nothing is left open then)."""
     if settings.database_url is not None:
+        if preload is not None:
+            preload.discard()
         try:
             from adapters.storage.postgres.accounts import PostgresAccountStore
             from adapters.storage.postgres.threads import PostgresThreadStore
@@ -331,7 +336,7 @@ async def open_stores(settings: Settings) -> tuple[AccountStore, ThreadStore]:
     from adapters.storage.json.accounts import JsonAccounts
     from adapters.storage.sqlite.threads import SqliteThreads
 
-    json_accounts = JsonAccounts.open(settings.data_file)
+    json_accounts = JsonAccounts.open(settings.data_file, preload=preload)
     try:
         sqlite = SqliteThreads.open(settings.threads_file, settings.thread_retention)
     except BaseException:
@@ -378,17 +383,25 @@ async def build_bot(
     clock: Clock | None = None,
     media: MediaSource | None = None,
     payments: Payments | None = None,
+    preload: Preload | None = None,
 ) -> Bot:
     """A bot on the stores, models and media parts the settings name; StorageError when the
     data cannot be used. ``media`` and ``payments`` are the messenger's (None: it sends no
-    media, takes no payments)."""
+    media, takes no payments); ``preload``: data.json being parsed meanwhile
+    (``startup.preloaded``)."""
     with startup.unused_kept_out():  # the SDKs load without aiohttp (``entrypoints.startup``)
         settings = await with_reported_windows(settings)
-        accounts, threads = await open_stores(settings)
         counter = build_counter(settings)
         clients = _sdk_clients()  # one SDK client per server for all the parts
+        # The models and media parts first: making them imports the SDKs, while ``preload``
+        # parses data.json in another process.
         choice = build_models(settings, counter, clients)
         parts = build_media(settings, clients)
+        try:
+            accounts, threads = await open_stores(settings, preload)
+        except BaseException:
+            await clients.close()  # nothing has been sent yet: only their pools to let go
+            raise
         bot = assemble(
             settings.bot_config(admin_id),
             sink=sink,

@@ -49,9 +49,7 @@ def _run(argv: list[str] | None) -> int:
     )
     args = parser.parse_args(argv)
     if args.mode == "telegram":
-        from entrypoints import telegram  # only the bot that runs is imported
-
-        return telegram.main(env_file=args.env_file)
+        return _telegram(args.env_file)
     if args.mode == "matrix":
         try:
             from entrypoints import matrix
@@ -70,6 +68,21 @@ def _run(argv: list[str] | None) -> int:
     if args.file is None:
         parser.error(f"{args.mode} needs the data.json file to read or write")
     return transfer(args.mode, args.file, args.env_file)
+
+
+def _telegram(env_file: Path | None) -> int:
+    from entrypoints.settings import load_environment
+
+    env = load_environment(env_file)
+    # data.json is parsed in a second process while this one imports Telethon and the SDK.
+    preload = startup.preloaded(env)
+    try:
+        from entrypoints import telegram  # only the bot that runs is imported
+
+        return telegram.main(environ=env, preload=preload)
+    finally:
+        if preload is not None:
+            preload.discard()  # when the bot was not built (nothing happens otherwise)
 
 
 def transfer(mode: str, path: Path, env_file: Path | None) -> int:

@@ -28,7 +28,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from adapters.storage.json.preload import Preload
 
 # Installed for some processes, imported by the SDKs for features the bot never uses.
 UNUSED = ("aiohttp",)
@@ -84,3 +88,18 @@ def unused_kept_out(names: tuple[str, ...] = UNUSED) -> Iterator[None]:
         for name in kept:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
+
+
+def preloaded(env: Mapping[str, str]) -> Preload | None:
+    """For a bot on data.json, the file parsed in a second process while this one imports the
+    bot (``adapters.storage.json.preload``), or None. Call it first, before those imports."""
+    from adapters.storage.json.preload import Preload
+    from entrypoints.settings import ConfigError, settings_from
+
+    try:
+        settings = settings_from(env)
+    except ConfigError:
+        return None  # the entrypoint reports it
+    if settings.database_url is not None:
+        return None
+    return Preload.start(settings.data_file)

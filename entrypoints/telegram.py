@@ -38,6 +38,7 @@ with startup.unused_kept_out():  # Telethon without aiohttp (``entrypoints.start
     from adapters.messengers.telegram.stream import Mode
 
 if TYPE_CHECKING:
+    from adapters.storage.json.preload import Preload
     from adapters.storage.postgres.receiver import ReceiverLock
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,14 @@ async def serve(
     *,
     handle_signals: bool = True,
     lost: Callable[[], Awaitable[None]] | None = None,
+    preload: Preload | None = None,
 ) -> int:
     """Run the bot on a logged-in client until /stop or SIGINT/SIGTERM; the exit status.
 
     On the way out: no new messages are taken, the answers in flight are finished, everything
     is saved, the client disconnects. ``lost``, when given, returns when this process stops
     being the one that receives the bot's messages (a standby takes over): the bot stops too.
+    ``preload``: data.json being parsed meanwhile (``startup.preloaded``).
     """
     login = settings.telegram()
     me = await client.get_me()
@@ -76,6 +79,7 @@ async def serve(
             lookup=replies,
             media=replies,
             payments=TelegramPayments(client),
+            preload=preload,
         )
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
@@ -126,7 +130,7 @@ async def _watch(lost: Callable[[], Awaitable[None]], stop: Callable[[], None]) 
     stop()
 
 
-async def run_telegram(settings: Settings) -> int:
+async def run_telegram(settings: Settings, preload: Preload | None = None) -> int:
     login = settings.telegram()
     session = login.session
     if session.suffix != ".session":  # Telethon would add it; name the file it really writes
@@ -144,7 +148,7 @@ async def run_telegram(settings: Settings) -> int:
         print(f"gptbot: {exc}", file=sys.stderr)
         return 2
     try:
-        return await _log_in_and_serve(settings, client, lock)
+        return await _log_in_and_serve(settings, client, lock, preload)
     finally:
         if lock is not None:
             await lock.release()
@@ -168,7 +172,10 @@ async def _receiver(settings: Settings) -> ReceiverLock | None:
 
 
 async def _log_in_and_serve(
-    settings: Settings, client: TelegramClient, lock: ReceiverLock | None
+    settings: Settings,
+    client: TelegramClient,
+    lock: ReceiverLock | None,
+    preload: Preload | None = None,
 ) -> int:
     login = settings.telegram()
     try:
@@ -182,10 +189,15 @@ async def _log_in_and_serve(
         )
         await client.disconnect()
         return 1
-    return await serve(settings, client, lost=lock.lost if lock is not None else None)
+    lost = lock.lost if lock is not None else None
+    return await serve(settings, client, lost=lost, preload=preload)
 
 
-def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> int:
+def main(
+    environ: Mapping[str, str] | None = None,
+    env_file: Path | None = None,
+    preload: Preload | None = None,
+) -> int:
     with startup.collector_paused():  # until the bot is built (``entrypoints.startup``)
         env = environ if environ is not None else load_environment(env_file)
         try:
@@ -195,7 +207,7 @@ def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None)
             print(f"gptbot: configuration error: {exc}", file=sys.stderr)
             return 2
         start_logging(settings)
-        return asyncio.run(run_telegram(settings))
+        return asyncio.run(run_telegram(settings, preload))
 
 
 if __name__ == "__main__":

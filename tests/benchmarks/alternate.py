@@ -53,8 +53,12 @@ try:
     from entrypoints import startup
     paused = startup.collector_paused()
 except ImportError:  # a version without it
-    paused = contextlib.nullcontext()
+    startup, paused = None, contextlib.nullcontext()
 with paused:
+    env = {"OPENAI_API_KEY": "sk-bench", "DATA_FILE": sys.argv[1], "THREADS_FILE": sys.argv[2]}
+    extra = {}
+    if hasattr(startup, "preloaded"):  # data.json parsed meanwhile, where the version can
+        extra["preload"] = startup.preloaded(env)
     import entrypoints.telegram
     from entrypoints.bootstrap import build_bot
     from entrypoints.settings import settings_from
@@ -63,11 +67,11 @@ with paused:
         async def send(self, chat_id, text, reply_to=None):
             return ("1",)
 
-    env = {"OPENAI_API_KEY": "sk-bench", "DATA_FILE": sys.argv[1], "THREADS_FILE": sys.argv[2]}
     bots = []
 
     async def built():
-        bots.append(await build_bot(settings_from(env), admin_id="1", sink=NoMessenger()))
+        settings = settings_from(env)
+        bots.append(await build_bot(settings, admin_id="1", sink=NoMessenger(), **extra))
         return time.perf_counter() - start
 
     ready = asyncio.run(built())

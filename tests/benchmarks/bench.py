@@ -244,6 +244,8 @@ import sys, time
 start = time.perf_counter()
 from entrypoints import startup
 with startup.collector_paused():  # as ``gptbot telegram`` starts
+    env = {"OPENAI_API_KEY": "sk-bench", "DATA_FILE": sys.argv[1], "THREADS_FILE": sys.argv[2]}
+    preload = startup.preloaded(env)  # data.json parsed meanwhile, as ``gptbot telegram`` does
     import asyncio
     from pathlib import Path
     import entrypoints.telegram  # Telethon and the Telegram adapter
@@ -256,8 +258,8 @@ with startup.collector_paused():  # as ``gptbot telegram`` starts
 
     # The bot the Telegram entrypoint builds once logged in: stores loaded, models, media
     # and the chart made, with an API key (so the OpenAI SDK is loaded).
-    env = {"OPENAI_API_KEY": "sk-bench", "DATA_FILE": sys.argv[1], "THREADS_FILE": sys.argv[2]}
-    bot = asyncio.run(build_bot(settings_from(env), admin_id="1", sink=NoMessenger()))
+    settings = settings_from(env)
+    bot = asyncio.run(build_bot(settings, admin_id="1", sink=NoMessenger(), preload=preload))
 ready = time.perf_counter() - start
 # VmHWM, not ru_maxrss: the latter keeps the high-water mark of the (large) parent across exec.
 peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024

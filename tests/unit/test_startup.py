@@ -127,3 +127,61 @@ def test_the_telegram_bot_starts_without_importing_aiohttp_and_it_still_imports_
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True", "ClientSession"]
+
+
+def test_a_bot_on_data_json_has_it_parsed_meanwhile_and_others_do_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.storage.json import preload as preloading
+
+    monkeypatch.setattr(preloading, "MINIMUM", 0)
+    monkeypatch.setattr(preloading, "_cores", lambda: 2)
+    data = tmp_path / "data.json"
+    data.write_text('{"global": {"requests": 0, "tokens": 0}}')
+    env = {"DATA_FILE": str(data)}
+    assert startup.preloaded({**env, "DATABASE_URL": "postgresql://127.0.0.1/none"}) is None
+    assert startup.preloaded({**env, "MESSAGE_FORMAT": "nonsense"}) is None  # main says why
+    preload = startup.preloaded(env)
+    if not hasattr(__import__("os"), "memfd_create"):
+        assert preload is None
+        return
+    assert preload is not None
+    assert preload.path == data
+    preload.discard()
+
+
+def test_gptbot_telegram_lets_the_preload_go_when_it_does_not_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start that ends before the bot is built (here: no Telegram settings) leaves no child
+    parsing data.json behind."""
+    import os
+
+    from adapters.storage.json import preload as preloading
+    from entrypoints import cli
+
+    monkeypatch.setattr(preloading, "MINIMUM", 0)
+    monkeypatch.setattr(preloading, "_cores", lambda: 2)
+    started: list[preloading.Preload] = []
+    start = preloading.Preload.start.__func__  # type: ignore[attr-defined]
+
+    def recorded(cls: type[preloading.Preload], path: Path, minimum: int | None = None) -> object:
+        preload = start(cls, path, minimum)
+        if preload is not None:
+            started.append(preload)
+        return preload
+
+    monkeypatch.setattr(preloading.Preload, "start", classmethod(recorded))
+    data = tmp_path / "data.json"
+    data.write_text('{"global": {"requests": 0, "tokens": 0}}')
+    for name in list(os.environ):
+        if name.startswith(("TELEGRAM_", "DATABASE_URL")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATA_FILE", str(data))
+    env_file = tmp_path / "empty.env"
+    env_file.write_text("")
+    assert cli.main(["telegram", "--env-file", str(env_file)]) == 2  # no Telegram settings
+    if hasattr(os, "memfd_create"):
+        assert len(started) == 1
+        with pytest.raises(ChildProcessError):
+            os.waitpid(started[0]._pid, os.WNOHANG)  # waited for: no zombie

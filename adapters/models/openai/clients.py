@@ -41,3 +41,8 @@ class SdkClients:
             self._made[key] = made
             return made
         return made.with_options(timeout=sdk_timeout(timeout, first_token))
+
+    async def close(self) -> None:
+        """Close every client made (the bot's adapters close them too when it stops)."""
+        for made in self._made.values():
+            await made.close()

@@ -58,6 +58,7 @@ from adapters.storage.files import (
 from adapters.storage.group_commit import GroupCommit
 from adapters.storage.holds import Hold, HoldLedger
 from adapters.storage.json import format as fmt
+from adapters.storage.json.preload import Preload
 from core.budget import Entry, Posting
 from core.errors import StorageError
 from core.values import AccessList, Account, Purchase, Totals
@@ -217,9 +218,18 @@ class JsonAccounts:
         return journal_of(self.path)
 
     @classmethod
-    def open(cls, path: Path, snapshot_every: int = 10_000, *, fsync: Fsync = os.fsync) -> Self:
+    def open(
+        cls,
+        path: Path,
+        snapshot_every: int = 10_000,
+        *,
+        fsync: Fsync = os.fsync,
+        preload: Preload | None = None,
+    ) -> Self:
         """Load ``path`` and its journal, creating them when missing. ``fsync``: what makes
-        written bytes durable (a test passes one that watches the real one).
+        written bytes durable (a test passes one that watches the real one). ``preload``:
+        ``path`` being parsed in another process (``preload``), taken when it parsed the bytes
+        read here.
 
         A symlinked data.json is followed: the target is what gets rewritten, and the journal
         lives beside it. Raises CorruptData when a file cannot be trusted, StorageError when it
@@ -241,14 +251,24 @@ class JsonAccounts:
             make_private(fmt.text_accounts_file(path))
             remove_stale_temporaries(path)
             remove_stale_temporaries(fmt.text_accounts_file(path))
-            store = cls._load(path, snapshot_every, journal_fd, fsync)
+            store = cls._load(path, snapshot_every, journal_fd, fsync, preload)
         except BaseException:
             os.close(journal_fd)
             raise
+        finally:
+            if preload is not None:
+                preload.discard()  # when it was not taken
         return store
 
     @classmethod
-    def _load(cls, path: Path, snapshot_every: int, journal_fd: int, fsync: Fsync) -> Self:
+    def _load(
+        cls,
+        path: Path,
+        snapshot_every: int,
+        journal_fd: int,
+        fsync: Fsync,
+        preload: Preload | None = None,
+    ) -> Self:
         try:
             data: bytes | None = path.read_bytes()
         except FileNotFoundError:
@@ -256,7 +276,11 @@ class JsonAccounts:
         except OSError as exc:
             raise refuse(path, f"it cannot be read ({exc.strerror or exc})") from exc
         try:
-            contents = fmt.parse(data) if data is not None else fmt.Contents()
+            if data is None:
+                contents = fmt.Contents()
+            else:
+                preloaded = preload.contents(data) if preload is not None else None
+                contents = fmt.parse(data) if preloaded is None else preloaded
             size = 0 if data is None else len(data)
         except fmt.Invalid as exc:
             raise refuse(path, str(exc)) from exc

@@ -289,6 +289,7 @@ AccountFields = tuple[
     bool,
     str | None,
 ]
+LAST_REQUEST = 6  # the date in ``AccountFields``: ISO text in a preload's (``preload``)
 
 
 def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, dict[str, Any]]:
@@ -514,6 +515,10 @@ class Accounts(MutableMapping[str, Account]):
             (chosen if picked(user_id) else kept)[user_id] = found
         return Accounts(kept), Accounts(chosen)
 
+    def raw(self) -> Iterator[tuple[str, Account | AccountFields]]:
+        """Every entry as held: an account, or the fields of one not built yet."""
+        return iter(self._entries.items())
+
     def each(self) -> Iterator[tuple[str, Account]]:
         """Every account, in order; those not built yet are built for the caller and not kept
         (writing data.json out does not make memory hold every account)."""
@@ -522,7 +527,12 @@ class Accounts(MutableMapping[str, Account]):
 
 
 def _built(found: Account | AccountFields) -> Account:
-    return Account(*found) if type(found) is tuple else found  # type: ignore[return-value]
+    if type(found) is not tuple:
+        return found  # type: ignore[return-value]  # an Account
+    last: object = found[LAST_REQUEST]
+    if type(last) is str:  # from a preload, which keeps dates as text
+        found = (*found[:LAST_REQUEST], _from_iso(last), *found[LAST_REQUEST + 1 :])  # type: ignore[assignment]
+    return Account(*found)
 
 
 @attrs.define
