@@ -28,13 +28,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Run in the tree being measured (its modules first on the path); prints one JSON object.
 _FIGURE = """
-import asyncio, contextlib, json, sys, tempfile, time
+import asyncio, contextlib, json, os, sys, tempfile, time
 from pathlib import Path
 from tests.benchmarks import bench
 what, size = sys.argv[1], int(sys.argv[2])
 try:
-    from entrypoints.startup import settle_collector
-    settle_collector()  # a started bot's collector, where the version has one
+    from entrypoints import startup
+    if not startup.__file__.startswith(os.getcwd()):  # this tree's installed copy, not its own
+        raise ImportError(startup.__file__)
+    startup.settle_collector()  # a started bot's collector, where the version has one
 except ImportError:
     pass
 with tempfile.TemporaryDirectory(dir=bench.ROOT, prefix=".bench-") as tmp:
@@ -49,8 +51,11 @@ print(json.dumps(result))
 _START = """
 import asyncio, contextlib, json, sys, time
 start = time.perf_counter()
+import os
 try:
     from entrypoints import startup
+    if not startup.__file__.startswith(os.getcwd()):  # this tree's installed copy, not its own
+        raise ImportError(startup.__file__)
     paused = startup.collector_paused()
 except ImportError:  # a version without it
     startup, paused = None, contextlib.nullcontext()

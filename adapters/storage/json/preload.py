@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import marshal
 import os
 import signal
@@ -115,6 +116,7 @@ def _cores() -> int:
 
 
 def _parse_into(path: Path, fd: int) -> None:
+    logging.disable(logging.CRITICAL)  # what the parse has to say, the store's own says again
     data = path.read_bytes()
     contents = fmt.parse(data)
     blob = marshal.dumps((_FORMAT, hashlib.sha256(data).digest(), _portable(contents)))
