@@ -48,15 +48,8 @@ def _run(argv: list[str] | None) -> int:
         "--usage", type=Path, metavar="FILE.csv", help="export: tokens and Stars per day, as CSV"
     )
     args = parser.parse_args(argv)
-    if args.mode == "telegram":
-        return _telegram(args.env_file)
-    if args.mode == "matrix":
-        try:
-            from entrypoints import matrix
-        except ImportError as exc:  # the optional extra is not installed
-            print(f"gptbot: pip install 'gptbot[matrix]' first ({exc})", file=sys.stderr)
-            return 2
-        return matrix.main(env_file=args.env_file)
+    if args.mode in ("telegram", "matrix"):
+        return _messenger(args.mode, args.env_file)
     if args.mode == "console":
         from entrypoints import console
 
@@ -70,16 +63,24 @@ def _run(argv: list[str] | None) -> int:
     return transfer(args.mode, args.file, args.env_file)
 
 
-def _telegram(env_file: Path | None) -> int:
+def _messenger(mode: str, env_file: Path | None) -> int:
+    """``gptbot telegram`` and ``gptbot matrix``; the exit status."""
     from entrypoints.settings import load_environment
 
     env = load_environment(env_file)
-    # data.json is parsed in a second process while this one imports Telethon and the SDK.
+    # data.json is parsed in a second process while this one imports the messenger's SDK.
     preload = startup.preloaded(env)
     try:
-        from entrypoints import telegram  # only the bot that runs is imported
+        if mode == "telegram":
+            from entrypoints import telegram  # only the bot that runs is imported
 
-        return telegram.main(environ=env, preload=preload)
+            return telegram.main(environ=env, preload=preload)
+        try:
+            from entrypoints import matrix
+        except ImportError as exc:  # the optional extra is not installed
+            print(f"gptbot: pip install 'gptbot[matrix]' first ({exc})", file=sys.stderr)
+            return 2
+        return matrix.main(environ=env, preload=preload)
     finally:
         if preload is not None:
             preload.discard()  # when the bot was not built (nothing happens otherwise)

@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 import nio
@@ -37,6 +38,9 @@ from entrypoints.settings import (
     settings_from,
     start_logging,
 )
+
+if TYPE_CHECKING:
+    from adapters.storage.json.preload import Preload
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +124,11 @@ async def serve(
     *,
     handle_signals: bool = True,
     serving: Callable[[], None] | None = None,
+    preload: Preload | None = None,
 ) -> int:
     """Run the bot until /stop or SIGINT/SIGTERM; the exit status. ``serving`` is called once
-    the bot has marked where it begins: a message sent after that is answered."""
+    the bot has marked where it begins: a message sent after that is answered. ``preload``:
+    data.json being parsed meanwhile (``startup.preloaded``)."""
     try:
         client = await log_in(login)
     except (ConnectionError, OSError, nio.LocalProtocolError) as exc:
@@ -138,6 +144,7 @@ async def serve(
             operator=MatrixOperator(sink, login.admin),
             lookup=sink,
             media=media,
+            preload=preload,
         )
     except StorageError as exc:
         print(f"gptbot: {exc}", file=sys.stderr)
@@ -184,7 +191,11 @@ async def serve(
     return 0
 
 
-def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> int:
+def main(
+    environ: Mapping[str, str] | None = None,
+    env_file: Path | None = None,
+    preload: Preload | None = None,
+) -> int:
     with startup.collector_paused():  # until the bot is built (``entrypoints.startup``)
         env = environ if environ is not None else load_environment(env_file)
         try:
@@ -194,7 +205,7 @@ def main(environ: Mapping[str, str] | None = None, env_file: Path | None = None)
             print(f"gptbot: configuration error: {exc}", file=sys.stderr)
             return 2
         start_logging(settings)
-        return asyncio.run(serve(settings, login))
+        return asyncio.run(serve(settings, login, preload=preload))
 
 
 if __name__ == "__main__":
