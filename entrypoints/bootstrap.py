@@ -391,17 +391,24 @@ async def build_bot(
     (``startup.preloaded``)."""
     with startup.unused_kept_out():  # the SDKs load without aiohttp (``entrypoints.startup``)
         settings = await with_reported_windows(settings)
-        counter = build_counter(settings)
+        # With a preload, the models and media parts first: making them imports the SDKs while
+        # data.json is parsed in another process. Without, the stores first: data.json's bytes
+        # are let go before the SDKs load (the start's peak memory).
+        stores = None if preload is not None else await open_stores(settings)
         clients = _sdk_clients()  # one SDK client per server for all the parts
-        # The models and media parts first: making them imports the SDKs, while ``preload``
-        # parses data.json in another process.
-        choice = build_models(settings, counter, clients)
-        parts = build_media(settings, clients)
         try:
-            accounts, threads = await open_stores(settings, preload)
+            counter = build_counter(settings)
+            choice = build_models(settings, counter, clients)
+            parts = build_media(settings, clients)
+            if stores is None:
+                stores = await open_stores(settings, preload)
         except BaseException:
             await clients.close()  # nothing has been sent yet: only their pools to let go
+            if stores is not None:
+                await stores[0].close()
+                await stores[1].close()
             raise
+        accounts, threads = stores
         bot = assemble(
             settings.bot_config(admin_id),
             sink=sink,

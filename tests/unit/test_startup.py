@@ -185,3 +185,24 @@ def test_gptbot_telegram_lets_the_preload_go_when_it_does_not_start(
         assert len(started) == 1
         with pytest.raises(ChildProcessError):
             os.waitpid(started[0]._pid, os.WNOHANG)  # waited for: no zombie
+
+
+async def test_a_start_that_fails_after_the_stores_opened_lets_them_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a preload the stores are opened first: a failure after that (here: making the
+    models) closes them, so data.json's lock is free again for the next start."""
+    from adapters.storage.json.accounts import JsonAccounts
+    from entrypoints import bootstrap
+
+    data = tmp_path / "data.json"
+    settings = settings_from({"DATA_FILE": str(data)}, tmp_path)
+
+    def failing(*args: object) -> object:
+        raise RuntimeError("the models")
+
+    monkeypatch.setattr(bootstrap, "build_models", failing)
+    with pytest.raises(RuntimeError):
+        await build_bot(settings, admin_id="1", sink=RecordingSink())
+    again = JsonAccounts.open(data)  # refused while a store still holds the lock
+    await again.close()

@@ -228,8 +228,8 @@ class JsonAccounts:
     ) -> Self:
         """Load ``path`` and its journal, creating them when missing. ``fsync``: what makes
         written bytes durable (a test passes one that watches the real one). ``preload``:
-        ``path`` being parsed in another process (``preload``), taken when it parsed the bytes
-        read here.
+        ``path`` being parsed in another process (``preload``), taken when it parsed what the
+        file holds once locked here.
 
         A symlinked data.json is followed: the target is what gets rewritten, and the journal
         lives beside it. Raises CorruptData when a file cannot be trusted, StorageError when it
@@ -269,22 +269,11 @@ class JsonAccounts:
         fsync: Fsync,
         preload: Preload | None = None,
     ) -> Self:
-        try:
-            data: bytes | None = path.read_bytes()
-        except FileNotFoundError:
-            data = None
-        except OSError as exc:
-            raise refuse(path, f"it cannot be read ({exc.strerror or exc})") from exc
-        try:
-            if data is None:
-                contents = fmt.Contents()
-            else:
-                preloaded = preload.contents(data) if preload is not None else None
-                contents = fmt.parse(data) if preloaded is None else preloaded
-            size = 0 if data is None else len(data)
-        except fmt.Invalid as exc:
-            raise refuse(path, str(exc)) from exc
-        del data  # before anything else is built
+        preloaded = preload.contents(path) if preload is not None else None
+        if preloaded is not None:
+            contents, size = preloaded
+        else:
+            contents, size = _read(path)
         text_file = fmt.text_accounts_file(path)
         try:
             fmt.parse_text_accounts(text_file.read_bytes(), contents)
@@ -664,6 +653,20 @@ def write_data_files(path: Path, contents: fmt.Contents, fsync: Fsync = os.fsync
 
     write_atomically(path, counted(), fsync)
     return written
+
+
+def _read(path: Path) -> tuple[fmt.Contents, int]:
+    """data.json's contents (empty when it is missing) and its size; refuses a damaged file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return fmt.Contents(), 0
+    except OSError as exc:
+        raise refuse(path, f"it cannot be read ({exc.strerror or exc})") from exc
+    try:
+        return fmt.parse(data), len(data)
+    except fmt.Invalid as exc:
+        raise refuse(path, str(exc)) from exc
 
 
 def _put_back(accounts: fmt.Accounts, step: _Change) -> None:

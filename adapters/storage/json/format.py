@@ -289,7 +289,13 @@ AccountFields = tuple[
     bool,
     str | None,
 ]
-LAST_REQUEST = 6  # the date in ``AccountFields``: ISO text in a preload's (``preload``)
+LAST_REQUEST = 6  # the date in ``AccountFields``: whole seconds in a preload's (``preload``)
+FIRST_DAY = dt.datetime(1, 1, 1)  # what a preload's seconds count from
+
+
+def date_of(seconds: int) -> dt.datetime:
+    """A date a preload kept as whole seconds since ``FIRST_DAY``."""
+    return FIRST_DAY + dt.timedelta(seconds=seconds)
 
 
 def read_account(key: str, entry: object, check_texts: bool) -> tuple[Account, dict[str, Any]]:
@@ -530,8 +536,8 @@ def _built(found: Account | AccountFields) -> Account:
     if type(found) is not tuple:
         return found  # type: ignore[return-value]  # an Account
     last: object = found[LAST_REQUEST]
-    if type(last) is str:  # from a preload, which keeps dates as text
-        found = (*found[:LAST_REQUEST], _from_iso(last), *found[LAST_REQUEST + 1 :])  # type: ignore[assignment]
+    if type(last) is int:  # from a preload, which keeps dates as seconds
+        found = (*found[:LAST_REQUEST], date_of(last), *found[LAST_REQUEST + 1 :])  # type: ignore[assignment]
     return Account(*found)
 
 

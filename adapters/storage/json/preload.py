@@ -6,7 +6,7 @@ one after the other. ``Preload.start``, called before those imports, forks a chi
 and parses data.json (``format.parse``, the store's own parser) on another core and leaves the
 result in an anonymous memory file, in ``marshal``'s format (about a fifth of the time of the
 parse to read back). The store then takes it (``contents``) only when the child parsed exactly
-the bytes the store has just read, under its lock (a SHA-256 of both): a file that changed in
+what the file holds once the store has its lock (a SHA-256 of both): a file that changed in
 between (another bot stopping and rewriting it), a child that failed (a damaged file, whose
 error the store's own parse then reports) or anything unexpected means the store parses the
 file itself, as without a preload. So a preload changes when data.json is parsed, never what.
@@ -14,19 +14,27 @@ file itself, as without a preload. So a preload changes when data.json is parsed
 Only where it can pay: Linux (fork and memfd), two cores or more, and a file of at least
 ``MINIMUM`` bytes (a small file parses in less time than a fork takes).
 
-Dates do not travel through ``marshal``: an account's last request comes back as ISO text in its
-fields, turned back into a date when the account is first built (``format.Accounts``), so that
-reading the result back does not build 100 000 dates.
+The result is a header (the file's SHA-256, everything but the accounts, and the size of each
+part) and the accounts in parts of ``PART`` each, read back one after the other: reading it back
+never holds more than a part's bytes besides what it builds. Dates do not travel through
+``marshal``: an account's last request comes back as whole seconds since 0001-01-01 (every
+date data.json holds is whole seconds without a zone), made a date again when the account is
+first built (``format.Accounts``), so reading the result back builds no date and holds a smaller
+number.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
+import itertools
 import logging
 import marshal
 import os
 import signal
+import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
 
@@ -35,8 +43,12 @@ import attrs
 from adapters.storage.json import format as fmt
 from core.values import Totals
 
+log = logging.getLogger(__name__)
+
 MINIMUM = 1 << 20  # bytes of data.json below which no child is started
+PART = 10_000  # accounts a part of the result holds
 _FORMAT = 1  # of the marshalled result: a child and its parent run the same code
+_LENGTH = struct.Struct("<Q")  # the header's length, in front of it
 
 
 @attrs.define
@@ -75,9 +87,9 @@ class Preload:
                 os._exit(status)
         return cls(path, pid, fd)
 
-    def contents(self, data: bytes) -> fmt.Contents | None:
-        """What the child parsed, when it parsed exactly ``data``; None otherwise (parse
-        ``data`` then). Waits for the child; once only."""
+    def contents(self, path: Path) -> tuple[fmt.Contents, int] | None:
+        """What the child parsed, and the file's size, when it parsed exactly what ``path``
+        holds now; None otherwise (read and parse it then). Waits for the child; once only."""
         if not self._open:
             return None
         self._open = False
@@ -85,13 +97,21 @@ class Preload:
             _, status = os.waitpid(self._pid, 0)
             if status != 0:
                 return None
-            os.lseek(self._fd, 0, os.SEEK_SET)
-            with os.fdopen(self._fd, "rb", closefd=False) as result:
-                version, digest, portable = marshal.loads(result.read())
-            if version != _FORMAT or digest != hashlib.sha256(data).digest():
+            with path.open("rb") as now:  # hashed a piece at a time: never all of it in memory
+                digest = hashlib.file_digest(now, "sha256").digest()
+                size = now.tell()
+            (length,) = _LENGTH.unpack(os.pread(self._fd, _LENGTH.size, 0))
+            at = _LENGTH.size + length
+            version, parsed, sizes, rest = marshal.loads(os.pread(self._fd, length, _LENGTH.size))
+            if version != _FORMAT or parsed != digest:
                 return None
-            return _from_portable(portable)
-        except (OSError, ValueError, EOFError, TypeError):
+            entries: dict[str, Any] = {}
+            for part in sizes:  # one part's bytes at a time
+                entries.update(marshal.loads(os.pread(self._fd, part, at)))
+                at += part
+            return _from_portable(entries, rest), size
+        except Exception as exc:  # whatever it is, the store's own parse is the way on
+            log.info("%s: what the child parsed cannot be read back (%r)", path, exc)
             return None
         finally:
             os.close(self._fd)
@@ -119,33 +139,50 @@ def _parse_into(path: Path, fd: int) -> None:
     logging.disable(logging.CRITICAL)  # what the parse has to say, the store's own says again
     data = path.read_bytes()
     contents = fmt.parse(data)
-    blob = marshal.dumps((_FORMAT, hashlib.sha256(data).digest(), _portable(contents)))
-    view = memoryview(blob)
-    while view:
-        view = view[os.write(fd, view) :]
+    entries = _portable(contents.accounts)
+    parts = [
+        marshal.dumps(dict(itertools.islice(entries, PART)))
+        for _ in range(0, len(contents.accounts), PART)
+    ]
+    totals = (contents.totals.requests, contents.totals.tokens)
+    rest = (contents.extras, totals, contents.global_extra, contents.top_extra)
+    digest = hashlib.sha256(data).digest()
+    header = marshal.dumps((_FORMAT, digest, [len(part) for part in parts], rest))
+    for piece in (_LENGTH.pack(len(header)), header, *parts):
+        view = memoryview(piece)
+        while view:
+            view = view[os.write(fd, view) :]
 
 
-def _portable(contents: fmt.Contents) -> tuple[Any, ...]:
-    """``contents`` in the types ``marshal`` writes: the accounts' fields with their dates as
-    ISO text (ValueError for anything else, such as an account already built)."""
-    entries: dict[str, tuple[object, ...]] = {}
+def _portable(accounts: fmt.Accounts) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """The accounts' fields in the types ``marshal`` writes, dates as seconds (``_seconds``);
+    ValueError for anything else, such as an account already built."""
     at = fmt.LAST_REQUEST
-    for user_id, fields in contents.accounts.raw():
+    for user_id, fields in accounts.raw():
         if type(fields) is not tuple:
             raise ValueError("an account was built while parsing")
         last = fields[6]  # LAST_REQUEST: a date or None
         if last is None:
-            entries[user_id] = fields
+            yield user_id, fields
         else:
-            entries[user_id] = (*fields[:at], last.isoformat(), *fields[at + 1 :])
-    totals = (contents.totals.requests, contents.totals.tokens)
-    return entries, contents.extras, totals, contents.global_extra, contents.top_extra
+            yield user_id, (*fields[:at], _seconds(last), *fields[at + 1 :])
 
 
-def _from_portable(portable: tuple[Any, ...]) -> fmt.Contents:
-    entries, extras, (requests, tokens), global_extra, top_extra = portable
+def _seconds(date: dt.datetime) -> int:
+    """``date`` as whole seconds since 0001-01-01 (``format.date_of`` turns them back);
+    ValueError for a date with a zone or a fraction of a second, which data.json never gives."""
+    if date.tzinfo is not None or date.microsecond:
+        raise ValueError(f"a date the format does not give: {date!r}")
+    return (date - fmt.FIRST_DAY) // _SECOND
+
+
+_SECOND = dt.timedelta(seconds=1)
+
+
+def _from_portable(entries: dict[str, Any], rest: tuple[Any, ...]) -> fmt.Contents:
+    extras, (requests, tokens), global_extra, top_extra = rest
     return fmt.Contents(
-        accounts=fmt.Accounts(entries),  # dates as text: see ``format.Accounts``
+        accounts=fmt.Accounts(entries),  # dates as seconds: see ``format.Accounts``
         extras=extras,
         totals=Totals(requests=requests, tokens=tokens),
         global_extra=global_extra,

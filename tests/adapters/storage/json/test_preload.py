@@ -4,6 +4,7 @@ give, or parses itself; never a file other than the one it read."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from core.errors import CorruptData, StorageError
 from core.values import Account
 from tests.adapters.storage.json.test_accounts import SEED
 
+DATE = dt.datetime(2023, 2, 1, 10, 11, 12)  # "01.02.2023 10:11:12", as ``many`` writes it
+
 pytestmark = pytest.mark.skipif(
     not (hasattr(os, "fork") and hasattr(os, "memfd_create")), reason="Linux only"
 )
@@ -27,6 +30,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(autouse=True)
 def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(preloading, "_cores", lambda: 2)  # whatever this machine has
+    monkeypatch.setattr(preloading, "PART", 64)  # results of many parts
 
 
 def started(path: Path) -> Preload:
@@ -63,10 +67,12 @@ def test_a_preload_gives_what_the_stores_own_parse_gives(tmp_path: Path, data: b
     path = tmp_path / "data.json"
     path.write_bytes(data)
     preload = started(path)
-    got = preload.contents(data)
+    taken = preload.contents(path)
     assert child_gone(preload)
     expected = fmt.parse(data)
-    assert got is not None
+    assert taken is not None
+    got, size = taken
+    assert size == len(data)
     assert dict(got.accounts) == dict(expected.accounts)  # built: dates from their text too
     assert (got.extras, got.totals) == (expected.extras, expected.totals)
     assert (got.global_extra, got.top_extra) == (expected.global_extra, expected.top_extra)
@@ -127,7 +133,7 @@ async def test_a_store_that_cannot_open_lets_its_preload_go(tmp_path: Path) -> N
     with pytest.raises(StorageError):
         JsonAccounts.open(path, preload=preload)  # the first has it
     assert child_gone(preload)
-    assert preload.contents(b"") is None  # let go: nothing more to take
+    assert preload.contents(path) is None  # let go: nothing more to take
     await first.close()
 
 
@@ -149,3 +155,24 @@ def test_a_discarded_preload_leaves_no_child(tmp_path: Path) -> None:
     preload.discard()
     assert child_gone(preload)
     preload.discard()  # twice: nothing more happens
+
+
+@pytest.mark.parametrize("result", [b"", b"\x05\x00", b"\xff" * 64])
+async def test_a_result_that_cannot_be_read_back_is_parsed_again(
+    tmp_path: Path, result: bytes
+) -> None:
+    path = tmp_path / "data.json"
+    path.write_bytes(many(50))
+    fd = os.memfd_create("result")
+    os.write(fd, result)
+    pid = os.fork()
+    if pid == 0:  # a child that exits as if it had written ``result``
+        os._exit(0)
+    preload = Preload(path, pid, fd)
+    store = JsonAccounts.open(path, preload=preload)
+    assert await store.count() == 50
+    assert await store.get("1001") == Account(
+        "1001", 29_999, 1, 3, name="Имя 1 🙂", username="u1", last_request=DATE
+    )
+    await store.close()
+    assert child_gone(preload)
