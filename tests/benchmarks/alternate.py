@@ -1,8 +1,9 @@
 """Issue 20's figures for this tree and another version of the bot, run alternately.
 
 On a shared machine whose speed changes by half within minutes, one run of each version says
-little: this runs the three figures in one process per figure and version, this tree first,
-then the other, ``--runs`` times, and prints each run and the medians.
+little: this runs the figures (the 1 000-deep walk, start-up, 1 000 conversations, and
+throughput with 100 000 users, which must not be lower) in one process per figure and version,
+this tree first, then the other, ``--runs`` times, and prints each run and the medians.
 
     git worktree add ../gptbot-before e228980
     .venv/bin/python -m tests.benchmarks.alternate ../gptbot-before --runs 4
@@ -43,6 +44,8 @@ with tempfile.TemporaryDirectory(dir=bench.ROOT, prefix=".bench-") as tmp:
     folder = Path(tmp)
     if what == "walk":
         result = asyncio.run(bench.thread_walk(folder, size * 1_000, 1_000))
+    elif what == "throughput":
+        result = asyncio.run(bench.throughput(folder, size, 10 * size // 100, False))
     else:
         result = asyncio.run(bench.concurrency(folder, size))
 print(json.dumps(result))
@@ -113,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
-        "--only", choices=("walk", "start-up", "conversations"), help="just this figure"
+        "--only",
+        choices=("walk", "start-up", "conversations", "throughput"),
+        help="just this figure",
     )
     args = parser.parse_args(argv)
     trees = {"this": ROOT, "other": args.other.resolve()}
@@ -124,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "conversations (s)": lambda tree, folder: _run(
             tree, _FIGURE, "conversations", str(conversations)
         ),
+        "throughput (msg/s)": lambda tree, folder: _run(tree, _FIGURE, "throughput", str(users)),
     }
     if args.only:
         figures = {name: f for name, f in figures.items() if name.startswith(args.only)}

@@ -19,6 +19,7 @@ def test_two_versions_alternate_and_their_medians_are_printed(
         "median walk (ms)",
         "median start-up (s)",
         "median conversations (s)",
+        "median throughput (msg/s)",
     ]
     for line in lines[2:]:
         for figure in line.split(": ")[1].split(", "):
