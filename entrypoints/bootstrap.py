@@ -405,8 +405,10 @@ async def build_bot(
         except BaseException:
             await clients.close()  # nothing has been sent yet: only their pools to let go
             if stores is not None:
-                await stores[0].close()
-                await stores[1].close()
+                try:
+                    await stores[0].close()
+                finally:
+                    await stores[1].close()
             raise
         accounts, threads = stores
         bot = assemble(

@@ -206,3 +206,54 @@ async def test_a_start_that_fails_after_the_stores_opened_lets_them_go(
         await build_bot(settings, admin_id="1", sink=RecordingSink())
     again = JsonAccounts.open(data)  # refused while a store still holds the lock
     await again.close()
+
+
+async def test_a_bot_built_on_a_preload_takes_what_the_child_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from adapters.storage.json import format as fmt
+    from adapters.storage.json import preload as preloading
+
+    if not hasattr(os, "memfd_create"):
+        pytest.skip("Linux only")
+    monkeypatch.setattr(preloading, "_cores", lambda: 2)
+    data = tmp_path / "data.json"
+    data.write_text('{"7": {"balance": 5}, "global": {"requests": 0, "tokens": 0}}')
+    started = preloading.Preload.start(data, minimum=0)
+    assert started is not None
+    monkeypatch.setattr(fmt, "parse", None)  # this process does not parse: the child did
+    settings = settings_from({"DATA_FILE": str(data)}, tmp_path)
+    bot = await build_bot(settings, admin_id="1", sink=RecordingSink(), preload=started)
+    account = await bot.accounts.get("7")
+    assert account is not None
+    assert account.balance == 5
+    await bot.close()
+
+
+def test_gptbot_telegram_hands_its_preload_to_the_bot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from entrypoints import cli, telegram
+
+    class Started:
+        discarded = False
+
+        def discard(self) -> None:  # taken or not, let go once the bot has run
+            self.discarded = True
+
+    started = Started()
+    handed: list[object] = []
+    monkeypatch.setattr(startup, "preloaded", lambda env: started)
+
+    def main(environ: object = None, env_file: object = None, preload: object = None) -> int:
+        handed.append(preload)
+        return 0
+
+    monkeypatch.setattr(telegram, "main", main)
+    env_file = tmp_path / "empty.env"
+    env_file.write_text("")
+    assert cli.main(["telegram", "--env-file", str(env_file)]) == 0
+    assert handed == [started]
+    assert started.discarded

@@ -235,6 +235,14 @@ class JsonAccounts:
         lives beside it. Raises CorruptData when a file cannot be trusted, StorageError when it
         cannot be opened or another running bot has it open.
         """
+        try:
+            return cls._open(path, snapshot_every, fsync, preload)
+        finally:
+            if preload is not None:
+                preload.discard()  # when it was not taken (nothing happens if it was)
+
+    @classmethod
+    def _open(cls, path: Path, snapshot_every: int, fsync: Fsync, preload: Preload | None) -> Self:
         path = Path(os.path.realpath(path))
         # The journal stays open, locked, for as long as the store: a second bot (or the console
         # started beside the Telegram bot) on the same files would each overwrite what the
@@ -251,14 +259,10 @@ class JsonAccounts:
             make_private(fmt.text_accounts_file(path))
             remove_stale_temporaries(path)
             remove_stale_temporaries(fmt.text_accounts_file(path))
-            store = cls._load(path, snapshot_every, journal_fd, fsync, preload)
+            return cls._load(path, snapshot_every, journal_fd, fsync, preload)
         except BaseException:
             os.close(journal_fd)
             raise
-        finally:
-            if preload is not None:
-                preload.discard()  # when it was not taken
-        return store
 
     @classmethod
     def _load(

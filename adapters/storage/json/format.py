@@ -522,7 +522,8 @@ class Accounts(MutableMapping[str, Account]):
         return Accounts(kept), Accounts(chosen)
 
     def raw(self) -> Iterator[tuple[str, Account | AccountFields]]:
-        """Every entry as held: an account, or the fields of one not built yet."""
+        """Every entry as held: an account, or the fields of one not built yet (from a
+        preload, with the date as whole seconds: ``_built`` makes it a date again)."""
         return iter(self._entries.items())
 
     def each(self) -> Iterator[tuple[str, Account]]:

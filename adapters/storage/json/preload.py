@@ -49,6 +49,7 @@ MINIMUM = 1 << 20  # bytes of data.json below which no child is started
 PART = 10_000  # accounts a part of the result holds
 _FORMAT = 1  # of the marshalled result: a child and its parent run the same code
 _LENGTH = struct.Struct("<Q")  # the header's length, in front of it
+_STOPPING = {signal.SIGINT, signal.SIGTERM}
 
 
 @attrs.define
@@ -73,18 +74,26 @@ class Preload:
             fd = os.memfd_create("gptbot-data-json", os.MFD_CLOEXEC)
         except OSError:
             return None
+        # Until the child has the default action for them, a Ctrl-C or a stop would raise in it
+        # and unwind through the parent's code: held back over the fork.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
         try:
             pid = os.fork()
         except OSError:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             os.close(fd)
             return None
         if pid == 0:  # the child: parse, write, and leave without running the parent's exits
             status = 1
             try:
+                for each in _STOPPING:
+                    signal.signal(each, signal.SIG_DFL)  # stopped at once, like a C program
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
                 _parse_into(path, fd)
                 status = 0
             finally:
                 os._exit(status)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return cls(path, pid, fd)
 
     def contents(self, path: Path) -> tuple[fmt.Contents, int] | None:
@@ -92,9 +101,13 @@ class Preload:
         holds now; None otherwise (read and parse it then). Waits for the child; once only."""
         if not self._open:
             return None
-        self._open = False
         try:
             _, status = os.waitpid(self._pid, 0)
+        except BaseException:  # interrupted (a Ctrl-C): the child is stopped, not left behind
+            self.discard()
+            raise
+        self._open = False
+        try:
             if status != 0:
                 return None
             with path.open("rb") as now:  # hashed a piece at a time: never all of it in memory

@@ -133,6 +133,7 @@ def _contiguous(rows: list[tuple[Any, ...]], want: object) -> list[Link] | None:
     if not rows or rows[0][0] != want:
         return None
     messages, roles, texts, parents, attachments = zip(*rows, strict=True)
+    whole = len(messages)
     if messages[1:] != parents[:-1]:
         return None  # a gap: another conversation's rows, or a parent that is no number
     kinds = list(map(_ROLES.get, roles, itertools.repeat(_DAMAGED)))
@@ -141,7 +142,7 @@ def _contiguous(rows: list[tuple[Any, ...]], want: object) -> list[Link] | None:
     ids = list(map(str, messages))
     last = parents[-1]
     ups = [*ids[1:], None if last is None else _text_id(last)]
-    if any(attachments):
+    if attachments.count(None) < whole:  # "" and damaged values are decoded as row by row
         pictures = [() if each is None else media.decode(each) for each in attachments]
     else:
         pictures = [()] * len(ids)
@@ -320,7 +321,9 @@ class SqliteThreads:
             want = batch[-1][3]  # the last one's parent
             if len(links) >= limit or type(want) is not int or len(batch) < size:
                 return links, want  # the limit, the chain's end, or no more rows in the range
-            size = limit - len(links)
+            # Each batch as long as the stretch so far: rows fetched beyond where the chain
+            # breaks are never more than those taken.
+            size = min(len(links), limit - len(links))
             batch = rows.fetchmany(size)
         strays = 0
         append, kind_of = links.append, _ROLES.get

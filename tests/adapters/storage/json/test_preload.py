@@ -4,9 +4,13 @@ give, or parses itself; never a file other than the one it read."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
+import signal
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -33,9 +37,23 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(preloading, "PART", 64)  # results of many parts
 
 
+_children: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def no_child_left() -> Iterator[None]:
+    """Whatever a test did, no child it started outlives it (a test that fails because a child
+    was not stopped must not leave it running)."""
+    yield
+    while _children:
+        with contextlib.suppress(OSError):
+            os.kill(_children.pop(), signal.SIGKILL)
+
+
 def started(path: Path) -> Preload:
     preload = Preload.start(path, minimum=0)
     assert preload is not None
+    _children.append(preload._pid)
     return preload
 
 
@@ -78,15 +96,25 @@ def test_a_preload_gives_what_the_stores_own_parse_gives(tmp_path: Path, data: b
     assert (got.global_extra, got.top_extra) == (expected.global_extra, expected.top_extra)
     written = fmt.joined(fmt.serialize(fmt.parse(data)))
     assert fmt.joined(fmt.serialize(got)) == written  # written back byte for byte
+    for field in attrs.fields(fmt.Contents):  # every part of the contents made the journey
+        mine, theirs = getattr(got, field.name), getattr(expected, field.name)
+        if isinstance(mine, fmt.Accounts):
+            mine, theirs = dict(mine), dict(theirs)
+        assert mine == theirs, field.name
 
 
-async def test_a_store_opened_on_a_preload_is_the_store_opened_without(tmp_path: Path) -> None:
+async def test_a_store_opened_on_a_preload_is_the_store_opened_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "data.json"
     path.write_bytes(many(500))
     plain = JsonAccounts.open(path)
     expected = [await plain.get(str(1000 + n)) for n in range(500)]
     await plain.close()
-    store = JsonAccounts.open(path, preload=started(path))
+    preload = started(path)
+    with monkeypatch.context() as patched:  # this process does not parse: the child did
+        patched.setattr(fmt, "parse", None)
+        store = JsonAccounts.open(path, preload=preload)
     assert [await store.get(str(1000 + n)) for n in range(500)] == expected
     await store.change("1003", lambda account: attrs.evolve(account, balance=5))
     await store.close()
@@ -175,4 +203,74 @@ async def test_a_result_that_cannot_be_read_back_is_parsed_again(
         "1001", 29_999, 1, 3, name="Имя 1 🙂", username="u1", last_request=DATE
     )
     await store.close()
+    assert child_gone(preload)
+
+
+def slow_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Children started from here parse for ten minutes (they are to be stopped)."""
+
+    def parse_slowly(path: Path, fd: int) -> None:
+        time.sleep(600)
+
+    monkeypatch.setattr(preloading, "_parse_into", parse_slowly)
+
+
+def within_a_minute(work: Callable[[], object]) -> BaseException | None:
+    """Runs ``work`` in a thread; fails the test if it has not returned in a minute (a child
+    that parses for ten minutes, waited for instead of stopped). What it raised, if anything."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the test
+            raised.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "still waiting for a child that should have been stopped"
+    return raised[0] if raised else None
+
+
+def test_a_discarded_preload_stops_a_child_still_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "data.json"
+    path.write_bytes(many(10))
+    slow_child(monkeypatch)
+    preload = started(path)
+    assert within_a_minute(preload.discard) is None
+    assert child_gone(preload)
+
+
+def test_a_wait_interrupted_by_ctrl_c_stops_the_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "data.json"
+    path.write_bytes(many(10))
+    slow_child(monkeypatch)
+    preload = started(path)
+    waits = iter([KeyboardInterrupt])
+    real_wait = os.waitpid
+
+    def interrupted(pid: int, options: int) -> tuple[int, int]:
+        for interruption in waits:  # the first wait only
+            raise interruption()
+        return real_wait(pid, options)
+
+    monkeypatch.setattr(os, "waitpid", interrupted)
+    raised = within_a_minute(lambda: preload.contents(path))
+    assert isinstance(raised, KeyboardInterrupt)
+    monkeypatch.setattr(os, "waitpid", real_wait)
+    assert child_gone(preload)
+
+
+def test_a_store_that_cannot_open_its_journal_lets_its_preload_go(tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_bytes(many(10))
+    (tmp_path / "data.json.journal").mkdir()  # the journal cannot be opened at all
+    preload = started(path)
+    with pytest.raises(StorageError, match="cannot open its journal"):
+        JsonAccounts.open(path, preload=preload)
     assert child_gone(preload)

@@ -480,11 +480,11 @@ async def test_an_unbroken_chain_read_a_batch_at_a_time_is_the_chain_row_by_row(
     expected = MemoryThreadStore()
     await expected.add(nodes)
     for limit in (1, 63, 64, 65, 99, 100, 101, 128, 1_000):
-        store = SqliteThreads.open(path)
         for start in ("300", "250", "201", "200", "120", "64", "1"):
+            store = SqliteThreads.open(path)  # nothing cached: each chain from the database
             want = await chain_of(expected, "3", start, limit)
             assert await chain_of(store, "3", start, limit) == want, (limit, start)
-        await store.close()
+            await store.close()
     raw = sqlite3.connect(path)
     with raw:
         raw.execute("UPDATE nodes SET role = '?' WHERE message = 90")
