@@ -496,6 +496,53 @@ async def test_an_unbroken_chain_read_a_batch_at_a_time_is_the_chain_row_by_row(
     await store.close()
 
 
+async def test_the_batches_fetch_no_more_rows_past_a_break_than_row_by_row(
+    tmp_path: Path,
+) -> None:
+    """A group whose newest 64 messages are one conversation, below them four interleaved: the
+    batches take the 64, then the walk goes row by row, and gives up on the range after as many
+    strays as the row by row walk does (64 more than the nodes taken)."""
+    top = 5_000
+    nodes = [Node("3", str(m), Role.USER, "t", str(m - 1)) for m in range(top - 63, top + 1)]
+    nodes += [
+        Node("3", str(m), Role.ASSISTANT, "t", str(m - 4) if m > 4 else None)
+        for m in range(1, top - 63)
+    ]
+    path = tmp_path / "threads.db"
+    await written(path, nodes)
+    store = SqliteThreads.open(path)
+    fetched = 0
+    real = store._reader
+
+    class Counted:  # the reader, counting the rows its cursors hand out
+        def execute(self, query: str, parameters: tuple[object, ...]) -> Counted:
+            self.cursor = real.execute(query, parameters)
+            return self
+
+        def fetchmany(self, size: int) -> list[object]:
+            nonlocal fetched
+            rows = self.cursor.fetchmany(size)
+            fetched += len(rows)
+            return rows
+
+        def __iter__(self) -> Counted:
+            return self
+
+        def __next__(self) -> object:
+            nonlocal fetched
+            row = next(self.cursor)
+            fetched += 1
+            return row
+
+    store._reader = Counted()  # type: ignore[assignment]
+    links, rest = store._scan("3", str(top), 1_000)
+    store._reader = real
+    assert [link[0] for link in links[:65]] == [str(m) for m in range(top, top - 65, -1)]
+    assert rest is not None  # the recursive query goes on from there
+    assert fetched <= 2 * len(links) + 64 + 1
+    await store.close()
+
+
 # Ids at the edges of "a number as str(int) writes it, within SQLite's 64-bit integers", the
 # ones stored as numbers without a second look, and their neighbours that are not.
 EDGE_IDS = [
