@@ -251,7 +251,8 @@ def _date(raw: object) -> dt.datetime | None:
         date = _from_iso(raw)
     except ValueError:
         return None
-    return None if date < _NEVER_BEFORE else date
+    # A zone (no bot wrote one) makes it no date of ours: kept as it was, like a placeholder.
+    return None if date.tzinfo is not None or date < _NEVER_BEFORE else date
 
 
 # What must be written back besides the account is often the same few markers (the entry had a
@@ -357,7 +358,7 @@ def read_entry(key: str, entry: object, check_texts: bool) -> tuple[AccountField
                 old = _from_iso(reordered)  # ASCII digits only, like every parser here
             except ValueError:
                 old = None
-            if old is not None and old < _NEVER_BEFORE:
+            if old is not None and (old.tzinfo is not None or old < _NEVER_BEFORE):
                 old = None
         else:
             old = _date(raw_old)

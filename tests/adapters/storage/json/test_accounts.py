@@ -427,3 +427,28 @@ def test_a_change_that_cannot_be_written_back_is_refused(account: Account, probl
 
 def test_text_beyond_ascii_is_written_back() -> None:
     check_account(Account("@élodie:example.org", 1, name="Élodie 😀", prompt="Réponds en français"))
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        '"lastdate": "01.02.2023 10+05:00"',
+        '"last_request": "2023-02-01 10+05:00"',
+        '"lastdate": "01.02.2023 10+05:00", "last_request": "2023-02-01 10+05:00"',
+    ],
+)
+async def test_a_date_with_a_zone_is_kept_as_it_was_not_a_crash(tmp_path: Path, dates: str) -> None:
+    """No bot writes a zone; a date with one (19 characters, like ours) was compared with a
+    date without and stopped the start with a TypeError. It is kept as written, as a
+    placeholder is, and the account has no last request from it."""
+    path = tmp_path / "data.json"
+    seed = '{"1": {"requests": 0, "tokens": 0, "balance": 5, ' + dates + "}}"
+    path.write_text(seed)
+    store = JsonAccounts.open(path)
+    account = await store.get("1")
+    assert account == Account("1", 5)
+    await store.change("1", lambda account: account)  # a record: close rewrites data.json
+    await store.close()
+    written = json.loads(path.read_text())["1"]
+    for key, value in json.loads(seed)["1"].items():  # the dates among them, as they were
+        assert written[key] == value
