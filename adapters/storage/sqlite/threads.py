@@ -145,7 +145,7 @@ def _contiguous(rows: list[tuple[Any, ...]], want: object) -> list[Link] | None:
     if attachments.count(None) < whole:  # "" and damaged values are decoded as row by row
         pictures = [() if each is None else media.decode(each) for each in attachments]
     else:
-        pictures = [()] * len(ids)
+        pictures = [()] * whole
     return list(zip(ids, kinds, texts, ups, pictures, strict=True))
 
 

@@ -206,18 +206,22 @@ async def test_a_result_that_cannot_be_read_back_is_parsed_again(
     assert child_gone(preload)
 
 
-def slow_child(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Children started from here parse for ten minutes (they are to be stopped)."""
+@pytest.fixture
+def parsing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Preload:
+    """A preload whose child never finishes parsing (it waits for a signal): to be stopped."""
 
-    def parse_slowly(path: Path, fd: int) -> None:
-        time.sleep(600)
+    def parse_for_ever(path: Path, fd: int) -> None:
+        signal.pause()
 
-    monkeypatch.setattr(preloading, "_parse_into", parse_slowly)
+    monkeypatch.setattr(preloading, "_parse_into", parse_for_ever)
+    path = tmp_path / "data.json"
+    path.write_bytes(many(10))
+    return started(path)
 
 
 def within_a_minute(work: Callable[[], object]) -> BaseException | None:
     """Runs ``work`` in a thread; fails the test if it has not returned in a minute (a child
-    that parses for ten minutes, waited for instead of stopped). What it raised, if anything."""
+    that never finishes, waited for instead of stopped). What it raised, if anything."""
     raised: list[BaseException] = []
 
     def run() -> None:
@@ -233,24 +237,15 @@ def within_a_minute(work: Callable[[], object]) -> BaseException | None:
     return raised[0] if raised else None
 
 
-def test_a_discarded_preload_stops_a_child_still_parsing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "data.json"
-    path.write_bytes(many(10))
-    slow_child(monkeypatch)
-    preload = started(path)
-    assert within_a_minute(preload.discard) is None
-    assert child_gone(preload)
+def test_a_discarded_preload_stops_a_child_still_parsing(parsing: Preload) -> None:
+    assert within_a_minute(parsing.discard) is None
+    assert child_gone(parsing)
 
 
 def test_a_wait_interrupted_by_ctrl_c_stops_the_child(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    parsing: Preload, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "data.json"
-    path.write_bytes(many(10))
-    slow_child(monkeypatch)
-    preload = started(path)
+    preload = parsing
     waits = iter([KeyboardInterrupt])
     real_wait = os.waitpid
 
@@ -260,7 +255,7 @@ def test_a_wait_interrupted_by_ctrl_c_stops_the_child(
         return real_wait(pid, options)
 
     monkeypatch.setattr(os, "waitpid", interrupted)
-    raised = within_a_minute(lambda: preload.contents(path))
+    raised = within_a_minute(lambda: preload.contents(preload.path))
     assert isinstance(raised, KeyboardInterrupt)
     monkeypatch.setattr(os, "waitpid", real_wait)
     assert child_gone(preload)
